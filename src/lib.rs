@@ -1,0 +1,1 @@
+//! archsmoke: smoke-test a container image on every CPU architecture it claims to support.
