@@ -1,1 +1,3 @@
 //! archsmoke: smoke-test a container image on every CPU architecture it claims to support.
+
+pub mod platform;
