@@ -26,6 +26,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+#[cfg(test)]
+mod tests;
+
 /// The form every platform string takes, quoted in error messages.
 const EXPECTED_FORM: &str = "os/arch[/variant], e.g. linux/arm64 or linux/arm/v7";
 
