@@ -1,0 +1,102 @@
+//! Exit code and output expectations.
+
+use crate::outcome::Mismatch;
+use crate::spec::{Expect, StreamExpect};
+
+/// Every expectation of `expect` that the result breaks, in a stable order.
+pub fn check(expect: &Expect, exit_code: i64, stdout: &str, stderr: &str) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if exit_code != expect.exit_code {
+        out.push(Mismatch {
+            check: "exit code".into(),
+            expected: expect.exit_code.to_string(),
+            actual: exit_code.to_string(),
+        });
+    }
+    stream("stdout", &expect.stdout, stdout, &mut out);
+    stream("stderr", &expect.stderr, stderr, &mut out);
+    out
+}
+
+fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut Vec<Mismatch>) {
+    if let Some(exact) = &expect.exact
+        && exact != actual
+    {
+        out.push(Mismatch {
+            check: name.to_owned(),
+            expected: exact.clone(),
+            actual: actual.to_owned(),
+        });
+    }
+    for needle in &expect.contains {
+        if !actual.contains(needle.as_str()) {
+            out.push(Mismatch {
+                check: format!("{name} contains"),
+                expected: needle.clone(),
+                actual: actual.to_owned(),
+            });
+        }
+    }
+    for re in &expect.matches {
+        if !re.is_match(actual) {
+            out.push(Mismatch {
+                check: format!("{name} matches"),
+                expected: re.as_str().to_owned(),
+                actual: actual.to_owned(),
+            });
+        }
+    }
+    for needle in &expect.excludes {
+        if actual.contains(needle.as_str()) {
+            out.push(Mismatch {
+                check: format!("{name} excludes"),
+                expected: format!("no `{needle}`"),
+                actual: actual.to_owned(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Platform;
+    use std::path::Path;
+
+    fn expect(toml: &str) -> Expect {
+        let spec = crate::spec::parse(
+            Path::new("t.toml"),
+            &format!("[[test]]\nname = \"t\"\n{toml}"),
+        )
+        .expect("valid spec");
+        spec.tests[0].expect_for(&Platform::parse("linux/amd64").expect("platform"))
+    }
+
+    #[test]
+    fn passing_result_has_no_mismatches() {
+        let e = expect(
+            "stdout = \"hi\\n\"\nstdout_contains = \"h\"\nstdout_matches = \"^hi$\"\nstderr_excludes = \"err\"",
+        );
+        assert!(check(&e, 0, "hi\n", "").is_empty());
+    }
+
+    #[test]
+    fn each_broken_expectation_is_reported() {
+        let e = expect(
+            "exit_code = 2\nstdout = \"a\"\nstdout_contains = [\"x\", \"a\"]\nstdout_matches = \"^b\"\nstderr_excludes = \"boom\"",
+        );
+        let m = check(&e, 0, "a", "boom!");
+        let checks: Vec<&str> = m.iter().map(|m| m.check.as_str()).collect();
+        assert_eq!(
+            checks,
+            [
+                "exit code",
+                "stdout contains",
+                "stdout matches",
+                "stderr excludes"
+            ]
+        );
+        assert_eq!(m[0].expected, "2");
+        assert_eq!(m[0].actual, "0");
+    }
+}

@@ -1,0 +1,189 @@
+//! The command line: flags (clap), then one function per subcommand that wires the stages
+//! together. The exit-code policy is applied here and nowhere else.
+
+mod gc;
+mod run;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Diagnostic;
+use crate::exit;
+use crate::platform::{MatchMode, Platform};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "archsmoke",
+    version,
+    about = "Smoke-test a container image on every CPU architecture it claims to support",
+    after_help = "Exit codes: 0 all passed, 1 a test failed, 2 bad usage or spec, \
+                  3 infrastructure (engine, registry, emulator) failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More diagnostics on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Show only failures and the verdict.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// When to use colour (NO_COLOR in the environment means never under `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Docker Engine endpoint (default: DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, global = true, value_name = "URL")]
+    host: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a spec's tests on every platform of the image.
+    Run(RunArgs),
+    /// Remove containers that killed runs left behind (found by their archsmoke.run label).
+    Gc,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The test spec (TOML).
+    spec: PathBuf,
+    /// The image to test (overrides `image` in the spec).
+    #[arg(long, value_name = "REF")]
+    image: Option<String>,
+    /// Platforms to test, comma-separated or repeated (overrides `platforms` in the spec).
+    #[arg(
+        long = "platform",
+        value_name = "OS/ARCH[/VARIANT]",
+        value_delimiter = ','
+    )]
+    platforms: Vec<Platform>,
+    /// Containers at once, over all platforms.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
+    /// How an index entry is matched to a platform (overrides `variant_match`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    variant_match: Option<MatchArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MatchArg {
+    Strict,
+    Compatible,
+}
+
+impl From<MatchArg> for MatchMode {
+    fn from(m: MatchArg) -> MatchMode {
+        match m {
+            MatchArg::Strict => MatchMode::Strict,
+            MatchArg::Compatible => MatchMode::Compatible,
+        }
+    }
+}
+
+impl GlobalArgs {
+    fn color_for(&self, stream_is_tty: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                stream_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    fn stderr_color(&self) -> bool {
+        self.color_for(std::io::stderr().is_terminal())
+    }
+
+    fn stdout_color(&self) -> bool {
+        self.color_for(std::io::stdout().is_terminal())
+    }
+}
+
+/// Parse the command line, run, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            // Printing help or the version can only fail on a closed pipe; nothing to add then.
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(&args, &cli.global).await,
+            Command::Gc => gc::gc(&cli.global).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(diagnostic) => {
+            eprintln!("{diagnostic}");
+            diagnostic.exit_code
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "archsmoke=info",
+        2 => "archsmoke=debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// A run id unique enough to tell concurrent runs on one engine apart, short enough to read.
+fn new_run_id() -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{nanos}-{}", std::process::id());
+    let hash = Sha256::digest(seed.as_bytes());
+    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn engine_error(e: &crate::engine::EngineError) -> Diagnostic {
+    Diagnostic::infrastructure(e.to_string()).with_hint(e.hint())
+}

@@ -1,0 +1,419 @@
+//! The only module that talks to the Docker Engine (through bollard); bollard's types never leave
+//! it.
+//!
+//! It connects (negotiating the API version, since engines as old as 20.10 / API 1.41 are common
+//! in CI), describes the engine, pulls one platform's image by digest, and runs one container to
+//! completion: attach before start so no output is lost, wait instead of polling, kill at the
+//! deadline, and remove the container whatever happened. Every container carries the run's label
+//! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind.
+
+mod capture;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use capture::Capture;
+pub use capture::Captured;
+
+use crate::diagnostic::chain;
+use crate::image::registry::Credentials;
+use crate::platform::{self, Platform};
+
+/// The label every container archsmoke creates carries; its value is the run id.
+pub const RUN_LABEL: &str = "archsmoke.run";
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker Engine at {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("pulling {reference} failed: {detail}")]
+    Pull { reference: String, detail: String },
+    #[error("the engine failed to {op}: {detail}")]
+    Operation { op: &'static str, detail: String },
+}
+
+impl EngineError {
+    pub fn hint(&self) -> String {
+        match self {
+            EngineError::Unreachable { .. } => "start the engine (`sudo systemctl start docker`, \
+                or `sudo dockerd &`), or point DOCKER_HOST at one"
+                .into(),
+            EngineError::Pull { .. } => {
+                "check that the engine can reach the registry (loopback registries are allowed \
+                 by default; others may need `docker login` or insecure-registries)"
+                    .into()
+            }
+            EngineError::Operation { .. } => {
+                "check the engine's log (`journalctl -u docker`)".into()
+            }
+        }
+    }
+}
+
+/// What archsmoke needs to know about the engine it runs on.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own.
+    pub local: bool,
+    pub version: String,
+    pub api_version: String,
+    /// The engine's own platform (from `/info`, never from the CLI's machine).
+    pub platform: Platform,
+    pub rootless: bool,
+}
+
+/// An image present in the engine, ready to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalImage {
+    pub id: String,
+    /// What the engine says the image is: the pulled config's os/architecture/variant.
+    pub platform: Platform,
+    /// False when the digest was already present and nothing was downloaded.
+    pub pulled: bool,
+    pub duration: Duration,
+}
+
+/// One container to run.
+#[derive(Debug, Clone)]
+pub struct ContainerRequest {
+    pub image: String,
+    pub platform: Platform,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub network: String,
+    pub timeout: Duration,
+    /// Bytes kept per stream; the tail is kept.
+    pub output_limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerResult {
+    /// `None` when the container was killed at its deadline.
+    pub exit_code: Option<i64>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    pub timed_out: bool,
+    pub duration: Duration,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: String,
+}
+
+impl Engine {
+    /// Connect to `host`, else `DOCKER_HOST`, else the default socket, and check that the engine
+    /// answers.
+    pub async fn connect(host: Option<&str>) -> Result<Engine, EngineError> {
+        let endpoint = host
+            .map(str::to_owned)
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let unreachable = |detail: String| EngineError::Unreachable {
+            endpoint: endpoint.clone(),
+            detail,
+        };
+        let docker = Docker::connect_with_host(&endpoint).map_err(|e| unreachable(chain(&e)))?;
+        // bollard speaks a newer API than old engines accept; agree on one first.
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|e| unreachable(chain(&e)))?;
+        Ok(Engine { docker, endpoint })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let op = |e: BollardError| EngineError::Operation {
+            op: "describe itself",
+            detail: chain(&e),
+        };
+        let (info, version) =
+            tokio::try_join!(self.docker.info(), self.docker.version()).map_err(op)?;
+        let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
+        let machine = info.architecture.clone().unwrap_or_default();
+        let rootless = info
+            .security_options
+            .iter()
+            .flatten()
+            .any(|o| o.contains("name=rootless"));
+        Ok(EngineInfo {
+            local: self.endpoint.starts_with("unix://") || self.endpoint.starts_with("npipe://"),
+            endpoint: self.endpoint.clone(),
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            platform: platform::from_uname_machine(&os, &machine),
+            rootless,
+        })
+    }
+
+    /// Make `reference` (a `repo@sha256:...` of one platform) present, pulling only when needed.
+    pub async fn ensure_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        credentials: Option<&Credentials>,
+    ) -> Result<LocalImage, EngineError> {
+        let start = Instant::now();
+        if let Ok(image) = self.inspect_image(reference).await {
+            return Ok(LocalImage {
+                duration: start.elapsed(),
+                ..image
+            });
+        }
+        let pull_error = |detail: String| EngineError::Pull {
+            reference: reference.to_owned(),
+            detail,
+        };
+        let options = CreateImageOptions {
+            from_image: Some(reference.to_owned()),
+            platform: platform.to_string(),
+            ..Default::default()
+        };
+        let creds = credentials.map(|c| DockerCredentials {
+            username: Some(c.username.clone()),
+            password: Some(c.password.clone()),
+            ..Default::default()
+        });
+        let mut progress = self.docker.create_image(Some(options), None, creds);
+        while let Some(item) = progress.next().await {
+            let info = item.map_err(|e| pull_error(chain(&e)))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(pull_error(detail));
+            }
+        }
+        let image = self
+            .inspect_image(reference)
+            .await
+            .map_err(|e| pull_error(format!("pulled, but cannot inspect it: {}", chain(&e))))?;
+        Ok(LocalImage {
+            pulled: true,
+            duration: start.elapsed(),
+            ..image
+        })
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<LocalImage, BollardError> {
+        let inspect = self.docker.inspect_image(reference).await?;
+        Ok(LocalImage {
+            id: inspect.id.unwrap_or_else(|| reference.to_owned()),
+            platform: Platform::new(
+                inspect.os.as_deref().unwrap_or("linux"),
+                inspect.architecture.as_deref().unwrap_or("unknown"),
+                inspect.variant.as_deref(),
+            ),
+            pulled: false,
+            duration: Duration::ZERO,
+        })
+    }
+
+    /// Run one container to completion (or its deadline) and remove it.
+    pub async fn run_container(
+        &self,
+        request: &ContainerRequest,
+    ) -> Result<ContainerResult, EngineError> {
+        let op = |op: &'static str| {
+            move |e: BollardError| EngineError::Operation {
+                op,
+                detail: chain(&e),
+            }
+        };
+        let body = ContainerCreateBody {
+            image: Some(request.image.clone()),
+            cmd: request.command.clone(),
+            entrypoint: request.entrypoint.clone(),
+            env: Some(request.env.clone()),
+            labels: Some(request.labels.clone()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            host_config: Some(HostConfig {
+                network_mode: Some(request.network.clone()),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                privileged: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: None,
+            platform: request.platform.to_string(),
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(op("create a container"))?;
+        let id = created.id;
+        let result = self.run_created(&id, request).await;
+        // Removal is attempted whatever happened above; a failure here is logged, and the
+        // run-wide sweep by label catches the container later.
+        if let Err(e) = self.remove_container(&id).await {
+            tracing::warn!(container = %id, error = %e, "could not remove container");
+        }
+        result
+    }
+
+    async fn run_created(
+        &self,
+        id: &str,
+        request: &ContainerRequest,
+    ) -> Result<ContainerResult, EngineError> {
+        let op = |op: &'static str| {
+            move |e: BollardError| EngineError::Operation {
+                op,
+                detail: chain(&e),
+            }
+        };
+        let attach = AttachContainerOptions {
+            stream: true,
+            stdout: true,
+            stderr: true,
+            logs: true,
+            ..Default::default()
+        };
+        let mut output = self
+            .docker
+            .attach_container(id, Some(attach))
+            .await
+            .map_err(op("attach to a container"))?
+            .output;
+        let start = Instant::now();
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(op("start a container"))?;
+        let deadline = tokio::time::Instant::now() + request.timeout;
+        let mut stdout = Capture::new(request.output_limit);
+        let mut stderr = Capture::new(request.output_limit);
+        let drain = async {
+            while let Some(chunk) = output.next().await {
+                match chunk {
+                    Ok(bollard::container::LogOutput::StdOut { message })
+                    | Ok(bollard::container::LogOutput::Console { message }) => {
+                        stdout.push(&message)
+                    }
+                    Ok(bollard::container::LogOutput::StdErr { message }) => stderr.push(&message),
+                    Ok(bollard::container::LogOutput::StdIn { .. }) => {}
+                    Err(e) => return Err(op("stream container output")(e)),
+                }
+            }
+            Ok(())
+        };
+        let wait = self.wait(id);
+        let finished = tokio::time::timeout_at(deadline, async {
+            let (drained, code) = tokio::join!(drain, wait);
+            drained?;
+            code
+        })
+        .await;
+        let duration = start.elapsed();
+        let (exit_code, timed_out) = match finished {
+            Ok(code) => (Some(code?), false),
+            Err(_) => {
+                let kill = KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                };
+                if let Err(e) = self.docker.kill_container(id, Some(kill)).await {
+                    tracing::debug!(container = %id, error = %e, "kill after timeout failed");
+                }
+                (None, true)
+            }
+        };
+        Ok(ContainerResult {
+            exit_code,
+            stdout: stdout.finish(),
+            stderr: stderr.finish(),
+            timed_out,
+            duration,
+        })
+    }
+
+    async fn wait(&self, id: &str) -> Result<i64, EngineError> {
+        let mut stream = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        match stream.next().await {
+            Some(Ok(resp)) => Ok(resp.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(EngineError::Operation {
+                op: "wait for a container",
+                detail: chain(&e),
+            }),
+            None => Err(EngineError::Operation {
+                op: "wait for a container",
+                detail: "the engine closed the wait stream without an exit code".into(),
+            }),
+        }
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), BollardError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // Already gone (removed by a concurrent sweep): nothing left behind.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Remove every container labelled with `run_id` (or, with `None`, with any run id).
+    /// Returns how many were removed.
+    pub async fn remove_run(&self, run_id: Option<&str>) -> Result<usize, EngineError> {
+        let label = match run_id {
+            Some(id) => format!("{RUN_LABEL}={id}"),
+            None => RUN_LABEL.to_owned(),
+        };
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
+            ..Default::default()
+        };
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| EngineError::Operation {
+                op: "list containers",
+                detail: chain(&e),
+            })?;
+        let mut removed = 0;
+        for c in containers {
+            if let Some(id) = c.id {
+                self.remove_container(&id)
+                    .await
+                    .map_err(|e| EngineError::Operation {
+                        op: "remove a container",
+                        detail: chain(&e),
+                    })?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,48 @@
+//! Events the runner emits while it works, in the order things happen. Live reporters consume
+//! them; the final [`crate::outcome::RunReport`] carries everything they describe, so a reporter
+//! that only writes files at the end can ignore them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::emulation::ExecMode;
+use crate::outcome::{PlatformReport, TestReport};
+use crate::platform::Platform;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The plan is fixed: these platforms, this many tests in all.
+    RunStarted {
+        run_id: String,
+        image: String,
+        platforms: Vec<Platform>,
+        tests: usize,
+    },
+    /// A platform's image is being resolved and pulled.
+    PlatformStarted {
+        platform: Platform,
+        mode: ExecMode,
+    },
+    PullFinished {
+        platform: Platform,
+        pulled: bool,
+        #[serde(with = "crate::outcome::secs")]
+        duration: Duration,
+    },
+    TestStarted {
+        platform: Platform,
+        test: String,
+    },
+    TestFinished {
+        platform: Platform,
+        test: TestReport,
+    },
+    /// Everything about one platform is known.
+    PlatformFinished {
+        report: PlatformReport,
+    },
+    /// The first interrupt arrived: running containers are being stopped.
+    Cancelling,
+}

@@ -1,0 +1,332 @@
+//! The terminal: one plain line per event while the run goes (CI logs stay readable and free of
+//! control codes), then the platform matrix and every failure with expected vs actual.
+//!
+//! Everything writes to any `io::Write`, so tests render into a buffer. Colour is decided once by
+//! the caller (TTY and `NO_COLOR`) and passed in.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use console::Style;
+
+use crate::emulation::ExecMode;
+use crate::event::Event;
+use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
+
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalOptions {
+    pub color: bool,
+    /// Only failures and the final verdict.
+    pub quiet: bool,
+}
+
+struct Palette {
+    ok: Style,
+    bad: Style,
+    warn: Style,
+    dim: Style,
+    bold: Style,
+}
+
+impl Palette {
+    fn new(color: bool) -> Palette {
+        let s = |st: Style| st.force_styling(color);
+        Palette {
+            ok: s(Style::new().green()),
+            bad: s(Style::new().red().bold()),
+            warn: s(Style::new().yellow()),
+            dim: s(Style::new().dim()),
+            bold: s(Style::new().bold()),
+        }
+    }
+}
+
+/// One line per event, for logs. Returns nothing to print for events that need no line.
+pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
+    let p = Palette::new(opts.color);
+    let line = match event {
+        Event::RunStarted {
+            image,
+            platforms,
+            tests,
+            ..
+        } => format!(
+            "testing {image}: {} platform(s), {tests} test run(s)",
+            platforms.len()
+        ),
+        Event::PlatformStarted { platform, mode } => format!("[{platform}] {}", mode_text(mode)),
+        Event::PullFinished {
+            platform,
+            pulled,
+            duration,
+        } => format!(
+            "[{platform}] image {} in {}",
+            if *pulled { "pulled" } else { "already present" },
+            secs(*duration)
+        ),
+        Event::TestStarted { .. } => return None,
+        Event::TestFinished { platform, test } => {
+            let status = match test.status {
+                TestStatus::Passed => p.ok.apply_to("pass").to_string(),
+                TestStatus::Failed => p.bad.apply_to("FAIL").to_string(),
+                TestStatus::TimedOut => p.bad.apply_to("TIMEOUT").to_string(),
+                TestStatus::Error => p.bad.apply_to("ERROR").to_string(),
+                TestStatus::NotRun => p.warn.apply_to("not run").to_string(),
+            };
+            if opts.quiet && test.status == TestStatus::Passed {
+                return None;
+            }
+            format!(
+                "[{platform}] {status} {} ({})",
+                test.name,
+                secs(test.duration)
+            )
+        }
+        Event::PlatformFinished { report } => {
+            if let Some(problem) = &report.problem {
+                format!(
+                    "[{}] {} {}",
+                    report.platform,
+                    p.bad.apply_to("ERROR"),
+                    problem.message
+                )
+            } else if opts.quiet {
+                return None;
+            } else {
+                format!(
+                    "[{}] done: {} passed, {} failed in {}",
+                    report.platform,
+                    report.passed(),
+                    report.failed(),
+                    secs(report.duration)
+                )
+            }
+        }
+        Event::Cancelling => {
+            "interrupted: stopping containers (press Ctrl-C again to force)".into()
+        }
+    };
+    Some(line)
+}
+
+fn mode_text(mode: &ExecMode) -> String {
+    match mode {
+        ExecMode::Emulated { emulator } => match &emulator.version {
+            Some(v) => format!("emulated by {} {v}", emulator.entry),
+            None => format!("emulated by {}", emulator.entry),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+fn short_digest(d: &str) -> String {
+    let hex = d.strip_prefix("sha256:").unwrap_or(d);
+    hex.chars().take(12).collect()
+}
+
+/// The final summary: header, matrix, failures, totals.
+pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> io::Result<()> {
+    let p = Palette::new(opts.color);
+    writeln!(w)?;
+    let img = &report.image;
+    write!(w, "{} {}", p.bold.apply_to("image"), img.reference)?;
+    if let Some(d) = &img.digest {
+        write!(w, " ({})", short_digest(d))?;
+    }
+    if img.attestations > 0 {
+        write!(w, ", {} attestation manifest(s) skipped", img.attestations)?;
+    }
+    writeln!(w)?;
+    if let Some(e) = &report.engine {
+        writeln!(
+            w,
+            "{} Docker {} (API {}) {} at {}",
+            p.bold.apply_to("engine"),
+            e.version,
+            e.api_version,
+            e.platform,
+            e.endpoint
+        )?;
+    }
+    if let Some(problem) = &report.problem {
+        writeln!(w, "\n{} {}", p.bad.apply_to("error:"), problem.message)?;
+        if let Some(h) = &problem.hint {
+            writeln!(w, "  = hint: {h}")?;
+        }
+        return Ok(());
+    }
+    if !report.platforms.is_empty() {
+        writeln!(w)?;
+        matrix(&report.platforms, w, &p)?;
+    }
+    failures(report, w, &p)?;
+    totals(report, w, &p)
+}
+
+fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let rows: Vec<[String; 8]> = platforms
+        .iter()
+        .map(|r| {
+            let result = if r.problem.is_some() {
+                "ERROR"
+            } else if r.ok() {
+                "ok"
+            } else {
+                "FAIL"
+            };
+            [
+                r.platform.to_string(),
+                r.entry
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |e| short_digest(&e.digest)),
+                r.mode.as_ref().map_or_else(|| "-".into(), mode_text),
+                r.passed().to_string(),
+                r.failed().to_string(),
+                secs(r.duration),
+                r.slowdown
+                    .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
+                result.to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "PLATFORM", "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
+    ];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let right = [false, false, false, true, true, true, true, false];
+    let line = |cells: &[&str]| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if right[i] {
+                    format!("{c:>width$}", width = widths[i])
+                } else {
+                    format!("{c:<width$}", width = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(w, "{}", p.bold.apply_to(line(&header).trim_end()))?;
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        let text = line(&cells);
+        let style = match row[7].as_str() {
+            "ok" => &p.ok,
+            _ => &p.bad,
+        };
+        writeln!(w, "{}", style.apply_to(text.trim_end()))?;
+    }
+    Ok(())
+}
+
+fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let mut first = true;
+    let mut heading = |w: &mut dyn Write| -> io::Result<()> {
+        if first {
+            writeln!(w, "\n{}", p.bad.apply_to("failures:"))?;
+            first = false;
+        }
+        Ok(())
+    };
+    for r in &report.platforms {
+        if let Some(problem) = &r.problem {
+            heading(w)?;
+            writeln!(
+                w,
+                "\n  {} {}",
+                p.bold.apply_to(&r.platform),
+                problem.message
+            )?;
+            if let Some(h) = &problem.hint {
+                writeln!(w, "    = hint: {h}")?;
+            }
+        }
+        for t in r.tests.iter().filter(|t| t.status != TestStatus::Passed) {
+            heading(w)?;
+            test_failure(&r.platform.to_string(), t, w, p)?;
+        }
+    }
+    Ok(())
+}
+
+fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let what = match t.status {
+        TestStatus::TimedOut => "timed out",
+        TestStatus::Error => "could not run",
+        TestStatus::NotRun => "not run (interrupted)",
+        _ => "failed",
+    };
+    writeln!(
+        w,
+        "\n  {} › {} {what} ({})",
+        p.bold.apply_to(platform),
+        p.bold.apply_to(&t.name),
+        secs(t.duration)
+    )?;
+    if let Some(cmd) = &t.command {
+        writeln!(w, "    command: {}", p.dim.apply_to(format!("{cmd:?}")))?;
+    }
+    if let Some(e) = &t.error {
+        writeln!(w, "    error: {e}")?;
+    }
+    for m in &t.mismatches {
+        writeln!(w, "    {}:", m.check)?;
+        writeln!(w, "      expected: {}", p.ok.apply_to(quote(&m.expected)))?;
+        writeln!(w, "      actual:   {}", p.bad.apply_to(quote(&m.actual)))?;
+    }
+    let mentions_stderr = t.mismatches.iter().any(|m| m.check.starts_with("stderr"));
+    if !mentions_stderr && !t.stderr.trim().is_empty() && t.status != TestStatus::Passed {
+        writeln!(w, "    stderr: {}", p.dim.apply_to(quote(&t.stderr)))?;
+    }
+    Ok(())
+}
+
+/// Show a value with escapes visible and long values shortened, on one line.
+fn quote(s: &str) -> String {
+    const MAX: usize = 400;
+    let escaped = format!("{s:?}");
+    if escaped.chars().count() > MAX {
+        let head: String = escaped.chars().take(MAX).collect();
+        format!("{head}… ({} bytes)", s.len())
+    } else {
+        escaped
+    }
+}
+
+fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let platforms = report.platforms.len();
+    let ok_platforms = report.platforms.iter().filter(|r| r.ok()).count();
+    let tests: usize = report.platforms.iter().map(|r| r.tests.len()).sum();
+    let passed: usize = report.platforms.iter().map(PlatformReport::passed).sum();
+    let verdict = if report.exit_code() == 0 {
+        p.ok.apply_to("PASSED")
+    } else {
+        p.bad.apply_to("FAILED")
+    };
+    writeln!(
+        w,
+        "\n{verdict}: {ok_platforms}/{platforms} platforms passed, {passed}/{tests} tests passed in {}{}",
+        secs(report.duration),
+        if report.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    )
+}

@@ -1,0 +1,466 @@
+//! Test specs: TOML in, a validated [`Spec`] out.
+//!
+//! Loading happens in two stages, like ripgrep's flags: `raw` mirrors the file with spans and
+//! rejects unknown keys; `load` then validates every value (durations, platforms, regexes, names)
+//! and reports the first problem with file, line, column and a hint. Once a [`Spec`] exists,
+//! nothing downstream can fail because of what the user wrote: a bad regex is a spec error, never
+//! a silently failing test.
+
+mod error;
+mod raw;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::{Regex, RegexBuilder};
+use toml::Spanned;
+
+pub use error::{SpecError, did_you_mean};
+use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
+
+use crate::platform::{MatchMode, Platform};
+
+/// Default per-test timeout on a native platform.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default multiplier applied to timeouts under emulation (process start is ~10× slower in QEMU).
+pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
+/// Compiled regexes are capped so that a hostile pattern cannot exhaust memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// A validated spec file.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub path: PathBuf,
+    /// The file stem: the suite name in reports (`<name>.<platform>` in JUnit).
+    pub name: String,
+    pub image: Option<String>,
+    /// Platforms to test; `None` means every runnable platform of the image.
+    pub platforms: Option<Vec<Platform>>,
+    pub settings: Settings,
+    pub tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub timeout: Duration,
+    pub emulated_timeout_factor: f64,
+    /// Containers at once over all platforms; `None` picks the default.
+    pub jobs: Option<usize>,
+    pub network: String,
+    pub variant_match: MatchMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: DEFAULT_TIMEOUT,
+            emulated_timeout_factor: DEFAULT_EMULATED_TIMEOUT_FACTOR,
+            jobs: None,
+            network: "none".to_owned(),
+            variant_match: MatchMode::Strict,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestSpec {
+    pub name: String,
+    /// Replaces the image's CMD; `None` keeps it.
+    pub command: Option<Vec<String>>,
+    /// Replaces the image's ENTRYPOINT; `None` keeps it.
+    pub entrypoint: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Option<Duration>,
+    /// Run only on these platforms; `None` means all.
+    pub platforms: Option<Vec<Platform>>,
+    expect: ExpectLayer,
+    per_platform: Vec<(Platform, ExpectLayer)>,
+}
+
+impl TestSpec {
+    /// The expectations in force on `platform`: the test's own, with that platform's overrides
+    /// replacing whole keys (`stdout` replaces `stdout`, `stdout_contains` is left alone).
+    pub fn expect_for(&self, platform: &Platform) -> Expect {
+        let mut layer = self.expect.clone();
+        for (p, over) in &self.per_platform {
+            if p == platform {
+                layer.overlay(over);
+            }
+        }
+        layer.resolve()
+    }
+
+    pub fn runs_on(&self, platform: &Platform) -> bool {
+        self.platforms
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+    }
+}
+
+/// What a test expects of one run, fully resolved for one platform.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub exit_code: i64,
+    pub stdout: StreamExpect,
+    pub stderr: StreamExpect,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StreamExpect {
+    pub exact: Option<String>,
+    pub contains: Vec<String>,
+    pub matches: Vec<Regex>,
+    pub excludes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ExpectLayer {
+    exit_code: Option<i64>,
+    stdout: StreamLayer,
+    stderr: StreamLayer,
+}
+
+#[derive(Debug, Clone, Default)]
+struct StreamLayer {
+    exact: Option<String>,
+    contains: Option<Vec<String>>,
+    matches: Option<Vec<Regex>>,
+    excludes: Option<Vec<String>>,
+}
+
+impl ExpectLayer {
+    fn overlay(&mut self, over: &ExpectLayer) {
+        if over.exit_code.is_some() {
+            self.exit_code = over.exit_code;
+        }
+        self.stdout.overlay(&over.stdout);
+        self.stderr.overlay(&over.stderr);
+    }
+
+    fn resolve(self) -> Expect {
+        Expect {
+            exit_code: self.exit_code.unwrap_or(0),
+            stdout: self.stdout.resolve(),
+            stderr: self.stderr.resolve(),
+        }
+    }
+}
+
+impl StreamLayer {
+    fn overlay(&mut self, over: &StreamLayer) {
+        if over.exact.is_some() {
+            self.exact.clone_from(&over.exact);
+        }
+        if over.contains.is_some() {
+            self.contains.clone_from(&over.contains);
+        }
+        if over.matches.is_some() {
+            self.matches.clone_from(&over.matches);
+        }
+        if over.excludes.is_some() {
+            self.excludes.clone_from(&over.excludes);
+        }
+    }
+
+    fn resolve(self) -> StreamExpect {
+        StreamExpect {
+            exact: self.exact,
+            contains: self.contains.unwrap_or_default(),
+            matches: self.matches.unwrap_or_default(),
+            excludes: self.excludes.unwrap_or_default(),
+        }
+    }
+}
+
+/// Read and validate a spec file.
+pub fn load(path: &Path) -> Result<Spec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        SpecError::file(path, format!("cannot read the spec: {e}"))
+            .with_hint("check the path; specs are TOML files such as smoke-tests/busybox.toml")
+    })?;
+    parse(path, &text)
+}
+
+/// Validate spec text; `path` is used for messages and the suite name only.
+pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecError> {
+    let raw: RawSpec = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    Validator { path, text }.spec(raw)
+}
+
+/// Turn a TOML or serde error into a positioned one, adding "did you mean" for unknown keys.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
+    let message = e.message().trim().to_owned();
+    let offset = e.span().map_or(0, |s| s.start);
+    let mut err = SpecError::at(path, text, offset, message.clone());
+    if let Some((field, expected)) = parse_unknown_field(&message) {
+        err.message = format!("unknown key `{field}`");
+        let hint = match did_you_mean(&field, expected.iter().map(String::as_str)) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("expected one of: {}", expected.join(", ")),
+        };
+        err = err.with_hint(hint);
+    }
+    err
+}
+
+/// serde's message is "unknown field `x`, expected one of `a`, `b`" (or "expected `a`").
+fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    Some((field.to_owned(), expected))
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn err<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> SpecError {
+        SpecError::at(self.path, self.text, spanned.span().start, message)
+    }
+
+    fn spec(&self, raw: RawSpec) -> Result<Spec, SpecError> {
+        let name = self
+            .path
+            .file_stem()
+            .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned());
+        let image = match raw.image {
+            Some(img) if img.get_ref().trim().is_empty() => {
+                return Err(self
+                    .err(&img, "`image` is empty")
+                    .with_hint("name an image such as `127.0.0.1:5000/app:1.0`"));
+            }
+            Some(img) => Some(img.into_inner()),
+            None => None,
+        };
+        let platforms = raw
+            .platforms
+            .as_deref()
+            .map(|ps| self.platform_list(ps, "platforms"))
+            .transpose()?;
+        let settings = self.settings(raw.settings)?;
+        if raw.tests.is_empty() {
+            return Err(SpecError::file(self.path, "the spec has no tests")
+                .with_hint("add at least one [[test]] table with a `name` and a `command`"));
+        }
+        let mut seen = BTreeSet::new();
+        let mut tests = Vec::with_capacity(raw.tests.len());
+        for t in raw.tests {
+            let test = self.test(t.get_ref(), platforms.as_deref())?;
+            if !seen.insert(test.name.clone()) {
+                return Err(self
+                    .err(
+                        &t.get_ref().name,
+                        format!("duplicate test name `{}`", test.name),
+                    )
+                    .with_hint("test names identify results in reports; make each one unique"));
+            }
+            tests.push(test);
+        }
+        Ok(Spec {
+            path: self.path.to_owned(),
+            name,
+            image,
+            platforms,
+            settings,
+            tests,
+        })
+    }
+
+    fn platform_list(
+        &self,
+        raw: &[Spanned<String>],
+        key: &str,
+    ) -> Result<Vec<Platform>, SpecError> {
+        if raw.is_empty() {
+            return Err(
+                SpecError::file(self.path, format!("`{key}` is an empty list")).with_hint(format!(
+                    "list platforms such as \"linux/arm64\", or remove `{key}`"
+                )),
+            );
+        }
+        let mut out: Vec<Platform> = Vec::with_capacity(raw.len());
+        for p in raw {
+            let platform = self.platform(p)?;
+            if out.contains(&platform) {
+                return Err(self.err(p, format!("platform `{platform}` is listed twice")));
+            }
+            out.push(platform);
+        }
+        Ok(out)
+    }
+
+    fn platform(&self, raw: &Spanned<String>) -> Result<Platform, SpecError> {
+        Platform::parse(raw.get_ref()).map_err(|e| self.err(raw, e.to_string()))
+    }
+
+    fn duration(&self, raw: &Spanned<String>) -> Result<Duration, SpecError> {
+        let d = humantime::parse_duration(raw.get_ref().trim()).map_err(|e| {
+            self.err(raw, format!("bad duration `{}`: {e}", raw.get_ref()))
+                .with_hint("write durations like \"500ms\", \"30s\" or \"2m\"")
+        })?;
+        if d.is_zero() {
+            return Err(self
+                .err(raw, "a timeout of zero would fail every test")
+                .with_hint("use a positive duration such as \"30s\""));
+        }
+        Ok(d)
+    }
+
+    fn settings(&self, raw: raw::RawSettings) -> Result<Settings, SpecError> {
+        let mut s = Settings::default();
+        if let Some(t) = &raw.timeout {
+            s.timeout = self.duration(t)?;
+        }
+        if let Some(f) = &raw.emulated_timeout_factor {
+            let v = *f.get_ref();
+            if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
+                return Err(self
+                    .err(f, format!("emulated_timeout_factor {v} is out of range"))
+                    .with_hint("use a factor from 1 to 1000; 10 suits QEMU"));
+            }
+            s.emulated_timeout_factor = v;
+        }
+        if let Some(j) = &raw.jobs {
+            let v = *j.get_ref();
+            if !(1..=256).contains(&v) {
+                return Err(self
+                    .err(j, format!("jobs = {v} is out of range"))
+                    .with_hint("use 1 to 256 containers at once"));
+            }
+            s.jobs = Some(v as usize);
+        }
+        if let Some(n) = &raw.network {
+            let v = n.get_ref().trim();
+            if v.is_empty() {
+                return Err(self
+                    .err(n, "`network` is empty")
+                    .with_hint("use \"none\" (the default), \"bridge\" or a network name"));
+            }
+            s.network = v.to_owned();
+        }
+        if let Some(m) = &raw.variant_match {
+            s.variant_match = match m.get_ref().as_str() {
+                "strict" => MatchMode::Strict,
+                "compatible" => MatchMode::Compatible,
+                other => {
+                    return Err(self
+                        .err(m, format!("unknown variant_match `{other}`"))
+                        .with_hint("use \"strict\" (the default) or \"compatible\""));
+                }
+            };
+        }
+        Ok(s)
+    }
+
+    fn test(
+        &self,
+        raw: &RawTest,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<TestSpec, SpecError> {
+        let name = raw.name.get_ref().trim();
+        if name.is_empty() {
+            return Err(self.err(&raw.name, "a test name is empty"));
+        }
+        for (what, argv) in [("command", &raw.command), ("entrypoint", &raw.entrypoint)] {
+            if argv.as_ref().is_some_and(Vec::is_empty) {
+                return Err(self
+                    .err(&raw.name, format!("test `{name}` has an empty `{what}`"))
+                    .with_hint(format!("give `{what}` at least one element, or remove it")));
+            }
+        }
+        let platforms = raw
+            .platforms
+            .as_deref()
+            .map(|ps| self.platform_list(ps, "platforms"))
+            .transpose()?;
+        let mut per_platform = Vec::new();
+        for (key, over) in &raw.per_platform {
+            let platform = self.platform(key)?;
+            if let Some(all) = spec_platforms
+                && !all.contains(&platform)
+            {
+                return Err(self
+                    .err(
+                        key,
+                        format!("`{platform}` is not among the spec's platforms"),
+                    )
+                    .with_hint("add it to `platforms`, or fix the table name"));
+            }
+            per_platform.push((platform, self.expect(over)?));
+        }
+        Ok(TestSpec {
+            name: name.to_owned(),
+            command: raw.command.clone(),
+            entrypoint: raw.entrypoint.clone(),
+            env: raw.env.clone(),
+            timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+            platforms,
+            expect: self.expect(&raw.expect())?,
+            per_platform,
+        })
+    }
+
+    fn expect(&self, raw: &RawExpect) -> Result<ExpectLayer, SpecError> {
+        Ok(ExpectLayer {
+            exit_code: match &raw.exit_code {
+                Some(c) if !(0..=255).contains(c.get_ref()) => {
+                    return Err(self
+                        .err(c, format!("exit_code {} can never happen", c.get_ref()))
+                        .with_hint("exit codes are 0 to 255"));
+                }
+                Some(c) => Some(*c.get_ref()),
+                None => None,
+            },
+            stdout: StreamLayer {
+                exact: raw.stdout.clone(),
+                contains: raw.stdout_contains.clone().map(OneOrMany::into_vec),
+                matches: raw
+                    .stdout_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
+                excludes: raw.stdout_excludes.clone().map(OneOrMany::into_vec),
+            },
+            stderr: StreamLayer {
+                exact: raw.stderr.clone(),
+                contains: raw.stderr_contains.clone().map(OneOrMany::into_vec),
+                matches: raw
+                    .stderr_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
+                excludes: raw.stderr_excludes.clone().map(OneOrMany::into_vec),
+            },
+        })
+    }
+
+    fn regexes(&self, raw: &Spanned<OneOrMany>) -> Result<Vec<Regex>, SpecError> {
+        raw.get_ref()
+            .clone()
+            .into_vec()
+            .iter()
+            .map(|pattern| {
+                RegexBuilder::new(pattern)
+                    .multi_line(true)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        self.err(raw, format!("bad regex `{pattern}`: {e}"))
+                            .with_hint("patterns use Rust regex syntax (https://docs.rs/regex)")
+                    })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
