@@ -19,6 +19,9 @@ pub struct Plan {
 
 #[derive(Debug, Clone)]
 pub struct PlannedPlatform {
+    /// Position in the order the user asked for (or the index's order); reports keep it, while
+    /// the plan itself is ordered for speed.
+    pub order: usize,
     pub platform: Platform,
     /// The index entry to run, and why it was chosen; `None` with a problem.
     pub entry: Option<(IndexEntry, String)>,
@@ -76,7 +79,8 @@ pub fn plan(
 
     let mut planned: Vec<PlannedPlatform> = platforms
         .into_iter()
-        .map(|platform| {
+        .enumerate()
+        .map(|(order, platform)| {
             let selection = platform::select(&platform, &offered, mode);
             let (entry, mut problem) = match selection {
                 Some(sel) => {
@@ -127,6 +131,7 @@ pub fn plan(
                 })
                 .collect();
             PlannedPlatform {
+                order,
                 platform,
                 entry,
                 mode: exec,

@@ -46,12 +46,12 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     let p = Palette::new(opts.color);
     let line = match event {
         Event::RunStarted {
+            run_id,
             image,
             platforms,
             tests,
-            ..
         } => format!(
-            "testing {image}: {} platform(s), {tests} test run(s)",
+            "testing {image}: {} platform(s), {tests} test run(s) [run {run_id}]",
             platforms.len()
         ),
         Event::PlatformStarted { platform, mode } => format!("[{platform}] {}", mode_text(mode)),

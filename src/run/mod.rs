@@ -43,15 +43,16 @@ impl RunContext {
     }
 }
 
-/// Run every platform of the plan; reports come back in plan order.
+/// Run every platform of the plan; reports come back in the order the user asked for.
 pub async fn execute(plan: Plan, ctx: RunContext) -> Vec<PlatformReport> {
     let ctx = Arc::new(ctx);
     let slots = Arc::new(Semaphore::new(ctx.jobs.max(1)));
     let network = Arc::new(plan.network);
     let mut set = JoinSet::new();
-    for (i, planned) in plan.platforms.into_iter().enumerate() {
+    for planned in plan.platforms {
         let (ctx, slots, network) = (ctx.clone(), slots.clone(), network.clone());
-        set.spawn(async move { (i, run_platform(planned, &ctx, &slots, &network).await) });
+        let order = planned.order;
+        set.spawn(async move { (order, run_platform(planned, &ctx, &slots, &network).await) });
     }
     let mut reports: Vec<(usize, PlatformReport)> = Vec::new();
     while let Some(joined) = set.join_next().await {

@@ -1,0 +1,133 @@
+//! Shared scaffolding for the end-to-end tests: the real engine, the local registry and QEMU that
+//! `tests/testbed/up.sh` provisions. A missing piece is a failure with the command that fixes it,
+//! never a skip.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const REPO: &str = "archsmoke/busybox";
+
+/// The test registry (no auth).
+pub fn registry() -> String {
+    std::env::var("ARCHSMOKE_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+}
+
+/// A fixture image reference, e.g. `image("multi")`.
+pub fn image(tag: &str) -> String {
+    require_testbed();
+    format!("{}/{REPO}:{tag}", registry())
+}
+
+/// Fail loudly when the test bed is not up: in CI a missing registry is a failure.
+pub fn require_testbed() {
+    let url = format!("http://{}/v2/{REPO}/tags/list", registry());
+    let out = Command::new("curl")
+        .args(["-fsS", "-m", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("multi"),
+        "the test registry at {} has no fixtures ({}): run `sudo tests/testbed/up.sh` first",
+        registry(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The run id the tool printed, to look for its containers.
+    pub fn run_id(&self) -> String {
+        let marker = "[run ";
+        let start = self
+            .stderr
+            .find(marker)
+            .unwrap_or_else(|| panic!("no run id in stderr:\n{}", self.stderr))
+            + marker.len();
+        self.stderr[start..]
+            .split(']')
+            .next()
+            .expect("run id")
+            .to_owned()
+    }
+
+    /// The summary row of a platform.
+    pub fn row(&self, platform: &str) -> String {
+        self.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(platform))
+            .unwrap_or_else(|| panic!("no row for {platform} in:\n{}", self.stdout))
+            .to_owned()
+    }
+
+    pub fn explain(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn archsmoke() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archsmoke"));
+    c.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    c
+}
+
+/// Run `archsmoke <args>`.
+pub fn run(args: &[&str]) -> Run {
+    Run::from(archsmoke().args(args).output().expect("archsmoke starts"))
+}
+
+/// A spec file in a fresh temp dir; the dir lives as long as the returned guard.
+pub struct SpecFile {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn spec(name: &str, text: &str) -> SpecFile {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write spec");
+    SpecFile { dir, path }
+}
+
+impl SpecFile {
+    pub fn path(&self) -> &str {
+        self.path.to_str().expect("utf-8 path")
+    }
+}
+
+/// Containers on the engine that carry `archsmoke.run=<id>` (all runs with `None`).
+pub fn labelled_containers(run_id: Option<&str>) -> Vec<String> {
+    let filter = match run_id {
+        Some(id) => format!("label=archsmoke.run={id}"),
+        None => "label=archsmoke.run".to_owned(),
+    };
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &filter])
+        .output()
+        .expect("docker CLI runs");
+    assert!(out.status.success(), "docker ps failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
