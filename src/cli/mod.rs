@@ -2,6 +2,7 @@
 //! together. The exit-code policy is applied here and nowhere else.
 
 mod gc;
+mod inspect;
 mod run;
 
 use std::io::IsTerminal;
@@ -55,8 +56,20 @@ enum ColorChoice {
 enum Command {
     /// Run a spec's tests on every platform of the image.
     Run(RunArgs),
+    /// Show an image's index: every entry, its digest, its config's platform, and how it would
+    /// run on this engine.
+    Inspect(InspectArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label).
     Gc,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The image reference.
+    image: String,
+    /// Print JSON (a versioned format) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +158,7 @@ pub fn main() -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(&args, &cli.global).await,
+            Command::Inspect(args) => inspect::inspect(&args, &cli.global).await,
             Command::Gc => gc::gc(&cli.global).await,
         }
     });

@@ -21,7 +21,7 @@ use crate::spec;
 
 /// Containers at once when neither the spec nor the command line says.
 const DEFAULT_JOBS: usize = 4;
-const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
+pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let spec = spec::load(&args.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;

@@ -1,4 +1,5 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
 
+pub mod inspect;
 pub mod terminal;

@@ -1,0 +1,123 @@
+//! `archsmoke inspect`: the index and how each entry would run on the current engine, as a table
+//! or as JSON. The data is gathered by the CLI; this module only renders it.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::emulation::ExecMode;
+use crate::engine::EngineInfo;
+use crate::image::{EntryKind, IndexEntry};
+use crate::platform::Platform;
+
+/// Version of the JSON written by `inspect --json`; bumped on any incompatible change.
+pub const INSPECT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectReport {
+    pub schema_version: u32,
+    pub reference: String,
+    pub digest: String,
+    pub media_type: String,
+    pub is_index: bool,
+    pub engine: Option<EngineInfo>,
+    pub entries: Vec<InspectEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectEntry {
+    #[serde(flatten)]
+    pub entry: IndexEntry,
+    /// What the image's own config says (runnable entries only).
+    pub config_platform: Option<Platform>,
+    /// How the current engine would run it (runnable entries only).
+    pub runs_here: Option<ExecMode>,
+    /// A problem found while reading the entry (config mismatch, fetch failure).
+    pub problem: Option<String>,
+}
+
+pub fn render_json(report: &InspectReport) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "image   {}", report.reference)?;
+    writeln!(w, "digest  {}", report.digest)?;
+    writeln!(
+        w,
+        "type    {}{}",
+        report.media_type,
+        if report.is_index {
+            ""
+        } else {
+            " (single platform)"
+        }
+    )?;
+    if let Some(e) = &report.engine {
+        writeln!(
+            w,
+            "engine  Docker {} {} at {}",
+            e.version, e.platform, e.endpoint
+        )?;
+    }
+    writeln!(w)?;
+    let rows: Vec<[String; 5]> = report
+        .entries
+        .iter()
+        .map(|e| {
+            let platform = e
+                .entry
+                .platform
+                .as_ref()
+                .map_or_else(|| "(none)".into(), ToString::to_string);
+            let how = match e.entry.kind {
+                EntryKind::Attestation => "attestation (not runnable)".to_owned(),
+                EntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
+                EntryKind::Ignored => format!("ignored: {}", e.entry.media_type),
+                EntryKind::Image => match (&e.problem, &e.runs_here) {
+                    (Some(p), _) => format!("PROBLEM: {p}"),
+                    (None, Some(ExecMode::Unavailable { reason, .. })) => {
+                        format!("unavailable: {reason}")
+                    }
+                    (None, Some(ExecMode::Emulated { emulator })) => match &emulator.version {
+                        Some(v) => format!("emulated by {} {v}", emulator.entry),
+                        None => format!("emulated by {}", emulator.entry),
+                    },
+                    (None, Some(mode)) => mode.to_string(),
+                    (None, None) => "-".into(),
+                },
+            };
+            [
+                platform,
+                e.entry.digest.clone(),
+                e.entry.size.to_string(),
+                e.config_platform
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string),
+                how,
+            ]
+        })
+        .collect();
+    let header = ["PLATFORM", "DIGEST", "SIZE", "CONFIG", "RUNS HERE"];
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    writeln!(w, "{}", line(header))?;
+    for r in &rows {
+        writeln!(w, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
+    }
+    Ok(())
+}
