@@ -10,6 +10,8 @@
 
 pub mod binfmt;
 pub mod defs;
+pub mod interpreter;
+pub mod register;
 
 pub use binfmt::{BinfmtState, EmulatorKind, Entry, Flags};
 pub use defs::ArchDef;
