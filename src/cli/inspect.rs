@@ -63,12 +63,15 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         .zip(details)
         .map(|(entry, (config_platform, problem))| {
             let runs_here = match (&engine_info, &entry.platform, &entry.kind) {
-                (Some(info), Some(p), EntryKind::Image) => Some(decide(
-                    info.platform.architecture(),
-                    p.architecture(),
-                    p.variant(),
-                    binfmt.as_ref(),
-                )),
+                (Some(info), Some(p), EntryKind::Image) => Some(
+                    decide(
+                        info.platform.architecture(),
+                        p.architecture(),
+                        p.variant(),
+                        binfmt.as_ref(),
+                    )
+                    .with_emulator_version(),
+                ),
                 _ => None,
             };
             InspectEntry {

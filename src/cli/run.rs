@@ -93,7 +93,10 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         platforms: (!args.platforms.is_empty()).then(|| args.platforms.clone()),
         variant_match: args.variant_match.map(Into::into),
     };
-    let plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
+    let mut plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
+    for p in &mut plan.platforms {
+        p.mode = p.mode.clone().with_emulator_version();
+    }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let printer = tokio::spawn(async move {
