@@ -1,6 +1,7 @@
 //! The command line: flags (clap), then one function per subcommand that wires the stages
 //! together. The exit-code policy is applied here and nowhere else.
 
+mod binfmt;
 mod gc;
 mod inspect;
 mod run;
@@ -59,6 +60,8 @@ enum Command {
     /// Show an image's index: every entry, its digest, its config's platform, and how it would
     /// run on this engine.
     Inspect(InspectArgs),
+    /// Manage the kernel's binfmt_misc entries for QEMU user emulation.
+    Binfmt(binfmt::BinfmtArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label).
     Gc,
 }
@@ -159,6 +162,7 @@ pub fn main() -> i32 {
         match cli.command {
             Command::Run(args) => run::run(&args, &cli.global).await,
             Command::Inspect(args) => inspect::inspect(&args, &cli.global).await,
+            Command::Binfmt(args) => binfmt::binfmt(&args),
             Command::Gc => gc::gc(&cli.global).await,
         }
     });
