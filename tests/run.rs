@@ -284,3 +284,55 @@ fn a_bad_reference_and_bad_flags_exit_2() {
     let r = run(&["run", "/nonexistent/spec.toml"]);
     assert_eq!(r.code, 2, "{}", r.explain());
 }
+
+#[test]
+fn same_output_shows_what_qemu_makes_visible_as_a_per_platform_diff() {
+    // /proc/cpuinfo describes the host CPU even under QEMU, so its x86 `vendor_id` key appears on
+    // every platform; `uname -m` differs, and linux/386 on an amd64 engine says x86_64, not i686.
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/386", "linux/arm64"]
+[[test]]
+name = "cpu"
+command = ["sh", "-c", "grep -m1 -o '^vendor_id' /proc/cpuinfo; uname -m"]
+same_output = true
+"#,
+        image("multi")
+    );
+    let s = spec("same", &text);
+    let r = run(&["run", s.path()]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        r.row("linux/386").trim_end().ends_with("ok"),
+        "386 reports x86_64: {}",
+        r.explain()
+    );
+    assert!(
+        r.row("linux/arm64").trim_end().ends_with("FAIL"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout.contains("stdout differs from linux/amd64"),
+        "{}",
+        r.explain()
+    );
+    assert!(r.stdout.contains("+++ linux/arm64"), "{}", r.explain());
+    assert!(
+        r.stdout.contains("-x86_64\n") && r.stdout.contains("+aarch64\n"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout.contains(" vendor_id\n"),
+        "host CPU visible under QEMU: {}",
+        r.explain()
+    );
+    assert!(
+        r.stdout
+            .contains("failed only under emulation (passed natively): cpu on linux/arm64"),
+        "{}",
+        r.explain()
+    );
+}

@@ -138,6 +138,13 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     }
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
+    let same: Vec<String> = spec
+        .tests
+        .iter()
+        .filter(|t| t.same_output)
+        .map(|t| t.name.clone())
+        .collect();
+    crate::check::across::same_output(&mut report, &same, &engine_info.platform);
     report.compute_slowdowns(&engine_info.platform);
     report.duration = started.elapsed();
     finish(&report, global)

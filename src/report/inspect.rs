@@ -79,10 +79,7 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {
                         format!("unavailable: {reason}")
                     }
-                    (None, Some(ExecMode::Emulated { emulator })) => match &emulator.version {
-                        Some(v) => format!("emulated by {} {v}", emulator.entry),
-                        None => format!("emulated by {}", emulator.entry),
-                    },
+                    (None, Some(mode @ ExecMode::Emulated { .. })) => format!("emulated by {mode}"),
                     (None, Some(mode)) => mode.to_string(),
                     (None, None) => "-".into(),
                 },

@@ -110,13 +110,8 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
 }
 
 fn mode_text(mode: &ExecMode) -> String {
-    match mode {
-        ExecMode::Emulated { emulator } => match &emulator.version {
-            Some(v) => format!("emulated by {} {v}", emulator.entry),
-            None => format!("emulated by {}", emulator.entry),
-        },
-        other => other.to_string(),
-    }
+    // ExecMode's Display is the short table form: `native`, `qemu-aarch64 7.2.22`, ...
+    mode.to_string()
 }
 
 fn secs(d: Duration) -> String {
@@ -169,7 +164,56 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         matrix(&report.platforms, w, &p)?;
     }
     failures(report, w, &p)?;
+    emulation_only(report, w, &p)?;
     totals(report, w, &p)
+}
+
+/// Tests that passed natively but failed (or timed out) under emulation: the differences this
+/// tool exists to make visible.
+fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let native_passed = |name: &str| {
+        report.platforms.iter().any(|r| {
+            matches!(r.mode, Some(ExecMode::Native { .. }))
+                && r.tests
+                    .iter()
+                    .any(|t| t.name == name && t.status == TestStatus::Passed)
+        })
+    };
+    let mut failed = Vec::new();
+    let mut timed_out = Vec::new();
+    for r in &report.platforms {
+        if !matches!(r.mode, Some(ExecMode::Emulated { .. })) {
+            continue;
+        }
+        for t in &r.tests {
+            if !native_passed(&t.name) {
+                continue;
+            }
+            match t.status {
+                TestStatus::Failed => failed.push(format!("{} on {}", t.name, r.platform)),
+                TestStatus::TimedOut => timed_out.push(format!("{} on {}", t.name, r.platform)),
+                _ => {}
+            }
+        }
+    }
+    if !failed.is_empty() {
+        writeln!(
+            w,
+            "\n{} {}",
+            p.warn
+                .apply_to("failed only under emulation (passed natively):"),
+            failed.join(", ")
+        )?;
+    }
+    if !timed_out.is_empty() {
+        writeln!(
+            w,
+            "\n{} {}",
+            p.warn.apply_to("timed out only under emulation:"),
+            timed_out.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::Result<()> {
@@ -286,6 +330,24 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         writeln!(w, "    error: {e}")?;
     }
     for m in &t.mismatches {
+        if let Some(reference) = m.check.strip_prefix("same output as ") {
+            writeln!(w, "    stdout differs from {reference}:")?;
+            let diff = similar::TextDiff::from_lines(&m.expected, &m.actual);
+            let text = diff
+                .unified_diff()
+                .context_radius(2)
+                .header(reference, platform)
+                .to_string();
+            for line in text.lines() {
+                let style = match line.chars().next() {
+                    Some('+') => &p.bad,
+                    Some('-') => &p.ok,
+                    _ => &p.dim,
+                };
+                writeln!(w, "      {}", style.apply_to(line))?;
+            }
+            continue;
+        }
         writeln!(w, "    {}:", m.check)?;
         writeln!(w, "      expected: {}", p.ok.apply_to(quote(&m.expected)))?;
         writeln!(w, "      actual:   {}", p.bad.apply_to(quote(&m.actual)))?;

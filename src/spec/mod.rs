@@ -74,6 +74,8 @@ pub struct TestSpec {
     pub timeout: Option<Duration>,
     /// Run only on these platforms; `None` means all.
     pub platforms: Option<Vec<Platform>>,
+    /// stdout must be identical on every platform the test runs on.
+    pub same_output: bool,
     expect: ExpectLayer,
     per_platform: Vec<(Platform, ExpectLayer)>,
 }
@@ -404,6 +406,7 @@ impl Validator<'_> {
             env: raw.env.clone(),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
             platforms,
+            same_output: raw.same_output,
             expect: self.expect(&raw.expect())?,
             per_platform,
         })

@@ -40,6 +40,8 @@ pub struct RawTest {
     pub env: BTreeMap<String, String>,
     pub timeout: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub same_output: bool,
     // The expectation keys are repeated here rather than flattened from `RawExpect`: serde's
     // `flatten` buffers values, which loses both the spans and `deny_unknown_fields`.
     pub exit_code: Option<Spanned<i64>>,
