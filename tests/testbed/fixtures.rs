@@ -14,6 +14,7 @@
 
 mod image;
 mod publish;
+mod tarball;
 
 use std::collections::{BTreeMap, HashSet};
 use std::error::Error;
@@ -367,4 +368,55 @@ async fn run(args: Args) -> Result<()> {
     }
     println!("wrote {}", args.out.join("fixtures.json").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first 20 bytes of an ELF header: class, data encoding and e_machine filled in.
+    fn elf_header(class: u8, data: u8, machine: u16) -> Vec<u8> {
+        let mut header = vec![0x7f, b'E', b'L', b'F', class, data];
+        header.resize(18, 0);
+        if data == 2 {
+            header.extend(machine.to_be_bytes());
+        } else {
+            header.extend(machine.to_le_bytes());
+        }
+        header.extend([0; 4]);
+        header
+    }
+
+    #[test]
+    fn check_elf_accepts_the_right_architecture_and_rejects_others() {
+        let path = Path::new("busybox");
+        let x86_64 = elf_header(2, 1, 62);
+        assert!(check_elf(path, &x86_64, AMD64).is_ok());
+        assert!(check_elf(path, &x86_64, ARM64).is_err());
+        assert!(check_elf(path, &elf_header(2, 2, 22), S390X).is_ok());
+        // s390x's e_machine read little-endian would be 0x1600.
+        assert!(check_elf(path, &elf_header(2, 1, 22), S390X).is_err());
+        assert!(check_elf(path, &elf_header(1, 1, 40), ARMV7).is_ok());
+        assert!(check_elf(path, b"#!/bin/sh\n", AMD64).is_err());
+    }
+
+    #[test]
+    fn check_applets_names_the_missing_ones() {
+        let path = Path::new("busybox");
+        let all: Vec<u8> = APPLETS
+            .split_whitespace()
+            .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+            .collect();
+        let table = [b"\0".as_slice(), &all].concat();
+        assert!(check_applets(path, &table).is_ok());
+
+        let without_sh = [b"\0".as_slice(), &all]
+            .concat()
+            .split(|b| *b == 0)
+            .filter(|name| *name != b"sh")
+            .collect::<Vec<_>>()
+            .join(&0u8);
+        let error = check_applets(path, &without_sh).expect_err("sh is missing");
+        assert!(error.to_string().contains("[\"sh\"]"), "{error}");
+    }
 }

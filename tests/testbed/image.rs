@@ -15,6 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::Result;
+use crate::tarball::{Entry, tar_archive};
 
 /// Repository every fixture is pushed to, on both registries.
 pub const REPOSITORY: &str = "archsmoke/busybox";
@@ -536,54 +537,205 @@ pub fn index_fixture(tag: &'static str, flavour: Flavour, children: Vec<Child>) 
     })
 }
 
-// ---------------------------------------------------------------------------------------
-// Tar archives: the rootfs layers and the OCI archive
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
 
-/// A tar entry. Paths of directories end in `/`, like Go's archive/tar writes them.
-pub enum Entry {
-    Dir(u32),
-    File(u32, Vec<u8>),
-    Symlink(&'static str),
-}
+    use serde_json::Value;
 
-/// A ustar archive of `entries` sorted by path, owned by 0:0, all with mtime `mtime`.
-pub fn tar_archive(mut entries: Vec<(String, Entry)>, mtime: u64) -> Result<Vec<u8>> {
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, entry) in &entries {
-        let mut header = tar::Header::new_ustar();
-        // Written by hand because `set_path` drops the trailing `/` of directories.
-        let slot = &mut header.as_old_mut().name;
-        if name.len() >= slot.len() {
-            return Err(format!("tar path {name} is longer than ustar allows").into());
-        }
-        slot[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(mtime);
-        let data: &[u8] = match entry {
-            Entry::Dir(mode) => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(*mode);
-                header.set_size(0);
-                &[]
-            }
-            Entry::File(mode, bytes) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(*mode);
-                header.set_size(bytes.len() as u64);
-                bytes
-            }
-            Entry::Symlink(target) => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_mode(0o777);
-                header.set_size(0);
-                header.set_link_name(target)?;
-                &[]
-            }
-        };
-        header.set_cksum();
-        builder.append(&header, data)?;
+    use super::*;
+
+    /// Not a real busybox: the layer code does not look inside the binary.
+    const FAKE_BUSYBOX: &[u8] = b"\x7fELF fake busybox";
+
+    struct TarEntry {
+        name: Vec<u8>,
+        mode: u32,
+        kind: tar::EntryType,
+        link: Option<Vec<u8>>,
+        mtime: u64,
+        owner: (u64, u64),
+        data: Vec<u8>,
     }
-    Ok(builder.into_inner()?)
+
+    fn read_tar(bytes: &[u8]) -> Vec<TarEntry> {
+        let mut archive = tar::Archive::new(bytes);
+        let entries = archive.entries().expect("tar entries");
+        entries
+            .map(|entry| {
+                let mut entry = entry.expect("tar entry");
+                let header = entry.header().clone();
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).expect("tar entry data");
+                TarEntry {
+                    name: header.path_bytes().into_owned(),
+                    mode: header.mode().expect("mode"),
+                    kind: header.entry_type(),
+                    link: header.link_name_bytes().map(|l| l.into_owned()),
+                    mtime: header.mtime().expect("mtime"),
+                    owner: (header.uid().expect("uid"), header.gid().expect("gid")),
+                    data,
+                }
+            })
+            .collect()
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        out
+    }
+
+    fn json(blob: &Blob) -> Value {
+        serde_json::from_slice(&blob.bytes).expect("blob is JSON")
+    }
+
+    #[test]
+    fn rootfs_layer_is_reproducible_and_holds_the_promised_files() {
+        let layer = rootfs_layer(FAKE_BUSYBOX).expect("layer");
+        let again = rootfs_layer(FAKE_BUSYBOX).expect("layer");
+        assert_eq!(
+            layer.gzip, again.gzip,
+            "same input must give the same bytes"
+        );
+
+        let tar = gunzip(&layer.gzip);
+        assert_eq!(sha256_digest(&tar), layer.diff_id);
+        let entries = read_tar(&tar);
+        let names: Vec<&[u8]> = entries.iter().map(|e| e.name.as_slice()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "entries must be sorted");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.mtime == EPOCH && e.owner == (0, 0))
+        );
+
+        let find = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == name.as_bytes())
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        let busybox = find("bin/busybox");
+        assert_eq!(
+            (busybox.kind, busybox.mode),
+            (tar::EntryType::Regular, 0o755)
+        );
+        assert_eq!(busybox.data, FAKE_BUSYBOX);
+        for applet in ["sh", "uname", "sha256sum", "["] {
+            let link = find(&format!("bin/{applet}"));
+            assert_eq!(link.kind, tar::EntryType::Symlink);
+            assert_eq!(link.link.as_deref(), Some(&b"busybox"[..]));
+        }
+        let tmp = find("tmp/");
+        assert_eq!((tmp.kind, tmp.mode), (tar::EntryType::Directory, 0o1777));
+        assert!(find("etc/passwd").data.starts_with(b"root:x:0:0:"));
+    }
+
+    #[test]
+    fn config_says_the_label_while_the_layer_carries_the_given_binary() {
+        let layer = rootfs_layer(FAKE_BUSYBOX).expect("layer");
+        let image = image(Flavour::Oci, ARMV7, &layer).expect("image");
+        let manifest = json(&image.manifest);
+        assert_eq!(manifest["mediaType"], OCI_MANIFEST);
+        assert_eq!(manifest["layers"][0]["mediaType"], OCI_LAYER_GZIP);
+        assert_eq!(manifest["layers"][0]["digest"], sha256_digest(&layer.gzip));
+
+        let config = json(&image.blobs[0]);
+        assert_eq!(manifest["config"]["digest"], image.blobs[0].digest);
+        assert_eq!(config["architecture"], "arm");
+        assert_eq!(config["variant"], "v7");
+        assert_eq!(config["os"], "linux");
+        assert_eq!(config["config"]["Cmd"], serde_json::json!(["sh"]));
+        assert_eq!(config["config"]["Env"], serde_json::json!([PATH_ENV]));
+        assert_eq!(config["rootfs"]["diff_ids"][0], layer.diff_id);
+        assert_eq!(config["history"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn docker_flavour_uses_schema2_media_types() {
+        let layer = rootfs_layer(FAKE_BUSYBOX).expect("layer");
+        let image = image(Flavour::Docker, AMD64, &layer).expect("image");
+        let manifest = json(&image.manifest);
+        assert_eq!(manifest["mediaType"], DOCKER_MANIFEST);
+        assert_eq!(manifest["config"]["mediaType"], DOCKER_CONFIG);
+        assert_eq!(manifest["layers"][0]["mediaType"], DOCKER_LAYER_GZIP);
+        let fixture = index_fixture(
+            "t",
+            Flavour::Docker,
+            vec![Child::Image {
+                platform: AMD64,
+                image,
+            }],
+        )
+        .expect("list");
+        assert_eq!(json(&fixture.root)["mediaType"], DOCKER_LIST);
+    }
+
+    #[test]
+    fn attestations_are_described_like_buildkit_describes_them() {
+        let layer = rootfs_layer(FAKE_BUSYBOX).expect("layer");
+        let amd64 = image(Flavour::Oci, AMD64, &layer).expect("image");
+        let att = attestation("t", AMD64, &amd64.manifest).expect("attestation");
+        let subject = amd64.manifest.digest.clone();
+        let children = vec![
+            Child::Image {
+                platform: AMD64,
+                image: amd64,
+            },
+            Child::Attestation {
+                image: att.clone(),
+                subject: subject.clone(),
+            },
+        ];
+        let fixture = index_fixture("t", Flavour::Oci, children).expect("index");
+        let index = json(&fixture.root);
+        let entry = &index["manifests"][1];
+        assert_eq!(entry["digest"], att.manifest.digest);
+        assert_eq!(
+            entry["platform"],
+            serde_json::json!({"architecture": "unknown", "os": "unknown"})
+        );
+        assert_eq!(
+            entry["annotations"]["vnd.docker.reference.type"],
+            "attestation-manifest"
+        );
+        assert_eq!(entry["annotations"]["vnd.docker.reference.digest"], subject);
+
+        let manifest = json(&att.manifest);
+        let in_toto = &manifest["layers"][0];
+        assert_eq!(in_toto["mediaType"], IN_TOTO);
+        assert_eq!(
+            in_toto["annotations"]["in-toto.io/predicate-type"],
+            SLSA_PROVENANCE_V02
+        );
+        let statement = json(&att.blobs[1]);
+        assert_eq!(statement["predicateType"], SLSA_PROVENANCE_V02);
+        assert_eq!(
+            format!(
+                "sha256:{}",
+                statement["subject"][0]["digest"]["sha256"]
+                    .as_str()
+                    .unwrap_or("")
+            ),
+            subject
+        );
+
+        let list = index_fixture(
+            "t",
+            Flavour::Docker,
+            vec![Child::Attestation {
+                image: att,
+                subject,
+            }],
+        );
+        assert!(
+            list.is_err(),
+            "a Docker manifest list cannot carry attestations"
+        );
+    }
 }

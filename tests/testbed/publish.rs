@@ -9,7 +9,8 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 use crate::Result;
-use crate::image::{Blob, CREATED, Entry, Fixture, Index, OCI_INDEX, REPOSITORY, tar_archive};
+use crate::image::{Blob, CREATED, Fixture, Index, OCI_INDEX, REPOSITORY};
+use crate::tarball::{Entry, tar_archive};
 
 // ---------------------------------------------------------------------------------------
 // Registry
