@@ -1,0 +1,182 @@
+//! Where the fixtures go: the registries (through oci-client) and the OCI layout directory and
+//! archive, written the way `docker buildx build --output type=oci` writes them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+
+use crate::Result;
+use crate::image::{Blob, CREATED, Fixture, Index, OCI_INDEX, REPOSITORY};
+use crate::tarball::{Entry, tar_archive};
+
+// ---------------------------------------------------------------------------------------
+// Registry
+
+/// One registry and the credentials to push to it.
+pub struct Registry<'a> {
+    pub client: &'a Client,
+    pub host: String,
+    pub auth: RegistryAuth,
+}
+
+impl Registry<'_> {
+    fn reference_tag(&self, tag: &str) -> Reference {
+        Reference::with_tag(self.host.clone(), REPOSITORY.into(), tag.into())
+    }
+
+    fn reference_digest(&self, digest: &str) -> Reference {
+        Reference::with_digest(self.host.clone(), REPOSITORY.into(), digest.into())
+    }
+
+    pub async fn push(&self, fixture: &Fixture) -> Result<()> {
+        let tagged = self.reference_tag(fixture.tag);
+        self.client
+            .auth(&tagged, &self.auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| format!("cannot authenticate to {} for push: {e}", self.host))?;
+        let mut pushed = BTreeSet::new();
+        for blob in fixture.child_blobs() {
+            if !pushed.insert(blob.digest.clone()) {
+                continue;
+            }
+            let exists = self
+                .client
+                .blob_exists(&tagged, &blob.digest)
+                .await
+                .map_err(|e| format!("HEAD blob {} on {}: {e}", blob.digest, self.host))?;
+            if !exists {
+                self.client
+                    .push_blob(&tagged, blob.bytes.clone(), &blob.digest)
+                    .await
+                    .map_err(|e| format!("push blob {} to {}: {e}", blob.digest, self.host))?;
+            }
+        }
+        for child in &fixture.children {
+            let manifest = &child.image().manifest;
+            if pushed.insert(manifest.digest.clone()) {
+                self.push_manifest(&self.reference_digest(&manifest.digest), manifest)
+                    .await?;
+            }
+        }
+        self.push_manifest(&tagged, &fixture.root).await?;
+
+        // Read the tag back: the registry must serve exactly the bytes we built.
+        let served = self
+            .client
+            .fetch_manifest_digest(&tagged, &self.auth)
+            .await
+            .map_err(|e| format!("read back {}:{}: {e}", self.host, fixture.tag))?;
+        if served != fixture.root.digest {
+            return Err(format!(
+                "{}/{REPOSITORY}:{} serves {served}, expected {}",
+                self.host, fixture.tag, fixture.root.digest
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn push_manifest(&self, reference: &Reference, manifest: &Blob) -> Result<()> {
+        let content_type = manifest
+            .media_type
+            .parse()
+            .map_err(|e| format!("media type {}: {e}", manifest.media_type))?;
+        self.client
+            .push_manifest_raw(reference, manifest.bytes.clone(), content_type)
+            .await
+            .map_err(|e| format!("push manifest {reference}: {e}"))?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// OCI layout and archive
+
+/// The top-level index.json: one entry for the image index, named like buildx names it.
+fn layout_index(fixture: &Fixture) -> Result<Vec<u8>> {
+    let mut entry = fixture.root.oci();
+    entry.annotations = BTreeMap::from([
+        (
+            "io.containerd.image.name".into(),
+            format!("docker.io/{REPOSITORY}:{}", fixture.tag),
+        ),
+        ("org.opencontainers.image.created".into(), CREATED.into()),
+        (
+            "org.opencontainers.image.ref.name".into(),
+            fixture.tag.into(),
+        ),
+    ]);
+    Ok(serde_json::to_vec(&Index {
+        schema_version: 2,
+        media_type: OCI_INDEX,
+        manifests: vec![entry],
+    })?)
+}
+
+/// Write `fixture` as `<dir>/<tag>-layout/` and `<dir>/<tag>.tar`, replacing older copies.
+pub fn write_oci(dir: &Path, fixture: &Fixture) -> Result<(PathBuf, PathBuf)> {
+    let mut blobs: BTreeMap<String, &Blob> = BTreeMap::new();
+    blobs.insert(fixture.root.digest.clone(), &fixture.root);
+    for child in &fixture.children {
+        blobs.insert(
+            child.image().manifest.digest.clone(),
+            &child.image().manifest,
+        );
+    }
+    for blob in fixture.child_blobs() {
+        blobs.insert(blob.digest.clone(), blob);
+    }
+    let oci_layout = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
+    let index = layout_index(fixture)?;
+
+    let mut entries = vec![
+        ("blobs/".to_owned(), Entry::Dir(0o755)),
+        ("blobs/sha256/".to_owned(), Entry::Dir(0o755)),
+        ("index.json".to_owned(), Entry::File(0o644, index.clone())),
+        (
+            "oci-layout".to_owned(),
+            Entry::File(0o444, oci_layout.clone()),
+        ),
+    ];
+    for (digest, blob) in &blobs {
+        let hex = digest.trim_start_matches("sha256:");
+        entries.push((
+            format!("blobs/sha256/{hex}"),
+            Entry::File(0o444, blob.bytes.clone()),
+        ));
+    }
+    // buildkit's archive exporter leaves mtimes at zero.
+    let tar = tar_archive(entries, 0)?;
+
+    fs::create_dir_all(dir)?;
+    let tar_path = dir.join(format!("{}.tar", fixture.tag));
+    write_atomically(&tar_path, &tar)?;
+
+    let layout = dir.join(format!("{}-layout", fixture.tag));
+    let staging = dir.join(format!(".{}-layout.tmp", fixture.tag));
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    fs::create_dir_all(staging.join("blobs/sha256"))?;
+    fs::write(staging.join("oci-layout"), &oci_layout)?;
+    fs::write(staging.join("index.json"), &index)?;
+    for (digest, blob) in &blobs {
+        let hex = digest.trim_start_matches("sha256:");
+        fs::write(staging.join("blobs/sha256").join(hex), &blob.bytes)?;
+    }
+    if layout.exists() {
+        fs::remove_dir_all(&layout)?;
+    }
+    fs::rename(&staging, &layout)?;
+    Ok((layout, tar_path))
+}
+
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(|e| format!("write {}: {e}", tmp.display()))?;
+    fs::rename(&tmp, path).map_err(|e| format!("rename to {}: {e}", path.display()))?;
+    Ok(())
+}

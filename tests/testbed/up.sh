@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# Brings up archsmoke's test bed on this machine: Debian packages, a Docker Engine, QEMU binfmt
+# entries, two local registries (127.0.0.1:5000 without auth, 127.0.0.1:5001 with basic auth)
+# and the fixture images in them. Needs root. Idempotent: each step first checks whether its
+# work is already done, so a second run takes seconds. It never stops an engine it did not
+# start; it stops Debian's own docker-registry service only because that one squats on :5000
+# with a config (htpasswd auth) that is useless to the tests.
+#
+# State (logs, pid files, registry storage, busybox binaries, fixtures.json) lives in
+# ${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}.
+set -euo pipefail
+
+STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl)
+BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
+BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
+BINFMT_DIR=/proc/sys/fs/binfmt_misc
+
+REGISTRY=127.0.0.1:5000
+AUTH_REGISTRY=127.0.0.1:5001
+AUTH_USER=archsmoke
+AUTH_PASSWORD=archsmoke-secret
+REPOSITORY=archsmoke/busybox
+
+START_TIME=$SECONDS
+
+log() { printf '[testbed %3ds] %s\n' "$((SECONDS - START_TIME))" "$*" >&2; }
+die() {
+  printf '[testbed] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- apt ---------------------------------------------------------------------------------
+
+# Mirrors fail now and then while they sync ("File has unexpected size ... Mirror sync in
+# progress?"), so retry. A failure on one index (say bookworm-security for armhf) does not
+# stop us when what we need can still be installed from the indexes apt does have:
+# require_candidates decides that.
+apt_update() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    log "apt: apt-get update (attempt $attempt/5)"
+    if apt-get update -q >"$STATE/apt-update.log" 2>&1; then
+      return 0
+    fi
+    grep -E '^(E|W):' "$STATE/apt-update.log" | head -3 >&2 || true
+    [[ $attempt == 5 ]] || sleep $((attempt * 2))
+  done
+  log "apt: apt-get update kept failing (log: $STATE/apt-update.log); going on with the indexes apt has"
+}
+
+# Dies with a clear message when apt knows no installable version of one of the packages
+# (apt-cache prints nothing for a name it has never heard of, "(none)" when nothing installs).
+require_candidates() {
+  local policy lacking
+  policy=$(apt-cache policy "$@" 2>/dev/null || true)
+  lacking=$(awk -v wanted="$*" -v native=":$(dpkg --print-architecture)" '
+    /^[^ ]/ { pkg = $1; sub(/:$/, "", pkg) }
+    /^  Candidate: / && $2 != "(none)" { ok[pkg] = 1 }
+    END {
+      n = split(wanted, w, " ")
+      for (i = 1; i <= n; i++) {
+        p = w[i]  # apt-cache names native packages without their architecture
+        if (substr(p, length(p) - length(native) + 1) == native) p = substr(p, 1, length(p) - length(native))
+        if (!(p in ok)) printf "%s ", w[i]
+      }
+    }' <<<"$policy")
+  [[ -z $lacking ]] ||
+    die "apt has no installable version of: $lacking; check /etc/apt/sources.list* and $STATE/apt-update.log"
+}
+
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
+
+engine_answers() {
+  command -v docker >/dev/null && timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+# Installs what is missing from PACKAGES (plus docker.io when no engine answers and there is
+# no dockerd to start) and downloads busybox-static for every fixture architecture that has
+# no binary yet. Plans first, so that apt-get update runs at most once.
+ensure_packages() {
+  local missing=() arches=() pkg arch
+  for pkg in "${PACKAGES[@]}"; do
+    installed "$pkg" || missing+=("$pkg")
+  done
+  if ! engine_answers && ! command -v dockerd >/dev/null; then
+    missing+=(docker.io)
+  fi
+  for arch in "${BUSYBOX_ARCHES[@]}"; do
+    if [[ ! -x $STATE/busybox/$arch/busybox ]] || ! compgen -G "$STATE/debs/busybox-static_*_$arch.deb" >/dev/null; then
+      arches+=("$arch")
+    fi
+  done
+  if ((${#missing[@]} == 0 && ${#arches[@]} == 0)); then
+    log "apt: packages present (${PACKAGES[*]}); busybox-static present for ${BUSYBOX_ARCHES[*]}"
+    return 0
+  fi
+
+  local native foreign
+  native=$(dpkg --print-architecture)
+  foreign=$(dpkg --print-foreign-architectures)
+  for arch in "${arches[@]}"; do
+    if [[ $arch != "$native" ]] && ! grep -qx "$arch" <<<"$foreign"; then
+      log "apt: dpkg --add-architecture $arch"
+      dpkg --add-architecture "$arch"
+    fi
+  done
+  apt_update
+
+  local wanted=("${missing[@]}")
+  for arch in "${arches[@]}"; do wanted+=("busybox-static:$arch"); done
+  require_candidates "${wanted[@]}"
+
+  if ((${#missing[@]})); then
+    log "apt: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      >"$STATE/apt-install.log" 2>&1 || die "apt-get install ${missing[*]} failed; see $STATE/apt-install.log"
+  fi
+  if ((${#arches[@]})); then
+    log "apt: downloading busybox-static for ${arches[*]} into $STATE/debs"
+    mkdir -p "$STATE/debs"
+    for arch in "${arches[@]}"; do rm -f "$STATE/debs/busybox-static_"*"_$arch.deb"; done
+    (cd "$STATE/debs" && apt-get download -q -o APT::Sandbox::User=root "${wanted[@]:${#missing[@]}}" \
+      >"$STATE/apt-download.log" 2>&1) || die "apt-get download failed; see $STATE/apt-download.log"
+    local deb tmp
+    for arch in "${arches[@]}"; do
+      deb=$(compgen -G "$STATE/debs/busybox-static_*_$arch.deb" | head -1) ||
+        die "apt-get download left no busybox-static deb for $arch"
+      tmp=$(mktemp -d)
+      dpkg-deb -x "$deb" "$tmp"
+      [[ -x $tmp/bin/busybox ]] || die "$deb has no bin/busybox"
+      mkdir -p "$STATE/busybox/$arch"
+      cp "$tmp/bin/busybox" "$STATE/busybox/$arch/busybox"
+      rm -rf "$tmp"
+    done
+  fi
+}
+
+# --- Docker Engine -----------------------------------------------------------------------
+
+ensure_engine() {
+  if engine_answers; then
+    log "engine: Docker $(docker version --format '{{.Server.Version}}') answers"
+    return 0
+  fi
+  local pidfile=$STATE/dockerd.pid pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [[ -n $pid ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]]; then
+    log "engine: dockerd (pid $pid, started by an earlier run) does not answer yet; waiting"
+  else
+    command -v dockerd >/dev/null || die "no dockerd installed and no engine answers"
+    log "engine: starting dockerd (log: $STATE/dockerd.log)"
+    setsid nohup dockerd >>"$STATE/dockerd.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+  fi
+  local i
+  for ((i = 0; i < 60; i++)); do
+    if engine_answers; then
+      log "engine: Docker $(docker version --format '{{.Server.Version}}') answers"
+      return 0
+    fi
+    sleep 1
+  done
+  die "dockerd did not answer within 60 s; see $STATE/dockerd.log"
+}
+
+# --- binfmt (to be replaced by `archsmoke binfmt install`) -------------------------------
+
+# Registers Debian's qemu-user-static entries for the foreign fixture architectures. The
+# entries need F (the kernel opens the interpreter now, so containers without QEMU inside can
+# use it; this requires a statically linked interpreter) and P (busybox dispatches on argv[0]).
+ensure_binfmt() {
+  if [[ ! -e $BINFMT_DIR/register ]]; then
+    log "binfmt: mounting binfmt_misc at $BINFMT_DIR"
+    mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
+  fi
+  if [[ $(cat "$BINFMT_DIR/status") != enabled ]]; then
+    log "binfmt: enabling binfmt_misc"
+    echo 1 >"$BINFMT_DIR/status"
+  fi
+  local arch conf line name interpreter flags f
+  for arch in "${BINFMT_ARCHES[@]}"; do
+    conf=/usr/lib/binfmt.d/qemu-$arch.conf
+    [[ -r $conf ]] || die "$conf is missing; is qemu-user-static installed?"
+    line=$(grep -v '^[[:space:]]*\(#\|$\)' "$conf" | head -1)
+    IFS=: read -r _ name _ _ _ _ interpreter flags <<<"$line"
+    [[ -n $name && -n $interpreter ]] || die "cannot parse $conf: $line"
+    if [[ -e $BINFMT_DIR/$name ]]; then
+      f=$(sed -n 's/^flags: //p' "$BINFMT_DIR/$name")
+      if [[ $f != *F* || $f != *P* ]]; then
+        log "binfmt: WARNING: existing entry $name has flags '$f' without F or P; containers may fail"
+      fi
+      continue
+    fi
+    [[ -x $interpreter ]] || die "interpreter $interpreter of $conf does not exist"
+    case $(readlink -f "$interpreter") in
+      *-static) ;;
+      *) die "interpreter $interpreter is not qemu-user-static's; the F flag needs a static binary" ;;
+    esac
+    for f in F P; do [[ $flags == *$f* ]] || flags+=$f; done
+    log "binfmt: registering $name -> $interpreter (flags $flags)"
+    printf '%s' "${line%:*}:$flags" >"$BINFMT_DIR/register" ||
+      die "writing $name to $BINFMT_DIR/register failed"
+  done
+}
+
+# --- registries --------------------------------------------------------------------------
+
+registry_config() { # port auth(0|1)
+  local port=$1 auth=$2
+  cat <<EOF
+# Written by tests/testbed/up.sh; rewritten on every run.
+version: 0.1
+log:
+  level: info
+  fields:
+    service: archsmoke-testbed-registry-$port
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry/$port
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$port
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+  if [[ $auth == 1 ]]; then
+    cat <<EOF
+auth:
+  htpasswd:
+    realm: archsmoke-testbed
+    path: $STATE/registry/htpasswd
+EOF
+  fi
+}
+
+# HTTP status of GET /v2/ on a port, 000 when nothing answers.
+v2_status() { # port [curl options...]
+  local port=$1
+  shift
+  curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@" "http://127.0.0.1:$port/v2/" || true
+}
+
+registry_healthy() { # port auth(0|1)
+  if [[ $2 == 1 ]]; then
+    [[ $(v2_status "$1") == 401 && $(v2_status "$1" -u "$AUTH_USER:$AUTH_PASSWORD") == 200 ]]
+  else
+    [[ $(v2_status "$1") == 200 ]]
+  fi
+}
+
+# PIDs of docker-registry processes and their config file, one "pid config" per line.
+registry_processes() {
+  local p exe
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    [[ $exe == */docker-registry ]] || continue
+    printf '%s %s\n' "${p#/proc/}" "$(tr '\0' '\n' <"$p/cmdline" | tail -1)"
+  done
+}
+
+# Debian's package starts its own docker-registry service with /etc/docker/registry/config.yml
+# (htpasswd auth, port 5000, running as docker-registry). Stop and disable it, through the
+# service manager when there is one, so it neither holds the port now nor comes back on boot.
+stop_debian_registry_service() {
+  local pid config
+  while read -r pid config; do
+    [[ $config == /etc/docker/registry/config.yml ]] || continue
+    log "registries: stopping Debian's docker-registry service (pid $pid), it holds :5000 with htpasswd auth"
+    if [[ -d /run/systemd/system ]]; then
+      systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    else
+      /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+      update-rc.d docker-registry disable >/dev/null 2>&1 || true
+    fi
+    kill "$pid" 2>/dev/null || true
+  done < <(registry_processes)
+}
+
+ensure_registry() { # port auth(0|1)
+  local port=$1 auth=$2
+  local config=$STATE/registry/config-$port.yml pidfile=$STATE/registry/registry-$port.pid
+  local wanted pid i status
+  mkdir -p "$STATE/registry/$port"
+  wanted=$(registry_config "$port" "$auth")
+  if [[ $auth == 1 ]] && ! htpasswd -vb "$STATE/registry/htpasswd" "$AUTH_USER" "$AUTH_PASSWORD" >/dev/null 2>&1; then
+    log "registries: writing $STATE/registry/htpasswd (user $AUTH_USER)"
+    htpasswd -Bbn "$AUTH_USER" "$AUTH_PASSWORD" >"$STATE/registry/htpasswd"
+  fi
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [[ -n $pid ]] && [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */docker-registry ]]; then
+    if [[ $(cat "$config" 2>/dev/null) == "$wanted" ]] && registry_healthy "$port" "$auth"; then
+      log "registries: 127.0.0.1:$port is up (pid $pid)"
+      return 0
+    fi
+    log "registries: restarting our registry on :$port (pid $pid): config changed or unhealthy"
+    kill "$pid"
+    for ((i = 0; i < 50; i++)); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+  fi
+  [[ $port == 5000 ]] && stop_debian_registry_service
+  for ((i = 0; i < 30; i++)); do
+    status=$(v2_status "$port")
+    [[ $status == 000 ]] && break
+    sleep 0.2
+  done
+  [[ $status == 000 ]] || die "something else answers on 127.0.0.1:$port (HTTP $status); stop it and re-run"
+
+  printf '%s\n' "$wanted" >"$config"
+  log "registries: starting docker-registry on 127.0.0.1:$port (log: $STATE/registry/registry-$port.log)"
+  setsid nohup docker-registry serve "$config" >>"$STATE/registry/registry-$port.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  for ((i = 0; i < 100; i++)); do
+    registry_healthy "$port" "$auth" && return 0
+    [[ -e /proc/$(cat "$pidfile") ]] || break
+    sleep 0.1
+  done
+  tail -5 "$STATE/registry/registry-$port.log" >&2
+  die "registry on 127.0.0.1:$port did not come up; see $STATE/registry/registry-$port.log"
+}
+
+# --- fixtures ----------------------------------------------------------------------------
+
+fixture_stamp() {
+  {
+    (cd "$REPO_ROOT" && sha256sum tests/testbed/*.rs)
+    sha256sum "$STATE"/debs/busybox-static_*.deb | sed "s|$STATE/||"
+    echo "$REGISTRY $AUTH_REGISTRY $AUTH_USER $AUTH_PASSWORD $STATE"
+  } | sha256sum | cut -d' ' -f1
+}
+
+# Every tag in fixtures.json, one "registry tag digest auth(0|1)" per line.
+fixture_tags() {
+  python3 - "$STATE/fixtures.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+for tag, t in sorted(f["tags"].items()):
+    print(f["registry"], tag, t["digest"], 0)
+auth = f.get("auth_registry")
+if auth:
+    for tag in auth["tags"]:
+        print(auth["host"], tag, f["tags"][tag]["digest"], 1)
+EOF
+}
+
+# True when the registries serve every tag of fixtures.json with the recorded digest.
+fixtures_in_registries() {
+  local registry tag digest auth served
+  local accept='application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
+  while read -r registry tag digest auth; do
+    local creds=()
+    [[ $auth == 1 ]] && creds=(-u "$AUTH_USER:$AUTH_PASSWORD")
+    served=$(curl -fsS --max-time 5 -I -H "Accept: $accept" "${creds[@]}" \
+      "http://$registry/v2/$REPOSITORY/manifests/$tag" 2>/dev/null |
+      tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p') || return 1
+    if [[ $served != "$digest" ]]; then
+      log "fixtures: $registry/$REPOSITORY:$tag serves '${served:-nothing}', fixtures.json says $digest"
+      return 1
+    fi
+  done < <(fixture_tags)
+}
+
+ensure_fixtures() {
+  local stamp
+  stamp=$(fixture_stamp)
+  if [[ $(cat "$STATE/fixtures.stamp" 2>/dev/null) == "$stamp" && -f $STATE/fixtures.json &&
+    -f $STATE/oci/multi.tar && -f $STATE/oci/multi-layout/index.json ]] && fixtures_in_registries; then
+    log "fixtures: up to date ($STATE/fixtures.json)"
+    return 0
+  fi
+  log "fixtures: building and pushing (cargo run --example testbed-fixtures)"
+  rm -f "$STATE/fixtures.stamp"
+  (cd "$REPO_ROOT" && cargo run --quiet --example testbed-fixtures -- \
+    --registry "$REGISTRY" \
+    --auth-registry "$AUTH_REGISTRY" --username "$AUTH_USER" --password "$AUTH_PASSWORD" \
+    --busybox-dir "$STATE/busybox" --out "$STATE")
+  fixtures_in_registries || die "the registries do not serve what testbed-fixtures recorded"
+  echo "$stamp" >"$STATE/fixtures.stamp"
+}
+
+# --- summary -----------------------------------------------------------------------------
+
+summary() {
+  local e
+  echo
+  echo "archsmoke test bed is up (${SECONDS}s; state in $STATE)"
+  echo "  engine:     Docker $(docker version --format '{{.Server.Version}}') ($(docker version --format '{{.Server.Os}}/{{.Server.Arch}}'))"
+  echo "  registry:   http://$REGISTRY (no auth)"
+  echo "  registry:   http://$AUTH_REGISTRY (basic auth $AUTH_USER / $AUTH_PASSWORD)"
+  for e in "$BINFMT_DIR"/qemu-*; do
+    [[ -f $e ]] || continue
+    printf '  binfmt:     %-14s %-8s %s flags=%s\n' "${e##*/}" "$(head -1 "$e")" \
+      "$(sed -n 's/^interpreter //p' "$e")" "$(sed -n 's/^flags: //p' "$e")"
+  done
+  echo "  fixtures:   $STATE/fixtures.json"
+  python3 - "$STATE/fixtures.json" <<'EOF'
+import json, sys
+f = json.load(open(sys.argv[1]))
+for tag, t in sorted(f["tags"].items()):
+    print(f"    {f['registry']}/{f['repository']}:{tag:<14} {t['digest']}  {len(t['platforms'])} platform(s)")
+auth = f.get("auth_registry")
+if auth:
+    for tag in auth["tags"]:
+        print(f"    {auth['host']}/{f['repository']}:{tag:<14} {f['tags'][tag]['digest']}  (auth)")
+print(f"    oci-archive:{f['oci']['archive']}")
+print(f"    oci-layout:{f['oci']['layout']}:{f['oci']['ref_name']}")
+EOF
+}
+
+main() {
+  [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
+  mkdir -p "$STATE"
+  ensure_packages
+  ensure_engine
+  ensure_binfmt
+  ensure_registry 5000 0
+  ensure_registry 5001 1
+  ensure_fixtures
+  summary
+}
+
+main "$@"
