@@ -42,7 +42,7 @@ apt_update() {
   local attempt
   for attempt in 1 2 3 4 5; do
     log "apt: apt-get update (attempt $attempt/5)"
-    if apt-get update -q >"$STATE/apt-update.log" 2>&1; then
+    if apt-get update -q -o DPkg::Lock::Timeout=300 >"$STATE/apt-update.log" 2>&1; then
       return 0
     fi
     grep -E '^(E|W):' "$STATE/apt-update.log" | head -3 >&2 || true
@@ -115,7 +115,8 @@ ensure_packages() {
 
   if ((${#missing[@]})); then
     log "apt: installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      -o DPkg::Lock::Timeout=300 "${missing[@]}" \
       >"$STATE/apt-install.log" 2>&1 || die "apt-get install ${missing[*]} failed; see $STATE/apt-install.log"
   fi
   if ((${#arches[@]})); then
@@ -124,10 +125,11 @@ ensure_packages() {
     for arch in "${arches[@]}"; do rm -f "$STATE/debs/busybox-static_"*"_$arch.deb"; done
     (cd "$STATE/debs" && apt-get download -q -o APT::Sandbox::User=root "${wanted[@]:${#missing[@]}}" \
       >"$STATE/apt-download.log" 2>&1) || die "apt-get download failed; see $STATE/apt-download.log"
-    local deb tmp
+    local debs tmp
     for arch in "${arches[@]}"; do
-      deb=$(compgen -G "$STATE/debs/busybox-static_*_$arch.deb" | head -1) ||
-        die "apt-get download left no busybox-static deb for $arch"
+      debs=("$STATE/debs/busybox-static_"*"_$arch.deb")
+      [[ -f ${debs[0]} ]] || die "apt-get download left no busybox-static deb for $arch in $STATE/debs"
+      local deb=${debs[0]}
       tmp=$(mktemp -d)
       dpkg-deb -x "$deb" "$tmp"
       [[ -x $tmp/bin/busybox ]] || die "$deb has no bin/busybox"
@@ -184,7 +186,7 @@ ensure_binfmt() {
   for arch in "${BINFMT_ARCHES[@]}"; do
     conf=/usr/lib/binfmt.d/qemu-$arch.conf
     [[ -r $conf ]] || die "$conf is missing; is qemu-user-static installed?"
-    line=$(grep -v '^[[:space:]]*\(#\|$\)' "$conf" | head -1)
+    line=$(awk 'NF && !/^[[:space:]]*#/ { print; exit }' "$conf")
     IFS=: read -r _ name _ _ _ _ interpreter flags <<<"$line"
     [[ -n $name && -n $interpreter ]] || die "cannot parse $conf: $line"
     if [[ -e $BINFMT_DIR/$name ]]; then
@@ -350,7 +352,9 @@ EOF
 
 # True when the registries serve every tag of fixtures.json with the recorded digest.
 fixtures_in_registries() {
-  local registry tag digest auth served
+  local registry tag digest auth served tags
+  # Read first: a broken fixtures.json must count as "not in the registries", not as no tags.
+  tags=$(fixture_tags 2>/dev/null) && [[ -n $tags ]] || return 1
   local accept='application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
   while read -r registry tag digest auth; do
     local creds=()
@@ -362,7 +366,7 @@ fixtures_in_registries() {
       log "fixtures: $registry/$REPOSITORY:$tag serves '${served:-nothing}', fixtures.json says $digest"
       return 1
     fi
-  done < <(fixture_tags)
+  done <<<"$tags"
 }
 
 ensure_fixtures() {
