@@ -168,44 +168,32 @@ ensure_engine() {
   die "dockerd did not answer within 60 s; see $STATE/dockerd.log"
 }
 
-# --- binfmt (to be replaced by `archsmoke binfmt install`) -------------------------------
+# --- binfmt ------------------------------------------------------------------------------
 
-# Registers Debian's qemu-user-static entries for the foreign fixture architectures. The
-# entries need F (the kernel opens the interpreter now, so containers without QEMU inside can
-# use it; this requires a statically linked interpreter) and P (busybox dispatches on argv[0]).
+# Registers QEMU for the foreign fixture architectures with archsmoke's own `binfmt install`,
+# which mounts binfmt_misc if needed, checks the interpreter (static, root-owned) and registers
+# with flags F (containers without QEMU inside can use it) and P (busybox dispatches on argv[0]).
+# An existing entry without F or P is replaced, since containers would fail with it.
 ensure_binfmt() {
-  if [[ ! -e $BINFMT_DIR/register ]]; then
-    log "binfmt: mounting binfmt_misc at $BINFMT_DIR"
-    mount -t binfmt_misc binfmt_misc "$BINFMT_DIR"
-  fi
-  if [[ $(cat "$BINFMT_DIR/status") != enabled ]]; then
-    log "binfmt: enabling binfmt_misc"
-    echo 1 >"$BINFMT_DIR/status"
-  fi
-  local arch conf line name interpreter flags f
+  log "binfmt: building archsmoke"
+  (cd "$REPO_ROOT" && cargo build --quiet --bin archsmoke) || die "cargo build --bin archsmoke failed"
+  local archsmoke=$REPO_ROOT/target/debug/archsmoke arch f missing=()
   for arch in "${BINFMT_ARCHES[@]}"; do
-    conf=/usr/lib/binfmt.d/qemu-$arch.conf
-    [[ -r $conf ]] || die "$conf is missing; is qemu-user-static installed?"
-    line=$(awk 'NF && !/^[[:space:]]*#/ { print; exit }' "$conf")
-    IFS=: read -r _ name _ _ _ _ interpreter flags <<<"$line"
-    [[ -n $name && -n $interpreter ]] || die "cannot parse $conf: $line"
-    if [[ -e $BINFMT_DIR/$name ]]; then
-      f=$(sed -n 's/^flags: //p' "$BINFMT_DIR/$name")
-      if [[ $f != *F* || $f != *P* ]]; then
-        log "binfmt: WARNING: existing entry $name has flags '$f' without F or P; containers may fail"
+    if [[ -e $BINFMT_DIR/qemu-$arch ]]; then
+      f=$(sed -n 's/^flags: //p' "$BINFMT_DIR/qemu-$arch")
+      if [[ $f == *F* && $f == *P* ]]; then
+        continue
       fi
+      log "binfmt: entry qemu-$arch has flags '$f' without F or P; replacing it"
+      "$archsmoke" binfmt install --force "$arch" >&2 || die "archsmoke binfmt install --force $arch failed"
       continue
     fi
-    [[ -x $interpreter ]] || die "interpreter $interpreter of $conf does not exist"
-    case $(readlink -f "$interpreter") in
-      *-static) ;;
-      *) die "interpreter $interpreter is not qemu-user-static's; the F flag needs a static binary" ;;
-    esac
-    for f in F P; do [[ $flags == *$f* ]] || flags+=$f; done
-    log "binfmt: registering $name -> $interpreter (flags $flags)"
-    printf '%s' "${line%:*}:$flags" >"$BINFMT_DIR/register" ||
-      die "writing $name to $BINFMT_DIR/register failed"
+    missing+=("$arch")
   done
+  if ((${#missing[@]})); then
+    log "binfmt: archsmoke binfmt install ${missing[*]}"
+    "$archsmoke" binfmt install "${missing[@]}" >&2 || die "archsmoke binfmt install ${missing[*]} failed"
+  fi
 }
 
 # --- registries --------------------------------------------------------------------------
