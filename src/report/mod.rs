@@ -1,15 +1,22 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
 //!
-//! [`terminal`] writes for people as the run goes. Report files are written by
-//! [`write_atomically`], so that a dashboard or a script never reads half a report, even when the
-//! run is killed while writing it.
+//! [`terminal`] writes for people as the run goes; [`junit`] renders the finished
+//! [`crate::outcome::RunReport`] into a file for CI. Files are written by [`write_atomically`], so
+//! that a dashboard or a script never reads half a report, even when the run is killed while
+//! writing it.
 
+pub mod junit;
 pub mod terminal;
+
+#[cfg(test)]
+mod fixtures;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::Path;
+
+use crate::outcome::ProblemKind;
 
 /// Replaces the file at `path` with `contents`, all or nothing.
 ///
@@ -51,6 +58,18 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| context(&format!("syncing directory {} failed", dir.display()), e))
+}
+
+/// The name of a problem kind in report files (JUnit `type`); part of the format.
+fn problem_kind_name(kind: ProblemKind) -> &'static str {
+    match kind {
+        ProblemKind::MissingPlatform => "missing_platform",
+        ProblemKind::ConfigMismatch => "config_mismatch",
+        ProblemKind::EmulatorUnavailable => "emulator_unavailable",
+        ProblemKind::Registry => "registry",
+        ProblemKind::Engine => "engine",
+        ProblemKind::Interrupted => "interrupted",
+    }
 }
 
 /// The directory a path's file lives in; `report.xml` (empty parent) lives in `.`.
