@@ -1,11 +1,12 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
 //!
-//! [`terminal`] writes for people as the run goes; [`junit`] renders the finished
-//! [`crate::outcome::RunReport`] into a file for CI. Files are written by [`write_atomically`], so
+//! [`terminal`] writes for people as the run goes; [`junit`] and [`json`] render the finished
+//! [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
 //! that a dashboard or a script never reads half a report, even when the run is killed while
 //! writing it.
 
+pub mod json;
 pub mod junit;
 pub mod terminal;
 
@@ -60,7 +61,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         .map_err(|e| context(&format!("syncing directory {} failed", dir.display()), e))
 }
 
-/// The name of a problem kind in report files (JUnit `type`); part of the format.
+/// The name of a problem kind in report files (JSON `kind`, JUnit `type`); part of both formats.
 fn problem_kind_name(kind: ProblemKind) -> &'static str {
     match kind {
         ProblemKind::MissingPlatform => "missing_platform",
