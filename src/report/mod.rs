@@ -1,5 +1,175 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
+//!
+//! [`terminal`] writes for people as the run goes; [`junit`] and [`json`] render the finished
+//! [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
+//! that a dashboard or a script never reads half a report, even when the run is killed while
+//! writing it.
 
 pub mod inspect;
+pub mod json;
+pub mod junit;
 pub mod terminal;
+
+#[cfg(test)]
+mod fixtures;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::outcome::ProblemKind;
+
+/// Replaces the file at `path` with `contents`, all or nothing.
+///
+/// The bytes go to a temporary file in the same directory (a rename is only atomic within one
+/// filesystem), are flushed to disk, and the file is then renamed over `path`; finally the
+/// directory is synced so that the rename itself survives a crash. Readers see the old file or
+/// the new one, never a mix. The new file gets the usual `0666 & !umask` permissions, like any
+/// file a shell redirect would create, so CI artifact uploaders can read it. On failure the
+/// temporary file is removed and `path` is left as it was.
+///
+/// Errors name the path and the step that failed.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = directory_of(path);
+    let context = |step: &str, e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot write {}: {step}: {e}", path.display()),
+        )
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".archsmoke-")
+        .suffix(".tmp")
+        .permissions(default_permissions())
+        .tempfile_in(dir)
+        .map_err(|e| {
+            context(
+                &format!("cannot create a temporary file in {}", dir.display()),
+                e,
+            )
+        })?;
+    tmp.write_all(contents)
+        .map_err(|e| context("writing the temporary file failed", e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| context("syncing the temporary file failed", e))?;
+    tmp.persist(path)
+        .map_err(|e| context("renaming the temporary file into place failed", e.error))?;
+    // Without this the rename may be lost on power failure even though the data was synced.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| context(&format!("syncing directory {} failed", dir.display()), e))
+}
+
+/// The name of a problem kind in report files (JSON `kind`, JUnit `type`); part of both formats.
+fn problem_kind_name(kind: ProblemKind) -> &'static str {
+    match kind {
+        ProblemKind::MissingPlatform => "missing_platform",
+        ProblemKind::ConfigMismatch => "config_mismatch",
+        ProblemKind::EmulatorUnavailable => "emulator_unavailable",
+        ProblemKind::Registry => "registry",
+        ProblemKind::Engine => "engine",
+        ProblemKind::Interrupted => "interrupted",
+    }
+}
+
+/// The directory a path's file lives in; `report.xml` (empty parent) lives in `.`.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+fn default_permissions() -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    // Like open(2) with O_CREAT: the process umask narrows it.
+    fs::Permissions::from_mode(0o666)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("report.xml");
+        fs::write(&path, b"old contents that are longer than the new ones").expect("seed file");
+
+        write_atomically(&path, b"new").expect("write");
+
+        assert_eq!(fs::read(&path).expect("read back"), b"new");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list dir")
+            .map(|e| e.expect("dir entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("report.xml")]);
+    }
+
+    #[test]
+    fn new_files_are_readable_by_others_like_a_redirect_would_make_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.json");
+        write_atomically(&path, b"{}").expect("write");
+        let mode = fs::metadata(&path).expect("stat").permissions().mode();
+        // Whatever the umask, the owner can read and write, which tempfile's 0600 default also
+        // gives; the group/other bits are what a 0666 request adds under the usual umasks.
+        assert_eq!(mode & 0o600, 0o600, "mode {mode:o}");
+        let umask = current_umask();
+        assert_eq!(
+            mode & 0o777,
+            0o666 & !umask,
+            "mode {mode:o}, umask {umask:o}"
+        );
+    }
+
+    fn current_umask() -> u32 {
+        // Probe by creating a plain file: std uses 0666 for File::create.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let probe = dir.path().join("probe");
+        File::create(&probe).expect("create probe");
+        let mode = fs::metadata(&probe)
+            .expect("stat probe")
+            .permissions()
+            .mode();
+        (mode & 0o777) ^ 0o666
+    }
+
+    #[test]
+    fn a_bare_file_name_lives_in_the_current_directory() {
+        // `--junit report.xml` has an empty parent, which must not become the root or fail.
+        assert_eq!(directory_of(Path::new("report.xml")), Path::new("."));
+        assert_eq!(directory_of(Path::new("out/report.xml")), Path::new("out"));
+        assert_eq!(directory_of(Path::new("/report.xml")), Path::new("/"));
+    }
+
+    #[test]
+    fn a_missing_directory_is_reported_with_the_path() {
+        let target = tempfile::tempdir().expect("temp dir");
+        let path = target.path().join("x").join("report.xml");
+        let err = write_atomically(&path, b"data").expect_err("missing directory must fail");
+        let text = err.to_string();
+        assert!(
+            text.contains(&path.display().to_string()) && text.contains("temporary file"),
+            "{text}"
+        );
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_directory_in_the_way_is_reported_and_left_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("report.xml");
+        fs::create_dir(&path).expect("make a directory where the file should go");
+        fs::write(path.join("keep"), b"x").expect("file inside");
+        let err = write_atomically(&path, b"data").expect_err("cannot rename over a directory");
+        assert!(err.to_string().contains("renaming"), "{err}");
+        assert!(path.join("keep").exists());
+        let leftovers = fs::read_dir(dir.path()).expect("list dir").count();
+        assert_eq!(leftovers, 1, "the temporary file must be removed");
+    }
+}
