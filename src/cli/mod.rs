@@ -1,6 +1,7 @@
 //! The command line: flags (clap), then one function per subcommand that wires the stages
 //! together. The exit-code policy is applied here and nowhere else.
 
+mod doctor;
 mod gc;
 mod inspect;
 mod run;
@@ -61,6 +62,19 @@ enum Command {
     Inspect(InspectArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label).
     Gc,
+    /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
+    /// flags, and per platform native / emulated / unavailable with the command that fixes it.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also run a tiny self-built container of each platform to confirm what the engine runs.
+    #[arg(long)]
+    probe: bool,
+    /// Print JSON (a versioned format) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +174,7 @@ pub fn main() -> i32 {
             Command::Run(args) => run::run(&args, &cli.global).await,
             Command::Inspect(args) => inspect::inspect(&args, &cli.global).await,
             Command::Gc => gc::gc(&cli.global).await,
+            Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
         }
     });
     match result {
