@@ -274,14 +274,23 @@ async fn probe_one(
     decision: &ExecMode,
     run_id: &str,
 ) -> (ProbeReport, bool) {
-    let Some(image) = probe::probe_image(platform, run_id) else {
-        let outcome = ProbeOutcome::NotProbed {
-            reason: format!(
-                "archsmoke has no probe program for {}",
-                platform.architecture()
-            ),
-        };
-        return (ProbeReport::new(outcome, decision), true);
+    let image = match probe::probe_image(platform, run_id) {
+        Ok(Some(image)) => image,
+        Ok(None) => {
+            let outcome = ProbeOutcome::NotProbed {
+                reason: format!(
+                    "archsmoke has no probe program for {}",
+                    platform.architecture()
+                ),
+            };
+            return (ProbeReport::new(outcome, decision), true);
+        }
+        Err(e) => {
+            let outcome = ProbeOutcome::NotProbed {
+                reason: format!("the probe image could not be built: {e}"),
+            };
+            return (ProbeReport::new(outcome, decision), false);
+        }
     };
     if let Err(e) = engine.load_image(image.archive).await {
         let outcome = ProbeOutcome::NotProbed {

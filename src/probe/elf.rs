@@ -120,6 +120,30 @@ pub const PROGRAMS: &[ProbeProgram] = &[
             0x73, 0x00, 0x00, 0x00, // ecall
         ],
     },
+    ProbeProgram {
+        oci: "mips64le",
+        class: 64,
+        endian: Endian::Little,
+        e_machine: 8,         // EM_MIPS; the 64-bit class selects the n64 ABI
+        e_flags: 0x8000_0000, // EF_MIPS_ARCH_64R2
+        code: &[
+            0x00, 0x00, 0x04, 0x24, // addiu $a0, $zero, 0    ; status = 0
+            0xc2, 0x13, 0x02, 0x24, // addiu $v0, $zero, 5058 ; __NR_exit (n64 table)
+            0x0c, 0x00, 0x00, 0x00, // syscall
+        ],
+    },
+    ProbeProgram {
+        oci: "loong64",
+        class: 64,
+        endian: Endian::Little,
+        e_machine: 258, // EM_LOONGARCH
+        e_flags: 0x43,  // EF_LOONGARCH_OBJABI_V1 | EF_LOONGARCH_ABI_DOUBLE_FLOAT
+        code: &[
+            0x04, 0x00, 0x80, 0x03, // ori $a0, $zero, 0      ; status = 0
+            0x0b, 0x74, 0x81, 0x03, // ori $a7, $zero, 93     ; __NR_exit (generic table)
+            0x00, 0x00, 0x2b, 0x00, // syscall 0
+        ],
+    },
 ];
 
 /// The probe program for an OCI architecture, if archsmoke has one.
@@ -349,12 +373,12 @@ mod tests {
     }
 
     #[test]
-    fn lookup_knows_the_required_architectures_only() {
+    fn lookup_knows_every_doctor_architecture() {
         for oci in [
-            "amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64",
+            "amd64", "386", "arm64", "arm", "ppc64le", "s390x", "riscv64", "mips64le", "loong64",
         ] {
             assert!(program_for(oci).is_some(), "{oci}");
         }
-        assert!(program_for("mips64le").is_none());
+        assert!(program_for("mips").is_none());
     }
 }

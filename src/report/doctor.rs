@@ -137,12 +137,11 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
             if i.rootless { "rootless" } else { "rootful" },
         )?,
         None => {
-            writeln!(
-                w,
-                "engine  UNREACHABLE at {}: {}",
-                e.endpoint,
-                e.error.as_deref().unwrap_or("no answer")
-            )?;
+            // The error names the endpoint already.
+            match &e.error {
+                Some(err) => writeln!(w, "engine  UNREACHABLE: {err}")?,
+                None => writeln!(w, "engine  UNREACHABLE at {}", e.endpoint)?,
+            }
             if let Some(h) = &e.hint {
                 writeln!(w, "        fix: {h}")?;
             }
@@ -342,7 +341,7 @@ mod tests {
                 endpoint: "unix:///nowhere.sock".into(),
                 reachable: false,
                 info: None,
-                error: Some("connection refused".into()),
+                error: Some("cannot reach unix:///nowhere.sock: connection refused".into()),
                 hint: Some("start the engine".into()),
             },
             binfmt: BinfmtReport {
@@ -390,7 +389,9 @@ mod tests {
         render_table(&report(), &mut out).expect("renders into a Vec");
         let text = String::from_utf8(out).expect("UTF-8");
         assert!(
-            text.contains("engine  UNREACHABLE at unix:///nowhere.sock: connection refused"),
+            text.contains(
+                "engine  UNREACHABLE: cannot reach unix:///nowhere.sock: connection refused"
+            ),
             "{text}"
         );
         assert!(
