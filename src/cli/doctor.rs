@@ -88,10 +88,10 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
         .collect();
 
     let mut infrastructure_failed = engine.is_none();
-    let probes: Vec<Option<ProbeReport>> = match (&engine, args.probe) {
-        (Some(engine), true) => {
-            let run_id = super::new_run_id();
-            let (probes, clean) = run_probes(engine, &platforms, &decisions, &run_id).await;
+    let probe_run_id = (args.probe && engine.is_some()).then(super::new_run_id);
+    let probes: Vec<Option<ProbeReport>> = match (&engine, &probe_run_id) {
+        (Some(engine), Some(run_id)) => {
+            let (probes, clean) = run_probes(engine, &platforms, &decisions, run_id).await;
             infrastructure_failed |= !clean;
             probes.into_iter().map(Some).collect()
         }
@@ -100,6 +100,7 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
 
     let report = DoctorReport {
         schema_version: DOCTOR_SCHEMA_VERSION,
+        probe_run_id,
         engine: status,
         binfmt: BinfmtReport {
             dir: state.dir.clone(),

@@ -18,6 +18,9 @@ pub const DOCTOR_SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize)]
 pub struct DoctorReport {
     pub schema_version: u32,
+    /// With `--probe`: the `archsmoke.run` label value of the probe containers, which is also
+    /// in the probe images' tags (`archsmoke-probe:<run id>-...`).
+    pub probe_run_id: Option<String>,
     pub engine: EngineStatus,
     pub binfmt: BinfmtReport,
     pub platforms: Vec<PlatformReport>,
@@ -160,6 +163,9 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
     }
     if let Some(note) = &b.note {
         writeln!(w, "        note: {note}")?;
+    }
+    if let Some(id) = &report.probe_run_id {
+        writeln!(w, "probes  run {id}")?;
     }
     writeln!(w)?;
     if b.entries.is_empty() {
@@ -337,6 +343,7 @@ mod tests {
         let s390x = Platform::parse("linux/s390x").expect("valid");
         DoctorReport {
             schema_version: DOCTOR_SCHEMA_VERSION,
+            probe_run_id: Some("0123abcd".into()),
             engine: EngineStatus {
                 endpoint: "unix:///nowhere.sock".into(),
                 reachable: false,
@@ -419,6 +426,7 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&render_json(&report())).expect("valid JSON");
         assert_eq!(v["schema_version"], DOCTOR_SCHEMA_VERSION);
+        assert_eq!(v["probe_run_id"], "0123abcd");
         assert_eq!(v["engine"]["reachable"], false);
         assert_eq!(v["binfmt"]["entries"][0]["flags"], "OF");
         assert_eq!(v["platforms"][0]["platform"], "linux/arm64");
