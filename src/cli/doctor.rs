@@ -91,8 +91,15 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
     let probe_run_id = (args.probe && engine.is_some()).then(super::new_run_id);
     let probes: Vec<Option<ProbeReport>> = match (&engine, &probe_run_id) {
         (Some(engine), Some(run_id)) => {
-            let (probes, clean) = run_probes(engine, &platforms, &decisions, run_id).await;
+            let (mut probes, clean) = run_probes(engine, &platforms, &decisions, run_id).await;
             infrastructure_failed |= !clean;
+            if !local {
+                // A remote engine's binfmt_misc is unknown, so there is no prediction to agree
+                // or disagree with; the probe is the answer.
+                for p in &mut probes {
+                    p.agrees = None;
+                }
+            }
             probes.into_iter().map(Some).collect()
         }
         _ => vec![None; platforms.len()],
