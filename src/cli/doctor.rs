@@ -94,10 +94,12 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
             let (mut probes, clean) = run_probes(engine, &platforms, &decisions, run_id).await;
             infrastructure_failed |= !clean;
             if !local {
-                // A remote engine's binfmt_misc is unknown, so there is no prediction to agree
-                // or disagree with; the probe is the answer.
-                for p in &mut probes {
-                    p.agrees = None;
+                // A remote engine's binfmt_misc is unknown, so `unavailable` there is no
+                // prediction to agree or disagree with; the probe is the answer.
+                for (p, d) in probes.iter_mut().zip(&decisions) {
+                    if matches!(d, ExecMode::Unavailable { .. }) {
+                        p.agrees = None;
+                    }
                 }
             }
             probes.into_iter().map(Some).collect()

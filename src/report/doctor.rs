@@ -206,11 +206,16 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
     }
     writeln!(w)?;
     let probed = report.platforms.iter().any(|p| p.probe.is_some());
+    let remote = report.engine.info.as_ref().is_some_and(|i| !i.local);
     let rows: Vec<Vec<String>> = report
         .platforms
         .iter()
         .map(|p| {
-            let mut row = vec![p.platform.to_string(), mode_text(&p.decision)];
+            let mode = match &p.decision {
+                ExecMode::Unavailable { .. } if remote => "unknown (remote engine)".into(),
+                other => mode_text(other),
+            };
+            let mut row = vec![p.platform.to_string(), mode];
             if probed {
                 row.push(p.probe.as_ref().map_or_else(|| "-".into(), probe_text));
             }
@@ -225,7 +230,12 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
     writeln!(w, "{}", line(&header, &widths))?;
     for (row, p) in rows.iter().zip(&report.platforms) {
         writeln!(w, "{}", line(row, &widths))?;
-        if let ExecMode::Unavailable { reason, hint } = &p.decision {
+        let runs = matches!(
+            p.probe.as_ref().map(|r| &r.outcome),
+            Some(ProbeOutcome::Ok { .. })
+        );
+        // A platform the probe ran needs no fix, whatever binfmt_misc suggested.
+        if let (ExecMode::Unavailable { reason, hint }, false) = (&p.decision, runs) {
             writeln!(w, "  why: {reason}")?;
             writeln!(w, "  fix: {hint}")?;
         }
@@ -386,6 +396,16 @@ mod tests {
                     platform: s390x,
                     decision: unavailable(),
                 },
+                PlatformReport {
+                    probe: Some(ProbeReport::new(
+                        ProbeOutcome::Failed {
+                            message: "exec /probe: exec format error".into(),
+                        },
+                        &unavailable(),
+                    )),
+                    platform: Platform::parse("linux/loong64").expect("valid"),
+                    decision: unavailable(),
+                },
             ],
         }
     }
@@ -413,7 +433,27 @@ mod tests {
             arm.contains("emulated by qemu-aarch64 7.2.22") && arm.contains("ok 40ms (agrees)"),
             "{arm}"
         );
-        assert!(text.contains("  fix: sudo apt-get install qemu-user-static && sudo archsmoke binfmt install s390x"), "{text}");
+        // The fix is shown under the platform the probe could not run, not under the one it ran.
+        let fix = "  fix: sudo apt-get install qemu-user-static && sudo archsmoke binfmt install";
+        let after = |platform: &str| {
+            text.lines()
+                .skip_while(|l| !l.starts_with(platform))
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            after("linux/loong64").iter().any(|l| l.starts_with(fix)),
+            "{text}"
+        );
+        assert!(
+            after("linux/loong64").contains(&"  probe: exec /probe: exec format error"),
+            "{text}"
+        );
+        assert!(
+            !after("linux/s390x").iter().any(|l| l.starts_with(fix)),
+            "{text}"
+        );
         assert!(
             text.contains("(DISAGREES)")
                 && text.contains("contradicts binfmt_misc for linux/s390x"),
