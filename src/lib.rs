@@ -22,6 +22,7 @@ pub mod image;
 pub mod outcome;
 pub mod plan;
 pub mod platform;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod spec;

@@ -2,6 +2,7 @@
 //! together. The exit-code policy is applied here and nowhere else.
 
 mod binfmt;
+mod doctor;
 mod gc;
 mod inspect;
 mod run;
@@ -64,6 +65,19 @@ enum Command {
     Binfmt(binfmt::BinfmtArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label).
     Gc,
+    /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
+    /// flags, and per platform native / emulated / unavailable with the command that fixes it.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also run a tiny self-built container of each platform to confirm what the engine runs.
+    #[arg(long)]
+    probe: bool,
+    /// Print JSON (a versioned format) instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +178,7 @@ pub fn main() -> i32 {
             Command::Inspect(args) => inspect::inspect(&args, &cli.global).await,
             Command::Binfmt(args) => binfmt::binfmt(&args),
             Command::Gc => gc::gc(&cli.global).await,
+            Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
         }
     });
     match result {

@@ -5,7 +5,8 @@
 //! in CI), describes the engine, pulls one platform's image by digest, and runs one container to
 //! completion: attach before start so no output is lost, wait instead of polling, kill at the
 //! deadline, and remove the container whatever happened. Every container carries the run's label
-//! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind.
+//! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. It
+//! also loads and removes the tiny probe images of `archsmoke doctor --probe` ([`crate::probe`]).
 
 mod capture;
 
@@ -17,8 +18,9 @@ use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, KillContainerOptions,
-    ListContainersOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, ImportImageOptions,
+    KillContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveImageOptions,
+    StartContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -211,6 +213,58 @@ impl Engine {
             duration: start.elapsed(),
             ..image
         })
+    }
+
+    /// Load a `docker load` archive (manifest.json + config + layers, the legacy format every
+    /// engine accepts) and return the image references the engine reports as loaded.
+    pub async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
+        let op = |detail: String| EngineError::Operation {
+            op: "load an image archive",
+            detail,
+        };
+        let options = ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let mut progress =
+            self.docker
+                .import_image(options, bollard::body_full(archive.into()), None);
+        let mut loaded = Vec::new();
+        while let Some(item) = progress.next().await {
+            let info = item.map_err(|e| op(chain(&e)))?;
+            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                return Err(op(detail));
+            }
+            // `Loaded image: <ref>` (tagged) or `Loaded image ID: sha256:...` (untagged).
+            if let Some(line) = info.stream {
+                if let Some((_, reference)) = line.trim().split_once(": ") {
+                    loaded.push(reference.to_owned());
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Remove an image by reference or id; an image that is already gone is not an error.
+    pub async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        let options = RemoveImageOptions {
+            force: true,
+            ..Default::default()
+        };
+        match self
+            .docker
+            .remove_image(reference, Some(options), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::Operation {
+                op: "remove an image",
+                detail: format!("{reference}: {}", chain(&e)),
+            }),
+        }
     }
 
     async fn inspect_image(&self, reference: &str) -> Result<LocalImage, BollardError> {

@@ -6,6 +6,7 @@
 //! that a dashboard or a script never reads half a report, even when the run is killed while
 //! writing it.
 
+pub mod doctor;
 pub mod inspect;
 pub mod json;
 pub mod junit;
