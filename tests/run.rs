@@ -250,12 +250,16 @@ fn an_unreachable_engine_exits_3_with_a_clear_message() {
     let r = run(&["run", "--host", "unix:///nonexistent/docker.sock", s.path()]);
     assert_eq!(r.code, 3, "{}", r.explain());
     assert!(
-        r.stderr
+        r.stdout
             .contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),
         "{}",
         r.explain()
     );
-    assert!(r.stderr.contains("hint"), "{}", r.explain());
+    assert!(
+        r.stdout.contains("hint: start the engine"),
+        "{}",
+        r.explain()
+    );
 }
 
 #[test]

@@ -109,6 +109,23 @@ pub struct RunArgs {
     /// How an index entry is matched to a platform (overrides `variant_match`).
     #[arg(long, value_enum, value_name = "MODE")]
     variant_match: Option<MatchArg>,
+    /// Write a JUnit XML report here (written even when the run fails).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the JSON report here (written even when the run fails).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The format of the final summary on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The platform matrix and failures.
+    Human,
+    /// The JSON report (the same as --json writes).
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -7,11 +7,14 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{GlobalArgs, RunArgs, engine_error, new_run_id};
+use std::io::Write;
+
+use super::{Format, GlobalArgs, RunArgs, new_run_id};
 use crate::diagnostic::Diagnostic;
 use crate::emulation::BinfmtState;
 use crate::engine::Engine;
 use crate::event::Event;
+use crate::exit;
 use crate::image::{self, RegistryImage};
 use crate::outcome::{ImageSummary, Problem, ProblemKind, RunReport};
 use crate::plan::{self, Overrides};
@@ -43,12 +46,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         quiet: global.quiet,
     };
 
-    let engine = Engine::connect(global.host.as_deref())
-        .await
-        .map_err(|e| engine_error(&e))?;
-    let engine_info = engine.info().await.map_err(|e| engine_error(&e))?;
     let registry_image = Arc::new(RegistryImage::new(reference));
-
     let mut report = RunReport {
         run_id: run_id.clone(),
         spec: args.spec.display().to_string(),
@@ -57,13 +55,31 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             reference: registry_image.reference().whole(),
             ..ImageSummary::default()
         },
-        engine: Some(engine_info.clone()),
+        engine: None,
         started_at,
         duration: std::time::Duration::ZERO,
         platforms: Vec::new(),
         problem: None,
         interrupted: false,
     };
+    let connected = match Engine::connect(global.host.as_deref()).await {
+        Ok(engine) => engine.info().await.map(|info| (engine, info)),
+        Err(e) => Err(e),
+    };
+    let (engine, engine_info) = match connected {
+        Ok(pair) => pair,
+        Err(e) => {
+            // Still a report: the CI dashboard should say why nothing ran.
+            report.problem = Some(Problem {
+                kind: ProblemKind::Engine,
+                message: e.to_string(),
+                hint: Some(e.hint()),
+            });
+            report.duration = started.elapsed();
+            return finish(&report, args, global);
+        }
+    };
+    report.engine = Some(engine_info.clone());
 
     let resolved = match registry_image.resolve().await {
         Ok(r) => r,
@@ -74,7 +90,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
                 hint: Some(e.hint()),
             });
             report.duration = started.elapsed();
-            return finish(&report, global);
+            return finish(&report, args, global);
         }
     };
     report.image.digest = Some(resolved.digest.clone());
@@ -147,18 +163,43 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     crate::check::across::same_output(&mut report, &same, &engine_info.platform);
     report.compute_slowdowns(&engine_info.platform);
     report.duration = started.elapsed();
-    finish(&report, global)
+    finish(&report, args, global)
 }
 
-fn finish(report: &RunReport, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+/// Write the report files (whatever the outcome: a failed run is what dashboards need most),
+/// print the summary, and return the run's exit code.
+fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+    let mut write_failed = false;
+    if let Some(path) = &args.junit
+        && let Err(e) = crate::report::junit::write(report, path)
+    {
+        eprintln!("error: {e}");
+        write_failed = true;
+    }
+    if let Some(path) = &args.json
+        && let Err(e) = crate::report::json::write(report, path)
+    {
+        eprintln!("error: {e}");
+        write_failed = true;
+    }
     let mut out = std::io::stdout().lock();
-    let opts = TerminalOptions {
-        color: global.stdout_color(),
-        quiet: global.quiet,
+    let written = match args.format {
+        Format::Json => out.write_all(crate::report::json::render(report).as_bytes()),
+        Format::Human => terminal::summary(
+            report,
+            &mut out,
+            TerminalOptions {
+                color: global.stdout_color(),
+                quiet: global.quiet,
+            },
+        ),
     };
-    terminal::summary(report, &mut out, opts)
-        .map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
-    Ok(report.exit_code())
+    written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
+    // A report that could not be written is an infrastructure failure unless a test failed.
+    Ok(match report.exit_code() {
+        exit::SUCCESS if write_failed => exit::INFRASTRUCTURE,
+        code => code,
+    })
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: exit at once.

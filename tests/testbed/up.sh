@@ -404,6 +404,16 @@ print(f"    oci-layout:{f['oci']['layout']}:{f['oci']['ref_name']}")
 EOF
 }
 
+# junitparser: a real JUnit consumer library, used by the report tests to read our XML the way
+# dashboards' tooling does.
+ensure_python_tools() {
+  if python3 -c 'import junitparser' 2>/dev/null; then
+    return 0
+  fi
+  log "python: pip install junitparser"
+  python3 -m pip install -q junitparser >"$STATE/pip.log" 2>&1 || die "pip install junitparser failed; see $STATE/pip.log"
+}
+
 main() {
   [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
   mkdir -p "$STATE"
@@ -413,6 +423,7 @@ main() {
   ensure_registry 5000 0
   ensure_registry 5001 1
   ensure_fixtures
+  ensure_python_tools
   summary
 }
 
