@@ -339,11 +339,14 @@ impl Engine {
                 detail: chain(&e),
             }
         };
+        // Attached before start, the stream sees every byte. `logs: true` would also replay the
+        // log driver's copy, and Docker can deliver the same output through both (seen as
+        // doubled stdout on Docker 20.10), so it stays off, as `docker run` has it.
         let attach = AttachContainerOptions {
             stream: true,
             stdout: true,
             stderr: true,
-            logs: true,
+            logs: false,
             ..Default::default()
         };
         let mut output = self
