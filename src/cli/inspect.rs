@@ -9,18 +9,23 @@ use crate::diagnostic::Diagnostic;
 use crate::emulation::{BinfmtState, decide};
 use crate::engine::Engine;
 use crate::exit;
-use crate::image::{self, EntryKind, RegistryImage};
+use crate::image::{EntryKind, ImageSource, ResolvedImage, SourceSpec};
 use crate::report::inspect::{
     INSPECT_SCHEMA_VERSION, InspectEntry, InspectReport, render_json, render_table,
 };
 
 pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let reference = image::parse_reference(&args.image)
+    SourceSpec::parse(&args.image)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
-    // The engine only adds the "runs here" column; the index is worth showing without it.
+    // The engine only adds the "runs here" column; the index is worth showing without it (except
+    // for `docker-daemon:`, whose image only the engine can describe).
+    let mut engine = None;
     let engine_info = match Engine::connect(global.host.as_deref()).await {
-        Ok(engine) => match engine.info().await {
-            Ok(info) => Some(info),
+        Ok(e) => match e.info().await {
+            Ok(info) => {
+                engine = Some(e);
+                Some(info)
+            }
             Err(e) => {
                 eprintln!("warning: {e}; not saying how entries would run");
                 None
@@ -35,15 +40,34 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         .as_ref()
         .filter(|i| i.local)
         .and_then(|_| BinfmtState::read(Path::new(super::run::BINFMT_ROOT)).ok());
-    let image = RegistryImage::new(reference);
-    let resolved = image.resolve().await.map_err(|e| {
-        let d = if e.is_usage() {
-            Diagnostic::usage(e.to_string())
-        } else {
-            Diagnostic::infrastructure(e.to_string())
-        };
-        d.with_hint(e.hint())
-    })?;
+    let infra = |message: String, hint: Option<String>| {
+        let d = Diagnostic::infrastructure(message);
+        match hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        }
+    };
+    let resolved = match &engine {
+        Some(engine) => super::run::open_and_resolve(&args.image, engine)
+            .await
+            .map_err(|p| infra(p.message, p.hint))?,
+        None => {
+            let source =
+                ImageSource::open(&args.image).map_err(|e| infra(e.to_string(), Some(e.hint())))?;
+            if source.daemon_name().is_some() {
+                return Err(Diagnostic::infrastructure(format!(
+                    "{}: only the engine can describe its images, and it did not answer",
+                    args.image
+                )));
+            }
+            let resolved = source
+                .resolve()
+                .await
+                .map_err(|e| infra(e.to_string(), Some(e.hint())))?;
+            (source, resolved)
+        }
+    };
+    let (image, resolved): (ImageSource, ResolvedImage) = resolved;
     let details = join_all(resolved.entries.iter().map(|entry| async {
         if entry.kind != EntryKind::Image {
             return (None, None);

@@ -15,7 +15,7 @@ use crate::emulation::BinfmtState;
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::exit;
-use crate::image::{self, RegistryImage};
+use crate::image::{ImageSource, ResolvedImage, SourceSpec};
 use crate::outcome::{ImageSummary, Problem, ProblemKind, RunReport};
 use crate::plan::{self, Overrides};
 use crate::report::terminal::{self, TerminalOptions};
@@ -36,7 +36,8 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             Diagnostic::usage(format!("{}: no image to test", args.spec.display()))
                 .with_hint("set `image = \"...\"` in the spec or pass --image REF")
         })?;
-    let reference = image::parse_reference(&image_text)
+    // Only a malformed reference is a usage error; an unreadable source is reported below.
+    SourceSpec::parse(&image_text)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
     let run_id = new_run_id();
     let started = Instant::now();
@@ -46,13 +47,12 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         quiet: global.quiet,
     };
 
-    let registry_image = Arc::new(RegistryImage::new(reference));
     let mut report = RunReport {
         run_id: run_id.clone(),
         spec: args.spec.display().to_string(),
         suite: spec.name.clone(),
         image: ImageSummary {
-            reference: registry_image.reference().whole(),
+            reference: image_text.trim().to_owned(),
             ..ImageSummary::default()
         },
         engine: None,
@@ -81,18 +81,16 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     };
     report.engine = Some(engine_info.clone());
 
-    let resolved = match registry_image.resolve().await {
-        Ok(r) => r,
-        Err(e) => {
-            report.problem = Some(Problem {
-                kind: ProblemKind::Registry,
-                message: e.to_string(),
-                hint: Some(e.hint()),
-            });
+    let (source, resolved) = match open_and_resolve(&image_text, &engine).await {
+        Ok(pair) => pair,
+        Err(problem) => {
+            report.problem = Some(problem);
             report.duration = started.elapsed();
             return finish(&report, args, global);
         }
     };
+    let source = Arc::new(source);
+    report.image.reference = source.display();
     report.image.digest = Some(resolved.digest.clone());
     report.image.media_type = Some(resolved.media_type.clone());
     report.image.is_index = resolved.is_index;
@@ -133,7 +131,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     let ctx = RunContext {
         run_id: run_id.clone(),
         engine: engine.clone(),
-        image: registry_image,
+        image: source.clone(),
         jobs: args
             .jobs
             .map(usize::from)
@@ -152,6 +150,15 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         Ok(n) => tracing::info!(removed = n, "removed leftover containers"),
         Err(e) => eprintln!("warning: could not sweep this run's containers: {e}"),
     }
+    // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image the
+    // engine also holds under another name stays.
+    if let ImageSource::Layout(layout) = &*source {
+        for tag in layout.take_loaded() {
+            if let Err(e) = engine.remove_image(&tag).await {
+                eprintln!("warning: could not remove the loaded image {tag}: {e}");
+            }
+        }
+    }
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
     let same: Vec<String> = spec
@@ -164,6 +171,39 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     report.compute_slowdowns(&engine_info.platform);
     report.duration = started.elapsed();
     finish(&report, args, global)
+}
+
+/// Open the image source and read its index; for `docker-daemon:` the engine describes the image.
+pub(super) async fn open_and_resolve(
+    text: &str,
+    engine: &Engine,
+) -> Result<(ImageSource, ResolvedImage), Problem> {
+    let image_problem = |e: crate::image::ImageError| Problem {
+        kind: ProblemKind::Registry,
+        message: e.to_string(),
+        hint: Some(e.hint()),
+    };
+    let source = ImageSource::open(text).map_err(image_problem)?;
+    let resolved = match source.daemon_name() {
+        Some(name) => {
+            let image = engine.local_image(name).await.map_err(|e| Problem {
+                kind: ProblemKind::Engine,
+                message: e.to_string(),
+                hint: Some(e.hint()),
+            })?;
+            let image = image.ok_or_else(|| Problem {
+                kind: ProblemKind::Registry,
+                message: format!("the engine has no image `{name}`"),
+                hint: Some(
+                    "`docker images` lists what the engine has; build, pull or load it first"
+                        .into(),
+                ),
+            })?;
+            ResolvedImage::daemon(name, &image.id, image.platform)
+        }
+        None => source.resolve().await.map_err(image_problem)?,
+    };
+    Ok((source, resolved))
 }
 
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),

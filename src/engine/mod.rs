@@ -267,6 +267,20 @@ impl Engine {
         }
     }
 
+    /// An image already in the engine (by name or ID), or `None` when the engine lacks it.
+    pub async fn local_image(&self, reference: &str) -> Result<Option<LocalImage>, EngineError> {
+        match self.inspect_image(reference).await {
+            Ok(image) => Ok(Some(image)),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::Operation {
+                op: "inspect an image",
+                detail: format!("{reference}: {}", chain(&e)),
+            }),
+        }
+    }
+
     async fn inspect_image(&self, reference: &str) -> Result<LocalImage, BollardError> {
         let inspect = self.docker.inspect_image(reference).await?;
         Ok(LocalImage {

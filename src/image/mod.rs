@@ -4,10 +4,17 @@
 //! Resolution walks the manifest list / OCI index (nested indexes included, loops and depth
 //! bounded), classifies every entry (runnable image, buildx attestation, no platform, unknown
 //! media type), and, for the platforms a run asks for, fetches each child manifest and config
-//! concurrently. Every document is verified against its digest. Nothing here talks to the engine.
+//! concurrently. Every document is verified against its digest, whatever its [`source`]:
+//! a registry, an OCI layout or archive, or (described by the engine) an engine image. Nothing
+//! here talks to the engine.
 
+pub mod layout;
 pub mod manifest;
 pub mod registry;
+pub mod source;
+
+#[cfg(test)]
+mod layout_tests;
 
 use std::collections::HashSet;
 
@@ -16,8 +23,10 @@ use oci_spec::image::{Descriptor, ImageConfiguration};
 use serde::Serialize;
 
 use crate::platform::Platform;
+use layout::Layout;
 use manifest::{Manifest, ManifestError, is_attestation, parse_config, parse_manifest};
 use registry::{Credentials, Registry};
+pub use source::{ImageSource, SourceSpec};
 
 /// Indexes nested deeper than this are refused (real ones nest at most once).
 const MAX_INDEX_DEPTH: usize = 4;
@@ -213,6 +222,68 @@ impl RegistryImage {
     pub async fn resolve(&self) -> Result<ResolvedImage, ImageError> {
         self.registry.authenticate(&self.reference).await;
         let (bytes, digest) = self.registry.manifest(&self.reference).await?;
+        Docs::Registry(self)
+            .resolve_from(self.reference.whole(), bytes, digest)
+            .await
+    }
+
+    /// Fetch a child manifest and its config.
+    pub async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
+        Docs::Registry(self).platform_image(entry).await
+    }
+}
+
+/// Where an image's documents come from; resolution and the per-platform fetch are the same
+/// walk whatever the source.
+#[derive(Clone, Copy)]
+enum Docs<'a> {
+    Registry(&'a RegistryImage),
+    Layout(&'a Layout),
+}
+
+impl Docs<'_> {
+    fn name(&self) -> String {
+        match self {
+            Docs::Registry(r) => r.reference.whole(),
+            Docs::Layout(l) => l.name().to_owned(),
+        }
+    }
+
+    /// A manifest or index by digest, verified against it.
+    async fn manifest(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
+        match self {
+            Docs::Registry(r) => Ok(r.registry.manifest(&r.at_digest(digest)).await?.0),
+            Docs::Layout(l) => l.blob(digest, None).await,
+        }
+    }
+
+    async fn config(&self, desc: &Descriptor) -> Result<ImageConfiguration, ImageError> {
+        let digest = desc.digest().to_string();
+        let bytes = match self {
+            Docs::Registry(r) => {
+                r.registry
+                    .small_blob(&r.reference, &digest, desc.size() as i64)
+                    .await?
+            }
+            Docs::Layout(l) => l.document(desc).await?,
+        };
+        parse_config(&bytes).map_err(|e| self.malformed(&digest, e))
+    }
+
+    fn malformed(&self, digest: &str, e: ManifestError) -> ImageError {
+        ImageError::Malformed {
+            what: format!("{digest} of {}", self.name()),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Walk the top-level document `bytes` (whose verified digest is `digest`).
+    async fn resolve_from(
+        &self,
+        reference: String,
+        bytes: Vec<u8>,
+        digest: String,
+    ) -> Result<ResolvedImage, ImageError> {
         let top = parse_manifest(&bytes).map_err(|e| self.malformed(&digest, e))?;
         let media_type = top.media_type().to_owned();
         let mut entries = Vec::new();
@@ -238,7 +309,7 @@ impl RegistryImage {
             }
         };
         Ok(ResolvedImage {
-            reference: self.reference.whole(),
+            reference,
             digest,
             media_type,
             is_index,
@@ -256,7 +327,7 @@ impl RegistryImage {
     ) -> Result<(), ImageError> {
         if manifests.len() > MAX_INDEX_ENTRIES {
             return Err(ImageError::Malformed {
-                what: format!("index of {}", self.reference.whole()),
+                what: format!("index of {}", self.name()),
                 detail: format!("{} entries (at most {MAX_INDEX_ENTRIES})", manifests.len()),
             });
         }
@@ -266,17 +337,17 @@ impl RegistryImage {
             if media_type == manifest::OCI_INDEX || media_type == manifest::DOCKER_LIST {
                 if depth >= MAX_INDEX_DEPTH {
                     return Err(ImageError::Malformed {
-                        what: format!("index of {}", self.reference.whole()),
+                        what: format!("index of {}", self.name()),
                         detail: format!("indexes nest deeper than {MAX_INDEX_DEPTH} levels"),
                     });
                 }
                 if !seen.insert(digest.clone()) {
                     return Err(ImageError::Malformed {
-                        what: format!("index of {}", self.reference.whole()),
+                        what: format!("index of {}", self.name()),
                         detail: format!("index {digest} contains itself"),
                     });
                 }
-                let (bytes, _) = self.registry.manifest(&self.at_digest(&digest)).await?;
+                let bytes = self.manifest(&digest).await?;
                 match parse_manifest(&bytes).map_err(|e| self.malformed(&digest, e))? {
                     Manifest::Index { index, .. } => {
                         Box::pin(self.walk(index.manifests(), Some(&digest), depth + 1, seen, out))
@@ -322,9 +393,9 @@ impl RegistryImage {
     }
 
     /// Fetch a child manifest and its config.
-    pub async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
-        let reference = self.at_digest(&entry.digest);
-        let (bytes, digest) = self.registry.manifest(&reference).await?;
+    async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
+        let digest = entry.digest.clone();
+        let bytes = self.manifest(&digest).await?;
         let manifest = match parse_manifest(&bytes).map_err(|e| self.malformed(&digest, e))? {
             Manifest::Image { manifest, .. } => manifest,
             Manifest::Index { .. } => {
@@ -335,33 +406,22 @@ impl RegistryImage {
             }
         };
         let config = self.config(manifest.config()).await?;
-        Ok(PlatformImage {
-            pull_reference: format!(
+        let pull_reference = match self {
+            Docs::Registry(r) => format!(
                 "{}/{}@{}",
-                self.reference.resolve_registry(),
-                self.reference.repository(),
+                r.reference.resolve_registry(),
+                r.reference.repository(),
                 entry.digest
             ),
+            // Nothing to pull: the runner loads the image from the layout.
+            Docs::Layout(l) => format!("{}@{}", l.name(), entry.digest),
+        };
+        Ok(PlatformImage {
+            pull_reference,
             manifest_digest: entry.digest.clone(),
             config_digest: manifest.config().digest().to_string(),
             config_platform: config_platform(&config),
         })
-    }
-
-    async fn config(&self, desc: &Descriptor) -> Result<ImageConfiguration, ImageError> {
-        let digest = desc.digest().to_string();
-        let bytes = self
-            .registry
-            .small_blob(&self.reference, &digest, desc.size() as i64)
-            .await?;
-        parse_config(&bytes).map_err(|e| self.malformed(&digest, e))
-    }
-
-    fn malformed(&self, digest: &str, e: ManifestError) -> ImageError {
-        ImageError::Malformed {
-            what: format!("{digest} of {}", self.reference.whole()),
-            detail: e.to_string(),
-        }
     }
 }
 

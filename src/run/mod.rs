@@ -14,9 +14,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
+use crate::engine::LocalImage;
 use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
 use crate::event::Event;
-use crate::image::RegistryImage;
+use crate::image::{ImageSource, PlatformImage};
 use crate::outcome::{
     EntryChoice, Mismatch, PlatformReport, Problem, ProblemKind, PullReport, TestReport, TestStatus,
 };
@@ -25,11 +26,13 @@ use crate::platform::Platform;
 
 /// Per-stream capture limit unless configured otherwise.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+/// Repository of the images a run loads from an OCI layout; the tag is `<run id>-<arch>[-<variant>]`.
+pub const LOAD_REPOSITORY: &str = "archsmoke-load";
 
 pub struct RunContext {
     pub run_id: String,
     pub engine: Engine,
-    pub image: Arc<RegistryImage>,
+    pub image: Arc<ImageSource>,
     pub jobs: usize,
     pub output_limit: usize,
     pub events: mpsc::UnboundedSender<Event>,
@@ -142,14 +145,9 @@ async fn prepare(
         });
     }
     let pulled = tokio::select! {
-        r = ctx.engine.ensure_image(&image.pull_reference, &entry_platform, ctx.image.credentials()) => r,
+        r = make_present(&image, &entry_platform, planned, ctx) => r,
         () = ctx.cancel.cancelled() => return Err(interrupted()),
-    }
-    .map_err(|e| Problem {
-        kind: ProblemKind::Engine,
-        message: e.to_string(),
-        hint: Some(e.hint()),
-    })?;
+    }?;
     ctx.emit(Event::PullFinished {
         platform: planned.platform.clone(),
         pulled: pulled.pulled,
@@ -173,6 +171,69 @@ async fn prepare(
             duration: pulled.duration,
         },
     ))
+}
+
+/// Pull the platform's image from its registry, or load it from a layout, or find it in the
+/// engine; the returned image is what the tests run (by ID).
+async fn make_present(
+    image: &PlatformImage,
+    platform: &Platform,
+    planned: &PlannedPlatform,
+    ctx: &RunContext,
+) -> Result<LocalImage, Problem> {
+    let engine_problem = |e: crate::engine::EngineError| Problem {
+        kind: ProblemKind::Engine,
+        message: e.to_string(),
+        hint: Some(e.hint()),
+    };
+    let ImageSource::Layout(layout) = &*ctx.image else {
+        return ctx
+            .engine
+            .ensure_image(&image.pull_reference, platform, ctx.image.credentials())
+            .await
+            .map_err(engine_problem);
+    };
+    // A tag per run and platform: the classic store keeps one image per tag, and the tag is
+    // how the end of the run finds what to remove.
+    let mut tag = format!(
+        "{LOAD_REPOSITORY}:{}-{}",
+        ctx.run_id,
+        planned.platform.architecture()
+    );
+    if let Some(v) = planned.platform.variant() {
+        tag.push('-');
+        tag.push_str(v);
+    }
+    let start = Instant::now();
+    let archive = layout
+        .layout
+        .docker_archive(&image.manifest_digest, &tag)
+        .await
+        .map_err(|e| Problem {
+            kind: ProblemKind::Registry,
+            message: e.to_string(),
+            hint: Some(e.hint()),
+        })?;
+    layout.record_loaded(&tag);
+    ctx.engine
+        .load_image(archive)
+        .await
+        .map_err(engine_problem)?;
+    let loaded = ctx
+        .engine
+        .local_image(&tag)
+        .await
+        .map_err(engine_problem)?
+        .ok_or_else(|| Problem {
+            kind: ProblemKind::Engine,
+            message: format!("the engine loaded the archive but has no image {tag}"),
+            hint: Some("check the engine's log (`journalctl -u docker`)".into()),
+        })?;
+    Ok(LocalImage {
+        pulled: true,
+        duration: start.elapsed(),
+        ..loaded
+    })
 }
 
 fn interrupted() -> Problem {
