@@ -207,7 +207,7 @@ impl Layout {
             }
         };
         let config = self.document(manifest.config()).await?;
-        let config_name = format!("{}.json", hex_of(&manifest.config().digest().to_string()));
+        let config_name = format!("{}.json", hex_of(manifest.config().digest().as_ref()));
         let mut files = vec![(config_name.clone(), config)];
         let mut layer_names = Vec::new();
         for layer in manifest.layers() {
