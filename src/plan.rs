@@ -71,7 +71,16 @@ pub fn plan(
         .platforms
         .clone()
         .or_else(|| spec.platforms.clone())
-        .unwrap_or_else(|| dedup(candidates.iter().map(|(_, p)| (*p).clone())));
+        .unwrap_or_else(|| {
+            // Entries of another OS (Windows images in a Linux engine's index) are listed by
+            // `inspect` but never runnable here, so they are not part of "every platform".
+            dedup(
+                candidates
+                    .iter()
+                    .map(|(_, p)| (*p).clone())
+                    .filter(|p| p.os() == engine.platform.os()),
+            )
+        });
     let mode = overrides
         .variant_match
         .unwrap_or(spec.settings.variant_match);
@@ -84,10 +93,17 @@ pub fn plan(
             let selection = platform::select(&platform, &offered, mode);
             let (entry, mut problem) = match selection {
                 Some(sel) => {
-                    let reason = match &sel.reason {
+                    let mut reason = match &sel.reason {
                         MatchReason::Exact => format!("exact match for {platform}"),
                         other => other.to_string(),
                     };
+                    let same = offered.iter().filter(|p| **p == offered[sel.index]).count();
+                    if same > 1 {
+                        reason.push_str(&format!(
+                            "; the index has {same} entries for {}, the first was taken",
+                            offered[sel.index]
+                        ));
+                    }
                     (Some((candidates[sel.index].0.clone(), reason)), None)
                 }
                 None => (None, Some(missing(&platform, &offered, mode))),
@@ -104,6 +120,20 @@ pub fn plan(
                 runs_as.variant(),
                 binfmt,
             );
+            if problem.is_none() && runs_as.os() != engine.platform.os() {
+                problem = Some(Problem {
+                    kind: ProblemKind::EmulatorUnavailable,
+                    message: format!(
+                        "cannot run {runs_as} on this engine: it runs {} containers, and no \
+                         emulator runs another operating system's images",
+                        engine.platform.os()
+                    ),
+                    hint: Some(format!(
+                        "run the {} platforms on an engine of that OS",
+                        runs_as.os()
+                    )),
+                });
+            }
             if problem.is_none()
                 && let ExecMode::Unavailable { reason, hint } = &exec
             {

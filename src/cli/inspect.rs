@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 
 use super::{GlobalArgs, InspectArgs};
 use crate::diagnostic::Diagnostic;
-use crate::emulation::{BinfmtState, decide};
+use crate::emulation::{BinfmtState, ExecMode, decide};
 use crate::engine::Engine;
 use crate::exit;
 use crate::image::{EntryKind, ImageSource, ResolvedImage, SourceSpec};
@@ -87,6 +87,16 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         .zip(details)
         .map(|(entry, (config_platform, problem))| {
             let runs_here = match (&engine_info, &entry.platform, &entry.kind) {
+                (Some(info), Some(p), EntryKind::Image) if p.os() != info.platform.os() => {
+                    Some(ExecMode::Unavailable {
+                        reason: format!(
+                            "a {} image; this engine runs {} containers",
+                            p.os(),
+                            info.platform.os()
+                        ),
+                        hint: format!("run it on a {} engine", p.os()),
+                    })
+                }
                 (Some(info), Some(p), EntryKind::Image) => Some(
                     decide(
                         info.platform.architecture(),
