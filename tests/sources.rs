@@ -451,3 +451,44 @@ fn credentials_from_docker_config_reach_the_registry_and_the_engine_pull() {
         "the engine pulled {pinned} with the credentials"
     );
 }
+
+#[test]
+fn removing_a_repositorys_tags_keeps_the_image_under_its_other_names() {
+    // `archsmoke gc` does this for `archsmoke-load`; a repository of this test's own is used
+    // here, since gc would also remove other runs' containers on this shared engine.
+    let pulled = format!("{}/archsmoke/busybox@{AMD64_CHILD}", registry());
+    common::require_testbed();
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker runs");
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+    };
+    docker(&["pull", "-q", &pulled]);
+    let repository = format!("archsmoke-gc-test-{}", std::process::id());
+    for tag in ["a", "b"] {
+        docker(&["tag", &pulled, &format!("{repository}:{tag}")]);
+    }
+    let removed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let engine = archsmoke::engine::Engine::connect(None)
+                .await
+                .expect("the engine answers");
+            engine.remove_repository_tags(&repository).await
+        })
+        .expect("tags removed");
+    assert_eq!(removed, 2);
+    let left = Command::new("docker")
+        .args(["images", "-q", &repository])
+        .output()
+        .expect("docker runs");
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "{left:?}"
+    );
+    docker(&["image", "inspect", &pulled]);
+}

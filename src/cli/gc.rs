@@ -14,5 +14,10 @@ pub async fn gc(global: &GlobalArgs) -> Result<i32, Diagnostic> {
         .await
         .map_err(|e| engine_error(&e))?;
     println!("removed {removed} container(s) left by earlier runs");
+    let images = engine
+        .remove_repository_tags(crate::run::LOAD_REPOSITORY)
+        .await
+        .map_err(|e| engine_error(&e))?;
+    println!("removed {images} image(s) loaded from OCI layouts by earlier runs");
     Ok(exit::SUCCESS)
 }

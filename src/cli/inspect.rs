@@ -47,23 +47,29 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
             None => d,
         }
     };
+    let image_error = |e: crate::image::ImageError| {
+        if e.is_usage() {
+            Diagnostic::usage(e.to_string()).with_hint(e.hint())
+        } else {
+            infra(e.to_string(), Some(e.hint()))
+        }
+    };
     let resolved = match &engine {
         Some(engine) => super::run::open_and_resolve(&args.image, engine)
             .await
-            .map_err(|p| infra(p.message, p.hint))?,
+            .map_err(|u| match u {
+                super::run::Unresolved::Usage(d) => d,
+                super::run::Unresolved::Problem(p) => infra(p.message, p.hint),
+            })?,
         None => {
-            let source =
-                ImageSource::open(&args.image).map_err(|e| infra(e.to_string(), Some(e.hint())))?;
+            let source = ImageSource::open(&args.image).map_err(image_error)?;
             if source.daemon_name().is_some() {
                 return Err(Diagnostic::infrastructure(format!(
                     "{}: only the engine can describe its images, and it did not answer",
                     args.image
                 )));
             }
-            let resolved = source
-                .resolve()
-                .await
-                .map_err(|e| infra(e.to_string(), Some(e.hint())))?;
+            let resolved = source.resolve().await.map_err(image_error)?;
             (source, resolved)
         }
     };

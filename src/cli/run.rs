@@ -83,7 +83,8 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
 
     let (source, resolved) = match open_and_resolve(&image_text, &engine).await {
         Ok(pair) => pair,
-        Err(problem) => {
+        Err(Unresolved::Usage(d)) => return Err(d),
+        Err(Unresolved::Problem(problem)) => {
             report.problem = Some(problem);
             report.duration = started.elapsed();
             return finish(&report, args, global);
@@ -173,31 +174,49 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     finish(&report, args, global)
 }
 
+/// Why an image source could not be resolved.
+pub(super) enum Unresolved {
+    /// What the user wrote is wrong (an ambiguous layout without `:TAG`): exit 2, no report.
+    Usage(Diagnostic),
+    /// The source could not be read: reported, exit 3.
+    Problem(Problem),
+}
+
 /// Open the image source and read its index; for `docker-daemon:` the engine describes the image.
 pub(super) async fn open_and_resolve(
     text: &str,
     engine: &Engine,
-) -> Result<(ImageSource, ResolvedImage), Problem> {
-    let image_problem = |e: crate::image::ImageError| Problem {
-        kind: ProblemKind::Registry,
-        message: e.to_string(),
-        hint: Some(e.hint()),
+) -> Result<(ImageSource, ResolvedImage), Unresolved> {
+    let image_problem = |e: crate::image::ImageError| {
+        if e.is_usage() {
+            Unresolved::Usage(Diagnostic::usage(e.to_string()).with_hint(e.hint()))
+        } else {
+            Unresolved::Problem(Problem {
+                kind: ProblemKind::Registry,
+                message: e.to_string(),
+                hint: Some(e.hint()),
+            })
+        }
     };
     let source = ImageSource::open(text).map_err(image_problem)?;
     let resolved = match source.daemon_name() {
         Some(name) => {
-            let image = engine.local_image(name).await.map_err(|e| Problem {
-                kind: ProblemKind::Engine,
-                message: e.to_string(),
-                hint: Some(e.hint()),
+            let image = engine.local_image(name).await.map_err(|e| {
+                Unresolved::Problem(Problem {
+                    kind: ProblemKind::Engine,
+                    message: e.to_string(),
+                    hint: Some(e.hint()),
+                })
             })?;
-            let image = image.ok_or_else(|| Problem {
-                kind: ProblemKind::Registry,
-                message: format!("the engine has no image `{name}`"),
-                hint: Some(
-                    "`docker images` lists what the engine has; build, pull or load it first"
-                        .into(),
-                ),
+            let image = image.ok_or_else(|| {
+                Unresolved::Problem(Problem {
+                    kind: ProblemKind::Registry,
+                    message: format!("the engine has no image `{name}`"),
+                    hint: Some(
+                        "`docker images` lists what the engine has; build, pull or load it first"
+                            .into(),
+                    ),
+                })
             })?;
             ResolvedImage::daemon(name, &image.id, image.platform)
         }

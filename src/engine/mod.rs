@@ -267,6 +267,33 @@ impl Engine {
         }
     }
 
+    /// Remove every tag of `repository` (runs tag what they load from OCI layouts there), only
+    /// the tags: an image the engine also holds under another name stays. Returns how many.
+    pub async fn remove_repository_tags(&self, repository: &str) -> Result<usize, EngineError> {
+        let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+            .filters(&HashMap::from([("reference", vec![repository])]))
+            .build();
+        let images =
+            self.docker
+                .list_images(Some(options))
+                .await
+                .map_err(|e| EngineError::Operation {
+                    op: "list images",
+                    detail: chain(&e),
+                })?;
+        let prefix = format!("{repository}:");
+        let mut removed = 0;
+        for tag in images
+            .iter()
+            .flat_map(|i| i.repo_tags.iter())
+            .filter(|t| t.starts_with(&prefix))
+        {
+            self.remove_image(tag).await?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// An image already in the engine (by name or ID), or `None` when the engine lacks it.
     pub async fn local_image(&self, reference: &str) -> Result<Option<LocalImage>, EngineError> {
         match self.inspect_image(reference).await {

@@ -48,8 +48,9 @@ impl Layout {
     /// A tar of a layout, unpacked to a temporary directory (tar's unpacking refuses paths that
     /// would escape it).
     pub fn archive(name: &str, file: &Path, tag: Option<String>) -> Result<Layout, ImageError> {
-        let opened = std::fs::File::open(file).map_err(|e| ImageError::NotFound {
-            reference: format!("{name} ({}: {e})", file.display()),
+        let opened = std::fs::File::open(file).map_err(|e| ImageError::Layout {
+            what: name.to_owned(),
+            detail: format!("{}: {e}", file.display()),
         })?;
         let dir = tempfile::Builder::new()
             .prefix("archsmoke-oci-")
@@ -108,17 +109,18 @@ impl Layout {
                 .iter()
                 .find(|d| name_of(d).as_deref() == Some(tag))
                 .cloned()
-                .ok_or_else(|| ImageError::NotFound {
-                    reference: format!(
-                        "{}: no entry named `{tag}` in index.json (it has: {})",
-                        self.name,
+                .ok_or_else(|| ImageError::Layout {
+                    what: self.name.clone(),
+                    detail: format!(
+                        "no entry named `{tag}` in index.json (it has: {})",
                         names.join(", ")
                     ),
                 }),
             None => match index.manifests().as_slice() {
                 [one] => Ok(one.clone()),
-                [] => Err(ImageError::NotFound {
-                    reference: format!("{}: index.json has no entries", self.name),
+                [] => Err(ImageError::Layout {
+                    what: self.name.clone(),
+                    detail: "index.json has no entries".into(),
                 }),
                 _ => Err(ImageError::BadReference {
                     reference: self.name.clone(),
@@ -137,8 +139,9 @@ impl Layout {
         let path = self.blob_path(digest)?;
         let bytes = tokio::fs::read(&path)
             .await
-            .map_err(|e| ImageError::NotFound {
-                reference: format!("{}: blob {digest} ({e})", self.name),
+            .map_err(|e| ImageError::Layout {
+                what: self.name.clone(),
+                detail: format!("blob {digest}: {e}"),
             })?;
         if let Some(size) = size
             && bytes.len() as u64 != size
@@ -251,9 +254,10 @@ fn hex_of(digest: &str) -> &str {
 }
 
 fn not_a_layout(name: &str, path: &Path) -> ImageError {
-    ImageError::NotFound {
-        reference: format!(
-            "{name}: {} is not an OCI layout (no `oci-layout` file)",
+    ImageError::Layout {
+        what: name.to_owned(),
+        detail: format!(
+            "{} is not an OCI layout (no `oci-layout` file)",
             path.display()
         ),
     }

@@ -55,6 +55,9 @@ pub enum ImageError {
     Malformed { what: String, detail: String },
     #[error("registry {registry} failed: {detail}")]
     Registry { registry: String, detail: String },
+    /// An OCI layout or archive that is missing or lacks what was asked for.
+    #[error("cannot read {what}: {detail}")]
+    Layout { what: String, detail: String },
 }
 
 impl ImageError {
@@ -62,7 +65,8 @@ impl ImageError {
     pub fn hint(&self) -> String {
         match self {
             ImageError::BadReference { .. } => {
-                "write references like `registry:5000/repo/name:tag` or `name@sha256:<digest>`"
+                "write references like `registry:5000/repo/name:tag` or `name@sha256:<digest>`, \
+                 or `oci-layout:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-daemon:NAME`"
                     .into()
             }
             ImageError::Unreachable { registry, .. } => format!(
@@ -84,6 +88,12 @@ impl ImageError {
             }
             ImageError::Registry { .. } => {
                 "retry; if it persists, check the registry's logs".into()
+            }
+            ImageError::Layout { .. } => {
+                "check the path and tag: `docker buildx build --output type=oci,dest=FILE` writes \
+                 an archive (`oci-archive:FILE[:TAG]`), `--output type=oci,tar=false,dest=DIR` a \
+                 directory (`oci-layout:DIR[:TAG]`)"
+                    .into()
             }
         }
     }
