@@ -356,6 +356,37 @@ fn broken_layouts_exit_3_and_malformed_references_exit_2() {
     );
     assert!(r.stdout.contains(AMD64_CHILD), "{}", r.explain());
 
+    // Two images in one layout and no `:TAG`: which one is meant is the user's to say.
+    let dir = layout_copy();
+    let index = dir.path().join("index.json");
+    let mut top: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index).expect("index.json")).expect("json");
+    let mut second = top["manifests"][0].clone();
+    second["annotations"]["org.opencontainers.image.ref.name"] = "other".into();
+    top["manifests"]
+        .as_array_mut()
+        .expect("manifests")
+        .push(second);
+    std::fs::write(&index, serde_json::to_vec(&top).expect("json")).expect("write");
+    let source = format!("oci-layout:{}", dir.path().display());
+    let r = run(&["run", s.path(), "--image", &source]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(
+        r.stderr
+            .contains("holds 2 images (multi, other); add `:TAG`"),
+        "{}",
+        r.explain()
+    );
+    let r = run(&[
+        "run",
+        s.path(),
+        "--image",
+        &format!("{source}:other"),
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+
     for bad in ["oci-layout:", "docker-daemon:", "Bad//Ref::x"] {
         let r = run(&["run", s.path(), "--image", bad]);
         assert_eq!(r.code, 2, "{bad}: {}", r.explain());
