@@ -37,7 +37,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
                 .with_hint("set `image = \"...\"` in the spec or pass --image REF")
         })?;
     // Only a malformed reference is a usage error; an unreadable source is reported below.
-    SourceSpec::parse(&image_text)
+    let source_spec = SourceSpec::parse(&image_text)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
     let run_id = new_run_id();
     let started = Instant::now();
@@ -52,7 +52,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         spec: args.spec.display().to_string(),
         suite: spec.name.clone(),
         image: ImageSummary {
-            reference: image_text.trim().to_owned(),
+            reference: source_spec.display(),
             ..ImageSummary::default()
         },
         engine: None,

@@ -6,7 +6,8 @@
 //! completion: attach before start so no output is lost, wait instead of polling, kill at the
 //! deadline, and remove the container whatever happened. Every container carries the run's label
 //! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. It
-//! also loads and removes the tiny probe images of `archsmoke doctor --probe` ([`crate::probe`]).
+//! also loads and removes `docker load` archives: the tiny probe images of `archsmoke doctor
+//! --probe` ([`crate::probe`]) and images run from OCI layouts ([`crate::image::layout`]).
 
 mod capture;
 

@@ -64,6 +64,28 @@ impl SourceSpec {
     }
 }
 
+impl SourceSpec {
+    /// The source as reports show it: a registry reference in canonical form, anything else as
+    /// written.
+    pub fn display(&self) -> String {
+        match self {
+            SourceSpec::Registry(text) => {
+                parse_reference(text).map_or_else(|_| text.clone(), |r| r.whole())
+            }
+            SourceSpec::Layout { dir, tag } => with_tag(OCI_LAYOUT, dir, tag.as_deref()),
+            SourceSpec::Archive { file, tag } => with_tag(OCI_ARCHIVE, file, tag.as_deref()),
+            SourceSpec::Daemon(name) => format!("{DOCKER_DAEMON}{name}"),
+        }
+    }
+}
+
+fn with_tag(prefix: &str, path: &std::path::Path, tag: Option<&str>) -> String {
+    match tag {
+        Some(t) => format!("{prefix}{}:{t}", path.display()),
+        None => format!("{prefix}{}", path.display()),
+    }
+}
+
 /// `DIR[:TAG]`: the tag is what follows the last `:` when that looks like a tag, so paths with
 /// colons still work as long as they are not followed by a tag-shaped suffix.
 fn split_tag(rest: &str) -> Option<(PathBuf, Option<String>)> {

@@ -1,7 +1,8 @@
 //! The runner: executes a [`Plan`] on the engine and produces one [`PlatformReport`] per platform.
 //!
 //! Platforms proceed concurrently, each through resolve (child manifest and config) → pull (once,
-//! by digest) → tests; containers are bounded by one semaphore over all platforms (`jobs`). The
+//! by digest; or, for an OCI layout, load as `archsmoke-load:<run id>-<arch>`, a tag the caller
+//! removes after the run; or nothing, for an engine image) → tests; containers are bounded by one semaphore over all platforms (`jobs`). The
 //! runner never formats output: it emits [`Event`]s and returns owned results. Cancellation stops
 //! new work at once; in-flight containers are abandoned to the caller's sweep by run label.
 
