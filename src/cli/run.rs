@@ -108,6 +108,8 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     let overrides = Overrides {
         platforms: (!args.platforms.is_empty()).then(|| args.platforms.clone()),
         variant_match: args.variant_match.map(Into::into),
+        emulation: args.emulation.map(Into::into),
+        skip_unavailable: args.skip_unavailable,
     };
     let mut plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
     for p in &mut plan.platforms {

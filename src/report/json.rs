@@ -131,6 +131,8 @@ enum Verdict {
     Passed,
     Failed,
     Error,
+    /// Deliberately not tested (emulation policy or `--skip-unavailable`).
+    Skipped,
 }
 
 #[derive(Serialize)]
@@ -173,6 +175,7 @@ struct PlatformCounts {
     passed: usize,
     failed: usize,
     error: usize,
+    skipped: usize,
 }
 
 #[derive(Serialize, Default, Clone, Copy)]
@@ -184,6 +187,7 @@ struct Counts {
     timed_out: usize,
     errors: usize,
     not_run: usize,
+    skipped: usize,
 }
 
 #[derive(Serialize)]
@@ -241,6 +245,7 @@ enum Status {
     TimedOut,
     Error,
     NotRun,
+    Skipped,
 }
 
 #[derive(Serialize)]
@@ -263,6 +268,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 Verdict::Passed => totals.platforms.passed += 1,
                 Verdict::Failed => totals.platforms.failed += 1,
                 Verdict::Error => totals.platforms.error += 1,
+                Verdict::Skipped => totals.platforms.skipped += 1,
             }
             totals.tests.add(p.counts);
         }
@@ -315,7 +321,9 @@ impl<'a> From<&'a PlatformReport> for Platform<'a> {
             counts.add_status(t.status);
         }
         let defect = p.problem.as_ref().is_some_and(|pr| pr.kind.is_defect());
-        let result = if defect || counts.failed + counts.timed_out > 0 {
+        let result = if p.skipped() {
+            Verdict::Skipped
+        } else if defect || counts.failed + counts.timed_out > 0 {
             Verdict::Failed
         } else if p.problem.is_some() || counts.errors + counts.not_run > 0 {
             Verdict::Error
@@ -356,6 +364,7 @@ impl<'a> From<&'a TestReport> for Test<'a> {
                 TestStatus::TimedOut => Status::TimedOut,
                 TestStatus::Error => Status::Error,
                 TestStatus::NotRun => Status::NotRun,
+                TestStatus::Skipped => Status::Skipped,
             },
             command: t.command.as_deref(),
             expected_exit_code: t.expected_exit_code,
@@ -403,6 +412,7 @@ impl Counts {
             TestStatus::TimedOut => self.timed_out += 1,
             TestStatus::Error => self.errors += 1,
             TestStatus::NotRun => self.not_run += 1,
+            TestStatus::Skipped => self.skipped += 1,
         }
     }
 
@@ -413,6 +423,7 @@ impl Counts {
         self.timed_out += other.timed_out;
         self.errors += other.errors;
         self.not_run += other.not_run;
+        self.skipped += other.skipped;
     }
 }
 

@@ -72,6 +72,8 @@ fn problem_kind_name(kind: ProblemKind) -> &'static str {
         ProblemKind::Registry => "registry",
         ProblemKind::Engine => "engine",
         ProblemKind::Interrupted => "interrupted",
+        ProblemKind::EmulationForbidden => "emulation_forbidden",
+        ProblemKind::NotTested => "not_tested",
     }
 }
 

@@ -65,8 +65,8 @@ fn a_passing_run() {
     assert_eq!(
         doc["totals"],
         json!({
-            "platforms": {"total": 2, "passed": 2, "failed": 0, "error": 0},
-            "tests": {"tests": 4, "passed": 4, "failed": 0, "timed_out": 0, "errors": 0, "not_run": 0}
+            "platforms": {"total": 2, "passed": 2, "failed": 0, "error": 0, "skipped": 0},
+            "tests": {"tests": 4, "passed": 4, "failed": 0, "timed_out": 0, "errors": 0, "not_run": 0, "skipped": 0}
         })
     );
     let arm = platform(&doc, "linux/arm64");
@@ -93,8 +93,8 @@ fn failures_timeouts_errors_and_broken_platforms() {
     assert_eq!(
         doc["totals"],
         json!({
-            "platforms": {"total": 5, "passed": 1, "failed": 3, "error": 1},
-            "tests": {"tests": 10, "passed": 5, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 2}
+            "platforms": {"total": 5, "passed": 1, "failed": 3, "error": 1, "skipped": 0},
+            "tests": {"tests": 10, "passed": 5, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 2, "skipped": 0}
         })
     );
 
@@ -102,7 +102,7 @@ fn failures_timeouts_errors_and_broken_platforms() {
     assert_eq!(arm["result"], "failed");
     assert_eq!(
         arm["counts"],
-        json!({"tests": 4, "passed": 1, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 0})
+        json!({"tests": 4, "passed": 1, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 0, "skipped": 0})
     );
     let uname = test(arm, "uname");
     assert_eq!(uname["status"], "failed");
