@@ -184,6 +184,11 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         eprintln!("error: {e}");
         write_failed = true;
     }
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
+        && !github_actions(report, args.format)
+    {
+        write_failed = true;
+    }
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         Format::Json => out.write_all(crate::report::json::render(report).as_bytes()),
@@ -202,6 +207,29 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         exit::SUCCESS if write_failed => exit::INFRASTRUCTURE,
         code => code,
     })
+}
+
+/// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr
+/// when stdout carries the JSON report, which a stray line would break). False when the summary
+/// could not be written.
+fn github_actions(report: &RunReport, format: Format) -> bool {
+    use crate::report::github;
+    for line in github::annotations(report) {
+        match format {
+            Format::Json => eprintln!("{line}"),
+            Format::Human => println!("{line}"),
+        }
+    }
+    match std::env::var_os("GITHUB_STEP_SUMMARY") {
+        Some(path) if !path.is_empty() => match github::append_summary(report, Path::new(&path)) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("error: {e}");
+                false
+            }
+        },
+        _ => true,
+    }
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: exit at once.

@@ -7,6 +7,7 @@
 //! writing it.
 
 pub mod doctor;
+pub mod github;
 pub mod inspect;
 pub mod json;
 pub mod junit;

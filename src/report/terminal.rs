@@ -120,12 +120,12 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     Some(line)
 }
 
-fn mode_text(mode: &ExecMode) -> String {
+pub(crate) fn mode_text(mode: &ExecMode) -> String {
     // ExecMode's Display is the short table form: `native`, `qemu-aarch64 7.2.22`, ...
     mode.to_string()
 }
 
-fn secs(d: Duration) -> String {
+pub(crate) fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 10.0 {
         format!("{s:.2}s")
@@ -134,7 +134,7 @@ fn secs(d: Duration) -> String {
     }
 }
 
-fn short_digest(d: &str) -> String {
+pub(crate) fn short_digest(d: &str) -> String {
     let hex = d.strip_prefix("sha256:").unwrap_or(d);
     hex.chars().take(12).collect()
 }
