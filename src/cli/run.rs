@@ -18,9 +18,11 @@ use crate::exit;
 use crate::image::{self, RegistryImage};
 use crate::outcome::{ImageSummary, Problem, ProblemKind, RunReport};
 use crate::plan::{self, Overrides};
+use crate::report::live::{self, LiveView};
 use crate::report::terminal::{self, TerminalOptions};
 use crate::run::{self, DEFAULT_OUTPUT_LIMIT, RunContext};
 use crate::spec;
+use std::io::IsTerminal;
 
 /// Containers at once when neither the spec nor the command line says.
 const DEFAULT_JOBS: usize = 4;
@@ -117,10 +119,25 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let live = live::wanted(
+        std::io::stderr().is_terminal(),
+        global.quiet,
+        global.verbose,
+        std::env::var_os("RUST_LOG").is_some(),
+        std::env::var("TERM").ok().as_deref(),
+    );
     let printer = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            if let Some(line) = terminal::event_line(&event, term) {
-                eprintln!("{line}");
+        if live {
+            let mut view = LiveView::stderr(term);
+            while let Some(event) = rx.recv().await {
+                view.handle(&event);
+            }
+            view.finish();
+        } else {
+            while let Some(event) = rx.recv().await {
+                if let Some(line) = terminal::event_line(&event, term) {
+                    eprintln!("{line}");
+                }
             }
         }
     });

@@ -11,6 +11,7 @@ pub mod github;
 pub mod inspect;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod terminal;
 
 #[cfg(test)]

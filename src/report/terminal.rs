@@ -54,7 +54,9 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             "testing {image}: {} platform(s), {tests} test run(s) [run {run_id}]",
             platforms.len()
         ),
-        Event::PlatformStarted { platform, mode } => format!("[{platform}] {}", mode_text(mode)),
+        Event::PlatformStarted { platform, mode, .. } => {
+            format!("[{platform}] {}", mode_text(mode))
+        }
         Event::PullFinished {
             platform,
             pulled,
@@ -64,7 +66,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             if *pulled { "pulled" } else { "already present" },
             secs(*duration)
         ),
-        Event::TestStarted { .. } => return None,
+        Event::TestStarted { .. } | Event::PullStarted { .. } => return None,
         Event::TestFinished { platform, test } => {
             let status = match test.status {
                 TestStatus::Passed => p.ok.apply_to("pass").to_string(),

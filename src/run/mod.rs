@@ -76,6 +76,7 @@ async fn run_platform(
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
         mode: planned.mode.clone(),
+        tests: planned.tests.len(),
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
@@ -148,6 +149,9 @@ async fn prepare(
             ),
         });
     }
+    ctx.emit(Event::PullStarted {
+        platform: planned.platform.clone(),
+    });
     let pulled = tokio::select! {
         r = ctx.engine.ensure_image(&image.pull_reference, &entry_platform, ctx.image.credentials()) => r,
         () = ctx.cancel.cancelled() => return Err(interrupted()),
