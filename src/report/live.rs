@@ -31,6 +31,9 @@ pub fn wanted(
     stderr_is_tty && !quiet && verbose == 0 && !rust_log && term.is_none_or(|t| t != "dumb")
 }
 
+/// Wide enough for `native (32-bit compat)` and `qemu-aarch64 7.2.22`.
+const MODE_WIDTH: usize = 22;
+
 pub struct LiveView {
     multi: MultiProgress,
     lines: HashMap<Platform, Line>,
@@ -101,7 +104,8 @@ impl LiveView {
                 tests,
             } => {
                 if let Some(line) = self.lines.get_mut(platform) {
-                    line.mode = mode_text(mode);
+                    // Padded so that the states of all lines start in one column.
+                    line.mode = format!("{:<MODE_WIDTH$}", mode_text(mode));
                     line.tests = *tests;
                     line.bar.set_message(format!("{}  resolving", line.mode));
                 }

@@ -63,7 +63,11 @@ fn each_platform_has_a_line_that_follows_its_progress() {
         tests: 2,
     });
     settle();
-    assert!(line_of(&term, "linux/arm64").contains("qemu-aarch64 7.2.11  resolving"));
+    let resolving = line_of(&term, "linux/arm64");
+    assert!(
+        resolving.contains("qemu-aarch64 7.2.11") && resolving.contains("  resolving"),
+        "{resolving}"
+    );
     live.handle(&Event::PullStarted {
         platform: arm.clone(),
     });
