@@ -144,6 +144,19 @@ pub(crate) fn short_digest(d: &str) -> String {
 /// The final summary: header, matrix, failures, totals.
 pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> io::Result<()> {
     let p = Palette::new(opts.color);
+    if opts.quiet {
+        // Failures only: what went wrong and the verdict, no matrix of what went right.
+        if let Some(problem) = &report.problem {
+            writeln!(w, "{} {}", p.bad.apply_to("error:"), problem.message)?;
+            if let Some(h) = &problem.hint {
+                writeln!(w, "  = hint: {h}")?;
+            }
+            return Ok(());
+        }
+        failures(report, w, &p)?;
+        emulation_only(report, w, &p)?;
+        return totals(report, w, &p);
+    }
     writeln!(w)?;
     let img = &report.image;
     write!(w, "{} {}", p.bold.apply_to("image"), img.reference)?;
@@ -437,3 +450,6 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
         }
     )
 }
+
+#[cfg(test)]
+mod tests;
