@@ -145,6 +145,19 @@ fn only_on_the_command_line_wins_and_reports_native_as_skipped_everywhere() {
     );
     assert_eq!(doc["totals"]["platforms"]["skipped"], 1);
 
+    let xsd = repo_root().join("../shared/junit/junit-10.xsd");
+    let lint = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(&junit)
+        .output()
+        .expect("xmllint runs (tests/testbed/up.sh installs libxml2-utils)");
+    assert!(
+        lint.status.success(),
+        "the JUnit with skipped platforms validates against {}: {}",
+        xsd.display(),
+        String::from_utf8_lossy(&lint.stderr)
+    );
     let (count, element) = junit_skips(&junit, "linux/amd64");
     assert!(element, "a <skipped> test case for linux/amd64");
     assert_eq!(count, "2", "the platform case and its one test are skipped");

@@ -54,6 +54,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             "testing {image}: {} platform(s), {tests} test run(s) [run {run_id}]",
             platforms.len()
         ),
+        Event::PlatformStarted { .. } | Event::PullFinished { .. } if opts.quiet => return None,
         Event::PlatformStarted { platform, mode, .. } => {
             format!("[{platform}] {}", mode_text(mode))
         }

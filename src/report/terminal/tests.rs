@@ -81,6 +81,12 @@ fn quiet_shows_failures_and_the_verdict_only() {
         test: fixtures::passed("ok", "", 10),
     };
     assert_eq!(event_line(&pass, opts), None, "passes are not printed");
+    let progress = Event::PullFinished {
+        platform: fixtures::platform("linux/amd64"),
+        pulled: true,
+        duration: std::time::Duration::from_secs(1),
+    };
+    assert_eq!(event_line(&progress, opts), None, "nor is progress");
     let fail = Event::TestFinished {
         platform: fixtures::platform("linux/amd64"),
         test: fixtures::timed_out("slow"),
