@@ -29,10 +29,12 @@
 //!   "image": {"reference", "digest", "media_type", "is_index",
 //!             "available": [platform], "attestations": count of attestation manifests},
 //!   "engine": null | {"endpoint", "local", "version", "api_version", "platform", "rootless"},
-//!   "totals": {"platforms": {"total", "passed", "failed", "error"},
+//!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
-//!     "platform", "result": "passed" | "failed" | "error",
+//!     "platform", "result": "passed" | "failed" | "error" | "skipped",
+//!                                              // skipped: not tested on purpose (emulation
+//!                                              // policy, --skip-unavailable); problem says why
 //!     "entry": null | {"digest", "platform", "reason"},   // the index entry chosen, and why
 //!     "mode": null | string,                   // as the terminal shows it: native, qemu-aarch64...
 //!     "execution": null | {"mode": "native" | "emulated" | "unavailable", ...},
@@ -42,21 +44,23 @@
 //!     "duration_secs", "slowdown": null | number,   // against the native platform's same tests
 //!     "counts": Counts,
 //!     "tests": [{
-//!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run",
+//!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run" | "skipped",
 //!       "command": null | [string],            // null: the image's default command
 //!       "expected_exit_code", "exit_code": null | integer,   // null: killed or never ran
 //!       "stdout", "stdout_dropped_bytes", "stderr", "stderr_dropped_bytes",
 //!       "mismatches": [{"check", "expected", "actual"}],
 //!       "duration_secs", "timeout_secs", "slowdown": null | number,
-//!       "error": null | string                 // why the engine could not run it
+//!       "error": null | string                 // why the engine could not run it (skipped:
+//!                                              // why its platform was not tested)
 //!     }]
 //!   }]
 //! }
 //! Problem = {"kind": "missing_platform" | "config_mismatch" | "emulator_unavailable"
-//!                    | "registry" | "engine" | "interrupted",
+//!                    | "registry" | "engine" | "interrupted" | "emulation_forbidden"
+//!                    | "not_tested",
 //!            "defect": bool,                   // true: the image itself is wrong
 //!            "message", "hint": null | string}
-//! Counts = {"tests", "passed", "failed", "timed_out", "errors", "not_run"}
+//! Counts = {"tests", "passed", "failed", "timed_out", "errors", "not_run", "skipped"}
 //! ```
 //!
 //! A platform's `result` is `failed` when the image is proven wrong there (a failed or timed-out
