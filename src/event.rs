@@ -24,6 +24,13 @@ pub enum Event {
     PlatformStarted {
         platform: Platform,
         mode: ExecMode,
+        /// Tests planned for this platform.
+        tests: usize,
+    },
+    /// The platform's image checked out; the engine is making it present (a pull, or nothing
+    /// when it already has the digest).
+    PullStarted {
+        platform: Platform,
     },
     PullFinished {
         platform: Platform,

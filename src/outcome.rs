@@ -95,6 +95,12 @@ pub enum ProblemKind {
     Engine,
     /// The run was interrupted before this platform finished.
     Interrupted,
+    /// The platform needs an emulator and the emulation policy forbids emulation.
+    EmulationForbidden,
+    /// Deliberately not tested: the emulation policy excludes it (`only` and a native platform)
+    /// or `--skip-unavailable` skipped it. Neither a defect nor a failure: the exit code ignores
+    /// it, and every report shows it as skipped.
+    NotTested,
 }
 
 impl ProblemKind {
@@ -140,6 +146,8 @@ pub enum TestStatus {
     Error,
     /// Not run: the run was interrupted first.
     NotRun,
+    /// Not run on purpose: its platform was not tested (see [`ProblemKind::NotTested`]).
+    Skipped,
 }
 
 /// One expectation that did not hold.
@@ -167,6 +175,13 @@ impl PlatformReport {
         self.tests.iter().filter(|t| t.status == status).count()
     }
 
+    /// The platform was deliberately not tested (policy or `--skip-unavailable`).
+    pub fn skipped(&self) -> bool {
+        self.problem
+            .as_ref()
+            .is_some_and(|p| p.kind == ProblemKind::NotTested)
+    }
+
     /// The platform passed: no problem, and every test passed.
     pub fn ok(&self) -> bool {
         self.problem.is_none() && self.tests.iter().all(|t| t.status == TestStatus::Passed)
@@ -183,7 +198,9 @@ impl RunReport {
         let infra = self.problem.is_some()
             || self.interrupted
             || self.platforms.iter().any(|p| {
-                p.problem.as_ref().is_some_and(|pr| !pr.kind.is_defect())
+                p.problem
+                    .as_ref()
+                    .is_some_and(|pr| !pr.kind.is_defect() && pr.kind != ProblemKind::NotTested)
                     || p.count(TestStatus::Error) > 0
                     || p.count(TestStatus::NotRun) > 0
             });

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::emulation::{BinfmtState, ExecMode, decide};
+use crate::emulation::{BinfmtState, ExecMode, Policy, decide};
 use crate::engine::EngineInfo;
 use crate::image::{EntryKind, IndexEntry, ResolvedImage};
 use crate::outcome::{Problem, ProblemKind};
@@ -52,6 +52,11 @@ impl Plan {
 pub struct Overrides {
     pub platforms: Option<Vec<Platform>>,
     pub variant_match: Option<MatchMode>,
+    /// `--emulation`: wins over `[settings] emulation`.
+    pub emulation: Option<Policy>,
+    /// `--skip-unavailable`: a platform that cannot run here is reported as not tested instead
+    /// of failing the run.
+    pub skip_unavailable: bool,
 }
 
 pub fn plan(
@@ -85,6 +90,7 @@ pub fn plan(
         .variant_match
         .unwrap_or(spec.settings.variant_match);
     let offered: Vec<Platform> = candidates.iter().map(|(_, p)| (*p).clone()).collect();
+    let policy = overrides.emulation.unwrap_or(spec.settings.emulation);
 
     let mut planned: Vec<PlannedPlatform> = platforms
         .into_iter()
@@ -134,14 +140,15 @@ pub fn plan(
                     )),
                 });
             }
-            if problem.is_none()
-                && let ExecMode::Unavailable { reason, hint } = &exec
-            {
-                problem = Some(Problem {
-                    kind: ProblemKind::EmulatorUnavailable,
-                    message: format!("cannot run {platform} on this engine: {reason}"),
-                    hint: Some(hint.clone()),
-                });
+            // A platform the image lacks stays a defect whatever the policy says.
+            if problem.is_none() {
+                problem = policy_problem(
+                    policy,
+                    overrides.skip_unavailable,
+                    &platform,
+                    &engine.platform,
+                    &exec,
+                );
             }
             let factor = match exec {
                 ExecMode::Emulated { .. } => spec.settings.emulated_timeout_factor,
@@ -172,6 +179,7 @@ pub fn plan(
         .collect();
     // Emulated platforms are the slowest; starting them first shortens the whole run.
     planned.sort_by_key(|p| match p.mode {
+        _ if p.problem.is_some() => 2,
         ExecMode::Emulated { .. } => 0,
         ExecMode::Native { .. } => 1,
         ExecMode::Unavailable { .. } => 2,
@@ -180,6 +188,84 @@ pub fn plan(
         platforms: planned,
         network: spec.settings.network.clone(),
     }
+}
+
+/// What the emulation policy (and `--skip-unavailable`) makes of a platform the image has, given
+/// how the engine would run it: `None` to run it, or the problem that stops it.
+///
+/// - `allow`: native or emulated both run; unavailable fails with the fix for the emulator.
+/// - `forbid`: native runs (32-bit compat included: no emulator is involved); anything that
+///   would need an emulator fails and says how to reach a native engine.
+/// - `only`: emulated runs; native is not tested, by policy, and says so; unavailable fails.
+///
+/// `skip_unavailable` turns a platform that cannot run here (no emulator, or emulation
+/// forbidden) into a skipped one that keeps the reason and the fix, so nothing is skipped
+/// silently.
+pub fn policy_problem(
+    policy: Policy,
+    skip_unavailable: bool,
+    platform: &Platform,
+    engine: &Platform,
+    exec: &ExecMode,
+) -> Option<Problem> {
+    let problem = match (exec, policy) {
+        (ExecMode::Native { .. }, Policy::Only) => {
+            return Some(Problem {
+                kind: ProblemKind::NotTested,
+                message: format!(
+                    "not tested: {platform} runs natively on this {engine} engine and the \
+                     emulation policy is `only`"
+                ),
+                hint: Some(
+                    "use --emulation allow (or `emulation = \"allow\"`) to test it natively too"
+                        .into(),
+                ),
+            });
+        }
+        (ExecMode::Native { .. }, _)
+        | (ExecMode::Emulated { .. }, Policy::Allow | Policy::Only) => {
+            return None;
+        }
+        (ExecMode::Emulated { emulator }, Policy::Forbid) => Problem {
+            kind: ProblemKind::EmulationForbidden,
+            message: format!(
+                "{platform} would run emulated by {} on this {engine} engine, and the emulation \
+                 policy forbids emulation",
+                emulator.entry
+            ),
+            hint: Some(native_engine_hint(platform)),
+        },
+        (ExecMode::Unavailable { reason, .. }, Policy::Forbid) => Problem {
+            kind: ProblemKind::EmulationForbidden,
+            message: format!(
+                "{platform} cannot run natively on this {engine} engine ({reason}), and the \
+                 emulation policy forbids emulation"
+            ),
+            hint: Some(native_engine_hint(platform)),
+        },
+        (ExecMode::Unavailable { reason, hint }, Policy::Allow | Policy::Only) => Problem {
+            kind: ProblemKind::EmulatorUnavailable,
+            message: format!("cannot run {platform} on this engine: {reason}"),
+            hint: Some(hint.clone()),
+        },
+    };
+    Some(if skip_unavailable {
+        Problem {
+            kind: ProblemKind::NotTested,
+            message: format!("skipped (--skip-unavailable): {}", problem.message),
+            hint: problem.hint,
+        }
+    } else {
+        problem
+    })
+}
+
+fn native_engine_hint(platform: &Platform) -> String {
+    let arch = platform.architecture();
+    format!(
+        "test it on a native {arch} engine: --host ssh://user@{arch}-machine (or \
+         DOCKER_HOST=...); or allow emulation with --emulation allow"
+    )
 }
 
 fn dedup(platforms: impl Iterator<Item = Platform>) -> Vec<Platform> {
@@ -216,5 +302,263 @@ fn missing(platform: &Platform, offered: &[Platform], mode: MatchMode) -> Proble
         kind: ProblemKind::MissingPlatform,
         message: format!("the image has no {platform} entry; it offers {list}"),
         hint: hint.or_else(|| Some("build and push the image for this platform".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::emulation::binfmt::{Entry, Flags, Rule};
+    use crate::emulation::{EmulatorKind, defs};
+
+    fn p(s: &str) -> Platform {
+        Platform::parse(s).expect("valid platform")
+    }
+
+    /// A kernel with QEMU registered (flags `PF`) for `arches` only.
+    fn binfmt(arches: &[&str]) -> BinfmtState {
+        let entries = arches
+            .iter()
+            .map(|arch| {
+                let def = defs::lookup(arch).expect("known architecture");
+                Entry {
+                    name: def.entry.clone(),
+                    enabled: true,
+                    interpreter: PathBuf::from(format!("/usr/bin/{}-static", def.entry)),
+                    flags: Flags::parse("PF"),
+                    rule: Rule::Magic {
+                        offset: 0,
+                        magic: def.magic.clone(),
+                        mask: Some(def.mask.clone()),
+                    },
+                    kind: EmulatorKind::Qemu,
+                }
+            })
+            .collect();
+        BinfmtState {
+            dir: PathBuf::from("/proc/sys/fs/binfmt_misc"),
+            mounted: true,
+            enabled: true,
+            entries,
+        }
+    }
+
+    fn image(platforms: &[&str]) -> ResolvedImage {
+        ResolvedImage {
+            reference: "127.0.0.1:5000/demo:multi".into(),
+            digest: format!("sha256:{}", "0".repeat(64)),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            is_index: true,
+            entries: platforms
+                .iter()
+                .enumerate()
+                .map(|(i, s)| IndexEntry {
+                    digest: format!("sha256:{i:064}"),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    size: 500,
+                    platform: Some(p(s)),
+                    kind: EntryKind::Image,
+                    nested_in: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn engine() -> EngineInfo {
+        EngineInfo {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            local: true,
+            version: "20.10.24".into(),
+            api_version: "1.41".into(),
+            platform: p("linux/amd64"),
+            rootless: false,
+        }
+    }
+
+    fn spec(settings: &str) -> Spec {
+        let text = format!(
+            "[settings]\n{settings}\n\n[[test]]\nname = \"machine\"\ncommand = [\"uname\", \"-m\"]\n"
+        );
+        crate::spec::parse(Path::new("policy.toml"), &text).expect("valid spec")
+    }
+
+    /// Each platform's problem kind (None: it runs), in the plan's order.
+    fn outcome(plan: &Plan) -> Vec<(String, Option<ProblemKind>)> {
+        plan.platforms
+            .iter()
+            .map(|pp| (pp.platform.to_string(), pp.problem.as_ref().map(|x| x.kind)))
+            .collect()
+    }
+
+    fn emulated() -> ExecMode {
+        decide("amd64", "arm64", None, Some(&binfmt(&["arm64"])))
+    }
+
+    fn unavailable() -> ExecMode {
+        decide("amd64", "riscv64", None, Some(&binfmt(&[])))
+    }
+
+    #[test]
+    fn allow_runs_native_and_emulated_and_fails_without_an_emulator() {
+        let (amd, arm, rv) = (p("linux/amd64"), p("linux/arm64"), p("linux/riscv64"));
+        let native = ExecMode::Native { compat: false };
+        assert!(policy_problem(Policy::Allow, false, &amd, &amd, &native).is_none());
+        assert!(policy_problem(Policy::Allow, false, &arm, &amd, &emulated()).is_none());
+        let missing = policy_problem(Policy::Allow, false, &rv, &amd, &unavailable())
+            .expect("no emulator: a problem");
+        assert_eq!(missing.kind, ProblemKind::EmulatorUnavailable);
+        let ExecMode::Unavailable { hint, .. } = unavailable() else {
+            panic!("riscv64 without an entry must be unavailable");
+        };
+        assert_eq!(
+            missing.hint.as_deref(),
+            Some(hint.as_str()),
+            "the exact fix"
+        );
+    }
+
+    #[test]
+    fn forbid_fails_what_needs_an_emulator_and_says_how_to_run_it_natively() {
+        let (amd, arm, rv) = (p("linux/amd64"), p("linux/arm64"), p("linux/riscv64"));
+        for (target, exec) in [(&arm, emulated()), (&rv, unavailable())] {
+            let problem = policy_problem(Policy::Forbid, false, target, &amd, &exec)
+                .expect("forbidden emulation is a problem");
+            assert_eq!(problem.kind, ProblemKind::EmulationForbidden);
+            assert!(
+                problem.message.contains("forbids emulation"),
+                "{}",
+                problem.message
+            );
+            let hint = problem.hint.expect("a hint");
+            assert!(
+                hint.contains("--host") && hint.contains("DOCKER_HOST"),
+                "the hint names a native engine: {hint}"
+            );
+            assert!(hint.contains(target.architecture()), "{hint}");
+        }
+        assert!(
+            policy_problem(Policy::Forbid, false, &arm, &amd, &emulated())
+                .expect("problem")
+                .message
+                .contains("qemu-aarch64"),
+            "names the emulator it would have used"
+        );
+        // 32-bit compat mode is the CPU's own: no emulator, so not forbidden.
+        let compat = ExecMode::Native { compat: true };
+        assert!(policy_problem(Policy::Forbid, false, &p("linux/386"), &amd, &compat).is_none());
+    }
+
+    #[test]
+    fn only_reports_native_platforms_as_not_tested_and_still_fails_a_missing_emulator() {
+        let (amd, arm, rv) = (p("linux/amd64"), p("linux/arm64"), p("linux/riscv64"));
+        let native = policy_problem(
+            Policy::Only,
+            false,
+            &amd,
+            &amd,
+            &ExecMode::Native { compat: false },
+        )
+        .expect("native under `only` is not tested");
+        assert_eq!(native.kind, ProblemKind::NotTested);
+        assert!(native.message.contains("`only`"), "{}", native.message);
+        assert!(policy_problem(Policy::Only, false, &arm, &amd, &emulated()).is_none());
+        let missing =
+            policy_problem(Policy::Only, false, &rv, &amd, &unavailable()).expect("problem");
+        assert_eq!(missing.kind, ProblemKind::EmulatorUnavailable);
+    }
+
+    #[test]
+    fn skip_unavailable_skips_visibly_and_only_what_cannot_run() {
+        let (amd, arm, rv) = (p("linux/amd64"), p("linux/arm64"), p("linux/riscv64"));
+        let skipped =
+            policy_problem(Policy::Allow, true, &rv, &amd, &unavailable()).expect("skipped");
+        assert_eq!(skipped.kind, ProblemKind::NotTested);
+        assert!(
+            skipped
+                .message
+                .starts_with("skipped (--skip-unavailable): cannot run linux/riscv64"),
+            "{}",
+            skipped.message
+        );
+        assert!(
+            skipped
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("binfmt install")),
+            "the fix is kept: {:?}",
+            skipped.hint
+        );
+        let forbidden =
+            policy_problem(Policy::Forbid, true, &arm, &amd, &emulated()).expect("skipped");
+        assert_eq!(forbidden.kind, ProblemKind::NotTested);
+        assert!(policy_problem(Policy::Allow, true, &arm, &amd, &emulated()).is_none());
+    }
+
+    #[test]
+    fn the_command_line_policy_wins_over_the_spec() {
+        let img = image(&["linux/amd64", "linux/arm64", "linux/riscv64"]);
+        let kernel = binfmt(&["arm64"]);
+        let forbid = spec("emulation = \"forbid\"");
+        assert_eq!(forbid.settings.emulation, Policy::Forbid);
+
+        let plan_forbid = plan(
+            &forbid,
+            &img,
+            &engine(),
+            Some(&kernel),
+            &Overrides::default(),
+        );
+        let kinds = outcome(&plan_forbid);
+        assert!(kinds.contains(&("linux/amd64".into(), None)), "{kinds:?}");
+        assert!(
+            kinds.contains(&("linux/arm64".into(), Some(ProblemKind::EmulationForbidden))),
+            "{kinds:?}"
+        );
+
+        let only = Overrides {
+            emulation: Some(Policy::Only),
+            skip_unavailable: true,
+            ..Overrides::default()
+        };
+        let plan_only = plan(&forbid, &img, &engine(), Some(&kernel), &only);
+        assert_eq!(
+            outcome(&plan_only),
+            vec![
+                ("linux/arm64".into(), None),
+                ("linux/amd64".into(), Some(ProblemKind::NotTested)),
+                ("linux/riscv64".into(), Some(ProblemKind::NotTested)),
+            ],
+            "what runs comes first; what does not keeps its place in the report order"
+        );
+        // Skipped platforms keep their tests, so reports can list each one as skipped.
+        assert!(plan_only.platforms.iter().all(|pp| pp.tests.len() == 1));
+    }
+
+    #[test]
+    fn a_platform_the_image_lacks_stays_a_defect_under_any_policy() {
+        let img = image(&["linux/amd64"]);
+        let overrides = Overrides {
+            platforms: Some(vec![p("linux/arm64")]),
+            emulation: Some(Policy::Forbid),
+            skip_unavailable: true,
+            ..Overrides::default()
+        };
+        let planned = plan(&spec(""), &img, &engine(), Some(&binfmt(&[])), &overrides);
+        assert_eq!(
+            outcome(&planned),
+            vec![("linux/arm64".into(), Some(ProblemKind::MissingPlatform))]
+        );
+    }
+
+    #[test]
+    fn an_unknown_policy_in_the_spec_is_a_positioned_error_with_the_choices() {
+        let err = crate::spec::parse(Path::new("bad.toml"), "[settings]\nemulation = \"never\"\n")
+            .expect_err("unknown policy");
+        let text = err.to_string();
+        assert!(text.contains("unknown emulation policy `never`"), "{text}");
+        assert!(text.contains("bad.toml:2:"), "{text}");
+        assert!(text.contains("\"forbid\""), "{text}");
     }
 }

@@ -118,6 +118,34 @@ pub struct RunArgs {
     /// The format of the final summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Whether platforms may run under an emulator (overrides `emulation` in the spec).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    emulation: Option<EmulationArg>,
+    /// Report a platform that cannot run here (no emulator, or emulation forbidden) as skipped
+    /// instead of failing the run.
+    #[arg(long)]
+    skip_unavailable: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EmulationArg {
+    /// Native where possible, emulated otherwise.
+    Allow,
+    /// Native only: a platform that needs an emulator fails.
+    Forbid,
+    /// Emulated only: native platforms are not tested.
+    Only,
+}
+
+impl From<EmulationArg> for crate::emulation::Policy {
+    fn from(e: EmulationArg) -> crate::emulation::Policy {
+        use crate::emulation::Policy;
+        match e {
+            EmulationArg::Allow => Policy::Allow,
+            EmulationArg::Forbid => Policy::Forbid,
+            EmulationArg::Only => Policy::Only,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

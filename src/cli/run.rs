@@ -18,9 +18,11 @@ use crate::exit;
 use crate::image::{ImageSource, ResolvedImage, SourceSpec};
 use crate::outcome::{ImageSummary, Problem, ProblemKind, RunReport};
 use crate::plan::{self, Overrides};
+use crate::report::live::{self, LiveView};
 use crate::report::terminal::{self, TerminalOptions};
 use crate::run::{self, DEFAULT_OUTPUT_LIMIT, RunContext};
 use crate::spec;
+use std::io::IsTerminal;
 
 /// Containers at once when neither the spec nor the command line says.
 const DEFAULT_JOBS: usize = 4;
@@ -107,6 +109,8 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     let overrides = Overrides {
         platforms: (!args.platforms.is_empty()).then(|| args.platforms.clone()),
         variant_match: args.variant_match.map(Into::into),
+        emulation: args.emulation.map(Into::into),
+        skip_unavailable: args.skip_unavailable,
     };
     let mut plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
     for p in &mut plan.platforms {
@@ -114,10 +118,25 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let live = live::wanted(
+        std::io::stderr().is_terminal(),
+        global.quiet,
+        global.verbose,
+        std::env::var_os("RUST_LOG").is_some(),
+        std::env::var("TERM").ok().as_deref(),
+    );
     let printer = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            if let Some(line) = terminal::event_line(&event, term) {
-                eprintln!("{line}");
+        if live {
+            let mut view = LiveView::stderr(term);
+            while let Some(event) = rx.recv().await {
+                view.handle(&event);
+            }
+            view.finish();
+        } else {
+            while let Some(event) = rx.recv().await {
+                if let Some(line) = terminal::event_line(&event, term) {
+                    eprintln!("{line}");
+                }
             }
         }
     });
@@ -241,6 +260,11 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         eprintln!("error: {e}");
         write_failed = true;
     }
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
+        && !github_actions(report, args.format)
+    {
+        write_failed = true;
+    }
     let mut out = std::io::stdout().lock();
     let written = match args.format {
         Format::Json => out.write_all(crate::report::json::render(report).as_bytes()),
@@ -259,6 +283,29 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         exit::SUCCESS if write_failed => exit::INFRASTRUCTURE,
         code => code,
     })
+}
+
+/// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr
+/// when stdout carries the JSON report, which a stray line would break). False when the summary
+/// could not be written.
+fn github_actions(report: &RunReport, format: Format) -> bool {
+    use crate::report::github;
+    for line in github::annotations(report) {
+        match format {
+            Format::Json => eprintln!("{line}"),
+            Format::Human => println!("{line}"),
+        }
+    }
+    match std::env::var_os("GITHUB_STEP_SUMMARY") {
+        Some(path) if !path.is_empty() => match github::append_summary(report, Path::new(&path)) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("error: {e}");
+                false
+            }
+        },
+        _ => true,
+    }
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: exit at once.

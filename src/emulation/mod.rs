@@ -11,6 +11,7 @@
 pub mod binfmt;
 pub mod defs;
 pub mod interpreter;
+pub mod policy;
 pub mod register;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 pub use binfmt::{BinfmtState, EmulatorKind, Entry, Flags};
 pub use defs::ArchDef;
+pub use policy::Policy;
 
 /// How a platform's containers will run on an engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -29,10 +29,12 @@
 //!   "image": {"reference", "digest", "media_type", "is_index",
 //!             "available": [platform], "attestations": count of attestation manifests},
 //!   "engine": null | {"endpoint", "local", "version", "api_version", "platform", "rootless"},
-//!   "totals": {"platforms": {"total", "passed", "failed", "error"},
+//!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
-//!     "platform", "result": "passed" | "failed" | "error",
+//!     "platform", "result": "passed" | "failed" | "error" | "skipped",
+//!                                              // skipped: not tested on purpose (emulation
+//!                                              // policy, --skip-unavailable); problem says why
 //!     "entry": null | {"digest", "platform", "reason"},   // the index entry chosen, and why
 //!     "mode": null | string,                   // as the terminal shows it: native, qemu-aarch64...
 //!     "execution": null | {"mode": "native" | "emulated" | "unavailable", ...},
@@ -42,21 +44,23 @@
 //!     "duration_secs", "slowdown": null | number,   // against the native platform's same tests
 //!     "counts": Counts,
 //!     "tests": [{
-//!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run",
+//!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run" | "skipped",
 //!       "command": null | [string],            // null: the image's default command
 //!       "expected_exit_code", "exit_code": null | integer,   // null: killed or never ran
 //!       "stdout", "stdout_dropped_bytes", "stderr", "stderr_dropped_bytes",
 //!       "mismatches": [{"check", "expected", "actual"}],
 //!       "duration_secs", "timeout_secs", "slowdown": null | number,
-//!       "error": null | string                 // why the engine could not run it
+//!       "error": null | string                 // why the engine could not run it (skipped:
+//!                                              // why its platform was not tested)
 //!     }]
 //!   }]
 //! }
 //! Problem = {"kind": "missing_platform" | "config_mismatch" | "emulator_unavailable"
-//!                    | "registry" | "engine" | "interrupted",
+//!                    | "registry" | "engine" | "interrupted" | "emulation_forbidden"
+//!                    | "not_tested",
 //!            "defect": bool,                   // true: the image itself is wrong
 //!            "message", "hint": null | string}
-//! Counts = {"tests", "passed", "failed", "timed_out", "errors", "not_run"}
+//! Counts = {"tests", "passed", "failed", "timed_out", "errors", "not_run", "skipped"}
 //! ```
 //!
 //! A platform's `result` is `failed` when the image is proven wrong there (a failed or timed-out
@@ -131,6 +135,8 @@ enum Verdict {
     Passed,
     Failed,
     Error,
+    /// Deliberately not tested (emulation policy or `--skip-unavailable`).
+    Skipped,
 }
 
 #[derive(Serialize)]
@@ -173,6 +179,7 @@ struct PlatformCounts {
     passed: usize,
     failed: usize,
     error: usize,
+    skipped: usize,
 }
 
 #[derive(Serialize, Default, Clone, Copy)]
@@ -184,6 +191,7 @@ struct Counts {
     timed_out: usize,
     errors: usize,
     not_run: usize,
+    skipped: usize,
 }
 
 #[derive(Serialize)]
@@ -241,6 +249,7 @@ enum Status {
     TimedOut,
     Error,
     NotRun,
+    Skipped,
 }
 
 #[derive(Serialize)]
@@ -263,6 +272,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 Verdict::Passed => totals.platforms.passed += 1,
                 Verdict::Failed => totals.platforms.failed += 1,
                 Verdict::Error => totals.platforms.error += 1,
+                Verdict::Skipped => totals.platforms.skipped += 1,
             }
             totals.tests.add(p.counts);
         }
@@ -315,7 +325,9 @@ impl<'a> From<&'a PlatformReport> for Platform<'a> {
             counts.add_status(t.status);
         }
         let defect = p.problem.as_ref().is_some_and(|pr| pr.kind.is_defect());
-        let result = if defect || counts.failed + counts.timed_out > 0 {
+        let result = if p.skipped() {
+            Verdict::Skipped
+        } else if defect || counts.failed + counts.timed_out > 0 {
             Verdict::Failed
         } else if p.problem.is_some() || counts.errors + counts.not_run > 0 {
             Verdict::Error
@@ -356,6 +368,7 @@ impl<'a> From<&'a TestReport> for Test<'a> {
                 TestStatus::TimedOut => Status::TimedOut,
                 TestStatus::Error => Status::Error,
                 TestStatus::NotRun => Status::NotRun,
+                TestStatus::Skipped => Status::Skipped,
             },
             command: t.command.as_deref(),
             expected_exit_code: t.expected_exit_code,
@@ -403,6 +416,7 @@ impl Counts {
             TestStatus::TimedOut => self.timed_out += 1,
             TestStatus::Error => self.errors += 1,
             TestStatus::NotRun => self.not_run += 1,
+            TestStatus::Skipped => self.skipped += 1,
         }
     }
 
@@ -413,6 +427,7 @@ impl Counts {
         self.timed_out += other.timed_out;
         self.errors += other.errors;
         self.not_run += other.not_run;
+        self.skipped += other.skipped;
     }
 }
 

@@ -38,7 +38,7 @@ use junit_report::{Report, TestCase, TestCaseBuilder, TestSuite, TestSuiteBuilde
 use quick_xml::events::{BytesEnd, BytesStart, Event};
 use quick_xml::{Reader, Writer};
 
-use crate::outcome::{PlatformReport, Problem, RunReport, TestReport, TestStatus};
+use crate::outcome::{PlatformReport, Problem, ProblemKind, RunReport, TestReport, TestStatus};
 
 /// Longest `message` attribute, in characters: dashboards show it on one line.
 const MESSAGE_CHARS: usize = 400;
@@ -165,6 +165,11 @@ fn test_case(classname: &str, t: &TestReport) -> TestCase {
             "not run",
             "not run: the run was interrupted before this test started",
         ),
+        TestStatus::Skipped => TestCaseBuilder::skipped_with_cause(
+            &name,
+            "not tested",
+            &message(t.error.as_deref().unwrap_or("its platform was not tested")),
+        ),
     };
     b.set_classname(classname);
     if !t.stdout.is_empty() || t.stdout_dropped > 0 {
@@ -183,6 +188,9 @@ fn problem_case(name: &str, problem: &Problem) -> TestCase {
     if let Some(hint) = &problem.hint {
         body.push_str("\nhint: ");
         body.push_str(hint);
+    }
+    if problem.kind == ProblemKind::NotTested {
+        return TestCaseBuilder::skipped_with_cause(name, kind, &message(&body)).build();
     }
     let mut b = if problem.kind.is_defect() {
         TestCaseBuilder::failure(

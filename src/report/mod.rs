@@ -7,9 +7,11 @@
 //! writing it.
 
 pub mod doctor;
+pub mod github;
 pub mod inspect;
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod terminal;
 
 #[cfg(test)]
@@ -72,6 +74,8 @@ fn problem_kind_name(kind: ProblemKind) -> &'static str {
         ProblemKind::Registry => "registry",
         ProblemKind::Engine => "engine",
         ProblemKind::Interrupted => "interrupted",
+        ProblemKind::EmulationForbidden => "emulation_forbidden",
+        ProblemKind::NotTested => "not_tested",
     }
 }
 

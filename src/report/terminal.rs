@@ -54,7 +54,10 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             "testing {image}: {} platform(s), {tests} test run(s) [run {run_id}]",
             platforms.len()
         ),
-        Event::PlatformStarted { platform, mode } => format!("[{platform}] {}", mode_text(mode)),
+        Event::PlatformStarted { .. } | Event::PullFinished { .. } if opts.quiet => return None,
+        Event::PlatformStarted { platform, mode, .. } => {
+            format!("[{platform}] {}", mode_text(mode))
+        }
         Event::PullFinished {
             platform,
             pulled,
@@ -64,7 +67,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             if *pulled { "pulled" } else { "already present" },
             secs(*duration)
         ),
-        Event::TestStarted { .. } => return None,
+        Event::TestStarted { .. } | Event::PullStarted { .. } => return None,
         Event::TestFinished { platform, test } => {
             let status = match test.status {
                 TestStatus::Passed => p.ok.apply_to("pass").to_string(),
@@ -72,8 +75,9 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
                 TestStatus::TimedOut => p.bad.apply_to("TIMEOUT").to_string(),
                 TestStatus::Error => p.bad.apply_to("ERROR").to_string(),
                 TestStatus::NotRun => p.warn.apply_to("not run").to_string(),
+                TestStatus::Skipped => p.warn.apply_to("skipped").to_string(),
             };
-            if opts.quiet && test.status == TestStatus::Passed {
+            if opts.quiet && matches!(test.status, TestStatus::Passed | TestStatus::Skipped) {
                 return None;
             }
             format!(
@@ -83,7 +87,17 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             )
         }
         Event::PlatformFinished { report } => {
-            if let Some(problem) = &report.problem {
+            if report.skipped() {
+                if opts.quiet {
+                    return None;
+                }
+                let reason = report.problem.as_ref().map_or("", |p| p.message.as_str());
+                format!(
+                    "[{}] {} {reason}",
+                    report.platform,
+                    p.warn.apply_to("skipped")
+                )
+            } else if let Some(problem) = &report.problem {
                 format!(
                     "[{}] {} {}",
                     report.platform,
@@ -109,12 +123,12 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     Some(line)
 }
 
-fn mode_text(mode: &ExecMode) -> String {
+pub(crate) fn mode_text(mode: &ExecMode) -> String {
     // ExecMode's Display is the short table form: `native`, `qemu-aarch64 7.2.22`, ...
     mode.to_string()
 }
 
-fn secs(d: Duration) -> String {
+pub(crate) fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 10.0 {
         format!("{s:.2}s")
@@ -123,7 +137,7 @@ fn secs(d: Duration) -> String {
     }
 }
 
-fn short_digest(d: &str) -> String {
+pub(crate) fn short_digest(d: &str) -> String {
     let hex = d.strip_prefix("sha256:").unwrap_or(d);
     hex.chars().take(12).collect()
 }
@@ -131,6 +145,19 @@ fn short_digest(d: &str) -> String {
 /// The final summary: header, matrix, failures, totals.
 pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> io::Result<()> {
     let p = Palette::new(opts.color);
+    if opts.quiet {
+        // Failures only: what went wrong and the verdict, no matrix of what went right.
+        if let Some(problem) = &report.problem {
+            writeln!(w, "{} {}", p.bad.apply_to("error:"), problem.message)?;
+            if let Some(h) = &problem.hint {
+                writeln!(w, "  = hint: {h}")?;
+            }
+            return Ok(());
+        }
+        failures(report, w, &p)?;
+        emulation_only(report, w, &p)?;
+        return totals(report, w, &p);
+    }
     writeln!(w)?;
     let img = &report.image;
     write!(w, "{} {}", p.bold.apply_to("image"), img.reference)?;
@@ -164,8 +191,26 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         matrix(&report.platforms, w, &p)?;
     }
     failures(report, w, &p)?;
+    skipped(report, w, &p)?;
     emulation_only(report, w, &p)?;
     totals(report, w, &p)
+}
+
+/// Platforms not tested on purpose: listed with why, so that a policy never hides a platform.
+fn skipped(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let mut first = true;
+    for r in report.platforms.iter().filter(|r| r.skipped()) {
+        if first {
+            writeln!(w, "\n{}", p.warn.apply_to("not tested:"))?;
+            first = false;
+        }
+        let Some(problem) = &r.problem else { continue };
+        writeln!(w, "  {} {}", p.bold.apply_to(&r.platform), problem.message)?;
+        if let Some(h) = &problem.hint {
+            writeln!(w, "    = hint: {h}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Tests that passed natively but failed (or timed out) under emulation: the differences this
@@ -220,7 +265,9 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
     let rows: Vec<[String; 8]> = platforms
         .iter()
         .map(|r| {
-            let result = if r.problem.is_some() {
+            let result = if r.skipped() {
+                "skipped"
+            } else if r.problem.is_some() {
                 "ERROR"
             } else if r.ok() {
                 "ok"
@@ -272,6 +319,7 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
         let text = line(&cells);
         let style = match row[7].as_str() {
             "ok" => &p.ok,
+            "skipped" => &p.warn,
             _ => &p.bad,
         };
         writeln!(w, "{}", style.apply_to(text.trim_end()))?;
@@ -288,7 +336,7 @@ fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()
         }
         Ok(())
     };
-    for r in &report.platforms {
+    for r in report.platforms.iter().filter(|r| !r.skipped()) {
         if let Some(problem) = &r.problem {
             heading(w)?;
             writeln!(
@@ -314,6 +362,7 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         TestStatus::TimedOut => "timed out",
         TestStatus::Error => "could not run",
         TestStatus::NotRun => "not run (interrupted)",
+        TestStatus::Skipped => "skipped",
         _ => "failed",
     };
     writeln!(
@@ -372,9 +421,14 @@ fn quote(s: &str) -> String {
 }
 
 fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let platforms = report.platforms.len();
+    let skipped = report.platforms.iter().filter(|r| r.skipped()).count();
+    let platforms = report.platforms.len() - skipped;
     let ok_platforms = report.platforms.iter().filter(|r| r.ok()).count();
-    let tests: usize = report.platforms.iter().map(|r| r.tests.len()).sum();
+    let tests: usize = report
+        .platforms
+        .iter()
+        .map(|r| r.tests.len() - r.count(TestStatus::Skipped))
+        .sum();
     let passed: usize = report.platforms.iter().map(PlatformReport::passed).sum();
     let verdict = if report.exit_code() == 0 {
         p.ok.apply_to("PASSED")
@@ -383,7 +437,12 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
     };
     writeln!(
         w,
-        "\n{verdict}: {ok_platforms}/{platforms} platforms passed, {passed}/{tests} tests passed in {}{}",
+        "\n{verdict}: {ok_platforms}/{platforms} platforms passed{}, {passed}/{tests} tests passed in {}{}",
+        if skipped > 0 {
+            format!(" ({skipped} not tested)")
+        } else {
+            String::new()
+        },
         secs(report.duration),
         if report.interrupted {
             " (interrupted)"
@@ -392,3 +451,6 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
         }
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -80,6 +80,7 @@ async fn run_platform(
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
         mode: planned.mode.clone(),
+        tests: planned.tests.len(),
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
@@ -98,7 +99,14 @@ async fn run_platform(
         duration: Duration::ZERO,
         slowdown: None,
     };
-    if report.problem.is_none() {
+    if report.skipped() {
+        let reason = report.problem.as_ref().map(|p| p.message.clone());
+        report.tests = planned
+            .tests
+            .iter()
+            .map(|t| skipped_test(t, reason.clone()))
+            .collect();
+    } else if report.problem.is_none() {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
@@ -145,6 +153,9 @@ async fn prepare(
             ),
         });
     }
+    ctx.emit(Event::PullStarted {
+        platform: planned.platform.clone(),
+    });
     let pulled = tokio::select! {
         r = make_present(&image, &entry_platform, planned, ctx) => r,
         () = ctx.cancel.cancelled() => return Err(interrupted()),
@@ -296,6 +307,26 @@ async fn run_tests(
     }
     reports.sort_by_key(|(i, _)| *i);
     reports.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A test of a platform that is not tested on purpose: reported, so that no dashboard loses it.
+fn skipped_test(test: &PlannedTest, reason: Option<String>) -> TestReport {
+    TestReport {
+        name: test.name.clone(),
+        command: test.command.clone(),
+        status: TestStatus::Skipped,
+        exit_code: None,
+        expected_exit_code: test.expect.exit_code,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        mismatches: Vec::new(),
+        duration: Duration::ZERO,
+        timeout: test.timeout,
+        slowdown: None,
+        error: reason,
+    }
 }
 
 async fn run_test(

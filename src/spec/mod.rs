@@ -19,6 +19,7 @@ use toml::Spanned;
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 
+use crate::emulation::Policy;
 use crate::platform::{MatchMode, Platform};
 
 /// Default per-test timeout on a native platform.
@@ -49,6 +50,8 @@ pub struct Settings {
     pub jobs: Option<usize>,
     pub network: String,
     pub variant_match: MatchMode,
+    /// Whether platforms may run emulated; `--emulation` overrides it.
+    pub emulation: Policy,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             jobs: None,
             network: "none".to_owned(),
             variant_match: MatchMode::Strict,
+            emulation: Policy::Allow,
         }
     }
 }
@@ -359,6 +363,15 @@ impl Validator<'_> {
                         .with_hint("use \"strict\" (the default) or \"compatible\""));
                 }
             };
+        }
+        if let Some(e) = &raw.emulation {
+            s.emulation = Policy::parse(e.get_ref()).ok_or_else(|| {
+                self.err(e, format!("unknown emulation policy `{}`", e.get_ref()))
+                    .with_hint(
+                        "use \"allow\" (the default), \"forbid\" (native only) or \"only\" \
+                         (emulated only)",
+                    )
+            })?;
         }
         Ok(s)
     }

@@ -28,6 +28,7 @@ pub struct RawSettings {
     pub jobs: Option<Spanned<i64>>,
     pub network: Option<Spanned<String>>,
     pub variant_match: Option<Spanned<String>>,
+    pub emulation: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,8 @@ set -euo pipefail
 STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl)
+# tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
+PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux)
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
 BINFMT_DIR=/proc/sys/fs/binfmt_misc

@@ -65,8 +65,8 @@ fn a_passing_run() {
     assert_eq!(
         doc["totals"],
         json!({
-            "platforms": {"total": 2, "passed": 2, "failed": 0, "error": 0},
-            "tests": {"tests": 4, "passed": 4, "failed": 0, "timed_out": 0, "errors": 0, "not_run": 0}
+            "platforms": {"total": 2, "passed": 2, "failed": 0, "error": 0, "skipped": 0},
+            "tests": {"tests": 4, "passed": 4, "failed": 0, "timed_out": 0, "errors": 0, "not_run": 0, "skipped": 0}
         })
     );
     let arm = platform(&doc, "linux/arm64");
@@ -93,8 +93,8 @@ fn failures_timeouts_errors_and_broken_platforms() {
     assert_eq!(
         doc["totals"],
         json!({
-            "platforms": {"total": 5, "passed": 1, "failed": 3, "error": 1},
-            "tests": {"tests": 10, "passed": 5, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 2}
+            "platforms": {"total": 5, "passed": 1, "failed": 3, "error": 1, "skipped": 0},
+            "tests": {"tests": 10, "passed": 5, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 2, "skipped": 0}
         })
     );
 
@@ -102,7 +102,7 @@ fn failures_timeouts_errors_and_broken_platforms() {
     assert_eq!(arm["result"], "failed");
     assert_eq!(
         arm["counts"],
-        json!({"tests": 4, "passed": 1, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 0})
+        json!({"tests": 4, "passed": 1, "failed": 1, "timed_out": 1, "errors": 1, "not_run": 0, "skipped": 0})
     );
     let uname = test(arm, "uname");
     assert_eq!(uname["status"], "failed");
@@ -234,4 +234,48 @@ fn the_schema_rejects_reports_that_break_the_format() {
         breaks(&mut doc);
         assert!(!v.is_valid(&doc), "the schema accepts {what}");
     }
+}
+
+#[test]
+fn a_skipped_platform_is_skipped_in_the_schema_and_does_not_fail_the_run() {
+    let mut report = fixtures::all_passing();
+    let arm = &mut report.platforms[1];
+    arm.problem = Some(crate::outcome::Problem {
+        kind: crate::outcome::ProblemKind::NotTested,
+        message: "skipped (--skip-unavailable): cannot run linux/arm64 on this engine".into(),
+        hint: Some("sudo archsmoke binfmt install arm64".into()),
+    });
+    for t in &mut arm.tests {
+        t.status = crate::outcome::TestStatus::Skipped;
+        t.error = Some("skipped (--skip-unavailable)".into());
+    }
+    let doc = rendered(&report);
+    assert_eq!(doc["result"], "passed");
+    assert_eq!(doc["exit_code"], 0);
+    let arm = platform(&doc, "linux/arm64");
+    assert_eq!(arm["result"], "skipped");
+    assert_eq!(arm["problem"]["kind"], "not_tested");
+    assert_eq!(arm["problem"]["defect"], false);
+    assert_eq!(test(arm, "shell runs")["status"], "skipped");
+    assert_eq!(arm["counts"]["skipped"], 2);
+    assert_eq!(
+        doc["totals"]["platforms"],
+        json!({"total": 2, "passed": 1, "failed": 0, "error": 0, "skipped": 1})
+    );
+}
+
+#[test]
+fn forbidden_emulation_is_an_error_not_a_defect() {
+    let mut report = fixtures::all_passing();
+    report.platforms[1].problem = Some(crate::outcome::Problem {
+        kind: crate::outcome::ProblemKind::EmulationForbidden,
+        message: "linux/arm64 would run emulated".into(),
+        hint: None,
+    });
+    report.platforms[1].tests.clear();
+    let doc = rendered(&report);
+    assert_eq!(doc["exit_code"], 3);
+    let arm = platform(&doc, "linux/arm64");
+    assert_eq!(arm["result"], "error");
+    assert_eq!(arm["problem"]["kind"], "emulation_forbidden");
 }

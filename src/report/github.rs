@@ -1,0 +1,275 @@
+//! GitHub Actions: a Markdown job summary appended to `$GITHUB_STEP_SUMMARY` (the platform
+//! matrix and every failure) and `::error` workflow commands that GitHub shows as annotations on
+//! the run. Active only when `GITHUB_ACTIONS=true`; like every reporter, it reads the finished
+//! [`RunReport`] and never touches Docker.
+//!
+//! Workflow command values are escaped as the runner's own toolkit does (`%`, `\r`, `\n` in the
+//! message; also `:` and `,` in properties such as `title`), so a test name or an output with
+//! newlines can neither cut an annotation short nor inject another command.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::terminal::{mode_text, secs, short_digest};
+use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
+
+/// Longest annotation message; GitHub truncates long ones anyway, and the summary has the rest.
+const ANNOTATION_CHARS: usize = 4000;
+
+/// Whether the process runs inside a GitHub Actions job.
+pub fn enabled(github_actions: Option<&str>) -> bool {
+    github_actions == Some("true")
+}
+
+/// Escapes a workflow command's message (`::error ...::<message>`).
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value (`title=<value>`).
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One workflow command per failure: a test that failed, timed out or could not run, a platform
+/// that could not be tested, or the run itself. Platforms skipped on purpose become warnings, so
+/// that a policy never hides one.
+pub fn annotations(report: &RunReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(problem) = &report.problem {
+        out.push(command(
+            "error",
+            "archsmoke: nothing could be tested",
+            &with_hint(&problem.message, problem.hint.as_deref()),
+        ));
+    }
+    for p in &report.platforms {
+        if let Some(problem) = &p.problem {
+            let (level, title) = if p.skipped() {
+                ("warning", format!("archsmoke: {} not tested", p.platform))
+            } else {
+                (
+                    "error",
+                    format!("archsmoke: {} could not be tested", p.platform),
+                )
+            };
+            out.push(command(
+                level,
+                &title,
+                &with_hint(&problem.message, problem.hint.as_deref()),
+            ));
+        }
+        for t in p.tests.iter().filter(|t| is_failure(t)) {
+            out.push(command(
+                "error",
+                &format!("archsmoke: {} {} on {}", t.name, verb(t), p.platform),
+                &test_details(t),
+            ));
+        }
+    }
+    out
+}
+
+fn command(level: &str, title: &str, message: &str) -> String {
+    let message: String = message.chars().take(ANNOTATION_CHARS).collect();
+    format!(
+        "::{level} title={}::{}",
+        escape_property(title),
+        escape_data(&message)
+    )
+}
+
+fn with_hint(message: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!("{message}\nhint: {h}"),
+        None => message.to_owned(),
+    }
+}
+
+fn is_failure(t: &TestReport) -> bool {
+    matches!(
+        t.status,
+        TestStatus::Failed | TestStatus::TimedOut | TestStatus::Error
+    )
+}
+
+fn verb(t: &TestReport) -> &'static str {
+    match t.status {
+        TestStatus::TimedOut => "timed out",
+        TestStatus::Error => "could not run",
+        _ => "failed",
+    }
+}
+
+/// Expected vs actual, one check per pair of lines.
+fn test_details(t: &TestReport) -> String {
+    let mut lines = Vec::new();
+    if let Some(cmd) = &t.command {
+        lines.push(format!("command: {cmd:?}"));
+    }
+    if t.status == TestStatus::TimedOut {
+        lines.push(format!(
+            "timed out after {}; the container was killed",
+            humantime::format_duration(t.timeout)
+        ));
+    }
+    if let Some(e) = &t.error {
+        lines.push(format!("error: {e}"));
+    }
+    for m in &t.mismatches {
+        lines.push(format!(
+            "{}: expected {:?}, got {:?}",
+            m.check, m.expected, m.actual
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The job summary: verdict, the platform matrix, what was not tested, and every failure.
+pub fn summary_markdown(report: &RunReport) -> String {
+    let mut md = String::new();
+    let verdict = match report.exit_code() {
+        0 => "✅ passed",
+        1 => "❌ failed",
+        _ => "⚠️ could not be checked",
+    };
+    md.push_str(&format!(
+        "### archsmoke {}: {verdict}\n\n",
+        code(&report.image.reference)
+    ));
+    if let Some(problem) = &report.problem {
+        md.push_str(&format!(
+            "**Nothing was tested:** {}\n\n",
+            cell(&with_hint(&problem.message, problem.hint.as_deref()))
+        ));
+        return md;
+    }
+    md.push_str("| Platform | Digest | Mode | Passed | Failed | Time | Slowdown | Result |\n");
+    md.push_str("|---|---|---|--:|--:|--:|--:|---|\n");
+    for p in &report.platforms {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            code(&p.platform.to_string()),
+            p.entry
+                .as_ref()
+                .map_or_else(|| "-".into(), |e| code(&short_digest(&e.digest))),
+            cell(&p.mode.as_ref().map_or_else(|| "-".into(), mode_text)),
+            p.passed(),
+            p.failed(),
+            secs(p.duration),
+            p.slowdown
+                .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
+            result(p),
+        ));
+    }
+    let tested: Vec<&PlatformReport> = report.platforms.iter().filter(|p| !p.skipped()).collect();
+    let tests: usize = tested.iter().map(|p| p.tests.len()).sum();
+    let passed: usize = tested.iter().map(|p| p.passed()).sum();
+    md.push_str(&format!(
+        "\n**{}/{} platforms passed, {passed}/{tests} tests passed in {}**\n",
+        tested.iter().filter(|p| p.ok()).count(),
+        tested.len(),
+        secs(report.duration)
+    ));
+    let skipped: Vec<&PlatformReport> = report.platforms.iter().filter(|p| p.skipped()).collect();
+    if !skipped.is_empty() {
+        md.push_str("\n#### Not tested\n\n");
+        for p in skipped {
+            let message = p.problem.as_ref().map_or("", |x| x.message.as_str());
+            md.push_str(&format!(
+                "- {}: {}\n",
+                code(&p.platform.to_string()),
+                cell(message)
+            ));
+        }
+    }
+    let mut failures = String::new();
+    for p in report.platforms.iter().filter(|p| !p.skipped()) {
+        if let Some(problem) = &p.problem {
+            failures.push_str(&format!(
+                "- {}: {}\n",
+                code(&p.platform.to_string()),
+                cell(&with_hint(&problem.message, problem.hint.as_deref()))
+            ));
+        }
+        for t in p.tests.iter().filter(|t| is_failure(t)) {
+            failures.push_str(&format!(
+                "- {} › **{}** {}\n\n  ```\n{}\n  ```\n",
+                code(&p.platform.to_string()),
+                cell(&t.name),
+                verb(t),
+                indent_block(&test_details(t))
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        md.push_str("\n#### Failures\n\n");
+        md.push_str(&failures);
+    }
+    md
+}
+
+fn result(p: &PlatformReport) -> &'static str {
+    if p.skipped() {
+        "⏭️ not tested"
+    } else if p.problem.is_some() {
+        "⚠️ error"
+    } else if p.ok() {
+        "✅ ok"
+    } else {
+        "❌ FAIL"
+    }
+}
+
+/// Text for a table cell or a list item: one line, no table breaks, no HTML.
+fn cell(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('\r', "")
+        .replace('\n', "<br>")
+}
+
+/// Inline code that the text cannot break out of.
+fn code(s: &str) -> String {
+    let fence = if s.contains('`') { "``" } else { "`" };
+    format!("{fence}{}{fence}", s.replace(['\n', '\r', '|'], " "))
+}
+
+/// A fenced block's body, indented under its list item; fences inside are broken up.
+fn indent_block(s: &str) -> String {
+    s.replace("```", "`\u{200b}``")
+        .lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Appends the summary to the file GitHub names in `$GITHUB_STEP_SUMMARY`; other steps may have
+/// written there already, so the file is never truncated.
+pub fn append_summary(report: &RunReport, path: &Path) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open the job summary {}: {e}", path.display()),
+            )
+        })?;
+    f.write_all(summary_markdown(report).as_bytes())
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot write the job summary {}: {e}", path.display()),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! The terminal reporter's text: skipped platforms, quiet mode, no control codes without colour.
+
+use super::*;
+use crate::outcome::{Problem, ProblemKind};
+use crate::report::fixtures;
+
+fn render(report: &RunReport, quiet: bool) -> String {
+    let mut out = Vec::new();
+    summary(
+        report,
+        &mut out,
+        TerminalOptions {
+            color: false,
+            quiet,
+        },
+    )
+    .expect("render");
+    String::from_utf8(out).expect("utf-8")
+}
+
+/// all_passing() with linux/arm64 not tested on purpose.
+fn with_a_skip() -> RunReport {
+    let mut report = fixtures::all_passing();
+    let arm = &mut report.platforms[1];
+    arm.problem = Some(Problem {
+        kind: ProblemKind::NotTested,
+        message: "not tested: policy says so".into(),
+        hint: Some("use --emulation allow".into()),
+    });
+    for t in &mut arm.tests {
+        t.status = TestStatus::Skipped;
+    }
+    report
+}
+
+#[test]
+fn a_skipped_platform_is_a_visible_row_and_does_not_fail_the_run() {
+    let report = with_a_skip();
+    assert_eq!(report.exit_code(), 0);
+    let text = render(&report, false);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("linux/arm64"))
+        .expect("arm64 row");
+    assert!(row.ends_with("skipped"), "{row}");
+    assert!(
+        text.contains("not tested:\n  linux/arm64 not tested: policy says so\n    = hint: use --emulation allow"),
+        "{text}"
+    );
+    assert!(!text.contains("failures:"), "{text}");
+    assert!(
+        text.contains("PASSED: 1/1 platforms passed (1 not tested), 2/2 tests passed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn quiet_shows_failures_and_the_verdict_only() {
+    let quiet = render(&fixtures::mixed(), true);
+    assert!(!quiet.contains("PLATFORM"), "no matrix:\n{quiet}");
+    assert!(!quiet.contains("engine Docker"), "{quiet}");
+    assert!(quiet.contains("failures:"), "{quiet}");
+    assert!(quiet.contains("linux/arm64 › uname failed"), "{quiet}");
+    assert!(quiet.contains("\nFAILED: "), "{quiet}");
+    let passing = render(&fixtures::all_passing(), true);
+    assert_eq!(
+        passing.trim(),
+        passing.lines().last().expect("a line").trim()
+    );
+    assert!(
+        passing.trim().starts_with("PASSED: 2/2 platforms passed"),
+        "{passing}"
+    );
+
+    let opts = TerminalOptions {
+        color: false,
+        quiet: true,
+    };
+    let pass = Event::TestFinished {
+        platform: fixtures::platform("linux/amd64"),
+        test: fixtures::passed("ok", "", 10),
+    };
+    assert_eq!(event_line(&pass, opts), None, "passes are not printed");
+    let progress = Event::PullFinished {
+        platform: fixtures::platform("linux/amd64"),
+        pulled: true,
+        duration: std::time::Duration::from_secs(1),
+    };
+    assert_eq!(event_line(&progress, opts), None, "nor is progress");
+    let fail = Event::TestFinished {
+        platform: fixtures::platform("linux/amd64"),
+        test: fixtures::timed_out("slow"),
+    };
+    assert!(
+        event_line(&fail, opts)
+            .expect("a failure is printed")
+            .starts_with("[linux/amd64] TIMEOUT slow"),
+    );
+}
+
+#[test]
+fn no_colour_means_no_control_codes() {
+    let text = render(&fixtures::mixed(), false);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    let mut coloured = Vec::new();
+    summary(
+        &fixtures::mixed(),
+        &mut coloured,
+        TerminalOptions {
+            color: true,
+            quiet: false,
+        },
+    )
+    .expect("render");
+    assert!(String::from_utf8_lossy(&coloured).contains('\u{1b}'));
+}
