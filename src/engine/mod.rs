@@ -9,6 +9,7 @@
 //! also loads and removes the tiny probe images of `archsmoke doctor --probe` ([`crate::probe`]).
 
 mod capture;
+mod exec;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use serde::Serialize;
 
 use capture::Capture;
 pub use capture::Captured;
+pub use exec::{ExecRequest, KeepaliveRequest};
 
 use crate::diagnostic::chain;
 use crate::image::registry::Credentials;

@@ -28,6 +28,8 @@ pub struct RawSettings {
     pub jobs: Option<Spanned<i64>>,
     pub network: Option<Spanned<String>>,
     pub variant_match: Option<Spanned<String>>,
+    pub isolation: Option<Spanned<String>>,
+    pub exec_keepalive: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
