@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::io::Write;
 
-use super::{Format, GlobalArgs, RunArgs, new_run_id};
+use super::{Format, GlobalArgs, IsolationArg, RunArgs, new_run_id};
 use crate::diagnostic::Diagnostic;
 use crate::emulation::BinfmtState;
 use crate::engine::Engine;
@@ -36,6 +36,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             Diagnostic::usage(format!("{}: no image to test", args.spec.display()))
                 .with_hint("set `image = \"...\"` in the spec or pass --image REF")
         })?;
+    let isolation = isolation(&spec, args)?;
     let reference = image::parse_reference(&image_text)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
     let run_id = new_run_id();
@@ -142,6 +143,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         output_limit: DEFAULT_OUTPUT_LIMIT,
         events: tx,
         cancel: cancel.clone(),
+        isolation,
     };
     report.platforms = run::execute(plan, ctx).await;
     report.interrupted = cancel.is_cancelled();
@@ -164,6 +166,23 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     report.compute_slowdowns(&engine_info.platform);
     report.duration = started.elapsed();
     finish(&report, args, global)
+}
+
+/// The isolation in force: the command line's, else the spec's; exec needs what the spec
+/// validator checks when the spec itself asks for it.
+fn isolation(spec: &spec::Spec, args: &RunArgs) -> Result<run::Isolation, Diagnostic> {
+    let exec = match args.isolation {
+        Some(choice) => choice == IsolationArg::Exec,
+        None => spec.settings.isolation == spec::Isolation::Exec,
+    };
+    if !exec {
+        return Ok(run::Isolation::Container);
+    }
+    let keepalive = spec.exec_keepalive().map_err(|message| {
+        Diagnostic::usage(format!("{}: {message}", spec.path.display()))
+            .with_hint("or run without --isolation exec")
+    })?;
+    Ok(run::Isolation::Exec { keepalive })
 }
 
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),

@@ -5,6 +5,8 @@
 //! runner never formats output: it emits [`Event`]s and returns owned results. Cancellation stops
 //! new work at once; in-flight containers are abandoned to the caller's sweep by run label.
 
+mod exec;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
-use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
+use crate::engine::{ContainerRequest, ContainerResult, Engine, EngineError, RUN_LABEL};
 use crate::event::Event;
 use crate::image::RegistryImage;
 use crate::outcome::{
@@ -34,6 +36,17 @@ pub struct RunContext {
     pub output_limit: usize,
     pub events: mpsc::UnboundedSender<Event>,
     pub cancel: CancellationToken,
+    pub isolation: Isolation,
+}
+
+/// How the runner isolates tests (see [`crate::spec::Isolation`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// A fresh container per test, concurrently up to `jobs`.
+    #[default]
+    Container,
+    /// One container per platform running `keepalive`; its tests are execs, in spec order.
+    Exec { keepalive: Vec<String> },
 }
 
 impl RunContext {
@@ -98,7 +111,19 @@ async fn run_platform(
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
-                report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                match &ctx.isolation {
+                    Isolation::Container => {
+                        report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                    }
+                    Isolation::Exec { keepalive } => {
+                        match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
+                            .await
+                        {
+                            Ok(tests) => report.tests = tests,
+                            Err(problem) => report.problem = Some(problem),
+                        }
+                    }
+                }
             }
             Err(problem) => report.problem = Some(problem),
         }
@@ -190,11 +215,7 @@ async fn run_tests(
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
-    let runs_as = planned
-        .entry
-        .as_ref()
-        .and_then(|(e, _)| e.platform.clone())
-        .unwrap_or_else(|| planned.platform.clone());
+    let runs_as = runs_as(planned);
     let mut set = JoinSet::new();
     for (i, test) in planned.tests.iter().cloned().enumerate() {
         let request = ContainerRequest {
@@ -203,14 +224,7 @@ async fn run_tests(
             command: test.command.clone(),
             entrypoint: test.entrypoint.clone(),
             env: test.env.clone(),
-            labels: HashMap::from([
-                (RUN_LABEL.to_owned(), ctx.run_id.clone()),
-                (
-                    "archsmoke.platform".to_owned(),
-                    planned.platform.to_string(),
-                ),
-                ("archsmoke.test".to_owned(), test.name.clone()),
-            ]),
+            labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             timeout: test.timeout,
             output_limit: ctx.output_limit,
@@ -236,6 +250,27 @@ async fn run_tests(
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The platform that actually runs: the index entry's, which under compatible matching can
+/// differ from the one asked for.
+fn runs_as(planned: &PlannedPlatform) -> Platform {
+    planned
+        .entry
+        .as_ref()
+        .and_then(|(e, _)| e.platform.clone())
+        .unwrap_or_else(|| planned.platform.clone())
+}
+
+fn labels(ctx: &RunContext, platform: &Platform, test: Option<&str>) -> HashMap<String, String> {
+    let mut labels = HashMap::from([
+        (RUN_LABEL.to_owned(), ctx.run_id.clone()),
+        ("archsmoke.platform".to_owned(), platform.to_string()),
+    ]);
+    if let Some(test) = test {
+        labels.insert("archsmoke.test".to_owned(), test.to_owned());
+    }
+    labels
+}
+
 async fn run_test(
     test: &PlannedTest,
     request: &ContainerRequest,
@@ -243,22 +278,7 @@ async fn run_test(
     ctx: &RunContext,
     slots: &Semaphore,
 ) -> TestReport {
-    let mut report = TestReport {
-        name: test.name.clone(),
-        command: test.command.clone(),
-        status: TestStatus::NotRun,
-        exit_code: None,
-        expected_exit_code: test.expect.exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
-        timeout: test.timeout,
-        slowdown: None,
-        error: None,
-    };
+    let mut report = blank_report(test);
     let _permit = tokio::select! {
         permit = slots.acquire() => match permit {
             Ok(p) => p,
@@ -274,6 +294,36 @@ async fn run_test(
         r = ctx.engine.run_container(request) => r,
         () = ctx.cancel.cancelled() => return report,
     };
+    record(&mut report, test, result);
+    report
+}
+
+/// A test that has not run (yet): what cancellation leaves behind.
+fn blank_report(test: &PlannedTest) -> TestReport {
+    TestReport {
+        name: test.name.clone(),
+        command: test.command.clone(),
+        status: TestStatus::NotRun,
+        exit_code: None,
+        expected_exit_code: test.expect.exit_code,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        mismatches: Vec::new(),
+        duration: Duration::ZERO,
+        timeout: test.timeout,
+        slowdown: None,
+        error: None,
+    }
+}
+
+/// Fill a report from what the engine returned, checking it against the test's expectations.
+fn record(
+    report: &mut TestReport,
+    test: &PlannedTest,
+    result: Result<ContainerResult, EngineError>,
+) {
     match result {
         Ok(r) => {
             report.stdout = r.stdout.text();
@@ -305,5 +355,4 @@ async fn run_test(
             report.error = Some(format!("{e} ({})", e.hint()));
         }
     }
-    report
 }
