@@ -121,6 +121,29 @@ impl Engine {
         Ok(id)
     }
 
+    /// Why the keepalive container is no longer running, or `None` while it runs. An exec in a
+    /// container whose keepalive exited fails (or dies with 137) for reasons that have nothing
+    /// to do with the test, so the runner asks when an exec errs or exits with 126 or more.
+    pub async fn keepalive_stopped(&self, id: &str) -> Option<String> {
+        match self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(inspect) => {
+                let state = inspect.state.unwrap_or_default();
+                (state.running != Some(true)).then(|| {
+                    format!(
+                        "the exec container's keepalive command exited (exit code {}); \
+                         exec_keepalive must run until removed, e.g. [\"sleep\", \"infinity\"]",
+                        state.exit_code.unwrap_or(-1)
+                    )
+                })
+            }
+            Err(e) => Some(format!("the exec container is gone: {}", chain(&e))),
+        }
+    }
+
     /// Remove a keepalive container (killing it and everything it runs).
     pub async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
         self.remove_container(id)

@@ -76,8 +76,18 @@ pub(super) async fn run_tests(
             // The container is left to the run's sweep, which finds it by its label.
             () = ctx.cancel.cancelled() => break,
         };
+        let suspect = match &result {
+            Ok(r) => r.exit_code.is_some_and(|c| c >= 126),
+            Err(_) => true,
+        };
         record(report, test, result);
-        if report.status == TestStatus::TimedOut {
+        if suspect && let Some(why) = ctx.engine.keepalive_stopped(&id).await {
+            report.status = TestStatus::Error;
+            report.mismatches.clear();
+            report.error = Some(why);
+            let _ = ctx.engine.remove_keepalive(&id).await;
+            container = None;
+        } else if report.status == TestStatus::TimedOut {
             // The engine cannot kill an exec: removing the container kills everything in it.
             if let Some(m) = report.mismatches.iter_mut().find(|m| m.check == "timeout") {
                 m.actual = "still running; killed with the platform's exec container, \
