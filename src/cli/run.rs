@@ -63,10 +63,16 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         problem: None,
         interrupted: false,
     };
-    let connected = match Engine::connect(global.host.as_deref()).await {
-        Ok(engine) => engine.info().await.map(|info| (engine, info)),
-        Err(e) => Err(e),
-    };
+    // The engine handshake and the registry round trips are independent: overlap them.
+    let (connected, resolved) = tokio::join!(
+        async {
+            match Engine::connect(global.host.as_deref()).await {
+                Ok(engine) => engine.info().await.map(|info| (engine, info)),
+                Err(e) => Err(e),
+            }
+        },
+        registry_image.resolve()
+    );
     let (engine, engine_info) = match connected {
         Ok(pair) => pair,
         Err(e) => {
@@ -82,7 +88,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     };
     report.engine = Some(engine_info.clone());
 
-    let resolved = match registry_image.resolve().await {
+    let resolved = match resolved {
         Ok(r) => r,
         Err(e) => {
             report.problem = Some(Problem {
@@ -111,8 +117,17 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         variant_match: args.variant_match.map(Into::into),
     };
     let mut plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
-    for p in &mut plan.platforms {
-        p.mode = p.mode.clone().with_emulator_version();
+    // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
+    // one after another before the first container can start.
+    let versions = plan.platforms.iter().map(|p| {
+        let mode = p.mode.clone();
+        tokio::task::spawn_blocking(move || mode.with_emulator_version())
+    });
+    let versions = futures_util::future::join_all(versions).await;
+    for (p, mode) in plan.platforms.iter_mut().zip(versions) {
+        if let Ok(mode) = mode {
+            p.mode = mode;
+        }
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
