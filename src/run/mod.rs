@@ -1,9 +1,11 @@
 //! The runner: executes a [`Plan`] on the engine and produces one [`PlatformReport`] per platform.
 //!
 //! Platforms proceed concurrently, each through resolve (child manifest and config) → pull (once,
-//! by digest) → tests; containers are bounded by one semaphore over all platforms (`jobs`). The
-//! runner never formats output: it emits [`Event`]s and returns owned results. Cancellation stops
-//! new work at once; in-flight containers are abandoned to the caller's sweep by run label.
+//! by digest) → tests; containers are bounded by one semaphore over all platforms (`jobs`). Under
+//! exec isolation ([`Isolation::Exec`], module `exec`) a platform's tests are execs in one
+//! container instead. The runner never formats output: it emits [`Event`]s and returns owned
+//! results. Cancellation stops new work at once; in-flight containers are abandoned to the
+//! caller's sweep by run label.
 
 mod exec;
 
