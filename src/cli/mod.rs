@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// Containers at once, over all platforms.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: Option<u16>,
+    /// A fresh container per test, or one per platform with tests as execs (overrides
+    /// `isolation`; `exec` needs `exec_keepalive` in the spec).
+    #[arg(long, value_enum, value_name = "MODE")]
+    isolation: Option<IsolationArg>,
     /// How an index entry is matched to a platform (overrides `variant_match`).
     #[arg(long, value_enum, value_name = "MODE")]
     variant_match: Option<MatchArg>,
@@ -154,6 +158,12 @@ enum Format {
     Human,
     /// The JSON report (the same as --json writes).
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IsolationArg {
+    Container,
+    Exec,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use std::io::Write;
 
-use super::{Format, GlobalArgs, RunArgs, new_run_id};
+use super::{Format, GlobalArgs, IsolationArg, RunArgs, new_run_id};
 use crate::diagnostic::Diagnostic;
 use crate::emulation::BinfmtState;
 use crate::engine::Engine;
@@ -38,6 +38,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             Diagnostic::usage(format!("{}: no image to test", args.spec.display()))
                 .with_hint("set `image = \"...\"` in the spec or pass --image REF")
         })?;
+    let isolation = isolation(&spec, args)?;
     // Only a malformed reference is a usage error; an unreadable source is reported below.
     let source_spec = SourceSpec::parse(&image_text)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
@@ -64,6 +65,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         problem: None,
         interrupted: false,
     };
+    // The engine comes first: a `docker-daemon:` source is resolved by the engine itself.
     let connected = match Engine::connect(global.host.as_deref()).await {
         Ok(engine) => engine.info().await.map(|info| (engine, info)),
         Err(e) => Err(e),
@@ -113,8 +115,17 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         skip_unavailable: args.skip_unavailable,
     };
     let mut plan = plan::plan(&spec, &resolved, &engine_info, binfmt.as_ref(), &overrides);
-    for p in &mut plan.platforms {
-        p.mode = p.mode.clone().with_emulator_version();
+    // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
+    // one after another before the first container can start.
+    let versions = plan.platforms.iter().map(|p| {
+        let mode = p.mode.clone();
+        tokio::task::spawn_blocking(move || mode.with_emulator_version())
+    });
+    let versions = futures_util::future::join_all(versions).await;
+    for (p, mode) in plan.platforms.iter_mut().zip(versions) {
+        if let Ok(mode) = mode {
+            p.mode = mode;
+        }
     }
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -160,6 +171,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         output_limit: DEFAULT_OUTPUT_LIMIT,
         events: tx,
         cancel: cancel.clone(),
+        isolation,
     };
     report.platforms = run::execute(plan, ctx).await;
     report.interrupted = cancel.is_cancelled();
@@ -242,6 +254,23 @@ pub(super) async fn open_and_resolve(
         None => source.resolve().await.map_err(image_problem)?,
     };
     Ok((source, resolved))
+}
+
+/// The isolation in force: the command line's, else the spec's; exec needs what the spec
+/// validator checks when the spec itself asks for it.
+fn isolation(spec: &spec::Spec, args: &RunArgs) -> Result<run::Isolation, Diagnostic> {
+    let exec = match args.isolation {
+        Some(choice) => choice == IsolationArg::Exec,
+        None => spec.settings.isolation == spec::Isolation::Exec,
+    };
+    if !exec {
+        return Ok(run::Isolation::Container);
+    }
+    let keepalive = spec.exec_keepalive().map_err(|message| {
+        Diagnostic::usage(format!("{}: {message}", spec.path.display()))
+            .with_hint("or run without --isolation exec")
+    })?;
+    Ok(run::Isolation::Exec { keepalive })
 }
 
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),

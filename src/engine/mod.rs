@@ -5,11 +5,13 @@
 //! in CI), describes the engine, pulls one platform's image by digest, and runs one container to
 //! completion: attach before start so no output is lost, wait instead of polling, kill at the
 //! deadline, and remove the container whatever happened. Every container carries the run's label
-//! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. It
+//! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. Under
+//! exec isolation it keeps one container per platform and runs tests as execs in it (`exec`). It
 //! also loads and removes `docker load` archives: the tiny probe images of `archsmoke doctor
 //! --probe` ([`crate::probe`]) and images run from OCI layouts ([`crate::image::layout`]).
 
 mod capture;
+mod exec;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -28,6 +30,7 @@ use serde::Serialize;
 
 use capture::Capture;
 pub use capture::Captured;
+pub use exec::{ExecRequest, KeepaliveRequest};
 
 use crate::diagnostic::chain;
 use crate::image::registry::Credentials;

@@ -2,9 +2,13 @@
 //!
 //! Platforms proceed concurrently, each through resolve (child manifest and config) → pull (once,
 //! by digest; or, for an OCI layout, load as `archsmoke-load:<run id>-<arch>`, a tag the caller
-//! removes after the run; or nothing, for an engine image) → tests; containers are bounded by one semaphore over all platforms (`jobs`). The
-//! runner never formats output: it emits [`Event`]s and returns owned results. Cancellation stops
-//! new work at once; in-flight containers are abandoned to the caller's sweep by run label.
+//! removes after the run; or nothing, for an engine image) → tests; containers are bounded by one
+//! semaphore over all platforms (`jobs`). Under exec isolation ([`Isolation::Exec`], module
+//! `exec`) a platform's tests are execs in one container instead. The runner never formats
+//! output: it emits [`Event`]s and returns owned results. Cancellation stops new work at once;
+//! in-flight containers are abandoned to the caller's sweep by run label.
+
+mod exec;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +19,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
-use crate::engine::LocalImage;
-use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
+use crate::engine::{
+    ContainerRequest, ContainerResult, Engine, EngineError, LocalImage, RUN_LABEL,
+};
 use crate::event::Event;
 use crate::image::{ImageSource, PlatformImage};
 use crate::outcome::{
@@ -38,6 +43,17 @@ pub struct RunContext {
     pub output_limit: usize,
     pub events: mpsc::UnboundedSender<Event>,
     pub cancel: CancellationToken,
+    pub isolation: Isolation,
+}
+
+/// How the runner isolates tests (see [`crate::spec::Isolation`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// A fresh container per test, concurrently up to `jobs`.
+    #[default]
+    Container,
+    /// One container per platform running `keepalive`; its tests are execs, in spec order.
+    Exec { keepalive: Vec<String> },
 }
 
 impl RunContext {
@@ -110,7 +126,19 @@ async fn run_platform(
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
-                report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                match &ctx.isolation {
+                    Isolation::Container => {
+                        report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                    }
+                    Isolation::Exec { keepalive } => {
+                        match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
+                            .await
+                        {
+                            Ok(tests) => report.tests = tests,
+                            Err(problem) => report.problem = Some(problem),
+                        }
+                    }
+                }
             }
             Err(problem) => report.problem = Some(problem),
         }
@@ -263,11 +291,7 @@ async fn run_tests(
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
-    let runs_as = planned
-        .entry
-        .as_ref()
-        .and_then(|(e, _)| e.platform.clone())
-        .unwrap_or_else(|| planned.platform.clone());
+    let runs_as = runs_as(planned);
     let mut set = JoinSet::new();
     for (i, test) in planned.tests.iter().cloned().enumerate() {
         let request = ContainerRequest {
@@ -276,14 +300,7 @@ async fn run_tests(
             command: test.command.clone(),
             entrypoint: test.entrypoint.clone(),
             env: test.env.clone(),
-            labels: HashMap::from([
-                (RUN_LABEL.to_owned(), ctx.run_id.clone()),
-                (
-                    "archsmoke.platform".to_owned(),
-                    planned.platform.to_string(),
-                ),
-                ("archsmoke.test".to_owned(), test.name.clone()),
-            ]),
+            labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             timeout: test.timeout,
             output_limit: ctx.output_limit,
@@ -312,21 +329,31 @@ async fn run_tests(
 /// A test of a platform that is not tested on purpose: reported, so that no dashboard loses it.
 fn skipped_test(test: &PlannedTest, reason: Option<String>) -> TestReport {
     TestReport {
-        name: test.name.clone(),
-        command: test.command.clone(),
         status: TestStatus::Skipped,
-        exit_code: None,
-        expected_exit_code: test.expect.exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
-        timeout: test.timeout,
-        slowdown: None,
         error: reason,
+        ..blank_report(test)
     }
+}
+
+/// The platform that actually runs: the index entry's, which under compatible matching can
+/// differ from the one asked for.
+fn runs_as(planned: &PlannedPlatform) -> Platform {
+    planned
+        .entry
+        .as_ref()
+        .and_then(|(e, _)| e.platform.clone())
+        .unwrap_or_else(|| planned.platform.clone())
+}
+
+fn labels(ctx: &RunContext, platform: &Platform, test: Option<&str>) -> HashMap<String, String> {
+    let mut labels = HashMap::from([
+        (RUN_LABEL.to_owned(), ctx.run_id.clone()),
+        ("archsmoke.platform".to_owned(), platform.to_string()),
+    ]);
+    if let Some(test) = test {
+        labels.insert("archsmoke.test".to_owned(), test.to_owned());
+    }
+    labels
 }
 
 async fn run_test(
@@ -336,22 +363,7 @@ async fn run_test(
     ctx: &RunContext,
     slots: &Semaphore,
 ) -> TestReport {
-    let mut report = TestReport {
-        name: test.name.clone(),
-        command: test.command.clone(),
-        status: TestStatus::NotRun,
-        exit_code: None,
-        expected_exit_code: test.expect.exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
-        timeout: test.timeout,
-        slowdown: None,
-        error: None,
-    };
+    let mut report = blank_report(test);
     let _permit = tokio::select! {
         permit = slots.acquire() => match permit {
             Ok(p) => p,
@@ -367,6 +379,36 @@ async fn run_test(
         r = ctx.engine.run_container(request) => r,
         () = ctx.cancel.cancelled() => return report,
     };
+    record(&mut report, test, result);
+    report
+}
+
+/// A test that has not run (yet): what cancellation leaves behind.
+fn blank_report(test: &PlannedTest) -> TestReport {
+    TestReport {
+        name: test.name.clone(),
+        command: test.command.clone(),
+        status: TestStatus::NotRun,
+        exit_code: None,
+        expected_exit_code: test.expect.exit_code,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        mismatches: Vec::new(),
+        duration: Duration::ZERO,
+        timeout: test.timeout,
+        slowdown: None,
+        error: None,
+    }
+}
+
+/// Fill a report from what the engine returned, checking it against the test's expectations.
+fn record(
+    report: &mut TestReport,
+    test: &PlannedTest,
+    result: Result<ContainerResult, EngineError>,
+) {
     match result {
         Ok(r) => {
             report.stdout = r.stdout.text();
@@ -398,5 +440,4 @@ async fn run_test(
             report.error = Some(format!("{e} ({})", e.hint()));
         }
     }
-    report
 }

@@ -52,6 +52,21 @@ pub struct Settings {
     pub variant_match: MatchMode,
     /// Whether platforms may run emulated; `--emulation` overrides it.
     pub emulation: Policy,
+    /// A fresh container per test, or one per platform with each test an exec in it.
+    pub isolation: Isolation,
+    /// The long-running command of the per-platform container under exec isolation.
+    pub exec_keepalive: Option<Vec<String>>,
+}
+
+/// How tests are isolated from each other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// One fresh container per test: nothing is shared between tests (the default).
+    #[default]
+    Container,
+    /// One container per platform, started with `exec_keepalive`; each test is an exec in it,
+    /// in spec order, sharing its filesystem and processes. Much faster, above all under QEMU.
+    Exec,
 }
 
 impl Default for Settings {
@@ -63,6 +78,8 @@ impl Default for Settings {
             network: "none".to_owned(),
             variant_match: MatchMode::Strict,
             emulation: Policy::Allow,
+            isolation: Isolation::Container,
+            exec_keepalive: None,
         }
     }
 }
@@ -179,6 +196,32 @@ impl StreamLayer {
     }
 }
 
+impl Spec {
+    /// What exec isolation needs, checked when the command line asks for it (the spec's own
+    /// `isolation = "exec"` is checked, with line and column, when it loads): the keepalive
+    /// command, and a command for every test, since an exec has no image CMD to fall back on.
+    pub fn exec_keepalive(&self) -> Result<Vec<String>, String> {
+        let keepalive = self.settings.exec_keepalive.clone().ok_or_else(|| {
+            format!(
+                "{}: exec isolation needs `exec_keepalive` in [settings], a command that runs                  until removed, e.g. exec_keepalive = [\"sleep\", \"infinity\"]",
+                self.path.display()
+            )
+        })?;
+        if let Some(t) = self
+            .tests
+            .iter()
+            .find(|t| t.command.is_none() && t.entrypoint.is_none())
+        {
+            return Err(format!(
+                "test `{}` has no `command`; under exec isolation the image's CMD is not run, \
+                 so every test needs one",
+                t.name
+            ));
+        }
+        Ok(keepalive)
+    }
+}
+
 /// Read and validate a spec file.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -252,6 +295,7 @@ impl Validator<'_> {
             .as_deref()
             .map(|ps| self.platform_list(ps, "platforms"))
             .transpose()?;
+        let raw_isolation = raw.settings.isolation.clone();
         let settings = self.settings(raw.settings)?;
         if raw.tests.is_empty() {
             return Err(SpecError::file(self.path, "the spec has no tests")
@@ -271,14 +315,22 @@ impl Validator<'_> {
             }
             tests.push(test);
         }
-        Ok(Spec {
+        let spec = Spec {
             path: self.path.to_owned(),
             name,
             image,
             platforms,
             settings,
             tests,
-        })
+        };
+        if spec.settings.isolation == Isolation::Exec
+            && let Err(message) = spec.exec_keepalive()
+        {
+            let at = raw_isolation.as_ref().map_or(0, |s| s.span().start);
+            return Err(SpecError::at(self.path, self.text, at, message)
+                .with_hint("or use isolation = \"container\" (the default)"));
+        }
+        Ok(spec)
     }
 
     fn platform_list(
@@ -372,6 +424,25 @@ impl Validator<'_> {
                          (emulated only)",
                     )
             })?;
+        }
+        if let Some(i) = &raw.isolation {
+            s.isolation = match i.get_ref().as_str() {
+                "container" => Isolation::Container,
+                "exec" => Isolation::Exec,
+                other => {
+                    return Err(self
+                        .err(i, format!("unknown isolation `{other}`"))
+                        .with_hint("use \"container\" (the default) or \"exec\""));
+                }
+            };
+        }
+        if let Some(k) = &raw.exec_keepalive {
+            if k.get_ref().is_empty() || k.get_ref()[0].trim().is_empty() {
+                return Err(self.err(k, "`exec_keepalive` is empty").with_hint(
+                    "name a command that runs until removed, e.g. [\"sleep\", \"infinity\"]",
+                ));
+            }
+            s.exec_keepalive = Some(k.get_ref().clone());
         }
         Ok(s)
     }

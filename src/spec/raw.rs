@@ -29,6 +29,8 @@ pub struct RawSettings {
     pub network: Option<Spanned<String>>,
     pub variant_match: Option<Spanned<String>>,
     pub emulation: Option<Spanned<String>>,
+    pub isolation: Option<Spanned<String>>,
+    pub exec_keepalive: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -150,3 +150,39 @@ fn regex_size_is_limited() {
     let e = err("[[test]]\nname = \"t\"\nstdout_matches = \"(a{1000}){1000}\"\n");
     assert!(e.message.contains("bad regex"), "{e}");
 }
+
+#[test]
+fn exec_isolation_needs_a_keepalive_and_commands() {
+    let spec = parse_str(
+        "[settings]\nisolation = \"exec\"\nexec_keepalive = [\"sleep\", \"infinity\"]\n\
+         [[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+    )
+    .expect("valid exec spec");
+    assert_eq!(spec.settings.isolation, Isolation::Exec);
+    assert_eq!(
+        spec.exec_keepalive().expect("keepalive"),
+        vec!["sleep".to_owned(), "infinity".to_owned()]
+    );
+
+    let e = err("[settings]\nisolation = \"exec\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n");
+    assert_eq!((e.line, e.column), (2, 13), "{e}");
+    assert!(e.message.contains("exec_keepalive"), "{e}");
+
+    let e = err(
+        "[settings]\nisolation = \"exec\"\nexec_keepalive = [\"sleep\", \"1d\"]\n\
+         [[test]]\nname = \"default cmd\"\n",
+    );
+    assert!(e.message.contains("`default cmd` has no `command`"), "{e}");
+
+    let e = err("[settings]\nexec_keepalive = []\n[[test]]\nname = \"t\"\n");
+    assert_eq!(e.line, 2, "{e}");
+    let e = err("[settings]\nisolation = \"vm\"\n[[test]]\nname = \"t\"\n");
+    assert!(e.message.contains("unknown isolation `vm`"), "{e}");
+}
+
+#[test]
+fn container_isolation_is_the_default_and_ignores_the_keepalive_checks() {
+    let spec = parse_str("[[test]]\nname = \"image default\"\n").expect("valid");
+    assert_eq!(spec.settings.isolation, Isolation::Container);
+    assert!(spec.exec_keepalive().is_err());
+}
