@@ -174,6 +174,14 @@ impl PlatformImage {
     }
 }
 
+/// A child image as the audit reads it: its config and its layers.
+#[derive(Debug, Clone)]
+pub struct PlatformContents {
+    pub image: PlatformImage,
+    pub config: ImageConfiguration,
+    pub layers: Vec<Descriptor>,
+}
+
 /// An image in a registry.
 pub struct RegistryImage {
     reference: Reference,
@@ -323,6 +331,25 @@ impl RegistryImage {
 
     /// Fetch a child manifest and its config.
     pub async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
+        Ok(self.platform_contents(entry).await?.image)
+    }
+
+    /// A layer blob of this repository as a stream, verified against its digest as it is read.
+    pub async fn blob_stream(
+        &self,
+        digest: &str,
+        size: i64,
+    ) -> Result<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, ImageError> {
+        self.registry
+            .blob_stream(&self.reference, digest, size)
+            .await
+    }
+
+    /// A child image with its full config and layer descriptors (bottom layer first).
+    pub async fn platform_contents(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<PlatformContents, ImageError> {
         let reference = self.at_digest(&entry.digest);
         let (bytes, digest) = self.registry.manifest(&reference).await?;
         let manifest = match parse_manifest(&bytes).map_err(|e| self.malformed(&digest, e))? {
@@ -335,7 +362,7 @@ impl RegistryImage {
             }
         };
         let config = self.config(manifest.config()).await?;
-        Ok(PlatformImage {
+        let image = PlatformImage {
             pull_reference: format!(
                 "{}/{}@{}",
                 self.reference.resolve_registry(),
@@ -345,6 +372,11 @@ impl RegistryImage {
             manifest_digest: entry.digest.clone(),
             config_digest: manifest.config().digest().to_string(),
             config_platform: config_platform(&config),
+        };
+        Ok(PlatformContents {
+            image,
+            config,
+            layers: manifest.layers().clone(),
         })
     }
 
