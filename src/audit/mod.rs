@@ -19,7 +19,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 
 use crate::image::{ImageError, IndexEntry, PlatformContents, RegistryImage};
-use crate::outcome::{Mismatch, Problem, ProblemKind, TestReport, TestStatus};
+use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, MetadataCheck, Spec};
 use fs::{Lookup, MergedFs};
@@ -98,6 +98,20 @@ pub struct PlatformAudit {
     /// The image config contradicts the index entry (the audit still ran).
     pub problem: Option<Problem>,
     pub tests: Vec<TestReport>,
+}
+
+/// Add each platform's audit results to its run report, after the run's own tests. A config
+/// that contradicts the index becomes the platform's problem when the run found none.
+pub fn merge_into(reports: &mut [PlatformReport], audits: Vec<PlatformAudit>) {
+    for a in audits {
+        let Some(r) = reports.iter_mut().find(|r| r.platform == a.platform) else {
+            continue;
+        };
+        if r.problem.is_none() {
+            r.problem = a.problem;
+        }
+        r.tests.extend(a.tests);
+    }
 }
 
 /// Audit every target; results come back in the targets' order.

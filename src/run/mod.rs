@@ -94,7 +94,8 @@ async fn run_platform(
         duration: Duration::ZERO,
         slowdown: None,
     };
-    if report.problem.is_none() {
+    // A platform with only image checks (files, metadata, audit) needs no pull and no container.
+    if report.problem.is_none() && !planned.tests.is_empty() {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
