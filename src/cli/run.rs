@@ -159,7 +159,10 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     report.interrupted = cancel.is_cancelled();
     let checks = audit::Checks::from_spec(&spec);
     if !report.interrupted && !checks.is_empty() {
-        eprintln!("auditing the image layers and configs of {} platforms", audit_targets.len());
+        eprintln!(
+            "auditing the image layers and configs of {} platforms",
+            audit_targets.len()
+        );
         let audits = audit::audit(audited_image.as_ref(), &audit_targets, &checks).await;
         audit::merge_into(&mut report.platforms, audits);
     }
