@@ -98,6 +98,8 @@ pub struct PlatformAudit {
     /// The image config contradicts the index entry (the audit still ran).
     pub problem: Option<Problem>,
     pub tests: Vec<TestReport>,
+    /// From the start of the audit until this platform's checks were done.
+    pub duration: Duration,
 }
 
 /// Add each platform's audit results to its run report, after the run's own tests. A config
@@ -111,6 +113,7 @@ pub fn merge_into(reports: &mut [PlatformReport], audits: Vec<PlatformAudit>) {
             r.problem = a.problem;
         }
         r.tests.extend(a.tests);
+        r.duration += a.duration;
     }
 }
 
@@ -209,6 +212,7 @@ async fn audit_platform(
             return PlatformAudit {
                 platform: target.platform.clone(),
                 problem: None,
+                duration: started.elapsed(),
                 tests: names
                     .into_iter()
                     .map(|n| errored(n, &error, started.elapsed()))
@@ -301,6 +305,7 @@ async fn audit_platform(
         platform: target.platform.clone(),
         problem,
         tests,
+        duration: started.elapsed(),
     }
 }
 

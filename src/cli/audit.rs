@@ -81,9 +81,6 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         interrupted: false,
     };
     audit::merge_into(&mut report.platforms, audits);
-    for r in &mut report.platforms {
-        r.duration = started.elapsed();
-    }
     report.duration = started.elapsed();
     let mut out = std::io::stdout().lock();
     let written = if args.json {

@@ -157,15 +157,6 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     };
     report.platforms = run::execute(plan, ctx).await;
     report.interrupted = cancel.is_cancelled();
-    let checks = audit::Checks::from_spec(&spec);
-    if !report.interrupted && !checks.is_empty() {
-        eprintln!(
-            "auditing the image layers and configs of {} platforms",
-            audit_targets.len()
-        );
-        let audits = audit::audit(audited_image.as_ref(), &audit_targets, &checks).await;
-        audit::merge_into(&mut report.platforms, audits);
-    }
     signals.abort();
     // Containers abandoned by an interrupt, or whose removal failed, go now.
     match engine.remove_run(Some(&run_id)).await {
@@ -183,6 +174,16 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         .collect();
     crate::check::across::same_output(&mut report, &same, &engine_info.platform);
     report.compute_slowdowns(&engine_info.platform);
+    // After the slowdowns: reading layers says nothing about emulation speed.
+    let checks = audit::Checks::from_spec(&spec);
+    if !report.interrupted && !checks.is_empty() {
+        eprintln!(
+            "auditing the image layers and configs of {} platforms",
+            audit_targets.len()
+        );
+        let audits = audit::audit(audited_image.as_ref(), &audit_targets, &checks).await;
+        audit::merge_into(&mut report.platforms, audits);
+    }
     report.duration = started.elapsed();
     finish(&report, args, global)
 }
