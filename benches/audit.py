@@ -17,6 +17,7 @@ import http.client
 import io
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -103,13 +104,16 @@ def tar_info(name, size, mode=0o644):
 
 
 def random_layer(path, mb, index, compress):
-    """A tar of 16 MiB random files, written streaming (never the whole layer in memory)."""
+    """A tar of 16 MiB random files, written streaming (never the whole layer in memory).
+    Seeded, so that a second run produces the same blobs and the registry already has them."""
+    rng = random.Random(index)
     raw = open(path, "wb")
     out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compress else raw
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         chunk = 16 << 20
         for i in range(max(1, (mb << 20) // chunk)):
-            tar.addfile(tar_info(f"data/{index}/blob{i}.bin", chunk), io.BytesIO(os.urandom(chunk)))
+            data = rng.randbytes(chunk)
+            tar.addfile(tar_info(f"data/{index}/blob{i}.bin", chunk), io.BytesIO(data))
     if compress:
         out.close()
     raw.close()

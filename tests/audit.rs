@@ -248,7 +248,8 @@ fn warn_level_shows_the_mismatch_without_failing() {
         image("foreign-binary")
     );
     let s = spec("warn", &text);
-    let r = run(&["run", s.path()]);
+    let junit = s.dir.path().join("report.xml");
+    let r = run(&["run", s.path(), "--junit", junit.to_str().expect("path")]);
     assert_eq!(r.code, 0, "{}", r.explain());
     assert!(
         r.stdout.contains("audit elf passed with warnings"),
@@ -256,6 +257,20 @@ fn warn_level_shows_the_mismatch_without_failing() {
         r.explain()
     );
     assert!(r.stdout.contains("elf /bin/busybox"), "{}", r.explain());
+    // JUnit has no warnings: they go to the passed test case's system-out.
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(
+        xml.contains("warning: elf /bin/busybox: expected 64-bit"),
+        "{xml}"
+    );
+    let xsd = common::repo_root().join("../shared/junit/junit-10.xsd");
+    let lint = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(&junit)
+        .output()
+        .expect("xmllint runs (apt-get install libxml2-utils)");
+    assert!(lint.status.success(), "{lint:?}");
 }
 
 #[test]
