@@ -4,8 +4,8 @@
 Builds a two-platform image of more than 500 MB and pushes it to the local registry as
 `archsmoke/big:audit`: four random-data layers shared by both platforms (two gzip, two plain tar:
 random data does not compress, so they are large on the wire too), and per platform one gzip layer
-of this machine's ELF files (amd64; in the arm64 image they are the wrong architecture, so the
-audit has mismatches to report). Then runs `archsmoke audit` on it and prints the wall time and
+of this machine's ELF files and their loader (amd64; in the arm64 image they are the wrong
+architecture, so the audit has mismatches to report). Then runs `archsmoke audit` on it and prints the wall time and
 the peak RSS, which must stay far below the image size: layers are streamed, never held.
 
 Usage: benches/audit.py [--registry 127.0.0.1:5000] [--layer-mb 130] [--binary PATH]
@@ -133,6 +133,10 @@ def elf_layer(path, limit=300):
                         continue
                 tar.add(p, arcname=p.lstrip("/"), recursive=False)
                 count += 1
+        # The dynamic loader the executables name (PT_INTERP), so that amd64 audits clean.
+        loader = os.path.realpath("/lib64/ld-linux-x86-64.so.2")
+        if os.path.exists(loader):
+            tar.add(loader, arcname="lib64/ld-linux-x86-64.so.2", recursive=False)
     return count
 
 
