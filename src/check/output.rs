@@ -18,7 +18,7 @@ pub fn check(expect: &Expect, exit_code: i64, stdout: &str, stderr: &str) -> Vec
     out
 }
 
-fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut Vec<Mismatch>) {
+pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut Vec<Mismatch>) {
     if let Some(exact) = &expect.exact
         && exact != actual
     {

@@ -1,6 +1,7 @@
 //! The command line: flags (clap), then one function per subcommand that wires the stages
 //! together. The exit-code policy is applied here and nowhere else.
 
+mod audit;
 mod binfmt;
 mod doctor;
 mod gc;
@@ -68,6 +69,17 @@ enum Command {
     /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
     /// flags, and per platform native / emulated / unavailable with the command that fixes it.
     Doctor(DoctorArgs),
+    /// Audit every platform's executables for the wrong architecture, without running anything.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The image (index or single manifest) to read from its registry.
+    image: String,
+    /// Print the versioned JSON report instead of the matrix.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +246,7 @@ pub fn main() -> i32 {
             Command::Binfmt(args) => binfmt::binfmt(&args),
             Command::Gc => gc::gc(&cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
+            Command::Audit(args) => audit::audit(&args, &cli.global).await,
         }
     });
     match result {

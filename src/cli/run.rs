@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use std::io::Write;
 
 use super::{Format, GlobalArgs, IsolationArg, RunArgs, new_run_id};
+use crate::audit;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::BinfmtState;
 use crate::engine::Engine;
@@ -157,6 +158,17 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         platforms: plan.platforms.iter().map(|p| p.platform.clone()).collect(),
         tests: plan.test_count(),
     });
+    let audit_targets: Vec<audit::Target> = plan
+        .platforms
+        .iter()
+        .filter_map(|p| {
+            p.entry.as_ref().map(|(entry, _)| audit::Target {
+                platform: p.platform.clone(),
+                entry: entry.clone(),
+            })
+        })
+        .collect();
+    let audited_image = source.clone();
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(cancel.clone(), tx.clone()));
     let ctx = RunContext {
@@ -201,6 +213,16 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         .collect();
     crate::check::across::same_output(&mut report, &same, &engine_info.platform);
     report.compute_slowdowns(&engine_info.platform);
+    // After the slowdowns: reading layers says nothing about emulation speed.
+    let checks = audit::Checks::from_spec(&spec);
+    if !report.interrupted && !checks.is_empty() {
+        eprintln!(
+            "auditing the image layers and configs of {} platforms",
+            audit_targets.len()
+        );
+        let audits = audit::audit(audited_image.as_ref(), &audit_targets, &checks).await;
+        audit::merge_into(&mut report.platforms, audits);
+    }
     report.duration = started.elapsed();
     finish(&report, args, global)
 }

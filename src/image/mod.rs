@@ -193,6 +193,14 @@ impl PlatformImage {
     }
 }
 
+/// A child image as the audit reads it: its config and its layers.
+#[derive(Debug, Clone)]
+pub struct PlatformContents {
+    pub image: PlatformImage,
+    pub config: ImageConfiguration,
+    pub layers: Vec<Descriptor>,
+}
+
 /// An image in a registry.
 pub struct RegistryImage {
     reference: Reference,
@@ -240,6 +248,25 @@ impl RegistryImage {
     /// Fetch a child manifest and its config.
     pub async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
         Docs::Registry(self).platform_image(entry).await
+    }
+
+    /// A child image with its full config and layer descriptors (bottom layer first).
+    pub async fn platform_contents(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<PlatformContents, ImageError> {
+        Docs::Registry(self).platform_contents(entry).await
+    }
+
+    /// A layer blob of this repository as a stream, verified against its digest as it is read.
+    pub async fn blob_stream(
+        &self,
+        digest: &str,
+        size: i64,
+    ) -> Result<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, ImageError> {
+        self.registry
+            .blob_stream(&self.reference, digest, size)
+            .await
     }
 }
 
@@ -404,6 +431,11 @@ impl Docs<'_> {
 
     /// Fetch a child manifest and its config.
     async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
+        Ok(self.platform_contents(entry).await?.image)
+    }
+
+    /// A child image with its full config and layer descriptors (bottom layer first).
+    async fn platform_contents(&self, entry: &IndexEntry) -> Result<PlatformContents, ImageError> {
         let digest = entry.digest.clone();
         let bytes = self.manifest(&digest).await?;
         let manifest = match parse_manifest(&bytes).map_err(|e| self.malformed(&digest, e))? {
@@ -426,11 +458,16 @@ impl Docs<'_> {
             // Nothing to pull: the runner loads the image from the layout.
             Docs::Layout(l) => format!("{}@{}", l.name(), entry.digest),
         };
-        Ok(PlatformImage {
+        let image = PlatformImage {
             pull_reference,
             manifest_digest: entry.digest.clone(),
             config_digest: manifest.config().digest().to_string(),
             config_platform: config_platform(&config),
+        };
+        Ok(PlatformContents {
+            image,
+            config,
+            layers: manifest.layers().clone(),
         })
     }
 }

@@ -152,6 +152,27 @@ impl Registry {
         Ok(out)
     }
 
+    /// A blob (an image layer) as a byte stream, never held whole in memory. oci-client verifies
+    /// it against `digest` as it streams: a mismatch is a read error at the end.
+    pub async fn blob_stream(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        size: i64,
+    ) -> Result<std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>, ImageError> {
+        let desc = oci_client::manifest::OciDescriptor {
+            digest: digest.to_owned(),
+            size,
+            ..Default::default()
+        };
+        let sized = self
+            .client
+            .pull_blob_stream(reference, &desc)
+            .await
+            .map_err(|e| classify(reference, e))?;
+        Ok(Box::pin(tokio_util::io::StreamReader::new(sized.stream)))
+    }
+
     /// Make sure later requests carry a token; needed before concurrent fetches so that each one
     /// does not start its own token exchange.
     pub async fn authenticate(&self, reference: &Reference) {

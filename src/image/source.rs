@@ -197,6 +197,46 @@ impl ImageSource {
         }
     }
 
+    /// The chosen entry's manifest, full config and layer descriptors, for the image checks.
+    pub async fn platform_contents(
+        &self,
+        entry: &IndexEntry,
+    ) -> Result<super::PlatformContents, ImageError> {
+        match self {
+            ImageSource::Registry(r) => r.platform_contents(entry).await,
+            ImageSource::Layout(l) => Docs::Layout(&l.layout).platform_contents(entry).await,
+            ImageSource::Daemon(name) => Err(ImageError::Layout {
+                what: name.clone(),
+                detail: "file, metadata and ELF checks read layers from a registry or an OCI \
+                         layout; an engine image has neither (use `[audit] elf = \"off\"`)"
+                    .into(),
+            }),
+        }
+    }
+
+    /// A layer blob: streamed from a registry, read whole (and verified) from a layout.
+    pub async fn layer(
+        &self,
+        digest: &str,
+        size: i64,
+    ) -> Result<Box<dyn std::io::Read + Send>, ImageError> {
+        match self {
+            ImageSource::Registry(r) => {
+                let stream = r.blob_stream(digest, size).await?;
+                // The bridge blocks on the runtime; the audit reads it inside `spawn_blocking`.
+                Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)))
+            }
+            ImageSource::Layout(l) => {
+                let bytes = l.layout.blob(digest, u64::try_from(size).ok()).await?;
+                Ok(Box::new(std::io::Cursor::new(bytes)))
+            }
+            ImageSource::Daemon(name) => Err(ImageError::Layout {
+                what: name.clone(),
+                detail: "an engine image's layers cannot be read here".into(),
+            }),
+        }
+    }
+
     /// The chosen entry's manifest and config.
     pub async fn platform_image(&self, entry: &IndexEntry) -> Result<PlatformImage, ImageError> {
         match self {

@@ -172,6 +172,21 @@ fn test_case(classname: &str, t: &TestReport) -> TestCase {
         ),
     };
     b.set_classname(classname);
+    // Image checks at warning level pass with mismatches; JUnit has no warnings, so they go
+    // to system-out, where dashboards show them.
+    if t.status == TestStatus::Passed && !t.mismatches.is_empty() && t.stdout.is_empty() {
+        let warnings: String = t
+            .mismatches
+            .iter()
+            .map(|m| {
+                format!(
+                    "warning: {}: expected {}, found {}\n",
+                    m.check, m.expected, m.actual
+                )
+            })
+            .collect();
+        b.set_system_out(&text::block(&warnings, 0));
+    }
     if !t.stdout.is_empty() || t.stdout_dropped > 0 {
         b.set_system_out(&text::block(&t.stdout, t.stdout_dropped));
     }

@@ -349,7 +349,12 @@ fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()
                 writeln!(w, "    = hint: {h}")?;
             }
         }
-        for t in r.tests.iter().filter(|t| t.status != TestStatus::Passed) {
+        // A passed test with mismatches carries warnings (`[audit] elf = "warn"`): shown too.
+        for t in r
+            .tests
+            .iter()
+            .filter(|t| t.status != TestStatus::Passed || !t.mismatches.is_empty())
+        {
             heading(w)?;
             test_failure(&r.platform.to_string(), t, w, p)?;
         }
@@ -363,6 +368,7 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         TestStatus::Error => "could not run",
         TestStatus::NotRun => "not run (interrupted)",
         TestStatus::Skipped => "skipped",
+        TestStatus::Passed => "passed with warnings",
         _ => "failed",
     };
     writeln!(

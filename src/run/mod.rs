@@ -122,7 +122,8 @@ async fn run_platform(
             .iter()
             .map(|t| skipped_test(t, reason.clone()))
             .collect();
-    } else if report.problem.is_none() {
+    // A platform with only image checks (files, metadata, audit) needs no pull and no container.
+    } else if report.problem.is_none() && !planned.tests.is_empty() {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);

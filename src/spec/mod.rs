@@ -6,6 +6,7 @@
 //! nothing downstream can fail because of what the user wrote: a bad regex is a spec error, never
 //! a silently failing test.
 
+mod audit;
 mod error;
 mod raw;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
+pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 
@@ -40,6 +42,10 @@ pub struct Spec {
     pub platforms: Option<Vec<Platform>>,
     pub settings: Settings,
     pub tests: Vec<TestSpec>,
+    /// Checks read from the image itself, without a container.
+    pub files: Vec<FileCheck>,
+    pub metadata: Option<MetadataCheck>,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -297,9 +303,19 @@ impl Validator<'_> {
             .transpose()?;
         let raw_isolation = raw.settings.isolation.clone();
         let settings = self.settings(raw.settings)?;
-        if raw.tests.is_empty() {
-            return Err(SpecError::file(self.path, "the spec has no tests")
-                .with_hint("add at least one [[test]] table with a `name` and a `command`"));
+        let audit = self.audit(raw.audit)?;
+        let mut files = Vec::with_capacity(raw.files.len());
+        for f in &raw.files {
+            files.push(self.file(f, platforms.as_deref())?);
+        }
+        let metadata = raw.metadata.map(|m| self.metadata(m)).transpose()?;
+        // The default ELF audit alone is not a reason to run: it comes with every spec.
+        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() {
+            return Err(
+                SpecError::file(self.path, "the spec has nothing to check").with_hint(
+                    "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
+                ),
+            );
         }
         let mut seen = BTreeSet::new();
         let mut tests = Vec::with_capacity(raw.tests.len());
@@ -322,6 +338,9 @@ impl Validator<'_> {
             platforms,
             settings,
             tests,
+            files,
+            metadata,
+            audit,
         };
         if spec.settings.isolation == Isolation::Exec
             && let Err(message) = spec.exec_keepalive()

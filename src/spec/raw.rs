@@ -18,6 +18,54 @@ pub struct RawSpec {
     pub settings: RawSettings,
     #[serde(default, rename = "test")]
     pub tests: Vec<Spanned<RawTest>>,
+    #[serde(default, rename = "file")]
+    pub files: Vec<Spanned<RawFile>>,
+    pub metadata: Option<RawMetadata>,
+    pub audit: Option<Spanned<RawAudit>>,
+}
+
+/// A `[[file]]` table: a file checked in the image layers, without a container.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub path: Spanned<String>,
+    pub exists: Option<bool>,
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub target: Option<String>,
+    pub mode: Option<Spanned<String>>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub content: Option<String>,
+    pub contains: Option<OneOrMany>,
+    pub matches: Option<Spanned<OneOrMany>>,
+    pub excludes: Option<OneOrMany>,
+    pub platforms: Option<Vec<Spanned<String>>>,
+}
+
+/// The `[metadata]` table: expectations on each platform's image config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetadata {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub env_matches: Option<BTreeMap<String, Spanned<String>>>,
+    pub env_unset: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub exposed_ports: Option<Vec<Spanned<String>>>,
+    pub volumes: Option<Vec<String>>,
+}
+
+/// The `[audit]` table: the ELF architecture scan of every layer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub elf: Option<Spanned<String>>,
+    pub allow: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

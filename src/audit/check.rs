@@ -1,0 +1,334 @@
+//! Pure comparisons of one platform's image with the spec: a `[[file]]` against the merged
+//! filesystem, `[metadata]` against the image config, and every ELF file against the platform's
+//! architecture. They return the expectations that did not hold.
+
+use std::collections::BTreeSet;
+
+use oci_spec::image::ImageConfiguration;
+
+use super::fs::{Lookup, MergedFs};
+use super::layer::{ElfIdent, Entry, EntryKind};
+use crate::check::output;
+use crate::emulation::defs::{self, ArchDef, Endian};
+use crate::outcome::Mismatch;
+use crate::platform::Platform;
+use crate::spec::{AuditSettings, FileCheck, FileKind, MetadataCheck, StreamExpect};
+
+/// A platform with more mismatched ELF files than this lists the first ones and a count.
+const MAX_ELF_MISMATCHES: usize = 100;
+
+fn mismatch(
+    check: impl Into<String>,
+    expected: impl Into<String>,
+    actual: impl Into<String>,
+) -> Mismatch {
+    Mismatch {
+        check: check.into(),
+        expected: expected.into(),
+        actual: actual.into(),
+    }
+}
+
+fn kind_name(kind: &EntryKind) -> String {
+    match kind {
+        EntryKind::File | EntryKind::Hardlink(_) => "file".into(),
+        EntryKind::Directory => "directory".into(),
+        EntryKind::Symlink(t) => format!("symlink to {t}"),
+        _ => "special file".into(),
+    }
+}
+
+/// Check one `[[file]]`. `content` is the file's bytes when the check reads them (the caller
+/// fetches them, possibly from the layer a symlink led to).
+pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let follow = check.kind != Some(FileKind::Symlink);
+    let entry = match fs.lookup(&check.path, follow) {
+        Lookup::Found { entry, path, .. } => Some((entry, path)),
+        Lookup::Missing { path } => {
+            if check.exists {
+                let why = if path == check.path {
+                    "missing".to_owned()
+                } else {
+                    format!("missing ({path} does not exist)")
+                };
+                out.push(mismatch("exists", "present", why));
+            }
+            None
+        }
+        Lookup::Loop => {
+            out.push(mismatch(
+                "exists",
+                if check.exists { "present" } else { "absent" },
+                "a symlink loop",
+            ));
+            None
+        }
+    };
+    let Some((entry, resolved)) = entry else {
+        return out;
+    };
+    if !check.exists {
+        out.push(mismatch(
+            "exists",
+            "absent",
+            format!("present: {}", kind_name(&entry.kind)),
+        ));
+        return out;
+    }
+    if let Some(kind) = check.kind {
+        let ok = matches!(
+            (kind, &entry.kind),
+            (FileKind::File, EntryKind::File | EntryKind::Hardlink(_))
+                | (FileKind::Directory, EntryKind::Directory)
+                | (FileKind::Symlink, EntryKind::Symlink(_))
+        );
+        if !ok {
+            out.push(mismatch("type", kind.to_string(), kind_name(&entry.kind)));
+        }
+    }
+    if let (Some(target), EntryKind::Symlink(actual)) = (&check.target, &entry.kind)
+        && target != actual
+    {
+        out.push(mismatch("target", target, actual));
+    }
+    if let Some(mode) = check.mode
+        && mode != entry.mode
+    {
+        out.push(mismatch(
+            "mode",
+            format!("{mode:04o}"),
+            format!("{:04o}", entry.mode),
+        ));
+    }
+    for (what, want, got) in [
+        ("uid", check.uid, entry.uid),
+        ("gid", check.gid, entry.gid),
+        ("size", check.size, entry.size),
+    ] {
+        if let Some(want) = want
+            && want != got
+        {
+            out.push(mismatch(what, want.to_string(), got.to_string()));
+        }
+    }
+    if check.needs_content() {
+        match content {
+            Some(bytes) => {
+                let expect = StreamExpect {
+                    exact: check.content.clone(),
+                    contains: check.contains.clone(),
+                    matches: check.matches.clone(),
+                    excludes: check.excludes.clone(),
+                };
+                output::stream(
+                    "content",
+                    &expect,
+                    &String::from_utf8_lossy(bytes),
+                    &mut out,
+                );
+            }
+            None => out.push(mismatch(
+                "content",
+                "a regular file",
+                format!("{resolved} is a {}", kind_name(&entry.kind)),
+            )),
+        }
+    }
+    out
+}
+
+/// Check `[metadata]` against an image config.
+pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let c = config.config().clone().unwrap_or_default();
+    let list = |v: &Option<Vec<String>>| format!("{:?}", v.clone().unwrap_or_default());
+    if let Some(want) = &check.entrypoint
+        && *want != c.entrypoint().clone().unwrap_or_default()
+    {
+        out.push(mismatch(
+            "entrypoint",
+            format!("{want:?}"),
+            list(c.entrypoint()),
+        ));
+    }
+    if let Some(want) = &check.cmd
+        && *want != c.cmd().clone().unwrap_or_default()
+    {
+        out.push(mismatch("cmd", format!("{want:?}"), list(c.cmd())));
+    }
+    let env: Vec<(String, String)> = c
+        .env()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let shown = |v: Option<String>| v.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}"));
+    for (name, want) in &check.env {
+        let got = var(name);
+        if got.as_deref() != Some(want.as_str()) {
+            out.push(mismatch(
+                format!("env {name}"),
+                format!("{want:?}"),
+                shown(got),
+            ));
+        }
+    }
+    for (name, re) in &check.env_matches {
+        let got = var(name);
+        if !got.as_deref().is_some_and(|v| re.is_match(v)) {
+            out.push(mismatch(
+                format!("env {name} matches"),
+                re.as_str(),
+                shown(got),
+            ));
+        }
+    }
+    for name in &check.env_unset {
+        if let Some(v) = var(name) {
+            out.push(mismatch(format!("env {name}"), "not set", format!("{v:?}")));
+        }
+    }
+    for (what, want, got) in [
+        ("user", &check.user, c.user()),
+        ("workdir", &check.workdir, c.working_dir()),
+    ] {
+        if let Some(want) = want
+            && want != got.as_deref().unwrap_or("")
+        {
+            out.push(mismatch(
+                what,
+                format!("{want:?}"),
+                format!("{:?}", got.clone().unwrap_or_default()),
+            ));
+        }
+    }
+    let labels = c.labels().clone().unwrap_or_default();
+    for (name, want) in &check.labels {
+        let got = labels.get(name);
+        if got != Some(want) {
+            out.push(mismatch(
+                format!("label {name}"),
+                format!("{want:?}"),
+                got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
+            ));
+        }
+    }
+    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+    if let Some(want) = &check.exposed_ports {
+        let got = set(&c.exposed_ports().clone().unwrap_or_default());
+        if set(want) != got {
+            out.push(mismatch(
+                "exposed ports",
+                format!("{:?}", set(want)),
+                format!("{got:?}"),
+            ));
+        }
+    }
+    if let Some(want) = &check.volumes {
+        let got = set(&c.volumes().clone().unwrap_or_default());
+        if set(want) != got {
+            out.push(mismatch(
+                "volumes",
+                format!("{:?}", set(want)),
+                format!("{got:?}"),
+            ));
+        }
+    }
+    out
+}
+
+/// The architecture definition a platform's executables must match, when archsmoke knows it.
+pub fn expected_arch(platform: &Platform) -> Option<&'static ArchDef> {
+    defs::lookup(platform.architecture())
+}
+
+/// How an ELF identity reads to a person: `64-bit little-endian amd64 (x86_64, e_machine 62)`.
+pub fn describe(class: u8, endian: Endian, e_machine: u16) -> String {
+    let order = match endian {
+        Endian::Little => "little-endian",
+        Endian::Big => "big-endian",
+    };
+    match defs::definitions()
+        .iter()
+        .find(|d| d.class == class && d.endian == endian && d.e_machine == e_machine)
+    {
+        Some(d) => format!(
+            "{class}-bit {order} {} ({}, e_machine {e_machine})",
+            d.oci, d.name
+        ),
+        None => format!("{class}-bit {order} e_machine {e_machine}"),
+    }
+}
+
+fn matches_arch(ident: &ElfIdent, arch: &ArchDef) -> bool {
+    ident.class == arch.class && ident.endian == arch.endian && ident.e_machine == arch.e_machine
+}
+
+/// Every ELF file of the merged filesystem whose architecture is not the platform's, and every
+/// dynamically linked one whose interpreter the image lacks. Paths matching `allow` are skipped.
+pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<Mismatch> {
+    let Some(arch) = expected_arch(platform) else {
+        return vec![mismatch(
+            "architecture",
+            format!("an architecture archsmoke knows for {platform}"),
+            "unknown: add it to qemu/binfmt.toml to audit its executables",
+        )];
+    };
+    let expected = describe(arch.class, arch.endian, arch.e_machine);
+    let mut out = Vec::new();
+    let mut more = 0usize;
+    let mut push = |m: Mismatch, out: &mut Vec<Mismatch>| {
+        if out.len() < MAX_ELF_MISMATCHES {
+            out.push(m);
+        } else {
+            more += 1;
+        }
+    };
+    let elves = fs
+        .entries()
+        .filter_map(|(_, e): (usize, &Entry)| e.elf.as_ref().map(|i| (e, i)))
+        .filter(|(e, _)| !settings.allow_set.is_match(&e.path));
+    for (e, ident) in elves {
+        if !matches_arch(ident, arch) {
+            push(
+                mismatch(
+                    format!("elf {}", e.path),
+                    expected.clone(),
+                    describe(ident.class, ident.endian, ident.e_machine),
+                ),
+                &mut out,
+            );
+        }
+        if let Some(interp) = &ident.interpreter
+            && !matches!(fs.lookup(interp, true), Lookup::Found { .. })
+        {
+            push(
+                mismatch(
+                    format!("interpreter of {}", e.path),
+                    format!("{interp} in the image"),
+                    "missing: the dynamically linked executable cannot start",
+                ),
+                &mut out,
+            );
+        }
+    }
+    if more > 0 {
+        out.push(mismatch(
+            "more",
+            "no further mismatches",
+            format!("{more} more not listed"),
+        ));
+    }
+    out
+}

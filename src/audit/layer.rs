@@ -1,0 +1,398 @@
+//! Reading one layer blob as a stream: where layers come from ([`LayerSource`]) and what is kept
+//! of them ([`scan`]): every entry's metadata, the ELF identity and interpreter of executables,
+//! and the bytes of only those files a check reads. Nothing is extracted to disk, and memory does
+//! not grow with the layer's size.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
+
+use futures_util::future::BoxFuture;
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader};
+
+use crate::emulation::defs::Endian;
+use crate::image::{ImageError, RegistryImage};
+use crate::spec::normalize_path;
+
+/// How much of an ELF file is read for its program headers and interpreter path; linkers put
+/// both in the first page, so this is generous.
+const ELF_PREFIX: usize = 64 << 10;
+
+/// A layer blob as stored (gzip-compressed or plain tar), read on a blocking thread.
+pub type LayerReader = Box<dyn Read + Send>;
+
+/// Where layer blobs come from. The registry is one source; an OCI layout or archive is another:
+/// it only has to open a blob by digest.
+pub trait LayerSource: Send + Sync {
+    /// Open the blob `digest` of `size` bytes. The reader must verify the digest: a mismatch is
+    /// a read error, at the latest at the end of the stream.
+    fn open<'a>(
+        &'a self,
+        digest: &'a str,
+        size: i64,
+    ) -> BoxFuture<'a, Result<LayerReader, ImageError>>;
+}
+
+impl LayerSource for crate::image::ImageSource {
+    fn open<'a>(
+        &'a self,
+        digest: &'a str,
+        size: i64,
+    ) -> BoxFuture<'a, Result<LayerReader, ImageError>> {
+        Box::pin(self.layer(digest, size))
+    }
+}
+
+impl LayerSource for RegistryImage {
+    fn open<'a>(
+        &'a self,
+        digest: &'a str,
+        size: i64,
+    ) -> BoxFuture<'a, Result<LayerReader, ImageError>> {
+        Box::pin(async move {
+            let stream = self.blob_stream(digest, size).await?;
+            // The bridge blocks on the runtime; the caller reads it inside `spawn_blocking`.
+            let reader: LayerReader = Box::new(tokio_util::io::SyncIoBridge::new(stream));
+            Ok(reader)
+        })
+    }
+}
+
+/// What a layer entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Directory,
+    Symlink(String),
+    /// A hard link to another path of the image (absolute, normalized).
+    Hardlink(String),
+    /// Devices, fifos and the like.
+    Other,
+    /// `.wh.<name>`: the path is removed from the layers below.
+    Whiteout,
+    /// `.wh..wh..opq` in a directory: its content in the layers below is hidden.
+    Opaque,
+}
+
+/// Identity of an ELF file: what the audit compares with the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfIdent {
+    pub class: u8,
+    pub endian: Endian,
+    pub e_machine: u16,
+    /// PT_INTERP, when the file is dynamically linked.
+    pub interpreter: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Absolute and normalized; for whiteouts the path they remove.
+    pub path: String,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub elf: Option<ElfIdent>,
+    /// Kept only for paths a content check names, and only up to the limit.
+    pub content: Option<Vec<u8>>,
+}
+
+/// One layer, as far as the checks need it, in archive order.
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    pub entries: Vec<Entry>,
+}
+
+/// What to keep while scanning.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Paths whose bytes a check reads.
+    pub keep_content: HashSet<String>,
+    /// Larger files named in `keep_content` are refused rather than held in memory.
+    pub max_content: u64,
+    pub elf: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read the layer: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the layer is zstd-compressed, which archsmoke cannot read yet")]
+    Zstd,
+    #[error("{path} is {size} bytes, more than the {limit} bytes a content check may read")]
+    TooLarge { path: String, size: u64, limit: u64 },
+}
+
+/// Read a whole layer blob, decompressing gzip when the stream starts with its magic.
+pub fn scan(reader: impl Read, opts: &ScanOptions) -> Result<Layer, ScanError> {
+    let mut buffered = BufReader::with_capacity(64 << 10, reader);
+    let head = buffered.fill_buf()?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        scan_tar(flate2::read::MultiGzDecoder::new(buffered), opts)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Err(ScanError::Zstd)
+    } else {
+        scan_tar(buffered, opts)
+    }
+}
+
+fn scan_tar(reader: impl Read, opts: &ScanOptions) -> Result<Layer, ScanError> {
+    let mut archive = tar::Archive::new(reader);
+    let mut layer = Layer::default();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let raw_path = entry.path()?.to_string_lossy().into_owned();
+        let Some(path) = normalize_path(&format!("/{raw_path}")) else {
+            continue;
+        };
+        let header = entry.header();
+        let (mode, uid, gid, size) = (
+            header.mode().unwrap_or(0) & 0o7777,
+            header.uid().unwrap_or(0),
+            header.gid().unwrap_or(0),
+            header.size().unwrap_or(0),
+        );
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let link = || {
+            entry
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let kind = if name == ".wh..wh..opq" {
+            EntryKind::Opaque
+        } else if name.starts_with(".wh.") {
+            EntryKind::Whiteout
+        } else {
+            match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+                tar::EntryType::Directory => EntryKind::Directory,
+                tar::EntryType::Symlink => EntryKind::Symlink(link()),
+                tar::EntryType::Link => {
+                    EntryKind::Hardlink(normalize_path(&format!("/{}", link())).unwrap_or_default())
+                }
+                _ => EntryKind::Other,
+            }
+        };
+        let path = match kind {
+            EntryKind::Opaque => parent.to_owned(),
+            EntryKind::Whiteout => {
+                let removed = &name[".wh.".len()..];
+                normalize_path(&format!("{parent}/{removed}")).unwrap_or_default()
+            }
+            _ => path,
+        };
+        let (mut elf, mut content) = (None, None);
+        if kind == EntryKind::File {
+            if opts.keep_content.contains(&path) {
+                if size > opts.max_content {
+                    return Err(ScanError::TooLarge {
+                        path,
+                        size,
+                        limit: opts.max_content,
+                    });
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                (&mut entry)
+                    .take(opts.max_content)
+                    .read_to_end(&mut bytes)?;
+                if opts.elf {
+                    elf = elf_ident(&bytes);
+                }
+                content = Some(bytes);
+            } else if opts.elf && size >= 20 {
+                let mut prefix = Vec::with_capacity((size as usize).min(ELF_PREFIX));
+                (&mut entry).take(4).read_to_end(&mut prefix)?;
+                if prefix == b"\x7fELF" {
+                    (&mut entry)
+                        .take(ELF_PREFIX as u64 - 4)
+                        .read_to_end(&mut prefix)?;
+                    elf = elf_ident(&prefix);
+                }
+            }
+        }
+        layer.entries.push(Entry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            elf,
+            content,
+        });
+    }
+    Ok(layer)
+}
+
+/// The identity of an ELF file from its first bytes; `None` when it is not ELF. The interpreter
+/// is read when the program headers lie within `data`.
+pub fn elf_ident(data: &[u8]) -> Option<ElfIdent> {
+    if data.len() < 20 || !data.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let endian = match data[5] {
+        1 => Endian::Little,
+        2 => Endian::Big,
+        _ => return None,
+    };
+    let raw = [data[18], data[19]];
+    let e_machine = match endian {
+        Endian::Little => u16::from_le_bytes(raw),
+        Endian::Big => u16::from_be_bytes(raw),
+    };
+    let (class, interpreter) = match data[4] {
+        1 => (
+            32,
+            interpreter::<elf::FileHeader32<object::Endianness>>(data),
+        ),
+        2 => (
+            64,
+            interpreter::<elf::FileHeader64<object::Endianness>>(data),
+        ),
+        _ => return None,
+    };
+    Some(ElfIdent {
+        class,
+        endian,
+        e_machine,
+        interpreter,
+    })
+}
+
+fn interpreter<H: FileHeader<Endian = object::Endianness>>(data: &[u8]) -> Option<String> {
+    let header = H::parse(data).ok()?;
+    let endian = header.endian().ok()?;
+    header
+        .program_headers(endian, data)
+        .ok()?
+        .iter()
+        .find_map(|p| p.interpreter(endian, data).ok().flatten())
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A minimal 64-bit little-endian ELF with one PT_INTERP program header.
+    pub(crate) fn elf64_with_interp(e_machine: u16, interp: &str) -> Vec<u8> {
+        let mut h = vec![0u8; 64 + 56];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 2;
+        h[5] = 1;
+        h[6] = 1;
+        h[16..18].copy_from_slice(&2u16.to_le_bytes());
+        h[18..20].copy_from_slice(&e_machine.to_le_bytes());
+        h[20..24].copy_from_slice(&1u32.to_le_bytes());
+        h[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        h[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        h[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        let off = h.len() as u64;
+        let mut name = interp.as_bytes().to_vec();
+        name.push(0);
+        let ph = &mut h[64..120];
+        ph[..4].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        ph[8..16].copy_from_slice(&off.to_le_bytes());
+        ph[32..40].copy_from_slice(&(name.len() as u64).to_le_bytes());
+        ph[40..48].copy_from_slice(&(name.len() as u64).to_le_bytes());
+        h.extend(name);
+        h
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o755);
+            h.set_size(data.len() as u64);
+            if let Some(l) = link {
+                h.set_link_name(l).expect("link name");
+            }
+            b.append_data(&mut h, path, *data).expect("append");
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn gzip_and_plain_layers_give_the_same_entries() {
+        let elf = elf64_with_interp(183, "/lib/ld-linux-aarch64.so.1");
+        let tar = tar_of(&[
+            ("bin/", tar::EntryType::Directory, b"", None),
+            ("bin/app", tar::EntryType::Regular, &elf, None),
+            ("bin/sh", tar::EntryType::Symlink, b"", Some("app")),
+            ("etc/.wh.passwd", tar::EntryType::Regular, b"", None),
+            ("opt/.wh..wh..opq", tar::EntryType::Regular, b"", None),
+            ("etc/motd", tar::EntryType::Regular, b"hello\n", None),
+        ]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let opts = ScanOptions {
+            keep_content: HashSet::from(["/etc/motd".to_owned()]),
+            max_content: 1024,
+            elf: true,
+        };
+        for blob in [tar, gz] {
+            let layer = scan(blob.as_slice(), &opts).expect("scan");
+            let kinds: Vec<(&str, &EntryKind)> = layer
+                .entries
+                .iter()
+                .map(|e| (e.path.as_str(), &e.kind))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    ("/bin", &EntryKind::Directory),
+                    ("/bin/app", &EntryKind::File),
+                    ("/bin/sh", &EntryKind::Symlink("app".into())),
+                    ("/etc/passwd", &EntryKind::Whiteout),
+                    ("/opt", &EntryKind::Opaque),
+                    ("/etc/motd", &EntryKind::File),
+                ]
+            );
+            let app = &layer.entries[1];
+            let ident = app.elf.as_ref().expect("ELF recognized");
+            assert_eq!(
+                (ident.class, ident.endian, ident.e_machine),
+                (64, Endian::Little, 183)
+            );
+            assert_eq!(
+                ident.interpreter.as_deref(),
+                Some("/lib/ld-linux-aarch64.so.1")
+            );
+            assert!(app.content.is_none(), "bytes kept only for checked files");
+            assert_eq!(layer.entries[5].content.as_deref(), Some(&b"hello\n"[..]));
+        }
+    }
+
+    #[test]
+    fn content_over_the_limit_is_refused() {
+        let tar = tar_of(&[("big", tar::EntryType::Regular, &[0u8; 2048], None)]);
+        let opts = ScanOptions {
+            keep_content: HashSet::from(["/big".to_owned()]),
+            max_content: 1024,
+            elf: false,
+        };
+        assert!(matches!(
+            scan(tar.as_slice(), &opts),
+            Err(ScanError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn non_elf_and_truncated_headers_are_not_elf() {
+        assert_eq!(elf_ident(b"#!/bin/sh\necho hi\n"), None);
+        assert_eq!(elf_ident(b"\x7fELF\x02\x01"), None);
+        let mut bad_class = elf64_with_interp(62, "/x");
+        bad_class[4] = 9;
+        assert_eq!(elf_ident(&bad_class), None);
+    }
+}

@@ -1,0 +1,405 @@
+//! The image audit: checks that read the image instead of running it. It owns `[[file]]` checks
+//! against each platform's merged layers, `[metadata]` checks against each platform's config, and
+//! the ELF audit (executables of another architecture, interpreters the image lacks).
+//!
+//! Layers are streamed from an [`AuditSource`] (the registry today; an OCI layout only has to
+//! implement the trait), each unique layer read once however many platforms share it, on a
+//! blocking thread, keeping only metadata, ELF identities and the bytes a content check needs.
+//! Results are [`TestReport`]s that join each platform's run results; no container is started.
+
+pub mod check;
+pub mod fs;
+pub mod layer;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, StreamExt};
+
+use crate::image::{ImageError, IndexEntry, PlatformContents, RegistryImage};
+use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
+use crate::platform::Platform;
+use crate::spec::{AuditSettings, ElfLevel, FileCheck, MetadataCheck, Spec};
+use fs::{Lookup, MergedFs};
+use layer::{EntryKind, Layer, LayerSource, ScanOptions};
+
+/// Layers read at once: each holds a connection and a decompressor busy.
+const LAYERS_AT_ONCE: usize = 2;
+/// The most bytes of one file a content check holds in memory.
+pub const MAX_CONTENT: u64 = 16 << 20;
+
+/// An image the audit can read: its platforms' manifests and configs, and its layer blobs.
+pub trait AuditSource: LayerSource {
+    fn contents<'a>(
+        &'a self,
+        entry: &'a IndexEntry,
+    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>>;
+}
+
+impl AuditSource for RegistryImage {
+    fn contents<'a>(
+        &'a self,
+        entry: &'a IndexEntry,
+    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>> {
+        Box::pin(self.platform_contents(entry))
+    }
+}
+
+impl AuditSource for crate::image::ImageSource {
+    fn contents<'a>(
+        &'a self,
+        entry: &'a IndexEntry,
+    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>> {
+        Box::pin(self.platform_contents(entry))
+    }
+}
+
+/// What to check on every platform.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    pub files: Vec<FileCheck>,
+    pub metadata: Option<MetadataCheck>,
+    pub audit: AuditSettings,
+}
+
+impl Checks {
+    pub fn from_spec(spec: &Spec) -> Checks {
+        Checks {
+            files: spec.files.clone(),
+            metadata: spec.metadata.clone(),
+            audit: spec.audit.clone(),
+        }
+    }
+
+    /// Only the ELF audit, at `error` level: `archsmoke audit`.
+    pub fn elf_only() -> Checks {
+        Checks {
+            audit: AuditSettings {
+                elf: ElfLevel::Error,
+                ..AuditSettings::default()
+            },
+            ..Checks::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.metadata.is_none() && self.audit.elf == ElfLevel::Off
+    }
+
+    fn needs_layers(&self) -> bool {
+        !self.files.is_empty() || self.audit.elf != ElfLevel::Off
+    }
+}
+
+/// One platform to audit: the index entry chosen for it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub platform: Platform,
+    pub entry: IndexEntry,
+}
+
+/// The audit of one platform.
+#[derive(Debug, Clone)]
+pub struct PlatformAudit {
+    pub platform: Platform,
+    /// The image config contradicts the index entry (the audit still ran).
+    pub problem: Option<Problem>,
+    pub tests: Vec<TestReport>,
+    /// From the start of the audit until this platform's checks were done.
+    pub duration: Duration,
+}
+
+/// Add each platform's audit results to its run report, after the run's own tests. A config
+/// that contradicts the index becomes the platform's problem when the run found none.
+pub fn merge_into(reports: &mut [PlatformReport], audits: Vec<PlatformAudit>) {
+    for a in audits {
+        let Some(r) = reports.iter_mut().find(|r| r.platform == a.platform) else {
+            continue;
+        };
+        if r.problem.is_none() {
+            r.problem = a.problem;
+        }
+        r.tests.extend(a.tests);
+        r.duration += a.duration;
+    }
+}
+
+/// Audit every target; results come back in the targets' order.
+pub async fn audit(
+    source: &dyn AuditSource,
+    targets: &[Target],
+    checks: &Checks,
+) -> Vec<PlatformAudit> {
+    let started = Instant::now();
+    let contents: Vec<Result<PlatformContents, ImageError>> =
+        futures_util::future::join_all(targets.iter().map(|t| source.contents(&t.entry))).await;
+
+    // Each distinct layer once, whatever the number of platforms sharing it.
+    let mut unique: Vec<(String, i64)> = Vec::new();
+    if checks.needs_layers() {
+        let mut seen = HashSet::new();
+        for c in contents.iter().flatten() {
+            for l in &c.layers {
+                if seen.insert(l.digest().to_string()) {
+                    unique.push((l.digest().to_string(), l.size() as i64));
+                }
+            }
+        }
+    }
+    let opts = ScanOptions {
+        keep_content: checks
+            .files
+            .iter()
+            .filter(|f| f.needs_content())
+            .map(|f| f.path.clone())
+            .collect(),
+        max_content: MAX_CONTENT,
+        elf: checks.audit.elf != ElfLevel::Off,
+    };
+    let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(unique)
+        .map(|(digest, size)| {
+            let opts = opts.clone();
+            async move {
+                let result = read_layer(source, &digest, size, opts).await;
+                (digest, result)
+            }
+        })
+        .buffer_unordered(LAYERS_AT_ONCE)
+        .collect()
+        .await;
+
+    let mut out = Vec::with_capacity(targets.len());
+    for (target, contents) in targets.iter().zip(contents) {
+        out.push(audit_platform(source, target, contents, &scanned, checks, started).await);
+    }
+    out
+}
+
+async fn read_layer(
+    source: &dyn AuditSource,
+    digest: &str,
+    size: i64,
+    opts: ScanOptions,
+) -> Result<Arc<Layer>, String> {
+    let reader = source
+        .open(digest, size)
+        .await
+        .map_err(|e| format!("layer {digest}: {e} ({})", e.hint()))?;
+    tokio::task::spawn_blocking(move || layer::scan(reader, &opts))
+        .await
+        .map_err(|e| format!("layer {digest}: the reader stopped: {e}"))?
+        .map(Arc::new)
+        .map_err(|e| format!("layer {digest}: {e}"))
+}
+
+async fn audit_platform(
+    source: &dyn AuditSource,
+    target: &Target,
+    contents: Result<PlatformContents, ImageError>,
+    scanned: &HashMap<String, Result<Arc<Layer>, String>>,
+    checks: &Checks,
+    started: Instant,
+) -> PlatformAudit {
+    let files: Vec<&FileCheck> = checks
+        .files
+        .iter()
+        .filter(|f| f.applies_to(&target.platform))
+        .collect();
+    let mut names: Vec<String> = files.iter().map(|f| format!("file {}", f.path)).collect();
+    if checks.metadata.is_some() {
+        names.push("metadata".into());
+    }
+    if checks.audit.elf != ElfLevel::Off {
+        names.push("audit elf".into());
+    }
+    let contents = match contents {
+        Ok(c) => c,
+        Err(e) => {
+            let error = format!("{e} ({})", e.hint());
+            return PlatformAudit {
+                platform: target.platform.clone(),
+                problem: None,
+                duration: started.elapsed(),
+                tests: names
+                    .into_iter()
+                    .map(|n| errored(n, &error, started.elapsed()))
+                    .collect(),
+            };
+        }
+    };
+    let entry_platform = target
+        .entry
+        .platform
+        .clone()
+        .unwrap_or_else(|| target.platform.clone());
+    let problem = contents
+        .image
+        .config_mismatch(&entry_platform)
+        .map(|message| Problem {
+            kind: ProblemKind::ConfigMismatch,
+            message,
+            hint: Some(
+                "the image was built for another platform than its index claims; \
+             rebuild it with the right --platform"
+                    .into(),
+            ),
+        });
+    let mut tests = Vec::new();
+    let layers: Result<Vec<Arc<Layer>>, String> = if checks.needs_layers() {
+        contents
+            .layers
+            .iter()
+            .map(|l| match scanned.get(&l.digest().to_string()) {
+                Some(r) => r.clone(),
+                None => Err(format!("layer {} was not read", l.digest())),
+            })
+            .collect()
+    } else {
+        Ok(Vec::new())
+    };
+    match &layers {
+        Ok(layers) => {
+            let merged = MergedFs::new(layers);
+            for f in &files {
+                let content = content_of(source, f, &merged, &contents).await;
+                let (mismatches, error) = match content {
+                    Ok(bytes) => (check::file(f, &merged, bytes.as_deref()), None),
+                    Err(e) => (Vec::new(), Some(e)),
+                };
+                tests.push(finished(
+                    format!("file {}", f.path),
+                    mismatches,
+                    error,
+                    true,
+                    started,
+                ));
+            }
+            if let Some(m) = &checks.metadata {
+                tests.push(finished(
+                    "metadata".into(),
+                    check::metadata(m, &contents.config),
+                    None,
+                    true,
+                    started,
+                ));
+            }
+            if checks.audit.elf != ElfLevel::Off {
+                let mismatches = check::elf(&target.platform, &merged, &checks.audit);
+                let fails = checks.audit.elf == ElfLevel::Error;
+                tests.push(finished(
+                    "audit elf".into(),
+                    mismatches,
+                    None,
+                    fails,
+                    started,
+                ));
+            }
+        }
+        Err(e) => {
+            // The config was read: metadata still has its answer.
+            for n in names {
+                let report = match &checks.metadata {
+                    Some(m) if n == "metadata" => {
+                        finished(n, check::metadata(m, &contents.config), None, true, started)
+                    }
+                    _ => errored(n, e, started.elapsed()),
+                };
+                tests.push(report);
+            }
+        }
+    }
+    PlatformAudit {
+        platform: target.platform.clone(),
+        problem,
+        tests,
+        duration: started.elapsed(),
+    }
+}
+
+/// The bytes a content check reads. When a symlink led elsewhere, the path kept in the first pass
+/// is not the file; its layer is read again, keeping just that file.
+async fn content_of(
+    source: &dyn AuditSource,
+    check: &FileCheck,
+    merged: &MergedFs,
+    contents: &PlatformContents,
+) -> Result<Option<Vec<u8>>, String> {
+    if !check.needs_content() || !check.exists {
+        return Ok(None);
+    }
+    let Lookup::Found { path, layer, entry } = merged.lookup(&check.path, true) else {
+        return Ok(None);
+    };
+    if !matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_)) {
+        return Ok(None);
+    }
+    if let Some(bytes) = &entry.content {
+        return Ok(Some(bytes.clone()));
+    }
+    if entry.size == 0 {
+        return Ok(Some(Vec::new()));
+    }
+    let desc = &contents.layers[layer];
+    let opts = ScanOptions {
+        keep_content: HashSet::from([path.clone()]),
+        max_content: MAX_CONTENT,
+        elf: false,
+    };
+    let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;
+    Ok(again
+        .entries
+        .iter()
+        .rev()
+        .find(|e| e.path == path)
+        .and_then(|e| e.content.clone()))
+}
+
+fn finished(
+    name: String,
+    mismatches: Vec<Mismatch>,
+    error: Option<String>,
+    fails: bool,
+    started: Instant,
+) -> TestReport {
+    let status = if error.is_some() {
+        TestStatus::Error
+    } else if mismatches.is_empty() || !fails {
+        // At `warn`, mismatches are shown on a passed test: visible, but not a failure.
+        TestStatus::Passed
+    } else {
+        TestStatus::Failed
+    };
+    TestReport {
+        error,
+        mismatches,
+        ..blank(name, status, started.elapsed())
+    }
+}
+
+fn errored(name: String, error: &str, duration: Duration) -> TestReport {
+    TestReport {
+        error: Some(error.to_owned()),
+        ..blank(name, TestStatus::Error, duration)
+    }
+}
+
+fn blank(name: String, status: TestStatus, duration: Duration) -> TestReport {
+    TestReport {
+        name,
+        command: None,
+        status,
+        exit_code: None,
+        expected_exit_code: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        mismatches: Vec::new(),
+        duration,
+        timeout: Duration::ZERO,
+        slowdown: None,
+        error: None,
+    }
+}

@@ -1,0 +1,100 @@
+//! `archsmoke audit IMAGE`: the ELF audit alone, with no spec and no engine. Every runnable
+//! platform of the index is read from the registry and reported like a run (terminal or JSON),
+//! one `audit elf` test per platform, failing on any executable of another architecture.
+
+use std::io::Write;
+use std::time::{Instant, SystemTime};
+
+use super::{AuditArgs, GlobalArgs, new_run_id};
+use crate::audit::{self, Checks, Target};
+use crate::diagnostic::Diagnostic;
+use crate::image::{self, EntryKind, RegistryImage};
+use crate::outcome::{EntryChoice, ImageSummary, PlatformReport, RunReport};
+use crate::report::terminal::{self, TerminalOptions};
+
+pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+    let reference = image::parse_reference(&args.image)
+        .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
+    let started = Instant::now();
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let image = RegistryImage::new(reference);
+    let resolved = image.resolve().await.map_err(|e| {
+        let d = if e.is_usage() {
+            Diagnostic::usage(e.to_string())
+        } else {
+            Diagnostic::infrastructure(e.to_string())
+        };
+        d.with_hint(e.hint())
+    })?;
+    let targets: Vec<Target> = resolved
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Image)
+        .filter_map(|e| {
+            e.platform.clone().map(|platform| Target {
+                platform,
+                entry: e.clone(),
+            })
+        })
+        .collect();
+    if !global.quiet {
+        eprintln!(
+            "auditing the executables of {} platforms of {}",
+            targets.len(),
+            resolved.reference
+        );
+    }
+    let audits = audit::audit(&image, &targets, &Checks::elf_only()).await;
+    let mut report = RunReport {
+        run_id: new_run_id(),
+        spec: String::new(),
+        suite: "audit".into(),
+        image: ImageSummary {
+            reference: resolved.reference.clone(),
+            digest: Some(resolved.digest.clone()),
+            media_type: Some(resolved.media_type.clone()),
+            is_index: resolved.is_index,
+            available: resolved.runnable_platforms(),
+            attestations: resolved.attestations(),
+        },
+        engine: None,
+        started_at,
+        duration: std::time::Duration::ZERO,
+        platforms: targets
+            .iter()
+            .map(|t| PlatformReport {
+                platform: t.platform.clone(),
+                entry: Some(EntryChoice {
+                    digest: t.entry.digest.clone(),
+                    platform: t.platform.clone(),
+                    reason: "listed in the index".into(),
+                }),
+                mode: None,
+                pull: None,
+                problem: None,
+                tests: Vec::new(),
+                duration: std::time::Duration::ZERO,
+                slowdown: None,
+            })
+            .collect(),
+        problem: None,
+        interrupted: false,
+    };
+    audit::merge_into(&mut report.platforms, audits);
+    report.duration = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        out.write_all(crate::report::json::render(&report).as_bytes())
+    } else {
+        terminal::summary(
+            &report,
+            &mut out,
+            TerminalOptions {
+                color: global.stdout_color(),
+                quiet: global.quiet,
+            },
+        )
+    };
+    written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
+    Ok(report.exit_code())
+}

@@ -1,0 +1,396 @@
+//! The spec's image checks that need no container: `[[file]]` (read from the layers),
+//! `[metadata]` (the image config) and `[audit]` (the ELF architecture scan), validated here so
+//! that the audit itself cannot fail because of what the user wrote.
+
+use std::collections::BTreeMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex::Regex;
+use toml::Spanned;
+
+use super::raw::{OneOrMany, RawAudit, RawFile, RawMetadata};
+use super::{SpecError, Validator};
+use crate::platform::Platform;
+
+/// What a `[[file]]` expects of the entry at `path`.
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    /// Absolute and normalized (`/bin/busybox`).
+    pub path: String,
+    pub exists: bool,
+    pub kind: Option<FileKind>,
+    /// The symlink's target exactly as stored; implies `kind = symlink`.
+    pub target: Option<String>,
+    /// Permission bits (`0o7777` mask).
+    pub mode: Option<u32>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    pub size: Option<u64>,
+    pub content: Option<String>,
+    pub contains: Vec<String>,
+    pub matches: Vec<Regex>,
+    pub excludes: Vec<String>,
+    pub platforms: Option<Vec<Platform>>,
+}
+
+impl FileCheck {
+    /// Whether the check reads the file's bytes (they are kept only for such files).
+    pub fn needs_content(&self) -> bool {
+        self.content.is_some()
+            || !self.contains.is_empty()
+            || !self.matches.is_empty()
+            || !self.excludes.is_empty()
+    }
+
+    pub fn applies_to(&self, platform: &Platform) -> bool {
+        self.platforms
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Directory,
+    Symlink,
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::File => "file",
+            FileKind::Directory => "directory",
+            FileKind::Symlink => "symlink",
+        })
+    }
+}
+
+/// Expectations on the image config; `None` leaves a field unchecked.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataCheck {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub env_matches: Vec<(String, Regex)>,
+    pub env_unset: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// Normalized as `port/proto` (`8080` is `8080/tcp`); compared as a set.
+    pub exposed_ports: Option<Vec<String>>,
+    /// Compared as a set.
+    pub volumes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElfLevel {
+    Off,
+    /// Mismatches are shown but do not fail the platform.
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub elf: ElfLevel,
+    /// Paths exempt from the ELF audit, as written and compiled.
+    pub allow: Vec<String>,
+    pub allow_set: GlobSet,
+}
+
+impl AuditSettings {
+    pub fn new(elf: ElfLevel, allow: Vec<String>) -> Result<AuditSettings, globset::Error> {
+        let mut builder = GlobSetBuilder::new();
+        for a in &allow {
+            builder.add(Glob::new(a)?);
+        }
+        Ok(AuditSettings {
+            elf,
+            allow,
+            allow_set: builder.build()?,
+        })
+    }
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            elf: ElfLevel::Warn,
+            allow: Vec::new(),
+            allow_set: GlobSet::empty(),
+        }
+    }
+}
+
+/// Make `path` absolute with no `.`, `..` or repeated slashes; `None` when it is not absolute.
+pub fn normalize_path(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+impl Validator<'_> {
+    pub(super) fn file(
+        &self,
+        raw: &Spanned<RawFile>,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<FileCheck, SpecError> {
+        let raw = raw.get_ref();
+        let path = normalize_path(raw.path.get_ref().trim()).ok_or_else(|| {
+            self.err(
+                &raw.path,
+                format!("`{}` is not an absolute path", raw.path.get_ref()),
+            )
+            .with_hint("write paths inside the image from its root, such as \"/bin/sh\"")
+        })?;
+        let mut kind = match &raw.kind {
+            None => None,
+            Some(k) => Some(match k.get_ref().as_str() {
+                "file" => FileKind::File,
+                "directory" | "dir" => FileKind::Directory,
+                "symlink" => FileKind::Symlink,
+                other => {
+                    return Err(self
+                        .err(k, format!("unknown file type `{other}`"))
+                        .with_hint("use \"file\", \"directory\" or \"symlink\""));
+                }
+            }),
+        };
+        if raw.target.is_some() {
+            if kind.is_some_and(|k| k != FileKind::Symlink) {
+                return Err(self
+                    .err(&raw.path, "`target` is only for symlinks")
+                    .with_hint("remove `type` or set it to \"symlink\""));
+            }
+            kind = Some(FileKind::Symlink);
+        }
+        let mode = raw
+            .mode
+            .as_ref()
+            .map(|m| {
+                u32::from_str_radix(m.get_ref().trim_start_matches("0o"), 8)
+                    .ok()
+                    .filter(|v| *v <= 0o7777)
+                    .ok_or_else(|| {
+                        self.err(m, format!("bad mode `{}`", m.get_ref()))
+                            .with_hint("write modes in octal as a string, such as \"0755\"")
+                    })
+            })
+            .transpose()?;
+        let platforms = raw
+            .platforms
+            .as_deref()
+            .map(|ps| self.platform_list(ps, "platforms"))
+            .transpose()?;
+        if let (Some(mine), Some(all)) = (&platforms, spec_platforms)
+            && let Some(p) = mine.iter().find(|p| !all.contains(p))
+        {
+            return Err(self
+                .err(
+                    &raw.path,
+                    format!("`{p}` is not among the spec's platforms"),
+                )
+                .with_hint("add it to `platforms`, or fix the file's `platforms`"));
+        }
+        let exists = raw.exists.unwrap_or(true);
+        let check = FileCheck {
+            path,
+            exists,
+            kind,
+            target: raw.target.clone(),
+            mode,
+            uid: raw.uid.map(u64::from),
+            gid: raw.gid.map(u64::from),
+            size: raw.size,
+            content: raw.content.clone(),
+            contains: raw
+                .contains
+                .clone()
+                .map_or_else(Vec::new, OneOrMany::into_vec),
+            matches: raw
+                .matches
+                .as_ref()
+                .map(|m| self.regexes(m))
+                .transpose()?
+                .unwrap_or_default(),
+            excludes: raw
+                .excludes
+                .clone()
+                .map_or_else(Vec::new, OneOrMany::into_vec),
+            platforms,
+        };
+        let expects_more = check.kind.is_some()
+            || check.mode.is_some()
+            || check.uid.is_some()
+            || check.gid.is_some()
+            || check.size.is_some()
+            || check.needs_content();
+        if !exists && expects_more {
+            return Err(self
+                .err(
+                    &raw.path,
+                    format!("`{}` must be absent, yet has expectations", check.path),
+                )
+                .with_hint("remove `exists = false` or the other keys"));
+        }
+        if check.needs_content() && check.kind.is_some_and(|k| k != FileKind::File) {
+            return Err(self
+                .err(&raw.path, "content checks need `type = \"file\"`")
+                .with_hint("content is compared only for regular files"));
+        }
+        Ok(check)
+    }
+
+    pub(super) fn metadata(&self, raw: RawMetadata) -> Result<MetadataCheck, SpecError> {
+        let mut env_matches = Vec::new();
+        for (name, pattern) in raw.env_matches.unwrap_or_default() {
+            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
+            let mut compiled = self.regexes(&one)?;
+            env_matches.push((name, compiled.remove(0)));
+        }
+        let exposed_ports = raw
+            .exposed_ports
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(|p| self.port(p))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        Ok(MetadataCheck {
+            entrypoint: raw.entrypoint,
+            cmd: raw.cmd,
+            env: raw.env.unwrap_or_default(),
+            env_matches,
+            env_unset: raw.env_unset.unwrap_or_default(),
+            user: raw.user,
+            workdir: raw.workdir,
+            labels: raw.labels.unwrap_or_default(),
+            exposed_ports,
+            volumes: raw.volumes,
+        })
+    }
+
+    fn port(&self, raw: &Spanned<String>) -> Result<String, SpecError> {
+        let text = raw.get_ref().trim().to_ascii_lowercase();
+        let (port, proto) = text.split_once('/').unwrap_or((&text, "tcp"));
+        if port.parse::<u16>().is_err() || !["tcp", "udp", "sctp"].contains(&proto) {
+            return Err(self
+                .err(raw, format!("bad port `{}`", raw.get_ref()))
+                .with_hint("write ports as in a Dockerfile's EXPOSE: \"8080\" or \"53/udp\""));
+        }
+        Ok(format!("{port}/{proto}"))
+    }
+
+    pub(super) fn audit(&self, raw: Option<Spanned<RawAudit>>) -> Result<AuditSettings, SpecError> {
+        let Some(raw) = raw else {
+            return Ok(AuditSettings::default());
+        };
+        let raw = raw.into_inner();
+        let elf = match &raw.elf {
+            None => ElfLevel::Warn,
+            Some(e) => match e.get_ref().as_str() {
+                "off" => ElfLevel::Off,
+                "warn" => ElfLevel::Warn,
+                "error" => ElfLevel::Error,
+                other => {
+                    return Err(self
+                        .err(e, format!("unknown audit level `{other}`"))
+                        .with_hint("use \"off\", \"warn\" (the default) or \"error\""));
+                }
+            },
+        };
+        let allow = raw.allow.unwrap_or_default();
+        for a in &allow {
+            Glob::new(a.get_ref()).map_err(|e| {
+                self.err(a, format!("bad glob `{}`: {}", a.get_ref(), e.kind()))
+                    .with_hint("globs look like \"/opt/cross/**\" or \"/usr/lib/*.so\"")
+            })?;
+        }
+        let allow: Vec<String> = allow.into_iter().map(Spanned::into_inner).collect();
+        AuditSettings::new(elf, allow).map_err(|e| {
+            SpecError::file(self.path, format!("bad `allow` glob: {e}"))
+                .with_hint("globs look like \"/opt/cross/**\"")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<super::super::Spec, SpecError> {
+        super::super::parse(Path::new("audit.toml"), text)
+    }
+
+    #[test]
+    fn paths_are_normalized() {
+        assert_eq!(normalize_path("/bin//./sh").as_deref(), Some("/bin/sh"));
+        assert_eq!(normalize_path("/a/../../etc").as_deref(), Some("/etc"));
+        assert_eq!(normalize_path("bin/sh"), None);
+    }
+
+    #[test]
+    fn a_spec_of_only_file_and_metadata_checks_is_valid() {
+        let spec = parse(
+            "image = \"x\"\n[[file]]\npath = \"/bin/busybox\"\nmode = \"0755\"\n\
+             [metadata]\ncmd = [\"sh\"]\nexposed_ports = [\"8080\"]\n",
+        )
+        .expect("valid");
+        assert!(spec.tests.is_empty());
+        assert_eq!(spec.files[0].mode, Some(0o755));
+        let meta = spec.metadata.expect("metadata");
+        assert_eq!(meta.exposed_ports, Some(vec!["8080/tcp".to_owned()]));
+        assert_eq!(spec.audit.elf, ElfLevel::Warn);
+    }
+
+    #[test]
+    fn nothing_to_check_is_still_an_error() {
+        let e = parse("image = \"x\"\n").expect_err("empty spec");
+        assert!(e.to_string().contains("nothing to check"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_point_at_their_line() {
+        for (text, needle) in [
+            ("[[file]]\npath = \"bin\"\n", "absolute"),
+            ("[[file]]\npath = \"/x\"\nmode = \"999\"\n", "bad mode"),
+            (
+                "[[file]]\npath = \"/x\"\ntype = \"fifo\"\n",
+                "unknown file type",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nexists = false\nsize = 1\n",
+                "must be absent",
+            ),
+            ("[[file]]\npath = \"/x\"\nmatches = \"(\"\n", "bad regex"),
+            ("[audit]\nelf = \"loud\"\n", "unknown audit level"),
+            ("[audit]\nallow = [\"a[\"]\n", "bad glob"),
+            ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),
+            ("[metadata]\nenv_matches = { A = \"(\" }\n", "bad regex"),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+            assert!(e.to_string().contains("audit.toml:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn target_implies_a_symlink() {
+        let spec = parse("[[file]]\npath = \"/bin/sh\"\ntarget = \"busybox\"\n").expect("valid");
+        assert_eq!(spec.files[0].kind, Some(FileKind::Symlink));
+    }
+}
