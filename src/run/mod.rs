@@ -202,7 +202,7 @@ async fn run_tests(
             platform: runs_as.clone(),
             command: test.command.clone(),
             entrypoint: test.entrypoint.clone(),
-            env: test.env.clone(),
+            env: test.env.iter().chain(&test.secret_env).cloned().collect(),
             labels: HashMap::from([
                 (RUN_LABEL.to_owned(), ctx.run_id.clone()),
                 (
@@ -212,6 +212,7 @@ async fn run_tests(
                 ("archsmoke.test".to_owned(), test.name.clone()),
             ]),
             network: network.to_string(),
+            privileged: test.privileged,
             timeout: test.timeout,
             output_limit: ctx.output_limit,
         };

@@ -25,6 +25,10 @@ use crate::platform::{MatchMode, Platform};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default multiplier applied to timeouts under emulation (process start is ~10× slower in QEMU).
 pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
+/// The largest `output_limit` accepted: every test keeps this much per stream in memory.
+pub const MAX_OUTPUT_LIMIT: usize = 256 << 20;
+/// Secrets shorter than this would redact ordinary text everywhere they occur.
+const MIN_SECRET_LEN: usize = 4;
 /// Compiled regexes are capped so that a hostile pattern cannot exhaust memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -39,6 +43,27 @@ pub struct Spec {
     pub platforms: Option<Vec<Platform>>,
     pub settings: Settings,
     pub tests: Vec<TestSpec>,
+    /// Where the spec asks for a privileged container, as the error to give unless the command
+    /// line allows it.
+    privileged: Option<SpecError>,
+}
+
+impl Spec {
+    /// Refuse a spec that asks for privileged containers unless `allowed` (`--allow-privileged`):
+    /// a spec is often written by someone other than whoever runs it in CI.
+    pub fn check_privileged(&self, allowed: bool) -> Result<(), SpecError> {
+        match &self.privileged {
+            Some(e) if !allowed => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every `secret_env` value, to be redacted from everything archsmoke writes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.tests
+            .iter()
+            .flat_map(|t| t.secret_env.values().map(String::as_str))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +74,10 @@ pub struct Settings {
     pub jobs: Option<usize>,
     pub network: String,
     pub variant_match: MatchMode,
+    /// Bytes of output kept per stream (the tail); `None` leaves it to the command line.
+    pub output_limit: Option<usize>,
+    /// Every test runs privileged (only with `--allow-privileged`).
+    pub privileged: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +88,8 @@ impl Default for Settings {
             jobs: None,
             network: "none".to_owned(),
             variant_match: MatchMode::Strict,
+            output_limit: None,
+            privileged: false,
         }
     }
 }
@@ -71,6 +102,10 @@ pub struct TestSpec {
     /// Replaces the image's ENTRYPOINT; `None` keeps it.
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
+    /// Passed like `env`; the values are redacted from output, reports and logs.
+    pub secret_env: BTreeMap<String, String>,
+    /// Run privileged (only with `--allow-privileged`).
+    pub privileged: bool,
     pub timeout: Option<Duration>,
     /// Run only on these platforms; `None` means all.
     pub platforms: Option<Vec<Platform>>,
@@ -248,6 +283,12 @@ impl Validator<'_> {
             .as_deref()
             .map(|ps| self.platform_list(ps, "platforms"))
             .transpose()?;
+        let mut privileged = raw
+            .settings
+            .privileged
+            .as_ref()
+            .filter(|p| *p.get_ref())
+            .map(|p| self.privileged_error(p));
         let settings = self.settings(raw.settings)?;
         if raw.tests.is_empty() {
             return Err(SpecError::file(self.path, "the spec has no tests")
@@ -256,7 +297,11 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         let mut tests = Vec::with_capacity(raw.tests.len());
         for t in raw.tests {
-            let test = self.test(t.get_ref(), platforms.as_deref())?;
+            let mut test = self.test(t.get_ref(), platforms.as_deref())?;
+            if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
+                privileged.get_or_insert_with(|| self.privileged_error(p));
+            }
+            test.privileged |= settings.privileged;
             if !seen.insert(test.name.clone()) {
                 return Err(self
                     .err(
@@ -274,7 +319,33 @@ impl Validator<'_> {
             platforms,
             settings,
             tests,
+            privileged,
         })
+    }
+
+    fn privileged_error(&self, at: &Spanned<bool>) -> SpecError {
+        self.err(at, "the spec asks for privileged containers")
+            .with_hint(
+                "a privileged container can take over the host; pass --allow-privileged if you \
+                 trust this spec, or remove `privileged = true`",
+            )
+    }
+
+    /// `"1MiB"`, `"512KiB"`, `"64k"`, `"2MB"`, `"4096"` (bytes).
+    fn size(&self, raw: &Spanned<String>) -> Result<usize, SpecError> {
+        let bad = |why: String| {
+            self.err(raw, why)
+                .with_hint("write sizes like \"64KiB\", \"1MiB\" or \"16MiB\" (at most 256MiB)")
+        };
+        let bytes = parse_size(raw.get_ref())
+            .ok_or_else(|| bad(format!("bad size `{}`", raw.get_ref())))?;
+        if !(1024..=MAX_OUTPUT_LIMIT as u64).contains(&bytes) {
+            return Err(bad(format!(
+                "output_limit `{}` is out of range (1KiB to 256MiB)",
+                raw.get_ref()
+            )));
+        }
+        Ok(bytes as usize)
     }
 
     fn platform_list(
@@ -349,6 +420,10 @@ impl Validator<'_> {
             }
             s.network = v.to_owned();
         }
+        if let Some(l) = &raw.output_limit {
+            s.output_limit = Some(self.size(l)?);
+        }
+        s.privileged = raw.privileged.is_some_and(|p| p.into_inner());
         if let Some(m) = &raw.variant_match {
             s.variant_match = match m.get_ref().as_str() {
                 "strict" => MatchMode::Strict,
@@ -399,11 +474,34 @@ impl Validator<'_> {
             }
             per_platform.push((platform, self.expect(over)?));
         }
+        let secret_env = match &raw.secret_env {
+            Some(secrets) => {
+                for (key, value) in secrets.get_ref() {
+                    if raw.env.contains_key(key) {
+                        return Err(self
+                            .err(
+                                secrets,
+                                format!("`{key}` is in both `env` and `secret_env`"),
+                            )
+                            .with_hint("keep a variable in one of them"));
+                    }
+                    if value.chars().count() < MIN_SECRET_LEN {
+                        return Err(self
+                            .err(secrets, format!("the secret `{key}` is shorter than {MIN_SECRET_LEN} characters"))
+                            .with_hint("redacting so short a value would mangle ordinary output; put it in `env`"));
+                    }
+                }
+                secrets.get_ref().clone()
+            }
+            None => BTreeMap::new(),
+        };
         Ok(TestSpec {
             name: name.to_owned(),
             command: raw.command.clone(),
             entrypoint: raw.entrypoint.clone(),
             env: raw.env.clone(),
+            secret_env,
+            privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
             platforms,
             same_output: raw.same_output,
@@ -463,6 +561,28 @@ impl Validator<'_> {
             })
             .collect()
     }
+}
+
+/// Bytes in a size such as `"1MiB"`; binary and decimal units, case-insensitive, `None` when
+/// malformed or beyond `u64`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct RawSettings {
     pub jobs: Option<Spanned<i64>>,
     pub network: Option<Spanned<String>>,
     pub variant_match: Option<Spanned<String>>,
+    pub output_limit: Option<Spanned<String>>,
+    pub privileged: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +40,9 @@ pub struct RawTest {
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Like `env`, but the values never appear in output, reports or logs.
+    pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
+    pub privileged: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]
