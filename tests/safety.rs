@@ -51,8 +51,12 @@ fn privileged_is_refused_at_load_unless_the_command_line_allows_it() {
     assert_eq!(r.code, 2, "{}", r.explain());
     assert!(r.stderr.contains("--allow-privileged"), "{}", r.explain());
     assert!(r.stderr.contains("privileged.toml:6:14"), "{}", r.explain());
+    // Allowed, the engine is asked for a privileged container: the mount works (exit 0), or an
+    // engine that itself runs confined (as on the sandboxed CI machine) refuses to grant every
+    // capability. Unprivileged, the container would start and the mount fail (exit 1).
     let r = run(&["run", s.path(), "--allow-privileged"]);
-    assert_eq!(r.code, 0, "{}", r.explain());
+    let engine_refused = r.code == 3 && r.stdout.contains("unable to apply caps");
+    assert!(r.code == 0 || engine_refused, "{}", r.explain());
 }
 
 #[test]
