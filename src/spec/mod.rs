@@ -27,6 +27,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
 /// The largest `output_limit` accepted: every test keeps this much per stream in memory.
 pub const MAX_OUTPUT_LIMIT: usize = 256 << 20;
+/// The longest timeout accepted, before the emulation factor.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Secrets shorter than this would redact ordinary text everywhere they occur.
 const MIN_SECRET_LEN: usize = 4;
 /// Compiled regexes are capped so that a hostile pattern cannot exhaust memory.
@@ -380,6 +382,12 @@ impl Validator<'_> {
             self.err(raw, format!("bad duration `{}`: {e}", raw.get_ref()))
                 .with_hint("write durations like \"500ms\", \"30s\" or \"2m\"")
         })?;
+        // Beyond this, multiplying by the emulation factor could overflow a Duration.
+        if d > MAX_TIMEOUT {
+            return Err(self
+                .err(raw, format!("a timeout of `{}` is too long", raw.get_ref()))
+                .with_hint("use at most \"24h\""));
+        }
         if d.is_zero() {
             return Err(self
                 .err(raw, "a timeout of zero would fail every test")
