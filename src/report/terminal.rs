@@ -352,6 +352,15 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         writeln!(w, "      expected: {}", p.ok.apply_to(quote(&m.expected)))?;
         writeln!(w, "      actual:   {}", p.bad.apply_to(quote(&m.actual)))?;
     }
+    for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
+        if dropped > 0 {
+            writeln!(
+                w,
+                "    {stream}: the first {dropped} bytes were dropped (output_limit); \
+                 the tail was kept"
+            )?;
+        }
+    }
     let mentions_stderr = t.mismatches.iter().any(|m| m.check.starts_with("stderr"));
     if !mentions_stderr && !t.stderr.trim().is_empty() && t.status != TestStatus::Passed {
         writeln!(w, "    stderr: {}", p.dim.apply_to(quote(&t.stderr)))?;
@@ -391,4 +400,24 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
             ""
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn a_truncated_failure_says_what_was_dropped() {
+        let mut t = fixtures::failed("flood", 1, "tail", Vec::new());
+        t.stdout_dropped = 12345;
+        let mut out = Vec::new();
+        test_failure("linux/amd64", &t, &mut out, &Palette::new(false)).expect("write to a Vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(
+            text.contains("stdout: the first 12345 bytes were dropped"),
+            "{text}"
+        );
+        assert!(!text.contains("stderr: the first"), "{text}");
+    }
 }
