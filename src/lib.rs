@@ -24,6 +24,7 @@ pub mod outcome;
 pub mod plan;
 pub mod platform;
 pub mod probe;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod spec;

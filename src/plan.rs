@@ -37,6 +37,9 @@ pub struct PlannedTest {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
+    /// `KEY=value` pairs whose values must never be shown.
+    pub secret_env: Vec<String>,
+    pub privileged: bool,
     pub expect: Expect,
     pub timeout: Duration,
 }
@@ -163,6 +166,12 @@ pub fn plan(
                     command: t.command.clone(),
                     entrypoint: t.entrypoint.clone(),
                     env: t.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                    secret_env: t
+                        .secret_env
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect(),
+                    privileged: t.privileged,
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
                 })

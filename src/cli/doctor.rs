@@ -316,6 +316,7 @@ async fn probe_one(
         env: Vec::new(),
         labels: HashMap::from([(RUN_LABEL.to_owned(), run_id.to_owned())]),
         network: "none".into(),
+        privileged: false,
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
     };

@@ -64,8 +64,9 @@ enum Command {
     Inspect(InspectArgs),
     /// Manage the kernel's binfmt_misc entries for QEMU user emulation.
     Binfmt(binfmt::BinfmtArgs),
-    /// Remove containers that killed runs left behind (found by their archsmoke.run label).
-    Gc,
+    /// Remove containers that killed runs left behind (found by their archsmoke.run label) and
+    /// archsmoke's temporary images (archsmoke-probe, archsmoke-load).
+    Gc(GcArgs),
     /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
     /// flags, and per platform native / emulated / unavailable with the command that fixes it.
     Doctor(DoctorArgs),
@@ -80,6 +81,16 @@ pub struct AuditArgs {
     /// Print the versioned JSON report instead of the matrix.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only what was created longer ago than this ("10m", "2h"); runs in progress are younger.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    older_than: Option<std::time::Duration>,
+    /// Only the containers of this run id (images are left alone).
+    #[arg(long, value_name = "RUN_ID")]
+    run: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +142,12 @@ pub struct RunArgs {
     /// Write the JSON report here (written even when the run fails).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Output kept per stream and test, the tail (overrides `output_limit`; default 1MiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_output_limit)]
+    output_limit: Option<usize>,
+    /// Let the spec run privileged containers (`privileged = true`); refused otherwise.
+    #[arg(long)]
+    allow_privileged: bool,
     /// The format of the final summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -244,7 +261,7 @@ pub fn main() -> i32 {
             Command::Run(args) => run::run(&args, &cli.global).await,
             Command::Inspect(args) => inspect::inspect(&args, &cli.global).await,
             Command::Binfmt(args) => binfmt::binfmt(&args),
-            Command::Gc => gc::gc(&cli.global).await,
+            Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
         }
@@ -269,7 +286,8 @@ fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Secrets are registered later, when the spec is read; the writer masks them then.
+        .with_writer(|| crate::redact::Writer(std::io::stderr()))
         .with_target(false)
         .init();
 }
@@ -283,6 +301,14 @@ fn new_run_id() -> String {
     let seed = format!("{nanos}-{}", std::process::id());
     let hash = Sha256::digest(seed.as_bytes());
     hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_output_limit(text: &str) -> Result<usize, String> {
+    match crate::spec::parse_size(text) {
+        Some(n) if (1024..=crate::spec::MAX_OUTPUT_LIMIT as u64).contains(&n) => Ok(n as usize),
+        Some(_) => Err("out of range: use 1KiB to 256MiB".into()),
+        None => Err("write a size such as 64KiB, 1MiB or 16MiB".into()),
+    }
 }
 
 fn engine_error(e: &crate::engine::EngineError) -> Diagnostic {

@@ -27,10 +27,15 @@ use std::io::IsTerminal;
 
 /// Containers at once when neither the spec nor the command line says.
 const DEFAULT_JOBS: usize = 4;
+/// How long the final sweep may take before the report is written without it.
+const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let spec = spec::load(&args.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;
+    spec.check_privileged(args.allow_privileged)
+        .map_err(|e| Diagnostic::usage(e.to_string()))?;
+    crate::redact::register(spec.secrets());
     let image_text = args
         .image
         .clone()
@@ -96,6 +101,10 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         }
     };
     let source = Arc::new(source);
+    // The registry password never reaches a log line or a report, even through a hostile test.
+    if let Some(c) = source.credentials() {
+        crate::redact::register([c.password.as_str()]);
+    }
     report.image.reference = source.display();
     report.image.digest = Some(resolved.digest.clone());
     report.image.media_type = Some(resolved.media_type.clone());
@@ -147,7 +156,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         } else {
             while let Some(event) = rx.recv().await {
                 if let Some(line) = terminal::event_line(&event, term) {
-                    eprintln!("{line}");
+                    eprintln!("{}", crate::redact::text(&line));
                 }
             }
         }
@@ -180,19 +189,29 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             .map(usize::from)
             .or(spec.settings.jobs)
             .unwrap_or(DEFAULT_JOBS),
-        output_limit: DEFAULT_OUTPUT_LIMIT,
+        output_limit: args
+            .output_limit
+            .or(spec.settings.output_limit)
+            .unwrap_or(DEFAULT_OUTPUT_LIMIT),
         events: tx,
         cancel: cancel.clone(),
         isolation,
     };
     report.platforms = run::execute(plan, ctx).await;
     report.interrupted = cancel.is_cancelled();
-    signals.abort();
-    // Containers abandoned by an interrupt, or whose removal failed, go now.
-    match engine.remove_run(Some(&run_id)).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "removed leftover containers"),
-        Err(e) => eprintln!("warning: could not sweep this run's containers: {e}"),
+    // Containers abandoned by an interrupt, or whose removal failed, go now. Bounded: when the
+    // engine has gone away the report must still be written.
+    match tokio::time::timeout(SWEEP_TIMEOUT, engine.remove_run(Some(&run_id))).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(removed = n, "removed leftover containers"),
+        Ok(Err(e)) => eprintln!(
+            "warning: could not sweep this run's containers: {e}; \
+             `archsmoke gc --run {run_id}` removes them once the engine is back"
+        ),
+        Err(_) => eprintln!(
+            "warning: the engine did not answer the final sweep within {SWEEP_TIMEOUT:?}; \
+             `archsmoke gc --run {run_id}` removes this run's containers once it is back"
+        ),
     }
     // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image the
     // engine also holds under another name stays.
@@ -203,6 +222,8 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             }
         }
     }
+    // Only now: a second signal must still force the exit while the sweep waits on the engine.
+    signals.abort();
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
     let same: Vec<String> = spec
@@ -298,6 +319,9 @@ fn isolation(spec: &spec::Spec, args: &RunArgs) -> Result<run::Isolation, Diagno
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),
 /// print the summary, and return the run's exit code.
 fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+    let mut redacted = report.clone();
+    crate::redact::report(&mut redacted);
+    let report = &redacted;
     let mut write_failed = false;
     if let Some(path) = &args.junit
         && let Err(e) = crate::report::junit::write(report, path)

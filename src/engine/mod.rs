@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, ImportImageOptions,
-    KillContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveImageOptions,
-    StartContainerOptions, WaitContainerOptions,
+    KillContainerOptions, ListContainersOptions, ListImagesOptions, RemoveContainerOptions,
+    RemoveImageOptions, StartContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -103,6 +103,8 @@ pub struct ContainerRequest {
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
+    /// Only when the command line allowed it (`--allow-privileged`).
+    pub privileged: bool,
     pub timeout: Duration,
     /// Bytes kept per stream; the tail is kept.
     pub output_limit: usize,
@@ -349,7 +351,14 @@ impl Engine {
             host_config: Some(HostConfig {
                 network_mode: Some(request.network.clone()),
                 security_opt: Some(vec!["no-new-privileges".into()]),
-                privileged: Some(false),
+                privileged: Some(request.privileged),
+                // Output is captured through the attach stream (bounded); a log driver would
+                // also write every byte to the engine's disk, and a test printing gigabytes
+                // would fill it.
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -487,6 +496,16 @@ impl Engine {
     /// Remove every container labelled with `run_id` (or, with `None`, with any run id).
     /// Returns how many were removed.
     pub async fn remove_run(&self, run_id: Option<&str>) -> Result<usize, EngineError> {
+        self.remove_containers(run_id, None).await
+    }
+
+    /// Remove containers labelled with `run_id` (any run with `None`), only those created before
+    /// `created_before` (unix seconds) when given. Returns how many were removed.
+    pub async fn remove_containers(
+        &self,
+        run_id: Option<&str>,
+        created_before: Option<i64>,
+    ) -> Result<usize, EngineError> {
         let label = match run_id {
             Some(id) => format!("{RUN_LABEL}={id}"),
             None => RUN_LABEL.to_owned(),
@@ -506,6 +525,9 @@ impl Engine {
             })?;
         let mut removed = 0;
         for c in containers {
+            if created_before.is_some_and(|t| c.created.is_none_or(|created| created >= t)) {
+                continue;
+            }
             if let Some(id) = c.id {
                 self.remove_container(&id)
                     .await
@@ -514,6 +536,43 @@ impl Engine {
                         detail: chain(&e),
                     })?;
                 removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Remove every tag of the given repositories (created before `created_before`, unix
+    /// seconds, when given). Returns how many tags were removed.
+    pub async fn remove_images(
+        &self,
+        repositories: &[&str],
+        created_before: Option<i64>,
+    ) -> Result<usize, EngineError> {
+        let references = repositories.iter().map(|r| format!("{r}:*")).collect();
+        let options = ListImagesOptions {
+            all: false,
+            filters: Some(HashMap::from([("reference".to_owned(), references)])),
+            ..Default::default()
+        };
+        let images =
+            self.docker
+                .list_images(Some(options))
+                .await
+                .map_err(|e| EngineError::Operation {
+                    op: "list images",
+                    detail: chain(&e),
+                })?;
+        let mut removed = 0;
+        for image in images {
+            if created_before.is_some_and(|t| image.created >= t) {
+                continue;
+            }
+            for tag in &image.repo_tags {
+                let repository = tag.rsplit_once(':').map_or(tag.as_str(), |(r, _)| r);
+                if repositories.contains(&repository) {
+                    self.remove_image(tag).await?;
+                    removed += 1;
+                }
             }
         }
         Ok(removed)

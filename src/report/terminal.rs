@@ -407,6 +407,15 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         writeln!(w, "      expected: {}", p.ok.apply_to(quote(&m.expected)))?;
         writeln!(w, "      actual:   {}", p.bad.apply_to(quote(&m.actual)))?;
     }
+    for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
+        if dropped > 0 {
+            writeln!(
+                w,
+                "    {stream}: the first {dropped} bytes were dropped (output_limit); \
+                 the tail was kept"
+            )?;
+        }
+    }
     let mentions_stderr = t.mismatches.iter().any(|m| m.check.starts_with("stderr"));
     if !mentions_stderr && !t.stderr.trim().is_empty() && t.status != TestStatus::Passed {
         writeln!(w, "    stderr: {}", p.dim.apply_to(quote(&t.stderr)))?;

@@ -130,7 +130,7 @@ fn exec_request(test: &PlannedTest, output_limit: usize) -> ExecRequest {
         .collect();
     ExecRequest {
         argv,
-        env: test.env.clone(),
+        env: test.env.iter().chain(&test.secret_env).cloned().collect(),
         timeout: test.timeout,
         output_limit,
     }
@@ -163,6 +163,8 @@ mod tests {
                 stderr: StreamExpect::default(),
             },
             timeout: Duration::from_secs(3),
+            secret_env: Vec::new(),
+            privileged: false,
         }
     }
 

@@ -300,9 +300,10 @@ async fn run_tests(
             platform: runs_as.clone(),
             command: test.command.clone(),
             entrypoint: test.entrypoint.clone(),
-            env: test.env.clone(),
+            env: test.env.iter().chain(&test.secret_env).cloned().collect(),
             labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
+            privileged: test.privileged,
             timeout: test.timeout,
             output_limit: ctx.output_limit,
         };

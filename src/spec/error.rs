@@ -21,7 +21,11 @@ pub struct SpecError {
 impl SpecError {
     /// An error at a byte offset of `text`.
     pub fn at(path: &Path, text: &str, offset: usize, message: impl Into<String>) -> SpecError {
-        let offset = offset.min(text.len());
+        let mut offset = offset.min(text.len());
+        // A span from a parser should sit on a character boundary; never trust it to.
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);

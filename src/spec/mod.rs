@@ -28,6 +28,12 @@ use crate::platform::{MatchMode, Platform};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default multiplier applied to timeouts under emulation (process start is ~10× slower in QEMU).
 pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
+/// The largest `output_limit` accepted: every test keeps this much per stream in memory.
+pub const MAX_OUTPUT_LIMIT: usize = 256 << 20;
+/// The longest timeout accepted, before the emulation factor.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Secrets shorter than this would redact ordinary text everywhere they occur.
+const MIN_SECRET_LEN: usize = 4;
 /// Compiled regexes are capped so that a hostile pattern cannot exhaust memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -46,6 +52,27 @@ pub struct Spec {
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
+    /// Where the spec asks for a privileged container, as the error to give unless the command
+    /// line allows it.
+    privileged: Option<SpecError>,
+}
+
+impl Spec {
+    /// Refuse a spec that asks for privileged containers unless `allowed` (`--allow-privileged`):
+    /// a spec is often written by someone other than whoever runs it in CI.
+    pub fn check_privileged(&self, allowed: bool) -> Result<(), SpecError> {
+        match &self.privileged {
+            Some(e) if !allowed => Err(e.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every `secret_env` value, to be redacted from everything archsmoke writes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.tests
+            .iter()
+            .flat_map(|t| t.secret_env.values().map(String::as_str))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +83,10 @@ pub struct Settings {
     pub jobs: Option<usize>,
     pub network: String,
     pub variant_match: MatchMode,
+    /// Bytes of output kept per stream (the tail); `None` leaves it to the command line.
+    pub output_limit: Option<usize>,
+    /// Every test runs privileged (only with `--allow-privileged`).
+    pub privileged: bool,
     /// Whether platforms may run emulated; `--emulation` overrides it.
     pub emulation: Policy,
     /// A fresh container per test, or one per platform with each test an exec in it.
@@ -86,6 +117,8 @@ impl Default for Settings {
             emulation: Policy::Allow,
             isolation: Isolation::Container,
             exec_keepalive: None,
+            output_limit: None,
+            privileged: false,
         }
     }
 }
@@ -98,6 +131,10 @@ pub struct TestSpec {
     /// Replaces the image's ENTRYPOINT; `None` keeps it.
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
+    /// Passed like `env`; the values are redacted from output, reports and logs.
+    pub secret_env: BTreeMap<String, String>,
+    /// Run privileged (only with `--allow-privileged`).
+    pub privileged: bool,
     pub timeout: Option<Duration>,
     /// Run only on these platforms; `None` means all.
     pub platforms: Option<Vec<Platform>>,
@@ -302,6 +339,12 @@ impl Validator<'_> {
             .map(|ps| self.platform_list(ps, "platforms"))
             .transpose()?;
         let raw_isolation = raw.settings.isolation.clone();
+        let mut privileged = raw
+            .settings
+            .privileged
+            .as_ref()
+            .filter(|p| *p.get_ref())
+            .map(|p| self.privileged_error(p));
         let settings = self.settings(raw.settings)?;
         let audit = self.audit(raw.audit)?;
         let mut files = Vec::with_capacity(raw.files.len());
@@ -320,7 +363,11 @@ impl Validator<'_> {
         let mut seen = BTreeSet::new();
         let mut tests = Vec::with_capacity(raw.tests.len());
         for t in raw.tests {
-            let test = self.test(t.get_ref(), platforms.as_deref())?;
+            let mut test = self.test(t.get_ref(), platforms.as_deref())?;
+            if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
+                privileged.get_or_insert_with(|| self.privileged_error(p));
+            }
+            test.privileged |= settings.privileged;
             if !seen.insert(test.name.clone()) {
                 return Err(self
                     .err(
@@ -341,6 +388,7 @@ impl Validator<'_> {
             files,
             metadata,
             audit,
+            privileged,
         };
         if spec.settings.isolation == Isolation::Exec
             && let Err(message) = spec.exec_keepalive()
@@ -350,6 +398,31 @@ impl Validator<'_> {
                 .with_hint("or use isolation = \"container\" (the default)"));
         }
         Ok(spec)
+    }
+
+    fn privileged_error(&self, at: &Spanned<bool>) -> SpecError {
+        self.err(at, "the spec asks for privileged containers")
+            .with_hint(
+                "a privileged container can take over the host; pass --allow-privileged if you \
+                 trust this spec, or remove `privileged = true`",
+            )
+    }
+
+    /// `"1MiB"`, `"512KiB"`, `"64k"`, `"2MB"`, `"4096"` (bytes).
+    fn size(&self, raw: &Spanned<String>) -> Result<usize, SpecError> {
+        let bad = |why: String| {
+            self.err(raw, why)
+                .with_hint("write sizes like \"64KiB\", \"1MiB\" or \"16MiB\" (at most 256MiB)")
+        };
+        let bytes = parse_size(raw.get_ref())
+            .ok_or_else(|| bad(format!("bad size `{}`", raw.get_ref())))?;
+        if !(1024..=MAX_OUTPUT_LIMIT as u64).contains(&bytes) {
+            return Err(bad(format!(
+                "output_limit `{}` is out of range (1KiB to 256MiB)",
+                raw.get_ref()
+            )));
+        }
+        Ok(bytes as usize)
     }
 
     fn platform_list(
@@ -384,6 +457,12 @@ impl Validator<'_> {
             self.err(raw, format!("bad duration `{}`: {e}", raw.get_ref()))
                 .with_hint("write durations like \"500ms\", \"30s\" or \"2m\"")
         })?;
+        // Beyond this, multiplying by the emulation factor could overflow a Duration.
+        if d > MAX_TIMEOUT {
+            return Err(self
+                .err(raw, format!("a timeout of `{}` is too long", raw.get_ref()))
+                .with_hint("use at most \"24h\""));
+        }
         if d.is_zero() {
             return Err(self
                 .err(raw, "a timeout of zero would fail every test")
@@ -424,6 +503,10 @@ impl Validator<'_> {
             }
             s.network = v.to_owned();
         }
+        if let Some(l) = &raw.output_limit {
+            s.output_limit = Some(self.size(l)?);
+        }
+        s.privileged = raw.privileged.is_some_and(|p| p.into_inner());
         if let Some(m) = &raw.variant_match {
             s.variant_match = match m.get_ref().as_str() {
                 "strict" => MatchMode::Strict,
@@ -502,11 +585,34 @@ impl Validator<'_> {
             }
             per_platform.push((platform, self.expect(over)?));
         }
+        let secret_env = match &raw.secret_env {
+            Some(secrets) => {
+                for (key, value) in secrets.get_ref() {
+                    if raw.env.contains_key(key) {
+                        return Err(self
+                            .err(
+                                secrets,
+                                format!("`{key}` is in both `env` and `secret_env`"),
+                            )
+                            .with_hint("keep a variable in one of them"));
+                    }
+                    if value.chars().count() < MIN_SECRET_LEN {
+                        return Err(self
+                            .err(secrets, format!("the secret `{key}` is shorter than {MIN_SECRET_LEN} characters"))
+                            .with_hint("redacting so short a value would mangle ordinary output; put it in `env`"));
+                    }
+                }
+                secrets.get_ref().clone()
+            }
+            None => BTreeMap::new(),
+        };
         Ok(TestSpec {
             name: name.to_owned(),
             command: raw.command.clone(),
             entrypoint: raw.entrypoint.clone(),
             env: raw.env.clone(),
+            secret_env,
+            privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
             platforms,
             same_output: raw.same_output,
@@ -566,6 +672,28 @@ impl Validator<'_> {
             })
             .collect()
     }
+}
+
+/// Bytes in a size such as `"1MiB"`; binary and decimal units, case-insensitive, `None` when
+/// malformed or beyond `u64`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 #[cfg(test)]

@@ -79,6 +79,8 @@ pub struct RawSettings {
     pub emulation: Option<Spanned<String>>,
     pub isolation: Option<Spanned<String>>,
     pub exec_keepalive: Option<Spanned<Vec<String>>>,
+    pub output_limit: Option<Spanned<String>>,
+    pub privileged: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +91,9 @@ pub struct RawTest {
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Like `env`, but the values never appear in output, reports or logs.
+    pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
+    pub privileged: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]

@@ -186,3 +186,95 @@ fn container_isolation_is_the_default_and_ignores_the_keepalive_checks() {
     assert_eq!(spec.settings.isolation, Isolation::Container);
     assert!(spec.exec_keepalive().is_err());
 }
+
+#[test]
+fn output_limit_sizes() {
+    let spec =
+        parse_str("[settings]\noutput_limit = \"64KiB\"\n[[test]]\nname = \"t\"\n").expect("valid");
+    assert_eq!(spec.settings.output_limit, Some(64 * 1024));
+    assert_eq!(parse_size("1MiB"), Some(1 << 20));
+    assert_eq!(parse_size("2 MB"), Some(2_000_000));
+    assert_eq!(parse_size("4096"), Some(4096));
+    assert_eq!(parse_size("99999999999999999999GiB"), None);
+    assert_eq!(parse_size("18446744073709551615GiB"), None);
+    assert_eq!(parse_size("1 parsec"), None);
+    assert_eq!(parse_size(""), None);
+    for bad in ["\"1TiB\"", "\"10\"", "\"lots\"", "\"-1MiB\""] {
+        let e = err(&format!(
+            "[settings]\noutput_limit = {bad}\n[[test]]\nname = \"t\"\n"
+        ));
+        assert_eq!(e.line, 2, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn huge_values_are_errors_not_overflows() {
+    for text in [
+        "[settings]\ntimeout = \"18446744073709551615s\"\n[[test]]\nname = \"t\"\n",
+        "[settings]\ntimeout = \"1000000h\"\n[[test]]\nname = \"t\"\n",
+        "[settings]\njobs = 9223372036854775807\n[[test]]\nname = \"t\"\n",
+        "[settings]\nemulated_timeout_factor = inf\n[[test]]\nname = \"t\"\n",
+        "[settings]\nemulated_timeout_factor = nan\n[[test]]\nname = \"t\"\n",
+        "[[test]]\nname = \"t\"\nexit_code = -9223372036854775808\n",
+    ] {
+        let e = err(text);
+        assert!((2..=3).contains(&e.line), "{text}: {e}");
+    }
+    // The longest timeout times the largest factor still fits a Duration.
+    let spec = parse_str(
+        "[settings]\ntimeout = \"24h\"\nemulated_timeout_factor = 1000\n[[test]]\nname = \"t\"\n",
+    )
+    .expect("valid");
+    let _ = spec
+        .settings
+        .timeout
+        .mul_f64(spec.settings.emulated_timeout_factor);
+}
+
+#[test]
+fn privileged_is_recorded_and_refused_unless_allowed() {
+    let spec = parse_str("[[test]]\nname = \"t\"\n").expect("valid");
+    assert!(spec.check_privileged(false).is_ok());
+    let spec = parse_str("[[test]]\nname = \"a\"\n[[test]]\nname = \"t\"\nprivileged = true\n")
+        .expect("valid");
+    assert!(spec.tests[1].privileged && !spec.tests[0].privileged);
+    let e = spec.check_privileged(false).expect_err("refused");
+    assert_eq!((e.line, e.column), (5, 14), "{e}");
+    assert!(spec.check_privileged(true).is_ok());
+    let spec = parse_str("[settings]\nprivileged = true\n[[test]]\nname = \"t\"\n").expect("valid");
+    assert!(spec.tests[0].privileged);
+    assert_eq!(spec.check_privileged(false).expect_err("refused").line, 2);
+}
+
+#[test]
+fn secret_env_is_kept_apart_and_checked() {
+    let spec = parse_str(
+        "[[test]]\nname = \"t\"\nenv = { A = \"1\" }\nsecret_env = { TOKEN = \"s3cret-value\" }\n",
+    )
+    .expect("valid");
+    assert_eq!(spec.secrets().collect::<Vec<_>>(), ["s3cret-value"]);
+    assert!(!spec.tests[0].env.contains_key("TOKEN"));
+    let e = err("[[test]]\nname = \"t\"\nsecret_env = { T = \"abc\" }\n");
+    assert!(e.message.contains("shorter"), "{e}");
+    let e = err("[[test]]\nname = \"t\"\nenv = { T = \"x\" }\nsecret_env = { T = \"abcdef\" }\n");
+    assert!(e.message.contains("both"), "{e}");
+}
+
+#[test]
+fn hostile_text_never_panics() {
+    for text in [
+        "",
+        "\u{0}",
+        "[[test]]\nname = \"\u{1F600}\"\nstdout_matches = \"\u{1F600}(\"\n",
+        "[[test]]\nname = \"t\"\nstdout_matches = \"\\\\p{Greek}{1000}{1000}\"\n",
+        "a = [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        "[test]\nname = 1\n",
+        "[[test]]\nname = \"t\"\nper_platform = 3\n",
+        "[[test]]\nname = \"t\"\nstdout_contains = [1, 2]\n",
+        "é = \"\u{301}\"\n",
+    ] {
+        assert!(parse_str(text).is_err(), "{text:?} should be rejected");
+    }
+    let nested = format!("x = {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(parse_str(&nested).is_err());
+}

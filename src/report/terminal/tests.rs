@@ -114,3 +114,17 @@ fn no_colour_means_no_control_codes() {
     .expect("render");
     assert!(String::from_utf8_lossy(&coloured).contains('\u{1b}'));
 }
+
+#[test]
+fn a_truncated_failure_says_what_was_dropped() {
+    let mut t = fixtures::failed("flood", 1, "tail", Vec::new());
+    t.stdout_dropped = 12345;
+    let mut out = Vec::new();
+    test_failure("linux/amd64", &t, &mut out, &Palette::new(false)).expect("write to a Vec");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains("stdout: the first 12345 bytes were dropped"),
+        "{text}"
+    );
+    assert!(!text.contains("stderr: the first"), "{text}");
+}

@@ -1,0 +1,114 @@
+//! Secrets never leave the process: this module owns the process-wide list of secret values
+//! (`secret_env` values, registry passwords) and replaces them with [`MASK`] in everything
+//! archsmoke writes — captured output and mismatch text in reports, progress lines, and tracing.
+//!
+//! The list is global rather than threaded through every writer because tracing's writer is set
+//! up before the spec is read, and a secret missed by one forgotten call site is a leak.
+
+use std::io::{self, Write};
+use std::sync::RwLock;
+
+use crate::outcome::{Problem, RunReport};
+
+/// What a secret is replaced with.
+pub const MASK: &str = "[REDACTED]";
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Add secret values; empty ones are ignored. Longest first, so that a secret containing another
+/// is masked whole.
+pub fn register<'a>(secrets: impl IntoIterator<Item = &'a str>) {
+    let mut list = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for s in secrets {
+        if !s.is_empty() && !list.iter().any(|known| known == s) {
+            list.push(s.to_owned());
+        }
+    }
+    list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every registered secret masked.
+pub fn text(text: &str) -> String {
+    let list = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_owned();
+    for secret in list.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK);
+        }
+    }
+    out
+}
+
+fn in_place(s: &mut String) {
+    let masked = text(s);
+    if masked != *s {
+        *s = masked;
+    }
+}
+
+fn problem(p: &mut Option<Problem>) {
+    if let Some(p) = p {
+        in_place(&mut p.message);
+        if let Some(h) = &mut p.hint {
+            in_place(h);
+        }
+    }
+}
+
+/// Mask every free-text field of a report: captured output, mismatches, errors, problems.
+pub fn report(report: &mut RunReport) {
+    problem(&mut report.problem);
+    for platform in &mut report.platforms {
+        problem(&mut platform.problem);
+        for t in &mut platform.tests {
+            in_place(&mut t.stdout);
+            in_place(&mut t.stderr);
+            if let Some(e) = &mut t.error {
+                in_place(e);
+            }
+            for m in &mut t.mismatches {
+                in_place(&mut m.expected);
+                in_place(&mut m.actual);
+            }
+            if let Some(argv) = &mut t.command {
+                argv.iter_mut().for_each(in_place);
+            }
+        }
+    }
+}
+
+/// A writer that masks secrets in each write; tracing-subscriber writes one whole event per
+/// call, so a secret is never split across writes.
+pub struct Writer<W>(pub W);
+
+impl<W: Write> Write for Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let masked = text(&String::from_utf8_lossy(buf));
+        self.0.write_all(masked.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_registered_secrets_longest_first_and_leaves_the_rest() {
+        register(["s3cr3t-token", "s3cr3t-token-extended"]);
+        assert_eq!(
+            text("a s3cr3t-token-extended b s3cr3t-token c"),
+            "a [REDACTED] b [REDACTED] c"
+        );
+        assert_eq!(text("nothing here"), "nothing here");
+        let mut out = Vec::new();
+        Writer(&mut out)
+            .write_all(b"header s3cr3t-token trailer\n")
+            .expect("write to a Vec");
+        assert_eq!(out, b"header [REDACTED] trailer\n");
+    }
+}

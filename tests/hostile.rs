@@ -1,0 +1,178 @@
+//! End to end: a hostile registry. A tiny HTTP server owned by the test serves crafted manifests
+//! and indexes; archsmoke must answer each with exit 3 and a message naming the problem, never a
+//! panic or a hang.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{archsmoke, spec};
+
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(bytes);
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Serves `/v2/` and `/v2/hostile/manifests/<ref>` from `docs` (ref → media type, body).
+fn serve(docs: HashMap<String, (String, Vec<u8>)>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let docs = Arc::new(docs);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let docs = docs.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                        break;
+                    }
+                }
+                let found = path
+                    .strip_prefix("/v2/hostile/manifests/")
+                    .and_then(|r| docs.get(r));
+                let (status, media_type, body) = match (path.as_str(), found) {
+                    ("/v2/", _) => ("200 OK", "application/json".to_owned(), b"{}".to_vec()),
+                    (_, Some((m, b))) => ("200 OK", m.clone(), b.clone()),
+                    _ => (
+                        "404 Not Found",
+                        "application/json".to_owned(),
+                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_vec(),
+                    ),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {media_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+            });
+        }
+    });
+    address
+}
+
+fn index_of(children: &[(&str, &str)]) -> Vec<u8> {
+    let entries: Vec<String> = children
+        .iter()
+        .map(|(media_type, digest)| {
+            format!(
+                r#"{{"mediaType":"{media_type}","digest":"{digest}","size":100,"platform":{{"os":"linux","architecture":"amd64"}}}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{}]}}"#,
+        entries.join(",")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn hostile_manifests_are_exit_3_with_the_reason() {
+    let mut docs: HashMap<String, (String, Vec<u8>)> = HashMap::new();
+    let mut add = |reference: &str, media_type: &str, body: Vec<u8>| {
+        docs.insert(reference.to_owned(), (media_type.to_owned(), body));
+    };
+    add(
+        "badjson",
+        INDEX,
+        b"{\"schemaVersion\":2,\"manifests\":[".to_vec(),
+    );
+    add(
+        "wrongtype",
+        "text/html",
+        br#"{"schemaVersion":2,"mediaType":"text/html","manifests":[]}"#.to_vec(),
+    );
+    // A child served under a digest its content does not have; an index that lists itself is
+    // the same thing, since no document can contain its own digest.
+    let lie = sha256(b"something else");
+    add("mismatch", INDEX, index_of(&[(MANIFEST, &lie)]));
+    add(
+        &lie,
+        MANIFEST,
+        br#"{"schemaVersion":2,"layers":[]}"#.to_vec(),
+    );
+    let self_digest = sha256(b"loop");
+    add("loop", INDEX, index_of(&[(INDEX, &self_digest)]));
+    add(&self_digest, INDEX, index_of(&[(INDEX, &self_digest)]));
+    // Six levels of correctly addressed nesting.
+    let mut child = sha256(b"leaf");
+    let mut body = Vec::new();
+    for _ in 0..6 {
+        body = index_of(&[(INDEX, &child)]);
+        let digest = sha256(&body);
+        add(&digest, INDEX, body.clone());
+        child = digest;
+    }
+    add("deep", INDEX, body);
+    // A config declaring a petabyte.
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":1000000000000000}},"layers":[]}}"#,
+        sha256(b"config")
+    )
+    .into_bytes();
+    let manifest_digest = sha256(&manifest);
+    add(&manifest_digest, MANIFEST, manifest);
+    add(
+        "hugeconfig",
+        INDEX,
+        index_of(&[(MANIFEST, &manifest_digest)]),
+    );
+    add("huge", INDEX, vec![b' '; 5 << 20]);
+
+    let registry = serve(docs);
+    let s = spec("hostile", "[[test]]\nname = \"t\"\ncommand = [\"true\"]\n");
+    for (tag, expect) in [
+        ("badjson", "malformed"),
+        ("wrongtype", "text/html"),
+        ("mismatch", "digest"),
+        ("loop", "digest"),
+        ("deep", "deeper than"),
+        ("hugeconfig", "declared size"),
+        ("huge", "4 MiB"),
+    ] {
+        let reference = format!("{registry}/hostile:{tag}");
+        let start = Instant::now();
+        let out = archsmoke()
+            .args([
+                "run",
+                s.path(),
+                "--image",
+                &reference,
+                "--platform",
+                "linux/amd64",
+            ])
+            .output()
+            .expect("archsmoke runs");
+        let r = common::Run::from(out);
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{tag} took too long"
+        );
+        assert_eq!(r.code, 3, "{tag}: {}", r.explain());
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(!all.contains("panicked"), "{tag}: {}", r.explain());
+        assert!(
+            all.contains(expect),
+            "{tag}: expected `{expect}`:\n{}",
+            r.explain()
+        );
+    }
+}
