@@ -41,6 +41,10 @@ fn tests_share_one_container_per_platform_on_all_six_platforms() {
 image = "{}"
 platforms = {SIX}
 
+# Counts below are of container tests; the image audit has its own tests (tests/audit.rs).
+[audit]
+elf = "off"
+
 [settings]
 isolation = "exec"
 exec_keepalive = ["sleep", "86400"]
