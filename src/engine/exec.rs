@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
-use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
@@ -20,7 +19,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::capture::Capture;
-use super::{ContainerResult, Engine, EngineError};
+use super::{ContainerResult, Engine, EngineError, op};
 use crate::diagnostic::chain;
 use crate::platform::Platform;
 
@@ -48,13 +47,6 @@ pub struct ExecRequest {
     pub timeout: Duration,
     /// Bytes kept per stream; the tail is kept.
     pub output_limit: usize,
-}
-
-fn op(op: &'static str) -> impl Fn(BollardError) -> EngineError {
-    move |e| EngineError::Operation {
-        op,
-        detail: chain(&e),
-    }
 }
 
 impl Engine {

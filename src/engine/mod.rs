@@ -152,10 +152,7 @@ impl Engine {
     }
 
     pub async fn info(&self) -> Result<EngineInfo, EngineError> {
-        let op = |e: BollardError| EngineError::Operation {
-            op: "describe itself",
-            detail: chain(&e),
-        };
+        let op = op("describe itself");
         let (info, version) =
             tokio::try_join!(self.docker.info(), self.docker.version()).map_err(op)?;
         let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
@@ -279,14 +276,11 @@ impl Engine {
         let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
             .filters(&HashMap::from([("reference", vec![repository])]))
             .build();
-        let images =
-            self.docker
-                .list_images(Some(options))
-                .await
-                .map_err(|e| EngineError::Operation {
-                    op: "list images",
-                    detail: chain(&e),
-                })?;
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(op("list images"))?;
         let prefix = format!("{repository}:");
         let mut removed = 0;
         for tag in images
@@ -333,12 +327,6 @@ impl Engine {
         &self,
         request: &ContainerRequest,
     ) -> Result<ContainerResult, EngineError> {
-        let op = |op: &'static str| {
-            move |e: BollardError| EngineError::Operation {
-                op,
-                detail: chain(&e),
-            }
-        };
         let body = ContainerCreateBody {
             image: Some(request.image.clone()),
             cmd: request.command.clone(),
@@ -387,12 +375,6 @@ impl Engine {
         id: &str,
         request: &ContainerRequest,
     ) -> Result<ContainerResult, EngineError> {
-        let op = |op: &'static str| {
-            move |e: BollardError| EngineError::Operation {
-                op,
-                detail: chain(&e),
-            }
-        };
         // Attached before start, the stream sees every byte. `logs: true` would also replay the
         // log driver's copy, and Docker can deliver the same output through both (seen as
         // doubled stdout on Docker 20.10), so it stays off, as `docker run` has it.
@@ -519,10 +501,7 @@ impl Engine {
             .docker
             .list_containers(Some(options))
             .await
-            .map_err(|e| EngineError::Operation {
-                op: "list containers",
-                detail: chain(&e),
-            })?;
+            .map_err(op("list containers"))?;
         let mut removed = 0;
         for c in containers {
             if created_before.is_some_and(|t| c.created.is_none_or(|created| created >= t)) {
@@ -531,10 +510,7 @@ impl Engine {
             if let Some(id) = c.id {
                 self.remove_container(&id)
                     .await
-                    .map_err(|e| EngineError::Operation {
-                        op: "remove a container",
-                        detail: chain(&e),
-                    })?;
+                    .map_err(op("remove a container"))?;
                 removed += 1;
             }
         }
@@ -554,14 +530,11 @@ impl Engine {
             filters: Some(HashMap::from([("reference".to_owned(), references)])),
             ..Default::default()
         };
-        let images =
-            self.docker
-                .list_images(Some(options))
-                .await
-                .map_err(|e| EngineError::Operation {
-                    op: "list images",
-                    detail: chain(&e),
-                })?;
+        let images = self
+            .docker
+            .list_images(Some(options))
+            .await
+            .map_err(op("list images"))?;
         let mut removed = 0;
         for image in images {
             if created_before.is_some_and(|t| image.created >= t) {
@@ -576,5 +549,13 @@ impl Engine {
             }
         }
         Ok(removed)
+    }
+}
+
+/// The error of an engine operation that bollard failed, for `map_err`.
+fn op(op: &'static str) -> impl Fn(BollardError) -> EngineError {
+    move |e| EngineError::Operation {
+        op,
+        detail: chain(&e),
     }
 }
