@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, StartContainerOptions,
 };
 use futures_util::StreamExt;
 
 use super::capture::Capture;
-use super::{ContainerResult, Engine, EngineError, op};
+use super::{ContainerResult, Engine, EngineError, op, sandbox};
 use crate::diagnostic::chain;
 use crate::platform::Platform;
 
@@ -59,12 +59,8 @@ impl Engine {
             cmd: Some(Vec::new()),
             labels: Some(request.labels.clone()),
             tty: Some(false),
-            host_config: Some(HostConfig {
-                network_mode: Some(request.network.clone()),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                privileged: Some(false),
-                ..Default::default()
-            }),
+            // The same sandbox as a container per test; exec output is captured by attach.
+            host_config: Some(sandbox(&request.network, false)),
             ..Default::default()
         };
         let options = CreateContainerOptions {

@@ -336,19 +336,7 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
-            host_config: Some(HostConfig {
-                network_mode: Some(request.network.clone()),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                privileged: Some(request.privileged),
-                // Output is captured through the attach stream (bounded); a log driver would
-                // also write every byte to the engine's disk, and a test printing gigabytes
-                // would fill it.
-                log_config: Some(HostConfigLogConfig {
-                    typ: Some("none".into()),
-                    config: None,
-                }),
-                ..Default::default()
-            }),
+            host_config: Some(sandbox(&request.network, request.privileged)),
             ..Default::default()
         };
         let options = CreateContainerOptions {
@@ -557,5 +545,22 @@ fn op(op: &'static str) -> impl Fn(BollardError) -> EngineError {
     move |e| EngineError::Operation {
         op,
         detail: chain(&e),
+    }
+}
+
+/// The host config of every container archsmoke starts: no new privileges, the spec's network,
+/// privileged only when the command line allowed it, and no log driver.
+fn sandbox(network: &str, privileged: bool) -> HostConfig {
+    HostConfig {
+        network_mode: Some(network.to_owned()),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        privileged: Some(privileged),
+        // Output is captured through the attach stream (bounded); a log driver would also write
+        // every byte to the engine's disk, and a test printing gigabytes would fill it.
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("none".into()),
+            config: None,
+        }),
+        ..Default::default()
     }
 }
