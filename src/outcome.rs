@@ -27,6 +27,22 @@ pub struct RunReport {
     pub problem: Option<Problem>,
     /// The run was stopped by a signal; unfinished tests are reported as not run.
     pub interrupted: bool,
+    /// Where the wall time went, phase by phase.
+    pub phases: Phases,
+}
+
+/// Wall time of each phase of a run; `None` for a phase the run never reached. Engine and
+/// resolve overlap when the image comes from a registry or a layout, so they need not sum up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Phases {
+    /// Connecting to the engine and reading its version and platform.
+    pub engine: Option<Duration>,
+    /// Reading the image's index (and nested indexes): the registry or layout walk alone.
+    pub resolve: Option<Duration>,
+    /// Pulling, creating, running and removing containers, all platforms together.
+    pub run: Option<Duration>,
+    /// Reading layers and configs for the `[audit]`, `[[file]]` and `[metadata]` checks.
+    pub audit: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -36,8 +36,23 @@ stderr = "oops\n"
 #[test]
 fn all_six_platforms_pass_natively_and_under_qemu() {
     let s = spec("six", &six_platform_spec(&image("multi"), "aarch64\\n"));
-    let r = run(&["run", s.path()]);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
     assert_eq!(r.code, 0, "{}", r.explain());
+    // Where the time went: every phase was reached, the index walk is a small part of the run.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    let phase = |name: &str| {
+        report["phases"][name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("phases.{name}: {:#}", report["phases"]))
+    };
+    let total = report["duration_secs"].as_f64().expect("duration");
+    assert!(phase("resolve_secs") > 0.0 && phase("engine_secs") > 0.0);
+    assert!(phase("audit_secs") > 0.0, "the default ELF audit ran");
+    assert!(phase("resolve_secs") < phase("run_secs"));
+    assert!(phase("run_secs") <= total, "{:#}", report["phases"]);
+    assert!(r.stdout.contains("time: engine "), "{}", r.explain());
     for p in ["linux/amd64", "linux/386"] {
         let row = r.row(p);
         assert!(row.contains("native"), "{p} should run natively: {row}");
@@ -247,8 +262,22 @@ fn an_unreachable_engine_exits_3_with_a_clear_message() {
         "t",
         "image = \"127.0.0.1:5000/x:y\"\n[[test]]\nname = \"t\"\n",
     );
-    let r = run(&["run", "--host", "unix:///nonexistent/docker.sock", s.path()]);
+    let json = s.dir.path().join("report.json");
+    let r = run(&[
+        "run",
+        "--host",
+        "unix:///nonexistent/docker.sock",
+        s.path(),
+        "--json",
+        json.to_str().expect("path"),
+    ]);
     assert_eq!(r.code, 3, "{}", r.explain());
+    // The report says which phases ran: the engine handshake failed, nothing ran after it.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    assert!(report["phases"]["engine_secs"].is_f64(), "{report:#}");
+    assert!(report["phases"]["run_secs"].is_null(), "{report:#}");
+    assert!(report["phases"]["audit_secs"].is_null(), "{report:#}");
     assert!(
         r.stdout
             .contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),

@@ -9,7 +9,7 @@ use super::{AuditArgs, GlobalArgs, new_run_id};
 use crate::audit::{self, Checks, Target};
 use crate::diagnostic::Diagnostic;
 use crate::image::{self, EntryKind, RegistryImage};
-use crate::outcome::{EntryChoice, ImageSummary, PlatformReport, RunReport};
+use crate::outcome::{EntryChoice, ImageSummary, Phases, PlatformReport, RunReport};
 use crate::report::terminal::{self, TerminalOptions};
 
 pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
@@ -79,6 +79,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
             .collect(),
         problem: None,
         interrupted: false,
+        phases: Phases::default(),
     };
     audit::merge_into(&mut report.platforms, audits);
     report.duration = started.elapsed();

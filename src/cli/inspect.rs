@@ -4,10 +4,10 @@ use std::path::Path;
 
 use futures_util::future::join_all;
 
+use super::run::{Opened, Unresolved, open};
 use super::{GlobalArgs, InspectArgs};
 use crate::diagnostic::Diagnostic;
 use crate::emulation::{BinfmtState, ExecMode, decide};
-use crate::engine::Engine;
 use crate::exit;
 use crate::image::{EntryKind, ImageSource, ResolvedImage, SourceSpec};
 use crate::report::inspect::{
@@ -15,22 +15,28 @@ use crate::report::inspect::{
 };
 
 pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    SourceSpec::parse(&args.image)
+    let source = SourceSpec::parse(&args.image)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
-    // The engine only adds the "runs here" column; the index is worth showing without it (except
-    // for `docker-daemon:`, whose image only the engine can describe).
-    let mut engine = None;
-    let engine_info = match Engine::connect(global.host.as_deref()).await {
-        Ok(e) => match e.info().await {
-            Ok(info) => {
-                engine = Some(e);
-                Some(info)
-            }
-            Err(e) => {
-                eprintln!("warning: {e}; not saying how entries would run");
-                None
-            }
-        },
+    let Opened {
+        engine,
+        image,
+        resolve_time,
+        ..
+    } = open(&args.image, &source, global.host.as_deref()).await;
+    let image = match image {
+        Ok(pair) => pair,
+        Err(Unresolved::Usage(d)) => return Err(d),
+        Err(Unresolved::Problem(p)) => {
+            let d = Diagnostic::infrastructure(p.message);
+            return Err(match p.hint {
+                Some(h) => d.with_hint(h),
+                None => d,
+            });
+        }
+    };
+    // The engine only adds the "runs here" column; the index is worth showing without it.
+    let engine_info = match engine {
+        Ok((_, info)) => Some(info),
         Err(e) => {
             eprintln!("warning: {e}; not saying how entries would run");
             None
@@ -40,40 +46,7 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         .as_ref()
         .filter(|i| i.local)
         .and_then(|_| BinfmtState::read(Path::new(super::run::BINFMT_ROOT)).ok());
-    let infra = |message: String, hint: Option<String>| {
-        let d = Diagnostic::infrastructure(message);
-        match hint {
-            Some(h) => d.with_hint(h),
-            None => d,
-        }
-    };
-    let image_error = |e: crate::image::ImageError| {
-        if e.is_usage() {
-            Diagnostic::usage(e.to_string()).with_hint(e.hint())
-        } else {
-            infra(e.to_string(), Some(e.hint()))
-        }
-    };
-    let resolved = match &engine {
-        Some(engine) => super::run::open_and_resolve(&args.image, engine)
-            .await
-            .map_err(|u| match u {
-                super::run::Unresolved::Usage(d) => d,
-                super::run::Unresolved::Problem(p) => infra(p.message, p.hint),
-            })?,
-        None => {
-            let source = ImageSource::open(&args.image).map_err(image_error)?;
-            if source.daemon_name().is_some() {
-                return Err(Diagnostic::infrastructure(format!(
-                    "{}: only the engine can describe its images, and it did not answer",
-                    args.image
-                )));
-            }
-            let resolved = source.resolve().await.map_err(image_error)?;
-            (source, resolved)
-        }
-    };
-    let (image, resolved): (ImageSource, ResolvedImage) = resolved;
+    let (image, resolved): (ImageSource, ResolvedImage) = image;
     let details = join_all(resolved.entries.iter().map(|entry| async {
         if entry.kind != EntryKind::Image {
             return (None, None);
@@ -87,40 +60,43 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         }
     }))
     .await;
+    let modes = resolved.entries.iter().map(|entry| {
+        let mode = match (&engine_info, &entry.platform, &entry.kind) {
+            (Some(info), Some(p), EntryKind::Image) if p.os() != info.platform.os() => {
+                Some(ExecMode::Unavailable {
+                    reason: format!(
+                        "a {} image; this engine runs {} containers",
+                        p.os(),
+                        info.platform.os()
+                    ),
+                    hint: format!("run it on a {} engine", p.os()),
+                })
+            }
+            (Some(info), Some(p), EntryKind::Image) => Some(decide(
+                info.platform.architecture(),
+                p.architecture(),
+                p.variant(),
+                binfmt.as_ref(),
+            )),
+            _ => None,
+        };
+        // Each version is an emulator process start: side by side, not one after another.
+        tokio::task::spawn_blocking(move || mode.map(ExecMode::with_emulator_version))
+    });
+    let modes = join_all(modes).await;
     let entries = resolved
         .entries
         .iter()
         .zip(details)
-        .map(|(entry, (config_platform, problem))| {
-            let runs_here = match (&engine_info, &entry.platform, &entry.kind) {
-                (Some(info), Some(p), EntryKind::Image) if p.os() != info.platform.os() => {
-                    Some(ExecMode::Unavailable {
-                        reason: format!(
-                            "a {} image; this engine runs {} containers",
-                            p.os(),
-                            info.platform.os()
-                        ),
-                        hint: format!("run it on a {} engine", p.os()),
-                    })
-                }
-                (Some(info), Some(p), EntryKind::Image) => Some(
-                    decide(
-                        info.platform.architecture(),
-                        p.architecture(),
-                        p.variant(),
-                        binfmt.as_ref(),
-                    )
-                    .with_emulator_version(),
-                ),
-                _ => None,
-            };
-            InspectEntry {
+        .zip(modes)
+        .map(
+            |((entry, (config_platform, problem)), runs_here)| InspectEntry {
                 entry: entry.clone(),
                 config_platform,
-                runs_here,
+                runs_here: runs_here.unwrap_or(None),
                 problem,
-            }
-        })
+            },
+        )
         .collect();
     let report = InspectReport {
         schema_version: INSPECT_SCHEMA_VERSION,
@@ -128,6 +104,7 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         digest: resolved.digest.clone(),
         media_type: resolved.media_type.clone(),
         is_index: resolved.is_index,
+        resolve_secs: resolve_time,
         engine: engine_info,
         entries,
     };

@@ -1,34 +1,32 @@
 //! `archsmoke run`: spec → resolve → plan → run ⇒ events ⇒ reporters, then the exit code.
 
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-use std::io::Write;
 
 use super::{Format, GlobalArgs, IsolationArg, RunArgs, new_run_id};
 use crate::audit;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::BinfmtState;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError, EngineInfo};
 use crate::event::Event;
 use crate::exit;
 use crate::image::{ImageSource, ResolvedImage, SourceSpec};
-use crate::outcome::{ImageSummary, Problem, ProblemKind, RunReport};
+use crate::outcome::{ImageSummary, Phases, Problem, ProblemKind, RunReport};
 use crate::plan::{self, Overrides};
 use crate::report::live::{self, LiveView};
 use crate::report::terminal::{self, TerminalOptions};
 use crate::run::{self, DEFAULT_OUTPUT_LIMIT, RunContext};
 use crate::spec;
-use std::io::IsTerminal;
 
 /// Containers at once when neither the spec nor the command line says.
 const DEFAULT_JOBS: usize = 4;
 /// How long the final sweep may take before the report is written without it.
-const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
 pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
@@ -66,17 +64,26 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         },
         engine: None,
         started_at,
-        duration: std::time::Duration::ZERO,
+        duration: Duration::ZERO,
         platforms: Vec::new(),
         problem: None,
         interrupted: false,
+        phases: Phases::default(),
     };
-    // The engine comes first: a `docker-daemon:` source is resolved by the engine itself.
-    let connected = match Engine::connect(global.host.as_deref()).await {
-        Ok(engine) => engine.info().await.map(|info| (engine, info)),
-        Err(e) => Err(e),
+    let Opened {
+        engine,
+        engine_time,
+        image,
+        resolve_time,
+    } = open(&image_text, &source_spec, global.host.as_deref()).await;
+    report.phases.engine = Some(engine_time);
+    report.phases.resolve = Some(resolve_time);
+    // What the user wrote comes first: a usage error is exit 2 whatever else went wrong.
+    let image = match image {
+        Err(Unresolved::Usage(d)) => return Err(d),
+        other => other,
     };
-    let (engine, engine_info) = match connected {
+    let (engine, engine_info) = match engine {
         Ok(pair) => pair,
         Err(e) => {
             // Still a report: the CI dashboard should say why nothing ran.
@@ -91,7 +98,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     };
     report.engine = Some(engine_info.clone());
 
-    let (source, resolved) = match open_and_resolve(&image_text, &engine).await {
+    let (source, resolved) = match image {
         Ok(pair) => pair,
         Err(Unresolved::Usage(d)) => return Err(d),
         Err(Unresolved::Problem(problem)) => {
@@ -197,7 +204,9 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         cancel: cancel.clone(),
         isolation,
     };
-    report.platforms = run::execute(plan, ctx).await;
+    let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
+    report.platforms = platforms;
+    report.phases.run = Some(run_time);
     report.interrupted = cancel.is_cancelled();
     // Containers abandoned by an interrupt, or whose removal failed, go now. Bounded: when the
     // engine has gone away the report must still be written.
@@ -246,8 +255,14 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             "auditing the image layers and configs of {} platforms",
             audit_targets.len()
         );
-        let audits = audit::audit(audited_image.as_ref(), &audit_targets, &checks).await;
+        let (audits, audit_time) = timed(audit::audit(
+            audited_image.as_ref(),
+            &audit_targets,
+            &checks,
+        ))
+        .await;
         audit::merge_into(&mut report.platforms, audits);
+        report.phases.audit = Some(audit_time);
     }
     report.duration = started.elapsed();
     finish(&report, args, global)
@@ -261,10 +276,55 @@ pub(super) enum Unresolved {
     Problem(Problem),
 }
 
-/// Open the image source and read its index; for `docker-daemon:` the engine describes the image.
+/// The engine and the image, each opened or with the reason it could not be.
+pub(super) struct Opened {
+    pub engine: Result<(Engine, EngineInfo), EngineError>,
+    pub engine_time: Duration,
+    pub image: Result<(ImageSource, ResolvedImage), Unresolved>,
+    /// The index walk alone (for `docker-daemon:`, the engine's answer about the image).
+    pub resolve_time: Duration,
+}
+
+/// Connect to the engine and resolve the image. A `docker-daemon:` image is described by the
+/// engine, so it waits for the handshake; any other source is read while the handshake is in
+/// flight, since both are round trips that mostly wait on others.
+pub(super) async fn open(text: &str, source: &SourceSpec, host: Option<&str>) -> Opened {
+    let ((engine, engine_time), (image, resolve_time)) = if matches!(source, SourceSpec::Daemon(_))
+    {
+        let connected = timed(connect(host)).await;
+        let engine = connected.0.as_ref().ok().map(|(e, _)| e);
+        let image = timed(open_and_resolve(text, engine)).await;
+        (connected, image)
+    } else {
+        tokio::join!(timed(connect(host)), timed(open_and_resolve(text, None)))
+    };
+    Opened {
+        engine,
+        engine_time,
+        image,
+        resolve_time,
+    }
+}
+
+/// The engine and what it says about itself, or why it cannot be used.
+pub(super) async fn connect(host: Option<&str>) -> Result<(Engine, EngineInfo), EngineError> {
+    let engine = Engine::connect(host).await?;
+    let info = engine.info().await?;
+    Ok((engine, info))
+}
+
+/// `fut`'s output and the wall time it took.
+pub(super) async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let out = fut.await;
+    (out, started.elapsed())
+}
+
+/// Open the image source and read its index; for `docker-daemon:` the engine describes the
+/// image, so without one such a source is an engine problem.
 pub(super) async fn open_and_resolve(
     text: &str,
-    engine: &Engine,
+    engine: Option<&Engine>,
 ) -> Result<(ImageSource, ResolvedImage), Unresolved> {
     let image_problem = |e: crate::image::ImageError| {
         if e.is_usage() {
@@ -278,8 +338,8 @@ pub(super) async fn open_and_resolve(
         }
     };
     let source = ImageSource::open(text).map_err(image_problem)?;
-    let resolved = match source.daemon_name() {
-        Some(name) => {
+    let resolved = match (source.daemon_name(), engine) {
+        (Some(name), Some(engine)) => {
             let image = engine.local_image(name).await.map_err(|e| {
                 Unresolved::Problem(Problem {
                     kind: ProblemKind::Engine,
@@ -299,7 +359,19 @@ pub(super) async fn open_and_resolve(
             })?;
             ResolvedImage::daemon(name, &image.id, image.platform)
         }
-        None => source.resolve().await.map_err(image_problem)?,
+        (Some(_), None) => {
+            return Err(Unresolved::Problem(Problem {
+                kind: ProblemKind::Engine,
+                message: format!(
+                    "{text}: only the engine can describe its images, and it did not answer"
+                ),
+                hint: Some(
+                    "start the engine, or name the image by a registry reference or an OCI layout"
+                        .into(),
+                ),
+            }));
+        }
+        (None, _) => source.resolve().await.map_err(image_problem)?,
     };
     Ok((source, resolved))
 }

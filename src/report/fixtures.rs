@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::emulation::{Emulator, ExecMode};
 use crate::engine::EngineInfo;
 use crate::outcome::{
-    EntryChoice, ImageSummary, Mismatch, PlatformReport, Problem, ProblemKind, PullReport,
+    EntryChoice, ImageSummary, Mismatch, Phases, PlatformReport, Problem, ProblemKind, PullReport,
     RunReport, TestReport, TestStatus,
 };
 use crate::platform::Platform;
@@ -203,6 +203,12 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
         platforms,
         problem: None,
         interrupted: false,
+        phases: Phases {
+            engine: Some(Duration::from_millis(14)),
+            resolve: Some(Duration::from_millis(9)),
+            run: Some(Duration::from_millis(40_100)),
+            audit: Some(Duration::from_millis(2_300)),
+        },
     };
     report.compute_slowdowns(&platform("linux/amd64"));
     report
@@ -307,6 +313,12 @@ pub fn registry_unreachable() -> RunReport {
         ..ImageSummary::default()
     };
     report.duration = Duration::from_millis(3010);
+    report.phases = Phases {
+        engine: Some(Duration::from_millis(14)),
+        resolve: None,
+        run: None,
+        audit: None,
+    };
     report.problem = Some(problem(
         ProblemKind::Registry,
         "cannot reach registry 127.0.0.1:5000: connection refused",

@@ -20,6 +20,9 @@ pub struct InspectReport {
     pub digest: String,
     pub media_type: String,
     pub is_index: bool,
+    /// Wall time of the index walk alone (the engine handshake runs beside it).
+    #[serde(serialize_with = "crate::outcome::secs::serialize")]
+    pub resolve_secs: std::time::Duration,
     pub engine: Option<EngineInfo>,
     pub entries: Vec<InspectEntry>,
 }

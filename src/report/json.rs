@@ -29,6 +29,9 @@
 //!   "image": {"reference", "digest", "media_type", "is_index",
 //!             "available": [platform], "attestations": count of attestation manifests},
 //!   "engine": null | {"endpoint", "local", "version", "api_version", "platform", "rootless"},
+//!   "phases": {"engine_secs", "resolve_secs", "run_secs", "audit_secs"},
+//!                                              // wall time per phase, null if never reached;
+//!                                              // engine and resolve run side by side
 //!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
@@ -119,8 +122,29 @@ struct Report<'a> {
     problem: Option<ProblemJson<'a>>,
     image: Image<'a>,
     engine: Option<Engine<'a>>,
+    phases: Phases,
     totals: Totals,
     platforms: Vec<Platform<'a>>,
+}
+
+/// Seconds per phase; `null` for a phase the run never reached.
+#[derive(Serialize)]
+struct Phases {
+    engine_secs: Option<f64>,
+    resolve_secs: Option<f64>,
+    run_secs: Option<f64>,
+    audit_secs: Option<f64>,
+}
+
+impl From<&crate::outcome::Phases> for Phases {
+    fn from(p: &crate::outcome::Phases) -> Phases {
+        Phases {
+            engine_secs: p.engine.map(secs),
+            resolve_secs: p.resolve.map(secs),
+            run_secs: p.run.map(secs),
+            audit_secs: p.audit.map(secs),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -312,6 +336,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 platform: e.platform.to_string(),
                 rootless: e.rootless,
             }),
+            phases: Phases::from(&r.phases),
             totals,
             platforms,
         }

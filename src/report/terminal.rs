@@ -193,7 +193,40 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
     failures(report, w, &p)?;
     skipped(report, w, &p)?;
     emulation_only(report, w, &p)?;
-    totals(report, w, &p)
+    totals(report, w, &p)?;
+    phases(report, w, &p)
+}
+
+/// Where the time went, so that a slow run says whether the registry, the engine or the
+/// emulated containers were slow.
+fn phases(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let ph = &report.phases;
+    let parts: Vec<String> = [
+        ("engine", ph.engine),
+        ("index", ph.resolve),
+        ("containers", ph.run),
+        ("audit", ph.audit),
+    ]
+    .into_iter()
+    .filter_map(|(name, d)| d.map(|d| format!("{name} {}", short_secs(d))))
+    .collect();
+    if parts.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "{}",
+        p.dim.apply_to(format!("time: {}", parts.join(" · ")))
+    )
+}
+
+/// Like [`secs`], in milliseconds under a second: registry round trips are a few of them.
+fn short_secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        secs(d)
+    }
 }
 
 /// Platforms not tested on purpose: listed with why, so that a policy never hides a platform.

@@ -128,3 +128,18 @@ fn a_truncated_failure_says_what_was_dropped() {
     );
     assert!(!text.contains("stderr: the first"), "{text}");
 }
+
+#[test]
+fn the_summary_says_where_the_time_went_and_skips_phases_never_reached() {
+    let text = render(&fixtures::all_passing(), false);
+    let last = text.lines().last().expect("a line");
+    assert_eq!(
+        last,
+        "time: engine 14ms · index 9ms · containers 40.1s · audit 2.30s"
+    );
+    let mut partial = fixtures::all_passing();
+    partial.phases.audit = None;
+    let text = render(&partial, false);
+    assert!(text.ends_with("containers 40.1s\n"), "{text}");
+    assert!(!render(&fixtures::all_passing(), true).contains("time:"));
+}
