@@ -10,6 +10,7 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod reference;
 pub mod registry;
 pub mod source;
 
@@ -106,12 +107,10 @@ impl ImageError {
 /// Parse a user-supplied reference, with Docker Hub defaults (`busybox` is
 /// `docker.io/library/busybox:latest`).
 pub fn parse_reference(text: &str) -> Result<Reference, ImageError> {
-    text.trim()
-        .parse::<Reference>()
-        .map_err(|e| ImageError::BadReference {
-            reference: text.to_owned(),
-            detail: e.to_string(),
-        })
+    reference::parse(text.trim()).map_err(|e| ImageError::BadReference {
+        reference: text.to_owned(),
+        detail: e.to_string(),
+    })
 }
 
 /// What an index entry is.
