@@ -9,7 +9,7 @@ use super::{GlobalArgs, InspectArgs};
 use crate::diagnostic::Diagnostic;
 use crate::emulation::{BinfmtState, ExecMode, decide};
 use crate::exit;
-use crate::image::{EntryKind, ImageSource, ResolvedImage, SourceSpec};
+use crate::image::{EntryKind, SourceSpec};
 use crate::report::inspect::{
     INSPECT_SCHEMA_VERSION, InspectEntry, InspectReport, render_json, render_table,
 };
@@ -23,7 +23,15 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         resolve_time,
         ..
     } = open(&args.image, &source, global.host.as_deref()).await;
-    let image = match image {
+    // The engine only adds the "runs here" column; the index is worth showing without it.
+    let engine_info = match engine {
+        Ok((_, info)) => Some(info),
+        Err(e) => {
+            eprintln!("warning: {e}; not saying how entries would run");
+            None
+        }
+    };
+    let (image, resolved) = match image {
         Ok(pair) => pair,
         Err(Unresolved::Usage(d)) => return Err(d),
         Err(Unresolved::Problem(p)) => {
@@ -34,19 +42,10 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
             });
         }
     };
-    // The engine only adds the "runs here" column; the index is worth showing without it.
-    let engine_info = match engine {
-        Ok((_, info)) => Some(info),
-        Err(e) => {
-            eprintln!("warning: {e}; not saying how entries would run");
-            None
-        }
-    };
     let binfmt = engine_info
         .as_ref()
         .filter(|i| i.local)
         .and_then(|_| BinfmtState::read(Path::new(super::run::BINFMT_ROOT)).ok());
-    let (image, resolved): (ImageSource, ResolvedImage) = image;
     let details = join_all(resolved.entries.iter().map(|entry| async {
         if entry.kind != EntryKind::Image {
             return (None, None);
