@@ -76,6 +76,23 @@ def spec_text(image, isolation="container"):
     return "\n".join(lines)
 
 
+def go_duration(text):
+    """Seconds in a Go duration string such as `3.328488351s`, `660.53ms` or `1m2.5s`."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, number, text = 0.0, "", text.strip()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c.isdigit() or c == ".":
+            number += c
+            i += 1
+            continue
+        unit = next(u for u in ("ms", "us", "µs", "ns", "h", "m", "s") if text.startswith(u, i))
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    return total
+
+
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -192,6 +209,7 @@ def main():
         tools[f"archsmoke --jobs {j}"] = archsmoke_with(f"archsmoke --jobs {j}", spec,
                                                         "--jobs", str(j))
     cst = container_structure_test(tmp)
+    cst_own = []  # what its own "Duration:" lines say, summed per round
     if cst:
         cst_config = os.path.join(tmp, "cst.yaml")
         with open(cst_config, "w") as f:
@@ -202,17 +220,24 @@ def main():
 
         def structure_test():
             start = time.monotonic()
+            own = 0.0
             for p, ref in targets:  # one platform per invocation: it cannot do more
-                subprocess.run([cst, "test", "--image", ref, "--platform", p, "--config", cst_config],
-                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                out = subprocess.run([cst, "test", "--image", ref, "--platform", p, "--config",
+                                      cst_config], check=True, capture_output=True, text=True).stdout
+                own += sum(go_duration(line.split(":", 1)[1]) for line in out.splitlines()
+                           if line.strip().startswith("Duration:"))
+            cst_own.append(own)
             return time.monotonic() - start
 
         tools["container-structure-test"] = structure_test
     times = {name: [] for name in tools}
     bare_times, inspect_times, walk_times, loads = [], [], [], [load_average()]
+    names = list(tools)
     for r in range(args.rounds):
-        for name, fn in tools.items():
-            times[name].append(fn())
+        # A different tool goes first each round, so that no tool always follows the same one.
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(tools[name]())
             print(f"round {r + 1}: {name}: {times[name][-1]:.2f}s", file=sys.stderr)
         for _ in range(3):
             bare_times.append(bare())
@@ -270,6 +295,10 @@ def main():
           f"{(per_test_j1 - per_test_seq) * 1000:+.0f} ms per test")
     print(f"archsmoke exec per test (wall / {n}): {med['archsmoke exec'] / n:.3f}s")
     print(f"archsmoke peak RSS: container {peak_kib / 1024:.1f} MiB, exec {peak_exec_kib / 1024:.1f} MiB")
+    if cst_own:
+        print(f"container-structure-test's own \"Duration:\" lines: {median(cst_own):.2f}s of its "
+              f"{med['container-structure-test']:.2f}s wall (the rest is its start-up and the "
+              f"time between its tests)")
 
     def target(label, value, limit, unit=""):
         verdict = "PASS" if value <= limit else "MISS"
