@@ -404,7 +404,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
-        let socket = format!("archsmoke-ux-{}", std::process::id());
+        // One server per test: tests of this binary run side by side in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("archsmoke-ux-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -463,7 +466,10 @@ impl Drop for Tmux {
 }
 
 fn on_a_terminal(no_color: bool) -> (String, String) {
-    let s = two_platform_spec("");
+    on_a_terminal_with(no_color, &two_platform_spec(""))
+}
+
+fn on_a_terminal_with(no_color: bool, s: &SpecFile) -> (String, String) {
     let command = format!(
         "env -u RUST_LOG {} TERM=xterm-256color {} run {}; echo EXIT=$?; sleep 600",
         if no_color {
@@ -518,4 +524,29 @@ fn the_live_view_on_a_real_terminal_ends_with_the_matrix() {
         !coloured.contains("\u{1b}[32m") && !coloured.contains("\u{1b}[31m"),
         "NO_COLOR: no colour:\n{coloured:?}"
     );
+}
+
+#[test]
+fn the_live_view_never_shows_a_secret() {
+    const TOKEN: &str = "live-view-secret-4d1c";
+    let s = spec(
+        "secret",
+        &format!(
+            r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+[[test]]
+name = "leaks"
+secret_env = {{ TOKEN = "{TOKEN}" }}
+command = ["sh", "-c", "echo token=$TOKEN; exit 3"]
+stdout = "something else"
+"#,
+            image("multi")
+        ),
+    );
+    let (pane, _) = on_a_terminal_with(true, &s);
+    assert!(pane.contains("EXIT=1"), "{pane}");
+    // The failure details after the live lines quote the output, masked.
+    assert!(pane.contains("[REDACTED]"), "{pane}");
+    assert!(!pane.contains(TOKEN), "the secret is on the terminal:\n{pane}");
 }

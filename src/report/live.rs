@@ -180,6 +180,9 @@ impl LiveView {
 
     /// A line above the live ones; it scrolls away with the output, the live lines stay below.
     fn print(&self, text: &str) {
+        // Event lines carry names and engine messages, not output; masked all the same, so the
+        // terminal never depends on what an engine error happens to quote.
+        let text = crate::redact::text(text);
         if self.multi.is_hidden() {
             eprintln!("{text}");
         } else {
