@@ -548,5 +548,8 @@ stdout = "something else"
     assert!(pane.contains("EXIT=1"), "{pane}");
     // The failure details after the live lines quote the output, masked.
     assert!(pane.contains("[REDACTED]"), "{pane}");
-    assert!(!pane.contains(TOKEN), "the secret is on the terminal:\n{pane}");
+    assert!(
+        !pane.contains(TOKEN),
+        "the secret is on the terminal:\n{pane}"
+    );
 }
