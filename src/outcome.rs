@@ -37,7 +37,8 @@ pub struct RunReport {
 pub struct Phases {
     /// Connecting to the engine and reading its version and platform.
     pub engine: Option<Duration>,
-    /// Reading the image's index (and nested indexes): the registry or layout walk alone.
+    /// Opening the image source (unpacking an `oci-archive:`) and reading its index and nested
+    /// indexes; for `docker-daemon:`, asking the engine about the image.
     pub resolve: Option<Duration>,
     /// Pulling, creating, running and removing containers, all platforms together.
     pub run: Option<Duration>,

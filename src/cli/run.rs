@@ -307,14 +307,14 @@ pub(super) async fn open(text: &str, source: &SourceSpec, host: Option<&str>) ->
 }
 
 /// The engine and what it says about itself, or why it cannot be used.
-pub(super) async fn connect(host: Option<&str>) -> Result<(Engine, EngineInfo), EngineError> {
+async fn connect(host: Option<&str>) -> Result<(Engine, EngineInfo), EngineError> {
     let engine = Engine::connect(host).await?;
     let info = engine.info().await?;
     Ok((engine, info))
 }
 
 /// `fut`'s output and the wall time it took.
-pub(super) async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
+async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
     let started = Instant::now();
     let out = fut.await;
     (out, started.elapsed())
@@ -322,7 +322,7 @@ pub(super) async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
 
 /// Open the image source and read its index; for `docker-daemon:` the engine describes the
 /// image, so without one such a source is an engine problem.
-pub(super) async fn open_and_resolve(
+async fn open_and_resolve(
     text: &str,
     engine: Option<&Engine>,
 ) -> Result<(ImageSource, ResolvedImage), Unresolved> {
