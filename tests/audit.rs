@@ -1,7 +1,7 @@
 //! End to end: the image audit on the real registry. `[[file]]` and `[metadata]` checks on the six
 //! platforms of `:multi` without a container, the ELF audit of `:foreign-binary` (whose arm64
-//! entry carries the amd64 busybox) inside a run whose container tests pass, and
-//! `archsmoke audit IMAGE` alone.
+//! entry carries the amd64 busybox) inside a run whose container tests pass, zstd-compressed
+//! layers, and `archsmoke audit IMAGE` alone.
 
 mod common;
 
@@ -307,4 +307,55 @@ fn audit_command_alone() {
     for p in SIX {
         assert!(r.row(p).trim_end().ends_with("ok"), "{}", r.row(p));
     }
+}
+
+#[test]
+fn zstd_layers_are_read_like_gzip_ones_and_the_image_runs() {
+    // `buildx --output compression=zstd` images: the file checks read their content through
+    // the zstd stream, the ELF audit reads busybox's header, and the engine runs them.
+    let text = format!(
+        r#"
+image = "{}"
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+stdout = "x86_64\n"
+[test.per_platform."linux/arm64"]
+stdout = "aarch64\n"
+[[file]]
+path = "/etc/passwd"
+contains = "root:x:0:0:"
+[[file]]
+path = "/bin/sh"
+contains = "\u007fELF"
+[audit]
+elf = "error"
+"#,
+        image("zstd")
+    );
+    let s = spec("zstd", &text);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report = json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        let pr = platform(&report, p);
+        let statuses: Vec<(&str, &str)> = pr["tests"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap_or(""),
+                    t["status"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(statuses.len(), 4, "{p}: {statuses:?}");
+        assert!(
+            statuses.iter().all(|(_, s)| *s == "passed"),
+            "{p}: {statuses:?}"
+        );
+    }
+    assert!(labelled_containers(Some(&r.run_id())).is_empty());
 }

@@ -18,7 +18,7 @@ use crate::spec::normalize_path;
 /// both in the first page, so this is generous.
 const ELF_PREFIX: usize = 64 << 10;
 
-/// A layer blob as stored (gzip-compressed or plain tar), read on a blocking thread.
+/// A layer blob as stored (gzip- or zstd-compressed, or plain tar), read on a blocking thread.
 pub type LayerReader = Box<dyn Read + Send>;
 
 /// Where layer blobs come from. The registry is one source; an OCI layout or archive is another:
@@ -118,20 +118,19 @@ pub struct ScanOptions {
 pub enum ScanError {
     #[error("cannot read the layer: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the layer is zstd-compressed, which archsmoke cannot read yet")]
-    Zstd,
     #[error("{path} is {size} bytes, more than the {limit} bytes a content check may read")]
     TooLarge { path: String, size: u64, limit: u64 },
 }
 
-/// Read a whole layer blob, decompressing gzip when the stream starts with its magic.
+/// Read a whole layer blob, decompressing gzip or zstd when the stream starts with its magic
+/// (concatenated members and frames included, as `pigz` and zstd:chunked write them).
 pub fn scan(reader: impl Read, opts: &ScanOptions) -> Result<Layer, ScanError> {
     let mut buffered = BufReader::with_capacity(64 << 10, reader);
     let head = buffered.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         scan_tar(flate2::read::MultiGzDecoder::new(buffered), opts)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Err(ScanError::Zstd)
+        scan_tar(zstd::stream::read::Decoder::with_buffer(buffered)?, opts)
     } else {
         scan_tar(buffered, opts)
     }
@@ -322,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn gzip_and_plain_layers_give_the_same_entries() {
+    fn gzip_zstd_and_plain_layers_give_the_same_entries() {
         let elf = elf64_with_interp(183, "/lib/ld-linux-aarch64.so.1");
         let tar = tar_of(&[
             ("bin/", tar::EntryType::Directory, b"", None),
@@ -335,12 +334,16 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).expect("gzip");
         let gz = gz.finish().expect("gzip");
+        // Two frames, as zstd:chunked writes them: the whole archive must come out.
+        let (head, tail) = tar.split_at(tar.len() / 2);
+        let mut zst = zstd::encode_all(head, 3).expect("zstd");
+        zst.extend(zstd::encode_all(tail, 3).expect("zstd"));
         let opts = ScanOptions {
             keep_content: HashSet::from(["/etc/motd".to_owned()]),
             max_content: 1024,
             elf: true,
         };
-        for blob in [tar, gz] {
+        for blob in [tar, gz, zst] {
             let layer = scan(blob.as_slice(), &opts).expect("scan");
             let kinds: Vec<(&str, &EntryKind)> = layer
                 .entries

@@ -143,7 +143,7 @@ fn runnable(flavour: Flavour, platform: Platform, layers: &Layers) -> Result<Chi
 }
 
 fn build_fixtures(layers: &Layers) -> Result<Vec<Fixture>> {
-    use Flavour::{Docker, Oci};
+    use Flavour::{Docker, Oci, OciZstd};
     let oci = |p: Platform| runnable(Oci, p, layers);
 
     // buildx appends attestations after every image; here one for amd64 and one for arm64.
@@ -206,6 +206,15 @@ fn build_fixtures(layers: &Layers) -> Result<Vec<Fixture>> {
                     image: image(Oci, ARM64, layers.of(AMD64)?)?,
                 },
             ],
+        )?,
+        // The audit must read zstd layers (buildx `compression=zstd`, zstd:chunked).
+        index_fixture(
+            "zstd",
+            OciZstd,
+            [AMD64, ARM64]
+                .iter()
+                .map(|p| runnable(OciZstd, *p, layers))
+                .collect::<Result<_>>()?,
         )?,
         index_fixture(
             "docker-list",

@@ -36,6 +36,7 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -252,6 +253,8 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 #[derive(Clone, Copy, PartialEq)]
 pub enum Flavour {
     Oci,
+    /// OCI with zstd-compressed layers, as `buildx --output compression=zstd` writes them.
+    OciZstd,
     Docker,
 }
 
@@ -265,6 +268,7 @@ pub struct Image {
 /// The compressed layer and its diff_id (digest of the uncompressed tar).
 pub struct Layer {
     pub gzip: Vec<u8>,
+    pub zstd: Vec<u8>,
     pub diff_id: String,
 }
 
@@ -298,6 +302,7 @@ pub fn rootfs_layer(busybox: &[u8]) -> Result<Layer> {
     gz.write_all(&tar)?;
     Ok(Layer {
         gzip: gz.finish()?,
+        zstd: zstd::encode_all(tar.as_slice(), 3)?,
         diff_id,
     })
 }
@@ -332,14 +337,17 @@ pub fn image(flavour: Flavour, label: Platform, layer: &Layer) -> Result<Image> 
             },
         ],
     };
-    let (config_type, layer_type) = match flavour {
-        Flavour::Oci => (OCI_CONFIG, OCI_LAYER_GZIP),
-        Flavour::Docker => (DOCKER_CONFIG, DOCKER_LAYER_GZIP),
+    let (config_type, layer) = match flavour {
+        Flavour::Oci => (OCI_CONFIG, Blob::new(OCI_LAYER_GZIP, layer.gzip.clone())),
+        Flavour::OciZstd => (OCI_CONFIG, Blob::new(OCI_LAYER_ZSTD, layer.zstd.clone())),
+        Flavour::Docker => (
+            DOCKER_CONFIG,
+            Blob::new(DOCKER_LAYER_GZIP, layer.gzip.clone()),
+        ),
     };
     let config = Blob::json(config_type, &config)?;
-    let layer = Blob::new(layer_type, layer.gzip.clone());
     let manifest = match flavour {
-        Flavour::Oci => Blob::json(
+        Flavour::Oci | Flavour::OciZstd => Blob::json(
             OCI_MANIFEST,
             &Manifest {
                 schema_version: 2,
@@ -477,7 +485,7 @@ impl Fixture {
 
 pub fn index_fixture(tag: &'static str, flavour: Flavour, children: Vec<Child>) -> Result<Fixture> {
     let root = match flavour {
-        Flavour::Oci => {
+        Flavour::Oci | Flavour::OciZstd => {
             let manifests = children
                 .iter()
                 .map(|child| {
