@@ -523,3 +523,152 @@ fn removing_a_repositorys_tags_keeps_the_image_under_its_other_names() {
     );
     docker(&["image", "inspect", &pulled]);
 }
+
+/// `Write` that hashes what goes through it, for building a large blob in one pass.
+struct Hashing<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_large_layout_image_is_loaded_and_audited_in_flat_memory() {
+    use std::io::Write;
+    const BIG: u64 = 192 << 20;
+    // The amd64 busybox image of the test bed's layout, plus a 192 MiB layer on top.
+    let src = testbed_oci("multi-layout").join("blobs/sha256");
+    let blob = |digest: &str| {
+        std::fs::read(src.join(digest.trim_start_matches("sha256:"))).expect("fixture blob")
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(&blob(AMD64_CHILD)).expect("manifest");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blobs = dir.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs dir");
+    let put = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        std::fs::write(blobs.join(&hex), bytes).expect("write blob");
+        format!("sha256:{hex}")
+    };
+    let small = manifest["layers"][0].clone();
+    let small_digest = small["digest"].as_str().expect("layer digest");
+    put(&blob(small_digest));
+
+    let part = blobs.join("big.partial");
+    let mut out = Hashing {
+        inner: std::io::BufWriter::new(std::fs::File::create(&part).expect("big layer")),
+        hasher: <sha2::Sha256 as sha2::Digest>::new(),
+        len: 0,
+    };
+    {
+        let mut tar = tar::Builder::new(&mut out);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(BIG);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(
+            &mut header,
+            "big",
+            std::io::Read::take(std::io::repeat(0x5a), BIG),
+        )
+        .expect("big entry");
+        tar.finish().expect("tar end");
+    }
+    out.flush().expect("flush");
+    let big_digest = format!(
+        "sha256:{}",
+        <sha2::Sha256 as sha2::Digest>::finalize(out.hasher)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let big_size = out.len;
+    std::fs::rename(&part, blobs.join(big_digest.trim_start_matches("sha256:")))
+        .expect("name the big layer");
+
+    let mut config: serde_json::Value = serde_json::from_slice(&blob(
+        manifest["config"]["digest"].as_str().expect("config"),
+    ))
+    .expect("config");
+    config["rootfs"]["diff_ids"]
+        .as_array_mut()
+        .expect("diff_ids")
+        .push(big_digest.clone().into());
+    let config = serde_json::to_vec(&config).expect("json");
+    let config_digest = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": config.len()},
+        "layers": [small, {"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                           "digest": big_digest, "size": big_size}],
+    }))
+    .expect("json");
+    let manifest_digest = put(&manifest);
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "digest": manifest_digest, "size": manifest.len(),
+                           "platform": {"os": "linux", "architecture": "amd64"}}],
+        }))
+        .expect("json"),
+    )
+    .expect("index.json");
+
+    let s = spec(
+        "big",
+        &format!(
+            "image = \"oci-layout:{}\"\n[[test]]\nname = \"size\"\n\
+             command = [\"sh\", \"-c\", \"wc -c < /big\"]\nstdout = \"{BIG}\\n\"\n",
+            dir.path().display()
+        ),
+    );
+    let r = run(&["run", s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.row("linux/amd64").trim_end().ends_with("ok"),
+        "{}",
+        r.explain()
+    );
+    assert_clean(&r);
+    // The largest child this test process has waited for: archsmoke here, or a smaller process
+    // of a test running beside it. A run that held the layer in memory would be past 192 MiB.
+    let peak_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage")
+        .max_rss();
+    eprintln!("peak RSS of the run: {} MiB", peak_kib / 1024);
+    assert!(
+        peak_kib < 96 * 1024,
+        "peak RSS {} MiB while loading and auditing a 192 MiB layer",
+        peak_kib / 1024
+    );
+}

@@ -138,6 +138,17 @@ pub fn scan(reader: impl Read, opts: &ScanOptions) -> Result<Layer, ScanError> {
 
 fn scan_tar(reader: impl Read, opts: &ScanOptions) -> Result<Layer, ScanError> {
     let mut archive = tar::Archive::new(reader);
+    let layer = scan_entries(&mut archive, opts)?;
+    // To the end of the blob: its digest is checked by the read that reaches it, and tar stops
+    // at the end-of-archive blocks, before the padding.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink())?;
+    Ok(layer)
+}
+
+fn scan_entries(
+    archive: &mut tar::Archive<impl Read>,
+    opts: &ScanOptions,
+) -> Result<Layer, ScanError> {
     let mut layer = Layer::default();
     for entry in archive.entries()? {
         let mut entry = entry?;

@@ -221,31 +221,23 @@ impl Engine {
     /// Load a `docker load` archive (manifest.json + config + layers, the legacy format every
     /// engine accepts) and return the image references the engine reports as loaded.
     pub async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
-        let op = |detail: String| EngineError::Operation {
-            op: "load an image archive",
-            detail,
-        };
-        let options = ImportImageOptions {
-            quiet: true,
-            ..Default::default()
-        };
-        let mut progress =
+        let progress =
             self.docker
-                .import_image(options, bollard::body_full(archive.into()), None);
-        let mut loaded = Vec::new();
-        while let Some(item) = progress.next().await {
-            let info = item.map_err(|e| op(chain(&e)))?;
-            if let Some(detail) = info.error_detail.and_then(|d| d.message) {
-                return Err(op(detail));
-            }
-            // `Loaded image: <ref>` (tagged) or `Loaded image ID: sha256:...` (untagged).
-            if let Some(line) = info.stream {
-                if let Some((_, reference)) = line.trim().split_once(": ") {
-                    loaded.push(reference.to_owned());
-                }
-            }
-        }
-        Ok(loaded)
+                .import_image(load_options(), bollard::body_full(archive.into()), None);
+        loaded_references(progress).await
+    }
+
+    /// Like [`Engine::load_image`], for an archive that arrives in chunks while it is written:
+    /// an `Err` chunk aborts the upload, so the engine never loads a partial archive.
+    pub async fn load_image_stream(
+        &self,
+        chunks: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    ) -> Result<Vec<String>, EngineError> {
+        let body = futures_util::stream::unfold(chunks, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let progress = self.docker.import_image_stream(load_options(), body, None);
+        loaded_references(progress).await
     }
 
     /// Remove an image by reference or id; an image that is already gone is not an error.
@@ -538,6 +530,40 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+fn load_options() -> ImportImageOptions {
+    ImportImageOptions {
+        quiet: true,
+        ..Default::default()
+    }
+}
+
+/// Follows a `docker load` to its end: the references it loaded, or why it failed.
+async fn loaded_references(
+    progress: impl futures_util::Stream<
+        Item = Result<bollard::models::BuildInfo, bollard::errors::Error>,
+    >,
+) -> Result<Vec<String>, EngineError> {
+    let op = |detail: String| EngineError::Operation {
+        op: "load an image archive",
+        detail,
+    };
+    let mut progress = std::pin::pin!(progress);
+    let mut loaded = Vec::new();
+    while let Some(item) = progress.next().await {
+        let info = item.map_err(|e| op(chain(&e)))?;
+        if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+            return Err(op(detail));
+        }
+        // `Loaded image: <ref>` (tagged) or `Loaded image ID: sha256:...` (untagged).
+        if let Some(line) = info.stream
+            && let Some((_, reference)) = line.trim().split_once(": ")
+        {
+            loaded.push(reference.to_owned());
+        }
+    }
+    Ok(loaded)
 }
 
 /// The error of an engine operation that bollard failed, for `map_err`.

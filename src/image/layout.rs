@@ -5,16 +5,19 @@
 //! `org.opencontainers.image.ref.name`, or the single entry), reading blobs by digest (every one
 //! verified against its digest, since nothing else guarantees a directory's integrity), and
 //! converting one platform's image into the legacy `docker load` archive (`manifest.json` +
-//! config + layers), the only format Docker 20.10's classic image store loads. Archives are
-//! unpacked once into a temporary directory that lives as long as the [`Layout`].
+//! config + layers), the only format Docker 20.10's classic image store loads, streamed from the
+//! blob files as the engine reads it. Archives are unpacked once into a temporary directory that
+//! lives as long as the [`Layout`].
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::ImageError;
-use super::manifest::{Manifest, parse_manifest, sha256_digest, verify_digest};
+use super::manifest::{Manifest, parse_manifest, sha256_digest, sha256_text, verify_digest};
 
 /// The annotation that names an entry of `index.json` (buildx sets it to the tag).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -160,6 +163,34 @@ impl Layout {
         Ok(bytes)
     }
 
+    /// A blob by digest as a reader that hashes what it reads: the read that reaches the end
+    /// fails when the bytes do not match the digest. The size is checked on opening.
+    pub fn blob_reader(&self, digest: &str, size: Option<u64>) -> Result<BlobReader, ImageError> {
+        let path = self.blob_path(digest)?;
+        let unreadable = |e: std::io::Error| ImageError::Layout {
+            what: self.name.clone(),
+            detail: format!("blob {digest}: {e}"),
+        };
+        let file = std::fs::File::open(&path).map_err(unreadable)?;
+        let actual = file.metadata().map_err(unreadable)?.len();
+        if let Some(size) = size
+            && actual != size
+        {
+            return Err(ImageError::DigestMismatch {
+                what: format!("blob {digest} of {}", self.name),
+                expected: format!("{digest} ({size} bytes)"),
+                actual: format!("a file of {actual} bytes"),
+            });
+        }
+        Ok(BlobReader {
+            file,
+            hasher: Some(Sha256::new()),
+            digest: digest.to_owned(),
+            what: format!("blob {digest} of {}", self.name),
+            actual: None,
+        })
+    }
+
     /// A manifest or config blob: bounded in size before it is read.
     pub async fn document(&self, desc: &Descriptor) -> Result<Vec<u8>, ImageError> {
         let digest = desc.digest().to_string();
@@ -193,9 +224,16 @@ impl Layout {
         }
     }
 
-    /// The image manifest at `digest` as a `docker load` archive tagged `tag`. Layers are copied
-    /// as stored (gzip or plain tar, both of which `docker load` accepts), each verified.
-    pub async fn docker_archive(&self, digest: &str, tag: &str) -> Result<Vec<u8>, ImageError> {
+    /// The image manifest at `digest` as a `docker load` archive tagged `tag`, produced while
+    /// it is read: layers are copied as stored (gzip, zstd or plain tar, which `docker load`
+    /// accepts) from their files in 256 KiB chunks, so memory stays flat whatever the image's
+    /// size. Manifest, config and layer sizes are checked before the first byte goes out; each
+    /// layer's digest is checked as it streams, and a mismatch ends the stream with an error.
+    pub async fn docker_archive(
+        &self,
+        digest: &str,
+        tag: &str,
+    ) -> Result<DockerArchive, ImageError> {
         let bytes = self.blob(digest, None).await?;
         let manifest = match parse_manifest(&bytes).map_err(|e| ImageError::Malformed {
             what: format!("{digest} of {}", self.name),
@@ -211,41 +249,226 @@ impl Layout {
         };
         let config = self.document(manifest.config()).await?;
         let config_name = format!("{}.json", hex_of(manifest.config().digest().as_ref()));
-        let mut files = vec![(config_name.clone(), config)];
-        let mut layer_names = Vec::new();
+        let mut layers = Vec::new();
         for layer in manifest.layers() {
             let digest = layer.digest().to_string();
-            let data = self.blob(&digest, Some(layer.size())).await?;
-            let name = format!("{}/layer.tar", hex_of(&digest));
-            layer_names.push(name.clone());
-            files.push((name, data));
+            layers.push(ArchiveLayer {
+                name: format!("{}/layer.tar", hex_of(&digest)),
+                reader: self.blob_reader(&digest, Some(layer.size()))?,
+                size: layer.size(),
+            });
         }
         let index = serde_json::to_vec(&json!([{
             "Config": config_name,
             "RepoTags": [tag],
-            "Layers": layer_names,
+            "Layers": layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
         }]))
         .map_err(|e| ImageError::Malformed {
             what: self.name.clone(),
             detail: e.to_string(),
         })?;
-        files.push(("manifest.json".into(), index));
-        let written = (|| {
-            let mut b = tar::Builder::new(Vec::new());
-            for (path, data) in &files {
-                let mut header = tar::Header::new_gnu();
-                header.set_size(data.len() as u64);
-                header.set_mode(0o644);
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mtime(0);
-                b.append_data(&mut header, path, data.as_slice())?;
+        let (tx, rx) = tokio::sync::mpsc::channel(ARCHIVE_CHUNKS_IN_FLIGHT);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut out = tar::Builder::new(ChunkWriter::new(tx));
+            let result = write_archive(&mut out, (&config_name, &config), layers, &index);
+            let sink = out.into_inner();
+            match (result, sink) {
+                (Ok(()), Ok(mut sink)) => sink.flush_chunk().map_err(|_| ArchiveError::Closed),
+                (Ok(()), Err(_)) => Err(ArchiveError::Closed),
+                (Err(e), Ok(mut sink)) => {
+                    // The engine must not take a truncated archive for a whole one.
+                    sink.fail(&e);
+                    Err(e)
+                }
+                (Err(e), Err(_)) => Err(e),
             }
-            b.into_inner()
-        })();
-        written.map_err(|e| ImageError::Malformed {
-            what: self.name.clone(),
-            detail: format!("cannot write the docker-load archive: {e}"),
+        });
+        Ok(DockerArchive {
+            chunks: rx,
+            writer: ArchiveWriter(writer),
         })
+    }
+}
+
+/// How many 256 KiB chunks may wait for the engine: 1 MiB of memory at most.
+const ARCHIVE_CHUNKS_IN_FLIGHT: usize = 4;
+const ARCHIVE_CHUNK: usize = 256 << 10;
+
+/// A `docker load` archive on its way to the engine: `chunks` is the body, `writer` says
+/// whether everything in it was read and verified.
+pub struct DockerArchive {
+    pub chunks: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    pub writer: ArchiveWriter,
+}
+
+/// The thread that reads the layout into a [`DockerArchive`]'s chunks.
+pub struct ArchiveWriter(tokio::task::JoinHandle<Result<(), ArchiveError>>);
+
+impl ArchiveWriter {
+    /// `Ok` when the whole archive was produced; `Err(None)` when the consumer stopped reading
+    /// first (its own error says why); `Err(Some(e))` when the layout itself was at fault.
+    pub async fn finish(self) -> Result<(), Option<ImageError>> {
+        match self.0.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ArchiveError::Closed)) => Err(None),
+            Ok(Err(ArchiveError::Image(e))) => Err(Some(e)),
+            Err(e) => Err(Some(ImageError::Malformed {
+                what: "the docker-load archive".into(),
+                detail: format!("its writer stopped: {e}"),
+            })),
+        }
+    }
+}
+
+struct ArchiveLayer {
+    name: String,
+    reader: BlobReader,
+    size: u64,
+}
+
+#[derive(Debug)]
+enum ArchiveError {
+    /// The receiving end went away: the engine stopped reading.
+    Closed,
+    Image(ImageError),
+}
+
+fn write_archive(
+    out: &mut tar::Builder<ChunkWriter>,
+    config: (&str, &[u8]),
+    layers: Vec<ArchiveLayer>,
+    index: &[u8],
+) -> Result<(), ArchiveError> {
+    let header = |size: u64| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mtime(0);
+        header
+    };
+    let closed = |_| ArchiveError::Closed;
+    out.append_data(&mut header(config.1.len() as u64), config.0, config.1)
+        .map_err(closed)?;
+    for mut layer in layers {
+        // tar copies to the end of the file, so the digest is checked before the entry ends.
+        if let Err(e) = out.append_data(&mut header(layer.size), &layer.name, &mut layer.reader) {
+            return Err(match layer.reader.mismatch() {
+                Some(mismatch) => ArchiveError::Image(mismatch),
+                None if out.get_ref().is_closed() => ArchiveError::Closed,
+                None => ArchiveError::Image(ImageError::Layout {
+                    what: layer.reader.what.clone(),
+                    detail: e.to_string(),
+                }),
+            });
+        }
+    }
+    out.append_data(&mut header(index.len() as u64), "manifest.json", index)
+        .map_err(closed)?;
+    out.finish().map_err(closed)
+}
+
+/// A layout blob being read: hashed as it goes, compared with its digest at the end.
+pub struct BlobReader {
+    file: std::fs::File,
+    /// Taken when the end is reached.
+    hasher: Option<Sha256>,
+    digest: String,
+    what: String,
+    /// The digest the bytes had, when it was not the expected one.
+    actual: Option<String>,
+}
+
+impl BlobReader {
+    /// Why the blob was refused, once its end has been read.
+    pub fn mismatch(&self) -> Option<ImageError> {
+        self.actual
+            .as_ref()
+            .map(|actual| ImageError::DigestMismatch {
+                what: self.what.clone(),
+                expected: self.digest.clone(),
+                actual: actual.clone(),
+            })
+    }
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n > 0 {
+            if let Some(hasher) = &mut self.hasher {
+                hasher.update(&buf[..n]);
+            }
+        } else if let Some(hasher) = self.hasher.take() {
+            let actual = sha256_text(&hasher.finalize());
+            if actual != self.digest {
+                self.actual = Some(actual);
+            }
+        }
+        match self.mismatch() {
+            Some(e) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.to_string(),
+            )),
+            None => Ok(n),
+        }
+    }
+}
+
+/// A `Write` that hands 256 KiB chunks to an async receiver, waiting while it is full.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    chunk: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn new(tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) -> Self {
+        Self {
+            tx,
+            chunk: Vec::with_capacity(ARCHIVE_CHUNK),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(ARCHIVE_CHUNK));
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::from(chunk)))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the engine stopped reading")
+            })
+    }
+
+    /// Ends the body with an error, so the request fails instead of loading a partial archive.
+    fn fail(&mut self, e: &ArchiveError) {
+        let text = match e {
+            ArchiveError::Closed => "the engine stopped reading".to_owned(),
+            ArchiveError::Image(e) => e.to_string(),
+        };
+        let _ = self.tx.blocking_send(Err(std::io::Error::other(text)));
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = ARCHIVE_CHUNK - self.chunk.len();
+        let n = buf.len().min(room);
+        self.chunk.extend_from_slice(&buf[..n]);
+        if self.chunk.len() == ARCHIVE_CHUNK {
+            self.flush_chunk()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        // Chunks go out when full or at the end: a tar header flush must not send tiny ones.
+        Ok(())
     }
 }
 

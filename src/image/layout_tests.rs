@@ -249,6 +249,26 @@ fn plan_takes_the_first_duplicate_and_never_runs_windows_on_linux() {
     );
 }
 
+/// Everything a streamed docker-load archive sends (or the error chunk that ended it), and what
+/// its writer says at the end.
+async fn collect(
+    archive: impl std::future::Future<Output = Result<crate::image::layout::DockerArchive, ImageError>>,
+) -> (Result<Vec<u8>, String>, Result<(), Option<ImageError>>) {
+    let mut archive = archive.await.expect("the archive starts");
+    let mut bytes = Vec::new();
+    let mut sent = Ok(());
+    while let Some(chunk) = archive.chunks.recv().await {
+        match chunk {
+            Ok(c) => bytes.extend_from_slice(&c),
+            Err(e) => {
+                sent = Err(e.to_string());
+                break;
+            }
+        }
+    }
+    (sent.map(|()| bytes), archive.writer.finish().await)
+}
+
 fn corrupt(l: &Layout, digest: &str) {
     let path = l.blob_path(digest);
     let mut bytes = std::fs::read(&path).expect("blob");
@@ -335,13 +355,13 @@ fn archives_read_like_directories_and_convert_to_docker_load_archives() {
         panic!("an archive is a layout source");
     };
     let digest = amd64["digest"].as_str().expect("digest");
-    let archive = rt
-        .block_on(
-            layout
-                .layout
-                .docker_archive(digest, "archsmoke-load:t-amd64"),
-        )
-        .expect("converts");
+    let (archive, finished) = rt.block_on(collect(
+        layout
+            .layout
+            .docker_archive(digest, "archsmoke-load:t-amd64"),
+    ));
+    finished.expect("converts");
+    let archive = archive.expect("no error chunk");
     let mut files = std::collections::HashMap::new();
     for entry in tar::Archive::new(archive.as_slice())
         .entries()
@@ -363,4 +383,80 @@ fn archives_read_like_directories_and_convert_to_docker_load_archives() {
     let layer = manifest[0]["Layers"][0].as_str().expect("layer");
     assert_eq!(files[layer], b"layer of linux/amd64");
     let _ = std::fs::remove_file(&tar_path);
+}
+
+#[test]
+fn a_layer_that_does_not_match_its_digest_aborts_the_streamed_archive() {
+    let (l, amd64, _) = every_shape();
+    let digest = amd64["digest"].as_str().expect("digest");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
+            .expect("json");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    corrupt(&l, layer);
+    let source = ImageSource::open(&l.source()).expect("opens");
+    let ImageSource::Layout(layout) = &source else {
+        panic!("a layout source");
+    };
+    let rt = runtime();
+    let (sent, finished) = rt.block_on(collect(
+        layout.layout.docker_archive(digest, "archsmoke-load:t-bad"),
+    ));
+    // The body ends with an error, so the engine cannot load a truncated or altered image...
+    let sent = sent.expect_err("an error chunk ends the body");
+    assert!(sent.contains(layer), "{sent}");
+    // ... and the writer names the layer that is wrong.
+    let e = finished.expect_err("fails").expect("the layout's fault");
+    assert!(matches!(e, ImageError::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains(layer), "{e}");
+}
+
+#[test]
+fn a_layer_of_another_size_is_refused_before_anything_is_sent() {
+    let (l, amd64, _) = every_shape();
+    let digest = amd64["digest"].as_str().expect("digest");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
+            .expect("json");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let path = l.blob_path(layer);
+    let mut bytes = std::fs::read(&path).expect("layer");
+    bytes.push(b'!');
+    std::fs::write(&path, bytes).expect("grow");
+    let source = ImageSource::open(&l.source()).expect("opens");
+    let ImageSource::Layout(layout) = &source else {
+        panic!("a layout source");
+    };
+    let e = runtime()
+        .block_on(layout.layout.docker_archive(digest, "archsmoke-load:t-bad"))
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(matches!(e, ImageError::DigestMismatch { .. }), "{e}");
+}
+
+#[test]
+fn a_layer_read_as_a_stream_is_verified_when_its_end_is_read() {
+    use std::io::Read;
+    let (l, amd64, _) = every_shape();
+    let digest = amd64["digest"].as_str().expect("digest");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
+            .expect("json");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let source = ImageSource::open(&l.source()).expect("opens");
+    let rt = runtime();
+    let read_all = |source: &ImageSource| {
+        let mut reader = rt
+            .block_on(source.layer(layer, 20))
+            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        reader
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(read_all(&source).expect("intact"), b"layer of linux/amd64");
+    corrupt(&l, layer);
+    let e = read_all(&source).expect_err("corrupt");
+    assert!(e.contains(layer) && e.contains("sha256:"), "{e}");
 }

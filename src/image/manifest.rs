@@ -113,7 +113,11 @@ pub fn parse_config(bytes: &[u8]) -> Result<ImageConfiguration, ManifestError> {
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
+    sha256_text(&Sha256::digest(bytes))
+}
+
+/// `sha256:<hex>` of a finished SHA-256 hash.
+pub fn sha256_text(hash: &[u8]) -> String {
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in hash {

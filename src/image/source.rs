@@ -214,7 +214,7 @@ impl ImageSource {
         }
     }
 
-    /// A layer blob: streamed from a registry, read whole (and verified) from a layout.
+    /// A layer blob as a stream, verified against its digest by the read that reaches its end.
     pub async fn layer(
         &self,
         digest: &str,
@@ -226,10 +226,9 @@ impl ImageSource {
                 // The bridge blocks on the runtime; the audit reads it inside `spawn_blocking`.
                 Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)))
             }
-            ImageSource::Layout(l) => {
-                let bytes = l.layout.blob(digest, u64::try_from(size).ok()).await?;
-                Ok(Box::new(std::io::Cursor::new(bytes)))
-            }
+            ImageSource::Layout(l) => Ok(Box::new(
+                l.layout.blob_reader(digest, u64::try_from(size).ok())?,
+            )),
             ImageSource::Daemon(name) => Err(ImageError::Layout {
                 what: name.clone(),
                 detail: "an engine image's layers cannot be read here".into(),

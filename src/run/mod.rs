@@ -246,20 +246,32 @@ async fn make_present(
         tag.push_str(v);
     }
     let start = Instant::now();
+    let image_problem = |e: crate::image::ImageError| Problem {
+        kind: ProblemKind::Registry,
+        message: e.to_string(),
+        hint: Some(e.hint()),
+    };
     let archive = layout
         .layout
         .docker_archive(&image.manifest_digest, &tag)
         .await
-        .map_err(|e| Problem {
-            kind: ProblemKind::Registry,
-            message: e.to_string(),
-            hint: Some(e.hint()),
-        })?;
+        .map_err(image_problem)?;
     layout.record_loaded(&tag);
-    ctx.engine
-        .load_image(archive)
-        .await
-        .map_err(engine_problem)?;
+    let loaded = ctx.engine.load_image_stream(archive.chunks).await;
+    // A layout at fault (a layer that does not match its digest) explains the engine's failure
+    // to load the aborted archive, so it is the problem reported.
+    match (archive.writer.finish().await, loaded) {
+        (Err(Some(e)), _) => return Err(image_problem(e)),
+        (_, Err(e)) => return Err(engine_problem(e)),
+        (Err(None), Ok(_)) => {
+            return Err(Problem {
+                kind: ProblemKind::Engine,
+                message: "the engine stopped reading the image archive before its end".into(),
+                hint: Some("check the engine's log (`journalctl -u docker`)".into()),
+            });
+        }
+        (Ok(()), Ok(_)) => {}
+    }
     let loaded = ctx
         .engine
         .local_image(&tag)
