@@ -39,6 +39,31 @@ pub fn text(text: &str) -> String {
     out
 }
 
+/// `text` that is the tail of a longer output: besides [`text`]'s masking, a secret's end left
+/// at the start by the cut is masked too, so at most its last character can remain.
+pub fn tail(text: &str) -> String {
+    let cut = {
+        let list = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .filter_map(|secret| {
+                // Proper suffixes of two characters or more, longest first.
+                secret
+                    .char_indices()
+                    .skip(1)
+                    .map(|(i, _)| &secret[i..])
+                    .take_while(|suffix| suffix.chars().nth(1).is_some())
+                    .find(|suffix| text.starts_with(suffix))
+                    .map(str::len)
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    if cut == 0 {
+        return self::text(text);
+    }
+    format!("{MASK}{}", self::text(&text[cut..]))
+}
+
 fn in_place(s: &mut String) {
     let masked = text(s);
     if masked != *s {
@@ -61,14 +86,28 @@ pub fn report(report: &mut RunReport) {
     for platform in &mut report.platforms {
         problem(&mut platform.problem);
         for t in &mut platform.tests {
-            in_place(&mut t.stdout);
-            in_place(&mut t.stderr);
+            for (output, dropped) in [
+                (&mut t.stdout, t.stdout_dropped),
+                (&mut t.stderr, t.stderr_dropped),
+            ] {
+                if dropped > 0 {
+                    *output = tail(output);
+                } else {
+                    in_place(output);
+                }
+            }
             if let Some(e) = &mut t.error {
                 in_place(e);
             }
+            let cut = t.stdout_dropped > 0 || t.stderr_dropped > 0;
             for m in &mut t.mismatches {
                 in_place(&mut m.expected);
-                in_place(&mut m.actual);
+                // The actual output a mismatch quotes is the kept tail.
+                if cut {
+                    m.actual = tail(&m.actual);
+                } else {
+                    in_place(&mut m.actual);
+                }
             }
             if let Some(argv) = &mut t.command {
                 argv.iter_mut().for_each(in_place);
@@ -110,5 +149,18 @@ mod tests {
             .write_all(b"header s3cr3t-token trailer\n")
             .expect("write to a Vec");
         assert_eq!(out, b"header [REDACTED] trailer\n");
+    }
+
+    #[test]
+    fn a_tail_that_starts_inside_a_secret_masks_what_is_left_of_it() {
+        register(["tail-secret-9f2c"]);
+        assert_eq!(tail("et-9f2c and more"), "[REDACTED] and more");
+        assert_eq!(
+            tail("2c, then tail-secret-9f2c"),
+            "[REDACTED], then [REDACTED]"
+        );
+        // One character is as likely to be anything else: left alone.
+        assert_eq!(tail("c and more"), "c and more");
+        assert_eq!(tail("plain"), "plain");
     }
 }

@@ -136,6 +136,57 @@ stderr_contains = "nothing like it"
     assert!(labelled_containers(Some(&r.run_id())).is_empty());
 }
 
+#[test]
+fn a_secret_cut_by_the_output_limit_leaves_no_readable_part() {
+    const TOKEN: &str = "cut-secret-7b1e5a";
+    // 17 + 1016 bytes with a 1 KiB limit: the kept tail starts 9 bytes in, inside the secret.
+    let s = spec(
+        "cut",
+        &format!(
+            r#"
+image = "{}"
+platforms = ["linux/amd64"]
+[settings]
+output_limit = "1KiB"
+[[test]]
+name = "cut"
+secret_env = {{ TOKEN = "{TOKEN}" }}
+command = ["sh", "-c", "printf '%s' \"$TOKEN\"; head -c 1016 /dev/zero | tr '\\0' x"]
+stdout = "something else"
+"#,
+            image("multi")
+        ),
+    );
+    let json = s.dir.path().join("report.json");
+    let junit = s.dir.path().join("junit.xml");
+    let r = run(&[
+        "run",
+        s.path(),
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let t = &report["platforms"][0]["tests"][0];
+    assert_eq!(t["stdout_dropped_bytes"], 9, "{t:#}");
+    let stdout = t["stdout"].as_str().expect("stdout");
+    assert!(stdout.starts_with("[REDACTED]xxx"), "{stdout}");
+    let junit = std::fs::read_to_string(&junit).expect("junit");
+    for (what, text) in [
+        ("stdout", r.stdout.as_str()),
+        ("JSON", &report.to_string()),
+        ("JUnit", &junit),
+    ] {
+        assert!(
+            !text.contains("7b1e5a"),
+            "{what} shows the end of the secret"
+        );
+    }
+}
+
 fn base64(text: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
