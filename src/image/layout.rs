@@ -6,10 +6,11 @@
 //! verified against its digest, since nothing else guarantees a directory's integrity), and
 //! converting one platform's image into the legacy `docker load` archive (`manifest.json` +
 //! config + layers), the only format Docker 20.10's classic image store loads, streamed from the
-//! blob files as the engine reads it. Archives are unpacked once into a temporary directory that
-//! lives as long as the [`Layout`].
+//! blob files as the engine reads it. Archives are read in place: their members are found by
+//! offset, never unpacked.
 
-use std::io::{Read, Write};
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex};
@@ -28,54 +29,119 @@ const MAX_DOCUMENT_BYTES: u64 = 8 << 20;
 pub struct Layout {
     /// What the user wrote, for messages (`oci-archive:/x.tar:tag`).
     name: String,
-    root: PathBuf,
+    store: Store,
     tag: Option<String>,
-    /// Keeps an unpacked archive alive; removed on drop.
-    _unpacked: Option<tempfile::TempDir>,
+}
+
+/// Where a layout's files are: a directory, or the members of an (uncompressed) tar, read in
+/// place by offset so that an archive is never copied.
+enum Store {
+    Dir(PathBuf),
+    Tar {
+        file: PathBuf,
+        /// Member path (`blobs/sha256/<hex>`, `index.json`) -> (data offset, size).
+        members: HashMap<String, (u64, u64)>,
+    },
+}
+
+impl Store {
+    /// The file at `rel` (a `/`-separated path inside the layout) and its size.
+    fn open(&self, rel: &str) -> std::io::Result<(Box<dyn Read + Send>, u64)> {
+        match self {
+            Store::Dir(root) => {
+                let file = std::fs::File::open(root.join(rel))?;
+                let size = file.metadata()?.len();
+                Ok((Box::new(file), size))
+            }
+            Store::Tar { file, members } => {
+                let &(offset, size) = members.get(rel).ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "not in the archive")
+                })?;
+                let mut file = std::fs::File::open(file)?;
+                file.seek(SeekFrom::Start(offset))?;
+                Ok((Box::new(file.take(size)), size))
+            }
+        }
+    }
+
+    fn read(&self, rel: &str) -> std::io::Result<Vec<u8>> {
+        let (mut reader, size) = self.open(rel)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
+        reader.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn has(&self, rel: &str) -> bool {
+        match self {
+            Store::Dir(root) => root.join(rel).is_file(),
+            Store::Tar { members, .. } => members.contains_key(rel),
+        }
+    }
 }
 
 impl Layout {
     /// A layout directory read in place.
     pub fn directory(name: &str, dir: &Path, tag: Option<String>) -> Result<Layout, ImageError> {
-        if !dir.join("oci-layout").is_file() {
+        let store = Store::Dir(dir.to_owned());
+        if !store.has("oci-layout") {
             return Err(not_a_layout(name, dir));
         }
         Ok(Layout {
             name: name.to_owned(),
-            root: dir.to_owned(),
+            store,
             tag,
-            _unpacked: None,
         })
     }
 
-    /// A tar of a layout, unpacked to a temporary directory (tar's unpacking refuses paths that
-    /// would escape it).
+    /// A tar of a layout, read in place: one pass over its headers (seeking past the data)
+    /// finds where each member's bytes are.
     pub fn archive(name: &str, file: &Path, tag: Option<String>) -> Result<Layout, ImageError> {
+        let unreadable = |detail: String| ImageError::Malformed {
+            what: name.to_owned(),
+            detail,
+        };
         let opened = std::fs::File::open(file).map_err(|e| ImageError::Layout {
             what: name.to_owned(),
             detail: format!("{}: {e}", file.display()),
         })?;
-        let dir = tempfile::Builder::new()
-            .prefix("archsmoke-oci-")
-            .tempdir()
-            .map_err(|e| ImageError::Malformed {
-                what: name.to_owned(),
-                detail: format!("cannot create a temporary directory to unpack it: {e}"),
-            })?;
-        tar::Archive::new(std::io::BufReader::new(opened))
-            .unpack(dir.path())
-            .map_err(|e| ImageError::Malformed {
-                what: name.to_owned(),
-                detail: format!("not a readable tar archive: {e}"),
-            })?;
-        if !dir.path().join("oci-layout").is_file() {
+        let mut archive = tar::Archive::new(opened);
+        let mut members = HashMap::new();
+        let entries = archive
+            .entries_with_seek()
+            .map_err(|e| unreadable(format!("not a readable tar archive: {e}")))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| unreadable(format!("not a readable tar archive: {e}")))?;
+            let path = entry
+                .path()
+                .map_err(|e| unreadable(format!("a member with an unreadable name: {e}")))?;
+            let Some(rel) = member_path(&path) else {
+                continue;
+            };
+            match entry.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    members.insert(rel, (entry.raw_file_position(), entry.size()));
+                }
+                tar::EntryType::Directory => {}
+                other => {
+                    return Err(unreadable(format!(
+                        "member `{rel}` is a {other:?} entry, which archsmoke does not follow; \
+                         unpack the archive and use `oci-layout:DIR`"
+                    )));
+                }
+            }
+        }
+        let store = Store::Tar {
+            file: file.to_owned(),
+            members,
+        };
+        if !store.has("oci-layout") {
             return Err(not_a_layout(name, file));
         }
         Ok(Layout {
             name: name.to_owned(),
-            root: dir.path().to_owned(),
+            store,
             tag,
-            _unpacked: Some(dir),
         })
     }
 
@@ -85,11 +151,13 @@ impl Layout {
 
     /// The descriptor `index.json` names for this layout's tag (or its single entry).
     pub fn top_descriptor(&self) -> Result<Descriptor, ImageError> {
-        let path = self.root.join("index.json");
-        let bytes = std::fs::read(&path).map_err(|e| ImageError::Malformed {
-            what: format!("{} (index.json)", self.name),
-            detail: e.to_string(),
-        })?;
+        let bytes = self
+            .store
+            .read("index.json")
+            .map_err(|e| ImageError::Malformed {
+                what: format!("{} (index.json)", self.name),
+                detail: e.to_string(),
+            })?;
         let index: ImageIndex =
             serde_json::from_slice(&bytes).map_err(|e| ImageError::Malformed {
                 what: format!("{} (index.json)", self.name),
@@ -139,9 +207,10 @@ impl Layout {
 
     /// A blob by digest, verified against it (and its size when the descriptor gives one).
     pub async fn blob(&self, digest: &str, size: Option<u64>) -> Result<Vec<u8>, ImageError> {
-        let path = self.blob_path(digest)?;
-        let bytes = tokio::fs::read(&path)
-            .await
+        // Manifests and configs: small, and read from a local file.
+        let bytes = self
+            .store
+            .read(&self.blob_path(digest)?)
             .map_err(|e| ImageError::Layout {
                 what: self.name.clone(),
                 detail: format!("blob {digest}: {e}"),
@@ -166,13 +235,13 @@ impl Layout {
     /// A blob by digest as a reader that hashes what it reads: the read that reaches the end
     /// fails when the bytes do not match the digest. The size is checked on opening.
     pub fn blob_reader(&self, digest: &str, size: Option<u64>) -> Result<BlobReader, ImageError> {
-        let path = self.blob_path(digest)?;
-        let unreadable = |e: std::io::Error| ImageError::Layout {
-            what: self.name.clone(),
-            detail: format!("blob {digest}: {e}"),
-        };
-        let file = std::fs::File::open(&path).map_err(unreadable)?;
-        let actual = file.metadata().map_err(unreadable)?.len();
+        let (file, actual) =
+            self.store
+                .open(&self.blob_path(digest)?)
+                .map_err(|e| ImageError::Layout {
+                    what: self.name.clone(),
+                    detail: format!("blob {digest}: {e}"),
+                })?;
         if let Some(size) = size
             && actual != size
         {
@@ -206,7 +275,7 @@ impl Layout {
         self.blob(&digest, Some(desc.size())).await
     }
 
-    fn blob_path(&self, digest: &str) -> Result<PathBuf, ImageError> {
+    fn blob_path(&self, digest: &str) -> Result<String, ImageError> {
         // The digest names a file: only a well-formed one may, so `../` cannot escape the layout.
         match digest.split_once(':') {
             Some(("sha256", hex))
@@ -215,7 +284,7 @@ impl Layout {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
             {
-                Ok(self.root.join("blobs").join("sha256").join(hex))
+                Ok(format!("blobs/sha256/{hex}"))
             }
             _ => Err(ImageError::Malformed {
                 what: self.name.clone(),
@@ -370,7 +439,7 @@ fn write_archive(
 
 /// A layout blob being read: hashed as it goes, compared with its digest at the end.
 pub struct BlobReader {
-    file: std::fs::File,
+    file: Box<dyn Read + Send>,
     /// Taken when the end is reached.
     hasher: Option<Sha256>,
     digest: String,
@@ -470,6 +539,20 @@ impl Write for ChunkWriter {
         // Chunks go out when full or at the end: a tar header flush must not send tiny ones.
         Ok(())
     }
+}
+
+/// A tar member's path inside the layout (`./blobs/x` -> `blobs/x`); `None` for paths that
+/// leave it.
+fn member_path(path: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
+            std::path::Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 fn hex_of(digest: &str) -> &str {

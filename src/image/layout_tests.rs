@@ -460,3 +460,26 @@ fn a_layer_read_as_a_stream_is_verified_when_its_end_is_read() {
     let e = read_all(&source).expect_err("corrupt");
     assert!(e.contains(layer) && e.contains("sha256:"), "{e}");
 }
+
+#[test]
+fn an_archive_is_read_in_place_and_refuses_links_it_would_have_to_follow() {
+    let (l, _, _) = every_shape();
+    let tar_path = l.path().with_extension("links.tar");
+    {
+        let file = std::fs::File::create(&tar_path).expect("tar file");
+        let mut b = tar::Builder::new(file);
+        b.append_dir_all(".", l.path()).expect("tar layout");
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_size(0);
+        b.append_link(&mut header, "blobs/sha256/elsewhere", "/etc/passwd")
+            .expect("symlink member");
+        b.finish().expect("tar done");
+    }
+    let e = ImageSource::open(&format!("oci-archive:{}", tar_path.display()))
+        .map(|_| ())
+        .expect_err("a link member");
+    assert!(e.to_string().contains("blobs/sha256/elsewhere"), "{e}");
+    assert!(e.to_string().contains("oci-layout:DIR"), "{e}");
+    let _ = std::fs::remove_file(&tar_path);
+}

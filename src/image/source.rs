@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `registry:5000/repo:tag`, `name@sha256:…` | a registry (the default) |
 //! | `oci-layout:DIR[:TAG]` | an OCI layout directory, read in place |
-//! | `oci-archive:FILE[:TAG]` | a tar of an OCI layout, unpacked to a temporary directory |
+//! | `oci-archive:FILE[:TAG]` | a tar of an OCI layout, read in place by member offsets |
 //! | `docker-daemon:NAME` | an image already in the engine (one platform, run by its ID) |
 //!
 //! This module owns parsing that text and the [`ImageSource`] that resolve, inspect and the
@@ -135,7 +135,7 @@ pub enum ImageSource {
 }
 
 impl ImageSource {
-    /// Parse and open `text` (an archive is unpacked here).
+    /// Parse and open `text` (an archive's members are indexed here).
     pub fn open(text: &str) -> Result<ImageSource, ImageError> {
         let layout = |layout| {
             Ok(ImageSource::Layout(LayoutImage {
