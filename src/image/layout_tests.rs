@@ -269,6 +269,17 @@ async fn collect(
     (sent.map(|()| bytes), archive.writer.finish().await)
 }
 
+/// The digest of the first layer of the image manifest at `digest`.
+fn first_layer(l: &Layout, digest: &str) -> String {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
+            .expect("json");
+    manifest["layers"][0]["digest"]
+        .as_str()
+        .expect("layer")
+        .to_owned()
+}
+
 fn corrupt(l: &Layout, digest: &str) {
     let path = l.blob_path(digest);
     let mut bytes = std::fs::read(&path).expect("blob");
@@ -389,10 +400,7 @@ fn archives_read_like_directories_and_convert_to_docker_load_archives() {
 fn a_layer_that_does_not_match_its_digest_aborts_the_streamed_archive() {
     let (l, amd64, _) = every_shape();
     let digest = amd64["digest"].as_str().expect("digest");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
-            .expect("json");
-    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let layer = &first_layer(&l, digest);
     corrupt(&l, layer);
     let source = ImageSource::open(&l.source()).expect("opens");
     let ImageSource::Layout(layout) = &source else {
@@ -415,10 +423,7 @@ fn a_layer_that_does_not_match_its_digest_aborts_the_streamed_archive() {
 fn a_layer_of_another_size_is_refused_before_anything_is_sent() {
     let (l, amd64, _) = every_shape();
     let digest = amd64["digest"].as_str().expect("digest");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
-            .expect("json");
-    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let layer = &first_layer(&l, digest);
     let path = l.blob_path(layer);
     let mut bytes = std::fs::read(&path).expect("layer");
     bytes.push(b'!');
@@ -439,10 +444,7 @@ fn a_layer_read_as_a_stream_is_verified_when_its_end_is_read() {
     use std::io::Read;
     let (l, amd64, _) = every_shape();
     let digest = amd64["digest"].as_str().expect("digest");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(l.blob_path(digest)).expect("manifest"))
-            .expect("json");
-    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    let layer = &first_layer(&l, digest);
     let source = ImageSource::open(&l.source()).expect("opens");
     let rt = runtime();
     let read_all = |source: &ImageSource| {
