@@ -37,8 +37,8 @@ pub struct RunReport {
 pub struct Phases {
     /// Connecting to the engine and reading its version and platform.
     pub engine: Option<Duration>,
-    /// Opening the image source (unpacking an `oci-archive:`) and reading its index and nested
-    /// indexes; for `docker-daemon:`, asking the engine about the image.
+    /// Opening the image source (indexing an `oci-archive:`'s members) and reading its index
+    /// and nested indexes; for `docker-daemon:`, asking the engine about the image.
     pub resolve: Option<Duration>,
     /// Pulling, creating, running and removing containers, all platforms together.
     pub run: Option<Duration>,
@@ -95,6 +95,26 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,
     pub hint: Option<String>,
+}
+
+impl Problem {
+    /// An image source (registry or layout) could not be read.
+    pub fn registry(e: &crate::image::ImageError) -> Problem {
+        Problem {
+            kind: ProblemKind::Registry,
+            message: e.to_string(),
+            hint: Some(e.hint()),
+        }
+    }
+
+    /// The engine failed an operation or could not be reached.
+    pub fn engine(e: &crate::engine::EngineError) -> Problem {
+        Problem {
+            kind: ProblemKind::Engine,
+            message: e.to_string(),
+            hint: Some(e.hint()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -87,11 +87,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         Ok(pair) => pair,
         Err(e) => {
             // Still a report: the CI dashboard should say why nothing ran.
-            report.problem = Some(Problem {
-                kind: ProblemKind::Engine,
-                message: e.to_string(),
-                hint: Some(e.hint()),
-            });
+            report.problem = Some(Problem::engine(&e));
             report.duration = started.elapsed();
             return finish(&report, args, global);
         }
@@ -330,23 +326,16 @@ async fn open_and_resolve(
         if e.is_usage() {
             Unresolved::Usage(Diagnostic::usage(e.to_string()).with_hint(e.hint()))
         } else {
-            Unresolved::Problem(Problem {
-                kind: ProblemKind::Registry,
-                message: e.to_string(),
-                hint: Some(e.hint()),
-            })
+            Unresolved::Problem(Problem::registry(&e))
         }
     };
     let source = ImageSource::open(text).map_err(image_problem)?;
     let resolved = match (source.daemon_name(), engine) {
         (Some(name), Some(engine)) => {
-            let image = engine.local_image(name).await.map_err(|e| {
-                Unresolved::Problem(Problem {
-                    kind: ProblemKind::Engine,
-                    message: e.to_string(),
-                    hint: Some(e.hint()),
-                })
-            })?;
+            let image = engine
+                .local_image(name)
+                .await
+                .map_err(|e| Unresolved::Problem(Problem::engine(&e)))?;
             let image = image.ok_or_else(|| {
                 Unresolved::Problem(Problem {
                     kind: ProblemKind::Registry,

@@ -166,11 +166,11 @@ async fn prepare(
     if ctx.cancel.is_cancelled() {
         return Err(interrupted());
     }
-    let image = ctx.image.platform_image(entry).await.map_err(|e| Problem {
-        kind: ProblemKind::Registry,
-        message: e.to_string(),
-        hint: Some(e.hint()),
-    })?;
+    let image = ctx
+        .image
+        .platform_image(entry)
+        .await
+        .map_err(|e| Problem::registry(&e))?;
     if let Some(message) = image.config_mismatch(&entry_platform) {
         return Err(Problem {
             kind: ProblemKind::ConfigMismatch,
@@ -222,11 +222,7 @@ async fn make_present(
     planned: &PlannedPlatform,
     ctx: &RunContext,
 ) -> Result<LocalImage, Problem> {
-    let engine_problem = |e: crate::engine::EngineError| Problem {
-        kind: ProblemKind::Engine,
-        message: e.to_string(),
-        hint: Some(e.hint()),
-    };
+    let engine_problem = |e: crate::engine::EngineError| Problem::engine(&e);
     let ImageSource::Layout(layout) = &*ctx.image else {
         return ctx
             .engine
@@ -246,11 +242,7 @@ async fn make_present(
         tag.push_str(v);
     }
     let start = Instant::now();
-    let image_problem = |e: crate::image::ImageError| Problem {
-        kind: ProblemKind::Registry,
-        message: e.to_string(),
-        hint: Some(e.hint()),
-    };
+    let image_problem = |e: crate::image::ImageError| Problem::registry(&e);
     let archive = layout
         .layout
         .docker_archive(&image.manifest_digest, &tag)
