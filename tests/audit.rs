@@ -7,7 +7,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{image, labelled_containers, run, spec};
+use common::{image, json_report, labelled_containers, platform, run, spec};
 
 const SIX: [&str; 6] = [
     "linux/amd64",
@@ -17,29 +17,6 @@ const SIX: [&str; 6] = [
     "linux/s390x",
     "linux/386",
 ];
-
-fn json_report(path: &std::path::Path) -> Value {
-    let text = std::fs::read_to_string(path).expect("the JSON report was written");
-    let report: Value = serde_json::from_str(&text).expect("the JSON report parses");
-    let schema: Value =
-        serde_json::from_str(archsmoke::report::json::SCHEMA).expect("the schema parses");
-    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&report)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "schema violations: {errors:?}");
-    report
-}
-
-fn platform<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["platforms"]
-        .as_array()
-        .expect("platforms")
-        .iter()
-        .find(|p| p["platform"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
-}
 
 fn test<'a>(platform: &'a Value, name: &str) -> &'a Value {
     platform["tests"]

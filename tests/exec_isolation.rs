@@ -4,23 +4,9 @@
 
 mod common;
 
-use common::{image, labelled_containers, run, spec};
+use common::{image, json_report, labelled_containers, platform, run, spec};
 
 const SIX: &str = r#"["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x", "linux/386"]"#;
-
-fn json_report(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("report.json")).expect("the JSON report exists");
-    serde_json::from_str(&text).expect("the JSON report parses")
-}
-
-fn platform<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["platforms"]
-        .as_array()
-        .expect("platforms array")
-        .iter()
-        .find(|p| p["platform"] == name)
-        .unwrap_or_else(|| panic!("no {name} in the report"))
-}
 
 fn status(platform: &serde_json::Value, test: &str) -> String {
     platform["tests"]
@@ -85,7 +71,7 @@ stderr = "oops\n"
     let json = s.dir.path().join("report.json");
     let r = run(&["run", s.path(), "--json", json.to_str().expect("utf-8")]);
     assert_eq!(r.code, 0, "{}", r.explain());
-    let report = json_report(s.dir.path());
+    let report = json_report(&s.dir.path().join("report.json"));
     for (p, mode) in [
         ("linux/amd64", "native"),
         ("linux/386", "native"),
@@ -116,7 +102,7 @@ stderr = "oops\n"
         json.to_str().expect("utf-8"),
     ]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    let report = json_report(s.dir.path());
+    let report = json_report(&s.dir.path().join("report.json"));
     for p in ["linux/amd64", "linux/arm64"] {
         let pr = platform(&report, p);
         assert_eq!(status(pr, "read"), "failed", "{p}: {pr}");
@@ -155,7 +141,7 @@ command = ["sh", "-c", "test ! -e /tmp/before-timeout"]
     let json = s.dir.path().join("report.json");
     let r = run(&["run", s.path(), "--json", json.to_str().expect("utf-8")]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    let report = json_report(s.dir.path());
+    let report = json_report(&s.dir.path().join("report.json"));
     for p in ["linux/amd64", "linux/arm64"] {
         let pr = platform(&report, p);
         assert_eq!(status(pr, "write"), "passed", "{p}: {pr}");

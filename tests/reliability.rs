@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Run, archsmoke, image, labelled_containers, run, spec};
+use common::{Run, archsmoke, image, json_report, labelled_containers, run, spec};
 use proxy::Proxy;
 
 const DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -125,12 +125,6 @@ command = ["sleep", "600"]
     )
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("no JSON report at {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("the JSON report parses")
-}
-
 fn gc_run(id: &str) {
     let r = run(&["gc", "--run", id]);
     assert_eq!(r.code, 0, "{}", r.explain());
@@ -151,7 +145,7 @@ fn interrupt_cleans_up(signal: &str) {
     }
     assert!(left.is_empty(), "{signal} left {left:?}\n{}", r.explain());
     assert_eq!(r.code, 3, "{}", r.explain());
-    let doc = json(&report);
+    let doc = json_report(&report);
     assert_eq!(doc["interrupted"], true, "{doc}");
     assert_eq!(doc["run_id"], id.as_str());
 }
@@ -321,7 +315,7 @@ timeout = "10m"
         "peak RSS {} MiB while a test printed 1 GB",
         peak >> 20
     );
-    let doc = json(&report);
+    let doc = json_report(&report);
     let test = &doc["platforms"][0]["tests"][0];
     let kept = test["stdout"].as_str().expect("stdout").len() as u64;
     assert_eq!(kept, 64 * 1024, "{test}");
@@ -362,7 +356,7 @@ timeout = "2s"
         start.elapsed()
     );
     assert_eq!(r.code, 1, "{}", r.explain());
-    let doc = json(&report);
+    let doc = json_report(&report);
     assert_eq!(
         doc["platforms"][0]["tests"][0]["status"], "timed_out",
         "{doc}"
@@ -410,7 +404,7 @@ command = ["sleep", "600"]
     engine.kill();
     let r = bg.finish(Duration::from_secs(60));
     assert_eq!(r.code, 3, "{}", r.explain());
-    let doc = json(&report);
+    let doc = json_report(&report);
     let tests = &doc["platforms"][0]["tests"];
     assert_eq!(tests[0]["name"], "quick");
     assert_eq!(tests[0]["status"], "passed", "{doc}");
@@ -452,7 +446,7 @@ fn the_registry_going_away_mid_resolve_is_exit_3_naming_what_failed() {
         "the error should name the registry:\n{}",
         r.explain()
     );
-    let doc = json(&report);
+    let doc = json_report(&report);
     let kind = doc["problem"]["kind"]
         .as_str()
         .or_else(|| doc["platforms"][0]["problem"]["kind"].as_str());

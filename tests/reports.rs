@@ -107,9 +107,7 @@ for suite in xml:
     assert!(!xml.contains('\u{1b}'), "ANSI escapes must be stripped");
     assert!(xml.contains("classname=\"mixed.linux/arm64\""), "{xml}");
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written"))
-            .expect("valid JSON");
+    let report = common::json_report(&json);
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["exit_code"], 1);
     let platforms = report["platforms"].as_array().expect("platforms");

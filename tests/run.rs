@@ -40,8 +40,7 @@ fn all_six_platforms_pass_natively_and_under_qemu() {
     let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
     assert_eq!(r.code, 0, "{}", r.explain());
     // Where the time went: every phase was reached, the index walk is a small part of the run.
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    let report = common::json_report(&json);
     let phase = |name: &str| {
         report["phases"][name]
             .as_f64()
@@ -273,8 +272,7 @@ fn an_unreachable_engine_exits_3_with_a_clear_message() {
     ]);
     assert_eq!(r.code, 3, "{}", r.explain());
     // The report says which phases ran: the engine handshake failed, nothing ran after it.
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    let report = common::json_report(&json);
     assert!(report["phases"]["engine_secs"].is_f64(), "{report:#}");
     assert!(report["phases"]["run_secs"].is_null(), "{report:#}");
     assert!(report["phases"]["audit_secs"].is_null(), "{report:#}");

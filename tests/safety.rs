@@ -168,8 +168,7 @@ stdout = "something else"
         junit.to_str().expect("utf-8"),
     ]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let report = common::json_report(&json);
     let t = &report["platforms"][0]["tests"][0];
     assert_eq!(t["stdout_dropped_bytes"], 9, "{t:#}");
     let stdout = t["stdout"].as_str().expect("stdout");

@@ -307,9 +307,7 @@ fn arm_v7_is_not_silently_served_by_an_arm_v6_entry() {
         d.join("report.json").to_str().expect("utf-8"),
     ]);
     assert_eq!(compatible.code, 0, "{}", compatible.explain());
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("report.json")).expect("report"))
-            .expect("json");
+    let report = common::json_report(&d.join("report.json"));
     let reason = report["platforms"][0]["entry"]["reason"]
         .as_str()
         .expect("reason");

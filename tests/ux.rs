@@ -34,20 +34,6 @@ stdout = "aarch64\n"
     )
 }
 
-fn json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("JSON report written"))
-        .expect("valid JSON")
-}
-
-fn platform<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["platforms"]
-        .as_array()
-        .expect("platforms")
-        .iter()
-        .find(|p| p["platform"] == name)
-        .unwrap_or_else(|| panic!("no {name} in the JSON report"))
-}
-
 /// The JUnit suite of a platform: its `skipped` count and whether a test case holds `<skipped>`.
 fn junit_skips(path: &std::path::Path, suite: &str) -> (String, bool) {
     let text = std::fs::read_to_string(path).expect("JUnit report written");
@@ -133,7 +119,7 @@ fn only_on_the_command_line_wins_and_reports_native_as_skipped_everywhere() {
         r.explain()
     );
 
-    let doc = json(&report);
+    let doc = json_report(&report);
     assert_eq!(doc["exit_code"], 0);
     let amd = platform(&doc, "linux/amd64");
     assert_eq!(amd["result"], "skipped");
@@ -300,7 +286,7 @@ command = ["true"]
         "the skip keeps the same fix ({hint}): {}",
         skipped.explain()
     );
-    let doc = json(&report);
+    let doc = json_report(&report);
     let mips = platform(&doc, "linux/mips64le");
     assert_eq!(mips["result"], "skipped");
     assert_eq!(mips["tests"][0]["status"], "skipped");

@@ -131,3 +131,30 @@ pub fn labelled_containers(run_id: Option<&str>) -> Vec<String> {
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The JSON report at `path`, parsed and validated against its published schema: every test
+/// that reads a report also checks the wire format.
+pub fn json_report(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no JSON report at {}: {e}", path.display()));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("the JSON report parses");
+    let schema: serde_json::Value =
+        serde_json::from_str(archsmoke::report::json::SCHEMA).expect("the schema parses");
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}");
+    report
+}
+
+/// A platform's entry in a JSON report.
+pub fn platform<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["platforms"]
+        .as_array()
+        .expect("platforms")
+        .iter()
+        .find(|p| p["platform"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+}
