@@ -1,13 +1,14 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
 //!
-//! [`terminal`] writes for people as the run goes; [`junit`] and [`json`] render the finished
-//! [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
+//! [`terminal`] writes for people as the run goes; [`junit`], [`json`] and [`html`] render the
+//! finished [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
 //! that a dashboard or a script never reads half a report, even when the run is killed while
 //! writing it.
 
 pub mod doctor;
 pub mod github;
+pub mod html;
 pub mod inspect;
 pub mod json;
 pub mod junit;
