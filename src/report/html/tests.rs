@@ -220,7 +220,7 @@ fn the_heat_map_has_a_cell_per_platform_and_test_and_marks_failures() {
         .children()
         .filter(|c| c.has_tag_name("td"))
         .collect();
-    assert!(class_has(&node[1], "timedout") && text(node[1]).ends_with('⏱'));
+    assert!(class_has(&node[1], "timedout") && text(node[1]).ends_with('⊘'));
     // The slowest test is the darkest, the quickest the lightest.
     assert!(
         class_has(&node[1], "heat-5"),

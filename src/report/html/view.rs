@@ -606,7 +606,7 @@ fn heat_cell(p: &PlatformReport, t: &TestReport, longest: f64) -> HeatCell {
     let (status, mark) = match t.status {
         TestStatus::Passed => ("passed", ""),
         TestStatus::Failed => ("failed", "✗"),
-        TestStatus::TimedOut => ("timedout", "⏱"),
+        TestStatus::TimedOut => ("timedout", "⊘"),
         TestStatus::Error => ("error", "!"),
         TestStatus::NotRun => ("notrun", "–"),
         TestStatus::Skipped => ("skipped", "–"),
