@@ -321,3 +321,72 @@ fn the_network_check_catches_a_page_that_loads_something() {
     assert_eq!(strings(&seen["event_handlers"]), ["img onerror"]);
     assert_eq!(strings(&seen["sources"]).len(), 2);
 }
+
+/// The page, read as the well-formed XML it is written as.
+fn read_page(path: &Path) -> String {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no HTML report at {}: {e}", path.display()));
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(&text, opts)
+        .unwrap_or_else(|e| panic!("the page is not well-formed: {e}"));
+    text
+}
+
+#[test]
+fn audit_writes_the_html_report_with_its_findings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let html = dir.path().join("audit.html");
+    let r = run(&[
+        "audit",
+        &image("foreign-binary"),
+        "--html",
+        html.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        r.code,
+        1,
+        "amd64 binaries in the arm64 image: {}",
+        r.explain()
+    );
+    let page = read_page(&html);
+    assert!(page.contains("id=\"audit\""), "{page}");
+    assert!(
+        page.contains("linux/arm64</span> › audit elf <span class=\"muted\">failed</span>"),
+        "the arm64 finding: {page}"
+    );
+    assert!(
+        page.contains("<th>elf /bin/busybox</th>")
+            && page.contains("64-bit little-endian amd64 (x86_64, e_machine 62)"),
+        "the file, expected and found architecture: {page}"
+    );
+    assert!(page.contains("image checks only"), "{page}");
+}
+
+#[test]
+fn the_html_report_is_written_when_nothing_could_be_tested() {
+    let s = spec(
+        "unreachable",
+        r#"
+[[test]]
+name = "shell"
+command = ["true"]
+"#,
+    );
+    let html = s.dir.path().join("report.html");
+    let r = run(&[
+        "run",
+        s.path(),
+        "--image",
+        "127.0.0.1:1/nothing/here:latest",
+        "--html",
+        html.to_str().expect("path"),
+    ]);
+    assert_eq!(r.code, 3, "{}", r.explain());
+    let page = read_page(&html);
+    assert!(page.contains("could not be checked"), "{page}");
+    assert!(page.contains("Nothing was tested:"), "{page}");
+    assert!(page.contains("127.0.0.1:1"), "{page}");
+}
