@@ -345,3 +345,20 @@ fn status_text(s: TestStatus) -> &'static str {
 fn fmt1(v: f64) -> String {
     format!("{v:.1}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axis_ends_on_a_round_tick_past_the_longest_bar() {
+        assert_eq!(axis(3.284), (1.0, 4.0));
+        assert_eq!(axis(14.0), (5.0, 15.0));
+        assert_eq!(axis(0.42), (0.1, 0.5));
+        assert_eq!(axis(79.5), (20.0, 80.0));
+        assert_eq!(axis(0.0), (0.2, 1.0), "nothing ran: still an axis");
+        assert_eq!(tick_label(15.0, 5.0), "15s");
+        assert_eq!(tick_label(0.3, 0.1), "0.3s");
+        assert_eq!(tick_label(0.05, 0.05), "0.05s");
+    }
+}
