@@ -115,7 +115,7 @@ fn statuses(report: &PlatformReport) -> Vec<(&str, TestStatus)> {
     report
         .tests
         .iter()
-        .map(|t| (t.name.as_str(), t.status.clone()))
+        .map(|t| (t.name.as_str(), t.status))
         .collect()
 }
 
