@@ -28,6 +28,7 @@ use crate::report::doctor::{
     BinfmtReport, DOCTOR_SCHEMA_VERSION, DoctorReport, EngineStatus, EntryReport, PlatformReport,
     ProbeOutcome, ProbeReport, render_json, render_table,
 };
+use crate::run::Backend as _;
 
 /// The platforms every doctor report covers: what multi-arch images commonly ship.
 pub const DOCTOR_PLATFORMS: &[&str] = &[
