@@ -69,7 +69,11 @@ fn the_contract_is_plain_data_over_platform() {
             "oci_client",
         ],
     );
-    assert!(found.is_empty(), "the contract imports:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the contract imports:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -109,7 +113,11 @@ fn only_the_engine_module_speaks_to_docker() {
         .into_iter()
         .filter(|v| !v.contains("/src/engine/"))
         .collect();
-    assert!(others.is_empty(), "bollard outside src/engine:\n{}", others.join("\n"));
+    assert!(
+        others.is_empty(),
+        "bollard outside src/engine:\n{}",
+        others.join("\n")
+    );
 }
 
 #[test]
@@ -127,5 +135,8 @@ fn the_scan_sees_an_import_and_skips_a_comment() {
     let found = violations(&[relative], &["crate::engine"]);
     fs::remove_dir_all(&dir).expect("cleanup");
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].ends_with("use crate::engine::Engine;"), "{found:?}");
+    assert!(
+        found[0].ends_with("use crate::engine::Engine;"),
+        "{found:?}"
+    );
 }
