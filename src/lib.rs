@@ -11,6 +11,7 @@
 //! Only [`engine`] talks to Docker (through bollard) and only [`image::registry`] talks to
 //! registries (through oci-client). Reporters read [`event`]s and [`outcome`]s and nothing else.
 
+pub mod arch;
 pub mod audit;
 pub mod check;
 pub mod cli;

@@ -319,8 +319,9 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
+    use crate::arch;
+    use crate::emulation::EmulatorKind;
     use crate::emulation::binfmt::{Entry, Flags, Rule};
-    use crate::emulation::{EmulatorKind, defs};
 
     fn p(s: &str) -> Platform {
         Platform::parse(s).expect("valid platform")
@@ -331,7 +332,7 @@ mod tests {
         let entries = arches
             .iter()
             .map(|arch| {
-                let def = defs::lookup(arch).expect("known architecture");
+                let def = arch::lookup(arch).expect("known architecture");
                 Entry {
                     name: def.entry.clone(),
                     enabled: true,
