@@ -16,6 +16,7 @@
 //! oci-client); checks ([`check`]) are pure functions; reporters ([`report`]) read the contract
 //! and nothing else (`tests/layering.rs` holds the code to these rules).
 
+pub mod arch;
 pub mod audit;
 pub mod check;
 pub mod cli;

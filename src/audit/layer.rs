@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 
-use crate::emulation::defs::Endian;
+use crate::arch::Endian;
 use crate::spec::normalize_path;
 
 /// How much of an ELF file is read for its program headers and interpreter path; linkers put

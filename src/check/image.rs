@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use oci_spec::image::ImageConfiguration;
 
 use super::output;
+use crate::arch::{self, ArchDef, Endian};
 use crate::audit::fs::{Lookup, MergedFs};
 use crate::audit::layer::{ElfIdent, Entry, EntryKind};
-use crate::emulation::defs::{self, ArchDef, Endian};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, StreamExpect};
@@ -325,7 +325,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
 
 /// The architecture definition a platform's executables must match, when archsmoke knows it.
 pub fn expected_arch(platform: &Platform) -> Option<&'static ArchDef> {
-    defs::lookup(platform.architecture())
+    arch::lookup(platform.architecture())
 }
 
 /// How an ELF identity reads to a person: `64-bit little-endian amd64 (x86_64, e_machine 62)`.
@@ -334,7 +334,7 @@ pub fn describe(class: u8, endian: Endian, e_machine: u16) -> String {
         Endian::Little => "little-endian",
         Endian::Big => "big-endian",
     };
-    match defs::definitions()
+    match arch::definitions()
         .iter()
         .find(|d| d.class == class && d.endian == endian && d.e_machine == e_machine)
     {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::arch::Endian;
 use crate::audit::layer::{ElfIdent, Entry, EntryKind, Layer};
-use crate::emulation::defs::Endian;
 
 fn entry(path: &str, kind: EntryKind) -> Entry {
     Entry {
