@@ -309,8 +309,9 @@ pub mod secs {
     }
 }
 
+/// Exit codes and slowdowns on small hand-built reports, engines named.
 #[cfg(test)]
-mod tests {
+mod engine_tests {
     use super::*;
 
     fn p(s: &str) -> Platform {
@@ -509,3 +510,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "outcome_tests.rs"]
+mod tests;
