@@ -108,6 +108,7 @@ async fn run_platform<B: Backend>(
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
+        engine: Some(planned.engine.clone()),
         entry: planned.entry.as_ref().map(|(e, reason)| EntryChoice {
             digest: e.digest.clone(),
             platform: e

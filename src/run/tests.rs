@@ -40,6 +40,7 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
     let platform = Platform::new("linux", arch, None);
     PlannedPlatform {
         order,
+        engine: crate::outcome::DEFAULT_ENGINE.into(),
         entry: Some((
             IndexEntry {
                 digest: format!("sha256:{arch}"),
