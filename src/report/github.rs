@@ -225,7 +225,7 @@ const CHART_PALETTE: &str = "#1f6feb, #d4570b";
 /// each label also says which it is, for readers who cannot tell the colours apart. `None` when
 /// no platform ran.
 pub fn time_chart(report: &RunReport) -> Option<String> {
-    use crate::emulation::ExecMode;
+    use crate::mode::ExecMode;
     let bars: Vec<(String, bool, f64)> = report
         .platforms
         .iter()
