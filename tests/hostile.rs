@@ -292,3 +292,86 @@ fn endless_and_oversized_manifests_are_cut_off_at_4_mib_in_bounded_memory() {
     }
 }
 
+/// Entries of the hostile layer: more than the audit keeps (500,000), a few MB compressed.
+const MANY_ENTRIES: usize = 700_000;
+
+#[test]
+fn a_layer_of_too_many_entries_is_refused_in_bounded_memory() {
+    use flate2::{Compression, write::GzEncoder};
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    {
+        let mut tar = tar::Builder::new(&mut gz);
+        for i in 0..MANY_ENTRIES {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            tar.append_data(&mut header, format!("f/{i:07}"), std::io::empty())
+                .expect("append");
+        }
+        tar.finish().expect("finish");
+    }
+    let layer = gz.finish().expect("gzip");
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+        sha256(b"")
+    )
+    .into_bytes();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}}"#,
+        sha256(&config),
+        config.len(),
+        sha256(&layer),
+        layer.len()
+    )
+    .into_bytes();
+    eprintln!("{MANY_ENTRIES} entries: {} bytes compressed", layer.len());
+    let docs = HashMap::from([
+        (sha256(&manifest), (MANIFEST.to_owned(), manifest.clone())),
+        ("many".to_owned(), (MANIFEST.to_owned(), manifest)),
+        (
+            sha256(&config),
+            ("application/octet-stream".to_owned(), config),
+        ),
+        (
+            sha256(&layer),
+            ("application/octet-stream".to_owned(), layer),
+        ),
+    ]);
+    let registry = serve(docs);
+    let mut child = archsmoke()
+        .args(["audit", &format!("{registry}/hostile:many")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("archsmoke starts");
+    let start = Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak.max(peak_rss(child.id()).unwrap_or(0));
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the audit did not end within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = common::Run::from(child.wait_with_output().expect("output"));
+    eprintln!(
+        "exit {} after {:?}, peak RSS {} MiB",
+        r.code,
+        start.elapsed(),
+        peak >> 20
+    );
+    assert_eq!(r.code, 3, "{}", r.explain());
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("more than 500000 entries"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        peak < 200 << 20,
+        "peak RSS {} MiB while auditing a layer of {MANY_ENTRIES} entries",
+        peak >> 20
+    );
+}
