@@ -292,6 +292,36 @@ fn endless_and_oversized_manifests_are_cut_off_at_4_mib_in_bounded_memory() {
     }
 }
 
+#[test]
+fn inspect_of_an_index_with_a_digest_mismatch_is_exit_3() {
+    let lie = sha256(b"something else");
+    let docs = HashMap::from([
+        (
+            "mismatch".to_owned(),
+            (INDEX.to_owned(), index_of(&[(MANIFEST, &lie)])),
+        ),
+        (
+            lie.clone(),
+            (
+                MANIFEST.to_owned(),
+                br#"{"schemaVersion":2,"layers":[]}"#.to_vec(),
+            ),
+        ),
+    ]);
+    let registry = serve(docs);
+    let out = archsmoke()
+        .args(["inspect", &format!("{registry}/hostile:mismatch")])
+        .output()
+        .expect("archsmoke runs");
+    let r = common::Run::from(out);
+    assert_eq!(r.code, 3, "{}", r.explain());
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("does not match its digest"),
+        "{}",
+        r.explain()
+    );
+}
+
 /// Entries of the hostile layer: more than the audit keeps (500,000), a few MB compressed.
 const MANY_ENTRIES: usize = 700_000;
 

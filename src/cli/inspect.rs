@@ -59,6 +59,10 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         }
     }))
     .await;
+    let unreadable: Vec<bool> = details
+        .iter()
+        .map(|(c, p)| c.is_none() && p.is_some())
+        .collect();
     let modes = resolved.entries.iter().map(|entry| {
         let mode = match (&engine_info, &entry.platform, &entry.kind) {
             (Some(info), Some(p), EntryKind::Image) if p.os() != info.platform.os() => {
@@ -107,11 +111,22 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         engine: engine_info,
         entries,
     };
+    // An entry that could not be read (a digest mismatch, a registry error) is an
+    // infrastructure failure even though the rest of the index is shown.
+    let unreadable = report
+        .entries
+        .iter()
+        .zip(&unreadable)
+        .any(|(e, bad)| *bad && e.problem.is_some());
     if args.json {
         println!("{}", render_json(&report));
     } else {
         render_table(&report, &mut std::io::stdout().lock())
             .map_err(|e| Diagnostic::infrastructure(format!("cannot write: {e}")))?;
     }
-    Ok(exit::SUCCESS)
+    Ok(if unreadable {
+        exit::INFRASTRUCTURE
+    } else {
+        exit::SUCCESS
+    })
 }
