@@ -29,11 +29,19 @@ const DEFAULT_JOBS: usize = 4;
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
 pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
+/// Under GitHub Actions, the token that fences everything this run prints from the runner's
+/// command processing (see [`crate::report::github`]).
+static COMMANDS_PAUSED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let spec = spec::load(&args.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;
     spec.check_privileged(args.allow_privileged)
         .map_err(|e| Diagnostic::usage(e.to_string()))?;
     crate::redact::register(spec.secrets());
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
+        let token = COMMANDS_PAUSED.get_or_init(crate::report::github::pause_token);
+        fenced(args.format, &crate::report::github::stop_commands(token));
+    }
     let image_text = args
         .image
         .clone()
@@ -70,12 +78,35 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         interrupted: false,
         phases: Phases::default(),
     };
+    // Signals are watched from here on: a slow registry or engine must not make the first
+    // Ctrl-C (or a CI runner's SIGTERM) wait for it, nor kill the process without a report.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    // A weak sender: the printer ends when the run's senders are gone, while signals are still
+    // watched through the audit.
+    let signals = tokio::spawn(watch_signals(cancel.clone(), tx.downgrade()));
+    let opened = tokio::select! {
+        opened = open(&image_text, &source_spec, global.host.as_deref()) => opened,
+        () = cancel.cancelled() => {
+            report.interrupted = true;
+            report.problem = Some(Problem {
+                kind: ProblemKind::Interrupted,
+                message: "interrupted while connecting to the engine and resolving the image; \
+                          nothing ran"
+                    .into(),
+                hint: None,
+            });
+            report.duration = started.elapsed();
+            signals.abort();
+            return finish(&report, args, global);
+        }
+    };
     let Opened {
         engine,
         engine_time,
         image,
         resolve_time,
-    } = open(&image_text, &source_spec, global.host.as_deref()).await;
+    } = opened;
     report.phases.engine = Some(engine_time);
     report.phases.resolve = Some(resolve_time);
     // What the user wrote comes first: a usage error is exit 2 whatever else went wrong.
@@ -141,7 +172,6 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         }
     }
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let live = live::wanted(
         std::io::stderr().is_terminal(),
         global.quiet,
@@ -181,8 +211,6 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         })
         .collect();
     let audited_image = source.clone();
-    let cancel = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(cancel.clone(), tx.clone()));
     let ctx = RunContext {
         run_id: run_id.clone(),
         engine: engine.clone(),
@@ -199,6 +227,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         events: tx,
         cancel: cancel.clone(),
         isolation,
+        owner: crate::owner::labels(),
     };
     let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
     report.platforms = platforms;
@@ -227,8 +256,6 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             }
         }
     }
-    // Only now: a second signal must still force the exit while the sweep waits on the engine.
-    signals.abort();
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
     let same: Vec<String> = spec
@@ -251,15 +278,20 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
             "auditing the image layers and configs of {} platforms",
             audit_targets.len()
         );
-        let (audits, audit_time) = timed(audit::audit(
-            audited_image.as_ref(),
-            &audit_targets,
-            &checks,
-        ))
-        .await;
-        audit::merge_into(&mut report.platforms, audits);
-        report.phases.audit = Some(audit_time);
+        let audited = tokio::select! {
+            done = timed(audit::audit(audited_image.as_ref(), &audit_targets, &checks)) => Some(done),
+            () = cancel.cancelled() => None,
+        };
+        match audited {
+            Some((audits, audit_time)) => {
+                audit::merge_into(&mut report.platforms, audits);
+                report.phases.audit = Some(audit_time);
+            }
+            None => report.interrupted = true,
+        }
     }
+    // Only now: a second signal must still force the exit while the sweep or the audit wait.
+    signals.abort();
     report.duration = started.elapsed();
     finish(&report, args, global)
 }
@@ -401,10 +433,18 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
-        && !github_actions(report, args.format)
-    {
-        write_failed = true;
+    let paused = COMMANDS_PAUSED.get();
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
+        // Annotations are the only commands: resumed for them, paused again for the summary.
+        if let Some(token) = paused {
+            fenced(args.format, &crate::report::github::resume_commands(token));
+        }
+        if !github_actions(report, args.format) {
+            write_failed = true;
+        }
+        if let Some(token) = paused {
+            fenced(args.format, &crate::report::github::stop_commands(token));
+        }
     }
     let mut out = std::io::stdout().lock();
     let written = match args.format {
@@ -418,12 +458,25 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
             },
         ),
     };
+    drop(out);
+    if let Some(token) = paused {
+        fenced(args.format, &crate::report::github::resume_commands(token));
+    }
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
     // A report that could not be written is an infrastructure failure unless a test failed.
     Ok(match report.exit_code() {
         exit::SUCCESS if write_failed => exit::INFRASTRUCTURE,
         code => code,
     })
+}
+
+/// A runner control line, on the stream the annotations go to (stderr when stdout carries the
+/// JSON report).
+fn fenced(format: Format, line: &str) {
+    match format {
+        Format::Json => eprintln!("{line}"),
+        Format::Human => println!("{line}"),
+    }
 }
 
 /// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr
@@ -450,7 +503,7 @@ fn github_actions(report: &RunReport, format: Format) -> bool {
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: exit at once.
-async fn watch_signals(cancel: CancellationToken, events: mpsc::UnboundedSender<Event>) {
+async fn watch_signals(cancel: CancellationToken, events: mpsc::WeakUnboundedSender<Event>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -462,7 +515,9 @@ async fn watch_signals(cancel: CancellationToken, events: mpsc::UnboundedSender<
         _ = int.recv() => {}
         _ = term.recv() => {}
     }
-    let _ = events.send(Event::Cancelling);
+    if let Some(events) = events.upgrade() {
+        let _ = events.send(Event::Cancelling);
+    }
     cancel.cancel();
     tokio::select! {
         _ = int.recv() => {}
