@@ -304,10 +304,17 @@ same_output = true
         assert!(text.contains("[REDACTED]"), "{what} lost the name:\n{text}");
     }
     // Only archsmoke's own annotation is a command; the quoted output is fenced off.
-    assert!(r.stdout.contains("::error file=x::forged"), "{}", r.explain());
+    assert!(
+        r.stdout.contains("::error file=x::forged"),
+        "{}",
+        r.explain()
+    );
     let commands = processed_commands(&r.stdout);
     assert_eq!(commands.len(), 1, "{commands:?}\n{}", r.explain());
-    assert!(commands[0].starts_with("::error title=archsmoke"), "{commands:?}");
+    assert!(
+        commands[0].starts_with("::error title=archsmoke"),
+        "{commands:?}"
+    );
     assert!(processed_commands(&r.stderr).is_empty(), "{}", r.explain());
 }
 
