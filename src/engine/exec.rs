@@ -87,7 +87,7 @@ impl Engine {
         )
         .await
         {
-            let _ = tokio::time::timeout(CALL_TIMEOUT, self.remove_container(&id)).await;
+            let _ = tokio::time::timeout(CALL_TIMEOUT, self.force_remove(&id)).await;
             return Err(e);
         }
         // A keepalive that exits at once (a typo, or a command the image lacks) would make
@@ -101,7 +101,7 @@ impl Engine {
         .await?;
         let state = inspect.state.unwrap_or_default();
         if state.running != Some(true) {
-            let _ = self.remove_container(&id).await;
+            let _ = self.force_remove(&id).await;
             return Err(EngineError::Operation {
                 op: "keep the exec container running",
                 detail: format!(
@@ -151,7 +151,7 @@ impl Engine {
         bounded(
             CALL_TIMEOUT,
             "remove the keepalive container",
-            self.remove_container(id),
+            self.force_remove(id),
         )
         .await
     }

@@ -2,9 +2,10 @@
 //! it.
 //!
 //! It connects (negotiating the API version, since engines as old as 20.10 / API 1.41 are common
-//! in CI), describes the engine, pulls one platform's image by digest, and runs one container to
-//! completion: attach before start so no output is lost, wait instead of polling, kill at the
-//! deadline, and remove the container whatever happened. Every container carries the run's label
+//! in CI), describes the engine, pulls one platform's image by digest, and offers the steps of one test
+//! container: create, attach before start so no output is lost, wait instead of polling until a
+//! deadline, kill, remove. The order of those steps (kill at the deadline, remove whatever
+//! happened) is the runner's, through [`crate::run::Backend`]. Every container carries the run's label
 //! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. Under
 //! exec isolation it keeps one container per platform and runs tests as execs in it (`exec`). It
 //! also loads and removes `docker load` archives: the tiny probe images of `archsmoke doctor
@@ -67,7 +68,8 @@ async fn bounded<T>(
     }
 }
 
-fn unanswered(op: &'static str, limit: Duration) -> EngineError {
+/// The error of an engine call that got no answer within `limit`.
+pub fn unanswered(op: &'static str, limit: Duration) -> EngineError {
     EngineError::Operation {
         op,
         detail: format!(
@@ -113,6 +115,18 @@ impl EngineError {
             EngineError::Operation { .. } => {
                 "check the engine's log (`journalctl -u docker`)".into()
             }
+        }
+    }
+}
+
+// Beside the error it describes, so that the reports' contract never imports this module.
+impl crate::outcome::Problem {
+    /// The engine failed an operation or could not be reached.
+    pub fn engine(e: &EngineError) -> crate::outcome::Problem {
+        crate::outcome::Problem {
+            kind: crate::outcome::ProblemKind::Engine,
+            message: e.to_string(),
+            hint: Some(e.hint()),
         }
     }
 }
@@ -393,11 +407,11 @@ impl Engine {
         })
     }
 
-    /// Run one container to completion (or its deadline) and remove it.
-    pub async fn run_container(
+    /// Create one test container (not started). The caller removes it, whatever happens next.
+    pub async fn create_container(
         &self,
         request: &ContainerRequest,
-    ) -> Result<ContainerResult, EngineError> {
+    ) -> Result<String, EngineError> {
         let body = ContainerCreateBody {
             image: Some(request.image.clone()),
             cmd: request.command.clone(),
@@ -418,48 +432,25 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        let call = call_timeout(request.timeout);
-        let created = bounded(
-            call,
+        bounded(
+            call_timeout(request.timeout),
             "create a container",
             self.docker.create_container(Some(options), body),
         )
-        .await?;
-        let id = created.id;
-        let mut result = self.run_created(&id, request).await;
-        // Killed (137), or its wait or output broke: the container may have been taken away
-        // (another `archsmoke gc`, a `docker rm`), which says nothing about the test.
-        let suspect = match &result {
-            Ok(r) => r.exit_code == Some(137),
-            Err(_) => true,
-        };
-        if suspect && let Some(why) = self.vanished(&id, call).await {
-            result = Err(EngineError::Operation {
-                op: "keep a test's container",
-                detail: why,
-            });
-        }
-        // Removal is attempted whatever happened above; a failure here is logged, and the
-        // run-wide sweep by label catches the container later.
-        match tokio::time::timeout(call, self.remove_container(&id)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(container = %id, error = %e, "could not remove container")
-            }
-            Err(_) => tracing::warn!(container = %id, "the engine did not answer the removal"),
-        }
-        result
+        .await
+        .map(|created| created.id)
     }
 
-    /// Why a container of this run is gone or being removed by someone else, or `None`.
-    async fn vanished(&self, id: &str, call: Duration) -> Option<String> {
+    /// Why a container of this run is gone or being removed by someone else (another `archsmoke
+    /// gc`, a `docker rm`), or `None`; asked after a test was killed or its container broke.
+    pub async fn vanished(&self, id: &str, limit: Duration) -> Option<String> {
         let short = &id[..id.len().min(12)];
         let taken = format!(
             "container {short} was removed by someone else while its test ran (another \
              `archsmoke gc` or a `docker rm`); the test's result is unknown"
         );
         match tokio::time::timeout(
-            call,
+            limit,
             self.docker.inspect_container(
                 id,
                 None::<bollard::query_parameters::InspectContainerOptions>,
@@ -480,7 +471,10 @@ impl Engine {
         }
     }
 
-    async fn run_created(
+    /// Attach to a created container, start it, and wait for its exit or its deadline
+    /// (`request.timeout`). Past the deadline it returns `timed_out` with the output so far and
+    /// leaves the container running: the caller kills and removes it.
+    pub async fn start_and_wait(
         &self,
         id: &str,
         request: &ContainerRequest,
@@ -538,21 +532,7 @@ impl Engine {
         let duration = start.elapsed();
         let (exit_code, timed_out) = match finished {
             Ok(code) => (Some(code?), false),
-            Err(_) => {
-                let kill = KillContainerOptions {
-                    signal: "SIGKILL".into(),
-                };
-                // A frozen engine also looks like a test that never ends: when the kill is not
-                // answered either, the engine is at fault, not the test.
-                match tokio::time::timeout(call, self.docker.kill_container(id, Some(kill))).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!(container = %id, error = %e, "kill after timeout failed")
-                    }
-                    Err(_) => return Err(unanswered("kill a container at its timeout", call)),
-                }
-                (None, true)
-            }
+            Err(_) => (None, true),
         };
         Ok(ContainerResult {
             exit_code,
@@ -580,7 +560,26 @@ impl Engine {
         }
     }
 
-    async fn remove_container(&self, id: &str) -> Result<(), BollardError> {
+    /// Kill a container with SIGKILL (one past its deadline).
+    pub async fn kill_container(&self, id: &str) -> Result<(), EngineError> {
+        let kill = KillContainerOptions {
+            signal: "SIGKILL".into(),
+        };
+        self.docker
+            .kill_container(id, Some(kill))
+            .await
+            .map_err(op("kill a container"))
+    }
+
+    /// Remove a container and its anonymous volumes, killing it if it runs; one that is already
+    /// gone is not an error.
+    pub async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        self.force_remove(id)
+            .await
+            .map_err(op("remove a container"))
+    }
+
+    async fn force_remove(&self, id: &str) -> Result<(), BollardError> {
         let options = RemoveContainerOptions {
             force: true,
             v: true,
@@ -629,9 +628,7 @@ impl Engine {
                 continue;
             }
             if let Some(id) = c.id {
-                self.remove_container(&id)
-                    .await
-                    .map_err(op("remove a container"))?;
+                self.remove_container(&id).await?;
                 removed += 1;
             }
         }
@@ -673,12 +670,7 @@ impl Engine {
 
     /// Remove one container (with its anonymous volumes); one already gone is not an error.
     pub async fn remove_container_by_id(&self, id: &str) -> Result<(), EngineError> {
-        bounded(
-            CALL_TIMEOUT,
-            "remove a container",
-            self.remove_container(id),
-        )
-        .await
+        bounded(CALL_TIMEOUT, "remove a container", self.force_remove(id)).await
     }
 
     /// Remove every tag of the given repositories (created before `created_before`, unix
