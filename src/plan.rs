@@ -47,6 +47,7 @@ pub struct PlannedTest {
     pub privileged: bool,
     pub expect: Expect,
     pub timeout: Duration,
+    pub limits: crate::limits::Limits,
 }
 
 impl Plan {
@@ -174,6 +175,7 @@ pub fn plan(
                     privileged: t.privileged,
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
+                    limits: t.limits,
                 })
                 .collect();
             PlannedPlatform {

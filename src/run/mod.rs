@@ -52,6 +52,8 @@ pub struct RunContext<B: Backend = Engine> {
     pub events: mpsc::UnboundedSender<Event>,
     pub cancel: CancellationToken,
     pub isolation: Isolation,
+    /// This process's owner labels ([`crate::owner::labels`]), put on every container.
+    pub owner: Vec<(String, String)>,
 }
 
 /// How the runner isolates tests (see [`crate::spec::Isolation`]).
@@ -319,6 +321,7 @@ async fn run_tests<B: Backend>(
             privileged: test.privileged,
             timeout: test.timeout,
             output_limit: ctx.output_limit,
+            limits: test.limits,
         };
         let (ctx, slots, platform) = (ctx.clone(), slots.clone(), planned.platform.clone());
         set.spawn(async move {
@@ -369,6 +372,8 @@ fn labels<B: Backend>(
         (RUN_LABEL.to_owned(), ctx.run_id.clone()),
         ("archsmoke.platform".to_owned(), platform.to_string()),
     ]);
+    // Who runs it: `archsmoke gc` leaves the containers of a live run alone.
+    labels.extend(ctx.owner.iter().cloned());
     if let Some(test) = test {
         labels.insert("archsmoke.test".to_owned(), test.to_owned());
     }

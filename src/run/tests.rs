@@ -33,6 +33,7 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
             stderr: StreamExpect::default(),
         },
         timeout,
+        limits: crate::limits::Limits::default(),
     }
 }
 
@@ -98,6 +99,7 @@ fn context(
         events,
         cancel: cancel.clone(),
         isolation,
+        owner: Vec::new(),
     };
     (ctx, rx, cancel)
 }

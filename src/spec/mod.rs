@@ -8,6 +8,7 @@
 
 mod audit;
 mod error;
+mod hardening;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,6 +88,8 @@ pub struct Settings {
     pub output_limit: Option<usize>,
     /// Every test runs privileged (only with `--allow-privileged`).
     pub privileged: bool,
+    /// Processes and memory of each test container (`pids_limit`, `memory`).
+    pub limits: crate::limits::Limits,
     /// Whether platforms may run emulated; `--emulation` overrides it.
     pub emulation: Policy,
     /// A fresh container per test, or one per platform with each test an exec in it.
@@ -119,6 +122,7 @@ impl Default for Settings {
             exec_keepalive: None,
             output_limit: None,
             privileged: false,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -136,6 +140,8 @@ pub struct TestSpec {
     /// Run privileged (only with `--allow-privileged`).
     pub privileged: bool,
     pub timeout: Option<Duration>,
+    /// Processes and memory of the test's container: its own, else the settings'.
+    pub limits: crate::limits::Limits,
     /// Run only on these platforms; `None` means all.
     pub platforms: Option<Vec<Platform>>,
     /// stdout must be identical on every platform the test runs on.
@@ -344,7 +350,8 @@ impl Validator<'_> {
             .privileged
             .as_ref()
             .filter(|p| *p.get_ref())
-            .map(|p| self.privileged_error(p));
+            .map(|p| self.privileged_error(p))
+            .or_else(|| self.network_gate(raw.settings.network.as_ref()));
         let settings = self.settings(raw.settings)?;
         let audit = self.audit(raw.audit)?;
         let mut files = Vec::with_capacity(raw.files.len());
@@ -364,6 +371,7 @@ impl Validator<'_> {
         let mut tests = Vec::with_capacity(raw.tests.len());
         for t in raw.tests {
             let mut test = self.test(t.get_ref(), platforms.as_deref())?;
+            test.limits = self.test_limits(t.get_ref(), settings.limits)?;
             if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
                 privileged.get_or_insert_with(|| self.privileged_error(p));
             }
@@ -506,6 +514,7 @@ impl Validator<'_> {
         if let Some(l) = &raw.output_limit {
             s.output_limit = Some(self.size(l)?);
         }
+        s.limits = self.settings_limits(&raw)?;
         s.privileged = raw.privileged.is_some_and(|p| p.into_inner());
         if let Some(m) = &raw.variant_match {
             s.variant_match = match m.get_ref().as_str() {
@@ -558,8 +567,10 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a test name is empty"));
         }
+        self.check_name(&raw.name)?;
+        self.check_process(raw)?;
         for (what, argv) in [("command", &raw.command), ("entrypoint", &raw.entrypoint)] {
-            if argv.as_ref().is_some_and(Vec::is_empty) {
+            if argv.as_ref().is_some_and(|a| a.get_ref().is_empty()) {
                 return Err(self
                     .err(&raw.name, format!("test `{name}` has an empty `{what}`"))
                     .with_hint(format!("give `{what}` at least one element, or remove it")));
@@ -588,7 +599,11 @@ impl Validator<'_> {
         let secret_env = match &raw.secret_env {
             Some(secrets) => {
                 for (key, value) in secrets.get_ref() {
-                    if raw.env.contains_key(key) {
+                    if raw
+                        .env
+                        .as_ref()
+                        .is_some_and(|e| e.get_ref().contains_key(key))
+                    {
                         return Err(self
                             .err(
                                 secrets,
@@ -608,12 +623,17 @@ impl Validator<'_> {
         };
         Ok(TestSpec {
             name: name.to_owned(),
-            command: raw.command.clone(),
-            entrypoint: raw.entrypoint.clone(),
-            env: raw.env.clone(),
+            command: raw.command.as_ref().map(|c| c.get_ref().clone()),
+            entrypoint: raw.entrypoint.as_ref().map(|e| e.get_ref().clone()),
+            env: raw
+                .env
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default(),
             secret_env,
             privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+            limits: crate::limits::Limits::default(),
             platforms,
             same_output: raw.same_output,
             expect: self.expect(&raw.expect())?,

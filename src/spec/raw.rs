@@ -81,20 +81,23 @@ pub struct RawSettings {
     pub exec_keepalive: Option<Spanned<Vec<String>>>,
     pub output_limit: Option<Spanned<String>>,
     pub privileged: Option<Spanned<bool>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTest {
     pub name: Spanned<String>,
-    pub command: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub command: Option<Spanned<Vec<String>>>,
+    pub entrypoint: Option<Spanned<Vec<String>>>,
+    pub env: Option<Spanned<BTreeMap<String, String>>>,
     /// Like `env`, but the values never appear in output, reports or logs.
     pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
     pub privileged: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<String>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub same_output: bool,
