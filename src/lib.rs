@@ -27,4 +27,5 @@ pub mod probe;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod service;
 pub mod spec;

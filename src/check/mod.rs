@@ -3,3 +3,4 @@
 
 pub mod across;
 pub mod output;
+pub mod service;

@@ -199,6 +199,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         events: tx,
         cancel: cancel.clone(),
         isolation,
+        services: Default::default(),
     };
     let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
     report.platforms = platforms;

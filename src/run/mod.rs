@@ -44,6 +44,8 @@ pub struct RunContext {
     pub events: mpsc::UnboundedSender<Event>,
     pub cancel: CancellationToken,
     pub isolation: Isolation,
+    /// What the platforms' services share (the probe relay image).
+    pub services: crate::service::Shared,
 }
 
 /// How the runner isolates tests (see [`crate::spec::Isolation`]).
@@ -57,7 +59,7 @@ pub enum Isolation {
 }
 
 impl RunContext {
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         // A reporter that went away must not stop the run; its absence is not an error here.
         let _ = self.events.send(event);
     }
@@ -83,6 +85,7 @@ pub async fn execute(plan: Plan, ctx: RunContext) -> Vec<PlatformReport> {
         }
     }
     reports.sort_by_key(|(i, _)| *i);
+    ctx.services.cleanup(&ctx.engine).await;
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -96,7 +99,7 @@ async fn run_platform(
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
         mode: planned.mode.clone(),
-        tests: planned.tests.len(),
+        tests: planned.result_count(),
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
@@ -114,6 +117,7 @@ async fn run_platform(
         tests: Vec::new(),
         duration: Duration::ZERO,
         slowdown: None,
+        service: None,
     };
     if report.skipped() {
         let reason = report.problem.as_ref().map(|p| p.message.clone());
@@ -123,15 +127,22 @@ async fn run_platform(
             .map(|t| skipped_test(t, reason.clone()))
             .collect();
     // A platform with only image checks (files, metadata, audit) needs no pull and no container.
-    } else if report.problem.is_none() && !planned.tests.is_empty() {
+    } else if report.problem.is_none() && planned.result_count() > 0 {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
-                match &ctx.isolation {
-                    Isolation::Container => {
+                match (&planned.service, &ctx.isolation) {
+                    (Some(service), _) => {
+                        let (tests, service) =
+                            crate::service::run(&planned, service, &image_id, ctx, slots, network)
+                                .await;
+                        report.tests = tests;
+                        report.service = Some(service);
+                    }
+                    (None, Isolation::Container) => {
                         report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
                     }
-                    Isolation::Exec { keepalive } => {
+                    (None, Isolation::Exec { keepalive }) => {
                         match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
                             .await
                         {
@@ -343,7 +354,7 @@ fn skipped_test(test: &PlannedTest, reason: Option<String>) -> TestReport {
 
 /// The platform that actually runs: the index entry's, which under compatible matching can
 /// differ from the one asked for.
-fn runs_as(planned: &PlannedPlatform) -> Platform {
+pub(crate) fn runs_as(planned: &PlannedPlatform) -> Platform {
     planned
         .entry
         .as_ref()
@@ -351,7 +362,11 @@ fn runs_as(planned: &PlannedPlatform) -> Platform {
         .unwrap_or_else(|| planned.platform.clone())
 }
 
-fn labels(ctx: &RunContext, platform: &Platform, test: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn labels(
+    ctx: &RunContext,
+    platform: &Platform,
+    test: Option<&str>,
+) -> HashMap<String, String> {
     let mut labels = HashMap::from([
         (RUN_LABEL.to_owned(), ctx.run_id.clone()),
         ("archsmoke.platform".to_owned(), platform.to_string()),
