@@ -72,7 +72,7 @@ pub struct PlatformReport {
     /// Total test time against the same tests on the native platform.
     pub slowdown: Option<f64>,
     /// The `[service]` run of this platform, when the spec has one.
-    pub service: Option<ServiceReport>,
+    pub service: Option<Box<ServiceReport>>,
 }
 
 /// A platform's service: how long it took to become ready, and how it ended.

@@ -174,6 +174,9 @@ pub fn summary_markdown(report: &RunReport) -> String {
         tested.len(),
         secs(report.duration)
     ));
+    if let Some(line) = super::service::ready_line(report) {
+        md.push_str(&format!("\n{}\n", cell(&line)));
+    }
     let skipped: Vec<&PlatformReport> = report.platforms.iter().filter(|p| p.skipped()).collect();
     if !skipped.is_empty() {
         md.push_str("\n#### Not tested\n\n");

@@ -137,7 +137,7 @@ async fn run_platform(
                             crate::service::run(&planned, service, &image_id, ctx, slots, network)
                                 .await;
                         report.tests = tests;
-                        report.service = Some(service);
+                        report.service = Some(Box::new(service));
                     }
                     (None, Isolation::Container) => {
                         report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;

@@ -18,20 +18,18 @@ use crate::spec::{ProbeKind, ProbeSpec};
 /// and logs. Reports keep this order.
 pub(super) fn blank(planned: &PlannedPlatform, service: &PlannedService) -> Vec<TestReport> {
     let mut out = vec![report(READY_TEST, None, service.ready.timeout)];
-    out.extend(service.probes.iter().map(|p| {
-        report(
-            &format!("probe {}", p.name),
-            Some(probe_command(p)),
-            p.timeout,
-        )
-    }));
-    out.extend(service.processes.iter().map(|p| {
-        report(
-            &format!("process {}", p.name),
-            Some(vec!["top".into(), p.command_matches.as_str().to_owned()]),
-            Duration::ZERO,
-        )
-    }));
+    out.extend(
+        service
+            .probes
+            .iter()
+            .map(|p| report(&format!("probe {}", p.name), None, p.timeout)),
+    );
+    out.extend(
+        service
+            .processes
+            .iter()
+            .map(|p| report(&format!("process {}", p.name), None, Duration::ZERO)),
+    );
     out.extend(planned.tests.iter().map(|t| {
         TestReport {
             expected_exit_code: t.expect.exit_code,
@@ -70,16 +68,6 @@ fn report(name: &str, command: Option<Vec<String>>, timeout: Duration) -> TestRe
         timeout,
         slowdown: None,
         error: Some("not run: the service was not ready".into()),
-    }
-}
-
-fn probe_command(p: &ProbeSpec) -> Vec<String> {
-    match &p.kind {
-        ProbeKind::Tcp { port, .. } => vec!["tcp".into(), format!("127.0.0.1:{port}")],
-        ProbeKind::Http { request, .. } => vec![
-            request.method.clone(),
-            format!("http://{}{}", request.host, request.path),
-        ],
     }
 }
 

@@ -40,6 +40,8 @@ pub const READY_TEST: &str = "service ready";
 pub const LOGS_TEST: &str = "logs";
 /// How long the output stream may take to end once the container has stopped.
 const DRAIN_WAIT: Duration = Duration::from_secs(5);
+/// Lines of the service's output a readiness failure shows.
+const TAIL_LINES: usize = 20;
 
 /// The service of one platform, with every timeout already multiplied for its mode.
 #[derive(Debug, Clone)]
@@ -181,6 +183,7 @@ pub async fn run(
         () = ctx.cancel.cancelled() => None,
     };
     let Some(_permit) = permit else {
+        not_run(&mut tests);
         return (tests, report);
     };
     ctx.emit(Event::TestStarted {
@@ -230,7 +233,10 @@ pub async fn run(
     };
     let started = tokio::select! {
         s = ctx.engine.start_service(&request, sink) => s,
-        () = ctx.cancel.cancelled() => return (tests, report),
+        () = ctx.cancel.cancelled() => {
+            not_run(&mut tests);
+            return (tests, report);
+        }
     };
     let running = match started {
         Ok(r) => r,
@@ -283,6 +289,7 @@ pub async fn run(
         }
     }
     if waited {
+        tests[0].error = None;
         ctx.emit(checks::finished(planned, &tests[0]));
     }
     if report.ready && !ctx.cancel.is_cancelled() {
@@ -329,10 +336,20 @@ pub async fn run(
     }
     // The readiness failure shows the service's last words, as a test's output would.
     if !report.ready && waited {
-        tests[0].stdout = report.logs.clone();
-        tests[0].stdout_dropped = report.logs_dropped;
+        tests[0].stderr = last_lines(&report.logs, TAIL_LINES);
+    }
+    if ctx.cancel.is_cancelled() {
+        not_run(&mut tests);
     }
     (tests, report)
+}
+
+/// What an interrupt left unrun is not run, not skipped because of the service.
+fn not_run(tests: &mut [TestReport]) {
+    for t in tests.iter_mut().filter(|t| t.status == TestStatus::Skipped) {
+        t.status = TestStatus::NotRun;
+        t.error = None;
+    }
 }
 
 /// Opens relay connections into one service's network namespace.
@@ -408,6 +425,34 @@ impl Relay {
     }
 }
 
+/// The last `n` lines of `text`, at most 4 KiB: what a failure shows of the service's output.
+fn last_lines(text: &str, n: usize) -> String {
+    let start = text
+        .trim_end()
+        .rmatch_indices('\n')
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i + 1);
+    let tail = &text[start..];
+    let mut cut = tail.len().saturating_sub(4096);
+    while !tail.is_char_boundary(cut) {
+        cut += 1;
+    }
+    tail[cut..].to_owned()
+}
+
 fn round(secs: f64) -> f64 {
     (secs * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(last_lines("a\nb", 5), "a\nb");
+        assert_eq!(last_lines("", 3), "");
+        assert_eq!(last_lines(&"é".repeat(5000), 1).len(), 4096);
+    }
 }

@@ -158,8 +158,8 @@ pub enum ProbeKind {
     /// A TCP connection to the port must succeed (`open`) or be refused (`!open`).
     Tcp { port: u16, open: bool },
     Http {
-        request: HttpRequest,
-        expect: HttpExpect,
+        request: Box<HttpRequest>,
+        expect: Box<HttpExpect>,
     },
 }
 
@@ -457,8 +457,8 @@ impl Validator<'_> {
                     None => Vec::new(),
                 };
                 ProbeKind::Http {
-                    request: self.http(http)?,
-                    expect: HttpExpect {
+                    request: Box::new(self.http(http)?),
+                    expect: Box::new(HttpExpect {
                         body_contains: raw
                             .body_contains
                             .clone()
@@ -476,7 +476,7 @@ impl Validator<'_> {
                             .map(OneOrMany::into_vec)
                             .unwrap_or_default(),
                         header_matches,
-                    },
+                    }),
                 }
             }
             _ => {
