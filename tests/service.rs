@@ -134,7 +134,10 @@ fn the_example_web_spec_passes_on_all_six_platforms_with_every_readiness_and_che
     assert!(r.stdout.contains("linux/arm64 "), "{}", r.stdout);
     let xml = std::fs::read_to_string(&junit).expect("junit");
     roxmltree::Document::parse(&xml).expect("the JUnit file is XML");
-    assert!(xml.contains("name=\"archsmoke.service.ready_secs\""), "{xml}");
+    assert!(
+        xml.contains("name=\"archsmoke.service.ready_secs\""),
+        "{xml}"
+    );
     assert!(xml.contains("probe home page"), "{xml}");
     let md = std::fs::read_to_string(&summary).expect("summary");
     assert!(md.contains("ready: linux/amd64 "), "{md}");
