@@ -544,3 +544,7 @@ impl Validator<'_> {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;
