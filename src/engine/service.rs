@@ -172,7 +172,7 @@ impl Engine {
         let mut output = match self.docker.attach_container(&id, Some(attach)).await {
             Ok(a) => a.output,
             Err(e) => {
-                let _ = self.remove_container(&id).await;
+                let _ = self.force_remove(&id).await;
                 return Err(op("attach to the service container")(e));
             }
         };
@@ -203,7 +203,7 @@ impl Engine {
             .await
         {
             drain.abort();
-            let _ = self.remove_container(&id).await;
+            let _ = self.force_remove(&id).await;
             return Err(op("start the service container")(e));
         }
         Ok(RunningService { id, output: drain })
@@ -301,7 +301,7 @@ impl Engine {
 
     /// Remove a service or relay container (killing it); an absent one is not an error.
     pub async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
-        self.remove_container(id)
+        self.force_remove(id)
             .await
             .map_err(op("remove the service container"))
     }

@@ -12,7 +12,7 @@
 //! below are their `as` output (`objdump -d`), one instruction per line.
 
 use super::elf::ProbeProgram;
-use crate::emulation::defs::Endian;
+use crate::arch::Endian;
 use crate::platform::Platform;
 
 /// Repository of relay images (`archsmoke gc` removes `archsmoke-probe` tags).

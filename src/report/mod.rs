@@ -17,7 +17,7 @@ pub mod service;
 pub mod terminal;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -31,7 +31,7 @@ use crate::event::Event;
 use crate::outcome::{Mismatch, ServiceReport, TestReport, TestStatus};
 use crate::plan::PlannedPlatform;
 use crate::platform::Platform;
-use crate::run::RunContext;
+use crate::run::{Backend, RunContext};
 use crate::spec::{LogsSpec, ProbeSpec, ProcessSpec, Ready, ServiceSpec};
 
 /// Name of the readiness result in reports.
@@ -155,6 +155,33 @@ impl Shared {
     }
 }
 
+/// What a service run needs of its run: the real engine and the run's settings.
+struct Ctx {
+    engine: Engine,
+    run_id: String,
+    output_limit: usize,
+    cancel: tokio_util::sync::CancellationToken,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    services: Arc<Shared>,
+}
+
+impl Ctx {
+    fn emit(&self, event: Event) {
+        // A reporter that went away must not stop the run.
+        let _ = self.events.send(event);
+    }
+
+    /// The labels of every container of the service: the run's (for the sweep and `gc`), the
+    /// platform's, and what it is.
+    fn labels(&self, platform: &Platform, what: &str) -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([
+            (crate::engine::RUN_LABEL.to_owned(), self.run_id.clone()),
+            ("archsmoke.platform".to_owned(), platform.to_string()),
+            ("archsmoke.test".to_owned(), what.to_owned()),
+        ])
+    }
+}
+
 /// The log lines' consumers: `[logs]`, log readiness, and the line count.
 struct Logs {
     checks: Option<LogMatcher>,
@@ -165,11 +192,11 @@ struct Logs {
 
 /// Run the platform's service and its checks; `tests` are the spec's `[[test]]`s, run as execs
 /// inside the service once it is ready.
-pub async fn run(
+pub async fn run<B: Backend>(
     planned: &PlannedPlatform,
     service: &PlannedService,
     image_id: &str,
-    ctx: &Arc<RunContext>,
+    run: &Arc<RunContext<B>>,
     slots: &Arc<Semaphore>,
     network: &str,
 ) -> (Vec<TestReport>, ServiceReport) {
@@ -178,6 +205,20 @@ pub async fn run(
         ..ServiceReport::default()
     };
     let mut tests = checks::blank(planned, service);
+    let Some(engine) = run.engine.engine() else {
+        tests[0].status = TestStatus::Error;
+        tests[0].error = Some("service runs need a Docker Engine".into());
+        return (tests, report);
+    };
+    let ctx = Arc::new(Ctx {
+        engine: engine.clone(),
+        run_id: run.run_id.clone(),
+        output_limit: run.output_limit,
+        cancel: run.cancel.clone(),
+        events: run.events.clone(),
+        services: run.services.clone(),
+    });
+    let ctx = &ctx;
     let permit = tokio::select! {
         p = slots.acquire() => p.ok(),
         () = ctx.cancel.cancelled() => None,
@@ -227,7 +268,7 @@ pub async fn run(
         entrypoint: service.entrypoint.clone(),
         env: service.env.clone(),
         user: service.user.clone(),
-        labels: crate::run::labels(ctx, &planned.platform, Some(READY_TEST)),
+        labels: ctx.labels(&planned.platform, "service"),
         network: network.to_owned(),
         output_limit: ctx.output_limit,
     };
@@ -354,7 +395,7 @@ fn not_run(tests: &mut [TestReport]) {
 
 /// Opens relay connections into one service's network namespace.
 struct Relay {
-    ctx: Arc<RunContext>,
+    ctx: Arc<Ctx>,
     service: String,
     platform: Platform,
     /// Relays not removed yet: a wait abandoned at its deadline leaves its relay here.
@@ -387,7 +428,7 @@ impl Relay {
             service: self.service.clone(),
             port,
             wait,
-            labels: crate::run::labels(&self.ctx, &self.platform, Some("probe relay")),
+            labels: self.ctx.labels(&self.platform, "probe relay"),
         };
         let id = self
             .engine()
