@@ -38,4 +38,5 @@ pub mod profile;
 pub mod redact;
 pub mod report;
 pub mod run;
+pub mod service;
 pub mod spec;

@@ -122,6 +122,16 @@ pub fn report(report: &mut RunReport) {
                 argv.iter_mut().for_each(in_place);
             }
         }
+        if let Some(s) = &mut platform.service {
+            if s.logs_dropped > 0 {
+                s.logs = tail(&s.logs);
+            } else {
+                in_place(&mut s.logs);
+            }
+            if let Some(why) = &mut s.not_ready {
+                in_place(why);
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod capture;
 mod exec;
+mod service;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,6 +33,10 @@ use serde::Serialize;
 use capture::Capture;
 pub use capture::Captured;
 pub use exec::{ExecRequest, KeepaliveRequest};
+pub use service::{
+    LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService,
+    ServiceRequest, ServiceState, Stopped,
+};
 
 use crate::diagnostic::chain;
 use crate::image::registry::Credentials;

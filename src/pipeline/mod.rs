@@ -321,6 +321,7 @@ async fn execute(
         cancel: cancel.clone(),
         isolation: config.isolation.clone(),
         owner: crate::owner::labels(),
+        services: Default::default(),
     };
     let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
     sweep(engine, run_id, source).await;

@@ -205,6 +205,9 @@ pub fn summary_markdown(report: &RunReport) -> String {
         tested.len(),
         secs(report.duration)
     ));
+    if let Some(line) = super::service::ready_line(report) {
+        md.push_str(&format!("\n{}\n", cell(&line)));
+    }
     if let Some(chart) = time_chart(report) {
         md.push('\n');
         md.push_str(&chart);

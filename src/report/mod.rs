@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod service;
 pub mod terminal;
 
 #[cfg(test)]

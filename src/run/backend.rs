@@ -91,6 +91,12 @@ pub trait Backend: Send + Sync + 'static {
         async { None }
     }
 
+    /// The real engine, for `[service]` runs, whose many engine calls (attach, top, stop,
+    /// relays) are exercised end to end rather than faked; `None` for a fake.
+    fn engine(&self) -> Option<&Engine> {
+        None
+    }
+
     /// One test container from creation to removal: kill it at its deadline, and remove it
     /// whatever happened once it exists (a failed start included). Dropping this future (the
     /// run was cancelled) leaves the container to the run's sweep, which finds it by label.
@@ -141,6 +147,10 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 impl Backend for Engine {
+    fn engine(&self) -> Option<&Engine> {
+        Some(self)
+    }
+
     async fn ensure_image(
         &self,
         reference: &str,

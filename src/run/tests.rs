@@ -57,6 +57,7 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
         mode: ExecMode::Native { compat: false },
         problem: None,
         tests: tests.iter().map(|t| test(t, 10 * SECOND)).collect(),
+        service: None,
     }
 }
 
@@ -100,6 +101,7 @@ fn context(
         cancel: cancel.clone(),
         isolation,
         owner: Vec::new(),
+        services: Default::default(),
     };
     (ctx, rx, cancel)
 }

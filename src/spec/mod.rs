@@ -10,6 +10,7 @@ mod audit;
 mod error;
 mod hardening;
 mod raw;
+mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,10 @@ use toml::Spanned;
 pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
+pub use service::{
+    HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
+    applies as service_applies,
+};
 
 use crate::emulation::Policy;
 use crate::platform::{MatchMode, Platform};
@@ -53,6 +58,8 @@ pub struct Spec {
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
+    /// `[service]` with its `[[probe]]`, `[[process]]` and `[logs]` checks.
+    pub service: Option<ServiceSpec>,
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
     privileged: Option<SpecError>,
@@ -359,8 +366,17 @@ impl Validator<'_> {
             files.push(self.file(f, platforms.as_deref())?);
         }
         let metadata = raw.metadata.map(|m| self.metadata(m)).transpose()?;
+        let service = self.service(
+            service::RawServiceTables {
+                service: raw.service,
+                probes: raw.probes,
+                processes: raw.processes,
+                logs: raw.logs,
+            },
+            platforms.as_deref(),
+        )?;
         // The default ELF audit alone is not a reason to run: it comes with every spec.
-        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() {
+        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() && service.is_none() {
             return Err(
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
                     "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
@@ -396,8 +412,24 @@ impl Validator<'_> {
             files,
             metadata,
             audit,
+            service,
             privileged,
         };
+        if spec.service.is_some()
+            && let Some(t) = spec
+                .tests
+                .iter()
+                .find(|t| t.command.is_none() && t.entrypoint.is_none())
+        {
+            return Err(SpecError::file(
+                self.path,
+                format!(
+                    "test `{}` has no `command`; with a [service], tests run as execs inside the                      running service, which has no CMD of their own to fall back on",
+                    t.name
+                ),
+            )
+            .with_hint("give the test a `command`"));
+        }
         if spec.settings.isolation == Isolation::Exec
             && let Err(message) = spec.exec_keepalive()
         {

@@ -22,6 +22,12 @@ pub struct RawSpec {
     pub files: Vec<Spanned<RawFile>>,
     pub metadata: Option<RawMetadata>,
     pub audit: Option<Spanned<RawAudit>>,
+    pub service: Option<Spanned<super::service::RawService>>,
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<Spanned<super::service::RawProbe>>,
+    #[serde(default, rename = "process")]
+    pub processes: Vec<Spanned<super::service::RawProcess>>,
+    pub logs: Option<Spanned<super::service::RawLogs>>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.
