@@ -1,13 +1,15 @@
 //! What a run found: the owned, serializable results that the runner produces and every reporter
-//! reads. This module and [`crate::event`] are the contract between running and reporting.
+//! reads. This module, [`crate::event`] and [`crate::mode`] are the contract between running and
+//! reporting: plain data that depends on [`crate::platform`] alone, so reporters never see the
+//! engine or the image source. Constructors that turn an engine's or an image source's error
+//! into a [`Problem`] live beside those errors (`engine`, `image`).
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::emulation::ExecMode;
-use crate::engine::EngineInfo;
 use crate::exit;
+use crate::mode::ExecMode;
 use crate::platform::Platform;
 
 #[derive(Debug, Clone, Serialize)]
@@ -17,7 +19,11 @@ pub struct RunReport {
     pub spec: String,
     pub suite: String,
     pub image: ImageSummary,
-    pub engine: Option<EngineInfo>,
+    /// The engine the run used (the first of [`RunReport::engines`]); kept for the reports'
+    /// compatibility.
+    pub engine: Option<EngineSummary>,
+    /// Every engine the run used, each under the name platforms refer to.
+    pub engines: Vec<EngineSummary>,
     /// RFC 3339, UTC.
     pub started_at: String,
     #[serde(with = "secs")]
@@ -46,6 +52,24 @@ pub struct Phases {
     pub audit: Option<Duration>,
 }
 
+/// An engine as reports describe it: what it said about itself, under the name the run gave it
+/// ([`DEFAULT_ENGINE`] for the one engine of a run without `[[engine]]` tables).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineSummary {
+    pub name: String,
+    pub endpoint: String,
+    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own.
+    pub local: bool,
+    pub version: String,
+    pub api_version: String,
+    /// The engine's own platform (from its `/info`, never from the CLI's machine).
+    pub platform: Platform,
+    pub rootless: bool,
+}
+
+/// The name of the engine a run uses when it names none.
+pub const DEFAULT_ENGINE: &str = "default";
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImageSummary {
     pub reference: String,
@@ -61,6 +85,9 @@ pub struct ImageSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlatformReport {
     pub platform: Platform,
+    /// The name of the engine that ran (or would have run) the platform, one of
+    /// [`RunReport::engines`]; `None` when no engine was involved (`archsmoke audit`).
+    pub engine: Option<String>,
     /// The index entry chosen for the platform, and why.
     pub entry: Option<EntryChoice>,
     pub mode: Option<ExecMode>,
@@ -95,26 +122,6 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,
     pub hint: Option<String>,
-}
-
-impl Problem {
-    /// An image source (registry or layout) could not be read.
-    pub fn registry(e: &crate::image::ImageError) -> Problem {
-        Problem {
-            kind: ProblemKind::Registry,
-            message: e.to_string(),
-            hint: Some(e.hint()),
-        }
-    }
-
-    /// The engine failed an operation or could not be reached.
-    pub fn engine(e: &crate::engine::EngineError) -> Problem {
-        Problem {
-            kind: ProblemKind::Engine,
-            message: e.to_string(),
-            hint: Some(e.hint()),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -250,32 +257,45 @@ impl RunReport {
         }
     }
 
-    /// Fill in each test's and platform's slowdown against the native platform's same tests.
-    pub fn compute_slowdowns(&mut self, native: &Platform) {
-        let Some(base) = self.platforms.iter().find(|p| &p.platform == native) else {
-            return;
-        };
-        let base: Vec<(String, Duration)> = base
-            .tests
-            .iter()
-            .filter(|t| t.status == TestStatus::Passed)
-            .map(|t| (t.name.clone(), t.duration))
-            .collect();
-        for p in &mut self.platforms {
-            let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
-            for t in &mut p.tests {
-                let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
-                    continue;
-                };
-                if t.status == TestStatus::Passed && !b.is_zero() {
-                    t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
-                    mine += t.duration;
-                    theirs += *b;
-                }
+    /// Fill in each test's and platform's slowdown against the same tests on its engine's native
+    /// platform. A platform is only ever compared with its own engine's baseline: another
+    /// machine's speed says nothing about emulation.
+    pub fn compute_slowdowns(&mut self) {
+        for engine in &self.engines {
+            slowdowns_against(&mut self.platforms, &engine.name, &engine.platform);
+        }
+    }
+}
+
+/// Slowdowns of `engine`'s platforms against its platform `native`, when that ran.
+fn slowdowns_against(platforms: &mut [PlatformReport], engine: &str, native: &Platform) {
+    let on_engine = |p: &PlatformReport| p.engine.as_deref() == Some(engine);
+    let Some(base) = platforms
+        .iter()
+        .find(|p| on_engine(p) && &p.platform == native)
+    else {
+        return;
+    };
+    let base: Vec<(String, Duration)> = base
+        .tests
+        .iter()
+        .filter(|t| t.status == TestStatus::Passed)
+        .map(|t| (t.name.clone(), t.duration))
+        .collect();
+    for p in platforms.iter_mut().filter(|p| on_engine(p)) {
+        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
+        for t in &mut p.tests {
+            let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
+                continue;
+            };
+            if t.status == TestStatus::Passed && !b.is_zero() {
+                t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
+                mine += t.duration;
+                theirs += *b;
             }
-            if !theirs.is_zero() {
-                p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
-            }
+        }
+        if !theirs.is_zero() {
+            p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
         }
     }
 }

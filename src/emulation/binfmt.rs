@@ -93,27 +93,7 @@ pub struct Flags {
     pub other: String,
 }
 
-/// The emulator behind an entry, judged from its interpreter path (display only: matching is by
-/// magic).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmulatorKind {
-    Qemu,
-    Rosetta,
-    Fex,
-    Other,
-}
-
-impl fmt::Display for EmulatorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EmulatorKind::Qemu => "qemu",
-            EmulatorKind::Rosetta => "rosetta",
-            EmulatorKind::Fex => "fex",
-            EmulatorKind::Other => "other",
-        })
-    }
-}
+pub use crate::mode::EmulatorKind;
 
 /// Classifies an interpreter by its path: Apple's Rosetta (`/mnt/lima-rosetta/rosetta`,
 /// `/run/rosetta/rosetta`), FEX (`/usr/bin/FEXInterpreter`), QEMU (`qemu-*`, Debian's

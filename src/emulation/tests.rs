@@ -1,5 +1,7 @@
 //! Unit tests of the ExecMode decision and its presentation.
 
+use std::path::PathBuf;
+
 use super::*;
 use crate::emulation::binfmt::Rule;
 

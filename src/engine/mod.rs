@@ -88,6 +88,18 @@ impl EngineError {
     }
 }
 
+// Beside the error it describes, so that the reports' contract never imports this module.
+impl crate::outcome::Problem {
+    /// The engine failed an operation or could not be reached.
+    pub fn engine(e: &EngineError) -> crate::outcome::Problem {
+        crate::outcome::Problem {
+            kind: crate::outcome::ProblemKind::Engine,
+            message: e.to_string(),
+            hint: Some(e.hint()),
+        }
+    }
+}
+
 /// What archsmoke needs to know about the engine it runs on.
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineInfo {

@@ -100,6 +100,7 @@ async fn run_platform(
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
+        engine: Some(planned.engine.clone()),
         entry: planned.entry.as_ref().map(|(e, reason)| EntryChoice {
             digest: e.digest.clone(),
             platform: e
