@@ -29,5 +29,6 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod route;
 pub mod run;
 pub mod spec;

@@ -8,6 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use common::{Run, archsmoke, image, json_report, platform, spec};
 
@@ -23,9 +24,32 @@ struct Bed {
     ssh_port: u64,
     ssh_unknown_host: String,
     podman_socket: String,
+    /// Held while the test runs: the engine-loss test stops engine2, so it runs alone.
+    _turn: Turn,
 }
 
+#[allow(dead_code)] // held for its Drop only
+enum Turn {
+    Shared(RwLockReadGuard<'static, ()>),
+    Alone(RwLockWriteGuard<'static, ()>),
+}
+
+static ENGINE2: RwLock<()> = RwLock::new(());
+
 fn bed() -> Bed {
+    bed_with(Turn::Shared(
+        ENGINE2.read().unwrap_or_else(PoisonError::into_inner),
+    ))
+}
+
+/// For a test that stops engine2: no other test of this binary runs meanwhile.
+fn bed_alone() -> Bed {
+    bed_with(Turn::Alone(
+        ENGINE2.write().unwrap_or_else(PoisonError::into_inner),
+    ))
+}
+
+fn bed_with(turn: Turn) -> Bed {
     common::require_testbed();
     let dir = std::env::var("ARCHSMOKE_TESTBED_DIR")
         .unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".to_owned());
@@ -53,6 +77,7 @@ fn bed() -> Bed {
         ssh_port: j["ssh_port"].as_u64().expect("ssh_port"),
         ssh_unknown_host: s("ssh_unknown_host"),
         podman_socket: s("podman_socket"),
+        _turn: turn,
     }
 }
 
@@ -292,3 +317,8 @@ fn a_refused_connection_is_exit_3_naming_the_engine() {
     });
     assert_unreachable(&r, "tcp://127.0.0.1:1", "refused", "start the engine");
 }
+
+// --- routing -------------------------------------------------------------------------------
+
+#[path = "engines/routing.rs"]
+mod routing;

@@ -12,23 +12,55 @@ use crate::exit;
 pub const TEMPORARY_REPOSITORIES: &[&str] = &["archsmoke-probe", "archsmoke-load"];
 
 pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let engine = Engine::connect(global.host.as_deref())
-        .await
-        .map_err(|e| engine_error(&e))?;
     let before = args.older_than.map(|age| cutoff(SystemTime::now(), age));
+    let default = Engine::connect(global.host.as_deref()).await;
+    if args.engines.is_empty() {
+        let engine = default.map_err(|e| engine_error(&e))?;
+        return collect(&engine, args, before, "")
+            .await
+            .map_err(|e| engine_error(&e))
+            .map(|()| exit::SUCCESS);
+    }
+    // Every engine, even after one failed: what the others hold is still garbage.
+    let named = crate::pipeline::engines::connect_named(&args.engines).await;
+    let mut first_error = None;
+    let all = std::iter::once((crate::outcome::DEFAULT_ENGINE.to_owned(), default)).chain(
+        named
+            .into_iter()
+            .map(|c| (c.name, c.engine.map(|(e, _)| e))),
+    );
+    for (name, engine) in all {
+        let result = match engine {
+            Ok(engine) => collect(&engine, args, before, &format!("engine {name}: ")).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            eprintln!("error: {e}");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(engine_error(&e)),
+        None => Ok(exit::SUCCESS),
+    }
+}
+
+/// One engine's sweep; `prefix` names the engine when there are several.
+async fn collect(
+    engine: &Engine,
+    args: &GcArgs,
+    before: Option<i64>,
+    prefix: &str,
+) -> Result<(), crate::engine::EngineError> {
     let removed = engine
         .remove_containers(args.run.as_deref(), before)
-        .await
-        .map_err(|e| engine_error(&e))?;
-    println!("removed {removed} container(s) left by earlier runs");
+        .await?;
+    println!("{prefix}removed {removed} container(s) left by earlier runs");
     if args.run.is_none() {
-        let images = engine
-            .remove_images(TEMPORARY_REPOSITORIES, before)
-            .await
-            .map_err(|e| engine_error(&e))?;
-        println!("removed {images} temporary image(s)");
+        let images = engine.remove_images(TEMPORARY_REPOSITORIES, before).await?;
+        println!("{prefix}removed {images} temporary image(s)");
     }
-    Ok(exit::SUCCESS)
+    Ok(())
 }
 
 /// Unix seconds of `now - age`; 0 when the age reaches before the epoch.

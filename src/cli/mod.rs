@@ -93,6 +93,10 @@ pub struct GcArgs {
     /// Only the containers of this run id (images are left alone).
     #[arg(long, value_name = "RUN_ID")]
     run: Option<String>,
+    /// Also sweep this engine (NAME=URL or NAME=context:CONTEXT), besides the default one;
+    /// repeatable.
+    #[arg(long = "engine", value_name = "NAME=URL|NAME=context:CTX", value_parser = parse_engine)]
+    engines: Vec<crate::spec::EngineSpec>,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +164,18 @@ pub struct RunArgs {
     /// instead of failing the run.
     #[arg(long)]
     skip_unavailable: bool,
+    /// Another engine platforms may be routed to: NAME=URL (unix://, tcp://, ssh://) or
+    /// NAME=context:CONTEXT; repeatable. Pins and TLS files go in `[[engine]]` tables.
+    #[arg(long = "engine", value_name = "NAME=URL|NAME=context:CTX", value_parser = parse_engine)]
+    engines: Vec<crate::spec::EngineSpec>,
+    /// Run these platforms natively and also emulated on an engine of another architecture,
+    /// side by side (overrides `compare_emulation`).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',')]
+    compare_emulation: Vec<Platform>,
+}
+
+fn parse_engine(text: &str) -> Result<crate::spec::EngineSpec, String> {
+    crate::spec::EngineSpec::parse_flag(text)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

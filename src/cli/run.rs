@@ -38,6 +38,8 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
         output_limit: args.output_limit,
         allow_privileged: args.allow_privileged,
         skip_unavailable: args.skip_unavailable,
+        engines: args.engines.clone(),
+        compare_emulation: args.compare_emulation.clone(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! a silently failing test.
 
 mod audit;
+mod engines;
 mod error;
 mod raw;
 
@@ -18,6 +19,7 @@ use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
 pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
+pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 
@@ -52,6 +54,10 @@ pub struct Spec {
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
+    /// `[[engine]]` tables: engines besides the default one.
+    pub engines: Vec<EngineSpec>,
+    /// `[settings] compare_emulation`: platforms to run natively and emulated side by side.
+    pub compare_emulation: Vec<Platform>,
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
     privileged: Option<SpecError>,
@@ -345,6 +351,11 @@ impl Validator<'_> {
             .as_ref()
             .filter(|p| *p.get_ref())
             .map(|p| self.privileged_error(p));
+        let engines = self.engines(&raw.engines)?;
+        let compare_emulation = match &raw.settings.compare_emulation {
+            Some(list) => self.platform_list(list, "compare_emulation")?,
+            None => Vec::new(),
+        };
         let settings = self.settings(raw.settings)?;
         let audit = self.audit(raw.audit)?;
         let mut files = Vec::with_capacity(raw.files.len());
@@ -388,6 +399,8 @@ impl Validator<'_> {
             files,
             metadata,
             audit,
+            engines,
+            compare_emulation,
             privileged,
         };
         if spec.settings.isolation == Isolation::Exec

@@ -22,6 +22,8 @@ pub struct RawSpec {
     pub files: Vec<Spanned<RawFile>>,
     pub metadata: Option<RawMetadata>,
     pub audit: Option<Spanned<RawAudit>>,
+    #[serde(default, rename = "engine")]
+    pub engines: Vec<Spanned<super::engines::RawEngine>>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.
@@ -81,6 +83,8 @@ pub struct RawSettings {
     pub exec_keepalive: Option<Spanned<Vec<String>>>,
     pub output_limit: Option<Spanned<String>>,
     pub privileged: Option<Spanned<bool>>,
+    /// Platforms to run natively and emulated side by side (issue 13).
+    pub compare_emulation: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
