@@ -688,6 +688,19 @@ fn connect_hint(endpoint: &Endpoint, detail: &str) -> String {
              accept it)"
         );
     }
+    // The engine runs but this user may not open its socket: the most common first error of
+    // all, and starting the engine would not fix it.
+    if d.contains("permission denied") && !endpoint.is_ssh() {
+        let socket = endpoint
+            .host
+            .strip_prefix("unix://")
+            .unwrap_or(&endpoint.host);
+        return format!(
+            "the engine is running, but this user may not use its socket {socket}: run as root, \
+             or join the group that owns it (usually `docker`: `usermod -aG docker $USER`, then \
+             log in again)"
+        );
+    }
     if d.contains("permission denied") {
         return "ssh refused the login: add your public key to the remote user's \
                 authorized_keys, or load it in ssh-agent"
@@ -711,8 +724,8 @@ fn connect_hint(endpoint: &Endpoint, detail: &str) -> String {
             .into();
     }
     format!(
-        "start the engine (`sudo systemctl start docker`, or `sudo dockerd &`), or point \
-         {} at one that runs",
+        "start the engine (`systemctl start docker`, or `dockerd &` as root), or point {} at \
+         one that runs",
         match endpoint.origin.as_str() {
             "--host" => "--host",
             "DOCKER_HOST" => "DOCKER_HOST",
