@@ -19,6 +19,9 @@ pub struct RunReport {
     pub spec: String,
     pub suite: String,
     pub image: ImageSummary,
+    /// SHA-256 of the spec file's bytes, so that `archsmoke merge` can refuse shards of
+    /// different specs; `None` when it could not be read again.
+    pub spec_digest: Option<String>,
     /// The engine the run used (the first of [`RunReport::engines`]); kept for the reports'
     /// compatibility.
     pub engine: Option<EngineSummary>,
@@ -124,7 +127,7 @@ pub struct Problem {
     pub hint: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The image lacks a requested platform: a defect of the image.
@@ -180,7 +183,7 @@ pub struct TestReport {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
     Passed,

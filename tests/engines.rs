@@ -322,3 +322,6 @@ fn a_refused_connection_is_exit_3_naming_the_engine() {
 
 #[path = "engines/routing.rs"]
 mod routing;
+
+#[path = "engines/merge.rs"]
+mod merge;

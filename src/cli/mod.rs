@@ -7,6 +7,7 @@ mod binfmt;
 mod doctor;
 mod gc;
 mod inspect;
+mod merge;
 mod run;
 
 use std::io::IsTerminal;
@@ -74,6 +75,25 @@ enum Command {
     Doctor(DoctorArgs),
     /// Audit every platform's executables for the wrong architecture, without running anything.
     Audit(AuditArgs),
+    /// Merge the JSON reports of CI shards (one job per architecture) into one matrix, one
+    /// JUnit, one JSON report and one exit code.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' JSON reports (`archsmoke run --json FILE`).
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Write the merged JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The format of the summary on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +302,7 @@ pub fn main() -> i32 {
             Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
+            Command::Merge(args) => merge::merge(&args, &cli.global).await,
         }
     });
     match result {

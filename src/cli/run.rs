@@ -66,29 +66,46 @@ fn reporter(global: &GlobalArgs) -> Box<dyn EventSink> {
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),
 /// print the summary, and return the run's exit code.
 fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+    outputs(
+        report,
+        args.junit.as_deref(),
+        args.json.as_deref(),
+        args.format,
+        global,
+    )
+}
+
+/// [`finish`]'s work for any report (`merge` shares it): files, GitHub, summary, exit code.
+pub(super) fn outputs(
+    report: &RunReport,
+    junit: Option<&Path>,
+    json: Option<&Path>,
+    format: Format,
+    global: &GlobalArgs,
+) -> Result<i32, Diagnostic> {
     let mut redacted = report.clone();
     crate::redact::report(&mut redacted);
     let report = &redacted;
     let mut write_failed = false;
-    if let Some(path) = &args.junit
+    if let Some(path) = junit
         && let Err(e) = crate::report::junit::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if let Some(path) = &args.json
+    if let Some(path) = json
         && let Err(e) = crate::report::json::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
     if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
-        && !github_actions(report, args.format)
+        && !github_actions(report, format)
     {
         write_failed = true;
     }
     let mut out = std::io::stdout().lock();
-    let written = match args.format {
+    let written = match format {
         Format::Json => out.write_all(crate::report::json::render(report).as_bytes()),
         Format::Human => terminal::summary(
             report,

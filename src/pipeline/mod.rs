@@ -113,6 +113,7 @@ where
         run_id: new_run_id(),
         spec: config.spec_path.display().to_string(),
         suite: config.spec.name.clone(),
+        spec_digest: spec_digest(&config.spec_path),
         image: ImageSummary {
             reference: config.source.display(),
             ..ImageSummary::default()
@@ -216,6 +217,17 @@ where
     }
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// `sha256:<hex>` of the spec file as it is now (read again: the parsed spec keeps no bytes).
+fn spec_digest(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).ok()?;
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(format!("sha256:{hex}"))
 }
 
 /// What the index said about the image, for the report.

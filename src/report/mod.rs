@@ -12,6 +12,8 @@ pub mod inspect;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod merge;
+pub mod read;
 pub mod terminal;
 
 #[cfg(test)]
