@@ -18,6 +18,7 @@ mod config;
 pub mod engines;
 mod inspect;
 mod open;
+mod probe;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -153,7 +154,7 @@ where
             return Ok(report);
         }
     };
-    let router = engines.router;
+    let mut router = engines.router;
     report.engines = router
         .profiles()
         .iter()
@@ -176,6 +177,30 @@ where
     }
     describe_image(&mut report.image, &source, &resolved);
 
+    let wanted = config
+        .overrides
+        .platforms
+        .clone()
+        .or_else(|| config.spec.platforms.clone())
+        .unwrap_or_else(|| resolved.runnable_platforms());
+    let pins: Vec<_> = config
+        .engines
+        .iter()
+        .flat_map(|e| e.platforms.iter().map(|p| (p.clone(), e.name.clone())))
+        .collect();
+    probe::learn_remote(
+        &mut router,
+        &engines.engines,
+        &wanted,
+        &pins,
+        &report.run_id,
+    )
+    .await;
+    report.engines = router
+        .profiles()
+        .iter()
+        .filter_map(|p| p.summary())
+        .collect();
     let plan = plan_with_versions(config, &resolved, &router).await;
     let audit_targets = audit_targets(&plan);
     let (platforms, run_time, interrupted) = execute(

@@ -348,3 +348,33 @@ fn sigint_cleans_up_on_every_engine_and_gc_sweeps_every_engine() {
     );
     assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
 }
+
+#[test]
+fn a_remote_engine_is_probed_once_for_what_it_emulates() {
+    let b = bed();
+    let s = spec(
+        "probe",
+        &format!(
+            "image = \"{}\"\nplatforms = [\"linux/arm64\"]\n\n[[test]]\nname = \"machine\"\n\
+             command = [\"uname\", \"-m\"]\nstdout = \"aarch64\\n\"\n",
+            image("multi")
+        ),
+    );
+    let mut c = clean();
+    c.env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &b.cert_path)
+        .args(["run", s.path(), "--host", &b.engine2_tls]);
+    let (r, report) = run_json(&mut c, &s);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stderr.contains("probing 1 platform(s) on remote engines"),
+        "{}",
+        r.explain()
+    );
+    let arm64 = platform(&report, "linux/arm64");
+    assert_eq!(arm64["execution"]["mode"], "emulated", "{arm64:#}");
+    assert_eq!(arm64["mode"], "emulated (probed)");
+    // The probe image is gone again.
+    let images = docker_on(&b.engine2_socket, &["images", "-q", "archsmoke-probe"]);
+    assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty());
+}

@@ -194,6 +194,18 @@ Host archsmoke-ssh
   UserKnownHostsFile $s/known_hosts
   StrictHostKeyChecking yes
   BatchMode yes
+# The same sshd, but the remote `docker system dial-stdio` talks to engine2: one engine reached
+# over its socket, TLS and ssh (benches/engines.py).
+Host archsmoke-ssh-engine2
+  HostName 127.0.0.1
+  Port $SSHD_PORT
+  User root
+  IdentityFile $s/client_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $s/known_hosts
+  StrictHostKeyChecking yes
+  BatchMode yes
+  SetEnv DOCKER_HOST=unix://$(engine2_sock)
 Host archsmoke-ssh-unknown
   HostName 127.0.0.1
   Port $SSHD_PORT
@@ -237,10 +249,18 @@ ensure_sshd() {
     mv /root/.ssh/config.new /root/.ssh/config
     chmod 600 /root/.ssh/config
   fi
+  local pid
+  # Started by an older version of this script without AcceptEnv: restart it.
+  if pid=$(sshd_pid) && ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q AcceptEnv=DOCKER_HOST; then
+    log "engines: restarting sshd (pid $pid) to accept DOCKER_HOST"
+    kill "$pid"
+    sleep 0.5
+  fi
   if ! sshd_pid >/dev/null; then
     log "engines: starting sshd on 127.0.0.1:$SSHD_PORT (log: $s/sshd.log)"
     /usr/sbin/sshd -p "$SSHD_PORT" -o ListenAddress=127.0.0.1 -h "$s/host_ed25519" \
       -o PidFile="$s/sshd.pid" -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
+      -o AcceptEnv=DOCKER_HOST \
       -E "$s/sshd.log" || die "sshd failed to start; see $s/sshd.log"
   fi
   local i
@@ -322,6 +342,7 @@ engines_json() {
   "ssh": "ssh://archsmoke-ssh",
   "ssh_port": $SSHD_PORT,
   "ssh_unknown_host": "ssh://archsmoke-ssh-unknown",
+  "ssh_engine2": "ssh://archsmoke-ssh-engine2",
   "podman_socket": "unix://$(podman_sock)",
   "engine2_pidfile": "$ENGINES/dockerd2/dockerd.pid"
 }
