@@ -311,3 +311,209 @@ pub mod secs {
         s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
     }
 }
+
+/// Exit codes and slowdowns on small hand-built reports, engines named.
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+
+    fn p(s: &str) -> Platform {
+        Platform::parse(s).expect("valid platform")
+    }
+
+    fn test(name: &str, status: TestStatus, millis: u64) -> TestReport {
+        TestReport {
+            name: name.into(),
+            command: None,
+            status,
+            exit_code: Some(0),
+            expected_exit_code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            mismatches: Vec::new(),
+            duration: Duration::from_millis(millis),
+            timeout: Duration::from_secs(60),
+            slowdown: None,
+            error: None,
+        }
+    }
+
+    fn platform(name: &str, engine: &str, tests: Vec<TestReport>) -> PlatformReport {
+        PlatformReport {
+            platform: p(name),
+            engine: Some(engine.into()),
+            entry: None,
+            mode: None,
+            pull: None,
+            problem: None,
+            tests,
+            duration: Duration::ZERO,
+            slowdown: None,
+        }
+    }
+
+    fn problem(kind: ProblemKind) -> Option<Problem> {
+        Some(Problem {
+            kind,
+            message: "m".into(),
+            hint: None,
+        })
+    }
+
+    fn engine(name: &str, platform: &str) -> EngineSummary {
+        EngineSummary {
+            name: name.into(),
+            endpoint: format!("unix:///run/{name}.sock"),
+            local: true,
+            version: "20.10.24".into(),
+            api_version: "1.41".into(),
+            platform: p(platform),
+            rootless: false,
+        }
+    }
+
+    fn run(platforms: Vec<PlatformReport>) -> RunReport {
+        RunReport {
+            run_id: "r".into(),
+            spec: "s.toml".into(),
+            suite: "s".into(),
+            image: ImageSummary::default(),
+            engine: Some(engine(DEFAULT_ENGINE, "linux/amd64")),
+            engines: vec![engine(DEFAULT_ENGINE, "linux/amd64")],
+            started_at: String::new(),
+            duration: Duration::ZERO,
+            platforms,
+            problem: None,
+            interrupted: false,
+            phases: Phases::default(),
+        }
+    }
+
+    #[test]
+    fn exit_code_a_defect_wins_over_infrastructure_and_a_skip_counts_for_nothing() {
+        let passed = || {
+            platform(
+                "linux/amd64",
+                "default",
+                vec![test("t", TestStatus::Passed, 1)],
+            )
+        };
+        assert_eq!(run(vec![passed()]).exit_code(), exit::SUCCESS);
+
+        let mut skipped = platform("linux/arm64", "default", vec![]);
+        skipped.problem = problem(ProblemKind::NotTested);
+        assert_eq!(run(vec![passed(), skipped]).exit_code(), exit::SUCCESS);
+
+        let mut broken = platform("linux/arm64", "default", vec![]);
+        broken.problem = problem(ProblemKind::EmulatorUnavailable);
+        assert_eq!(
+            run(vec![passed(), broken.clone()]).exit_code(),
+            exit::INFRASTRUCTURE
+        );
+
+        let failing = platform(
+            "linux/s390x",
+            "default",
+            vec![test("t", TestStatus::TimedOut, 1)],
+        );
+        assert_eq!(
+            run(vec![passed(), broken, failing]).exit_code(),
+            exit::TEST_FAILED
+        );
+
+        let mut missing = platform("linux/riscv64", "default", vec![]);
+        missing.problem = problem(ProblemKind::MissingPlatform);
+        assert_eq!(run(vec![missing]).exit_code(), exit::TEST_FAILED);
+
+        let not_run = platform(
+            "linux/amd64",
+            "default",
+            vec![test("t", TestStatus::NotRun, 0)],
+        );
+        assert_eq!(run(vec![not_run]).exit_code(), exit::INFRASTRUCTURE);
+
+        let mut interrupted = run(vec![passed()]);
+        interrupted.interrupted = true;
+        assert_eq!(interrupted.exit_code(), exit::INFRASTRUCTURE);
+
+        let mut no_engine = run(vec![]);
+        no_engine.problem = problem(ProblemKind::Engine);
+        assert_eq!(no_engine.exit_code(), exit::INFRASTRUCTURE);
+    }
+
+    #[test]
+    fn slowdowns_are_against_the_native_platforms_passed_tests() {
+        let mut report = run(vec![
+            platform(
+                "linux/amd64",
+                "default",
+                vec![
+                    test("a", TestStatus::Passed, 100),
+                    test("b", TestStatus::Passed, 100),
+                    test("c", TestStatus::Failed, 100),
+                ],
+            ),
+            platform(
+                "linux/arm64",
+                "default",
+                vec![
+                    test("a", TestStatus::Passed, 1000),
+                    test("b", TestStatus::Failed, 5000),
+                    test("c", TestStatus::Passed, 700),
+                ],
+            ),
+        ]);
+        report.compute_slowdowns();
+        let arm = &report.platforms[1];
+        assert_eq!(arm.tests[0].slowdown, Some(10.0));
+        assert_eq!(arm.tests[1].slowdown, None, "a failed test is no measure");
+        assert_eq!(arm.tests[2].slowdown, None, "the native run failed it");
+        assert_eq!(arm.slowdown, Some(10.0), "only the comparable tests count");
+        assert_eq!(report.platforms[0].slowdown, Some(1.0));
+    }
+
+    #[test]
+    fn each_engine_is_its_own_baseline() {
+        let mut report = run(vec![
+            platform(
+                "linux/amd64",
+                "x86",
+                vec![test("a", TestStatus::Passed, 100)],
+            ),
+            platform(
+                "linux/arm64",
+                "x86",
+                vec![test("a", TestStatus::Passed, 900)],
+            ),
+            platform(
+                "linux/arm64",
+                "arm",
+                vec![test("a", TestStatus::Passed, 50)],
+            ),
+            platform(
+                "linux/s390x",
+                "arm",
+                vec![test("a", TestStatus::Passed, 500)],
+            ),
+            platform(
+                "linux/ppc64le",
+                "none",
+                vec![test("a", TestStatus::Passed, 500)],
+            ),
+        ]);
+        report.engines = vec![engine("x86", "linux/amd64"), engine("arm", "linux/arm64")];
+        report.compute_slowdowns();
+        let slowdowns: Vec<Option<f64>> = report.platforms.iter().map(|p| p.slowdown).collect();
+        assert_eq!(
+            slowdowns,
+            vec![Some(1.0), Some(9.0), Some(1.0), Some(10.0), None],
+            "arm64 on the arm engine is native there; an unlisted engine has no baseline"
+        );
+    }
+}
+
+#[cfg(test)]
+#[path = "outcome_tests.rs"]
+mod tests;

@@ -412,8 +412,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
+    use crate::arch;
+    use crate::emulation::EmulatorKind;
     use crate::emulation::binfmt::{Entry, Flags, Rule};
-    use crate::emulation::{BinfmtState, EmulatorKind, decide, defs};
+    use crate::emulation::{BinfmtState, decide};
     use crate::engine::EngineInfo;
 
     fn p(s: &str) -> Platform {
@@ -425,7 +427,7 @@ mod tests {
         let entries = arches
             .iter()
             .map(|arch| {
-                let def = defs::lookup(arch).expect("known architecture");
+                let def = arch::lookup(arch).expect("known architecture");
                 Entry {
                     name: def.entry.clone(),
                     enabled: true,

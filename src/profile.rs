@@ -149,8 +149,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::arch;
     use crate::emulation::binfmt::{Entry, Flags, Rule};
-    use crate::emulation::defs;
     use crate::mode::EmulatorKind;
 
     fn p(s: &str) -> Platform {
@@ -162,7 +162,7 @@ mod tests {
         let entries = arches
             .iter()
             .map(|arch| {
-                let def = defs::lookup(arch).expect("known architecture");
+                let def = arch::lookup(arch).expect("known architecture");
                 Entry {
                     name: def.entry.clone(),
                     enabled: true,

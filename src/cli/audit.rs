@@ -86,6 +86,16 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
     };
     audit::merge_into(&mut report.platforms, audits);
     report.duration = started.elapsed();
+    let html_failed = match &args.html {
+        Some(path) => match crate::report::html::write(&report, path) {
+            Ok(()) => false,
+            Err(e) => {
+                eprintln!("error: {e}");
+                true
+            }
+        },
+        None => false,
+    };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         out.write_all(crate::report::json::render(&report).as_bytes())
@@ -100,5 +110,10 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         )
     };
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
-    Ok(report.exit_code())
+    // Like `run`: a report that could not be written is an infrastructure failure unless a
+    // check failed.
+    Ok(match report.exit_code() {
+        crate::exit::SUCCESS if html_failed => crate::exit::INFRASTRUCTURE,
+        code => code,
+    })
 }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::{DoctorArgs, GlobalArgs};
+use crate::arch;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::binfmt::DEFAULT_BINFMT_DIR;
-use crate::emulation::{BinfmtState, Entry, defs, emulator_version, register};
+use crate::emulation::{BinfmtState, Entry, emulator_version, register};
 use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL};
 use crate::exit;
 use crate::mode::ExecMode;
@@ -28,6 +29,7 @@ use crate::report::doctor::{
     BinfmtReport, DOCTOR_SCHEMA_VERSION, DoctorReport, EngineStatus, EntryReport, PlatformReport,
     ProbeOutcome, ProbeReport, render_json, render_table,
 };
+use crate::run::Backend as _;
 
 /// The platforms every doctor report covers: what multi-arch images commonly ship.
 pub const DOCTOR_PLATFORMS: &[&str] = &[
@@ -215,12 +217,12 @@ fn entry_reports(state: &BinfmtState) -> Vec<EntryReport> {
         .entries
         .iter()
         .filter_map(|e| {
-            let architectures: Vec<String> = defs::definitions()
+            let architectures: Vec<String> = arch::definitions()
                 .iter()
                 .filter(|d| e.matches(d))
                 .map(|d| d.oci.clone())
                 .collect();
-            let first = defs::definitions().iter().find(|d| e.matches(d))?;
+            let first = arch::definitions().iter().find(|d| e.matches(d))?;
             Some(EntryReport {
                 name: e.name.clone(),
                 enabled: e.enabled,

@@ -103,6 +103,9 @@ pub struct AuditArgs {
     /// Print the versioned JSON report instead of the matrix.
     #[arg(long)]
     json: bool,
+    /// Also write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +171,10 @@ pub struct RunArgs {
     /// Write the JSON report here (written even when the run fails).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here: matrix, time chart, test heat map, failures
+    /// with diffs (written even when the run fails).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Output kept per stream and test, the tail (overrides `output_limit`; default 1MiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_output_limit)]
     output_limit: Option<usize>,

@@ -99,6 +99,12 @@ pub(super) fn outputs(
         eprintln!("error: {e}");
         write_failed = true;
     }
+    if let Some(path) = &args.html
+        && let Err(e) = crate::report::html::write(report, path)
+    {
+        eprintln!("error: {e}");
+        write_failed = true;
+    }
     if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
         && !github_actions(report, format)
     {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::defs::{ArchDef, serialize_hex, to_hex};
+use crate::arch::{ArchDef, serialize_hex, to_hex};
 
 /// Where the kernel's binfmt_misc file system is normally mounted.
 pub const DEFAULT_BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -287,12 +287,12 @@ impl Entry {
             } => {
                 let mask = mask
                     .as_deref()
-                    .map(super::defs::encode_escaped)
+                    .map(crate::arch::encode_escaped)
                     .unwrap_or_default();
                 format!(
                     ":{}:M:{offset}:{}:{mask}:{interp}:{flags}",
                     self.name,
-                    super::defs::encode_escaped(magic)
+                    crate::arch::encode_escaped(magic)
                 )
             }
             Rule::Extension { extension } => {

@@ -3,16 +3,16 @@
 //! This module owns the decision [`decide`] (native, native in 32-bit compat mode, emulated by a
 //! binfmt_misc entry, or unavailable with the command that fixes it), which is pure: it looks at
 //! architecture names and an already-read [`BinfmtState`], never at Docker or the file system.
-//! Around it: `defs` (the embedded `qemu/binfmt.toml`), `binfmt` (reading the kernel's state),
+//! Around it: `binfmt` (reading the kernel's state),
 //! `interpreter` (finding and vetting static QEMU binaries) and `register` (`archsmoke binfmt
-//! install | remove | list`). The engine's architecture, not this machine's, is what counts: for
-//! a remote engine the caller passes no binfmt state and runs a probe container instead. The
-//! answer's type, [`ExecMode`], is plain data of the reports' contract ([`crate::mode`]); callers
-//! ask through [`crate::profile::EngineProfile::mode`], which adds the rules about the engine's
-//! operating system.
+//! install | remove | list`); the architectures themselves are [`crate::arch`]'s. The engine's
+//! architecture, not this machine's, is what counts: for a remote engine the caller passes no
+//! binfmt state and runs a probe container instead. The answer's type, [`ExecMode`], is plain
+//! data of the reports' contract ([`crate::mode`]); callers ask through
+//! [`crate::profile::EngineProfile::mode`], which adds the rules about the engine's operating
+//! system.
 
 pub mod binfmt;
-pub mod defs;
 pub mod interpreter;
 pub mod policy;
 pub mod register;
@@ -22,8 +22,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::arch;
+
+pub use crate::arch::ArchDef;
 pub use binfmt::{BinfmtState, EmulatorKind, Entry, Flags};
-pub use defs::ArchDef;
 pub use policy::Policy;
 
 pub use crate::mode::{Emulator, ExecMode};
@@ -80,8 +82,8 @@ pub fn decide(
         Some(v) => format!("linux/{target_arch}/{v}"),
         None => format!("linux/{target_arch}"),
     };
-    let engine = defs::lookup(engine_arch);
-    let target = defs::lookup(target_arch);
+    let engine = arch::lookup(engine_arch);
+    let target = arch::lookup(target_arch);
     let same = match (engine, target) {
         (Some(e), Some(t)) => e.name == t.name,
         _ => engine_arch.trim().eq_ignore_ascii_case(target_arch.trim()),

@@ -7,7 +7,7 @@ use crate::emulation::binfmt::Rule;
 
 /// An entry built from a definition's own magic (as QEMU registers it) with the given flags.
 fn qemu_entry(arch: &str, flags: &str, enabled: bool) -> Entry {
-    let def = defs::lookup(arch).expect("known architecture");
+    let def = arch::lookup(arch).expect("known architecture");
     Entry {
         name: def.entry.clone(),
         enabled,
