@@ -38,3 +38,4 @@ pub mod report;
 pub mod route;
 pub mod run;
 pub mod spec;
+pub mod verify;

@@ -379,6 +379,7 @@ mod engine_tests {
             run_id: "r".into(),
             spec: "s.toml".into(),
             suite: "s".into(),
+            spec_digest: None,
             image: ImageSummary::default(),
             engine: Some(engine(DEFAULT_ENGINE, "linux/amd64")),
             engines: vec![engine(DEFAULT_ENGINE, "linux/amd64")],

@@ -16,11 +16,10 @@ pub async fn merge(args: &MergeArgs, global: &GlobalArgs) -> Result<i32, Diagnos
     }
     let merged = crate::report::merge::merge(shards)
         .map_err(|e| Diagnostic::usage(e.message).with_hint(e.hint))?;
-    super::run::outputs(
-        &merged,
-        args.junit.as_deref(),
-        args.json.as_deref(),
-        args.format,
-        global,
-    )
+    let files = super::run::ReportFiles {
+        junit: args.junit.as_deref(),
+        json: args.json.as_deref(),
+        html: args.html.as_deref(),
+    };
+    super::run::outputs(&merged, &files, args.format, global)
 }

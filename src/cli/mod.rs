@@ -9,6 +9,7 @@ mod gc;
 mod inspect;
 mod merge;
 mod run;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -78,6 +79,19 @@ enum Command {
     /// Merge the JSON reports of CI shards (one job per architecture) into one matrix, one
     /// JUnit, one JSON report and one exit code.
     Merge(MergeArgs),
+    /// Confirm that every child of an assembled list (`docker buildx imagetools create`) is a
+    /// digest that passed in a JSON report; exit 1 naming those that did not.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The assembled list (index) to check, as a registry reference.
+    #[arg(value_name = "LIST")]
+    list: String,
+    /// The JSON report of the run (or of `archsmoke merge`) that tested its children.
+    #[arg(long, value_name = "REPORT.json")]
+    report: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +105,9 @@ pub struct MergeArgs {
     /// Write the merged JSON report here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write the merged HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// The format of the summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -310,6 +327,7 @@ pub fn main() -> i32 {
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
             Command::Merge(args) => merge::merge(&args, &cli.global).await,
+            Command::Verify(args) => verify::verify(&args, &cli.global).await,
         }
     });
     match result {

@@ -66,20 +66,25 @@ fn reporter(global: &GlobalArgs) -> Box<dyn EventSink> {
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),
 /// print the summary, and return the run's exit code.
 fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    outputs(
-        report,
-        args.junit.as_deref(),
-        args.json.as_deref(),
-        args.format,
-        global,
-    )
+    let files = ReportFiles {
+        junit: args.junit.as_deref(),
+        json: args.json.as_deref(),
+        html: args.html.as_deref(),
+    };
+    outputs(report, &files, args.format, global)
+}
+
+/// The report files a command writes (`run` and `merge` share them).
+pub(super) struct ReportFiles<'a> {
+    pub junit: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+    pub html: Option<&'a Path>,
 }
 
 /// [`finish`]'s work for any report (`merge` shares it): files, GitHub, summary, exit code.
 pub(super) fn outputs(
     report: &RunReport,
-    junit: Option<&Path>,
-    json: Option<&Path>,
+    files: &ReportFiles<'_>,
     format: Format,
     global: &GlobalArgs,
 ) -> Result<i32, Diagnostic> {
@@ -87,19 +92,19 @@ pub(super) fn outputs(
     crate::redact::report(&mut redacted);
     let report = &redacted;
     let mut write_failed = false;
-    if let Some(path) = junit
+    if let Some(path) = files.junit
         && let Err(e) = crate::report::junit::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if let Some(path) = json
+    if let Some(path) = files.json
         && let Err(e) = crate::report::json::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if let Some(path) = &args.html
+    if let Some(path) = files.html
         && let Err(e) = crate::report::html::write(report, path)
     {
         eprintln!("error: {e}");

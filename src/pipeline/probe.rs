@@ -17,6 +17,7 @@ use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
 use crate::mode::{Emulator, EmulatorKind, ExecMode};
 use crate::platform::Platform;
 use crate::route::Router;
+use crate::run::Backend;
 
 /// QEMU starts a static program in well under a second; this bounds a hung emulator.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);

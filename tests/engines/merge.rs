@@ -90,3 +90,66 @@ fn shards_of_different_images_specs_or_the_same_platform_are_refused() {
     assert!(r.stderr.contains("linux/amd64 is in"), "{}", r.explain());
     assert!(r.stderr.contains("both native"), "{}", r.explain());
 }
+
+#[test]
+fn verify_confirms_a_list_whose_children_passed_and_names_an_untested_one() {
+    let _b = bed();
+    let s = spec("verify", SPEC);
+    let json = s.dir.path().join("all.json");
+    let mut c = clean();
+    c.args(["run", s.path(), "--image", &image("multi"), "--json"])
+        .arg(&json);
+    let r = go(c);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let mut c = clean();
+    c.args(["verify", &image("multi"), "--report"]).arg(&json);
+    let r = go(c);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stdout.contains("verified: all 6 child manifest(s)"),
+        "{}",
+        r.explain()
+    );
+
+    // A report that tested five of the six children: the sixth is named, exit 1.
+    let five = shard_many(
+        &s,
+        &[
+            "linux/amd64",
+            "linux/arm64",
+            "linux/arm/v7",
+            "linux/ppc64le",
+            "linux/386",
+        ],
+    );
+    let mut c = clean();
+    c.args(["verify", &image("multi"), "--report"]).arg(&five);
+    let r = go(c);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let s390x = child_ref("multi", "linux/s390x");
+    let digest = s390x.rsplit_once('@').expect("digest").1;
+    assert!(r.stdout.contains("NOT VERIFIED: 1 of 6"), "{}", r.explain());
+    assert!(
+        r.stdout.contains(digest) && r.stdout.contains("linux/s390x"),
+        "{}",
+        r.explain()
+    );
+}
+
+fn shard_many(s: &common::SpecFile, platforms: &[&str]) -> PathBuf {
+    let json = s.dir.path().join("some.json");
+    let mut c = clean();
+    c.args([
+        "run",
+        s.path(),
+        "--image",
+        &image("multi"),
+        "--platform",
+        &platforms.join(","),
+        "--json",
+    ])
+    .arg(&json);
+    let r = go(c);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    json
+}
