@@ -37,6 +37,8 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod route;
 pub mod run;
 pub mod service;
 pub mod spec;
+pub mod verify;

@@ -10,10 +10,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a platform's containers will run on an engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum ExecMode {
     /// The engine's CPU runs it; `compat` when in 32-bit mode (386 on amd64, arm on arm64).
@@ -25,7 +25,7 @@ pub enum ExecMode {
 }
 
 /// The binfmt_misc entry that will run a platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Emulator {
     pub entry: String,
     pub interpreter: PathBuf,
@@ -38,7 +38,7 @@ pub struct Emulator {
 
 /// The emulator behind an entry, judged from its interpreter path (display only: matching is by
 /// magic).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmulatorKind {
     Qemu,

@@ -19,6 +19,9 @@ pub struct RunReport {
     pub spec: String,
     pub suite: String,
     pub image: ImageSummary,
+    /// SHA-256 of the spec file's bytes, so that `archsmoke merge` can refuse shards of
+    /// different specs; `None` when it could not be read again.
+    pub spec_digest: Option<String>,
     /// The engine the run used (the first of [`RunReport::engines`]); kept for the reports'
     /// compatibility.
     pub engine: Option<EngineSummary>,
@@ -103,7 +106,7 @@ pub struct PlatformReport {
 }
 
 /// A platform's service: how long it took to become ready, and how it ended.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServiceReport {
     /// Every readiness condition held within the deadline.
     pub ready: bool,
@@ -150,7 +153,7 @@ pub struct Problem {
     pub hint: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The image lacks a requested platform: a defect of the image.
@@ -206,7 +209,7 @@ pub struct TestReport {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
     Passed,
@@ -403,6 +406,7 @@ mod engine_tests {
             run_id: "r".into(),
             spec: "s.toml".into(),
             suite: "s".into(),
+            spec_digest: None,
             image: ImageSummary::default(),
             engine: Some(engine(DEFAULT_ENGINE, "linux/amd64")),
             engines: vec![engine(DEFAULT_ENGINE, "linux/amd64")],

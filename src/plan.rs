@@ -12,6 +12,7 @@ use crate::mode::ExecMode;
 use crate::outcome::{Problem, ProblemKind};
 use crate::platform::{self, MatchMode, MatchReason, Platform};
 use crate::profile::EngineProfile;
+use crate::route::{Route, Router};
 use crate::spec::{Expect, Spec};
 
 #[derive(Debug, Clone)]
@@ -80,12 +81,27 @@ pub struct Overrides {
     pub skip_unavailable: bool,
 }
 
+/// The plan of a run on one engine.
 pub fn plan(
     spec: &Spec,
     image: &ResolvedImage,
     engine: &EngineProfile,
     overrides: &Overrides,
 ) -> Plan {
+    plan_routed(spec, image, &Router::single(engine.clone()), overrides, &[])
+}
+
+/// The plan of a run on several engines: each platform on the engine [`Router::route`] picks;
+/// each platform of `compare` also a second time, emulated on another engine
+/// (`--compare-emulation`).
+pub fn plan_routed(
+    spec: &Spec,
+    image: &ResolvedImage,
+    router: &Router,
+    overrides: &Overrides,
+    compare: &[Platform],
+) -> Plan {
+    let engine = router.primary();
     let candidates: Vec<(&IndexEntry, &Platform)> = image
         .entries
         .iter()
@@ -140,7 +156,25 @@ pub fn plan(
                 .as_ref()
                 .and_then(|(e, _)| e.platform.clone())
                 .unwrap_or_else(|| platform.clone());
-            let exec = engine.mode(&runs_as);
+            let (engine, exec, unreachable) = match router.route(&runs_as, policy) {
+                Route::Engine(e) => (e, e.mode(&runs_as), None),
+                Route::Failed {
+                    engine: name,
+                    problem,
+                } => (
+                    engine,
+                    ExecMode::Unavailable {
+                        reason: problem.message.clone(),
+                        hint: problem.hint.clone().unwrap_or_default(),
+                    },
+                    Some((name.to_owned(), problem.clone())),
+                ),
+            };
+            if problem.is_none()
+                && let Some((_, p)) = &unreachable
+            {
+                problem = Some(p.clone());
+            }
             // Said in the plan's own words, before the policy: no policy makes it runnable.
             if problem.is_none() && runs_as.os() != engine.platform().os() {
                 problem = Some(Problem {
@@ -200,7 +234,7 @@ pub fn plan(
             PlannedPlatform {
                 order,
                 platform,
-                engine: engine.name().to_owned(),
+                engine: unreachable.map_or_else(|| engine.name().to_owned(), |(n, _)| n),
                 entry,
                 mode: exec,
                 problem,
@@ -209,6 +243,13 @@ pub fn plan(
             }
         })
         .collect();
+    let twins = compare_twins(
+        &planned,
+        router,
+        compare,
+        spec.settings.emulated_timeout_factor,
+    );
+    planned.extend(twins);
     // Emulated platforms are the slowest; starting them first shortens the whole run.
     planned.sort_by_key(|p| match p.mode {
         _ if p.problem.is_some() => 2,
@@ -233,6 +274,57 @@ pub fn plan(
 /// `skip_unavailable` turns a platform that cannot run here (no emulator, or emulation
 /// forbidden) into a skipped one that keeps the reason and the fix, so nothing is skipped
 /// silently.
+/// `--compare-emulation`: for each platform of `compare` planned natively, the same platform
+/// emulated on another engine (the emulated twin), or a twin that says why none can.
+fn compare_twins(
+    planned: &[PlannedPlatform],
+    router: &Router,
+    compare: &[Platform],
+    factor: f64,
+) -> Vec<PlannedPlatform> {
+    let mut twins = Vec::new();
+    for native in planned.iter().filter(|p| compare.contains(&p.platform)) {
+        if !matches!(native.mode, ExecMode::Native { .. }) || native.problem.is_some() {
+            continue;
+        }
+        let mut twin = native.clone();
+        match router.emulating(&native.platform, &native.engine) {
+            Some(engine) => {
+                twin.engine = engine.name().to_owned();
+                twin.mode = engine.mode(&native.platform);
+                for t in &mut twin.tests {
+                    t.timeout = t.timeout.mul_f64(factor);
+                }
+            }
+            None => {
+                twin.mode = ExecMode::Unavailable {
+                    reason: format!(
+                        "no engine of another architecture emulates {}",
+                        native.platform
+                    ),
+                    hint: "add an engine of another architecture with QEMU binfmt entries \
+                           (`archsmoke binfmt install`), e.g. --engine amd64=ssh://user@amd64-box"
+                        .into(),
+                };
+                twin.problem = Some(Problem {
+                    kind: ProblemKind::EmulatorUnavailable,
+                    message: format!(
+                        "cannot compare {} natively and emulated: no other engine emulates it",
+                        native.platform
+                    ),
+                    hint: Some(
+                        "name an engine of another architecture (--engine NAME=URL) whose host has \
+                         QEMU binfmt entries"
+                            .into(),
+                    ),
+                });
+            }
+        }
+        twins.push(twin);
+    }
+    twins
+}
+
 pub fn policy_problem(
     policy: Policy,
     skip_unavailable: bool,

@@ -49,6 +49,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         run_id: new_run_id(),
         spec: String::new(),
         suite: "audit".into(),
+        spec_digest: None,
         image: ImageSummary {
             reference: resolved.reference.clone(),
             digest: Some(resolved.digest.clone()),

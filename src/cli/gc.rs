@@ -23,10 +23,46 @@ pub const TEMPORARY_REPOSITORIES: &[&str] = &["archsmoke-probe", "archsmoke-load
 pub const AGE_FLOOR: Duration = Duration::from_secs(24 * 3600);
 
 pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let engine = Engine::connect(global.host.as_deref())
-        .await
-        .map_err(|e| engine_error(&e))?;
     let now = SystemTime::now();
+    let default = Engine::connect(global.host.as_deref()).await;
+    if args.engines.is_empty() {
+        let engine = default.map_err(|e| engine_error(&e))?;
+        return collect(&engine, args, now, "")
+            .await
+            .map_err(|e| engine_error(&e))
+            .map(|()| exit::SUCCESS);
+    }
+    // Every engine, even after one failed: what the others hold is still garbage.
+    let named = crate::pipeline::engines::connect_named(&args.engines).await;
+    let mut first_error = None;
+    let all = std::iter::once((crate::outcome::DEFAULT_ENGINE.to_owned(), default)).chain(
+        named
+            .into_iter()
+            .map(|c| (c.name, c.engine.map(|(e, _)| e))),
+    );
+    for (name, engine) in all {
+        let result = match engine {
+            Ok(engine) => collect(&engine, args, now, &format!("engine {name}: ")).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            eprintln!("error: {e}");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(engine_error(&e)),
+        None => Ok(exit::SUCCESS),
+    }
+}
+
+/// One engine's sweep; `prefix` names the engine when there are several.
+async fn collect(
+    engine: &Engine,
+    args: &GcArgs,
+    now: SystemTime,
+    prefix: &str,
+) -> Result<(), crate::engine::EngineError> {
     let before = args.older_than.map(|age| cutoff(now, age));
     // Unverifiable runs: the explicit age, else the floor, unless the user named the run.
     let unknown_before = match (before, &args.run) {
@@ -34,10 +70,7 @@ pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
         (None, Some(_)) => None,
         (None, None) => Some(cutoff(now, AGE_FLOOR)),
     };
-    let containers = engine
-        .labelled_containers(args.run.as_deref())
-        .await
-        .map_err(|e| engine_error(&e))?;
+    let containers = engine.labelled_containers(args.run.as_deref()).await?;
     let mut removed = 0;
     let mut live_runs = BTreeSet::new();
     let (mut live, mut young, mut unknown) = (0, 0, 0);
@@ -60,27 +93,25 @@ pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
             }
             Liveness::Gone | Liveness::Unknown => {}
         }
-        engine
-            .remove_container_by_id(&c.id)
-            .await
-            .map_err(|e| engine_error(&e))?;
+        engine.remove_container_by_id(&c.id).await?;
         removed += 1;
     }
-    println!("removed {removed} container(s) left by earlier runs");
+    println!("{prefix}removed {removed} container(s) left by earlier runs");
     if live > 0 {
         let runs: Vec<&str> = live_runs.iter().map(String::as_str).collect();
         println!(
-            "skipped {live} container(s) of live run(s) {} (their process still runs on this host)",
+            "{prefix}skipped {live} container(s) of live run(s) {} (their process still runs on \
+             this host)",
             runs.join(", ")
         );
     }
     if young > 0 {
-        println!("skipped {young} container(s) younger than --older-than");
+        println!("{prefix}skipped {young} container(s) younger than --older-than");
     }
     if unknown > 0 {
         println!(
-            "skipped {unknown} container(s) of runs this host cannot check (another host, or no \
-             owner labels) younger than {}; `--older-than` or `--run ID` takes them",
+            "{prefix}skipped {unknown} container(s) of runs this host cannot check (another host, \
+             or no owner labels) younger than {}; `--older-than` or `--run ID` takes them",
             humantime::format_duration(AGE_FLOOR)
         );
     }
@@ -92,11 +123,10 @@ pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
                     .iter()
                     .any(|run| tag.contains(&format!(":{run}-")))
             })
-            .await
-            .map_err(|e| engine_error(&e))?;
-        println!("removed {images} temporary image(s)");
+            .await?;
+        println!("{prefix}removed {images} temporary image(s)");
     }
-    Ok(exit::SUCCESS)
+    Ok(())
 }
 
 /// Unix seconds of `now - age`; 0 when the age reaches before the epoch.

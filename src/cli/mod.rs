@@ -7,7 +7,9 @@ mod binfmt;
 mod doctor;
 mod gc;
 mod inspect;
+mod merge;
 mod run;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -74,6 +76,41 @@ enum Command {
     Doctor(DoctorArgs),
     /// Audit every platform's executables for the wrong architecture, without running anything.
     Audit(AuditArgs),
+    /// Merge the JSON reports of CI shards (one job per architecture) into one matrix, one
+    /// JUnit, one JSON report and one exit code.
+    Merge(MergeArgs),
+    /// Confirm that every child of an assembled list (`docker buildx imagetools create`) is a
+    /// digest that passed in a JSON report; exit 1 naming those that did not.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The assembled list (index) to check, as a registry reference.
+    #[arg(value_name = "LIST")]
+    list: String,
+    /// The JSON report of the run (or of `archsmoke merge`) that tested its children.
+    #[arg(long, value_name = "REPORT.json")]
+    report: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' JSON reports (`archsmoke run --json FILE`).
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Write the merged JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the merged HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// The format of the summary on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +133,10 @@ pub struct GcArgs {
     /// Only the containers of this run id (images are left alone).
     #[arg(long, value_name = "RUN_ID")]
     run: Option<String>,
+    /// Also sweep this engine (NAME=URL or NAME=context:CONTEXT), besides the default one;
+    /// repeatable.
+    #[arg(long = "engine", value_name = "NAME=URL|NAME=context:CTX", value_parser = parse_engine)]
+    engines: Vec<crate::spec::EngineSpec>,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +208,18 @@ pub struct RunArgs {
     /// instead of failing the run.
     #[arg(long)]
     skip_unavailable: bool,
+    /// Another engine platforms may be routed to: NAME=URL (unix://, tcp://, ssh://) or
+    /// NAME=context:CONTEXT; repeatable. Pins and TLS files go in `[[engine]]` tables.
+    #[arg(long = "engine", value_name = "NAME=URL|NAME=context:CTX", value_parser = parse_engine)]
+    engines: Vec<crate::spec::EngineSpec>,
+    /// Run these platforms natively and also emulated on an engine of another architecture,
+    /// side by side (overrides `compare_emulation`).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',')]
+    compare_emulation: Vec<Platform>,
+}
+
+fn parse_engine(text: &str) -> Result<crate::spec::EngineSpec, String> {
+    crate::spec::EngineSpec::parse_flag(text)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -273,6 +326,8 @@ pub fn main() -> i32 {
             Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
+            Command::Merge(args) => merge::merge(&args, &cli.global).await,
+            Command::Verify(args) => verify::verify(&args, &cli.global).await,
         }
     });
     match result {

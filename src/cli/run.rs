@@ -46,6 +46,8 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
         output_limit: args.output_limit,
         allow_privileged: args.allow_privileged,
         skip_unavailable: args.skip_unavailable,
+        engines: args.engines.clone(),
+        compare_emulation: args.compare_emulation.clone(),
     }
 }
 
@@ -72,23 +74,45 @@ fn reporter(global: &GlobalArgs) -> Box<dyn EventSink> {
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),
 /// print the summary, and return the run's exit code.
 fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+    let files = ReportFiles {
+        junit: args.junit.as_deref(),
+        json: args.json.as_deref(),
+        html: args.html.as_deref(),
+    };
+    outputs(report, &files, args.format, global)
+}
+
+/// The report files a command writes (`run` and `merge` share them).
+pub(super) struct ReportFiles<'a> {
+    pub junit: Option<&'a Path>,
+    pub json: Option<&'a Path>,
+    pub html: Option<&'a Path>,
+}
+
+/// [`finish`]'s work for any report (`merge` shares it): files, GitHub, summary, exit code.
+pub(super) fn outputs(
+    report: &RunReport,
+    files: &ReportFiles<'_>,
+    format: Format,
+    global: &GlobalArgs,
+) -> Result<i32, Diagnostic> {
     let mut redacted = report.clone();
     crate::redact::report(&mut redacted);
     let report = &redacted;
     let mut write_failed = false;
-    if let Some(path) = &args.junit
+    if let Some(path) = files.junit
         && let Err(e) = crate::report::junit::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if let Some(path) = &args.json
+    if let Some(path) = files.json
         && let Err(e) = crate::report::json::write(report, path)
     {
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if let Some(path) = &args.html
+    if let Some(path) = files.html
         && let Err(e) = crate::report::html::write(report, path)
     {
         eprintln!("error: {e}");
@@ -98,17 +122,17 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
     if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
         // Annotations are the only commands: resumed for them, paused again for the summary.
         if let Some(token) = paused {
-            fenced(args.format, &crate::report::github::resume_commands(token));
+            fenced(format, &crate::report::github::resume_commands(token));
         }
-        if !github_actions(report, args.format) {
+        if !github_actions(report, format) {
             write_failed = true;
         }
         if let Some(token) = paused {
-            fenced(args.format, &crate::report::github::stop_commands(token));
+            fenced(format, &crate::report::github::stop_commands(token));
         }
     }
     let mut out = std::io::stdout().lock();
-    let written = match args.format {
+    let written = match format {
         Format::Json => out.write_all(crate::report::json::render(report).as_bytes()),
         Format::Human => terminal::summary(
             report,
@@ -121,7 +145,7 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
     };
     drop(out);
     if let Some(token) = paused {
-        fenced(args.format, &crate::report::github::resume_commands(token));
+        fenced(format, &crate::report::github::resume_commands(token));
     }
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
     // A report that could not be written is an infrastructure failure unless a test failed.

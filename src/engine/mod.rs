@@ -12,8 +12,10 @@
 //! --probe` ([`crate::probe`]) and images run from OCI layouts ([`crate::image::layout`]).
 
 mod capture;
+pub mod endpoint;
 mod exec;
 mod service;
+mod ssh;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,10 +44,12 @@ use crate::diagnostic::chain;
 use crate::image::registry::Credentials;
 use crate::limits::Limits;
 use crate::platform::{self, Platform};
+pub use endpoint::{Endpoint, TlsFiles};
 
 /// The label every container archsmoke creates carries; its value is the run id.
 pub const RUN_LABEL: &str = "archsmoke.run";
-const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// bollard's per-request timeout (response headers only; runs have their own deadlines).
+const REQUEST_TIMEOUT_SECS: u64 = 120;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The longest any single engine call about a container may go unanswered when no test timeout
 /// says more: an engine that stops answering (a hung daemon, a relay that stops forwarding) must
@@ -86,8 +90,23 @@ pub fn unanswered(op: &'static str, limit: Duration) -> EngineError {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot reach the Docker Engine at {endpoint}: {detail}")]
-    Unreachable { endpoint: String, detail: String },
+    #[error(
+        "cannot reach the Docker Engine at {endpoint} (engine \"{engine}\", from {origin}): {detail}"
+    )]
+    Unreachable {
+        engine: String,
+        endpoint: String,
+        origin: String,
+        detail: String,
+        hint: String,
+    },
+    /// The engine could not even be named: a bad context, an unsupported URL.
+    #[error("engine \"{engine}\": {detail}")]
+    Config {
+        engine: String,
+        detail: String,
+        hint: String,
+    },
     #[error("pulling {reference} failed: {detail}")]
     Pull { reference: String, detail: String },
     #[error("the engine failed to {op}: {detail}")]
@@ -97,21 +116,9 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> String {
         match self {
-            // The engine runs but this user may not open its socket: the most common first
-            // error of all, and starting the engine would not fix it.
-            EngineError::Unreachable { endpoint, detail }
-                if detail.to_ascii_lowercase().contains("permission denied") =>
-            {
-                let socket = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
-                format!(
-                    "the engine is running, but this user may not use its socket {socket}: run \
-                     as root, or join the group that owns it (usually `docker`: \
-                     `usermod -aG docker $USER`, then log in again)"
-                )
+            EngineError::Unreachable { hint, .. } | EngineError::Config { hint, .. } => {
+                hint.clone()
             }
-            EngineError::Unreachable { .. } => "start the engine (`systemctl start docker`, or \
-                `dockerd &` as root), or point DOCKER_HOST at one"
-                .into(),
             EngineError::Pull { .. } => {
                 "check that the engine can reach the registry (loopback registries are allowed \
                  by default; others may need `docker login` or insecure-registries)"
@@ -201,27 +208,74 @@ pub struct LabelledContainer {
 pub struct Engine {
     docker: Docker,
     endpoint: String,
+    name: String,
+    /// It shares this machine's kernel, so this machine's binfmt entries are its own.
+    local: bool,
 }
 
 impl Engine {
-    /// Connect to `host`, else `DOCKER_HOST`, else the default socket, and check that the engine
-    /// answers.
+    /// Connect to the default engine: `host` (`--host`), else what the docker CLI would use
+    /// (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context, the default socket), and check
+    /// that it answers.
     pub async fn connect(host: Option<&str>) -> Result<Engine, EngineError> {
-        let endpoint = host
-            .map(str::to_owned)
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-            .unwrap_or_else(|| DEFAULT_HOST.to_owned());
+        let endpoint = endpoint::default_endpoint(host, &endpoint::ProcessEnv).map_err(|e| {
+            EngineError::Config {
+                engine: endpoint::DEFAULT_NAME.into(),
+                detail: e.what,
+                hint: e.hint,
+            }
+        })?;
+        Engine::connect_to(&endpoint).await
+    }
+
+    /// Connect to one named engine and check that it answers.
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Engine, EngineError> {
+        install_crypto_provider();
         let unreachable = |detail: String| EngineError::Unreachable {
-            endpoint: endpoint.clone(),
+            engine: endpoint.name.clone(),
+            endpoint: endpoint.host.clone(),
+            origin: endpoint.origin.clone(),
+            hint: connect_hint(endpoint, &detail),
             detail,
         };
-        let docker = Docker::connect_with_host(&endpoint).map_err(|e| unreachable(chain(&e)))?;
+        let (docker, ssh_stderr) = open(endpoint).map_err(|e| match e {
+            Opened::Config(detail, hint) => EngineError::Config {
+                engine: endpoint.name.clone(),
+                detail,
+                hint,
+            },
+            Opened::Bollard(e) => unreachable(chain(&e)),
+        })?;
         // bollard speaks a newer API than old engines accept; agree on one first.
-        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
-            .await
-            .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-            .map_err(|e| unreachable(chain(&e)))?;
-        Ok(Engine { docker, endpoint })
+        let negotiated = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await;
+        let failure = match negotiated {
+            Ok(Ok(docker)) => {
+                return Ok(Engine {
+                    docker,
+                    endpoint: endpoint.host.clone(),
+                    name: endpoint.name.clone(),
+                    local: endpoint.is_local(),
+                });
+            }
+            Ok(Err(e)) => chain(&e),
+            Err(_) => format!("no answer within {CONNECT_TIMEOUT:?}"),
+        };
+        // ssh's own words ("Host key verification failed.") say more than hyper's.
+        if let Some(stderr) = ssh_stderr {
+            for _ in 0..20 {
+                let text = stderr.text();
+                if !text.is_empty() {
+                    return Err(unreachable(format!("ssh: {text}")));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Err(unreachable(failure))
+    }
+
+    /// The engine's name: "default", or the name an `[[engine]]` table or `--engine` gave it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn endpoint(&self) -> &str {
@@ -234,9 +288,11 @@ impl Engine {
             tokio::try_join!(self.docker.info(), self.docker.version())
         })
         .await
-        .map_err(|_| EngineError::Unreachable {
-            endpoint: self.endpoint.clone(),
-            detail: format!("no answer to /info within {CONNECT_TIMEOUT:?}"),
+        .map_err(|_| EngineError::Operation {
+            op: "describe itself",
+            detail: format!(
+                "no answer to /info within {CONNECT_TIMEOUT:?}: the engine is not responding"
+            ),
         })?
         .map_err(op)?;
         let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
@@ -247,7 +303,7 @@ impl Engine {
             .flatten()
             .any(|o| o.contains("name=rootless"));
         Ok(EngineInfo {
-            local: self.endpoint.starts_with("unix://") || self.endpoint.starts_with("npipe://"),
+            local: self.local,
             endpoint: self.endpoint.clone(),
             version: version.version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
@@ -712,6 +768,140 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+enum Opened {
+    Config(String, String),
+    Bollard(BollardError),
+}
+
+/// A bollard client for `endpoint` (nothing is dialled yet), and for ssh the slot where the
+/// ssh client's stderr lands.
+fn open(endpoint: &Endpoint) -> Result<(Docker, Option<ssh::SshStderr>), Opened> {
+    let version = bollard::API_DEFAULT_VERSION;
+    let host = endpoint.host.as_str();
+    if host.starts_with("ssh://") {
+        let target = endpoint::SshTarget::parse(host)
+            .map_err(|e| Opened::Config(e, "write ssh://[user@]host[:port]".into()))?;
+        let (docker, stderr) =
+            ssh::connect(target, REQUEST_TIMEOUT_SECS, version).map_err(Opened::Bollard)?;
+        return Ok((docker, Some(stderr)));
+    }
+    let docker = if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version)
+    } else if host.starts_with("tcp://")
+        || host.starts_with("http://")
+        || host.starts_with("https://")
+    {
+        match &endpoint.tls {
+            Some(tls) => {
+                for file in [&tls.ca, &tls.cert, &tls.key] {
+                    if !file.is_file() {
+                        return Err(Opened::Config(
+                            format!("TLS file {} does not exist", file.display()),
+                            "give ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH, the context's \
+                             TLS files, or ca/cert/key in the [[engine]] table)"
+                                .into(),
+                        ));
+                    }
+                }
+                Docker::connect_with_ssl(
+                    host,
+                    &tls.key,
+                    &tls.cert,
+                    &tls.ca,
+                    REQUEST_TIMEOUT_SECS,
+                    version,
+                )
+            }
+            None if host.starts_with("https://") => {
+                return Err(Opened::Config(
+                    format!("{host} needs TLS files"),
+                    "set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give ca/cert/key".into(),
+                ));
+            }
+            None => Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version),
+        }
+    } else {
+        return Err(Opened::Config(
+            format!("unsupported engine URL {host}"),
+            "use unix:///path, tcp://host:port (with TLS files) or ssh://[user@]host[:port]".into(),
+        ));
+    };
+    docker.map(|d| (d, None)).map_err(Opened::Bollard)
+}
+
+/// What to do about an engine that did not answer, from what went wrong.
+fn connect_hint(endpoint: &Endpoint, detail: &str) -> String {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("host key verification failed") || d.contains("host key") {
+        let port = endpoint::SshTarget::parse(&endpoint.host)
+            .ok()
+            .and_then(|t| t.port.map(|p| format!("-p {p} ")))
+            .unwrap_or_default();
+        let host = endpoint::SshTarget::parse(&endpoint.host)
+            .map(|t| t.host)
+            .unwrap_or_default();
+        return format!(
+            "ssh does not know this host's key: check it, then add it to known_hosts \
+             (`ssh-keyscan {port}{host} >> ~/.ssh/known_hosts`, or `ssh {port}{host}` once and \
+             accept it)"
+        );
+    }
+    // The engine runs but this user may not open its socket: the most common first error of
+    // all, and starting the engine would not fix it.
+    if d.contains("permission denied") && !endpoint.is_ssh() {
+        let socket = endpoint
+            .host
+            .strip_prefix("unix://")
+            .unwrap_or(&endpoint.host);
+        return format!(
+            "the engine is running, but this user may not use its socket {socket}: run as root, \
+             or join the group that owns it (usually `docker`: `usermod -aG docker $USER`, then \
+             log in again)"
+        );
+    }
+    if d.contains("permission denied") {
+        return "ssh refused the login: add your public key to the remote user's \
+                authorized_keys, or load it in ssh-agent"
+            .into();
+    }
+    if d.contains("certificate") || d.contains("tls") || d.contains("handshake") {
+        return format!(
+            "the TLS handshake with {} failed: give the CA that signed the engine's certificate \
+             and a client certificate the engine trusts (ca.pem, cert.pem, key.pem{})",
+            endpoint.host,
+            endpoint
+                .tls
+                .as_ref()
+                .map(|t| format!("; used {}", t.ca.display()))
+                .unwrap_or_default()
+        );
+    }
+    if endpoint.is_ssh() {
+        return "check that `ssh HOST docker version` works from here (the remote side needs the \
+                docker CLI, whose `docker system dial-stdio` archsmoke speaks through)"
+            .into();
+    }
+    format!(
+        "start the engine (`systemctl start docker`, or `dockerd &` as root), or point {} at \
+         one that runs",
+        match endpoint.origin.as_str() {
+            "--host" => "--host",
+            "DOCKER_HOST" => "DOCKER_HOST",
+            o if o.starts_with("context") => "the context",
+            "the default socket" => "DOCKER_HOST",
+            _ => "the engine's URL",
+        }
+    )
+}
+
+/// bollard's TLS and oci-client's share rustls; with one crypto provider compiled in rustls
+/// picks it itself, and installing it explicitly keeps that true if another crate ever adds a
+/// second provider (rustls then panics at the first handshake instead).
+fn install_crypto_provider() {
+    // An error means one is installed already: fine either way.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 fn load_options() -> ImportImageOptions {

@@ -35,6 +35,10 @@ pub struct Flags {
     pub output_limit: Option<usize>,
     pub allow_privileged: bool,
     pub skip_unavailable: bool,
+    /// `--engine`: engines besides the default one, after the spec's `[[engine]]` tables.
+    pub engines: Vec<spec::EngineSpec>,
+    /// `--compare-emulation`: wins over `[settings] compare_emulation`.
+    pub compare_emulation: Vec<Platform>,
 }
 
 /// Everything a run needs to know before it opens the engine and the image.
@@ -54,6 +58,10 @@ pub struct Config {
     pub isolation: run::Isolation,
     /// Tests whose output must be the same on every platform (`same_output = true`).
     pub same_output: Vec<String>,
+    /// Engines besides the default one: the spec's `[[engine]]` tables, then `--engine`.
+    pub engines: Vec<spec::EngineSpec>,
+    /// Platforms to run natively and emulated side by side.
+    pub compare_emulation: Vec<Platform>,
 }
 
 impl Config {
@@ -88,7 +96,27 @@ impl Config {
             .filter(|t| t.same_output)
             .map(|t| t.name.clone())
             .collect();
+        let mut engines = spec.engines.clone();
+        for flag in &flags.engines {
+            if flag.name == crate::outcome::DEFAULT_ENGINE
+                || engines.iter().any(|e| e.name == flag.name)
+            {
+                return Err(Diagnostic::usage(format!(
+                    "--engine {}: the engine name is taken",
+                    flag.name
+                ))
+                .with_hint("give each engine its own name (\"default\" is the default engine)"));
+            }
+            engines.push(flag.clone());
+        }
+        let compare_emulation = if flags.compare_emulation.is_empty() {
+            spec.compare_emulation.clone()
+        } else {
+            flags.compare_emulation.clone()
+        };
         Ok(Config {
+            engines,
+            compare_emulation,
             jobs: flags.jobs.or(spec.settings.jobs).unwrap_or(DEFAULT_JOBS),
             output_limit: flags
                 .output_limit

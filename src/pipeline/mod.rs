@@ -15,10 +15,15 @@
 //! `Err` (exit 2, no report). `inspect` opens its inputs through the same [`open`].
 
 mod config;
+pub mod engines;
 mod inspect;
 mod open;
+mod probe;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use futures_util::future::join_all;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
@@ -35,8 +40,8 @@ use crate::event::{Event, EventSink};
 use crate::image::{ImageSource, ResolvedImage};
 use crate::outcome::{ImageSummary, Phases, Problem, RunReport};
 use crate::plan::{self, Plan};
-use crate::profile::EngineProfile;
-use crate::run::{self, RunContext};
+use crate::route::Router;
+use crate::run::RunContext;
 
 /// How long the final sweep may take before the report is written without it.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -114,6 +119,7 @@ where
         run_id: new_run_id(),
         spec: config.spec_path.display().to_string(),
         suite: config.spec.name.clone(),
+        spec_digest: spec_digest(&config.spec_path),
         image: ImageSummary {
             reference: config.source.display(),
             ..ImageSummary::default()
@@ -133,8 +139,14 @@ where
         token: cancel.clone(),
         events: tx.downgrade(),
     })));
-    let opened = tokio::select! {
-        opened = open(&config.image, &config.source, config.host.as_deref()) => opened,
+    // The named engines are reached while the default one and the image are opened.
+    let (opened, named) = tokio::select! {
+        pair = async {
+            tokio::join!(
+                open(&config.image, &config.source, config.host.as_deref()),
+                engines::connect_named(&config.engines)
+            )
+        } => pair,
         () = cancel.cancelled() => {
             report.interrupted = true;
             report.problem = Some(Problem {
@@ -155,8 +167,14 @@ where
         Err(Unresolved::Usage(d)) => return Err(d),
         other => other,
     };
-    let (engine, info) = match opened.engine {
-        Ok(pair) => pair,
+    let mut connected = vec![engines::Connected {
+        name: crate::outcome::DEFAULT_ENGINE.to_owned(),
+        spec: None,
+        engine: opened.engine,
+    }];
+    connected.extend(named);
+    let engines = match engines::assemble(connected) {
+        Ok(engines) => engines,
         Err(e) => {
             // Still a report: the CI dashboard should say why nothing ran.
             report.problem = Some(Problem::engine(&e));
@@ -164,9 +182,13 @@ where
             return Ok(report);
         }
     };
-    let profile = EngineProfile::read(info);
-    report.engine = profile.summary();
-    report.engines = report.engine.iter().cloned().collect();
+    let mut router = engines.router;
+    report.engines = router
+        .profiles()
+        .iter()
+        .filter_map(|p| p.summary())
+        .collect();
+    report.engine = report.engines.first().cloned();
     let (source, resolved) = match image {
         Ok(pair) => pair,
         Err(Unresolved::Usage(d)) => return Err(d),
@@ -183,14 +205,38 @@ where
     }
     describe_image(&mut report.image, &source, &resolved);
 
-    let plan = plan_with_versions(config, &resolved, &profile).await;
+    let wanted = config
+        .overrides
+        .platforms
+        .clone()
+        .or_else(|| config.spec.platforms.clone())
+        .unwrap_or_else(|| resolved.runnable_platforms());
+    let pins: Vec<_> = config
+        .engines
+        .iter()
+        .flat_map(|e| e.platforms.iter().map(|p| (p.clone(), e.name.clone())))
+        .collect();
+    probe::learn_remote(
+        &mut router,
+        &engines.engines,
+        &wanted,
+        &pins,
+        &report.run_id,
+    )
+    .await;
+    report.engines = router
+        .profiles()
+        .iter()
+        .filter_map(|p| p.summary())
+        .collect();
+    let plan = plan_with_versions(config, &resolved, &router).await;
     let audit_targets = audit_targets(&plan);
     let channel = (tx, rx);
     let (platforms, run_time, interrupted) = execute(
         config,
         plan,
         &report.run_id,
-        &engine,
+        &engines.engines,
         &source,
         sink,
         channel,
@@ -201,7 +247,11 @@ where
     report.phases.run = Some(run_time);
     report.interrupted = interrupted;
 
-    crate::check::across::same_output(&mut report, &config.same_output, profile.platform());
+    crate::check::across::same_output(
+        &mut report,
+        &config.same_output,
+        router.primary().platform(),
+    );
     report.compute_slowdowns();
     // After the slowdowns: reading layers says nothing about emulation speed.
     let mut checks = audit::Checks::from_spec(&config.spec);
@@ -241,6 +291,17 @@ impl Drop for Watcher {
     }
 }
 
+/// `sha256:<hex>` of the spec file as it is now (read again: the parsed spec keeps no bytes).
+fn spec_digest(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).ok()?;
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Some(format!("sha256:{hex}"))
+}
+
 /// What the index said about the image, for the report.
 fn describe_image(summary: &mut ImageSummary, source: &ImageSource, resolved: &ResolvedImage) {
     summary.reference = source.display();
@@ -252,12 +313,14 @@ fn describe_image(summary: &mut ImageSummary, source: &ImageSource, resolved: &R
 }
 
 /// The plan, with each emulator's version asked once.
-async fn plan_with_versions(
-    config: &Config,
-    resolved: &ResolvedImage,
-    profile: &EngineProfile,
-) -> Plan {
-    let mut plan = plan::plan(&config.spec, resolved, profile, &config.overrides);
+async fn plan_with_versions(config: &Config, resolved: &ResolvedImage, router: &Router) -> Plan {
+    let mut plan = plan::plan_routed(
+        &config.spec,
+        resolved,
+        router,
+        &config.overrides,
+        &config.compare_emulation,
+    );
     // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
     // one after another before the first container can start.
     let versions = plan.platforms.iter().map(|p| {
@@ -293,7 +356,7 @@ async fn execute(
     config: &Config,
     plan: Plan,
     run_id: &str,
-    engine: &Engine,
+    engines: &BTreeMap<String, (Engine, Option<usize>)>,
     source: &Arc<ImageSource>,
     mut sink: Box<dyn EventSink>,
     (tx, mut rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
@@ -311,20 +374,31 @@ async fn execute(
         platforms: plan.platforms.iter().map(|p| p.platform.clone()).collect(),
         tests: plan.test_count(),
     });
-    let ctx = RunContext {
+    let make_ctx = |engine: Engine, jobs: usize| RunContext {
         run_id: run_id.to_owned(),
-        engine: engine.clone(),
+        engine,
         image: source.clone(),
-        jobs: config.jobs,
+        jobs,
         output_limit: config.output_limit,
-        events: tx,
+        events: tx.clone(),
         cancel: cancel.clone(),
         isolation: config.isolation.clone(),
         owner: crate::owner::labels(),
         services: Default::default(),
     };
-    let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
-    sweep(engine, run_id, source).await;
+    let (platforms, run_time) = timed(engines::execute(plan, engines, config.jobs, make_ctx)).await;
+    drop(tx);
+    let loaded = match source.as_ref() {
+        ImageSource::Layout(layout) => layout.take_loaded(),
+        _ => Vec::new(),
+    };
+    // Every engine at once: one that went away must not hold up the others' cleanup.
+    join_all(
+        engines
+            .values()
+            .map(|(engine, _)| sweep(engine, run_id, &loaded)),
+    )
+    .await;
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
     (platforms, run_time, cancel.is_cancelled())
@@ -333,26 +407,28 @@ async fn execute(
 /// Removes containers abandoned by an interrupt, or whose removal failed, and the tags of images
 /// loaded from an OCI layout. Bounded: when the engine has gone away the report must still be
 /// written.
-async fn sweep(engine: &Engine, run_id: &str, source: &ImageSource) {
+async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
+    let name = engine.name();
     match tokio::time::timeout(SWEEP_TIMEOUT, engine.remove_run(Some(run_id))).await {
         Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::info!(removed = n, "removed leftover containers"),
+        Ok(Ok(n)) => tracing::info!(removed = n, engine = name, "removed leftover containers"),
         Ok(Err(e)) => eprintln!(
-            "warning: could not sweep this run's containers: {e}; \
+            "warning: could not sweep this run's containers on engine \"{name}\": {e}; \
              `archsmoke gc --run {run_id}` removes them once the engine is back"
         ),
         Err(_) => eprintln!(
-            "warning: the engine did not answer the final sweep within {SWEEP_TIMEOUT:?}; \
-             `archsmoke gc --run {run_id}` removes this run's containers once it is back"
+            "warning: engine \"{name}\" did not answer the final sweep within \
+             {SWEEP_TIMEOUT:?}; `archsmoke gc --run {run_id}` removes this run's containers once \
+             it is back"
         ),
     }
     // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image the
-    // engine also holds under another name stays.
-    if let ImageSource::Layout(layout) = source {
-        for tag in layout.take_loaded() {
-            if let Err(e) = engine.remove_image(&tag).await {
-                eprintln!("warning: could not remove the loaded image {tag}: {e}");
-            }
+    // engine also holds under another name stays. A tag this engine never loaded is no error.
+    for tag in loaded {
+        if let Err(e) = engine.remove_image(tag).await {
+            eprintln!(
+                "warning: could not remove the loaded image {tag} from engine \"{name}\": {e}"
+            );
         }
     }
 }

@@ -198,6 +198,7 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
         run_id: "as-20240501-120000-ab12".into(),
         spec: "smoke-tests/busybox.toml".into(),
         suite: "busybox".into(),
+        spec_digest: None,
         image: image(),
         engine: Some(engine()),
         engines: vec![engine()],

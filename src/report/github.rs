@@ -187,7 +187,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
             p.entry
                 .as_ref()
                 .map_or_else(|| "-".into(), |e| code(&short_digest(&e.digest))),
-            cell(&p.mode.as_ref().map_or_else(|| "-".into(), mode_text)),
+            cell(&engine_mode(report, p)),
             p.passed(),
             p.failed(),
             secs(p.duration),
@@ -248,6 +248,15 @@ pub fn summary_markdown(report: &RunReport) -> String {
         md.push_str(&failures);
     }
     md
+}
+
+/// The mode, and the engine when the run used more than one.
+fn engine_mode(report: &RunReport, p: &PlatformReport) -> String {
+    let mode = p.mode.as_ref().map_or_else(|| "-".into(), mode_text);
+    match &p.engine {
+        Some(engine) if report.engines.len() > 1 => format!("{mode} on {engine}"),
+        _ => mode,
+    }
 }
 
 /// Series colours of [`time_chart`]: native first, emulated second (the HTML report's hues).

@@ -120,6 +120,9 @@ struct Report<'a> {
     tool: Tool,
     run_id: &'a str,
     spec: &'a str,
+    /// `sha256:<hex>` of the spec file (optional; `archsmoke merge` compares it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spec_digest: Option<&'a str>,
     suite: &'a str,
     started_at: &'a str,
     duration_secs: f64,
@@ -342,6 +345,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
             },
             run_id: &r.run_id,
             spec: &r.spec,
+            spec_digest: r.spec_digest.as_deref(),
             suite: &r.suite,
             started_at: &r.started_at,
             duration_secs: secs(r.duration),

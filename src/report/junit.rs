@@ -96,7 +96,18 @@ fn suites(report: &RunReport) -> Vec<(TestSuite, SuiteExtras)> {
 }
 
 fn platform_suite(report: &RunReport, p: &PlatformReport) -> (TestSuite, SuiteExtras) {
-    let name = p.platform.to_string();
+    // A platform run twice (natively and emulated, `--compare-emulation`) is told apart by its
+    // engine.
+    let twice = report
+        .platforms
+        .iter()
+        .filter(|q| q.platform == p.platform)
+        .count()
+        > 1;
+    let name = match (&p.engine, twice) {
+        (Some(engine), true) => format!("{}@{engine}", p.platform),
+        _ => p.platform.to_string(),
+    };
     let classname = text::line(&format!("{}.{name}", report.suite));
     let mut cases = Vec::with_capacity(p.tests.len() + 1);
     if let Some(problem) = &p.problem {
@@ -309,6 +320,13 @@ fn platform_facts(report: &RunReport, p: &PlatformReport) -> Vec<(String, String
     let mut f = Vec::new();
     let mut push = |k: &str, v: String| f.push((k.to_owned(), v));
     push("platform", p.platform.to_string());
+    if let Some(name) = &p.engine {
+        push("engine.name", name.clone());
+        if let Some(e) = report.engines.iter().find(|e| &e.name == name) {
+            push("engine.endpoint", e.endpoint.clone());
+            push("engine.platform", e.platform.to_string());
+        }
+    }
     push("image", report.image.reference.clone());
     if let Some(d) = &report.image.digest {
         push("index_digest", d.clone());

@@ -13,6 +13,8 @@ pub mod inspect;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod merge;
+pub mod read;
 pub mod service;
 pub mod terminal;
 

@@ -309,7 +309,17 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
 }
 
 fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let rows: Vec<[String; 8]> = platforms
+    // An ENGINE column only when platforms ran on more than one engine: a one-engine run's
+    // matrix stays as it always was.
+    let mut names: Vec<&str> = platforms
+        .iter()
+        .filter_map(|r| r.engine.as_deref())
+        .collect();
+    names.dedup();
+    names.sort_unstable();
+    names.dedup();
+    let engine_column = names.len() > 1;
+    let rows: Vec<Vec<String>> = platforms
         .iter()
         .map(|r| {
             let result = if r.skipped() {
@@ -321,8 +331,11 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
             } else {
                 "FAIL"
             };
-            [
-                r.platform.to_string(),
+            let mut row = vec![r.platform.to_string()];
+            if engine_column {
+                row.push(r.engine.clone().unwrap_or_else(|| "-".into()));
+            }
+            row.extend([
                 r.entry
                     .as_ref()
                     .map_or_else(|| "-".into(), |e| short_digest(&e.digest)),
@@ -333,19 +346,26 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
                 r.slowdown
                     .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
                 result.to_owned(),
-            ]
+            ]);
+            row
         })
         .collect();
-    let header = [
-        "PLATFORM", "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
-    ];
+    let mut header = vec!["PLATFORM"];
+    let mut right = vec![false];
+    if engine_column {
+        header.push("ENGINE");
+        right.push(false);
+    }
+    header.extend([
+        "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
+    ]);
+    right.extend([false, false, true, true, true, true, false]);
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
-    let right = [false, false, false, true, true, true, true, false];
     let line = |cells: &[&str]| -> String {
         cells
             .iter()
@@ -364,9 +384,9 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
     for row in &rows {
         let cells: Vec<&str> = row.iter().map(String::as_str).collect();
         let text = line(&cells);
-        let style = match row[7].as_str() {
-            "ok" => &p.ok,
-            "skipped" => &p.warn,
+        let style = match row.last().map(String::as_str) {
+            Some("ok") => &p.ok,
+            Some("skipped") => &p.warn,
             _ => &p.bad,
         };
         writeln!(w, "{}", style.apply_to(text.trim_end()))?;

@@ -7,6 +7,7 @@
 //! a silently failing test.
 
 mod audit;
+mod engines;
 mod error;
 mod hardening;
 mod raw;
@@ -20,6 +21,7 @@ use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
 pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
+pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 pub use service::{
@@ -60,6 +62,10 @@ pub struct Spec {
     pub audit: AuditSettings,
     /// `[service]` with its `[[probe]]`, `[[process]]` and `[logs]` checks.
     pub service: Option<ServiceSpec>,
+    /// `[[engine]]` tables: engines besides the default one.
+    pub engines: Vec<EngineSpec>,
+    /// `[settings] compare_emulation`: platforms to run natively and emulated side by side.
+    pub compare_emulation: Vec<Platform>,
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
     privileged: Option<SpecError>,
@@ -359,6 +365,11 @@ impl Validator<'_> {
             .filter(|p| *p.get_ref())
             .map(|p| self.privileged_error(p))
             .or_else(|| self.network_gate(raw.settings.network.as_ref()));
+        let engines = self.engines(&raw.engines)?;
+        let compare_emulation = match &raw.settings.compare_emulation {
+            Some(list) => self.platform_list(list, "compare_emulation")?,
+            None => Vec::new(),
+        };
         let settings = self.settings(raw.settings)?;
         let audit = self.audit(raw.audit)?;
         let mut files = Vec::with_capacity(raw.files.len());
@@ -413,6 +424,8 @@ impl Validator<'_> {
             metadata,
             audit,
             service,
+            engines,
+            compare_emulation,
             privileged,
         };
         if spec.service.is_some()

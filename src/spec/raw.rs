@@ -28,6 +28,8 @@ pub struct RawSpec {
     #[serde(default, rename = "process")]
     pub processes: Vec<Spanned<super::service::RawProcess>>,
     pub logs: Option<Spanned<super::service::RawLogs>>,
+    #[serde(default, rename = "engine")]
+    pub engines: Vec<Spanned<super::engines::RawEngine>>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.
@@ -89,6 +91,8 @@ pub struct RawSettings {
     pub privileged: Option<Spanned<bool>>,
     pub pids_limit: Option<Spanned<i64>>,
     pub memory: Option<Spanned<String>>,
+    /// Platforms to run natively and emulated side by side (issue 13).
+    pub compare_emulation: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -392,6 +392,9 @@ summary() {
     printf '  binfmt:     %-14s %-8s %s flags=%s\n' "${e##*/}" "$(head -1 "$e")" \
       "$(sed -n 's/^interpreter //p' "$e")" "$(sed -n 's/^flags: //p' "$e")"
   done
+  echo "  engine2:    unix://$ENGINES/dockerd2/docker.sock, tcp://127.0.0.1:$ENGINE2_TLS_PORT (TLS; context archsmoke-tls)"
+  echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
+  echo "  podman:     unix://$ENGINES/podman/podman.sock"
   echo "  fixtures:   $STATE/fixtures.json"
   python3 - "$STATE/fixtures.json" <<'EOF'
 import json, sys
@@ -417,6 +420,10 @@ ensure_python_tools() {
   python3 -m pip install -q junitparser >"$STATE/pip.log" 2>&1 || die "pip install junitparser failed; see $STATE/pip.log"
 }
 
+# The extra engines of issue 13 (second dockerd with TLS, Docker context, sshd, podman).
+# shellcheck source=tests/testbed/engines.sh
+source "$REPO_ROOT/tests/testbed/engines.sh"
+
 main() {
   [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
   mkdir -p "$STATE"
@@ -426,6 +433,7 @@ main() {
   ensure_registry 5000 0
   ensure_registry 5001 1
   ensure_fixtures
+  ensure_engines
   ensure_python_tools
   summary
 }
