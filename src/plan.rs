@@ -42,6 +42,12 @@ pub struct PlannedTest {
     pub privileged: bool,
     pub expect: Expect,
     pub timeout: Duration,
+    /// Set before `env`, values expanded against the image's environment at run time.
+    pub env_expand: Vec<(String, String)>,
+    /// Expand `$VAR` in the command and entrypoint from the image's environment.
+    pub expand_command: bool,
+    /// Commands committed one on top of the other before the test runs on the result.
+    pub setup: Vec<Vec<String>>,
 }
 
 impl Plan {
@@ -172,6 +178,13 @@ pub fn plan(
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect(),
                     privileged: t.privileged,
+                    env_expand: t
+                        .env_expand
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    expand_command: t.expand_command,
+                    setup: t.setup.clone(),
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
                 })

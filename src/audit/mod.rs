@@ -207,7 +207,7 @@ async fn audit_platform(
         .iter()
         .filter(|f| f.applies_to(&target.platform))
         .collect();
-    let mut names: Vec<String> = files.iter().map(|f| format!("file {}", f.path)).collect();
+    let mut names: Vec<String> = files.iter().map(|f| f.report_name()).collect();
     if checks.metadata.is_some() {
         names.push("metadata".into());
     }
@@ -269,7 +269,7 @@ async fn audit_platform(
                     Err(e) => (Vec::new(), Some(e)),
                 };
                 tests.push(finished(
-                    format!("file {}", f.path),
+                    f.report_name(),
                     mismatches,
                     error,
                     true,

@@ -91,7 +91,14 @@ pub struct LocalImage {
     /// False when the digest was already present and nothing was downloaded.
     pub pulled: bool,
     pub duration: Duration,
+    /// The image config's environment (`KEY=value`), for tests that expand `$VAR` from it.
+    #[serde(skip)]
+    pub env: Vec<String>,
 }
+
+/// Repository of the images a run commits from `setup` containers; the tag starts with the run
+/// id, and the images carry the run's label, so the end of the run and `gc` find them.
+pub const COMMIT_REPOSITORY: &str = "archsmoke-commit";
 
 /// One container to run.
 #[derive(Debug, Clone)]
@@ -311,7 +318,73 @@ impl Engine {
             ),
             pulled: false,
             duration: Duration::ZERO,
+            env: inspect.config.and_then(|c| c.env).unwrap_or_default(),
         })
+    }
+
+    /// Run `request` to completion (or its deadline), then commit the container as
+    /// `archsmoke-commit:<tag>`, labelled like the container, and remove the container. Returns
+    /// the new image's ID. The exit code does not matter, as for container-structure-test's
+    /// `setup` commands.
+    pub async fn run_and_commit(
+        &self,
+        request: &ContainerRequest,
+        tag: &str,
+    ) -> Result<String, EngineError> {
+        let body = ContainerCreateBody {
+            image: Some(request.image.clone()),
+            cmd: request.command.clone(),
+            entrypoint: request.entrypoint.clone(),
+            env: Some(request.env.clone()),
+            labels: Some(request.labels.clone()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            host_config: Some(sandbox(&request.network, request.privileged)),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: None,
+            platform: request.platform.to_string(),
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(op("create a container"))?;
+        let id = created.id;
+        let result = async {
+            let ran = self.run_created(&id, request).await?;
+            if ran.timed_out {
+                return Err(EngineError::Operation {
+                    op: "run a setup command",
+                    detail: format!(
+                        "still running after {}; killed",
+                        humantime::format_duration(request.timeout)
+                    ),
+                });
+            }
+            let options = bollard::query_parameters::CommitContainerOptionsBuilder::new()
+                .container(&id)
+                .repo(COMMIT_REPOSITORY)
+                .tag(tag)
+                .build();
+            let config = bollard::models::ContainerConfig {
+                labels: Some(request.labels.clone()),
+                ..Default::default()
+            };
+            let committed = self
+                .docker
+                .commit_container(options, config)
+                .await
+                .map_err(op("commit a setup container"))?;
+            Ok(committed.id)
+        }
+        .await;
+        if let Err(e) = self.remove_container(&id).await {
+            tracing::warn!(container = %id, error = %e, "could not remove container");
+        }
+        result
     }
 
     /// Run one container to completion (or its deadline) and remove it.

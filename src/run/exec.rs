@@ -164,6 +164,9 @@ mod tests {
             },
             timeout: Duration::from_secs(3),
             secret_env: Vec::new(),
+            env_expand: Vec::new(),
+            expand_command: false,
+            setup: Vec::new(),
             privileged: false,
         }
     }

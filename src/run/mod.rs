@@ -9,6 +9,7 @@
 //! in-flight containers are abandoned to the caller's sweep by run label.
 
 mod exec;
+mod expand;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
 use crate::engine::{
-    ContainerRequest, ContainerResult, Engine, EngineError, LocalImage, RUN_LABEL,
+    COMMIT_REPOSITORY, ContainerRequest, ContainerResult, Engine, EngineError, LocalImage,
+    RUN_LABEL,
 };
 use crate::event::Event;
 use crate::image::{ImageSource, PlatformImage};
@@ -125,14 +127,19 @@ async fn run_platform(
     // A platform with only image checks (files, metadata, audit) needs no pull and no container.
     } else if report.problem.is_none() && !planned.tests.is_empty() {
         match prepare(&planned, ctx).await {
-            Ok((image_id, pull)) => {
+            Ok((image_id, pull, image_env)) => {
                 report.pull = Some(pull);
                 match &ctx.isolation {
                     Isolation::Container => {
-                        report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                        let image = RunImage {
+                            id: image_id,
+                            env: Arc::new(crate::spec::expand::env_map(&image_env)),
+                        };
+                        report.tests = run_tests(&planned, &image, ctx, slots, network).await;
                     }
                     Isolation::Exec { keepalive } => {
-                        match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
+                        let image_id = image_id.as_str();
+                        match exec::run_tests(&planned, image_id, keepalive, ctx, slots, network)
                             .await
                         {
                             Ok(tests) => report.tests = tests,
@@ -155,7 +162,7 @@ async fn run_platform(
 async fn prepare(
     planned: &PlannedPlatform,
     ctx: &RunContext,
-) -> Result<(String, PullReport), Problem> {
+) -> Result<(String, PullReport, Vec<String>), Problem> {
     let Some((entry, _)) = &planned.entry else {
         unreachable!("the plan gives every platform without a problem an entry");
     };
@@ -211,6 +218,7 @@ async fn prepare(
             pulled: pulled.pulled,
             duration: pulled.duration,
         },
+        pulled.env,
     ))
 }
 
@@ -289,9 +297,15 @@ fn interrupted() -> Problem {
     }
 }
 
+/// The image a platform's tests run on, and its config's environment (for `$VAR` expansion).
+struct RunImage {
+    id: String,
+    env: Arc<std::collections::BTreeMap<String, String>>,
+}
+
 async fn run_tests(
     planned: &PlannedPlatform,
-    image_id: &str,
+    image: &RunImage,
     ctx: &Arc<RunContext>,
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
@@ -299,12 +313,13 @@ async fn run_tests(
     let runs_as = runs_as(planned);
     let mut set = JoinSet::new();
     for (i, test) in planned.tests.iter().cloned().enumerate() {
+        let (command, entrypoint, env) = expand::resolve(&test, &image.env);
         let request = ContainerRequest {
-            image: image_id.to_owned(),
+            image: image.id.clone(),
             platform: runs_as.clone(),
-            command: test.command.clone(),
-            entrypoint: test.entrypoint.clone(),
-            env: test.env.iter().chain(&test.secret_env).cloned().collect(),
+            command,
+            entrypoint,
+            env,
             labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             privileged: test.privileged,
@@ -382,11 +397,68 @@ async fn run_test(
         test: test.name.clone(),
     });
     let result = tokio::select! {
-        r = ctx.engine.run_container(request) => r,
+        r = run_with_setup(test, request, platform, ctx) => r,
         () = ctx.cancel.cancelled() => return report,
     };
     record(&mut report, test, result);
     report
+}
+
+/// Run the test's `setup` commands, each in a fresh container committed as the image of the
+/// next, then the test itself on the last one; the committed images are removed afterwards
+/// (`gc` finds them by repository and label if the run is killed first).
+async fn run_with_setup(
+    test: &PlannedTest,
+    request: &ContainerRequest,
+    platform: &Platform,
+    ctx: &RunContext,
+) -> Result<ContainerResult, EngineError> {
+    if test.setup.is_empty() {
+        return ctx.engine.run_container(request).await;
+    }
+    let mut committed: Vec<String> = Vec::new();
+    let mut image = request.image.clone();
+    let mut outcome = Ok(());
+    for (n, command) in test.setup.iter().enumerate() {
+        let setup = ContainerRequest {
+            image: image.clone(),
+            command: Some(command.clone()),
+            entrypoint: Some(Vec::new()),
+            ..request.clone()
+        };
+        let tag = format!(
+            "{}-{}-{}",
+            ctx.run_id,
+            platform.to_string().replace('/', "-"),
+            expand::tag_safe(&test.name, n)
+        );
+        match ctx.engine.run_and_commit(&setup, &tag).await {
+            Ok(id) => {
+                committed.push(format!("{COMMIT_REPOSITORY}:{tag}"));
+                image = id;
+            }
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let result = match outcome {
+        Ok(()) => {
+            let on_result = ContainerRequest {
+                image,
+                ..request.clone()
+            };
+            ctx.engine.run_container(&on_result).await
+        }
+        Err(e) => Err(e),
+    };
+    for tag in committed.iter().rev() {
+        if let Err(e) = ctx.engine.remove_image(tag).await {
+            tracing::warn!(image = %tag, error = %e, "could not remove a committed setup image");
+        }
+    }
+    result
 }
 
 /// A test that has not run (yet): what cancellation leaves behind.

@@ -8,6 +8,7 @@
 
 mod audit;
 mod error;
+pub mod expand;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +18,10 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
-pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
+pub use audit::{
+    AuditSettings, ElfLevel, ExecutableBy, FileCheck, FileKind, MetadataCheck, normalize_path,
+    valid_permissions,
+};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 
@@ -140,6 +144,12 @@ pub struct TestSpec {
     pub platforms: Option<Vec<Platform>>,
     /// stdout must be identical on every platform the test runs on.
     pub same_output: bool,
+    /// Set before `env`, each value expanded against the image's environment.
+    pub env_expand: BTreeMap<String, String>,
+    /// `$VAR` in `command`/`entrypoint` is replaced from the image's environment.
+    pub expand_command: bool,
+    /// Commands whose containers are committed, one on top of the other, before the test runs.
+    pub setup: Vec<Vec<String>>,
     expect: ExpectLayer,
     per_platform: Vec<(Platform, ExpectLayer)>,
 }
@@ -178,6 +188,8 @@ pub struct StreamExpect {
     pub contains: Vec<String>,
     pub matches: Vec<Regex>,
     pub excludes: Vec<String>,
+    /// Regexes none of which may match.
+    pub not_matches: Vec<Regex>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -193,6 +205,7 @@ struct StreamLayer {
     contains: Option<Vec<String>>,
     matches: Option<Vec<Regex>>,
     excludes: Option<Vec<String>>,
+    not_matches: Option<Vec<Regex>>,
 }
 
 impl ExpectLayer {
@@ -227,6 +240,9 @@ impl StreamLayer {
         if over.excludes.is_some() {
             self.excludes.clone_from(&over.excludes);
         }
+        if over.not_matches.is_some() {
+            self.not_matches.clone_from(&over.not_matches);
+        }
     }
 
     fn resolve(self) -> StreamExpect {
@@ -235,6 +251,7 @@ impl StreamLayer {
             contains: self.contains.unwrap_or_default(),
             matches: self.matches.unwrap_or_default(),
             excludes: self.excludes.unwrap_or_default(),
+            not_matches: self.not_matches.unwrap_or_default(),
         }
     }
 }
@@ -616,6 +633,9 @@ impl Validator<'_> {
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
             platforms,
             same_output: raw.same_output,
+            env_expand: raw.env_expand.clone(),
+            expand_command: raw.expand_command,
+            setup: self.setup(raw.setup.as_ref())?,
             expect: self.expect(&raw.expect())?,
             per_platform,
         })
@@ -641,6 +661,11 @@ impl Validator<'_> {
                     .map(|m| self.regexes(m))
                     .transpose()?,
                 excludes: raw.stdout_excludes.clone().map(OneOrMany::into_vec),
+                not_matches: raw
+                    .stdout_not_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
             },
             stderr: StreamLayer {
                 exact: raw.stderr.clone(),
@@ -651,8 +676,25 @@ impl Validator<'_> {
                     .map(|m| self.regexes(m))
                     .transpose()?,
                 excludes: raw.stderr_excludes.clone().map(OneOrMany::into_vec),
+                not_matches: raw
+                    .stderr_not_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
             },
         })
+    }
+
+    fn setup(&self, raw: Option<&Spanned<Vec<Vec<String>>>>) -> Result<Vec<Vec<String>>, SpecError> {
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        if raw.get_ref().iter().any(Vec::is_empty) {
+            return Err(self
+                .err(raw, "a `setup` command is empty")
+                .with_hint("write each setup command as a list such as [\"touch\", \"/tmp/x\"]"));
+        }
+        Ok(raw.get_ref().clone())
     }
 
     fn regexes(&self, raw: &Spanned<OneOrMany>) -> Result<Vec<Regex>, SpecError> {
