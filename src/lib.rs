@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod check;
 pub mod cli;
+pub mod cst;
 pub mod diagnostic;
 pub mod emulation;
 pub mod engine;

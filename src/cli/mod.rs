@@ -3,6 +3,7 @@
 
 mod audit;
 mod binfmt;
+mod cst;
 mod doctor;
 mod gc;
 mod inspect;
@@ -72,6 +73,21 @@ enum Command {
     Doctor(DoctorArgs),
     /// Audit every platform's executables for the wrong architecture, without running anything.
     Audit(AuditArgs),
+    /// Print the archsmoke TOML spec equivalent to a container-structure-test config.
+    Convert(cst::ConvertArgs),
+    /// Check specs and cst configs without an engine or a registry: every problem, with its
+    /// file, line and column.
+    Validate(cst::ValidateArgs),
+}
+
+impl RunArgs {
+    /// The spec or cst config to run.
+    fn spec_path(&self) -> &std::path::Path {
+        self.cst
+            .as_deref()
+            .or(self.spec.as_deref())
+            .unwrap_or(std::path::Path::new(""))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,8 +130,12 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The test spec (TOML).
-    spec: PathBuf,
+    /// The test spec (TOML), or a container-structure-test config (YAML with `schemaVersion`).
+    #[arg(required_unless_present = "cst")]
+    spec: Option<PathBuf>,
+    /// A container-structure-test config, read as such whatever its file name.
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    cst: Option<PathBuf>,
     /// The image to test (overrides `image` in the spec).
     #[arg(long, value_name = "REF")]
     image: Option<String>,
@@ -264,6 +284,8 @@ pub fn main() -> i32 {
             Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
+            Command::Convert(args) => cst::convert(&args),
+            Command::Validate(args) => cst::validate(&args),
         }
     });
     match result {

@@ -30,7 +30,8 @@ const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
 pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let spec = spec::load(&args.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;
+    let spec = crate::cst::load_any(args.spec_path(), args.cst.is_some())
+        .map_err(|e| Diagnostic::usage(e.to_string()))?;
     spec.check_privileged(args.allow_privileged)
         .map_err(|e| Diagnostic::usage(e.to_string()))?;
     crate::redact::register(spec.secrets());
@@ -39,7 +40,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         .clone()
         .or_else(|| spec.image.clone())
         .ok_or_else(|| {
-            Diagnostic::usage(format!("{}: no image to test", args.spec.display()))
+            Diagnostic::usage(format!("{}: no image to test", args.spec_path().display()))
                 .with_hint("set `image = \"...\"` in the spec or pass --image REF")
         })?;
     let isolation = isolation(&spec, args)?;
@@ -56,7 +57,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
 
     let mut report = RunReport {
         run_id: run_id.clone(),
-        spec: args.spec.display().to_string(),
+        spec: args.spec_path().display().to_string(),
         suite: spec.name.clone(),
         image: ImageSummary {
             reference: source_spec.display(),

@@ -71,6 +71,14 @@ impl Spec {
         }
     }
 
+    /// Point the privileged refusal at `at` (where a translated config asked for it) instead of
+    /// the generated text.
+    pub fn locate_privileged(&mut self, at: Option<SpecError>) {
+        if let (Some(at), Some(_)) = (at, &self.privileged) {
+            self.privileged = Some(at);
+        }
+    }
+
     /// Every `secret_env` value, to be redacted from everything archsmoke writes.
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
         self.tests
@@ -575,12 +583,11 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a test name is empty"));
         }
-        for (what, argv) in [("command", &raw.command), ("entrypoint", &raw.entrypoint)] {
-            if argv.as_ref().is_some_and(Vec::is_empty) {
-                return Err(self
-                    .err(&raw.name, format!("test `{name}` has an empty `{what}`"))
-                    .with_hint(format!("give `{what}` at least one element, or remove it")));
-            }
+        // `entrypoint = []` clears the image's ENTRYPOINT (`docker run --entrypoint ""`).
+        if raw.command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(self
+                .err(&raw.name, format!("test `{name}` has an empty `command`"))
+                .with_hint("give `command` at least one element, or remove it"));
         }
         let platforms = raw
             .platforms
