@@ -317,6 +317,14 @@ impl<'a> Translator<'a> {
             plain.extend(env);
         }
         plain.extend(run_options.env.iter().cloned());
+        // A later variable replaces an earlier one of the same name, as in the container.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut plain: Vec<(String, String)> = plain
+            .into_iter()
+            .rev()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
+        plain.reverse();
         if !plain.is_empty() {
             self.line(format!("env = {}", table(&plain)));
         }
@@ -372,9 +380,7 @@ impl<'a> Translator<'a> {
     fn file_existence(&mut self, spanned: &Spanned<RawFileExistence>, v1: bool) {
         let t: &RawFileExistence = spanned;
         let name = self.name(t.name.as_ref(), spanned, "File Existence Test");
-        let Some(path) = self.path(t.path.as_ref(), spanned, &name) else {
-            return;
-        };
+        let path = self.path(t.path.as_ref(), spanned, &name);
         if v1 {
             for (field, present) in [
                 ("uid", t.uid.as_ref().map(|u| u.span().start().copied())),
@@ -406,6 +412,9 @@ impl<'a> Translator<'a> {
             None => None,
         };
         let exists = t.should_exist.unwrap_or(true);
+        let Some(path) = path else {
+            return;
+        };
         self.container_only_note(&path);
         self.line("[[file]]");
         self.line(format!("name = {}", s(&name)));
@@ -444,11 +453,12 @@ impl<'a> Translator<'a> {
     fn file_content(&mut self, spanned: &Spanned<RawFileContent>) {
         let t: &RawFileContent = spanned;
         let name = self.name(t.name.as_ref(), spanned, "File Content Test");
-        let Some(path) = self.path(t.path.as_ref(), spanned, &name) else {
-            return;
-        };
+        let path = self.path(t.path.as_ref(), spanned, &name);
         let expected = self.regexes(t.expected_contents.as_ref());
         let excluded = self.regexes(t.excluded_contents.as_ref());
+        let Some(path) = path else {
+            return;
+        };
         self.container_only_note(&path);
         self.line("[[file]]");
         self.line(format!("name = {}", s(&name)));
