@@ -48,6 +48,8 @@ pub struct PlannedTest {
     pub expand_command: bool,
     /// Commands committed one on top of the other before the test runs on the result.
     pub setup: Vec<Vec<String>>,
+    /// Replaces the image's USER.
+    pub user: Option<String>,
 }
 
 impl Plan {
@@ -185,6 +187,7 @@ pub fn plan(
                         .collect(),
                     expand_command: t.expand_command,
                     setup: t.setup.clone(),
+                    user: t.user.clone(),
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
                 })

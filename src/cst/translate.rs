@@ -331,6 +331,9 @@ impl<'a> Translator<'a> {
         if run_options.privileged {
             self.line("privileged = true");
         }
+        if let Some(u) = &run_options.user {
+            self.line(format!("user = {}", s(u)));
+        }
         self.line(format!("exit_code = {exit_code}"));
         for (k, v) in [
             ("stdout_matches", expected_out),
@@ -617,8 +620,11 @@ impl<'a> Translator<'a> {
                  a bind mount would also make the test depend on the machine that runs it",
             ));
         }
+        if let Some(u) = o.user.as_ref().filter(|u| !u.is_empty()) {
+            out.set = true;
+            out.user = Some(u.to_string());
+        }
         for (field, set) in [
-            ("user", o.user.as_ref().map(|u| !u.is_empty())),
             ("allocateTty", o.allocate_tty.as_ref().map(|t| **t)),
             ("capabilities", o.capabilities.as_ref().map(|c| !c.is_empty())),
             ("envFile", o.env_file.as_ref().map(|f| !f.is_empty())),
@@ -663,5 +669,6 @@ struct RunOptions {
     /// cst's `IsSet()`: some option is given, which replaces each test's environment.
     set: bool,
     privileged: bool,
+    user: Option<String>,
     env: Vec<(String, String)>,
 }

@@ -108,6 +108,8 @@ pub struct ContainerRequest {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
+    /// Replaces the image's USER when given.
+    pub user: Option<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
     /// Only when the command line allowed it (`--allow-privileged`).
@@ -336,6 +338,7 @@ impl Engine {
             cmd: request.command.clone(),
             entrypoint: request.entrypoint.clone(),
             env: Some(request.env.clone()),
+            user: request.user.clone(),
             labels: Some(request.labels.clone()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -397,6 +400,7 @@ impl Engine {
             cmd: request.command.clone(),
             entrypoint: request.entrypoint.clone(),
             env: Some(request.env.clone()),
+            user: request.user.clone(),
             labels: Some(request.labels.clone()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),

@@ -167,6 +167,7 @@ mod tests {
             env_expand: Vec::new(),
             expand_command: false,
             setup: Vec::new(),
+            user: None,
             privileged: false,
         }
     }

@@ -66,6 +66,7 @@ mod tests {
             env_expand: vec![("PATH".into(), "/opt:$PATH".into())],
             expand_command,
             setup: Vec::new(),
+            user: None,
         }
     }
 

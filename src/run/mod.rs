@@ -320,6 +320,7 @@ async fn run_tests(
             command,
             entrypoint,
             env,
+            user: test.user.clone(),
             labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             privileged: test.privileged,

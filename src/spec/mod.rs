@@ -158,6 +158,8 @@ pub struct TestSpec {
     pub expand_command: bool,
     /// Commands whose containers are committed, one on top of the other, before the test runs.
     pub setup: Vec<Vec<String>>,
+    /// Replaces the image's USER.
+    pub user: Option<String>,
     expect: ExpectLayer,
     per_platform: Vec<(Platform, ExpectLayer)>,
 }
@@ -283,6 +285,15 @@ impl Spec {
             return Err(format!(
                 "test `{}` has no `command`; under exec isolation the image's CMD is not run, \
                  so every test needs one",
+                t.name
+            ));
+        }
+        if let Some(t) = self.tests.iter().find(|t| {
+            !t.setup.is_empty() || t.user.is_some() || t.expand_command || !t.env_expand.is_empty()
+        }) {
+            return Err(format!(
+                "test `{}` uses `setup`, `user`, `expand_command` or `env_expand`, which need a \
+                 container of its own per test",
                 t.name
             ));
         }
@@ -643,6 +654,15 @@ impl Validator<'_> {
             env_expand: raw.env_expand.clone(),
             expand_command: raw.expand_command,
             setup: self.setup(raw.setup.as_ref())?,
+            user: match &raw.user {
+                Some(u) if u.get_ref().trim().is_empty() => {
+                    return Err(self
+                        .err(u, "`user` is empty")
+                        .with_hint("name a user or uid[:gid] such as \"1000\", or remove it"));
+                }
+                Some(u) => Some(u.get_ref().clone()),
+                None => None,
+            },
             expect: self.expect(&raw.expect())?,
             per_platform,
         })

@@ -126,6 +126,8 @@ pub struct RawTest {
     /// Commands run one after another, each in a fresh container committed as the image the
     /// next one (and finally the test) runs on; their exit codes are ignored.
     pub setup: Option<Spanned<Vec<Vec<String>>>>,
+    /// Replaces the image's USER (`docker run --user`).
+    pub user: Option<Spanned<String>>,
     // The expectation keys are repeated here rather than flattened from `RawExpect`: serde's
     // `flatten` buffers values, which loses both the spans and `deny_unknown_fields`.
     pub exit_code: Option<Spanned<i64>>,
