@@ -254,3 +254,49 @@ fn validate_reports_every_problem_with_positions_and_exit_2() {
     assert!(stderr.contains("3 problems"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("busybox.toml: ok"));
 }
+
+/// The public configs that archsmoke refuses, with the exact first line of its message: features
+/// left out on purpose.
+const REFUSED: [(&str, &str); 2] = [
+    (
+        "cst--tests_amd64_ubuntu_22_04_containeropts_envfile_test.yaml",
+        ":7:12: containerRunOptions.envFile is not supported by archsmoke",
+    ),
+    (
+        "cst--tests_amd64_ubuntu_22_04_containeropts_test.yaml",
+        ":19:5: containerRunOptions.bindMounts: archsmoke never mounts host paths into test containers",
+    ),
+];
+
+#[test]
+fn public_configs_validate_and_convert() {
+    let dir = repo_root().join("tests/fixtures/cst/public");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("public configs")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 40, "the vendored set (see SOURCES.md)");
+    let mut accepted = 0;
+    for file in &files {
+        let name = file.file_name().expect("name").to_string_lossy().into_owned();
+        let validate = archsmoke().arg("validate").arg(file).output().expect("runs");
+        let convert = archsmoke().arg("convert").arg(file).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&validate.stderr);
+        match REFUSED.iter().find(|(n, _)| *n == name) {
+            Some((_, message)) => {
+                assert_eq!(validate.status.code(), Some(2), "{name}: {stderr}");
+                let first = stderr.lines().next().unwrap_or_default();
+                assert!(first.ends_with(message), "{name}: {first}");
+                assert_eq!(convert.status.code(), Some(2), "{name}");
+            }
+            None => {
+                assert!(validate.status.success(), "{name}: {stderr}");
+                assert!(convert.status.success(), "{name}: {convert:?}");
+                accepted += 1;
+            }
+        }
+    }
+    eprintln!("public configs: {} tried, {accepted} accepted, {} refused with the expected message", files.len(), files.len() - accepted);
+}

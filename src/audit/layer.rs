@@ -112,6 +112,15 @@ pub struct ScanOptions {
     /// Larger files named in `keep_content` are refused rather than held in memory.
     pub max_content: u64,
     pub elf: bool,
+    /// Also keep every `/usr/share/doc/<package>/copyright` (Debian licence checks).
+    pub keep_debian_copyright: bool,
+}
+
+/// Whether `path` is a Debian package's copyright file.
+pub fn is_debian_copyright(path: &str) -> bool {
+    path.strip_prefix("/usr/share/doc/")
+        .and_then(|rest| rest.strip_suffix("/copyright"))
+        .is_some_and(|package| !package.is_empty() && !package.contains('/'))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +207,9 @@ fn scan_entries(
         };
         let (mut elf, mut content) = (None, None);
         if kind == EntryKind::File {
-            if opts.keep_content.contains(&path) {
+            if opts.keep_content.contains(&path)
+                || (opts.keep_debian_copyright && is_debian_copyright(&path))
+            {
                 if size > opts.max_content {
                     return Err(ScanError::TooLarge {
                         path,
@@ -353,6 +364,7 @@ mod tests {
             keep_content: HashSet::from(["/etc/motd".to_owned()]),
             max_content: 1024,
             elf: true,
+            keep_debian_copyright: false,
         };
         for blob in [tar, gz, zst] {
             let layer = scan(blob.as_slice(), &opts).expect("scan");
@@ -394,6 +406,7 @@ mod tests {
             keep_content: HashSet::from(["/big".to_owned()]),
             max_content: 1024,
             elf: false,
+            keep_debian_copyright: false,
         };
         assert!(matches!(
             scan(tar.as_slice(), &opts),

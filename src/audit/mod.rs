@@ -10,6 +10,7 @@
 pub mod check;
 pub mod fs;
 pub mod layer;
+mod license;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::image::{ImageError, IndexEntry, PlatformContents, RegistryImage};
 use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
 use crate::platform::Platform;
-use crate::spec::{AuditSettings, ElfLevel, FileCheck, MetadataCheck, Spec};
+use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
 use fs::{Lookup, MergedFs};
 use layer::{EntryKind, Layer, LayerSource, ScanOptions};
 
@@ -60,6 +61,7 @@ impl AuditSource for crate::image::ImageSource {
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub files: Vec<FileCheck>,
+    pub licenses: Vec<LicenseCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
 }
@@ -68,6 +70,7 @@ impl Checks {
     pub fn from_spec(spec: &Spec) -> Checks {
         Checks {
             files: spec.files.clone(),
+            licenses: spec.licenses.clone(),
             metadata: spec.metadata.clone(),
             audit: spec.audit.clone(),
         }
@@ -85,11 +88,14 @@ impl Checks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.metadata.is_none() && self.audit.elf == ElfLevel::Off
+        self.files.is_empty()
+            && self.licenses.is_empty()
+            && self.metadata.is_none()
+            && self.audit.elf == ElfLevel::Off
     }
 
     fn needs_layers(&self) -> bool {
-        !self.files.is_empty() || self.audit.elf != ElfLevel::Off
+        !self.files.is_empty() || !self.licenses.is_empty() || self.audit.elf != ElfLevel::Off
     }
 }
 
@@ -154,9 +160,11 @@ pub async fn audit(
             .iter()
             .filter(|f| f.needs_content())
             .map(|f| f.path.clone())
+            .chain(checks.licenses.iter().flat_map(|l| l.files.iter().cloned()))
             .collect(),
         max_content: MAX_CONTENT,
         elf: checks.audit.elf != ElfLevel::Off,
+        keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
     };
     let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(unique)
         .map(|(digest, size)| {
@@ -208,6 +216,7 @@ async fn audit_platform(
         .filter(|f| f.applies_to(&target.platform))
         .collect();
     let mut names: Vec<String> = files.iter().map(|f| f.report_name()).collect();
+    names.extend(checks.licenses.iter().map(|l| l.name.clone()));
     if checks.metadata.is_some() {
         names.push("metadata".into());
     }
@@ -276,6 +285,18 @@ async fn audit_platform(
                     started,
                 ));
             }
+            for l in &checks.licenses {
+                let (mismatches, error) = match license::check(l, &merged, |path: String| {
+                    let (merged, contents) = (&merged, &contents);
+                    async move { bytes_at(source, &path, merged, contents).await }
+                })
+                .await
+                {
+                    Ok(m) => (m, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                };
+                tests.push(finished(l.name.clone(), mismatches, error, true, started));
+            }
             if let Some(m) = &checks.metadata {
                 tests.push(finished(
                     "metadata".into(),
@@ -329,7 +350,17 @@ async fn content_of(
     if !check.needs_content() || !check.exists {
         return Ok(None);
     }
-    let Lookup::Found { path, layer, entry } = merged.lookup(&check.path, true) else {
+    bytes_at(source, &check.path, merged, contents).await
+}
+
+/// The bytes of the regular file at `path` (symlinks followed), `None` when there is none.
+async fn bytes_at(
+    source: &dyn AuditSource,
+    path: &str,
+    merged: &MergedFs,
+    contents: &PlatformContents,
+) -> Result<Option<Vec<u8>>, String> {
+    let Lookup::Found { path, layer, entry } = merged.lookup(path, true) else {
         return Ok(None);
     };
     if !matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_)) {
@@ -346,6 +377,7 @@ async fn content_of(
         keep_content: HashSet::from([path.clone()]),
         max_content: MAX_CONTENT,
         elf: false,
+        keep_debian_copyright: false,
     };
     let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;
     Ok(again

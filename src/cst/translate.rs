@@ -585,16 +585,17 @@ impl<'a> Translator<'a> {
 
     fn license(&mut self, spanned: &Spanned<super::raw::RawLicense>) {
         let l = &**spanned;
-        if l.debian.unwrap_or(false) || l.files.as_ref().is_some_and(|f| !f.is_empty()) {
-            let e = self.at(spanned, "licenseTests are not supported yet");
-            self.push(e.with_hint("remove licenseTests, or keep this config for cst"));
-            return;
-        }
         if !l.debian.unwrap_or(false) && l.files.as_ref().is_none_or(Vec::is_empty) {
             self.note("a licenseTests entry with neither `debian: true` nor `files` checks nothing.");
             return;
         }
+        if let Some(f) = l.files.iter().flatten().find(|f| !f.starts_with('/')) {
+            let e = self.at(spanned, format!("licence file `{f}` is not an absolute path"));
+            self.push(e.with_hint("write paths inside the image from its root"));
+            return;
+        }
         self.line("[[license]]");
+        self.line("name = \"License Test\"");
         if l.debian.unwrap_or(false) {
             let _ = writeln!(
                 self.out,
@@ -624,16 +625,17 @@ impl<'a> Translator<'a> {
             out.set = true;
             out.user = Some(u.to_string());
         }
-        for (field, set) in [
-            ("allocateTty", o.allocate_tty.as_ref().map(|t| **t)),
-            ("capabilities", o.capabilities.as_ref().map(|c| !c.is_empty())),
-            ("envFile", o.env_file.as_ref().map(|f| !f.is_empty())),
-        ] {
-            if set == Some(true) {
-                self.push(
-                    SpecError::file(self.path, format!("containerRunOptions.{field} is not supported by archsmoke"))
-                        .with_hint("remove it, or keep this config for cst and write the test in archsmoke's TOML"),
-                );
+        let unsupported = [
+            ("allocateTty", o.allocate_tty.as_ref().filter(|t| ***t).map(|t| t.span())),
+            ("capabilities", o.capabilities.as_ref().filter(|c| !c.is_empty()).map(|c| c.span())),
+            ("envFile", o.env_file.as_ref().filter(|f| !f.is_empty()).map(|f| f.span())),
+        ];
+        for (field, span) in unsupported {
+            if let Some(span) = span {
+                let e = self.at(&Spanned::new(*span, ()), format!("containerRunOptions.{field} is not supported by archsmoke"));
+                self.push(e.with_hint(
+                    "remove it, or keep this config for cst and write the test in archsmoke's TOML",
+                ));
             }
         }
         if let Some(vars) = &o.env_vars {

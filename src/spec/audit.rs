@@ -8,7 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use toml::Spanned;
 
-use super::raw::{OneOrMany, RawAudit, RawFile, RawMetadata};
+use super::raw::{OneOrMany, RawAudit, RawFile, RawLicense, RawMetadata};
 use super::{SpecError, Validator};
 use crate::platform::Platform;
 
@@ -85,6 +85,18 @@ impl FileCheck {
             .as_ref()
             .is_none_or(|ps| ps.iter().any(|p| p == platform))
     }
+}
+
+/// A `[[license]]`: Debian copyright files and named files must exist and not mention a
+/// licence container-structure-test forbids.
+#[derive(Debug, Clone)]
+pub struct LicenseCheck {
+    /// The result's name in reports (default `license`).
+    pub name: String,
+    /// Every `/usr/share/doc/<package>/` needs a `copyright` file.
+    pub debian: bool,
+    /// Absolute paths.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,6 +369,27 @@ impl Validator<'_> {
                 .with_hint("content is compared only for regular files"));
         }
         Ok(check)
+    }
+
+    pub(super) fn license(&self, raw: &Spanned<RawLicense>) -> Result<LicenseCheck, SpecError> {
+        let r = raw.get_ref();
+        let mut files = Vec::new();
+        for f in &r.files {
+            files.push(normalize_path(f.get_ref()).ok_or_else(|| {
+                self.err(f, format!("`{}` is not an absolute path", f.get_ref()))
+                    .with_hint("write paths inside the image from its root")
+            })?);
+        }
+        if !r.debian && files.is_empty() {
+            return Err(self
+                .err(raw, "this [[license]] checks nothing")
+                .with_hint("set `debian = true` or list `files`"));
+        }
+        Ok(LicenseCheck {
+            name: r.name.clone().unwrap_or_else(|| "license".to_owned()),
+            debian: r.debian,
+            files,
+        })
     }
 
     pub(super) fn metadata(&self, raw: RawMetadata) -> Result<MetadataCheck, SpecError> {

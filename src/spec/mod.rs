@@ -19,8 +19,8 @@ use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
 pub use audit::{
-    AuditSettings, ElfLevel, ExecutableBy, FileCheck, FileKind, MetadataCheck, normalize_path,
-    valid_permissions,
+    AuditSettings, ElfLevel, ExecutableBy, FileCheck, FileKind, LicenseCheck, MetadataCheck,
+    normalize_path, valid_permissions,
 };
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
@@ -55,6 +55,8 @@ pub struct Spec {
     /// Checks read from the image itself, without a container.
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
+    /// `[[license]]` checks, read from the image like files.
+    pub licenses: Vec<LicenseCheck>,
     pub audit: AuditSettings,
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
@@ -388,8 +390,13 @@ impl Validator<'_> {
             files.push(self.file(f, platforms.as_deref())?);
         }
         let metadata = raw.metadata.map(|m| self.metadata(m)).transpose()?;
+        let licenses = raw
+            .licenses
+            .iter()
+            .map(|l| self.license(l))
+            .collect::<Result<Vec<_>, _>>()?;
         // The default ELF audit alone is not a reason to run: it comes with every spec.
-        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() {
+        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() && licenses.is_empty() {
             return Err(
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
                     "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
@@ -423,6 +430,7 @@ impl Validator<'_> {
             tests,
             files,
             metadata,
+            licenses,
             audit,
             privileged,
         };

@@ -21,6 +21,8 @@ pub struct RawSpec {
     #[serde(default, rename = "file")]
     pub files: Vec<Spanned<RawFile>>,
     pub metadata: Option<RawMetadata>,
+    #[serde(default, rename = "license")]
+    pub licenses: Vec<Spanned<RawLicense>>,
     pub audit: Option<Spanned<RawAudit>>,
 }
 
@@ -53,6 +55,17 @@ pub struct RawFile {
     /// Whether a symlink at the last component is followed (default true); `false` checks the
     /// link itself, like lstat.
     pub follow: Option<bool>,
+}
+
+/// A `[[license]]` table: container-structure-test's licence check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLicense {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub debian: bool,
+    #[serde(default)]
+    pub files: Vec<Spanned<String>>,
 }
 
 /// The `[metadata]` table: expectations on each platform's image config.
