@@ -26,7 +26,8 @@ const PLATFORMS: [&str; 6] = [
 
 fn testbed_dir() -> PathBuf {
     PathBuf::from(
-        std::env::var("ARCHSMOKE_TESTBED_DIR").unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".into()),
+        std::env::var("ARCHSMOKE_TESTBED_DIR")
+            .unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".into()),
     )
 }
 
@@ -61,8 +62,14 @@ fn local_amd64() {
         .as_str()
         .expect("fixtures.json has the cst fixture: run `sudo tests/testbed/up.sh`");
     let by_digest = format!("{}@{digest}", image("cst").rsplit_once(':').expect("tag").0);
-    for args in [vec!["pull", "-q", &by_digest], vec!["tag", &by_digest, LOCAL]] {
-        let out = Command::new("docker").args(&args).output().expect("docker runs");
+    for args in [
+        vec!["pull", "-q", &by_digest],
+        vec!["tag", &by_digest, LOCAL],
+    ] {
+        let out = Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("docker runs");
         assert!(out.status.success(), "docker {args:?}: {out:?}");
     }
 }
@@ -87,7 +94,11 @@ fn cst_verdicts(config: &Path) -> BTreeMap<String, bool> {
         .iter()
         .map(|r| {
             let name = r["Name"].as_str().expect("Name");
-            let name = if name == "Metadata Test" { "metadata" } else { name };
+            let name = if name == "Metadata Test" {
+                "metadata"
+            } else {
+                name
+            };
             (name.to_owned(), r["Pass"].as_bool().expect("Pass"))
         })
         .collect()
@@ -154,11 +165,18 @@ fn container_structure_test_and_archsmoke_agree_test_by_test() {
                     s.spawn(move || {
                         let theirs = cst_verdicts(c);
                         let mut ours = archsmoke_verdicts(c, Some("linux/amd64"));
-                        (c.clone(), theirs, ours.remove("linux/amd64").expect("amd64"))
+                        (
+                            c.clone(),
+                            theirs,
+                            ours.remove("linux/amd64").expect("amd64"),
+                        )
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("config thread")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("config thread"))
+                .collect()
         });
     let mut disagreements = Vec::new();
     let (mut total, mut passed) = (0, 0);
@@ -187,14 +205,25 @@ fn container_structure_test_and_archsmoke_agree_test_by_test() {
         total - passed,
         disagreements.len()
     );
-    assert!(total >= 100 && passed > 20 && total - passed > 20, "a suite that tells verdicts apart");
-    assert!(disagreements.is_empty(), "disagreements:\n{}", disagreements.join("\n"));
+    assert!(
+        total >= 100 && passed > 20 && total - passed > 20,
+        "a suite that tells verdicts apart"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "disagreements:\n{}",
+        disagreements.join("\n")
+    );
 }
 
 #[test]
 fn the_cst_suite_runs_on_all_six_platforms() {
     for config in configs() {
-        let file = config.file_name().expect("name").to_string_lossy().into_owned();
+        let file = config
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let all = archsmoke_verdicts(&config, None);
         assert_eq!(
             all.keys().map(String::as_str).collect::<Vec<_>>().len(),
@@ -203,7 +232,10 @@ fn the_cst_suite_runs_on_all_six_platforms() {
         );
         let native = &all["linux/amd64"];
         for p in PLATFORMS {
-            assert_eq!(&all[p], native, "{file}: {p} gives the native platform's verdicts");
+            assert_eq!(
+                &all[p], native,
+                "{file}: {p} gives the native platform's verdicts"
+            );
         }
     }
 }
@@ -211,15 +243,27 @@ fn the_cst_suite_runs_on_all_six_platforms() {
 #[test]
 fn every_suite_config_validates_and_converts() {
     for config in configs() {
-        let out = archsmoke().arg("validate").arg(&config).output().expect("runs");
+        let out = archsmoke()
+            .arg("validate")
+            .arg(&config)
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{}: {out:?}", config.display());
-        let out = archsmoke().arg("convert").arg(&config).output().expect("runs");
+        let out = archsmoke()
+            .arg("convert")
+            .arg(&config)
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{}: {out:?}", config.display());
         // What convert prints is a spec archsmoke runs as it is.
         let dir = tempfile::tempdir().expect("temp dir");
         let toml = dir.path().join("converted.toml");
         std::fs::write(&toml, &out.stdout).expect("write");
-        let out = archsmoke().arg("validate").arg(&toml).output().expect("runs");
+        let out = archsmoke()
+            .arg("validate")
+            .arg(&toml)
+            .output()
+            .expect("runs");
         assert!(out.status.success(), "{}: {out:?}", toml.display());
     }
 }
@@ -247,10 +291,19 @@ fn validate_reports_every_problem_with_positions_and_exit_2() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("bad.yaml:5:5: unknown key `exitcode`"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:5:5: unknown key `exitcode`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `exitCode`?"), "{stderr}");
-    assert!(stderr.contains("worse.yaml:4:11: `rel` is not an absolute path"), "{stderr}");
-    assert!(stderr.contains("worse.yaml:5:18: bad permissions `rwx`"), "{stderr}");
+    assert!(
+        stderr.contains("worse.yaml:4:11: `rel` is not an absolute path"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("worse.yaml:5:18: bad permissions `rwx`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("3 problems"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("busybox.toml: ok"));
 }
@@ -280,8 +333,16 @@ fn public_configs_validate_and_convert() {
     assert_eq!(files.len(), 40, "the vendored set (see SOURCES.md)");
     let mut accepted = 0;
     for file in &files {
-        let name = file.file_name().expect("name").to_string_lossy().into_owned();
-        let validate = archsmoke().arg("validate").arg(file).output().expect("runs");
+        let name = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let validate = archsmoke()
+            .arg("validate")
+            .arg(file)
+            .output()
+            .expect("runs");
         let convert = archsmoke().arg("convert").arg(file).output().expect("runs");
         let stderr = String::from_utf8_lossy(&validate.stderr);
         match REFUSED.iter().find(|(n, _)| *n == name) {
@@ -298,5 +359,9 @@ fn public_configs_validate_and_convert() {
             }
         }
     }
-    eprintln!("public configs: {} tried, {accepted} accepted, {} refused with the expected message", files.len(), files.len() - accepted);
+    eprintln!(
+        "public configs: {} tried, {accepted} accepted, {} refused with the expected message",
+        files.len(),
+        files.len() - accepted
+    );
 }

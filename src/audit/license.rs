@@ -56,7 +56,11 @@ where
             if matches!(fs.lookup(&path, false), Lookup::Found { .. }) {
                 files.push(path);
             } else {
-                out.push(mismatch(format!("copyright of {p}"), "present", "missing".into()));
+                out.push(mismatch(
+                    format!("copyright of {p}"),
+                    "present",
+                    "missing".into(),
+                ));
             }
         }
     }

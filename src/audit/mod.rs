@@ -277,13 +277,7 @@ async fn audit_platform(
                     Ok(bytes) => (check::file(f, &merged, bytes.as_deref()), None),
                     Err(e) => (Vec::new(), Some(e)),
                 };
-                tests.push(finished(
-                    f.report_name(),
-                    mismatches,
-                    error,
-                    true,
-                    started,
-                ));
+                tests.push(finished(f.report_name(), mismatches, error, true, started));
             }
             for l in &checks.licenses {
                 let (mismatches, error) = match license::check(l, &merged, |path: String| {

@@ -9,7 +9,11 @@ use crate::engine::Engine;
 use crate::exit;
 
 /// Repositories of the images archsmoke itself creates and removes (probe and load images).
-pub const TEMPORARY_REPOSITORIES: &[&str] = &["archsmoke-probe", "archsmoke-load"];
+pub const TEMPORARY_REPOSITORIES: &[&str] = &[
+    "archsmoke-probe",
+    "archsmoke-load",
+    crate::engine::COMMIT_REPOSITORY,
+];
 
 pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let engine = Engine::connect(global.host.as_deref())

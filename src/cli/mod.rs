@@ -66,7 +66,7 @@ enum Command {
     /// Manage the kernel's binfmt_misc entries for QEMU user emulation.
     Binfmt(binfmt::BinfmtArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label) and
-    /// archsmoke's temporary images (archsmoke-probe, archsmoke-load).
+    /// archsmoke's temporary images (archsmoke-probe, archsmoke-load, archsmoke-commit).
     Gc(GcArgs),
     /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
     /// flags, and per platform native / emulated / unavailable with the command that fixes it.

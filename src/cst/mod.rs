@@ -83,7 +83,10 @@ pub fn load(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
 fn internal(path: &Path, e: &SpecError) -> SpecError {
     SpecError::file(
         path,
-        format!("the translated spec does not load ({}): a bug in archsmoke's cst support", e.message),
+        format!(
+            "the translated spec does not load ({}): a bug in archsmoke's cst support",
+            e.message
+        ),
     )
     .with_hint("`archsmoke convert` shows the translation; please report it")
 }
@@ -94,8 +97,11 @@ fn translate(path: &Path, text: &str) -> Result<translate::Translation, Vec<Spec
     if !SCHEMAS.contains(&version) {
         let tr = translate::Translator::new(path, text);
         return Err(vec![
-            tr.at(&raw.schema_version, format!("unsupported schemaVersion `{version}`"))
-                .with_hint("cst knows schemaVersion 1.0.0 and 2.0.0"),
+            tr.at(
+                &raw.schema_version,
+                format!("unsupported schemaVersion `{version}`"),
+            )
+            .with_hint("cst knows schemaVersion 1.0.0 and 2.0.0"),
         ]);
     }
     let t = translate::Translator::new(path, text).translate(&raw);
@@ -142,7 +148,11 @@ fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
             let after = line[start + key.len()..].trim_start();
             let quoted = matches!(before, Some('"' | '\''));
             let bounded = before.is_none_or(|c| matches!(c, ' ' | '-' | '{' | ',' | '"' | '\''));
-            let rest = if quoted { &after[1.min(after.len())..] } else { after };
+            let rest = if quoted {
+                &after[1.min(after.len())..]
+            } else {
+                after
+            };
             if bounded && rest.trim_start().starts_with(':') {
                 let column = line[..start].chars().count() + 1 - usize::from(quoted);
                 return Some((n + 1, column));
@@ -154,16 +164,25 @@ fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
 }
 
 fn yaml_error(path: &Path, text: &str, e: &FromYamlError) -> SpecError {
-    let at = |m: &marked_yaml::Marker, message: String| error_at(path, text, m.line(), m.column(), message);
+    let at = |m: &marked_yaml::Marker, message: String| {
+        error_at(path, text, m.line(), m.column(), message)
+    };
     match e {
         FromYamlError::ParseYaml(load) => match load {
-            LoadError::TopLevelMustBeMapping(m) => at(m, "a cst config is a mapping at its top level".into())
-                .with_hint("start with `schemaVersion: 2.0.0`"),
-            LoadError::UnexpectedAnchor(m) => at(m, "YAML anchors and aliases are not supported".into())
-                .with_hint("write the repeated part out in full"),
-            LoadError::UnexpectedTag(m) => at(m, "YAML tags (`!name`) are not supported".into())
-                .with_hint("remove the tag"),
-            LoadError::MappingKeyMustBeScalar(m) => at(m, "a mapping key must be a plain value".into()),
+            LoadError::TopLevelMustBeMapping(m) => {
+                at(m, "a cst config is a mapping at its top level".into())
+                    .with_hint("start with `schemaVersion: 2.0.0`")
+            }
+            LoadError::UnexpectedAnchor(m) => {
+                at(m, "YAML anchors and aliases are not supported".into())
+                    .with_hint("write the repeated part out in full")
+            }
+            LoadError::UnexpectedTag(m) => {
+                at(m, "YAML tags (`!name`) are not supported".into()).with_hint("remove the tag")
+            }
+            LoadError::MappingKeyMustBeScalar(m) => {
+                at(m, "a mapping key must be a plain value".into())
+            }
             LoadError::DuplicateKey(d) => {
                 let key = d.key.as_str().to_owned();
                 match d.key.span().start() {

@@ -10,7 +10,11 @@ fn conv(text: &str) -> Result<String, Vec<SpecError>> {
 }
 
 fn errors(text: &str) -> Vec<String> {
-    conv(text).expect_err("invalid").iter().map(ToString::to_string).collect()
+    conv(text)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
@@ -37,8 +41,13 @@ fn a_command_test_translates_with_cst_semantics() {
 
 #[test]
 fn unknown_keys_are_positioned_with_a_suggestion() {
-    let e = errors("schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    exitcode: 1\n");
-    assert!(e[0].starts_with("c.yaml:5:5: unknown key `exitcode`"), "{e:?}");
+    let e = errors(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    exitcode: 1\n",
+    );
+    assert!(
+        e[0].starts_with("c.yaml:5:5: unknown key `exitcode`"),
+        "{e:?}"
+    );
     assert!(e[0].contains("did you mean `exitCode`?"), "{e:?}");
 }
 
@@ -50,7 +59,10 @@ fn every_problem_is_reported() {
     );
     assert_eq!(e.len(), 3, "{e:?}");
     assert!(e[0].contains("c.yaml:5:22: bad regex"), "{e:?}");
-    assert!(e[1].contains("c.yaml:8:11: `bin` is not an absolute path"), "{e:?}");
+    assert!(
+        e[1].contains("c.yaml:8:11: `bin` is not an absolute path"),
+        "{e:?}"
+    );
     assert!(e[2].contains("c.yaml:11:18: bad permissions"), "{e:?}");
 }
 
@@ -60,9 +72,14 @@ fn schema_versions_and_command_forms() {
     let v1 = conv("schemaVersion: 1.0.0\ncommandTests:\n  - name: a\n    command: [echo, hi]\n")
         .expect("v1 argv");
     assert!(v1.contains("command = [\"echo\", \"hi\"]"), "{v1}");
-    assert!(errors("schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: [echo]\n")[0]
-        .contains("is a string"));
-    assert!(errors("schemaVersion: 1.0.0\nmetadataTest:\n  cmd: []\n")[0].contains("not part of schema 1.0.0"));
+    assert!(
+        errors("schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: [echo]\n")[0]
+            .contains("is a string")
+    );
+    assert!(
+        errors("schemaVersion: 1.0.0\nmetadataTest:\n  cmd: []\n")[0]
+            .contains("not part of schema 1.0.0")
+    );
 }
 
 #[test]
@@ -91,13 +108,21 @@ fn files_and_metadata_translate() {
     ] {
         assert!(toml.contains(needle), "{needle} in\n{toml}");
     }
-    assert!(!toml.contains("workdir"), "an empty workdir is not checked by cst:\n{toml}");
+    assert!(
+        !toml.contains("workdir"),
+        "an empty workdir is not checked by cst:\n{toml}"
+    );
 }
 
 #[test]
 fn bind_mounts_are_refused_and_privileged_is_located() {
-    let e = errors("schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a:/b]\ncommandTests:\n  - name: a\n    command: ls\n");
-    assert!(e[0].contains("c.yaml:3:15: containerRunOptions.bindMounts"), "{e:?}");
+    let e = errors(
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a:/b]\ncommandTests:\n  - name: a\n    command: ls\n",
+    );
+    assert!(
+        e[0].contains("c.yaml:3:15: containerRunOptions.bindMounts"),
+        "{e:?}"
+    );
     let path = Path::new("p.yaml");
     let spec = load(path, "schemaVersion: 2.0.0\ncontainerRunOptions:\n  privileged: true\ncommandTests:\n  - name: a\n    command: ls\n")
         .expect("valid");
@@ -115,7 +140,15 @@ fn detection_by_extension_or_schema_version() {
 
 #[test]
 fn hostile_yaml_is_an_error_not_a_panic() {
-    for text in ["", "[1, 2]", "a: &x 1\nb: *x\n", "schemaVersion: 2.0.0\nschemaVersion: 2.0.0\n", "schemaVersion: 2.0.0\ncommandTests: 3\n", "\0\0", "schemaVersion: [\n"] {
+    for text in [
+        "",
+        "[1, 2]",
+        "a: &x 1\nb: *x\n",
+        "schemaVersion: 2.0.0\nschemaVersion: 2.0.0\n",
+        "schemaVersion: 2.0.0\ncommandTests: 3\n",
+        "\0\0",
+        "schemaVersion: [\n",
+    ] {
         assert!(conv(text).is_err(), "{text:?}");
     }
 }

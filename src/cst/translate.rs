@@ -126,7 +126,9 @@ impl<'a> Translator<'a> {
             "# Converted from {} (container-structure-test schema {version}) by `archsmoke convert`.",
             self.path.display()
         );
-        self.note("cst takes the image on its command line: set `image = \"...\"` here or pass --image.");
+        self.note(
+            "cst takes the image on its command line: set `image = \"...\"` here or pass --image.",
+        );
         self.note("Every test below runs on every platform of the image; add `platforms` or");
         self.note("[test.per_platform.\"linux/arm64\"] tables where expectations differ.");
         self.line("");
@@ -140,7 +142,10 @@ impl<'a> Translator<'a> {
                 self.push(e.with_hint("use schemaVersion: 2.0.0 (cst rejects it in 1.0.0 too)"));
             }
         }
-        let global = self.env_pairs(raw.global_env_vars.as_deref().unwrap_or_default(), "globalEnvVars");
+        let global = self.env_pairs(
+            raw.global_env_vars.as_deref().unwrap_or_default(),
+            "globalEnvVars",
+        );
         let run_options = raw
             .container_run_options
             .as_ref()
@@ -177,16 +182,24 @@ impl<'a> Translator<'a> {
                     out.push((k.to_string(), val.to_string()));
                 }
                 (Some(k), _) => {
-                    let e = self.at(k, format!("`{what}` entry `{}` has an empty key or value", k.as_str()));
-                    self.push(e.with_hint("give every entry a non-empty `key` and `value`, as cst requires"));
+                    let e = self.at(
+                        k,
+                        format!("`{what}` entry `{}` has an empty key or value", k.as_str()),
+                    );
+                    self.push(e.with_hint(
+                        "give every entry a non-empty `key` and `value`, as cst requires",
+                    ));
                 }
                 (None, Some(val)) => {
                     let e = self.at(val, format!("`{what}` entry has no `key`"));
                     self.push(e.with_hint("write entries as `- key: NAME` / `  value: VALUE`"));
                 }
                 (None, None) => self.push(
-                    SpecError::file(self.path, format!("a `{what}` entry has neither `key` nor `value`"))
-                        .with_hint("write entries as `- key: NAME` / `  value: VALUE`"),
+                    SpecError::file(
+                        self.path,
+                        format!("a `{what}` entry has neither `key` nor `value`"),
+                    )
+                    .with_hint("write entries as `- key: NAME` / `  value: VALUE`"),
                 ),
             }
         }
@@ -211,7 +224,12 @@ impl<'a> Translator<'a> {
         out
     }
 
-    fn name(&mut self, name: Option<&Spanned<String>>, at: &Spanned<impl Sized>, kind: &str) -> String {
+    fn name(
+        &mut self,
+        name: Option<&Spanned<String>>,
+        at: &Spanned<impl Sized>,
+        kind: &str,
+    ) -> String {
         match name {
             Some(n) if !n.trim().is_empty() => format!("{kind}: {}", n.as_str()),
             _ => {
@@ -236,7 +254,10 @@ impl<'a> Translator<'a> {
                 RawCommand::Line(line) if !line.is_empty() => vec![line.clone()],
                 RawCommand::Line(_) => Vec::new(),
                 RawCommand::Argv(_) => {
-                    let e = self.at(c, "in schema 2.0.0 `command` is a string, with its arguments in `args`");
+                    let e = self.at(
+                        c,
+                        "in schema 2.0.0 `command` is a string, with its arguments in `args`",
+                    );
                     self.push(e.with_hint("write `command: sh` and `args: [\"-c\", \"...\"]`, or use schemaVersion: 1.0.0"));
                     return;
                 }
@@ -348,17 +369,30 @@ impl<'a> Translator<'a> {
         self.line("");
     }
 
-    fn path(&mut self, path: Option<&Spanned<String>>, at: &Spanned<impl Sized>, name: &str) -> Option<String> {
+    fn path(
+        &mut self,
+        path: Option<&Spanned<String>>,
+        at: &Spanned<impl Sized>,
+        name: &str,
+    ) -> Option<String> {
         match path {
             Some(p) if p.starts_with('/') && !p.contains('$') => Some(p.to_string()),
             Some(p) if p.contains('$') => {
-                let e = self.at(p, format!("`{}`: archsmoke does not expand $VAR in file paths", p.as_str()));
+                let e = self.at(
+                    p,
+                    format!(
+                        "`{}`: archsmoke does not expand $VAR in file paths",
+                        p.as_str()
+                    ),
+                );
                 self.push(e.with_hint("write the path the variable stands for"));
                 None
             }
             Some(p) => {
                 let e = self.at(p, format!("`{}` is not an absolute path", p.as_str()));
-                self.push(e.with_hint("write paths inside the image from its root, such as /bin/sh"));
+                self.push(
+                    e.with_hint("write paths inside the image from its root, such as /bin/sh"),
+                );
                 None
             }
             None => {
@@ -399,12 +433,19 @@ impl<'a> Translator<'a> {
             && !valid_permissions(p)
         {
             let e = self.at(p, format!("bad permissions `{}`", p.as_str()));
-            self.push(e.with_hint("Go's FileMode.String() form: -rwxr-xr-x, drwxr-xr-x, Lrwxrwxrwx, dgrwxr-xr-x"));
+            self.push(e.with_hint(
+                "Go's FileMode.String() form: -rwxr-xr-x, drwxr-xr-x, Lrwxrwxrwx, dgrwxr-xr-x",
+            ));
         }
         let executable_by = match &t.is_executable_by {
-            Some(e) if ["any", "owner", "group", "other"].contains(&e.as_str()) => Some(e.to_string()),
+            Some(e) if ["any", "owner", "group", "other"].contains(&e.as_str()) => {
+                Some(e.to_string())
+            }
             Some(e) => {
-                let err = self.at(e, format!("`isExecutableBy: {}` is not a valid option", e.as_str()));
+                let err = self.at(
+                    e,
+                    format!("`isExecutableBy: {}` is not a valid option", e.as_str()),
+                );
                 let hint = match did_you_mean(e, ["any", "owner", "group", "other"]) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => "use any, owner, group or other".to_owned(),
@@ -426,7 +467,11 @@ impl<'a> Translator<'a> {
         self.line("follow = false");
         if !exists {
             self.line("exists = false");
-            if t.permissions.is_some() || t.uid.is_some() || t.gid.is_some() || executable_by.is_some() {
+            if t.permissions.is_some()
+                || t.uid.is_some()
+                || t.gid.is_some()
+                || executable_by.is_some()
+            {
                 self.note("permissions, uid, gid and isExecutableBy dropped: cst ignores them when shouldExist is false.");
             }
             self.line("");
@@ -438,7 +483,9 @@ impl<'a> Translator<'a> {
         // cst's "unset" is -1; a negative id can never match a file.
         for (field, id) in [("uid", &t.uid), ("gid", &t.gid)] {
             match id {
-                Some(v) if **v >= 0 && **v <= i64::from(u32::MAX) => self.line(format!("{field} = {}", **v)),
+                Some(v) if **v >= 0 && **v <= i64::from(u32::MAX) => {
+                    self.line(format!("{field} = {}", **v))
+                }
                 Some(v) if **v == -1 => {}
                 Some(v) => {
                     let e = self.at(v, format!("`{field}: {}` can never match a file", **v));
@@ -484,12 +531,19 @@ impl<'a> Translator<'a> {
         if m.env.is_some() {
             self.note("metadataTest `env` is read as `envVars`, its later name.");
         }
-        for (list_name, vars) in [("envVars", &m.env_vars), ("env", &m.env), ("labels", &m.labels)] {
+        for (list_name, vars) in [
+            ("envVars", &m.env_vars),
+            ("env", &m.env),
+            ("labels", &m.labels),
+        ] {
             let mut exact = Vec::new();
             let mut regex = Vec::new();
             for v in vars.iter().flatten() {
                 let Some(k) = &v.key else {
-                    self.push(SpecError::file(self.path, format!("a metadataTest `{list_name}` entry has no `key`")));
+                    self.push(SpecError::file(
+                        self.path,
+                        format!("a metadataTest `{list_name}` entry has no `key`"),
+                    ));
                     continue;
                 };
                 if k.is_empty() {
@@ -499,7 +553,10 @@ impl<'a> Translator<'a> {
                 }
                 let value = v.value.as_ref().map(|v| v.to_string()).unwrap_or_default();
                 if v.is_regex.unwrap_or(false) {
-                    let compiled = v.value.as_ref().map(|p| self.regexes(Some(&vec![p.clone()])));
+                    let compiled = v
+                        .value
+                        .as_ref()
+                        .map(|p| self.regexes(Some(&vec![p.clone()])));
                     match compiled {
                         Some(mut c) if !c.is_empty() => regex.push((k.to_string(), c.remove(0))),
                         Some(_) => {}
@@ -525,7 +582,10 @@ impl<'a> Translator<'a> {
             lines.insert(0, format!("env = {}", table(&env)));
         }
         if !env_matches.is_empty() {
-            lines.insert(usize::from(!env.is_empty()), format!("env_matches = {}", table(&env_matches)));
+            lines.insert(
+                usize::from(!env.is_empty()),
+                format!("env_matches = {}", table(&env_matches)),
+            );
         }
         let unset: Vec<String> = m
             .unbound_env_vars
@@ -536,7 +596,10 @@ impl<'a> Translator<'a> {
         if !unset.is_empty() {
             lines.push(format!("env_unset = {}", list(&unset)));
         }
-        for (k, ports) in [("exposed_ports_include", &m.exposed_ports), ("unexposed_ports", &m.unexposed_ports)] {
+        for (k, ports) in [
+            ("exposed_ports_include", &m.exposed_ports),
+            ("unexposed_ports", &m.unexposed_ports),
+        ] {
             let mut out = Vec::new();
             for p in ports.iter().flatten() {
                 if p.is_empty() {
@@ -544,7 +607,9 @@ impl<'a> Translator<'a> {
                     self.push(e.with_hint("cst refuses empty ports"));
                 } else if p.parse::<u16>().is_err() {
                     let e = self.at(p, format!("port `{}` can never match", p.as_str()));
-                    self.push(e.with_hint("cst compares bare port numbers such as \"8080\", without a protocol"));
+                    self.push(e.with_hint(
+                        "cst compares bare port numbers such as \"8080\", without a protocol",
+                    ));
                 } else {
                     out.push(p.to_string());
                 }
@@ -563,7 +628,10 @@ impl<'a> Translator<'a> {
                 lines.push(format!("{k} = {}", s(v)));
             }
         }
-        for (k, v) in [("volumes_include", &m.volumes), ("unmounted_volumes", &m.unmounted_volumes)] {
+        for (k, v) in [
+            ("volumes_include", &m.volumes),
+            ("unmounted_volumes", &m.unmounted_volumes),
+        ] {
             if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
                 if v.iter().any(String::is_empty) {
                     let e = self.at(spanned, "a volume is empty");
@@ -586,11 +654,16 @@ impl<'a> Translator<'a> {
     fn license(&mut self, spanned: &Spanned<super::raw::RawLicense>) {
         let l = &**spanned;
         if !l.debian.unwrap_or(false) && l.files.as_ref().is_none_or(Vec::is_empty) {
-            self.note("a licenseTests entry with neither `debian: true` nor `files` checks nothing.");
+            self.note(
+                "a licenseTests entry with neither `debian: true` nor `files` checks nothing.",
+            );
             return;
         }
         if let Some(f) = l.files.iter().flatten().find(|f| !f.starts_with('/')) {
-            let e = self.at(spanned, format!("licence file `{f}` is not an absolute path"));
+            let e = self.at(
+                spanned,
+                format!("licence file `{f}` is not an absolute path"),
+            );
             self.push(e.with_hint("write paths inside the image from its root"));
             return;
         }
@@ -626,13 +699,31 @@ impl<'a> Translator<'a> {
             out.user = Some(u.to_string());
         }
         let unsupported = [
-            ("allocateTty", o.allocate_tty.as_ref().filter(|t| ***t).map(|t| t.span())),
-            ("capabilities", o.capabilities.as_ref().filter(|c| !c.is_empty()).map(|c| c.span())),
-            ("envFile", o.env_file.as_ref().filter(|f| !f.is_empty()).map(|f| f.span())),
+            (
+                "allocateTty",
+                o.allocate_tty.as_ref().filter(|t| ***t).map(|t| t.span()),
+            ),
+            (
+                "capabilities",
+                o.capabilities
+                    .as_ref()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| c.span()),
+            ),
+            (
+                "envFile",
+                o.env_file
+                    .as_ref()
+                    .filter(|f| !f.is_empty())
+                    .map(|f| f.span()),
+            ),
         ];
         for (field, span) in unsupported {
             if let Some(span) = span {
-                let e = self.at(&Spanned::new(*span, ()), format!("containerRunOptions.{field} is not supported by archsmoke"));
+                let e = self.at(
+                    &Spanned::new(*span, ()),
+                    format!("containerRunOptions.{field} is not supported by archsmoke"),
+                );
                 self.push(e.with_hint(
                     "remove it, or keep this config for cst and write the test in archsmoke's TOML",
                 ));

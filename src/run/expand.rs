@@ -37,7 +37,13 @@ pub fn resolve(
 pub fn tag_safe(name: &str, step: usize) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(60)
         .collect();
     format!("{clean}-{step}")
@@ -61,7 +67,8 @@ mod tests {
             env: vec!["HOME=/literal/$PATH".into()],
             secret_env: Vec::new(),
             privileged: false,
-            expect: spec.tests[0].expect_for(&crate::platform::Platform::parse("linux/amd64").expect("p")),
+            expect: spec.tests[0]
+                .expect_for(&crate::platform::Platform::parse("linux/amd64").expect("p")),
             timeout: Duration::from_secs(1),
             env_expand: vec![("PATH".into(), "/opt:$PATH".into())],
             expand_command,

@@ -34,7 +34,10 @@ pub fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
 }
 
 fn special(c: u8) -> bool {
-    matches!(c, b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9')
+    matches!(
+        c,
+        b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9'
+    )
 }
 
 fn alnum(c: u8) -> bool {
@@ -58,7 +61,11 @@ fn shell_name(s: &str) -> (Option<&str>, usize) {
         return (Some(&s[..1]), 1);
     }
     let n = b.iter().take_while(|c| alnum(**c)).count();
-    if n == 0 { (None, 0) } else { (Some(&s[..n]), n) }
+    if n == 0 {
+        (None, 0)
+    } else {
+        (Some(&s[..n]), n)
+    }
 }
 
 /// `KEY=value` pairs as a map; a later pair wins, as in Docker's merge.

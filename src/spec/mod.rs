@@ -720,7 +720,10 @@ impl Validator<'_> {
         })
     }
 
-    fn setup(&self, raw: Option<&Spanned<Vec<Vec<String>>>>) -> Result<Vec<Vec<String>>, SpecError> {
+    fn setup(
+        &self,
+        raw: Option<&Spanned<Vec<Vec<String>>>>,
+    ) -> Result<Vec<Vec<String>>, SpecError> {
         let Some(raw) = raw else {
             return Ok(Vec::new());
         };

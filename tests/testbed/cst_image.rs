@@ -63,14 +63,26 @@ pub fn extra_layer() -> Result<Layer> {
     use tar::EntryType::{Directory, Regular};
     let entries: Vec<(String, Entry)> = vec![
         ("data/".into(), Entry::Dir(0o755)),
-        ("etc/greeting".into(), Entry::File(0o644, b"hello\n".to_vec())),
-        ("etc/no-newline".into(), Entry::File(0o644, b"first\nworld".to_vec())),
+        (
+            "etc/greeting".into(),
+            Entry::File(0o644, b"hello\n".to_vec()),
+        ),
+        (
+            "etc/no-newline".into(),
+            Entry::File(0o644, b"first\nworld".to_vec()),
+        ),
         ("home/".into(), Entry::Dir(0o755)),
         ("home/app/".into(), owned(Directory, 0o750, 1000, b"")),
-        ("home/app/secret".into(), owned(Regular, 0o640, 1000, b"token\n")),
+        (
+            "home/app/secret".into(),
+            owned(Regular, 0o640, 1000, b"token\n"),
+        ),
         ("srv/".into(), Entry::Dir(0o755)),
         ("srv/shared/".into(), Entry::Dir(0o2775)),
-        ("srv/tool".into(), owned(Regular, 0o4755, 0, b"#!/bin/sh\necho tool\n")),
+        (
+            "srv/tool".into(),
+            owned(Regular, 0o4755, 0, b"#!/bin/sh\necho tool\n"),
+        ),
         ("srv/scratch/".into(), Entry::Dir(0o1777)),
         ("usr/".into(), Entry::Dir(0o755)),
         ("usr/bin/".into(), Entry::Dir(0o755)),
@@ -78,9 +90,15 @@ pub fn extra_layer() -> Result<Layer> {
         ("usr/share/".into(), Entry::Dir(0o755)),
         ("usr/share/doc/".into(), Entry::Dir(0o755)),
         ("usr/share/doc/libfree/".into(), Entry::Dir(0o755)),
-        ("usr/share/doc/libfree/copyright".into(), Entry::File(0o644, b"License: MIT\n".to_vec())),
+        (
+            "usr/share/doc/libfree/copyright".into(),
+            Entry::File(0o644, b"License: MIT\n".to_vec()),
+        ),
         ("usr/share/doc/libcopyleft/".into(), Entry::Dir(0o755)),
-        ("usr/share/doc/libcopyleft/copyright".into(), Entry::File(0o644, b"License: AGPL-3\n".to_vec())),
+        (
+            "usr/share/doc/libcopyleft/copyright".into(),
+            Entry::File(0o644, b"License: AGPL-3\n".to_vec()),
+        ),
     ];
     let tar = tar_archive(entries, crate::image::EPOCH)?;
     let diff_id = sha256_digest(&tar);
