@@ -74,6 +74,9 @@ fn local_amd64() {
     }
 }
 
+/// Pass (true) or fail per test name.
+type Verdicts = BTreeMap<String, bool>;
+
 /// cst's verdict per test name.
 fn cst_verdicts(config: &Path) -> BTreeMap<String, bool> {
     let out = Command::new(cst_binary())
@@ -157,27 +160,26 @@ fn container_structure_test_and_archsmoke_agree_test_by_test() {
     local_amd64();
     let configs = configs();
     // cst is slow (a container, often a commit, per test): the configs run side by side.
-    let results: Vec<(PathBuf, BTreeMap<String, bool>, BTreeMap<String, bool>)> =
-        std::thread::scope(|s| {
-            let handles: Vec<_> = configs
-                .iter()
-                .map(|c| {
-                    s.spawn(move || {
-                        let theirs = cst_verdicts(c);
-                        let mut ours = archsmoke_verdicts(c, Some("linux/amd64"));
-                        (
-                            c.clone(),
-                            theirs,
-                            ours.remove("linux/amd64").expect("amd64"),
-                        )
-                    })
+    let results: Vec<(PathBuf, Verdicts, Verdicts)> = std::thread::scope(|s| {
+        let handles: Vec<_> = configs
+            .iter()
+            .map(|c| {
+                s.spawn(move || {
+                    let theirs = cst_verdicts(c);
+                    let mut ours = archsmoke_verdicts(c, Some("linux/amd64"));
+                    (
+                        c.clone(),
+                        theirs,
+                        ours.remove("linux/amd64").expect("amd64"),
+                    )
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("config thread"))
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("config thread"))
+            .collect()
+    });
     let mut disagreements = Vec::new();
     let (mut total, mut passed) = (0, 0);
     for (config, theirs, ours) in &results {

@@ -39,7 +39,7 @@ where
         match fs.lookup(DOC_ROOT, true) {
             Lookup::Found { entry, .. } if entry.kind == EntryKind::Directory => {}
             _ => out.push(mismatch(
-                format!("{DOC_ROOT}"),
+                DOC_ROOT.to_owned(),
                 "a directory of package documentation",
                 "missing".into(),
             )),
