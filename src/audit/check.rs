@@ -424,3 +424,46 @@ pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: EntryKind, mode: u32) -> Entry {
+        Entry {
+            path: "/x".into(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            elf: None,
+            content: None,
+        }
+    }
+
+    #[test]
+    fn file_modes_read_as_go_prints_them() {
+        for (kind, mode, want) in [
+            (EntryKind::File, 0o755, "-rwxr-xr-x"),
+            (EntryKind::File, 0o4755, "urwxr-xr-x"),
+            (EntryKind::Directory, 0o2775, "dgrwxrwxr-x"),
+            (EntryKind::Directory, 0o1777, "dtrwxrwxrwx"),
+            (EntryKind::Directory, 0o700, "drwx------"),
+            // A symlink's own mode is 0777 whatever its tar header says.
+            (EntryKind::Symlink("busybox".into()), 0o755, "Lrwxrwxrwx"),
+            (EntryKind::File, 0o6000, "ug---------"),
+        ] {
+            assert_eq!(go_file_mode(&entry(kind, mode)), want);
+        }
+    }
+
+    #[test]
+    fn a_bare_port_number_matches_any_protocol() {
+        assert!(port_is("53/udp", "53"));
+        assert!(port_is("8080/tcp", "8080"));
+        assert!(!port_is("8080/tcp", "80"));
+        assert!(port_is("53/udp", "53/udp"));
+        assert!(!port_is("53/udp", "53/tcp"));
+    }
+}

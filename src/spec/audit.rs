@@ -562,3 +562,108 @@ mod tests {
         assert_eq!(spec.files[0].kind, Some(FileKind::Symlink));
     }
 }
+
+#[cfg(test)]
+mod cst_keys {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<super::super::Spec, SpecError> {
+        super::super::parse(Path::new("keys.toml"), text)
+    }
+
+    #[test]
+    fn permission_strings_follow_go() {
+        for ok in [
+            "-rwxr-xr-x",
+            "Lrwxrwxrwx",
+            "dgrwxr-xr-x",
+            "dtrwxrwxrwx",
+            "urwxr-xr-x",
+            "ug---------",
+        ] {
+            assert!(valid_permissions(ok), "{ok}");
+        }
+        for bad in [
+            "rwxr-xr-x",
+            "-rwxr-xr-",
+            "xrwxr-xr-x",
+            "gdrwxr-xr-x",
+            "-rwxrwxrwz",
+            "",
+        ] {
+            assert!(!valid_permissions(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn added_keys_load_and_bad_values_are_positioned() {
+        let spec = parse(
+            "[[file]]\nname = \"n\"\npath = \"/bin/sh\"\nfollow = false\npermissions = \"Lrwxrwxrwx\"\n\
+             executable_by = \"group\"\nnot_matches = \"x\"\n\
+             [metadata]\nlabels_matches = { a = \"^1\" }\nexposed_ports_include = [\"53\", \"80/tcp\"]\n\
+             unexposed_ports = [\"22\"]\nvolumes_include = [\"/d\"]\nunmounted_volumes = [\"/v\"]\n\
+             [[license]]\ndebian = true\n",
+        )
+        .expect("valid");
+        let f = &spec.files[0];
+        assert_eq!(f.report_name(), "n");
+        assert!(!f.follow);
+        assert_eq!(f.executable_by, Some(ExecutableBy::Group));
+        let m = spec.metadata.expect("metadata");
+        assert_eq!(m.exposed_ports_include, ["53", "80/tcp"]);
+        assert_eq!(spec.licenses[0].name, "license");
+        for (text, needle) in [
+            (
+                "[[file]]\npath = \"/x\"\npermissions = \"755\"\n",
+                "keys.toml:3:15: bad permissions",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nexecutable_by = \"all\"\n",
+                "keys.toml:3:17: unknown `executable_by`",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nexists = false\npermissions = \"-rwxrwxrwx\"\n",
+                "must be absent",
+            ),
+            (
+                "[metadata]\nunexposed_ports = [\"ssh\"]\n",
+                "keys.toml:2:20: bad port",
+            ),
+            (
+                "[[license]]\nfiles = [\"rel\"]\n",
+                "keys.toml:2:10: `rel` is not an absolute path",
+            ),
+            ("[[license]]\n", "checks nothing"),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nsetup = [[]]\n",
+                "keys.toml:4:9: a `setup` command is empty",
+            ),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nuser = \"\"\n",
+                "`user` is empty",
+            ),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nstdout_not_matches = \"(\"\n",
+                "bad regex",
+            ),
+        ] {
+            let e = parse(text).expect_err(text).to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn exec_isolation_refuses_what_needs_a_container_per_test() {
+        let e = parse(
+            "[settings]\nisolation = \"exec\"\nexec_keepalive = [\"sleep\", \"infinity\"]\n\
+             [[test]]\nname = \"t\"\ncommand = [\"x\"]\nsetup = [[\"y\"]]\n",
+        )
+        .expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("need a container of its own per test"),
+            "{e}"
+        );
+    }
+}
