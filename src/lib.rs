@@ -20,6 +20,7 @@ pub mod arch;
 pub mod audit;
 pub mod check;
 pub mod cli;
+pub mod cst;
 pub mod diagnostic;
 pub mod emulation;
 pub mod engine;

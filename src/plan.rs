@@ -51,6 +51,14 @@ pub struct PlannedTest {
     pub expect: Expect,
     pub timeout: Duration,
     pub limits: crate::limits::Limits,
+    /// Set before `env`, values expanded against the image's environment at run time.
+    pub env_expand: Vec<(String, String)>,
+    /// Expand `$VAR` in the command and entrypoint from the image's environment.
+    pub expand_command: bool,
+    /// Commands committed one on top of the other before the test runs on the result.
+    pub setup: Vec<Vec<String>>,
+    /// Replaces the image's USER.
+    pub user: Option<String>,
 }
 
 impl Plan {
@@ -219,6 +227,14 @@ pub fn plan_routed(
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect(),
                     privileged: t.privileged,
+                    env_expand: t
+                        .env_expand
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    expand_command: t.expand_command,
+                    setup: t.setup.clone(),
+                    user: t.user.clone(),
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
                     limits: t.limits,

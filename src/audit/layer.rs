@@ -73,6 +73,15 @@ pub struct ScanOptions {
     /// Larger files named in `keep_content` are refused rather than held in memory.
     pub max_content: u64,
     pub elf: bool,
+    /// Also keep every `/usr/share/doc/<package>/copyright` (Debian licence checks).
+    pub keep_debian_copyright: bool,
+}
+
+/// Whether `path` is a Debian package's copyright file.
+pub fn is_debian_copyright(path: &str) -> bool {
+    path.strip_prefix("/usr/share/doc/")
+        .and_then(|rest| rest.strip_suffix("/copyright"))
+        .is_some_and(|package| !package.is_empty() && !package.contains('/'))
 }
 
 /// Entries of one layer held for the audit. Every entry's metadata stays in memory until the
@@ -180,7 +189,9 @@ fn scan_entries(
         };
         let (mut elf, mut content) = (None, None);
         if kind == EntryKind::File {
-            if opts.keep_content.contains(&path) {
+            if opts.keep_content.contains(&path)
+                || (opts.keep_debian_copyright && is_debian_copyright(&path))
+            {
                 if size > opts.max_content {
                     return Err(ScanError::TooLarge {
                         path,
@@ -342,6 +353,7 @@ mod tests {
             keep_content: HashSet::from(["/etc/motd".to_owned()]),
             max_content: 1024,
             elf: true,
+            keep_debian_copyright: false,
         };
         for blob in [tar, gz, zst] {
             let layer = scan(blob.as_slice(), &opts).expect("scan");
@@ -383,6 +395,7 @@ mod tests {
             keep_content: HashSet::from(["/big".to_owned()]),
             max_content: 1024,
             elf: false,
+            keep_debian_copyright: false,
         };
         assert!(matches!(
             scan(tar.as_slice(), &opts),

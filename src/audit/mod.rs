@@ -14,6 +14,7 @@
 
 pub mod fs;
 pub mod layer;
+mod license;
 mod source;
 
 pub use source::{AuditSource, LayerReader, LayerSource};
@@ -28,7 +29,7 @@ use crate::check::image::{self, ImageCheck, ImageView};
 use crate::image::{ImageError, IndexEntry, PlatformContents};
 use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
 use crate::platform::Platform;
-use crate::spec::{AuditSettings, ElfLevel, FileCheck, MetadataCheck, Spec};
+use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
 use fs::{Lookup, MergedFs};
 use layer::{EntryKind, Layer, ScanOptions};
 
@@ -41,6 +42,7 @@ pub const MAX_CONTENT: u64 = 16 << 20;
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub files: Vec<FileCheck>,
+    pub licenses: Vec<LicenseCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
 }
@@ -49,6 +51,7 @@ impl Checks {
     pub fn from_spec(spec: &Spec) -> Checks {
         Checks {
             files: spec.files.clone(),
+            licenses: spec.licenses.clone(),
             metadata: spec.metadata.clone(),
             audit: spec.audit.clone(),
         }
@@ -66,11 +69,14 @@ impl Checks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.metadata.is_none() && self.audit.elf == ElfLevel::Off
+        self.files.is_empty()
+            && self.licenses.is_empty()
+            && self.metadata.is_none()
+            && self.audit.elf == ElfLevel::Off
     }
 
     fn needs_layers(&self) -> bool {
-        !self.files.is_empty() || self.audit.elf != ElfLevel::Off
+        !self.files.is_empty() || !self.licenses.is_empty() || self.audit.elf != ElfLevel::Off
     }
 }
 
@@ -135,9 +141,11 @@ pub async fn audit(
             .iter()
             .filter(|f| f.needs_content())
             .map(|f| f.path.clone())
+            .chain(checks.licenses.iter().flat_map(|l| l.files.iter().cloned()))
             .collect(),
         max_content: MAX_CONTENT,
         elf: checks.audit.elf != ElfLevel::Off,
+        keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
     };
     let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(unique)
         .map(|(digest, size)| {
@@ -267,6 +275,22 @@ async fn audit_platform(
             started,
         ));
     }
+    for l in &checks.licenses {
+        let (mismatches, error) = match &layers {
+            Err(e) => (Vec::new(), Some(e.clone())),
+            Ok(_) => {
+                let read = |path: String| {
+                    let (merged, contents) = (&merged, &contents);
+                    async move { bytes_at(source, &path, merged, contents).await }
+                };
+                match license::check(l, &merged, read).await {
+                    Ok(m) => (m, None),
+                    Err(e) => (Vec::new(), Some(e)),
+                }
+            }
+        };
+        tests.push(finished(l.name.clone(), mismatches, error, true, started));
+    }
     PlatformAudit {
         platform: target.platform.clone(),
         problem,
@@ -286,7 +310,17 @@ async fn content_of(
     if !check.needs_content() || !check.exists {
         return Ok(None);
     }
-    let Lookup::Found { path, layer, entry } = merged.lookup(&check.path, true) else {
+    bytes_at(source, &check.path, merged, contents).await
+}
+
+/// The bytes of the regular file at `path` (symlinks followed), `None` when there is none.
+async fn bytes_at(
+    source: &dyn AuditSource,
+    path: &str,
+    merged: &MergedFs,
+    contents: &PlatformContents,
+) -> Result<Option<Vec<u8>>, String> {
+    let Lookup::Found { path, layer, entry } = merged.lookup(path, true) else {
         return Ok(None);
     };
     if !matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_)) {
@@ -303,6 +337,7 @@ async fn content_of(
         keep_content: HashSet::from([path.clone()]),
         max_content: MAX_CONTENT,
         elf: false,
+        keep_debian_copyright: false,
     };
     let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;
     Ok(again

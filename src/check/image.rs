@@ -64,7 +64,7 @@ impl ImageCheck<'_> {
     /// The name of its test report.
     pub fn name(&self) -> String {
         match self {
-            ImageCheck::File(f) => format!("file {}", f.path),
+            ImageCheck::File(f) => f.report_name(),
             ImageCheck::Metadata(_) => "metadata".into(),
             ImageCheck::Elf(_) => "audit elf".into(),
         }
@@ -117,7 +117,7 @@ fn kind_name(kind: &EntryKind) -> String {
 /// fetches them, possibly from the layer a symlink led to).
 pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    let follow = check.kind != Some(FileKind::Symlink);
+    let follow = check.follow && check.kind != Some(FileKind::Symlink);
     let entry = match fs.lookup(&check.path, follow) {
         Lookup::Found { entry, path, .. } => Some((entry, path)),
         Lookup::Missing { path } => {
@@ -176,6 +176,21 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
             format!("{:04o}", entry.mode),
         ));
     }
+    if let Some(want) = &check.permissions {
+        let got = go_file_mode(entry);
+        if *want != got {
+            out.push(mismatch("permissions", want, got));
+        }
+    }
+    if let Some(by) = check.executable_by
+        && go_mode_bits(entry) & by.mask() == 0
+    {
+        out.push(mismatch(
+            "executable by",
+            format!("{by:?}").to_lowercase(),
+            format!("not: {}", go_file_mode(entry)),
+        ));
+    }
     for (what, want, got) in [
         ("uid", check.uid, entry.uid),
         ("gid", check.gid, entry.gid),
@@ -195,6 +210,7 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
                     contains: check.contains.clone(),
                     matches: check.matches.clone(),
                     excludes: check.excludes.clone(),
+                    not_matches: check.not_matches.clone(),
                 };
                 output::stream(
                     "content",
@@ -211,6 +227,50 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
         }
     }
     out
+}
+
+/// The permission bits as the engine shows them: a symlink's own mode is always 0777 on Linux,
+/// whatever its tar header says.
+fn go_mode_bits(entry: &Entry) -> u32 {
+    match entry.kind {
+        EntryKind::Symlink(_) => 0o777,
+        _ => entry.mode,
+    }
+}
+
+/// Go's `FileMode.String()` of an entry, as container-structure-test compares it: type letters
+/// (`d`, `L`, then `u`/`g`/`t` for setuid, setgid and sticky), or `-`, then `rwxrwxrwx`.
+pub fn go_file_mode(entry: &Entry) -> String {
+    let mode = go_mode_bits(entry);
+    let mut out = String::new();
+    match entry.kind {
+        EntryKind::Directory => out.push('d'),
+        EntryKind::Symlink(_) => out.push('L'),
+        // Devices and fifos: archsmoke's layer reader does not tell them apart.
+        EntryKind::Other => out.push('?'),
+        _ => {}
+    }
+    for (bit, letter) in [(0o4000, 'u'), (0o2000, 'g'), (0o1000, 't')] {
+        if mode & bit != 0 {
+            out.push(letter);
+        }
+    }
+    if out.is_empty() {
+        out.push('-');
+    }
+    for (i, c) in "rwxrwxrwx".chars().enumerate() {
+        out.push(if mode & (1 << (8 - i)) != 0 { c } else { '-' });
+    }
+    out
+}
+
+/// Whether an image port (`8080/tcp`) is the one asked for: `8080` means any protocol.
+fn port_is(image_port: &str, want: &str) -> bool {
+    if want.contains('/') {
+        image_port == want
+    } else {
+        image_port.split('/').next() == Some(want)
+    }
 }
 
 /// Check `[metadata]` against an image config.
@@ -297,6 +357,38 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
                 format!("{want:?}"),
                 got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
             ));
+        }
+    }
+    for (name, re) in &check.labels_matches {
+        let got = labels.get(name);
+        if !got.is_some_and(|v| re.is_match(v)) {
+            out.push(mismatch(
+                format!("label {name} matches"),
+                re.as_str(),
+                got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
+            ));
+        }
+    }
+    let ports = c.exposed_ports().clone().unwrap_or_default();
+    for want in &check.exposed_ports_include {
+        if !ports.iter().any(|p| port_is(p, want)) {
+            out.push(mismatch("exposed port", want, format!("{ports:?}")));
+        }
+    }
+    for want in &check.unexposed_ports {
+        if ports.iter().any(|p| port_is(p, want)) {
+            out.push(mismatch("unexposed port", want, format!("{ports:?}")));
+        }
+    }
+    let volumes = c.volumes().clone().unwrap_or_default();
+    for want in &check.volumes_include {
+        if !volumes.contains(want) {
+            out.push(mismatch("volume", want, format!("{volumes:?}")));
+        }
+    }
+    for want in &check.unmounted_volumes {
+        if volumes.contains(want) {
+            out.push(mismatch("unmounted volume", want, format!("{volumes:?}")));
         }
     }
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
@@ -411,3 +503,46 @@ pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<
 #[cfg(test)]
 #[path = "image_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod cst_tests {
+    use super::*;
+
+    fn entry(kind: EntryKind, mode: u32) -> Entry {
+        Entry {
+            path: "/x".into(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            elf: None,
+            content: None,
+        }
+    }
+
+    #[test]
+    fn file_modes_read_as_go_prints_them() {
+        for (kind, mode, want) in [
+            (EntryKind::File, 0o755, "-rwxr-xr-x"),
+            (EntryKind::File, 0o4755, "urwxr-xr-x"),
+            (EntryKind::Directory, 0o2775, "dgrwxrwxr-x"),
+            (EntryKind::Directory, 0o1777, "dtrwxrwxrwx"),
+            (EntryKind::Directory, 0o700, "drwx------"),
+            // A symlink's own mode is 0777 whatever its tar header says.
+            (EntryKind::Symlink("busybox".into()), 0o755, "Lrwxrwxrwx"),
+            (EntryKind::File, 0o6000, "ug---------"),
+        ] {
+            assert_eq!(go_file_mode(&entry(kind, mode)), want);
+        }
+    }
+
+    #[test]
+    fn a_bare_port_number_matches_any_protocol() {
+        assert!(port_is("53/udp", "53"));
+        assert!(port_is("8080/tcp", "8080"));
+        assert!(!port_is("8080/tcp", "80"));
+        assert!(port_is("53/udp", "53/udp"));
+        assert!(!port_is("53/udp", "53/tcp"));
+    }
+}

@@ -37,7 +37,12 @@ fn file_check(path: &str) -> FileCheck {
         contains: Vec::new(),
         matches: Vec::new(),
         excludes: Vec::new(),
+        not_matches: Vec::new(),
         platforms: None,
+        name: None,
+        permissions: None,
+        executable_by: None,
+        follow: true,
     }
 }
 

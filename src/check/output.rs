@@ -46,6 +46,15 @@ pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut 
             });
         }
     }
+    for re in &expect.not_matches {
+        if re.is_match(actual) {
+            out.push(Mismatch {
+                check: format!("{name} not matches"),
+                expected: format!("no match of `{}`", re.as_str()),
+                actual: actual.to_owned(),
+            });
+        }
+    }
     for needle in &expect.excludes {
         if actual.contains(needle.as_str()) {
             out.push(Mismatch {

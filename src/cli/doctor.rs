@@ -320,6 +320,7 @@ async fn probe_one(
         return (ProbeReport::new(outcome, decision), false);
     }
     let request = ContainerRequest {
+        user: None,
         image: image.reference.clone(),
         platform: platform.clone(),
         command: None,

@@ -17,7 +17,11 @@ use crate::exit;
 use crate::owner::{self, Liveness};
 
 /// Repositories of the images archsmoke itself creates and removes (probe and load images).
-pub const TEMPORARY_REPOSITORIES: &[&str] = &["archsmoke-probe", "archsmoke-load"];
+pub const TEMPORARY_REPOSITORIES: &[&str] = &[
+    "archsmoke-probe",
+    "archsmoke-load",
+    crate::engine::COMMIT_REPOSITORY,
+];
 /// How old a container of a run that cannot be checked must be before plain `gc` takes it: no
 /// smoke-test run lasts a day.
 pub const AGE_FLOOR: Duration = Duration::from_secs(24 * 3600);

@@ -4,6 +4,7 @@
 
 mod audit;
 mod binfmt;
+mod cst;
 mod doctor;
 mod gc;
 mod inspect;
@@ -69,7 +70,7 @@ enum Command {
     /// Manage the kernel's binfmt_misc entries for QEMU user emulation.
     Binfmt(binfmt::BinfmtArgs),
     /// Remove containers that killed runs left behind (found by their archsmoke.run label) and
-    /// archsmoke's temporary images (archsmoke-probe, archsmoke-load).
+    /// archsmoke's temporary images (archsmoke-probe, archsmoke-load, archsmoke-commit).
     Gc(GcArgs),
     /// Show what this machine and its engine can run: the engine, binfmt_misc entries and their
     /// flags, and per platform native / emulated / unavailable with the command that fixes it.
@@ -82,6 +83,11 @@ enum Command {
     /// Confirm that every child of an assembled list (`docker buildx imagetools create`) is a
     /// digest that passed in a JSON report; exit 1 naming those that did not.
     Verify(VerifyArgs),
+    /// Print the archsmoke TOML spec equivalent to a container-structure-test config.
+    Convert(cst::ConvertArgs),
+    /// Check specs and cst configs without an engine or a registry: every problem, with its
+    /// file, line and column.
+    Validate(cst::ValidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +117,16 @@ pub struct MergeArgs {
     /// The format of the summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+impl RunArgs {
+    /// The spec or cst config to run.
+    fn spec_path(&self) -> &std::path::Path {
+        self.cst
+            .as_deref()
+            .or(self.spec.as_deref())
+            .unwrap_or(std::path::Path::new(""))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -160,8 +176,12 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The test spec (TOML).
-    spec: PathBuf,
+    /// The test spec (TOML), or a container-structure-test config (YAML with `schemaVersion`).
+    #[arg(required_unless_present = "cst")]
+    spec: Option<PathBuf>,
+    /// A container-structure-test config, read as such whatever its file name.
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    cst: Option<PathBuf>,
     /// The image to test (overrides `image` in the spec).
     #[arg(long, value_name = "REF")]
     image: Option<String>,
@@ -328,6 +348,8 @@ pub fn main() -> i32 {
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
             Command::Merge(args) => merge::merge(&args, &cli.global).await,
             Command::Verify(args) => verify::verify(&args, &cli.global).await,
+            Command::Convert(args) => cst::convert(&args),
+            Command::Validate(args) => cst::validate(&args),
         }
     });
     match result {

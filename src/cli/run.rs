@@ -32,7 +32,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
 /// What the command line said, in the pipeline's terms.
 fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
     Flags {
-        spec: args.spec.clone(),
+        spec: args.spec_path().to_path_buf(),
         image: args.image.clone(),
         host: global.host.clone(),
         platforms: args.platforms.clone(),

@@ -165,7 +165,14 @@ pub struct LocalImage {
     /// False when the digest was already present and nothing was downloaded.
     pub pulled: bool,
     pub duration: Duration,
+    /// The image config's environment (`KEY=value`), for tests that expand `$VAR` from it.
+    #[serde(skip)]
+    pub env: Vec<String>,
 }
+
+/// Repository of the images a run commits from `setup` containers; the tag starts with the run
+/// id, and the images carry the run's label, so the end of the run and `gc` find them.
+pub const COMMIT_REPOSITORY: &str = "archsmoke-commit";
 
 /// One container to run.
 #[derive(Debug, Clone)]
@@ -175,6 +182,8 @@ pub struct ContainerRequest {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
+    /// Replaces the image's USER when given.
+    pub user: Option<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
     /// Only when the command line allowed it (`--allow-privileged`).
@@ -465,7 +474,33 @@ impl Engine {
             ),
             pulled: false,
             duration: Duration::ZERO,
+            env: inspect.config.and_then(|c| c.env).unwrap_or_default(),
         })
+    }
+
+    /// Commit a stopped container as `archsmoke-commit:<tag>`, labelled with `labels` (the
+    /// run's), and return the new image's ID: what a `setup` command leaves behind.
+    pub async fn commit_container(
+        &self,
+        id: &str,
+        tag: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, EngineError> {
+        let options = bollard::query_parameters::CommitContainerOptionsBuilder::new()
+            .container(id)
+            .repo(COMMIT_REPOSITORY)
+            .tag(tag)
+            .build();
+        let config = bollard::models::ContainerConfig {
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        Ok(self
+            .docker
+            .commit_container(options, config)
+            .await
+            .map_err(op("commit a setup container"))?
+            .id)
     }
 
     /// Create one test container (not started). The caller removes it, whatever happens next.
@@ -478,6 +513,7 @@ impl Engine {
             cmd: request.command.clone(),
             entrypoint: request.entrypoint.clone(),
             env: Some(request.env.clone()),
+            user: request.user.clone(),
             labels: Some(request.labels.clone()),
             attach_stdout: Some(true),
             attach_stderr: Some(true),

@@ -68,7 +68,8 @@ impl Config {
     /// Reads the spec named by `flags` and merges the two. Registers the spec's secrets with the
     /// redactor, so that nothing printed from here on shows them.
     pub fn load(flags: Flags) -> Result<Config, Diagnostic> {
-        let spec = spec::load(&flags.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;
+        let spec = crate::cst::load_any(&flags.spec, false)
+            .map_err(|e| Diagnostic::usage(e.to_string()))?;
         spec.check_privileged(flags.allow_privileged)
             .map_err(|e| Diagnostic::usage(e.to_string()))?;
         crate::redact::register(spec.secrets());

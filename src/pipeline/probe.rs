@@ -122,6 +122,7 @@ async fn probe(engine: &Engine, platform: &Platform, run_id: &str) -> ExecMode {
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
         limits: crate::limits::Limits::default(),
+        user: None,
     };
     let mode = match engine.run_container(&request).await {
         Ok(r) if r.exit_code == Some(0) && !r.timed_out => ExecMode::Emulated {

@@ -97,6 +97,63 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Commit a stopped container as `archsmoke-commit:<tag>` with the run's labels; the new
+    /// image's ID. Backends without images (test fakes) cannot.
+    fn commit_container(
+        &self,
+        _id: &str,
+        _tag: &str,
+        _labels: &std::collections::HashMap<String, String>,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send {
+        async {
+            Err(EngineError::Operation {
+                op: "commit a setup container",
+                detail: "this backend cannot commit containers".into(),
+            })
+        }
+    }
+
+    /// Remove an image by reference; one already gone is not an error.
+    fn remove_image(
+        &self,
+        _reference: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// A `setup` command: run `request` to completion (its exit code does not matter, as in
+    /// container-structure-test), commit the container as `archsmoke-commit:<tag>`, remove it;
+    /// the committed image's ID.
+    fn run_and_commit(
+        &self,
+        request: &ContainerRequest,
+        tag: &str,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send {
+        async move {
+            let id = self.create_container(request).await?;
+            let result = match self.start_and_wait(&id, request).await {
+                Ok(r) if r.timed_out => {
+                    if let Err(e) = self.kill_container(&id).await {
+                        tracing::debug!(container = %id, error = %e, "kill after timeout failed");
+                    }
+                    Err(EngineError::Operation {
+                        op: "run a setup command",
+                        detail: format!(
+                            "still running after {}; killed",
+                            humantime::format_duration(request.timeout)
+                        ),
+                    })
+                }
+                Ok(_) => self.commit_container(&id, tag, &request.labels).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = self.remove_container(&id).await {
+                tracing::warn!(container = %id, error = %e, "could not remove container");
+            }
+            result
+        }
+    }
+
     /// One test container from creation to removal: kill it at its deadline, and remove it
     /// whatever happened once it exists (a failed start included). Dropping this future (the
     /// run was cancelled) leaves the container to the run's sweep, which finds it by label.
@@ -170,6 +227,19 @@ impl Backend for Engine {
 
     async fn create_container(&self, request: &ContainerRequest) -> Result<String, EngineError> {
         Engine::create_container(self, request).await
+    }
+
+    async fn commit_container(
+        &self,
+        id: &str,
+        tag: &str,
+        labels: &std::collections::HashMap<String, String>,
+    ) -> Result<String, EngineError> {
+        Engine::commit_container(self, id, tag, labels).await
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        Engine::remove_image(self, reference).await
     }
 
     async fn start_and_wait(

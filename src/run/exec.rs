@@ -171,6 +171,10 @@ mod tests {
             timeout: Duration::from_secs(3),
             limits: crate::limits::Limits::default(),
             secret_env: Vec::new(),
+            env_expand: Vec::new(),
+            expand_command: false,
+            setup: Vec::new(),
+            user: None,
             privileged: false,
         }
     }

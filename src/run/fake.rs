@@ -141,6 +141,7 @@ impl Backend for Fake {
             platform: platform.clone(),
             pulled: true,
             duration: Duration::ZERO,
+            env: Vec::new(),
         })
     }
 

@@ -10,6 +10,7 @@
 
 mod backend;
 mod exec;
+mod expand;
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
@@ -27,7 +28,8 @@ use crate::check::output;
 pub use backend::{ArchiveChunks, Backend};
 
 use crate::engine::{
-    ContainerRequest, ContainerResult, Engine, EngineError, LocalImage, RUN_LABEL,
+    COMMIT_REPOSITORY, ContainerRequest, ContainerResult, Engine, EngineError, LocalImage,
+    RUN_LABEL,
 };
 use crate::event::Event;
 use crate::image::{ImageSource, PlatformImage};
@@ -142,7 +144,7 @@ async fn run_platform<B: Backend>(
     // A platform with only image checks (files, metadata, audit) needs no pull and no container.
     } else if report.problem.is_none() && planned.result_count() > 0 {
         match prepare(&planned, ctx).await {
-            Ok((image_id, pull)) => {
+            Ok((image_id, pull, image_env)) => {
                 report.pull = Some(pull);
                 match (&planned.service, &ctx.isolation) {
                     (Some(service), _) => {
@@ -153,10 +155,15 @@ async fn run_platform<B: Backend>(
                         report.service = Some(Box::new(service));
                     }
                     (None, Isolation::Container) => {
-                        report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
+                        let image = RunImage {
+                            id: image_id,
+                            env: Arc::new(crate::spec::expand::env_map(&image_env)),
+                        };
+                        report.tests = run_tests(&planned, &image, ctx, slots, network).await;
                     }
                     (None, Isolation::Exec { keepalive }) => {
-                        match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
+                        let image_id = image_id.as_str();
+                        match exec::run_tests(&planned, image_id, keepalive, ctx, slots, network)
                             .await
                         {
                             Ok(tests) => report.tests = tests,
@@ -179,7 +186,7 @@ async fn run_platform<B: Backend>(
 async fn prepare<B: Backend>(
     planned: &PlannedPlatform,
     ctx: &RunContext<B>,
-) -> Result<(String, PullReport), Problem> {
+) -> Result<(String, PullReport, Vec<String>), Problem> {
     let Some((entry, _)) = &planned.entry else {
         unreachable!("the plan gives every platform without a problem an entry");
     };
@@ -235,6 +242,7 @@ async fn prepare<B: Backend>(
             pulled: pulled.pulled,
             duration: pulled.duration,
         },
+        pulled.env,
     ))
 }
 
@@ -313,9 +321,15 @@ fn interrupted() -> Problem {
     }
 }
 
+/// The image a platform's tests run on, and its config's environment (for `$VAR` expansion).
+struct RunImage {
+    id: String,
+    env: Arc<std::collections::BTreeMap<String, String>>,
+}
+
 async fn run_tests<B: Backend>(
     planned: &PlannedPlatform,
-    image_id: &str,
+    image: &RunImage,
     ctx: &Arc<RunContext<B>>,
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
@@ -323,12 +337,14 @@ async fn run_tests<B: Backend>(
     let runs_as = runs_as(planned);
     let mut set = JoinSet::new();
     for (i, test) in planned.tests.iter().cloned().enumerate() {
+        let (command, entrypoint, env) = expand::resolve(&test, &image.env);
         let request = ContainerRequest {
-            image: image_id.to_owned(),
+            image: image.id.clone(),
             platform: runs_as.clone(),
-            command: test.command.clone(),
-            entrypoint: test.entrypoint.clone(),
-            env: test.env.iter().chain(&test.secret_env).cloned().collect(),
+            command,
+            entrypoint,
+            env,
+            user: test.user.clone(),
             labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             privileged: test.privileged,
@@ -413,11 +429,68 @@ async fn run_test<B: Backend>(
         test: test.name.clone(),
     });
     let result = tokio::select! {
-        r = ctx.engine.run_container(request) => r,
+        r = run_with_setup(test, request, platform, ctx) => r,
         () = ctx.cancel.cancelled() => return report,
     };
     record(&mut report, test, result);
     report
+}
+
+/// Run the test's `setup` commands, each in a fresh container committed as the image of the
+/// next, then the test itself on the last one; the committed images are removed afterwards
+/// (`gc` finds them by repository and label if the run is killed first).
+async fn run_with_setup<B: Backend>(
+    test: &PlannedTest,
+    request: &ContainerRequest,
+    platform: &Platform,
+    ctx: &RunContext<B>,
+) -> Result<ContainerResult, EngineError> {
+    if test.setup.is_empty() {
+        return ctx.engine.run_container(request).await;
+    }
+    let mut committed: Vec<String> = Vec::new();
+    let mut image = request.image.clone();
+    let mut outcome = Ok(());
+    for (n, command) in test.setup.iter().enumerate() {
+        let setup = ContainerRequest {
+            image: image.clone(),
+            command: Some(command.clone()),
+            entrypoint: Some(Vec::new()),
+            ..request.clone()
+        };
+        let tag = format!(
+            "{}-{}-{}",
+            ctx.run_id,
+            platform.to_string().replace('/', "-"),
+            expand::tag_safe(&test.name, n)
+        );
+        match ctx.engine.run_and_commit(&setup, &tag).await {
+            Ok(id) => {
+                committed.push(format!("{COMMIT_REPOSITORY}:{tag}"));
+                image = id;
+            }
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let result = match outcome {
+        Ok(()) => {
+            let on_result = ContainerRequest {
+                image,
+                ..request.clone()
+            };
+            ctx.engine.run_container(&on_result).await
+        }
+        Err(e) => Err(e),
+    };
+    for tag in committed.iter().rev() {
+        if let Err(e) = ctx.engine.remove_image(tag).await {
+            tracing::warn!(image = %tag, error = %e, "could not remove a committed setup image");
+        }
+    }
+    result
 }
 
 /// A test that has not run (yet): what cancellation leaves behind.

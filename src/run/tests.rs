@@ -34,6 +34,10 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
         },
         timeout,
         limits: crate::limits::Limits::default(),
+        env_expand: Vec::new(),
+        expand_command: false,
+        setup: Vec::new(),
+        user: None,
     }
 }
 

@@ -8,7 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use toml::Spanned;
 
-use super::raw::{OneOrMany, RawAudit, RawFile, RawMetadata};
+use super::raw::{OneOrMany, RawAudit, RawFile, RawLicense, RawMetadata};
 use super::{SpecError, Validator};
 use crate::platform::Platform;
 
@@ -30,16 +30,54 @@ pub struct FileCheck {
     pub contains: Vec<String>,
     pub matches: Vec<Regex>,
     pub excludes: Vec<String>,
+    pub not_matches: Vec<Regex>,
     pub platforms: Option<Vec<Platform>>,
+    /// The result's name in reports; `None` gives `file <path>`.
+    pub name: Option<String>,
+    /// Go's `FileMode.String()` of the entry, e.g. `-rwxr-xr-x`, `Lrwxrwxrwx`, `dgrwxr-xr-x`.
+    pub permissions: Option<String>,
+    pub executable_by: Option<ExecutableBy>,
+    /// Follow a symlink at the last component (stat) or check the link itself (lstat).
+    pub follow: bool,
+}
+
+/// Whose execute bit `executable_by` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutableBy {
+    /// Any of the three.
+    Any,
+    Owner,
+    Group,
+    Other,
+}
+
+impl ExecutableBy {
+    /// The execute bits, one of which must be set.
+    pub fn mask(self) -> u32 {
+        match self {
+            ExecutableBy::Any => 0o111,
+            ExecutableBy::Owner => 0o100,
+            ExecutableBy::Group => 0o010,
+            ExecutableBy::Other => 0o001,
+        }
+    }
 }
 
 impl FileCheck {
+    /// The result's name in reports.
+    pub fn report_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("file {}", self.path))
+    }
+
     /// Whether the check reads the file's bytes (they are kept only for such files).
     pub fn needs_content(&self) -> bool {
         self.content.is_some()
             || !self.contains.is_empty()
             || !self.matches.is_empty()
             || !self.excludes.is_empty()
+            || !self.not_matches.is_empty()
     }
 
     pub fn applies_to(&self, platform: &Platform) -> bool {
@@ -47,6 +85,18 @@ impl FileCheck {
             .as_ref()
             .is_none_or(|ps| ps.iter().any(|p| p == platform))
     }
+}
+
+/// A `[[license]]`: Debian copyright files and named files must exist and not mention a
+/// licence container-structure-test forbids.
+#[derive(Debug, Clone)]
+pub struct LicenseCheck {
+    /// The result's name in reports (default `license`).
+    pub name: String,
+    /// Every `/usr/share/doc/<package>/` needs a `copyright` file.
+    pub debian: bool,
+    /// Absolute paths.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +131,13 @@ pub struct MetadataCheck {
     pub exposed_ports: Option<Vec<String>>,
     /// Compared as a set.
     pub volumes: Option<Vec<String>>,
+    pub labels_matches: Vec<(String, Regex)>,
+    /// Each must be exposed; `8080` (no protocol) matches any protocol.
+    pub exposed_ports_include: Vec<String>,
+    /// None may be exposed; `8080` (no protocol) matches any protocol.
+    pub unexposed_ports: Vec<String>,
+    pub volumes_include: Vec<String>,
+    pub unmounted_volumes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +178,22 @@ impl Default for AuditSettings {
             allow_set: GlobSet::empty(),
         }
     }
+}
+
+/// Whether `text` is a string Go's `FileMode.String()` can produce: type letters from
+/// `dalTLDpSugct?` in that order (or `-`), then nine `rwx` positions.
+pub fn valid_permissions(text: &str) -> bool {
+    let Some(split) = text.len().checked_sub(9) else {
+        return false;
+    };
+    let (kind, perm) = text.split_at(split);
+    let perm_ok = perm
+        .chars()
+        .zip("rwxrwxrwx".chars())
+        .all(|(c, want)| c == want || c == '-');
+    let mut order = "dalTLDpSugct?".chars();
+    let kind_ok = kind == "-" || (!kind.is_empty() && kind.chars().all(|c| order.any(|o| o == c)));
+    perm_ok && kind_ok
 }
 
 /// Make `path` absolute with no `.`, `..` or repeated slashes; `None` when it is not absolute.
@@ -205,6 +278,39 @@ impl Validator<'_> {
                 .with_hint("add it to `platforms`, or fix the file's `platforms`"));
         }
         let exists = raw.exists.unwrap_or(true);
+        let permissions = match &raw.permissions {
+            Some(p) if !valid_permissions(p.get_ref()) => {
+                return Err(self
+                    .err(p, format!("bad permissions `{}`", p.get_ref()))
+                    .with_hint(
+                        "write them as Go's FileMode.String() does: type letters then rwx, \
+                         such as \"-rwxr-xr-x\", \"drwxr-xr-x\" or \"Lrwxrwxrwx\"",
+                    ));
+            }
+            Some(p) => Some(p.get_ref().clone()),
+            None => None,
+        };
+        let executable_by = match &raw.executable_by {
+            None => None,
+            Some(e) => Some(match e.get_ref().as_str() {
+                "any" => ExecutableBy::Any,
+                "owner" => ExecutableBy::Owner,
+                "group" => ExecutableBy::Group,
+                "other" => ExecutableBy::Other,
+                other => {
+                    return Err(self
+                        .err(e, format!("unknown `executable_by` value `{other}`"))
+                        .with_hint("use \"any\", \"owner\", \"group\" or \"other\""));
+                }
+            }),
+        };
+        if let Some(n) = &raw.name
+            && n.get_ref().trim().is_empty()
+        {
+            return Err(self
+                .err(n, "`name` is empty")
+                .with_hint("leave it out to name the result `file <path>`"));
+        }
         let check = FileCheck {
             path,
             exists,
@@ -229,13 +335,25 @@ impl Validator<'_> {
                 .excludes
                 .clone()
                 .map_or_else(Vec::new, OneOrMany::into_vec),
+            not_matches: raw
+                .not_matches
+                .as_ref()
+                .map(|m| self.regexes(m))
+                .transpose()?
+                .unwrap_or_default(),
             platforms,
+            name: raw.name.as_ref().map(|n| n.get_ref().clone()),
+            permissions,
+            executable_by,
+            follow: raw.follow.unwrap_or(true),
         };
         let expects_more = check.kind.is_some()
             || check.mode.is_some()
             || check.uid.is_some()
             || check.gid.is_some()
             || check.size.is_some()
+            || check.permissions.is_some()
+            || check.executable_by.is_some()
             || check.needs_content();
         if !exists && expects_more {
             return Err(self
@@ -251,6 +369,27 @@ impl Validator<'_> {
                 .with_hint("content is compared only for regular files"));
         }
         Ok(check)
+    }
+
+    pub(super) fn license(&self, raw: &Spanned<RawLicense>) -> Result<LicenseCheck, SpecError> {
+        let r = raw.get_ref();
+        let mut files = Vec::new();
+        for f in &r.files {
+            files.push(normalize_path(f.get_ref()).ok_or_else(|| {
+                self.err(f, format!("`{}` is not an absolute path", f.get_ref()))
+                    .with_hint("write paths inside the image from its root")
+            })?);
+        }
+        if !r.debian && files.is_empty() {
+            return Err(self
+                .err(raw, "this [[license]] checks nothing")
+                .with_hint("set `debian = true` or list `files`"));
+        }
+        Ok(LicenseCheck {
+            name: r.name.clone().unwrap_or_else(|| "license".to_owned()),
+            debian: r.debian,
+            files,
+        })
     }
 
     pub(super) fn metadata(&self, raw: RawMetadata) -> Result<MetadataCheck, SpecError> {
@@ -269,7 +408,27 @@ impl Validator<'_> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        let mut labels_matches = Vec::new();
+        for (name, pattern) in raw.labels_matches.unwrap_or_default() {
+            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
+            let mut compiled = self.regexes(&one)?;
+            labels_matches.push((name, compiled.remove(0)));
+        }
+        let port_list = |ports: Option<Vec<Spanned<String>>>| {
+            ports
+                .unwrap_or_default()
+                .iter()
+                .map(|p| self.port_or_number(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let exposed_ports_include = port_list(raw.exposed_ports_include)?;
+        let unexposed_ports = port_list(raw.unexposed_ports)?;
         Ok(MetadataCheck {
+            labels_matches,
+            exposed_ports_include,
+            unexposed_ports,
+            volumes_include: raw.volumes_include.unwrap_or_default(),
+            unmounted_volumes: raw.unmounted_volumes.unwrap_or_default(),
             entrypoint: raw.entrypoint,
             cmd: raw.cmd,
             env: raw.env.unwrap_or_default(),
@@ -292,6 +451,15 @@ impl Validator<'_> {
                 .with_hint("write ports as in a Dockerfile's EXPOSE: \"8080\" or \"53/udp\""));
         }
         Ok(format!("{port}/{proto}"))
+    }
+
+    /// A port as written (`8080`, any protocol) or normalized with its protocol (`53/udp`).
+    fn port_or_number(&self, raw: &Spanned<String>) -> Result<String, SpecError> {
+        let text = raw.get_ref().trim();
+        if !text.contains('/') && text.parse::<u16>().is_ok() {
+            return Ok(text.to_owned());
+        }
+        self.port(raw)
     }
 
     pub(super) fn audit(&self, raw: Option<Spanned<RawAudit>>) -> Result<AuditSettings, SpecError> {
@@ -392,5 +560,110 @@ mod tests {
     fn target_implies_a_symlink() {
         let spec = parse("[[file]]\npath = \"/bin/sh\"\ntarget = \"busybox\"\n").expect("valid");
         assert_eq!(spec.files[0].kind, Some(FileKind::Symlink));
+    }
+}
+
+#[cfg(test)]
+mod cst_keys {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<super::super::Spec, SpecError> {
+        super::super::parse(Path::new("keys.toml"), text)
+    }
+
+    #[test]
+    fn permission_strings_follow_go() {
+        for ok in [
+            "-rwxr-xr-x",
+            "Lrwxrwxrwx",
+            "dgrwxr-xr-x",
+            "dtrwxrwxrwx",
+            "urwxr-xr-x",
+            "ug---------",
+        ] {
+            assert!(valid_permissions(ok), "{ok}");
+        }
+        for bad in [
+            "rwxr-xr-x",
+            "-rwxr-xr-",
+            "xrwxr-xr-x",
+            "gdrwxr-xr-x",
+            "-rwxrwxrwz",
+            "",
+        ] {
+            assert!(!valid_permissions(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn added_keys_load_and_bad_values_are_positioned() {
+        let spec = parse(
+            "[[file]]\nname = \"n\"\npath = \"/bin/sh\"\nfollow = false\npermissions = \"Lrwxrwxrwx\"\n\
+             executable_by = \"group\"\nnot_matches = \"x\"\n\
+             [metadata]\nlabels_matches = { a = \"^1\" }\nexposed_ports_include = [\"53\", \"80/tcp\"]\n\
+             unexposed_ports = [\"22\"]\nvolumes_include = [\"/d\"]\nunmounted_volumes = [\"/v\"]\n\
+             [[license]]\ndebian = true\n",
+        )
+        .expect("valid");
+        let f = &spec.files[0];
+        assert_eq!(f.report_name(), "n");
+        assert!(!f.follow);
+        assert_eq!(f.executable_by, Some(ExecutableBy::Group));
+        let m = spec.metadata.expect("metadata");
+        assert_eq!(m.exposed_ports_include, ["53", "80/tcp"]);
+        assert_eq!(spec.licenses[0].name, "license");
+        for (text, needle) in [
+            (
+                "[[file]]\npath = \"/x\"\npermissions = \"755\"\n",
+                "keys.toml:3:15: bad permissions",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nexecutable_by = \"all\"\n",
+                "keys.toml:3:17: unknown `executable_by`",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nexists = false\npermissions = \"-rwxrwxrwx\"\n",
+                "must be absent",
+            ),
+            (
+                "[metadata]\nunexposed_ports = [\"ssh\"]\n",
+                "keys.toml:2:20: bad port",
+            ),
+            (
+                "[[license]]\nfiles = [\"rel\"]\n",
+                "keys.toml:2:10: `rel` is not an absolute path",
+            ),
+            ("[[license]]\n", "checks nothing"),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nsetup = [[]]\n",
+                "keys.toml:4:9: a `setup` command is empty",
+            ),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nuser = \"\"\n",
+                "`user` is empty",
+            ),
+            (
+                "[[test]]\nname = \"t\"\ncommand = [\"x\"]\nstdout_not_matches = \"(\"\n",
+                "bad regex",
+            ),
+        ] {
+            let e = parse(text).expect_err(text).to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn exec_isolation_refuses_what_needs_a_container_per_test() {
+        let e = parse(
+            "[settings]\nisolation = \"exec\"\nexec_keepalive = [\"sleep\", \"infinity\"]\n\
+             [[test]]\nname = \"t\"\ncommand = [\"x\"]\nsetup = [[\"y\"]]\n",
+        )
+        .expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("need a container of its own per test"),
+            "{e}"
+        );
     }
 }

@@ -9,6 +9,7 @@
 mod audit;
 mod engines;
 mod error;
+pub mod expand;
 mod hardening;
 mod raw;
 mod service;
@@ -20,7 +21,10 @@ use std::time::Duration;
 use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
-pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
+pub use audit::{
+    AuditSettings, ElfLevel, ExecutableBy, FileCheck, FileKind, LicenseCheck, MetadataCheck,
+    normalize_path, valid_permissions,
+};
 pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
@@ -59,6 +63,8 @@ pub struct Spec {
     /// Checks read from the image itself, without a container.
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
+    /// `[[license]]` checks, read from the image like files.
+    pub licenses: Vec<LicenseCheck>,
     pub audit: AuditSettings,
     /// `[service]` with its `[[probe]]`, `[[process]]` and `[logs]` checks.
     pub service: Option<ServiceSpec>,
@@ -78,6 +84,14 @@ impl Spec {
         match &self.privileged {
             Some(e) if !allowed => Err(e.clone()),
             _ => Ok(()),
+        }
+    }
+
+    /// Point the privileged refusal at `at` (where a translated config asked for it) instead of
+    /// the generated text.
+    pub fn locate_privileged(&mut self, at: Option<SpecError>) {
+        if let (Some(at), Some(_)) = (at, &self.privileged) {
+            self.privileged = Some(at);
         }
     }
 
@@ -159,6 +173,14 @@ pub struct TestSpec {
     pub platforms: Option<Vec<Platform>>,
     /// stdout must be identical on every platform the test runs on.
     pub same_output: bool,
+    /// Set before `env`, each value expanded against the image's environment.
+    pub env_expand: BTreeMap<String, String>,
+    /// `$VAR` in `command`/`entrypoint` is replaced from the image's environment.
+    pub expand_command: bool,
+    /// Commands whose containers are committed, one on top of the other, before the test runs.
+    pub setup: Vec<Vec<String>>,
+    /// Replaces the image's USER.
+    pub user: Option<String>,
     expect: ExpectLayer,
     per_platform: Vec<(Platform, ExpectLayer)>,
 }
@@ -197,6 +219,8 @@ pub struct StreamExpect {
     pub contains: Vec<String>,
     pub matches: Vec<Regex>,
     pub excludes: Vec<String>,
+    /// Regexes none of which may match.
+    pub not_matches: Vec<Regex>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -212,6 +236,7 @@ struct StreamLayer {
     contains: Option<Vec<String>>,
     matches: Option<Vec<Regex>>,
     excludes: Option<Vec<String>>,
+    not_matches: Option<Vec<Regex>>,
 }
 
 impl ExpectLayer {
@@ -246,6 +271,9 @@ impl StreamLayer {
         if over.excludes.is_some() {
             self.excludes.clone_from(&over.excludes);
         }
+        if over.not_matches.is_some() {
+            self.not_matches.clone_from(&over.not_matches);
+        }
     }
 
     fn resolve(self) -> StreamExpect {
@@ -254,6 +282,7 @@ impl StreamLayer {
             contains: self.contains.unwrap_or_default(),
             matches: self.matches.unwrap_or_default(),
             excludes: self.excludes.unwrap_or_default(),
+            not_matches: self.not_matches.unwrap_or_default(),
         }
     }
 }
@@ -277,6 +306,15 @@ impl Spec {
             return Err(format!(
                 "test `{}` has no `command`; under exec isolation the image's CMD is not run, \
                  so every test needs one",
+                t.name
+            ));
+        }
+        if let Some(t) = self.tests.iter().find(|t| {
+            !t.setup.is_empty() || t.user.is_some() || t.expand_command || !t.env_expand.is_empty()
+        }) {
+            return Err(format!(
+                "test `{}` uses `setup`, `user`, `expand_command` or `env_expand`, which need a \
+                 container of its own per test",
                 t.name
             ));
         }
@@ -386,8 +424,18 @@ impl Validator<'_> {
             },
             platforms.as_deref(),
         )?;
+        let licenses = raw
+            .licenses
+            .iter()
+            .map(|l| self.license(l))
+            .collect::<Result<Vec<_>, _>>()?;
         // The default ELF audit alone is not a reason to run: it comes with every spec.
-        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() && service.is_none() {
+        if raw.tests.is_empty()
+            && files.is_empty()
+            && metadata.is_none()
+            && licenses.is_empty()
+            && service.is_none()
+        {
             return Err(
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
                     "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
@@ -422,6 +470,7 @@ impl Validator<'_> {
             tests,
             files,
             metadata,
+            licenses,
             audit,
             service,
             engines,
@@ -614,12 +663,11 @@ impl Validator<'_> {
         }
         self.check_name(&raw.name)?;
         self.check_process(raw)?;
-        for (what, argv) in [("command", &raw.command), ("entrypoint", &raw.entrypoint)] {
-            if argv.as_ref().is_some_and(|a| a.get_ref().is_empty()) {
-                return Err(self
-                    .err(&raw.name, format!("test `{name}` has an empty `{what}`"))
-                    .with_hint(format!("give `{what}` at least one element, or remove it")));
-            }
+        // `entrypoint = []` clears the image's ENTRYPOINT (`docker run --entrypoint ""`).
+        if raw.command.as_ref().is_some_and(|a| a.get_ref().is_empty()) {
+            return Err(self
+                .err(&raw.name, format!("test `{name}` has an empty `command`"))
+                .with_hint("give `command` at least one element, or remove it"));
         }
         let platforms = raw
             .platforms
@@ -681,6 +729,18 @@ impl Validator<'_> {
             limits: crate::limits::Limits::default(),
             platforms,
             same_output: raw.same_output,
+            env_expand: raw.env_expand.clone(),
+            expand_command: raw.expand_command,
+            setup: self.setup(raw.setup.as_ref())?,
+            user: match &raw.user {
+                Some(u) if u.get_ref().trim().is_empty() => {
+                    return Err(self
+                        .err(u, "`user` is empty")
+                        .with_hint("name a user or uid[:gid] such as \"1000\", or remove it"));
+                }
+                Some(u) => Some(u.get_ref().clone()),
+                None => None,
+            },
             expect: self.expect(&raw.expect())?,
             per_platform,
         })
@@ -706,6 +766,11 @@ impl Validator<'_> {
                     .map(|m| self.regexes(m))
                     .transpose()?,
                 excludes: raw.stdout_excludes.clone().map(OneOrMany::into_vec),
+                not_matches: raw
+                    .stdout_not_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
             },
             stderr: StreamLayer {
                 exact: raw.stderr.clone(),
@@ -716,8 +781,28 @@ impl Validator<'_> {
                     .map(|m| self.regexes(m))
                     .transpose()?,
                 excludes: raw.stderr_excludes.clone().map(OneOrMany::into_vec),
+                not_matches: raw
+                    .stderr_not_matches
+                    .as_ref()
+                    .map(|m| self.regexes(m))
+                    .transpose()?,
             },
         })
+    }
+
+    fn setup(
+        &self,
+        raw: Option<&Spanned<Vec<Vec<String>>>>,
+    ) -> Result<Vec<Vec<String>>, SpecError> {
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        if raw.get_ref().iter().any(Vec::is_empty) {
+            return Err(self
+                .err(raw, "a `setup` command is empty")
+                .with_hint("write each setup command as a list such as [\"touch\", \"/tmp/x\"]"));
+        }
+        Ok(raw.get_ref().clone())
     }
 
     fn regexes(&self, raw: &Spanned<OneOrMany>) -> Result<Vec<Regex>, SpecError> {

@@ -21,6 +21,8 @@ pub struct RawSpec {
     #[serde(default, rename = "file")]
     pub files: Vec<Spanned<RawFile>>,
     pub metadata: Option<RawMetadata>,
+    #[serde(default, rename = "license")]
+    pub licenses: Vec<Spanned<RawLicense>>,
     pub audit: Option<Spanned<RawAudit>>,
     pub service: Option<Spanned<super::service::RawService>>,
     #[serde(default, rename = "probe")]
@@ -49,7 +51,29 @@ pub struct RawFile {
     pub contains: Option<OneOrMany>,
     pub matches: Option<Spanned<OneOrMany>>,
     pub excludes: Option<OneOrMany>,
+    /// Regexes none of which may match the content.
+    pub not_matches: Option<Spanned<OneOrMany>>,
     pub platforms: Option<Vec<Spanned<String>>>,
+    /// The result's name in reports (default `file <path>`).
+    pub name: Option<Spanned<String>>,
+    /// Go's `FileMode.String()` form, as container-structure-test writes it: `-rwxr-xr-x`.
+    pub permissions: Option<Spanned<String>>,
+    /// `any`, `owner`, `group` or `other`: the matching execute bit must be set.
+    pub executable_by: Option<Spanned<String>>,
+    /// Whether a symlink at the last component is followed (default true); `false` checks the
+    /// link itself, like lstat.
+    pub follow: Option<bool>,
+}
+
+/// A `[[license]]` table: container-structure-test's licence check.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLicense {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub debian: bool,
+    #[serde(default)]
+    pub files: Vec<Spanned<String>>,
 }
 
 /// The `[metadata]` table: expectations on each platform's image config.
@@ -66,6 +90,13 @@ pub struct RawMetadata {
     pub labels: Option<BTreeMap<String, String>>,
     pub exposed_ports: Option<Vec<Spanned<String>>>,
     pub volumes: Option<Vec<String>>,
+    pub labels_matches: Option<BTreeMap<String, Spanned<String>>>,
+    /// Ports that must be among the exposed ones (others may be too).
+    pub exposed_ports_include: Option<Vec<Spanned<String>>>,
+    /// Ports that must not be exposed.
+    pub unexposed_ports: Option<Vec<Spanned<String>>>,
+    pub volumes_include: Option<Vec<String>>,
+    pub unmounted_volumes: Option<Vec<String>>,
 }
 
 /// The `[audit]` table: the ELF architecture scan of every layer.
@@ -111,6 +142,18 @@ pub struct RawTest {
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub same_output: bool,
+    /// Values expanded against the image's environment (`$VAR`, `${VAR}`) before `env` applies.
+    #[serde(default)]
+    pub env_expand: BTreeMap<String, String>,
+    /// `$VAR` and `${VAR}` in `command` and `entrypoint` are replaced from the image's
+    /// environment (with `env_expand` applied), as container-structure-test does.
+    #[serde(default)]
+    pub expand_command: bool,
+    /// Commands run one after another, each in a fresh container committed as the image the
+    /// next one (and finally the test) runs on; their exit codes are ignored.
+    pub setup: Option<Spanned<Vec<Vec<String>>>>,
+    /// Replaces the image's USER (`docker run --user`).
+    pub user: Option<Spanned<String>>,
     // The expectation keys are repeated here rather than flattened from `RawExpect`: serde's
     // `flatten` buffers values, which loses both the spans and `deny_unknown_fields`.
     pub exit_code: Option<Spanned<i64>>,
@@ -118,10 +161,12 @@ pub struct RawTest {
     pub stdout_contains: Option<OneOrMany>,
     pub stdout_matches: Option<Spanned<OneOrMany>>,
     pub stdout_excludes: Option<OneOrMany>,
+    pub stdout_not_matches: Option<Spanned<OneOrMany>>,
     pub stderr: Option<String>,
     pub stderr_contains: Option<OneOrMany>,
     pub stderr_matches: Option<Spanned<OneOrMany>>,
     pub stderr_excludes: Option<OneOrMany>,
+    pub stderr_not_matches: Option<Spanned<OneOrMany>>,
     #[serde(default)]
     pub per_platform: BTreeMap<Spanned<String>, RawExpect>,
 }
@@ -135,10 +180,12 @@ impl RawTest {
             stdout_contains: self.stdout_contains.clone(),
             stdout_matches: self.stdout_matches.clone(),
             stdout_excludes: self.stdout_excludes.clone(),
+            stdout_not_matches: self.stdout_not_matches.clone(),
             stderr: self.stderr.clone(),
             stderr_contains: self.stderr_contains.clone(),
             stderr_matches: self.stderr_matches.clone(),
             stderr_excludes: self.stderr_excludes.clone(),
+            stderr_not_matches: self.stderr_not_matches.clone(),
         }
     }
 }
@@ -153,10 +200,12 @@ pub struct RawExpect {
     pub stdout_contains: Option<OneOrMany>,
     pub stdout_matches: Option<Spanned<OneOrMany>>,
     pub stdout_excludes: Option<OneOrMany>,
+    pub stdout_not_matches: Option<Spanned<OneOrMany>>,
     pub stderr: Option<String>,
     pub stderr_contains: Option<OneOrMany>,
     pub stderr_matches: Option<Spanned<OneOrMany>>,
     pub stderr_excludes: Option<OneOrMany>,
+    pub stderr_not_matches: Option<Spanned<OneOrMany>>,
 }
 
 /// `"text"` or `["a", "b"]`: a single pattern is the common case and should not need brackets.

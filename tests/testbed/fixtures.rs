@@ -12,6 +12,7 @@
 //! `publish` pushes them and writes the OCI layout; this file picks the fixtures, checks the
 //! busybox binaries and writes fixtures.json.
 
+mod cst_image;
 mod image;
 mod publish;
 mod service;
@@ -217,6 +218,23 @@ fn build_fixtures(layers: &Layers) -> Result<Vec<Fixture>> {
                 .map(|p| runnable(OciZstd, *p, layers))
                 .collect::<Result<_>>()?,
         )?,
+        // The container-structure-test differential suite's image (tests/cst.rs).
+        {
+            let extra = cst_image::extra_layer()?;
+            index_fixture(
+                "cst",
+                Oci,
+                ALL_PLATFORMS
+                    .iter()
+                    .map(|p| {
+                        Ok(Child::Image {
+                            platform: *p,
+                            image: cst_image::cst_image(*p, layers.of(*p)?, &extra)?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            )?
+        },
         index_fixture(
             "docker-list",
             Docker,

@@ -8,6 +8,14 @@ pub enum Entry {
     Dir(u32),
     File(u32, Vec<u8>),
     Symlink(&'static str),
+    /// Any tar entry kind with its full mode (setuid, setgid, sticky bits included) and owner.
+    Owned {
+        kind: tar::EntryType,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        data: Vec<u8>,
+    },
 }
 
 /// A ustar archive of `entries` sorted by path, owned by 0:0, all with mtime `mtime`.
@@ -25,6 +33,10 @@ pub fn tar_archive(mut entries: Vec<(String, Entry)>, mtime: u64) -> Result<Vec<
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(mtime);
+        if let Entry::Owned { uid, gid, .. } = entry {
+            header.set_uid(*uid);
+            header.set_gid(*gid);
+        }
         let data: &[u8] = match entry {
             Entry::Dir(mode) => {
                 header.set_entry_type(tar::EntryType::Directory);
@@ -44,6 +56,14 @@ pub fn tar_archive(mut entries: Vec<(String, Entry)>, mtime: u64) -> Result<Vec<
                 header.set_size(0);
                 header.set_link_name(target)?;
                 &[]
+            }
+            Entry::Owned {
+                kind, mode, data, ..
+            } => {
+                header.set_entry_type(*kind);
+                header.set_mode(*mode);
+                header.set_size(data.len() as u64);
+                data
             }
         };
         header.set_cksum();

