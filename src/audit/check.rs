@@ -224,6 +224,16 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
             ));
         }
     }
+    for (name, re) in &check.labels_matches {
+        let got = labels.get(name);
+        if !got.is_some_and(|v| re.is_match(v)) {
+            out.push(mismatch(
+                format!("label {name} matches"),
+                re.as_str(),
+                got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
+            ));
+        }
+    }
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
     if let Some(want) = &check.exposed_ports {
         let got = set(&c.exposed_ports().clone().unwrap_or_default());
@@ -331,4 +341,38 @@ pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_matches_checks_each_label_against_its_regex() {
+        let config: ImageConfiguration = serde_json::from_str(
+            r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+                "config":{"Labels":{"org.opencontainers.image.revision":"0123abcd"}}}"#,
+        )
+        .expect("config");
+        let check = MetadataCheck {
+            labels_matches: vec![
+                (
+                    "org.opencontainers.image.revision".into(),
+                    regex::Regex::new("^[0-9a-f]{8}$").expect("regex"),
+                ),
+                (
+                    "org.opencontainers.image.version".into(),
+                    regex::Regex::new(".").expect("regex"),
+                ),
+            ],
+            ..MetadataCheck::default()
+        };
+        let found = metadata(&check, &config);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].check,
+            "label org.opencontainers.image.version matches"
+        );
+        assert_eq!(found[0].actual, "not set");
+    }
 }

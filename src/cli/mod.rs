@@ -3,6 +3,7 @@
 
 mod audit;
 mod binfmt;
+mod docs;
 mod doctor;
 mod gc;
 mod inspect;
@@ -20,7 +21,7 @@ use crate::platform::{MatchMode, Platform};
 #[derive(Debug, Parser)]
 #[command(
     name = "archsmoke",
-    version,
+    version = env!("ARCHSMOKE_LONG_VERSION"),
     about = "Smoke-test a container image on every CPU architecture it claims to support",
     after_help = "Exit codes: 0 all passed, 1 a test failed, 2 bad usage or spec, \
                   3 infrastructure (engine, registry, emulator) failed."
@@ -72,6 +73,10 @@ enum Command {
     Doctor(DoctorArgs),
     /// Audit every platform's executables for the wrong architecture, without running anything.
     Audit(AuditArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write every page into a directory.
+    Man(docs::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +269,8 @@ pub fn main() -> i32 {
             Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
+            Command::Completions(args) => docs::completions(&args),
+            Command::Man(args) => docs::man(&args),
         }
     });
     match result {

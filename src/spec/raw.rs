@@ -56,6 +56,7 @@ pub struct RawMetadata {
     pub user: Option<String>,
     pub workdir: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
+    pub labels_matches: Option<BTreeMap<String, Spanned<String>>>,
     pub exposed_ports: Option<Vec<Spanned<String>>>,
     pub volumes: Option<Vec<String>>,
 }

@@ -14,7 +14,15 @@ STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
-PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux)
+# zsh, fish, man-db, groff-base: tests/ship.rs checks the completions and the man page with them.
+PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux
+  zsh fish man-db groff-base)
+# The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
+# here saves it a second apt-get update).
+case $(uname -m) in
+  x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu) ;;
+  aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu) ;;
+esac
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
 BINFMT_DIR=/proc/sys/fs/binfmt_misc
@@ -376,6 +384,18 @@ ensure_fixtures() {
   echo "$stamp" >"$STATE/fixtures.stamp"
 }
 
+# --- archsmoke's own release ----------------------------------------------------------
+
+# The static binaries and archsmoke's own image that tests/ship.rs checks and smoke-tests
+# (the dogfood test), built by the release script with the lighter dist-test profile: the
+# release profile's optimized build of two targets takes too long for a test run. Cargo's
+# freshness and the script's image stamp make a second run a no-op.
+ensure_release() {
+  log "release: scripts/release.sh --profile dist-test --out $STATE/release"
+  "$REPO_ROOT/scripts/release.sh" --profile dist-test --out "$STATE/release" ||
+    die "scripts/release.sh failed"
+}
+
 # --- summary -----------------------------------------------------------------------------
 
 summary() {
@@ -390,6 +410,7 @@ summary() {
     printf '  binfmt:     %-14s %-8s %s flags=%s\n' "${e##*/}" "$(head -1 "$e")" \
       "$(sed -n 's/^interpreter //p' "$e")" "$(sed -n 's/^flags: //p' "$e")"
   done
+  echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
   echo "  fixtures:   $STATE/fixtures.json"
   python3 - "$STATE/fixtures.json" <<'EOF'
 import json, sys
@@ -425,6 +446,7 @@ main() {
   ensure_registry 5001 1
   ensure_fixtures
   ensure_python_tools
+  ensure_release
   summary
 }
 
