@@ -50,20 +50,26 @@ gnu_arch() { # amd64|arm64 -> the machine name of `uname -m` and of Debian's cro
 
 HOST_MACHINE=$(uname -m)
 
-# The C compiler (cc-rs's CC_<target>) and the linker of a target: musl-gcc for this machine's
-# own architecture, Debian's cross gcc for the other (Rust brings musl's libc.a and crt
-# objects itself; the cross gcc's glibc headers are only used for libzstd's few libc calls).
+# The C compiler (cc-rs's CC_<target>; C code: libzstd, aws-lc) and the linker of a target:
+# musl-gcc for this machine's own architecture; for the other, Debian's cross gcc pointed at
+# that architecture's musl headers by musl-dev's gcc specs file (musl-dev:<arch>, multiarch).
+# Rust brings musl's libc.a and crt objects itself; the cross gcc links.
 c_compiler() {
   local machine
   machine=$(gnu_arch "$1")
   if [[ $machine == "$HOST_MACHINE" ]]; then echo musl-gcc; else echo "$machine-linux-gnu-gcc"; fi
 }
 
-package_of() { # a compiler command -> the Debian package that has it
-  case $1 in
+musl_specs() { # amd64|arm64 -> musl-dev's specs file for that architecture
+  echo "/usr/lib/$(gnu_arch "$1")-linux-musl/musl-gcc.specs"
+}
+
+# The Debian packages a target's C toolchain needs, as "package" or "package:arch".
+packages_for() { # amd64|arm64
+  case $(c_compiler "$1") in
     musl-gcc) echo musl-tools ;;
-    x86_64-linux-gnu-gcc) echo gcc-x86-64-linux-gnu ;;
-    aarch64-linux-gnu-gcc) echo gcc-aarch64-linux-gnu ;;
+    x86_64-linux-gnu-gcc) echo gcc-x86-64-linux-gnu musl-dev:amd64 ;;
+    aarch64-linux-gnu-gcc) echo gcc-aarch64-linux-gnu musl-dev:arm64 ;;
   esac
 }
 
@@ -82,15 +88,22 @@ ensure_rust_targets() {
 }
 
 ensure_compilers() {
-  local missing=() arch cc
+  local missing=() arch pkg
   for arch in "${ARCHES[@]}"; do
-    cc=$(c_compiler "$arch")
-    command -v "$cc" >/dev/null || missing+=("$(package_of "$cc")")
+    for pkg in $(packages_for "$arch"); do
+      [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
+    done
   done
   ((${#missing[@]})) || return 0
   command -v apt-get >/dev/null ||
-    die "missing C compilers for the musl targets; install ${missing[*]} (Debian package names)"
+    die "missing C toolchains for the musl targets; install ${missing[*]} (Debian package names)"
   [[ $(id -u) == 0 ]] || die "missing ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
+  for pkg in "${missing[@]}"; do
+    if [[ $pkg == *:* ]] && ! dpkg --print-foreign-architectures | grep -qx "${pkg#*:}"; then
+      log "apt: dpkg --add-architecture ${pkg#*:}"
+      dpkg --add-architecture "${pkg#*:}"
+    fi
+  done
   log "apt: installing ${missing[*]}"
   apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null 2>&1 || log "apt-get update failed; trying the indexes apt has"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -101,24 +114,35 @@ profile_dir() {
   case $PROFILE in release) echo release ;; dev | test) echo debug ;; *) echo "$PROFILE" ;; esac
 }
 
-build_binary() { # amd64|arm64
-  local arch=$1 t cc upper started
-  t=$(triple "$arch")
-  cc=$(c_compiler "$arch")
-  upper=$(tr 'a-z-' 'A-Z_' <<<"$t")
-  started=$SECONDS
-  log "cargo build --profile $PROFILE --target $t (CC $cc)"
+# Both targets in one cargo invocation: build scripts and proc macros compile once, and the
+# two targets' crates share the jobserver.
+build_binaries() {
+  local arch t cc upper started=$SECONDS targets=()
   (
     cd "$ROOT"
-    export "CC_${t//-/_}=$cc"
-    [[ $cc == musl-gcc ]] || export "CARGO_TARGET_${upper}_LINKER=$cc"
-    cargo build --locked --quiet --profile "$PROFILE" --target "$t" --bin archsmoke
-  ) || die "cargo build for $t failed"
-  local built=${CARGO_TARGET_DIR:-$ROOT/target}/$t/$(profile_dir)/archsmoke
-  [[ -x $built ]] || die "cargo left no $built"
-  # Copy only when the bytes changed, so the file's mtime says when it last really changed.
-  cmp -s "$built" "$OUT/archsmoke-linux-$arch" || cp "$built" "$OUT/archsmoke-linux-$arch"
-  log "linux/$arch: $OUT/archsmoke-linux-$arch ($(stat -c %s "$OUT/archsmoke-linux-$arch") bytes, $((SECONDS - started))s)"
+    for arch in "${ARCHES[@]}"; do
+      t=$(triple "$arch")
+      cc=$(c_compiler "$arch")
+      upper=$(tr 'a-z-' 'A-Z_' <<<"$t")
+      export "CC_${t//-/_}=$cc"
+      if [[ $cc != musl-gcc ]]; then
+        export "CFLAGS_${t//-/_}=-specs=$(musl_specs "$arch")"
+        export "CARGO_TARGET_${upper}_LINKER=$cc"
+      fi
+      targets+=(--target "$t")
+    done
+    log "cargo build --locked --profile $PROFILE ${targets[*]}"
+    cargo build --locked --quiet --profile "$PROFILE" "${targets[@]}" --bin archsmoke
+  ) || die "cargo build failed"
+  for arch in "${ARCHES[@]}"; do
+    t=$(triple "$arch")
+    local built=${CARGO_TARGET_DIR:-$ROOT/target}/$t/$(profile_dir)/archsmoke
+    [[ -x $built ]] || die "cargo left no $built"
+    # Copy only when the bytes changed, so the file's mtime says when it last really changed.
+    cmp -s "$built" "$OUT/archsmoke-linux-$arch" || cp "$built" "$OUT/archsmoke-linux-$arch"
+    log "linux/$arch: $OUT/archsmoke-linux-$arch ($(stat -c %s "$OUT/archsmoke-linux-$arch") bytes)"
+  done
+  log "binaries built in $((SECONDS - started))s"
 }
 
 # What the image's labels say: the version from Cargo.toml, the commit, the commit's time (so
@@ -195,8 +219,7 @@ main() {
   OUT=$(cd "$OUT" && pwd)
   ensure_rust_targets
   ensure_compilers
-  local arch
-  for arch in "${ARCHES[@]}"; do build_binary "$arch"; done
+  build_binaries
   image_facts
   build_image
   build_docs

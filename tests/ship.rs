@@ -98,6 +98,10 @@ fn release_binaries_are_static_of_their_machine_and_match_their_checksums() {
 fn both_binaries_run_here_and_name_their_commit() {
     let dir = release_dir();
     // The arm64 binary runs through the kernel's qemu-aarch64 binfmt entry.
+    let re = regex::Regex::new(
+        r"^archsmoke \d+\.\d+\.\d+\S* \(commit [0-9a-f]{12} \d{4}-\d{2}-\d{2}\)\n$",
+    )
+    .expect("regex");
     let mut versions = Vec::new();
     for file in ["archsmoke-linux-amd64", "archsmoke-linux-arm64"] {
         let out = Run::from(
@@ -107,10 +111,6 @@ fn both_binaries_run_here_and_name_their_commit() {
                 .expect("the binary starts"),
         );
         assert_eq!(out.code, 0, "{file}: {}", out.explain());
-        let re = regex::Regex::new(
-            r"^archsmoke \d+\.\d+\.\d+\S* \(commit [0-9a-f]{12} \d{4}-\d{2}-\d{2}\)\n$",
-        )
-        .expect("regex");
         assert!(re.is_match(&out.stdout), "{file}: {:?}", out.stdout);
         versions.push(out.stdout);
     }
@@ -412,4 +412,78 @@ fn man_page_renders_with_man_and_groff() {
     for name in ["archsmoke.1", "archsmoke-run.1", "archsmoke-completions.1"] {
         assert!(pages.join(name).is_file(), "no {name}");
     }
+}
+
+/// archsmoke's image loaded into the engine (linux/amd64, this machine's), removed on drop.
+struct LoadedImage(String);
+
+impl LoadedImage {
+    fn load() -> Self {
+        let tag = format!("archsmoke-ship-test:{}", std::process::id());
+        let archive = release_dir().join("archsmoke-image.tar");
+        let out = Command::new("skopeo")
+            .args(["copy", "--quiet"])
+            .arg(format!("oci-archive:{}", archive.display()))
+            .arg(format!("docker-daemon:{tag}"))
+            .output()
+            .expect("skopeo is installed (tests/testbed/up.sh installs it)");
+        assert!(out.status.success(), "skopeo copy: {out:?}");
+        Self(tag)
+    }
+}
+
+impl Drop for LoadedImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", &self.0]).output();
+    }
+}
+
+/// archsmoke in its own container against the host's engine, as the README documents it:
+/// the socket mounted, and the host's binfmt_misc entries named by ARCHSMOKE_BINFMT_DIR
+/// (without them the emulated platform is unavailable and the run says why).
+#[test]
+fn the_image_tests_another_image_through_the_hosts_engine() {
+    let image = LoadedImage::load();
+    let spec = common::spec(
+        "machine",
+        "[[test]]\nname = \"machine\"\ncommand = [\"uname\", \"-m\"]\nstdout = \"x86_64\\n\"\n\
+         [test.per_platform.\"linux/arm64\"]\nstdout = \"aarch64\\n\"\n",
+    );
+    let work = spec.dir.path().to_str().expect("utf-8").to_owned();
+    let docker_run = |binfmt: bool| {
+        let mut c = Command::new("docker");
+        c.args(["run", "--rm", "--network", "host"])
+            .args(["-v", "/var/run/docker.sock:/var/run/docker.sock"])
+            .args(["-v", &format!("{work}:/work:ro"), "-e", "NO_COLOR=1"]);
+        if binfmt {
+            c.args(["-v", "/proc/sys/fs/binfmt_misc:/host/binfmt_misc:ro"])
+                .args(["-e", "ARCHSMOKE_BINFMT_DIR=/host/binfmt_misc"]);
+        }
+        c.args([&image.0, "run", "/work/machine.toml"])
+            .args(["--image", &common::image("multi")])
+            .args(["--platform", "linux/amd64,linux/arm64"]);
+        Run::from(c.output().expect("docker runs"))
+    };
+
+    let out = docker_run(true);
+    assert_eq!(out.code, 0, "{}", out.explain());
+    assert!(
+        out.row("linux/amd64").contains("native"),
+        "{}",
+        out.explain()
+    );
+    assert!(
+        out.row("linux/arm64").contains("qemu-aarch64"),
+        "{}",
+        out.explain()
+    );
+
+    let out = docker_run(false);
+    assert_eq!(out.code, 3, "{}", out.explain());
+    assert!(out.row("linux/amd64").contains("ok"), "{}", out.explain());
+    assert!(
+        out.stdout.contains("binfmt_misc is not mounted"),
+        "{}",
+        out.explain()
+    );
 }

@@ -1,7 +1,5 @@
 //! `archsmoke inspect IMAGE`: the index, its entries, and how each would run here.
 
-use std::path::Path;
-
 use futures_util::future::join_all;
 
 use super::run::{Opened, Unresolved, open};
@@ -45,7 +43,7 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
     let binfmt = engine_info
         .as_ref()
         .filter(|i| i.local)
-        .and_then(|_| BinfmtState::read(Path::new(super::run::BINFMT_ROOT)).ok());
+        .and_then(|_| BinfmtState::read(&crate::emulation::binfmt::read_dir()).ok());
     let details = join_all(resolved.entries.iter().map(|entry| async {
         if entry.kind != EntryKind::Image {
             return (None, None);

@@ -27,7 +27,6 @@ use crate::spec;
 const DEFAULT_JOBS: usize = 4;
 /// How long the final sweep may take before the report is written without it.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
-pub const BINFMT_ROOT: &str = "/proc/sys/fs/binfmt_misc";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let spec = spec::load(&args.spec).map_err(|e| Diagnostic::usage(e.to_string()))?;
@@ -117,7 +116,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
 
     // The binfmt entries of this machine only describe the engine when it shares our kernel.
     let binfmt = if engine_info.local {
-        BinfmtState::read(Path::new(BINFMT_ROOT)).ok()
+        BinfmtState::read(&crate::emulation::binfmt::read_dir()).ok()
     } else {
         None
     };

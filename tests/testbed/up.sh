@@ -20,8 +20,8 @@ PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils cu
 # The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
 # here saves it a second apt-get update).
 case $(uname -m) in
-  x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu) ;;
-  aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu) ;;
+  x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
+  aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
 esac
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
