@@ -240,7 +240,7 @@ fn warn_level_shows_the_mismatch_without_failing() {
         xml.contains("warning: elf /bin/busybox: expected 64-bit"),
         "{xml}"
     );
-    let xsd = common::repo_root().join("../shared/junit/junit-10.xsd");
+    let xsd = common::junit_xsd();
     let lint = std::process::Command::new("xmllint")
         .args(["--noout", "--schema"])
         .arg(&xsd)

@@ -6,16 +6,10 @@ mod common;
 
 use std::process::Command;
 
-use common::{image, repo_root, run, spec};
+use common::{image, run, spec};
 
 fn xsd() -> std::path::PathBuf {
-    let path = repo_root().join("../shared/junit/junit-10.xsd");
-    assert!(
-        path.exists(),
-        "the JUnit schema is missing at {}",
-        path.display()
-    );
-    path
+    common::junit_xsd()
 }
 
 #[test]

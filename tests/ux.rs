@@ -131,7 +131,7 @@ fn only_on_the_command_line_wins_and_reports_native_as_skipped_everywhere() {
     );
     assert_eq!(doc["totals"]["platforms"]["skipped"], 1);
 
-    let xsd = repo_root().join("../shared/junit/junit-10.xsd");
+    let xsd = common::junit_xsd();
     let lint = Command::new("xmllint")
         .args(["--noout", "--schema"])
         .arg(&xsd)

@@ -247,6 +247,7 @@ mod tests {
             entry("/bin/busybox", EntryKind::File),
             entry("/bin/sh", EntryKind::Symlink("busybox".into())),
             entry("/usr", EntryKind::Directory),
+            // self-contained: image path
             entry("/usr/bin", EntryKind::Symlink("../../../bin".into())),
             entry("/lib", EntryKind::Symlink("/usr/lib".into())),
             entry("/a", EntryKind::Symlink("b".into())),

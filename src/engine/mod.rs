@@ -54,8 +54,20 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> String {
         match self {
-            EngineError::Unreachable { .. } => "start the engine (`sudo systemctl start docker`, \
-                or `sudo dockerd &`), or point DOCKER_HOST at one"
+            // The engine runs but this user may not open its socket: the most common first
+            // error of all, and starting the engine would not fix it.
+            EngineError::Unreachable { endpoint, detail }
+                if detail.to_ascii_lowercase().contains("permission denied") =>
+            {
+                let socket = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
+                format!(
+                    "the engine is running, but this user may not use its socket {socket}: run \
+                     as root, or join the group that owns it (usually `docker`: \
+                     `usermod -aG docker $USER`, then log in again)"
+                )
+            }
+            EngineError::Unreachable { .. } => "start the engine (`systemctl start docker`, or \
+                `dockerd &` as root), or point DOCKER_HOST at one"
                 .into(),
             EngineError::Pull { .. } => {
                 "check that the engine can reach the registry (loopback registries are allowed \

@@ -132,6 +132,17 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Jenkins' xUnit JUnit schema, vendored in the repository (tests/fixtures/junit/README.md).
+pub fn junit_xsd() -> PathBuf {
+    let path = repo_root().join("tests/fixtures/junit/junit-10.xsd");
+    assert!(
+        path.is_file(),
+        "the JUnit schema is missing at {}",
+        path.display()
+    );
+    path
+}
+
 /// The JSON report at `path`, parsed and validated against its published schema: every test
 /// that reads a report also checks the wire format.
 pub fn json_report(path: &Path) -> serde_json::Value {

@@ -16,13 +16,13 @@ fn parse(xml: &str) -> Document<'_> {
     })
 }
 
-/// Validates `xml` against `../shared/junit/junit-10.xsd` with xmllint. A missing xmllint or
+/// Validates `xml` against the vendored `tests/fixtures/junit/junit-10.xsd` with xmllint. A missing xmllint or
 /// schema fails the test: a skipped schema check would let an invalid report through CI.
 fn assert_schema_valid(xml: &str) {
-    let xsd = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/junit/junit-10.xsd");
+    let xsd = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/junit-10.xsd");
     assert!(
         xsd.is_file(),
-        "the JUnit schema is missing at {}: the shared/ directory must sit beside the checkout",
+        "the JUnit schema is missing at {}",
         xsd.display()
     );
     let dir = tempfile::tempdir().expect("temp dir");
