@@ -342,6 +342,26 @@ stdout = "x86_64\n"
         "{arm}"
     );
     assert!(md.contains("- `linux/arm64` › **machine** failed"), "{md}");
+    // Under the matrix, the Mermaid time chart: native and emulated are two series.
+    let chart = md
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|c| c.split("```").next())
+        .unwrap_or_else(|| panic!("a Mermaid chart:\n{md}"));
+    assert!(
+        chart.contains("x-axis [\"linux/amd64 (native)\", \"linux/arm64 (emulated)\"]"),
+        "{chart}"
+    );
+    let series: Vec<&str> = chart
+        .lines()
+        .filter(|l| l.trim_start().starts_with("bar ["))
+        .collect();
+    assert_eq!(series.len(), 2, "{chart}");
+    assert!(
+        series[0].ends_with(", 0]") && series[1].starts_with("    bar [0, "),
+        "{chart}"
+    );
+    assert!(md.find("| `linux/arm64`") < md.find("```mermaid"), "{md}");
 
     // Outside GitHub Actions: neither.
     let plain = Run::from(

@@ -58,12 +58,14 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
             attestations: resolved.attestations(),
         },
         engine: None,
+        engines: Vec::new(),
         started_at,
         duration: std::time::Duration::ZERO,
         platforms: targets
             .iter()
             .map(|t| PlatformReport {
                 platform: t.platform.clone(),
+                engine: None,
                 entry: Some(EntryChoice {
                     digest: t.entry.digest.clone(),
                     platform: t.platform.clone(),
@@ -83,6 +85,16 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
     };
     audit::merge_into(&mut report.platforms, audits);
     report.duration = started.elapsed();
+    let html_failed = match &args.html {
+        Some(path) => match crate::report::html::write(&report, path) {
+            Ok(()) => false,
+            Err(e) => {
+                eprintln!("error: {e}");
+                true
+            }
+        },
+        None => false,
+    };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         out.write_all(crate::report::json::render(&report).as_bytes())
@@ -97,5 +109,10 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         )
     };
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
-    Ok(report.exit_code())
+    // Like `run`: a report that could not be written is an infrastructure failure unless a
+    // check failed.
+    Ok(match report.exit_code() {
+        crate::exit::SUCCESS if html_failed => crate::exit::INFRASTRUCTURE,
+        code => code,
+    })
 }

@@ -1,7 +1,8 @@
 //! GitHub Actions: a Markdown job summary appended to `$GITHUB_STEP_SUMMARY` (the platform
-//! matrix and every failure) and `::error` workflow commands that GitHub shows as annotations on
-//! the run. Active only when `GITHUB_ACTIONS=true`; like every reporter, it reads the finished
-//! [`RunReport`] and never touches Docker.
+//! matrix, a Mermaid chart of time per platform, native vs emulated, and every failure) and
+//! `::error` workflow commands that GitHub shows as annotations on the run. Active only when
+//! `GITHUB_ACTIONS=true`; like every reporter, it reads the finished [`RunReport`] and never
+//! touches Docker.
 //!
 //! Workflow command values are escaped as the runner's own toolkit does (`%`, `\r`, `\n` in the
 //! message; also `:` and `,` in properties such as `title`), so a test name or an output with
@@ -174,6 +175,10 @@ pub fn summary_markdown(report: &RunReport) -> String {
         tested.len(),
         secs(report.duration)
     ));
+    if let Some(chart) = time_chart(report) {
+        md.push('\n');
+        md.push_str(&chart);
+    }
     let skipped: Vec<&PlatformReport> = report.platforms.iter().filter(|p| p.skipped()).collect();
     if !skipped.is_empty() {
         md.push_str("\n#### Not tested\n\n");
@@ -210,6 +215,83 @@ pub fn summary_markdown(report: &RunReport) -> String {
         md.push_str(&failures);
     }
     md
+}
+
+/// Series colours of [`time_chart`]: native first, emulated second (the HTML report's hues).
+const CHART_PALETTE: &str = "#1f6feb, #d4570b";
+
+/// A Mermaid bar chart (`xychart-beta`, which GitHub renders in Markdown) of each tested
+/// platform's time. Native and emulated platforms are two series, so they get two colours, and
+/// each label also says which it is, for readers who cannot tell the colours apart. `None` when
+/// no platform ran.
+pub fn time_chart(report: &RunReport) -> Option<String> {
+    use crate::emulation::ExecMode;
+    let bars: Vec<(String, bool, f64)> = report
+        .platforms
+        .iter()
+        .filter(|p| !p.skipped() && !p.duration.is_zero())
+        .filter_map(|p| {
+            let emulated = match p.mode.as_ref()? {
+                ExecMode::Native { .. } => false,
+                ExecMode::Emulated { .. } => true,
+                ExecMode::Unavailable { .. } => return None,
+            };
+            let kind = if emulated { "emulated" } else { "native" };
+            let label = chart_text(&format!("{} ({kind})", p.platform));
+            Some((label, emulated, p.duration.as_secs_f64()))
+        })
+        .collect();
+    if bars.is_empty() {
+        return None;
+    }
+    let longest = bars.iter().map(|b| b.2).fold(0.0, f64::max);
+    // Headroom above the longest bar, rounded to a readable axis end.
+    let top = ((longest * 1.1) * 10.0).ceil() / 10.0;
+    let series = |emulated: bool| {
+        bars.iter()
+            .map(|(_, e, s)| {
+                if *e == emulated {
+                    format!("{s:.2}")
+                } else {
+                    "0".into()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let labels = bars
+        .iter()
+        .map(|(l, _, _)| format!("\"{l}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "```mermaid\n\
+         %%{{init: {{\"themeVariables\": {{\"xyChart\": {{\"plotColorPalette\": \"{CHART_PALETTE}\"}}}}}}}}%%\n\
+         xychart-beta\n    \
+         title \"Time per platform (s): native blue, emulated orange\"\n    \
+         x-axis [{labels}]\n    \
+         y-axis \"seconds\" 0 --> {top:.1}\n    \
+         bar [{}]\n    \
+         bar [{}]\n\
+         ```\n",
+        series(false),
+        series(true)
+    ))
+}
+
+/// A label Mermaid reads inside double quotes: it has no escape for `"`, and `%%`, `#`, `;` or
+/// a backtick (closing the fence) could change how the rest is read, so only the characters of
+/// platform names and a few more are kept.
+fn chart_text(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " /._+()-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn result(p: &PlatformReport) -> &'static str {

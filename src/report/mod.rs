@@ -1,13 +1,14 @@
 //! Reporters: they read [`crate::event::Event`]s and [`crate::outcome::RunReport`]s and write
 //! text; none of them touches the engine or a registry.
 //!
-//! [`terminal`] writes for people as the run goes; [`junit`] and [`json`] render the finished
-//! [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
+//! [`terminal`] writes for people as the run goes; [`junit`], [`json`] and [`html`] render the
+//! finished [`crate::outcome::RunReport`] into files for CI. Files are written by [`write_atomically`], so
 //! that a dashboard or a script never reads half a report, even when the run is killed while
 //! writing it.
 
 pub mod doctor;
 pub mod github;
+pub mod html;
 pub mod inspect;
 pub mod json;
 pub mod junit;
@@ -15,7 +16,7 @@ pub mod live;
 pub mod terminal;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -32,8 +33,21 @@ use crate::outcome::ProblemKind;
 /// file a shell redirect would create, so CI artifact uploaders can read it. On failure the
 /// temporary file is removed and `path` is left as it was.
 ///
+/// A path that names something other than a regular file (`/dev/stdout`, `/dev/null`, a FIFO)
+/// is written to in place, as a shell redirect would: renaming over it would replace the device
+/// node itself, which for root means a regular file where `/dev/null` was.
+///
 /// Errors name the path and the step that failed.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(contents))
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+            });
+    }
     let dir = directory_of(path);
     let context = |step: &str, e: io::Error| {
         io::Error::new(
@@ -142,6 +156,32 @@ mod tests {
             .permissions()
             .mode();
         (mode & 0o777) ^ 0o666
+    }
+
+    #[test]
+    fn a_fifo_is_written_through_not_replaced() {
+        // `--json /dev/stdout` or `--html /dev/null`: renaming over a device node would replace
+        // it (as root, /dev/null became a regular file). A FIFO stands in for the device here.
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fifo = dir.path().join("pipe");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || tx.send(fs::read(&fifo).expect("read the FIFO")));
+        }
+        write_atomically(&fifo, b"through the pipe").expect("write");
+        // Bounded: were the FIFO renamed away, its reader would wait for a writer forever.
+        let read = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the reader got the bytes");
+        assert_eq!(read, b"through the pipe");
+        let kind = fs::symlink_metadata(&fifo).expect("stat").file_type();
+        assert!(kind.is_fifo(), "still a FIFO: {kind:?}");
+        let names = fs::read_dir(dir.path()).expect("list dir").count();
+        assert_eq!(names, 1, "no temporary file left");
     }
 
     #[test]

@@ -23,6 +23,8 @@ case $(uname -m) in
   x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
   aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
 esac
+# chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
+PACKAGES+=(chromium fonts-dejavu-core)
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
 BINFMT_DIR=/proc/sys/fs/binfmt_misc

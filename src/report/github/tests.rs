@@ -170,3 +170,64 @@ fn the_summary_is_appended_never_truncated() {
     let err = append_summary(&fixtures::all_passing(), &missing).expect_err("missing dir");
     assert!(err.to_string().contains("no-such-dir"), "{err}");
 }
+
+#[test]
+fn the_time_chart_is_mermaid_with_native_and_emulated_series() {
+    let report = fixtures::all_passing();
+    let chart = time_chart(&report).expect("a chart when platforms ran");
+    // amd64: 110 + 90 ms of tests + 1.234 s pull; arm64: 1100 + 950 ms + 1.234 s.
+    assert_eq!(
+        chart,
+        "```mermaid\n\
+         %%{init: {\"themeVariables\": {\"xyChart\": {\"plotColorPalette\": \"#1f6feb, #d4570b\"}}}}%%\n\
+         xychart-beta\n    \
+         title \"Time per platform (s): native blue, emulated orange\"\n    \
+         x-axis [\"linux/amd64 (native)\", \"linux/arm64 (emulated)\"]\n    \
+         y-axis \"seconds\" 0 --> 3.7\n    \
+         bar [1.43, 0]\n    \
+         bar [0, 3.28]\n\
+         ```\n"
+    );
+    let md = summary_markdown(&report);
+    let table_end = md
+        .find("**1/2 platforms")
+        .or_else(|| md.find("**2/2 platforms"));
+    let at = md.find("```mermaid").expect("the chart is in the summary");
+    assert!(
+        table_end.is_some_and(|t| t < at) && at < md.len(),
+        "the chart comes under the matrix:\n{md}"
+    );
+}
+
+#[test]
+fn the_time_chart_leaves_out_platforms_that_did_not_run() {
+    let report = fixtures::mixed();
+    let chart = time_chart(&report).expect("amd64 and arm64 ran");
+    let axis = chart
+        .lines()
+        .find(|l| l.trim_start().starts_with("x-axis"))
+        .expect("an x axis");
+    // arm/v7 (no emulator) and s390x (missing) never ran; ppc64le ran nothing either but has a
+    // duration, and counts as emulated.
+    assert!(
+        !axis.contains("arm/v7") && !axis.contains("s390x"),
+        "{axis}"
+    );
+    assert!(
+        axis.contains("\"linux/amd64 (native)\"") && axis.contains("\"linux/arm64 (emulated)\""),
+        "{axis}"
+    );
+    assert!(time_chart(&fixtures::registry_unreachable()).is_none());
+    let md = summary_markdown(&fixtures::registry_unreachable());
+    assert!(!md.contains("mermaid"), "{md}");
+}
+
+#[test]
+fn chart_labels_cannot_break_out_of_their_quotes() {
+    assert_eq!(chart_text("linux/arm/v7 (native)"), "linux/arm/v7 (native)");
+    assert_eq!(
+        chart_text("a\"b`c%%d#e;f\n]"),
+        "a_b_c__d_e_f__",
+        "quotes, fences, comments, entities and brackets"
+    );
+}
