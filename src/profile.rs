@@ -18,9 +18,6 @@
 //! [`EngineSummary`] and platforms only as the engine's name, so that a run can route platforms
 //! to several engines without the reporters noticing.
 
-use std::path::Path;
-
-use crate::emulation::binfmt::DEFAULT_BINFMT_DIR;
 use crate::emulation::{BinfmtState, decide};
 use crate::engine::EngineInfo;
 use crate::mode::ExecMode;
@@ -57,7 +54,7 @@ impl EngineProfile {
     /// when the engine shares its kernel (an unreadable state counts as unknown).
     pub fn read(info: EngineInfo) -> EngineProfile {
         let binfmt = if info.local {
-            BinfmtState::read(Path::new(DEFAULT_BINFMT_DIR)).ok()
+            BinfmtState::read(&crate::emulation::binfmt::read_dir()).ok()
         } else {
             None
         };
@@ -150,7 +147,7 @@ mod tests {
 
     use super::*;
     use crate::arch;
-    use crate::emulation::binfmt::{Entry, Flags, Rule};
+    use crate::emulation::binfmt::{DEFAULT_BINFMT_DIR, Entry, Flags, Rule};
     use crate::mode::EmulatorKind;
 
     fn p(s: &str) -> Platform {

@@ -321,3 +321,32 @@ fn a_check_reads_what_its_view_holds() {
     assert_eq!(checks(&ImageCheck::File(&missing).check(&view)), ["exists"]);
     assert_eq!(ImageCheck::Elf(&AuditSettings::default()).check(&view), []);
 }
+
+#[test]
+fn labels_matches_checks_each_label_against_its_regex() {
+    let config: ImageConfiguration = serde_json::from_str(
+        r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+                "config":{"Labels":{"org.opencontainers.image.revision":"0123abcd"}}}"#,
+    )
+    .expect("config");
+    let check = MetadataCheck {
+        labels_matches: vec![
+            (
+                "org.opencontainers.image.revision".into(),
+                regex::Regex::new("^[0-9a-f]{8}$").expect("regex"),
+            ),
+            (
+                "org.opencontainers.image.version".into(),
+                regex::Regex::new(".").expect("regex"),
+            ),
+        ],
+        ..MetadataCheck::default()
+    };
+    let found = metadata(&check, &config);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        found[0].check,
+        "label org.opencontainers.image.version matches"
+    );
+    assert_eq!(found[0].actual, "not set");
+}

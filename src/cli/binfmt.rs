@@ -47,8 +47,8 @@ pub fn binfmt(args: &BinfmtArgs) -> Result<i32, Diagnostic> {
     let dir = PathBuf::from(DEFAULT_BINFMT_DIR);
     match &args.action {
         BinfmtAction::List { json } => {
-            let listing =
-                register::list(&dir).map_err(|e| Diagnostic::infrastructure(e.to_string()))?;
+            let listing = register::list(&crate::emulation::binfmt::read_dir())
+                .map_err(|e| Diagnostic::infrastructure(e.to_string()))?;
             if *json {
                 let text = serde_json::to_string_pretty(&listing)
                     .map_err(|e| Diagnostic::infrastructure(e.to_string()))?;

@@ -16,7 +16,6 @@ use futures_util::future::join_all;
 use super::{DoctorArgs, GlobalArgs};
 use crate::arch;
 use crate::diagnostic::Diagnostic;
-use crate::emulation::binfmt::DEFAULT_BINFMT_DIR;
 use crate::emulation::{BinfmtState, Entry, emulator_version, register};
 use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL};
 use crate::exit;
@@ -51,7 +50,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let (engine, info, status) = connect(global.host.as_deref()).await;
-    let dir = Path::new(DEFAULT_BINFMT_DIR);
+    let dir = &crate::emulation::binfmt::read_dir();
     let (state, read_error) = match BinfmtState::read(dir) {
         Ok(s) => (s, None),
         // Unreadable counts as not mounted: nothing the kernel would use is known.

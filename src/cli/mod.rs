@@ -5,6 +5,7 @@
 mod audit;
 mod binfmt;
 mod cst;
+mod docs;
 mod doctor;
 mod gc;
 mod inspect;
@@ -25,7 +26,7 @@ use crate::platform::{MatchMode, Platform};
 #[derive(Debug, Parser)]
 #[command(
     name = "archsmoke",
-    version,
+    version = env!("ARCHSMOKE_LONG_VERSION"),
     about = "Smoke-test a container image on every CPU architecture it claims to support",
     after_help = "Exit codes: 0 all passed, 1 a test failed, 2 bad usage or spec, \
                   3 infrastructure (engine, registry, emulator) failed."
@@ -88,6 +89,10 @@ enum Command {
     /// Check specs and cst configs without an engine or a registry: every problem, with its
     /// file, line and column.
     Validate(cst::ValidateArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write every page into a directory.
+    Man(docs::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -350,6 +355,8 @@ pub fn main() -> i32 {
             Command::Verify(args) => verify::verify(&args, &cli.global).await,
             Command::Convert(args) => cst::convert(&args),
             Command::Validate(args) => cst::validate(&args),
+            Command::Completions(args) => docs::completions(&args),
+            Command::Man(args) => docs::man(&args),
         }
     });
     match result {

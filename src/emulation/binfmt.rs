@@ -19,6 +19,21 @@ use crate::arch::{ArchDef, serialize_hex, to_hex};
 /// Where the kernel's binfmt_misc file system is normally mounted.
 pub const DEFAULT_BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
 
+/// Names the directory archsmoke reads binfmt_misc entries from instead of the default: for
+/// archsmoke in a container, whose own /proc has no binfmt_misc and where runc refuses bind
+/// mounts inside /proc, so the host's is mounted elsewhere (`-v
+/// /proc/sys/fs/binfmt_misc:/host/binfmt_misc:ro`). Only read, never written through.
+pub const BINFMT_DIR_ENV: &str = "ARCHSMOKE_BINFMT_DIR";
+
+/// The binfmt_misc directory whose entries describe the engine's kernel: `ARCHSMOKE_BINFMT_DIR`
+/// when set, else [`DEFAULT_BINFMT_DIR`]. `binfmt install` and `remove` always write the real
+/// one.
+pub fn read_dir() -> std::path::PathBuf {
+    std::env::var_os(BINFMT_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| DEFAULT_BINFMT_DIR.into(), Into::into)
+}
+
 /// A failure to read binfmt_misc state.
 #[derive(Debug, thiserror::Error)]
 pub enum BinfmtError {

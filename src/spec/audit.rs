@@ -127,11 +127,12 @@ pub struct MetadataCheck {
     pub user: Option<String>,
     pub workdir: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Labels whose value must match a regex (a version or commit a spec cannot spell out).
+    pub labels_matches: Vec<(String, Regex)>,
     /// Normalized as `port/proto` (`8080` is `8080/tcp`); compared as a set.
     pub exposed_ports: Option<Vec<String>>,
     /// Compared as a set.
     pub volumes: Option<Vec<String>>,
-    pub labels_matches: Vec<(String, Regex)>,
     /// Each must be exposed; `8080` (no protocol) matches any protocol.
     pub exposed_ports_include: Vec<String>,
     /// None may be exposed; `8080` (no protocol) matches any protocol.
@@ -393,12 +394,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn metadata(&self, raw: RawMetadata) -> Result<MetadataCheck, SpecError> {
-        let mut env_matches = Vec::new();
-        for (name, pattern) in raw.env_matches.unwrap_or_default() {
-            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
-            let mut compiled = self.regexes(&one)?;
-            env_matches.push((name, compiled.remove(0)));
-        }
+        let env_matches = self.named_regexes(raw.env_matches)?;
         let exposed_ports = raw
             .exposed_ports
             .map(|ports| {
@@ -440,6 +436,20 @@ impl Validator<'_> {
             exposed_ports,
             volumes: raw.volumes,
         })
+    }
+
+    /// `{ NAME = "regex" }` tables (`env_matches`, `labels_matches`), compiled in name order.
+    fn named_regexes(
+        &self,
+        raw: Option<BTreeMap<String, Spanned<String>>>,
+    ) -> Result<Vec<(String, Regex)>, SpecError> {
+        let mut out = Vec::new();
+        for (name, pattern) in raw.unwrap_or_default() {
+            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
+            let mut compiled = self.regexes(&one)?;
+            out.push((name, compiled.remove(0)));
+        }
+        Ok(out)
     }
 
     fn port(&self, raw: &Spanned<String>) -> Result<String, SpecError> {
@@ -549,6 +559,7 @@ mod tests {
             ("[audit]\nallow = [\"a[\"]\n", "bad glob"),
             ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),
             ("[metadata]\nenv_matches = { A = \"(\" }\n", "bad regex"),
+            ("[metadata]\nlabels_matches = { A = \"(\" }\n", "bad regex"),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.to_string().contains(needle), "{text}: {e}");

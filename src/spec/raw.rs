@@ -88,9 +88,9 @@ pub struct RawMetadata {
     pub user: Option<String>,
     pub workdir: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
+    pub labels_matches: Option<BTreeMap<String, Spanned<String>>>,
     pub exposed_ports: Option<Vec<Spanned<String>>>,
     pub volumes: Option<Vec<String>>,
-    pub labels_matches: Option<BTreeMap<String, Spanned<String>>>,
     /// Ports that must be among the exposed ones (others may be too).
     pub exposed_ports_include: Option<Vec<Spanned<String>>>,
     /// Ports that must not be exposed.

@@ -137,13 +137,13 @@ pub fn cst_image(platform: Platform, base: &Layer, extra: &Layer) -> Result<Imag
         },
         history: vec![
             History {
-                created: CREATED,
+                created: CREATED.to_string(),
                 created_by: "COPY rootfs/ / # buildkit",
                 comment: "buildkit.dockerfile.v0",
                 empty_layer: false,
             },
             History {
-                created: CREATED,
+                created: CREATED.to_string(),
                 created_by: "COPY cst/ / # buildkit",
                 comment: "buildkit.dockerfile.v0",
                 empty_layer: false,

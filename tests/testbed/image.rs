@@ -163,7 +163,7 @@ pub struct Index<D> {
 
 #[derive(Serialize)]
 pub struct ImageConfig {
-    pub created: &'static str,
+    pub created: String,
     pub architecture: String,
     pub os: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,8 +178,12 @@ pub struct ImageConfig {
 pub struct ContainerConfig {
     #[serde(rename = "Env", skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<&'static str>,
+    #[serde(rename = "Entrypoint", skip_serializing_if = "Vec::is_empty")]
+    pub entrypoint: Vec<&'static str>,
     #[serde(rename = "Cmd", skip_serializing_if = "Vec::is_empty")]
     pub cmd: Vec<&'static str>,
+    #[serde(rename = "Labels", skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<&'static str, String>,
 }
 
 #[derive(Serialize)]
@@ -191,7 +195,7 @@ pub struct RootFs {
 
 #[derive(Serialize)]
 pub struct History {
-    pub created: &'static str,
+    pub created: String,
     pub created_by: &'static str,
     pub comment: &'static str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -274,6 +278,10 @@ pub struct Layer {
 
 /// The root filesystem: /bin/busybox, applet symlinks, /etc/passwd, /etc/group, /tmp.
 pub fn rootfs_layer(busybox: &[u8]) -> Result<Layer> {
+    layer(rootfs_entries(busybox), EPOCH)
+}
+
+fn rootfs_entries(busybox: &[u8]) -> Vec<(String, Entry)> {
     let mut entries: Vec<(String, Entry)> = vec![
         ("bin/".into(), Entry::Dir(0o755)),
         ("bin/busybox".into(), Entry::File(0o755, busybox.to_vec())),
@@ -296,7 +304,12 @@ pub fn rootfs_layer(busybox: &[u8]) -> Result<Layer> {
     for applet in APPLETS.split_whitespace() {
         entries.push((format!("bin/{applet}"), Entry::Symlink("busybox")));
     }
-    let tar = tar_archive(entries, EPOCH)?;
+    entries
+}
+
+/// A layer of `entries` (sorted, owned by 0:0, every mtime `mtime`), compressed both ways.
+pub fn layer(entries: Vec<(String, Entry)>, mtime: u64) -> Result<Layer> {
+    let tar = tar_archive(entries, mtime)?;
     let diff_id = sha256_digest(&tar);
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(&tar)?;
@@ -310,13 +323,14 @@ pub fn rootfs_layer(busybox: &[u8]) -> Result<Layer> {
 /// Build one image. `label` is what the config claims; `layer` holds the busybox it carries.
 pub fn image(flavour: Flavour, label: Platform, layer: &Layer) -> Result<Image> {
     let config = ImageConfig {
-        created: CREATED,
+        created: CREATED.into(),
         architecture: label.architecture.to_owned(),
         os: "linux",
         variant: label.variant.map(str::to_owned),
         config: ContainerConfig {
             env: vec![PATH_ENV],
             cmd: vec!["sh"],
+            ..ContainerConfig::default()
         },
         rootfs: RootFs {
             kind: "layers",
@@ -324,19 +338,24 @@ pub fn image(flavour: Flavour, label: Platform, layer: &Layer) -> Result<Image> 
         },
         history: vec![
             History {
-                created: CREATED,
+                created: CREATED.into(),
                 created_by: "COPY rootfs/ / # buildkit",
                 comment: "buildkit.dockerfile.v0",
                 empty_layer: false,
             },
             History {
-                created: CREATED,
+                created: CREATED.into(),
                 created_by: "CMD [\"sh\"]",
                 comment: "buildkit.dockerfile.v0",
                 empty_layer: true,
             },
         ],
     };
+    assemble(flavour, &config, layer)
+}
+
+/// The config, layer and manifest blobs of a one-layer image of `flavour`.
+pub fn assemble(flavour: Flavour, config: &ImageConfig, layer: &Layer) -> Result<Image> {
     let (config_type, layer) = match flavour {
         Flavour::Oci => (OCI_CONFIG, Blob::new(OCI_LAYER_GZIP, layer.gzip.clone())),
         Flavour::OciZstd => (OCI_CONFIG, Blob::new(OCI_LAYER_ZSTD, layer.zstd.clone())),
@@ -345,7 +364,7 @@ pub fn image(flavour: Flavour, label: Platform, layer: &Layer) -> Result<Image> 
             Blob::new(DOCKER_LAYER_GZIP, layer.gzip.clone()),
         ),
     };
-    let config = Blob::json(config_type, &config)?;
+    let config = Blob::json(config_type, config)?;
     let manifest = match flavour {
         Flavour::Oci | Flavour::OciZstd => Blob::json(
             OCI_MANIFEST,

