@@ -30,3 +30,38 @@ fn permission_denied_on_the_socket_points_at_the_docker_group_not_at_starting_th
     assert!(all.contains("`docker`"), "{}", r.explain());
     assert!(!all.contains("start the engine"), "{}", r.explain());
 }
+
+const UNAME_SPEC: &str = r#"
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+"#;
+
+/// A typo in the image reference is the user's error: the registry answered, it just has no such
+/// repository or tag. Exit 2 (fix the reference), not 3 (CI would retry an outage).
+#[test]
+fn a_misspelled_image_is_a_usage_error_not_an_outage() {
+    let s = spec("typo", UNAME_SPEC);
+    for reference in [
+        format!("{}/{REPO}:no-such-tag", registry()),
+        format!("{}/archsmoke/no-such-repo:multi", registry()),
+    ] {
+        let r = run(&["run", "--image", &reference, s.path()]);
+        assert_eq!(r.code, 2, "{reference}: {}", r.explain());
+        assert!(r.stderr.contains("was not found"), "{}", r.explain());
+        assert!(r.stderr.contains("spelling"), "{}", r.explain());
+    }
+}
+
+/// `-q` is for CI logs: no progress lines (run started, audit started), only failures and the
+/// verdict.
+#[test]
+fn quiet_prints_no_progress_lines() {
+    let s = spec("quiet", UNAME_SPEC);
+    let r = run(&["run", "-q", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(!r.stderr.contains("testing "), "{}", r.explain());
+    assert!(!r.stderr.contains("auditing"), "{}", r.explain());
+    assert!(!r.stderr.contains("[run "), "{}", r.explain());
+    assert!(r.stdout.contains("PASSED"), "{}", r.explain());
+}

@@ -247,10 +247,12 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
         checks.audit.elf = crate::spec::ElfLevel::Off;
     }
     if !report.interrupted && !checks.is_empty() {
-        eprintln!(
-            "auditing the image layers and configs of {} platforms",
-            audit_targets.len()
-        );
+        if !global.quiet {
+            eprintln!(
+                "auditing the image layers and configs of {} platforms",
+                audit_targets.len()
+            );
+        }
         let (audits, audit_time) = timed(audit::audit(
             audited_image.as_ref(),
             &audit_targets,

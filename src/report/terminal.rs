@@ -45,6 +45,7 @@ impl Palette {
 pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     let p = Palette::new(opts.color);
     let line = match event {
+        Event::RunStarted { .. } if opts.quiet => return None,
         Event::RunStarted {
             run_id,
             image,
