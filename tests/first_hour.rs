@@ -65,3 +65,41 @@ fn quiet_prints_no_progress_lines() {
     assert!(!r.stderr.contains("[run "), "{}", r.explain());
     assert!(r.stdout.contains("PASSED"), "{}", r.explain());
 }
+
+/// A command written as one string is the most common first spec error; env as a list and a bare
+/// number for a timeout follow. Each gets a hint with the line rewritten the way it must be.
+#[test]
+fn a_command_written_as_a_string_gets_the_list_it_should_be() {
+    for (line, hint) in [
+        (r#"command = "uname -m""#, r#"command = ["uname", "-m"]"#),
+        (r#"env = ["A=1"]"#, r#"env = { NAME = "value" }"#),
+        ("timeout = 5", r#"timeout = "5s""#),
+    ] {
+        let text = if line.starts_with("command") {
+            format!("[[test]]\nname = \"t\"\n{line}\n")
+        } else {
+            format!("[[test]]\nname = \"t\"\ncommand = [\"true\"]\n{line}\n")
+        };
+        let s = spec("typed", &text);
+        let r = run(&["run", "--image", &image("multi"), s.path()]);
+        assert_eq!(r.code, 2, "{}", r.explain());
+        assert!(r.stderr.contains(hint), "{line}: {}", r.explain());
+    }
+}
+
+/// Hints name only what works for the user: no `ssh://` engine (not supported), no spec file that
+/// exists only in archsmoke's own repository.
+#[test]
+fn hints_suggest_only_what_works_outside_this_repository() {
+    let s = spec(
+        "forbid",
+        "emulation = \"forbid\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert!(!r.stdout.contains("ssh://"), "{}", r.explain());
+    assert!(r.stdout.contains("--emulation allow"), "{}", r.explain());
+    let r = run(&["run", "/nonexistent/spec.toml"]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(!r.stderr.contains("smoke-tests/"), "{}", r.explain());
+    assert!(r.stderr.contains("archsmoke init"), "{}", r.explain());
+}

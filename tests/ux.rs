@@ -72,7 +72,7 @@ fn forbid_fails_the_emulated_platform_and_names_a_native_engine() {
     );
     assert!(
         r.stdout
-            .contains("--host ssh://user@arm64-machine (or DOCKER_HOST=...)"),
+            .contains("native arm64 machine (--host tcp://HOST:PORT"),
         "{}",
         r.explain()
     );

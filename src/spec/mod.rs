@@ -8,6 +8,7 @@
 
 mod audit;
 mod error;
+mod hints;
 mod raw;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -269,7 +270,16 @@ impl Spec {
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SpecError::file(path, format!("cannot read the spec: {e}"))
-            .with_hint("check the path; specs are TOML files such as smoke-tests/busybox.toml")
+            .with_hint(match std::env::current_dir() {
+                Ok(dir) => format!(
+                    "check the path (relative paths start at {}); `archsmoke init IMAGE -o \
+                     FILE` writes a starter spec for an image",
+                    dir.display()
+                ),
+                Err(_) => "check the path; `archsmoke init IMAGE -o FILE` writes a starter \
+                           spec for an image"
+                    .to_owned(),
+            })
     })?;
     parse(path, &text)
 }
@@ -291,6 +301,13 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("expected one of: {}", expected.join(", ")),
         };
+        err = err.with_hint(hint);
+    } else if let Some(hint) = err
+        .source_line
+        .as_deref()
+        .and_then(hints::key_of)
+        .and_then(|key| hints::type_hint(key, &message))
+    {
         err = err.with_hint(hint);
     }
     err
