@@ -1,12 +1,13 @@
 //! Events the runner emits while it works, in the order things happen. Live reporters consume
 //! them; the final [`crate::outcome::RunReport`] carries everything they describe, so a reporter
-//! that only writes files at the end can ignore them.
+//! that only writes files at the end can ignore them. Like [`crate::outcome`], this is plain data
+//! over [`crate::platform`] and [`crate::mode`].
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::emulation::ExecMode;
+use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, TestReport};
 use crate::platform::Platform;
 
@@ -52,4 +53,13 @@ pub enum Event {
     },
     /// The first interrupt arrived: running containers are being stopped.
     Cancelling,
+}
+
+/// What consumes the events of a run as they happen (the live view, plain progress lines). The
+/// pipeline feeds it from its own task, in order, and calls [`EventSink::finish`] once the run's
+/// last event is in, before it goes on to the audit.
+pub trait EventSink: Send + 'static {
+    fn handle(&mut self, event: &Event);
+    /// The run is over: nothing more will come.
+    fn finish(&mut self) {}
 }

@@ -1,16 +1,22 @@
 //! archsmoke: smoke-test a container image on every CPU architecture it claims to support.
 //!
-//! Data flows one way, and the module list follows it:
+//! Data flows one way (ARCHITECTURE.md has the whole map):
 //!
 //! ```text
-//! cli ─▶ spec ─▶ image (resolve the index) ─▶ plan ─▶ run ══ events ══▶ report
-//!                       engine, emulation ─────┘      │
-//!                                                     └─▶ outcome (RunReport) ─▶ report
+//! cli ─▶ pipeline::Config (spec + flags) ─▶ pipeline::open (engine ∥ image index)
+//!     ─▶ profile (how the engine runs each platform) ─▶ plan ─▶ run ══ events ══▶ report
+//!                                                                │
+//!                      checks, audit, cross-platform compare ─▶ outcome (RunReport) ─▶ report
 //! ```
 //!
-//! Only [`engine`] talks to Docker (through bollard) and only [`image::registry`] talks to
-//! registries (through oci-client). Reporters read [`event`]s and [`outcome`]s and nothing else.
+//! [`pipeline`] drives a run and hands the CLI a finished [`outcome::RunReport`]; the CLI only
+//! parses, picks reporters and writes. The contract between running and reporting is plain data:
+//! [`outcome`], [`event`] and [`mode`], which depend on [`platform`] alone. Only [`engine`]
+//! talks to Docker (through bollard) and only [`image::registry`] talks to registries (through
+//! oci-client); checks ([`check`]) are pure functions; reporters ([`report`]) read the contract
+//! and nothing else (`tests/layering.rs` holds the code to these rules).
 
+pub mod arch;
 pub mod audit;
 pub mod check;
 pub mod cli;
@@ -20,10 +26,13 @@ pub mod engine;
 pub mod event;
 pub mod exit;
 pub mod image;
+pub mod mode;
 pub mod outcome;
+pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod probe;
+pub mod profile;
 pub mod redact;
 pub mod report;
 pub mod run;

@@ -1,13 +1,15 @@
 //! What a run found: the owned, serializable results that the runner produces and every reporter
-//! reads. This module and [`crate::event`] are the contract between running and reporting.
+//! reads. This module, [`crate::event`] and [`crate::mode`] are the contract between running and
+//! reporting: plain data that depends on [`crate::platform`] alone, so reporters never see the
+//! engine or the image source. Constructors that turn an engine's or an image source's error
+//! into a [`Problem`] live beside those errors (`engine`, `image`).
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::emulation::ExecMode;
-use crate::engine::EngineInfo;
 use crate::exit;
+use crate::mode::ExecMode;
 use crate::platform::Platform;
 
 #[derive(Debug, Clone, Serialize)]
@@ -17,7 +19,11 @@ pub struct RunReport {
     pub spec: String,
     pub suite: String,
     pub image: ImageSummary,
-    pub engine: Option<EngineInfo>,
+    /// The engine the run used (the first of [`RunReport::engines`]); kept for the reports'
+    /// compatibility.
+    pub engine: Option<EngineSummary>,
+    /// Every engine the run used, each under the name platforms refer to.
+    pub engines: Vec<EngineSummary>,
     /// RFC 3339, UTC.
     pub started_at: String,
     #[serde(with = "secs")]
@@ -46,6 +52,24 @@ pub struct Phases {
     pub audit: Option<Duration>,
 }
 
+/// An engine as reports describe it: what it said about itself, under the name the run gave it
+/// ([`DEFAULT_ENGINE`] for the one engine of a run without `[[engine]]` tables).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineSummary {
+    pub name: String,
+    pub endpoint: String,
+    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own.
+    pub local: bool,
+    pub version: String,
+    pub api_version: String,
+    /// The engine's own platform (from its `/info`, never from the CLI's machine).
+    pub platform: Platform,
+    pub rootless: bool,
+}
+
+/// The name of the engine a run uses when it names none.
+pub const DEFAULT_ENGINE: &str = "default";
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImageSummary {
     pub reference: String,
@@ -61,6 +85,9 @@ pub struct ImageSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct PlatformReport {
     pub platform: Platform,
+    /// The name of the engine that ran (or would have run) the platform, one of
+    /// [`RunReport::engines`]; `None` when no engine was involved (`archsmoke audit`).
+    pub engine: Option<String>,
     /// The index entry chosen for the platform, and why.
     pub entry: Option<EntryChoice>,
     pub mode: Option<ExecMode>,
@@ -95,26 +122,6 @@ pub struct Problem {
     pub kind: ProblemKind,
     pub message: String,
     pub hint: Option<String>,
-}
-
-impl Problem {
-    /// An image source (registry or layout) could not be read.
-    pub fn registry(e: &crate::image::ImageError) -> Problem {
-        Problem {
-            kind: ProblemKind::Registry,
-            message: e.to_string(),
-            hint: Some(e.hint()),
-        }
-    }
-
-    /// The engine failed an operation or could not be reached.
-    pub fn engine(e: &crate::engine::EngineError) -> Problem {
-        Problem {
-            kind: ProblemKind::Engine,
-            message: e.to_string(),
-            hint: Some(e.hint()),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -250,32 +257,45 @@ impl RunReport {
         }
     }
 
-    /// Fill in each test's and platform's slowdown against the native platform's same tests.
-    pub fn compute_slowdowns(&mut self, native: &Platform) {
-        let Some(base) = self.platforms.iter().find(|p| &p.platform == native) else {
-            return;
-        };
-        let base: Vec<(String, Duration)> = base
-            .tests
-            .iter()
-            .filter(|t| t.status == TestStatus::Passed)
-            .map(|t| (t.name.clone(), t.duration))
-            .collect();
-        for p in &mut self.platforms {
-            let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
-            for t in &mut p.tests {
-                let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
-                    continue;
-                };
-                if t.status == TestStatus::Passed && !b.is_zero() {
-                    t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
-                    mine += t.duration;
-                    theirs += *b;
-                }
+    /// Fill in each test's and platform's slowdown against the same tests on its engine's native
+    /// platform. A platform is only ever compared with its own engine's baseline: another
+    /// machine's speed says nothing about emulation.
+    pub fn compute_slowdowns(&mut self) {
+        for engine in &self.engines {
+            slowdowns_against(&mut self.platforms, &engine.name, &engine.platform);
+        }
+    }
+}
+
+/// Slowdowns of `engine`'s platforms against its platform `native`, when that ran.
+fn slowdowns_against(platforms: &mut [PlatformReport], engine: &str, native: &Platform) {
+    let on_engine = |p: &PlatformReport| p.engine.as_deref() == Some(engine);
+    let Some(base) = platforms
+        .iter()
+        .find(|p| on_engine(p) && &p.platform == native)
+    else {
+        return;
+    };
+    let base: Vec<(String, Duration)> = base
+        .tests
+        .iter()
+        .filter(|t| t.status == TestStatus::Passed)
+        .map(|t| (t.name.clone(), t.duration))
+        .collect();
+    for p in platforms.iter_mut().filter(|p| on_engine(p)) {
+        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
+        for t in &mut p.tests {
+            let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
+                continue;
+            };
+            if t.status == TestStatus::Passed && !b.is_zero() {
+                t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
+                mine += t.duration;
+                theirs += *b;
             }
-            if !theirs.is_zero() {
-                p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
-            }
+        }
+        if !theirs.is_zero() {
+            p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
         }
     }
 }
@@ -288,3 +308,209 @@ pub mod secs {
         s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
     }
 }
+
+/// Exit codes and slowdowns on small hand-built reports, engines named.
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+
+    fn p(s: &str) -> Platform {
+        Platform::parse(s).expect("valid platform")
+    }
+
+    fn test(name: &str, status: TestStatus, millis: u64) -> TestReport {
+        TestReport {
+            name: name.into(),
+            command: None,
+            status,
+            exit_code: Some(0),
+            expected_exit_code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            mismatches: Vec::new(),
+            duration: Duration::from_millis(millis),
+            timeout: Duration::from_secs(60),
+            slowdown: None,
+            error: None,
+        }
+    }
+
+    fn platform(name: &str, engine: &str, tests: Vec<TestReport>) -> PlatformReport {
+        PlatformReport {
+            platform: p(name),
+            engine: Some(engine.into()),
+            entry: None,
+            mode: None,
+            pull: None,
+            problem: None,
+            tests,
+            duration: Duration::ZERO,
+            slowdown: None,
+        }
+    }
+
+    fn problem(kind: ProblemKind) -> Option<Problem> {
+        Some(Problem {
+            kind,
+            message: "m".into(),
+            hint: None,
+        })
+    }
+
+    fn engine(name: &str, platform: &str) -> EngineSummary {
+        EngineSummary {
+            name: name.into(),
+            endpoint: format!("unix:///run/{name}.sock"),
+            local: true,
+            version: "20.10.24".into(),
+            api_version: "1.41".into(),
+            platform: p(platform),
+            rootless: false,
+        }
+    }
+
+    fn run(platforms: Vec<PlatformReport>) -> RunReport {
+        RunReport {
+            run_id: "r".into(),
+            spec: "s.toml".into(),
+            suite: "s".into(),
+            image: ImageSummary::default(),
+            engine: Some(engine(DEFAULT_ENGINE, "linux/amd64")),
+            engines: vec![engine(DEFAULT_ENGINE, "linux/amd64")],
+            started_at: String::new(),
+            duration: Duration::ZERO,
+            platforms,
+            problem: None,
+            interrupted: false,
+            phases: Phases::default(),
+        }
+    }
+
+    #[test]
+    fn exit_code_a_defect_wins_over_infrastructure_and_a_skip_counts_for_nothing() {
+        let passed = || {
+            platform(
+                "linux/amd64",
+                "default",
+                vec![test("t", TestStatus::Passed, 1)],
+            )
+        };
+        assert_eq!(run(vec![passed()]).exit_code(), exit::SUCCESS);
+
+        let mut skipped = platform("linux/arm64", "default", vec![]);
+        skipped.problem = problem(ProblemKind::NotTested);
+        assert_eq!(run(vec![passed(), skipped]).exit_code(), exit::SUCCESS);
+
+        let mut broken = platform("linux/arm64", "default", vec![]);
+        broken.problem = problem(ProblemKind::EmulatorUnavailable);
+        assert_eq!(
+            run(vec![passed(), broken.clone()]).exit_code(),
+            exit::INFRASTRUCTURE
+        );
+
+        let failing = platform(
+            "linux/s390x",
+            "default",
+            vec![test("t", TestStatus::TimedOut, 1)],
+        );
+        assert_eq!(
+            run(vec![passed(), broken, failing]).exit_code(),
+            exit::TEST_FAILED
+        );
+
+        let mut missing = platform("linux/riscv64", "default", vec![]);
+        missing.problem = problem(ProblemKind::MissingPlatform);
+        assert_eq!(run(vec![missing]).exit_code(), exit::TEST_FAILED);
+
+        let not_run = platform(
+            "linux/amd64",
+            "default",
+            vec![test("t", TestStatus::NotRun, 0)],
+        );
+        assert_eq!(run(vec![not_run]).exit_code(), exit::INFRASTRUCTURE);
+
+        let mut interrupted = run(vec![passed()]);
+        interrupted.interrupted = true;
+        assert_eq!(interrupted.exit_code(), exit::INFRASTRUCTURE);
+
+        let mut no_engine = run(vec![]);
+        no_engine.problem = problem(ProblemKind::Engine);
+        assert_eq!(no_engine.exit_code(), exit::INFRASTRUCTURE);
+    }
+
+    #[test]
+    fn slowdowns_are_against_the_native_platforms_passed_tests() {
+        let mut report = run(vec![
+            platform(
+                "linux/amd64",
+                "default",
+                vec![
+                    test("a", TestStatus::Passed, 100),
+                    test("b", TestStatus::Passed, 100),
+                    test("c", TestStatus::Failed, 100),
+                ],
+            ),
+            platform(
+                "linux/arm64",
+                "default",
+                vec![
+                    test("a", TestStatus::Passed, 1000),
+                    test("b", TestStatus::Failed, 5000),
+                    test("c", TestStatus::Passed, 700),
+                ],
+            ),
+        ]);
+        report.compute_slowdowns();
+        let arm = &report.platforms[1];
+        assert_eq!(arm.tests[0].slowdown, Some(10.0));
+        assert_eq!(arm.tests[1].slowdown, None, "a failed test is no measure");
+        assert_eq!(arm.tests[2].slowdown, None, "the native run failed it");
+        assert_eq!(arm.slowdown, Some(10.0), "only the comparable tests count");
+        assert_eq!(report.platforms[0].slowdown, Some(1.0));
+    }
+
+    #[test]
+    fn each_engine_is_its_own_baseline() {
+        let mut report = run(vec![
+            platform(
+                "linux/amd64",
+                "x86",
+                vec![test("a", TestStatus::Passed, 100)],
+            ),
+            platform(
+                "linux/arm64",
+                "x86",
+                vec![test("a", TestStatus::Passed, 900)],
+            ),
+            platform(
+                "linux/arm64",
+                "arm",
+                vec![test("a", TestStatus::Passed, 50)],
+            ),
+            platform(
+                "linux/s390x",
+                "arm",
+                vec![test("a", TestStatus::Passed, 500)],
+            ),
+            platform(
+                "linux/ppc64le",
+                "none",
+                vec![test("a", TestStatus::Passed, 500)],
+            ),
+        ]);
+        report.engines = vec![engine("x86", "linux/amd64"), engine("arm", "linux/arm64")];
+        report.compute_slowdowns();
+        let slowdowns: Vec<Option<f64>> = report.platforms.iter().map(|p| p.slowdown).collect();
+        assert_eq!(
+            slowdowns,
+            vec![Some(1.0), Some(9.0), Some(1.0), Some(10.0), None],
+            "arm64 on the arm engine is native there; an unlisted engine has no baseline"
+        );
+    }
+}
+
+#[cfg(test)]
+#[path = "outcome_tests.rs"]
+mod tests;

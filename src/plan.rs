@@ -1,14 +1,17 @@
-//! The plan: which platforms run, from which index entry, in which execution mode, with which
-//! tests and expectations. Pure: it combines the spec, the resolved index and the engine's
-//! capabilities, and decides everything that can be decided before a container starts.
+//! The plan: which platforms run, on which engine, from which index entry, in which execution
+//! mode, with which tests and expectations. Pure: it combines the spec, the resolved index and
+//! the engine's profile (whose [`EngineProfile::mode`] says how each platform would run), and
+//! decides everything that can be decided before a container starts, the emulation policy
+//! included.
 
 use std::time::Duration;
 
-use crate::emulation::{BinfmtState, ExecMode, Policy, decide};
-use crate::engine::EngineInfo;
+use crate::emulation::Policy;
 use crate::image::{EntryKind, IndexEntry, ResolvedImage};
+use crate::mode::ExecMode;
 use crate::outcome::{Problem, ProblemKind};
 use crate::platform::{self, MatchMode, MatchReason, Platform};
+use crate::profile::EngineProfile;
 use crate::spec::{Expect, Spec};
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,8 @@ pub struct PlannedPlatform {
     /// the plan itself is ordered for speed.
     pub order: usize,
     pub platform: Platform,
+    /// The name of the engine that runs it ([`EngineProfile::name`]).
+    pub engine: String,
     /// The index entry to run, and why it was chosen; `None` with a problem.
     pub entry: Option<(IndexEntry, String)>,
     pub mode: ExecMode,
@@ -65,8 +70,7 @@ pub struct Overrides {
 pub fn plan(
     spec: &Spec,
     image: &ResolvedImage,
-    engine: &EngineInfo,
-    binfmt: Option<&BinfmtState>,
+    engine: &EngineProfile,
     overrides: &Overrides,
 ) -> Plan {
     let candidates: Vec<(&IndexEntry, &Platform)> = image
@@ -86,7 +90,7 @@ pub fn plan(
                 candidates
                     .iter()
                     .map(|(_, p)| (*p).clone())
-                    .filter(|p| p.os() == engine.platform.os()),
+                    .filter(|p| p.os() == engine.platform().os()),
             )
         });
     let mode = overrides
@@ -123,19 +127,15 @@ pub fn plan(
                 .as_ref()
                 .and_then(|(e, _)| e.platform.clone())
                 .unwrap_or_else(|| platform.clone());
-            let exec = decide(
-                engine.platform.architecture(),
-                runs_as.architecture(),
-                runs_as.variant(),
-                binfmt,
-            );
-            if problem.is_none() && runs_as.os() != engine.platform.os() {
+            let exec = engine.mode(&runs_as);
+            // Said in the plan's own words, before the policy: no policy makes it runnable.
+            if problem.is_none() && runs_as.os() != engine.platform().os() {
                 problem = Some(Problem {
                     kind: ProblemKind::EmulatorUnavailable,
                     message: format!(
                         "cannot run {runs_as} on this engine: it runs {} containers, and no \
                          emulator runs another operating system's images",
-                        engine.platform.os()
+                        engine.platform().os()
                     ),
                     hint: Some(format!(
                         "run the {} platforms on an engine of that OS",
@@ -149,7 +149,7 @@ pub fn plan(
                     policy,
                     overrides.skip_unavailable,
                     &platform,
-                    &engine.platform,
+                    engine.platform(),
                     &exec,
                 );
             }
@@ -179,6 +179,7 @@ pub fn plan(
             PlannedPlatform {
                 order,
                 platform,
+                engine: engine.name().to_owned(),
                 entry,
                 mode: exec,
                 problem,
@@ -319,8 +320,11 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
+    use crate::arch;
+    use crate::emulation::EmulatorKind;
     use crate::emulation::binfmt::{Entry, Flags, Rule};
-    use crate::emulation::{EmulatorKind, defs};
+    use crate::emulation::{BinfmtState, decide};
+    use crate::engine::EngineInfo;
 
     fn p(s: &str) -> Platform {
         Platform::parse(s).expect("valid platform")
@@ -331,7 +335,7 @@ mod tests {
         let entries = arches
             .iter()
             .map(|arch| {
-                let def = defs::lookup(arch).expect("known architecture");
+                let def = arch::lookup(arch).expect("known architecture");
                 Entry {
                     name: def.entry.clone(),
                     enabled: true,
@@ -375,7 +379,11 @@ mod tests {
         }
     }
 
-    fn engine() -> EngineInfo {
+    fn engine(kernel: BinfmtState) -> EngineProfile {
+        EngineProfile::new("default", info(), Some(kernel))
+    }
+
+    fn info() -> EngineInfo {
         EngineInfo {
             endpoint: "unix:///var/run/docker.sock".into(),
             local: true,
@@ -515,8 +523,7 @@ mod tests {
         let plan_forbid = plan(
             &forbid,
             &img,
-            &engine(),
-            Some(&kernel),
+            &engine(kernel.clone()),
             &Overrides::default(),
         );
         let kinds = outcome(&plan_forbid);
@@ -531,7 +538,7 @@ mod tests {
             skip_unavailable: true,
             ..Overrides::default()
         };
-        let plan_only = plan(&forbid, &img, &engine(), Some(&kernel), &only);
+        let plan_only = plan(&forbid, &img, &engine(kernel), &only);
         assert_eq!(
             outcome(&plan_only),
             vec![
@@ -554,10 +561,50 @@ mod tests {
             skip_unavailable: true,
             ..Overrides::default()
         };
-        let planned = plan(&spec(""), &img, &engine(), Some(&binfmt(&[])), &overrides);
+        let planned = plan(&spec(""), &img, &engine(binfmt(&[])), &overrides);
         assert_eq!(
             outcome(&planned),
             vec![("linux/arm64".into(), Some(ProblemKind::MissingPlatform))]
+        );
+    }
+
+    #[test]
+    fn another_os_is_never_runnable_here_and_every_platform_names_its_engine() {
+        let img = image(&["linux/amd64", "windows/amd64"]);
+        let every = plan(&spec(""), &img, &engine(binfmt(&[])), &Overrides::default());
+        assert_eq!(
+            outcome(&every),
+            vec![("linux/amd64".into(), None)],
+            "another OS's entries are not part of every platform"
+        );
+        let asked = Overrides {
+            platforms: Some(vec![p("windows/amd64")]),
+            emulation: Some(Policy::Forbid),
+            skip_unavailable: true,
+            ..Overrides::default()
+        };
+        let planned = plan(&spec(""), &img, &engine(binfmt(&[])), &asked);
+        let windows = &planned.platforms[0];
+        let problem = windows.problem.as_ref().expect("not runnable");
+        assert_eq!(
+            problem.kind,
+            ProblemKind::EmulatorUnavailable,
+            "neither policy nor --skip-unavailable applies"
+        );
+        assert!(
+            problem
+                .message
+                .contains("no emulator runs another operating system"),
+            "{}",
+            problem.message
+        );
+        assert!(matches!(windows.mode, ExecMode::Unavailable { .. }));
+        assert!(
+            every
+                .platforms
+                .iter()
+                .chain(&planned.platforms)
+                .all(|pp| pp.engine == "default")
         );
     }
 

@@ -8,12 +8,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use archsmoke::arch;
 use archsmoke::emulation::binfmt::{BinfmtState, DEFAULT_BINFMT_DIR, Entry};
 use archsmoke::emulation::interpreter::{self, DEBIAN_BINFMT_DIR};
 use archsmoke::emulation::register::{
     self, InstallOptions, InstallOutcome, RegisterError, RemoveOutcome,
 };
-use archsmoke::emulation::{ExecMode, decide, defs};
+use archsmoke::emulation::{ExecMode, decide};
 use nix::errno::Errno;
 
 const ARCH: &str = "loongarch64";
@@ -70,7 +71,7 @@ fn install_force_and_remove_on_the_real_kernel() {
         nix::unistd::geteuid().is_root(),
         "registering binfmt_misc entries needs root: run the suite with `sudo tests/run`"
     );
-    let def = defs::lookup(ARCH).expect("loongarch64 is defined");
+    let def = arch::lookup(ARCH).expect("loongarch64 is defined");
     let path_var = std::env::var_os("PATH");
     let expected =
         match interpreter::find(def, None, path_var.as_deref(), Path::new(DEBIAN_BINFMT_DIR)) {
@@ -108,7 +109,7 @@ fn install_force_and_remove_on_the_real_kernel() {
     assert!(entry.flags.fix_binary && entry.flags.preserve_argv0);
     assert!(!entry.flags.open_binary && !entry.flags.credentials);
     assert_eq!(entry.interpreter, expected);
-    for other in defs::definitions() {
+    for other in arch::definitions() {
         assert_eq!(entry.matches(other), other.name == ARCH, "{}", other.name);
     }
 
@@ -193,7 +194,7 @@ fn kernel_errnos_behind_the_explanations() {
     let _restore = Restore::new(&dir, &[SCRATCH]);
     let register = dir.join("register");
     // A magic no real file starts with, so the entry could do no harm even if it registered.
-    let magic = defs::encode_escaped(b"\x7fARCHSMOKE-TEST");
+    let magic = arch::encode_escaped(b"\x7fARCHSMOKE-TEST");
     // Malformed (no type field): EINVAL.
     assert_eq!(
         errno_of(fs::write(&register, format!(":{SCRATCH}::")),),

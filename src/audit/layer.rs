@@ -1,62 +1,23 @@
-//! Reading one layer blob as a stream: where layers come from ([`LayerSource`]) and what is kept
-//! of them ([`scan`]): every entry's metadata, the ELF identity and interpreter of executables,
-//! and the bytes of only those files a check reads. Nothing is extracted to disk, and memory does
-//! not grow with the layer's size.
+//! Reading one layer blob as a stream ([`scan`]): what is kept of it is every entry's metadata,
+//! the ELF identity and interpreter of executables, and the bytes of only those files a check
+//! reads. Nothing is extracted to disk, and memory does not grow with the layer's size.
+//!
+//! This is the layer reader, and it reads any `Read`: where blobs come from is the audit's
+//! business ([`super::source`]), so this module and [`super::fs`] (the merged filesystem) are
+//! plain data that the checks in [`crate::check::image`] read without knowing of registries.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 
-use futures_util::future::BoxFuture;
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 
-use crate::emulation::defs::Endian;
-use crate::image::{ImageError, RegistryImage};
+use crate::arch::Endian;
 use crate::spec::normalize_path;
 
 /// How much of an ELF file is read for its program headers and interpreter path; linkers put
 /// both in the first page, so this is generous.
 const ELF_PREFIX: usize = 64 << 10;
-
-/// A layer blob as stored (gzip- or zstd-compressed, or plain tar), read on a blocking thread.
-pub type LayerReader = Box<dyn Read + Send>;
-
-/// Where layer blobs come from. The registry is one source; an OCI layout or archive is another:
-/// it only has to open a blob by digest.
-pub trait LayerSource: Send + Sync {
-    /// Open the blob `digest` of `size` bytes. The reader must verify the digest: a mismatch is
-    /// a read error, at the latest at the end of the stream.
-    fn open<'a>(
-        &'a self,
-        digest: &'a str,
-        size: i64,
-    ) -> BoxFuture<'a, Result<LayerReader, ImageError>>;
-}
-
-impl LayerSource for crate::image::ImageSource {
-    fn open<'a>(
-        &'a self,
-        digest: &'a str,
-        size: i64,
-    ) -> BoxFuture<'a, Result<LayerReader, ImageError>> {
-        Box::pin(self.layer(digest, size))
-    }
-}
-
-impl LayerSource for RegistryImage {
-    fn open<'a>(
-        &'a self,
-        digest: &'a str,
-        size: i64,
-    ) -> BoxFuture<'a, Result<LayerReader, ImageError>> {
-        Box::pin(async move {
-            let stream = self.blob_stream(digest, size).await?;
-            // The bridge blocks on the runtime; the caller reads it inside `spawn_blocking`.
-            let reader: LayerReader = Box::new(tokio_util::io::SyncIoBridge::new(stream));
-            Ok(reader)
-        })
-    }
-}
 
 /// What a layer entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]

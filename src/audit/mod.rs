@@ -2,59 +2,40 @@
 //! against each platform's merged layers, `[metadata]` checks against each platform's config, and
 //! the ELF audit (executables of another architecture, interpreters the image lacks).
 //!
-//! Layers are streamed from an [`AuditSource`] (the registry today; an OCI layout only has to
-//! implement the trait), each unique layer read once however many platforms share it, on a
+//! Layers are streamed from an [`AuditSource`] (a registry, an OCI layout or archive), each
+//! unique layer read once however many platforms share it, on a
 //! blocking thread, keeping only metadata, ELF identities and the bytes a content check needs.
 //! Results are [`TestReport`]s that join each platform's run results; no container is started.
+//! The checks themselves are pure functions in [`crate::check::image`], listed once per
+//! platform there; this module reads what they need (the I/O) and turns their mismatches into
+//! reports. The layer reader ([`layer`], [`fs`]) stays here, beside the reading, and is plain
+//! data: it takes any `Read` and never names the image module, so the checks can read its
+//! filesystem model.
 
-pub mod check;
 pub mod fs;
 pub mod layer;
+mod source;
+
+pub use source::{AuditSource, LayerReader, LayerSource};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 
-use crate::image::{ImageError, IndexEntry, PlatformContents, RegistryImage};
+use crate::check::image::{self, ImageCheck, ImageView};
+use crate::image::{ImageError, IndexEntry, PlatformContents};
 use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, MetadataCheck, Spec};
 use fs::{Lookup, MergedFs};
-use layer::{EntryKind, Layer, LayerSource, ScanOptions};
+use layer::{EntryKind, Layer, ScanOptions};
 
 /// Layers read at once: each holds a connection and a decompressor busy.
 const LAYERS_AT_ONCE: usize = 2;
 /// The most bytes of one file a content check holds in memory.
 pub const MAX_CONTENT: u64 = 16 << 20;
-
-/// An image the audit can read: its platforms' manifests and configs, and its layer blobs.
-pub trait AuditSource: LayerSource {
-    fn contents<'a>(
-        &'a self,
-        entry: &'a IndexEntry,
-    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>>;
-}
-
-impl AuditSource for RegistryImage {
-    fn contents<'a>(
-        &'a self,
-        entry: &'a IndexEntry,
-    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>> {
-        Box::pin(self.platform_contents(entry))
-    }
-}
-
-impl AuditSource for crate::image::ImageSource {
-    fn contents<'a>(
-        &'a self,
-        entry: &'a IndexEntry,
-    ) -> BoxFuture<'a, Result<PlatformContents, ImageError>> {
-        Box::pin(self.platform_contents(entry))
-    }
-}
 
 /// What to check on every platform.
 #[derive(Debug, Clone, Default)]
@@ -202,18 +183,12 @@ async fn audit_platform(
     checks: &Checks,
     started: Instant,
 ) -> PlatformAudit {
-    let files: Vec<&FileCheck> = checks
-        .files
-        .iter()
-        .filter(|f| f.applies_to(&target.platform))
-        .collect();
-    let mut names: Vec<String> = files.iter().map(|f| format!("file {}", f.path)).collect();
-    if checks.metadata.is_some() {
-        names.push("metadata".into());
-    }
-    if checks.audit.elf != ElfLevel::Off {
-        names.push("audit elf".into());
-    }
+    let list = image::for_platform(
+        &checks.files,
+        checks.metadata.as_ref(),
+        &checks.audit,
+        &target.platform,
+    );
     let contents = match contents {
         Ok(c) => c,
         Err(e) => {
@@ -222,9 +197,9 @@ async fn audit_platform(
                 platform: target.platform.clone(),
                 problem: None,
                 duration: started.elapsed(),
-                tests: names
-                    .into_iter()
-                    .map(|n| errored(n, &error, started.elapsed()))
+                tests: list
+                    .iter()
+                    .map(|c| errored(c.name(), &error, started.elapsed()))
                     .collect(),
             };
         }
@@ -246,7 +221,6 @@ async fn audit_platform(
                     .into(),
             ),
         });
-    let mut tests = Vec::new();
     let layers: Result<Vec<Arc<Layer>>, String> = if checks.needs_layers() {
         contents
             .layers
@@ -259,56 +233,39 @@ async fn audit_platform(
     } else {
         Ok(Vec::new())
     };
-    match &layers {
-        Ok(layers) => {
-            let merged = MergedFs::new(layers);
-            for f in &files {
-                let content = content_of(source, f, &merged, &contents).await;
-                let (mismatches, error) = match content {
-                    Ok(bytes) => (check::file(f, &merged, bytes.as_deref()), None),
-                    Err(e) => (Vec::new(), Some(e)),
-                };
-                tests.push(finished(
-                    format!("file {}", f.path),
-                    mismatches,
-                    error,
-                    true,
-                    started,
-                ));
-            }
-            if let Some(m) = &checks.metadata {
-                tests.push(finished(
-                    "metadata".into(),
-                    check::metadata(m, &contents.config),
-                    None,
-                    true,
-                    started,
-                ));
-            }
-            if checks.audit.elf != ElfLevel::Off {
-                let mismatches = check::elf(&target.platform, &merged, &checks.audit);
-                let fails = checks.audit.elf == ElfLevel::Error;
-                tests.push(finished(
-                    "audit elf".into(),
-                    mismatches,
-                    None,
-                    fails,
-                    started,
-                ));
-            }
+    // Without its layers the filesystem is empty, and only checks that need none run on it.
+    let merged = MergedFs::new(layers.as_deref().unwrap_or_default());
+    let mut tests = Vec::with_capacity(list.len());
+    for check in &list {
+        if check.needs_layers()
+            && let Err(e) = &layers
+        {
+            tests.push(errored(check.name(), e, started.elapsed()));
+            continue;
         }
-        Err(e) => {
-            // The config was read: metadata still has its answer.
-            for n in names {
-                let report = match &checks.metadata {
-                    Some(m) if n == "metadata" => {
-                        finished(n, check::metadata(m, &contents.config), None, true, started)
-                    }
-                    _ => errored(n, e, started.elapsed()),
+        let content = match check {
+            ImageCheck::File(f) => content_of(source, f, &merged, &contents).await,
+            _ => Ok(None),
+        };
+        let (mismatches, error) = match content {
+            Ok(bytes) => {
+                let view = ImageView {
+                    platform: &target.platform,
+                    config: &contents.config,
+                    fs: &merged,
+                    content: bytes.as_deref(),
                 };
-                tests.push(report);
+                (check.check(&view), None)
             }
-        }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        tests.push(finished(
+            check.name(),
+            mismatches,
+            error,
+            check.fails(),
+            started,
+        ));
     }
     PlatformAudit {
         platform: target.platform.clone(),

@@ -1,5 +1,15 @@
-//! Checks that compare what a container did with what the spec expects. Pure functions: the
-//! runner hands them captured results, they hand back the expectations that did not hold.
+//! Every check archsmoke makes, as pure functions: captured results and image contents in, the
+//! expectations that did not hold out. Three kinds, one module each:
+//!
+//! - [`output`]: a container test's exit code, stdout and stderr against its `[[test]]`;
+//! - [`image`]: a platform's files, config and ELF executables against `[[file]]`, `[metadata]`
+//!   and `[audit]`, listed once per platform by [`image::for_platform`];
+//! - [`across`]: one test's results compared over platforms (`same_output`).
+//!
+//! Checks never do I/O and know nothing of the engine or the registry: the runner hands them
+//! captured output, the audit ([`crate::audit`]) hands them the image's config and merged
+//! filesystem.
 
 pub mod across;
+pub mod image;
 pub mod output;

@@ -58,12 +58,14 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
             attestations: resolved.attestations(),
         },
         engine: None,
+        engines: Vec::new(),
         started_at,
         duration: std::time::Duration::ZERO,
         platforms: targets
             .iter()
             .map(|t| PlatformReport {
                 platform: t.platform.clone(),
+                engine: None,
                 entry: Some(EntryChoice {
                     digest: t.entry.digest.clone(),
                     platform: t.platform.clone(),

@@ -1,7 +1,7 @@
 //! `archsmoke doctor [--probe]`: what this machine and its engine can run, and why.
 //!
 //! Gathers the engine's description, this machine's binfmt_misc state, the emulator behind each
-//! entry and [`decide`]'s verdict for a fixed list of platforms; with `--probe` it also asks the
+//! entry and the engine profile's mode ([`EngineProfile::mode`]) for a fixed list of platforms; with `--probe` it also asks the
 //! engine itself by running a tiny self-built container of each platform ([`crate::probe`]),
 //! which is the only truth for a remote or rootless engine. Rendering is
 //! [`crate::report::doctor`]'s. Exit 0 when the engine answered (whatever it can run), 3 when it
@@ -14,17 +14,22 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::{DoctorArgs, GlobalArgs};
+use crate::arch;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::binfmt::DEFAULT_BINFMT_DIR;
-use crate::emulation::{BinfmtState, Entry, ExecMode, decide, defs, emulator_version, register};
+use crate::emulation::{BinfmtState, Entry, emulator_version, register};
 use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL};
 use crate::exit;
+use crate::mode::ExecMode;
+use crate::outcome::DEFAULT_ENGINE;
 use crate::platform::Platform;
 use crate::probe;
+use crate::profile::EngineProfile;
 use crate::report::doctor::{
     BinfmtReport, DOCTOR_SCHEMA_VERSION, DoctorReport, EngineStatus, EntryReport, PlatformReport,
     ProbeOutcome, ProbeReport, render_json, render_table,
 };
+use crate::run::Backend as _;
 
 /// The platforms every doctor report covers: what multi-arch images commonly ship.
 pub const DOCTOR_PLATFORMS: &[&str] = &[
@@ -45,8 +50,7 @@ pub const DOCTOR_PLATFORMS: &[&str] = &[
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let (engine, status) = connect(global.host.as_deref()).await;
-    let info = status.info.clone();
+    let (engine, info, status) = connect(global.host.as_deref()).await;
     let dir = Path::new(DEFAULT_BINFMT_DIR);
     let (state, read_error) = match BinfmtState::read(dir) {
         Ok(s) => (s, None),
@@ -61,30 +65,23 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
             Some(e.to_string()),
         ),
     };
-    let local = info.as_ref().is_none_or(|i| i.local);
     // Without an engine, say what an engine on this machine would do.
-    let engine_arch = match (&info, register::host_arch()) {
-        (Some(i), _) => i.platform.architecture().to_owned(),
-        (None, Ok(def)) => def.oci.clone(),
-        (None, Err(_)) => std::env::consts::ARCH.to_owned(),
+    let profile = match info {
+        Some(info) => {
+            let binfmt = info.local.then(|| state.clone());
+            EngineProfile::new(DEFAULT_ENGINE, info, binfmt)
+        }
+        None => EngineProfile::this_machine(host_platform(), Some(state.clone())),
     };
-    let note = binfmt_note(info.as_ref(), &engine_arch);
-    let binfmt_for_decision = local.then_some(&state);
+    let local = profile.local();
+    let note = binfmt_note(profile.info(), profile.platform().architecture());
     let platforms: Vec<Platform> = DOCTOR_PLATFORMS
         .iter()
         .map(|p| Platform::parse(p).map_err(|e| Diagnostic::usage(e.to_string())))
         .collect::<Result<_, _>>()?;
     let decisions: Vec<ExecMode> = platforms
         .iter()
-        .map(|p| {
-            decide(
-                &engine_arch,
-                p.architecture(),
-                p.variant(),
-                binfmt_for_decision,
-            )
-            .with_emulator_version()
-        })
+        .map(|p| profile.mode(p).with_emulator_version())
         .collect();
 
     let mut infrastructure_failed = engine.is_none();
@@ -116,7 +113,7 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
             mounted: state.mounted,
             enabled: state.enabled,
             error: read_error,
-            applies_to_engine: local && info.is_some(),
+            applies_to_engine: local && profile.info().is_some(),
             note,
             entries: entry_reports(&state),
         },
@@ -147,7 +144,9 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
     })
 }
 
-async fn connect(host: Option<&str>) -> (Option<Engine>, EngineStatus) {
+/// The engine, what it said about itself, and its status for the report; the first two are
+/// `None` when it did not answer.
+async fn connect(host: Option<&str>) -> (Option<Engine>, Option<EngineInfo>, EngineStatus) {
     let failed = |endpoint: String, e: crate::engine::EngineError| EngineStatus {
         endpoint,
         reachable: false,
@@ -162,22 +161,34 @@ async fn connect(host: Option<&str>) -> (Option<Engine>, EngineStatus) {
                 crate::engine::EngineError::Unreachable { endpoint, .. } => endpoint.clone(),
                 _ => host.unwrap_or("(default)").to_owned(),
             };
-            return (None, failed(endpoint, e));
+            return (None, None, failed(endpoint, e));
         }
     };
     match engine.info().await {
-        Ok(info) => (
-            Some(engine.clone()),
-            EngineStatus {
+        Ok(info) => {
+            let status = EngineStatus {
                 endpoint: engine.endpoint().to_owned(),
                 reachable: true,
-                info: Some(info),
+                info: EngineProfile::new(DEFAULT_ENGINE, info.clone(), None).summary(),
                 error: None,
                 hint: None,
-            },
-        ),
-        Err(e) => (None, failed(engine.endpoint().to_owned(), e)),
+            };
+            (Some(engine), Some(info), status)
+        }
+        Err(e) => {
+            let status = failed(engine.endpoint().to_owned(), e);
+            (None, None, status)
+        }
     }
+}
+
+/// This machine's platform, for an engine that did not answer.
+fn host_platform() -> Platform {
+    let arch = match register::host_arch() {
+        Ok(def) => def.oci.clone(),
+        Err(_) => std::env::consts::ARCH.to_owned(),
+    };
+    Platform::new("linux", &arch, None)
 }
 
 fn binfmt_note(info: Option<&EngineInfo>, engine_arch: &str) -> Option<String> {
@@ -206,12 +217,12 @@ fn entry_reports(state: &BinfmtState) -> Vec<EntryReport> {
         .entries
         .iter()
         .filter_map(|e| {
-            let architectures: Vec<String> = defs::definitions()
+            let architectures: Vec<String> = arch::definitions()
                 .iter()
                 .filter(|d| e.matches(d))
                 .map(|d| d.oci.clone())
                 .collect();
-            let first = defs::definitions().iter().find(|d| e.matches(d))?;
+            let first = arch::definitions().iter().find(|d| e.matches(d))?;
             Some(EntryReport {
                 name: e.name.clone(),
                 enabled: e.enabled,

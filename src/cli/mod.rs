@@ -1,5 +1,6 @@
-//! The command line: flags (clap), then one function per subcommand that wires the stages
-//! together. The exit-code policy is applied here and nowhere else.
+//! The command line: flags (clap), then one function per subcommand that hands them to the
+//! library (the run [`crate::pipeline`] for `run` and `inspect`) and writes what comes back.
+//! The exit-code policy is applied here and nowhere else.
 
 mod audit;
 mod binfmt;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostic;
 use crate::exit;
+use crate::pipeline::new_run_id;
 use crate::platform::{MatchMode, Platform};
 
 #[derive(Debug, Parser)]
@@ -297,17 +299,6 @@ fn init_tracing(verbose: u8) {
         .with_writer(|| crate::redact::Writer(std::io::stderr()))
         .with_target(false)
         .init();
-}
-
-/// A run id unique enough to tell concurrent runs on one engine apart, short enough to read.
-fn new_run_id() -> String {
-    use sha2::{Digest, Sha256};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("{nanos}-{}", std::process::id());
-    let hash = Sha256::digest(seed.as_bytes());
-    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_output_limit(text: &str) -> Result<usize, String> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::defs::{ArchDef, serialize_hex, to_hex};
+use crate::arch::{ArchDef, serialize_hex, to_hex};
 
 /// Where the kernel's binfmt_misc file system is normally mounted.
 pub const DEFAULT_BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
@@ -93,27 +93,7 @@ pub struct Flags {
     pub other: String,
 }
 
-/// The emulator behind an entry, judged from its interpreter path (display only: matching is by
-/// magic).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmulatorKind {
-    Qemu,
-    Rosetta,
-    Fex,
-    Other,
-}
-
-impl fmt::Display for EmulatorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EmulatorKind::Qemu => "qemu",
-            EmulatorKind::Rosetta => "rosetta",
-            EmulatorKind::Fex => "fex",
-            EmulatorKind::Other => "other",
-        })
-    }
-}
+pub use crate::mode::EmulatorKind;
 
 /// Classifies an interpreter by its path: Apple's Rosetta (`/mnt/lima-rosetta/rosetta`,
 /// `/run/rosetta/rosetta`), FEX (`/usr/bin/FEXInterpreter`), QEMU (`qemu-*`, Debian's
@@ -307,12 +287,12 @@ impl Entry {
             } => {
                 let mask = mask
                     .as_deref()
-                    .map(super::defs::encode_escaped)
+                    .map(crate::arch::encode_escaped)
                     .unwrap_or_default();
                 format!(
                     ":{}:M:{offset}:{}:{mask}:{interp}:{flags}",
                     self.name,
-                    super::defs::encode_escaped(magic)
+                    crate::arch::encode_escaped(magic)
                 )
             }
             Rule::Extension { extension } => {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 
-use super::defs::{ArchDef, Endian};
+use crate::arch::{ArchDef, Endian};
 
 /// Where Debian's qemu-user-static puts the interpreters its binfmt.d files register.
 pub const DEBIAN_BINFMT_DIR: &str = "/usr/libexec/qemu-binfmt";
@@ -187,7 +187,7 @@ pub fn check(path: &Path, host: &ArchDef) -> Result<(), InterpreterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulation::defs::lookup;
+    use crate::arch::lookup;
     use std::os::unix::fs::PermissionsExt;
 
     fn arch(name: &str) -> &'static ArchDef {

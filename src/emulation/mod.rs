@@ -3,52 +3,35 @@
 //! This module owns the decision [`decide`] (native, native in 32-bit compat mode, emulated by a
 //! binfmt_misc entry, or unavailable with the command that fixes it), which is pure: it looks at
 //! architecture names and an already-read [`BinfmtState`], never at Docker or the file system.
-//! Around it: `defs` (the embedded `qemu/binfmt.toml`), `binfmt` (reading the kernel's state),
+//! Around it: `binfmt` (reading the kernel's state),
 //! `interpreter` (finding and vetting static QEMU binaries) and `register` (`archsmoke binfmt
-//! install | remove | list`). The engine's architecture, not this machine's, is what counts: for
-//! a remote engine the caller passes no binfmt state and runs a probe container instead.
+//! install | remove | list`); the architectures themselves are [`crate::arch`]'s. The engine's
+//! architecture, not this machine's, is what counts: for a remote engine the caller passes no
+//! binfmt state and runs a probe container instead. The answer's type, [`ExecMode`], is plain
+//! data of the reports' contract ([`crate::mode`]); callers ask through
+//! [`crate::profile::EngineProfile::mode`], which adds the rules about the engine's operating
+//! system.
 
 pub mod binfmt;
-pub mod defs;
 pub mod interpreter;
 pub mod policy;
 pub mod register;
 
-use std::fmt;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use crate::arch;
 
+pub use crate::arch::ArchDef;
 pub use binfmt::{BinfmtState, EmulatorKind, Entry, Flags};
-pub use defs::ArchDef;
 pub use policy::Policy;
 
-/// How a platform's containers will run on an engine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum ExecMode {
-    /// The engine's CPU runs it; `compat` when in 32-bit mode (386 on amd64, arm on arm64).
-    Native { compat: bool },
-    /// A binfmt_misc entry hands its executables to an emulator.
-    Emulated { emulator: Emulator },
-    /// It cannot run; `hint` is the exact command that fixes it.
-    Unavailable { reason: String, hint: String },
-}
+pub use crate::mode::{Emulator, ExecMode};
 
-/// The binfmt_misc entry that will run a platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Emulator {
-    pub entry: String,
-    pub interpreter: PathBuf,
-    pub flags: String,
-    pub kind: EmulatorKind,
-    /// First line of `<interpreter> --version`; filled by [`ExecMode::with_emulator_version`].
-    pub version: Option<String>,
-}
-
+// The contract's types get their emulation-specific constructors here, beside what they need,
+// so that `crate::mode` stays plain data.
 impl Emulator {
     fn from_entry(e: &Entry) -> Emulator {
         Emulator {
@@ -59,15 +42,6 @@ impl Emulator {
             version: None,
         }
     }
-
-    /// The version number in `version` (`7.2.22` of `qemu-aarch64 version 7.2.22 (Debian
-    /// ...)`): the first word that starts with a digit and contains a dot.
-    pub fn version_number(&self) -> Option<&str> {
-        self.version
-            .as_deref()?
-            .split_whitespace()
-            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()) && w.contains('.'))
-    }
 }
 
 impl ExecMode {
@@ -77,22 +51,6 @@ impl ExecMode {
             emulator.version = emulator_version(&emulator.interpreter);
         }
         self
-    }
-}
-
-impl fmt::Display for ExecMode {
-    /// Short form for tables: `native`, `native (32-bit compat)`, `qemu-aarch64 7.2.22`,
-    /// `unavailable`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExecMode::Native { compat: false } => f.write_str("native"),
-            ExecMode::Native { compat: true } => f.write_str("native (32-bit compat)"),
-            ExecMode::Emulated { emulator } => match emulator.version_number() {
-                Some(v) => write!(f, "{} {v}", emulator.entry),
-                None => f.write_str(&emulator.entry),
-            },
-            ExecMode::Unavailable { .. } => f.write_str("unavailable"),
-        }
     }
 }
 
@@ -124,8 +82,8 @@ pub fn decide(
         Some(v) => format!("linux/{target_arch}/{v}"),
         None => format!("linux/{target_arch}"),
     };
-    let engine = defs::lookup(engine_arch);
-    let target = defs::lookup(target_arch);
+    let engine = arch::lookup(engine_arch);
+    let target = arch::lookup(target_arch);
     let same = match (engine, target) {
         (Some(e), Some(t)) => e.name == t.name,
         _ => engine_arch.trim().eq_ignore_ascii_case(target_arch.trim()),

@@ -33,8 +33,8 @@ use nix::errno::Errno;
 use serde::Serialize;
 
 use super::binfmt::{BinfmtError, BinfmtState, DEFAULT_BINFMT_DIR, Entry};
-use super::defs::{self, ArchDef};
 use super::interpreter::{self, DEBIAN_BINFMT_DIR, InterpreterError};
+use crate::arch::{self, ArchDef};
 
 /// The flags archsmoke registers with (see the module documentation).
 pub const REGISTER_FLAGS: &str = "FP";
@@ -173,10 +173,10 @@ pub fn resolve_archs<S: AsRef<str>>(
     for name in names {
         let name = name.as_ref();
         if name.eq_ignore_ascii_case("all") {
-            defs::definitions().iter().for_each(|d| push(d, false));
+            arch::definitions().iter().for_each(|d| push(d, false));
             continue;
         }
-        match defs::lookup(name) {
+        match arch::lookup(name) {
             Some(def) => push(def, true),
             None => return Err(unknown_arch(name)),
         }
@@ -185,7 +185,7 @@ pub fn resolve_archs<S: AsRef<str>>(
 }
 
 fn unknown_arch(name: &str) -> RegisterError {
-    let all = defs::definitions();
+    let all = arch::definitions();
     let suggestion = all
         .iter()
         .flat_map(|d| d.names())
@@ -216,7 +216,7 @@ pub fn host_arch() -> Result<&'static ArchDef, RegisterError> {
         machine: format!("(uname failed: {e})"),
     })?;
     let machine = uts.machine().to_string_lossy().into_owned();
-    defs::lookup(&machine).ok_or(RegisterError::UnknownHost { machine })
+    arch::lookup(&machine).ok_or(RegisterError::UnknownHost { machine })
 }
 
 /// One architecture's planned action.
@@ -564,7 +564,7 @@ pub fn list(binfmt_dir: &Path) -> Result<Listing, BinfmtError> {
 }
 
 fn listing(state: BinfmtState, host: Option<&ArchDef>) -> Listing {
-    let archs = defs::definitions()
+    let archs = arch::definitions()
         .iter()
         .map(|def| ArchListing {
             arch: def.name.clone(),

@@ -1,11 +1,13 @@
 //! Unit tests of the ExecMode decision and its presentation.
 
+use std::path::PathBuf;
+
 use super::*;
 use crate::emulation::binfmt::Rule;
 
 /// An entry built from a definition's own magic (as QEMU registers it) with the given flags.
 fn qemu_entry(arch: &str, flags: &str, enabled: bool) -> Entry {
-    let def = defs::lookup(arch).expect("known architecture");
+    let def = arch::lookup(arch).expect("known architecture");
     Entry {
         name: def.entry.clone(),
         enabled,

@@ -78,7 +78,7 @@ impl Engine {
             .start_container(&id, None::<StartContainerOptions>)
             .await
         {
-            let _ = self.remove_container(&id).await;
+            let _ = self.force_remove(&id).await;
             return Err(op("start the keepalive container")(e));
         }
         // A keepalive that exits at once (a typo, or a command the image lacks) would make
@@ -90,7 +90,7 @@ impl Engine {
             .map_err(op("inspect the keepalive container"))?;
         let state = inspect.state.unwrap_or_default();
         if state.running != Some(true) {
-            let _ = self.remove_container(&id).await;
+            let _ = self.force_remove(&id).await;
             return Err(EngineError::Operation {
                 op: "keep the exec container running",
                 detail: format!(
@@ -134,7 +134,7 @@ impl Engine {
 
     /// Remove a keepalive container (killing it and everything it runs).
     pub async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
-        self.remove_container(id)
+        self.force_remove(id)
             .await
             .map_err(op("remove the keepalive container"))
     }

@@ -2,9 +2,10 @@
 //! it.
 //!
 //! It connects (negotiating the API version, since engines as old as 20.10 / API 1.41 are common
-//! in CI), describes the engine, pulls one platform's image by digest, and runs one container to
-//! completion: attach before start so no output is lost, wait instead of polling, kill at the
-//! deadline, and remove the container whatever happened. Every container carries the run's label
+//! in CI), describes the engine, pulls one platform's image by digest, and offers the steps of one test
+//! container: create, attach before start so no output is lost, wait instead of polling until a
+//! deadline, kill, remove. The order of those steps (kill at the deadline, remove whatever
+//! happened) is the runner's, through [`crate::run::Backend`]. Every container carries the run's label
 //! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. Under
 //! exec isolation it keeps one container per platform and runs tests as execs in it (`exec`). It
 //! also loads and removes `docker load` archives: the tiny probe images of `archsmoke doctor
@@ -77,6 +78,18 @@ impl EngineError {
             EngineError::Operation { .. } => {
                 "check the engine's log (`journalctl -u docker`)".into()
             }
+        }
+    }
+}
+
+// Beside the error it describes, so that the reports' contract never imports this module.
+impl crate::outcome::Problem {
+    /// The engine failed an operation or could not be reached.
+    pub fn engine(e: &EngineError) -> crate::outcome::Problem {
+        crate::outcome::Problem {
+            kind: crate::outcome::ProblemKind::Engine,
+            message: e.to_string(),
+            hint: Some(e.hint()),
         }
     }
 }
@@ -326,11 +339,11 @@ impl Engine {
         })
     }
 
-    /// Run one container to completion (or its deadline) and remove it.
-    pub async fn run_container(
+    /// Create one test container (not started). The caller removes it, whatever happens next.
+    pub async fn create_container(
         &self,
         request: &ContainerRequest,
-    ) -> Result<ContainerResult, EngineError> {
+    ) -> Result<String, EngineError> {
         let body = ContainerCreateBody {
             image: Some(request.image.clone()),
             cmd: request.command.clone(),
@@ -347,22 +360,18 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        let created = self
+        Ok(self
             .docker
             .create_container(Some(options), body)
             .await
-            .map_err(op("create a container"))?;
-        let id = created.id;
-        let result = self.run_created(&id, request).await;
-        // Removal is attempted whatever happened above; a failure here is logged, and the
-        // run-wide sweep by label catches the container later.
-        if let Err(e) = self.remove_container(&id).await {
-            tracing::warn!(container = %id, error = %e, "could not remove container");
-        }
-        result
+            .map_err(op("create a container"))?
+            .id)
     }
 
-    async fn run_created(
+    /// Attach to a created container, start it, and wait for its exit or its deadline
+    /// (`request.timeout`). Past the deadline it returns `timed_out` with the output so far and
+    /// leaves the container running: the caller kills and removes it.
+    pub async fn start_and_wait(
         &self,
         id: &str,
         request: &ContainerRequest,
@@ -415,15 +424,7 @@ impl Engine {
         let duration = start.elapsed();
         let (exit_code, timed_out) = match finished {
             Ok(code) => (Some(code?), false),
-            Err(_) => {
-                let kill = KillContainerOptions {
-                    signal: "SIGKILL".into(),
-                };
-                if let Err(e) = self.docker.kill_container(id, Some(kill)).await {
-                    tracing::debug!(container = %id, error = %e, "kill after timeout failed");
-                }
-                (None, true)
-            }
+            Err(_) => (None, true),
         };
         Ok(ContainerResult {
             exit_code,
@@ -451,7 +452,26 @@ impl Engine {
         }
     }
 
-    async fn remove_container(&self, id: &str) -> Result<(), BollardError> {
+    /// Kill a container with SIGKILL (one past its deadline).
+    pub async fn kill_container(&self, id: &str) -> Result<(), EngineError> {
+        let kill = KillContainerOptions {
+            signal: "SIGKILL".into(),
+        };
+        self.docker
+            .kill_container(id, Some(kill))
+            .await
+            .map_err(op("kill a container"))
+    }
+
+    /// Remove a container and its anonymous volumes, killing it if it runs; one that is already
+    /// gone is not an error.
+    pub async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        self.force_remove(id)
+            .await
+            .map_err(op("remove a container"))
+    }
+
+    async fn force_remove(&self, id: &str) -> Result<(), BollardError> {
         let options = RemoveContainerOptions {
             force: true,
             v: true,
@@ -500,9 +520,7 @@ impl Engine {
                 continue;
             }
             if let Some(id) = c.id {
-                self.remove_container(&id)
-                    .await
-                    .map_err(op("remove a container"))?;
+                self.remove_container(&id).await?;
                 removed += 1;
             }
         }

@@ -13,6 +13,7 @@ use crate::engine::EngineInfo;
 use crate::outcome::ProblemKind;
 use crate::plan::{self, Overrides};
 use crate::platform::Platform;
+use crate::profile::EngineProfile;
 
 /// An OCI layout under construction.
 struct Layout {
@@ -121,7 +122,12 @@ fn resolve(source: &str) -> Result<ResolvedImage, ImageError> {
     runtime().block_on(source.resolve())
 }
 
-fn linux_amd64_engine() -> EngineInfo {
+/// A linux/amd64 engine judged without any binfmt_misc state.
+fn linux_amd64_engine() -> EngineProfile {
+    EngineProfile::new("default", linux_amd64_info(), None)
+}
+
+fn linux_amd64_info() -> EngineInfo {
     EngineInfo {
         endpoint: "unix:///var/run/docker.sock".into(),
         local: true,
@@ -211,7 +217,7 @@ fn plan_takes_the_first_duplicate_and_never_runs_windows_on_linux() {
     )
     .expect("spec");
     let engine = linux_amd64_engine();
-    let every = plan::plan(&spec, &image, &engine, None, &Overrides::default());
+    let every = plan::plan(&spec, &image, &engine, &Overrides::default());
     let names: Vec<String> = every
         .platforms
         .iter()
@@ -239,7 +245,7 @@ fn plan_takes_the_first_duplicate_and_never_runs_windows_on_linux() {
         platforms: Some(vec![Platform::parse("windows/amd64").expect("platform")]),
         ..Overrides::default()
     };
-    let windows = plan::plan(&spec, &image, &engine, None, &asked);
+    let windows = plan::plan(&spec, &image, &engine, &asked);
     let problem = windows.platforms[0].problem.as_ref().expect("not runnable");
     assert_eq!(problem.kind, ProblemKind::EmulatorUnavailable);
     assert!(

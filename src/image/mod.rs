@@ -112,6 +112,18 @@ impl ImageError {
     }
 }
 
+// Beside the error it describes, so that the reports' contract never imports this module.
+impl crate::outcome::Problem {
+    /// An image source (registry or layout) could not be read.
+    pub fn registry(e: &ImageError) -> crate::outcome::Problem {
+        crate::outcome::Problem {
+            kind: crate::outcome::ProblemKind::Registry,
+            message: e.to_string(),
+            hint: Some(e.hint()),
+        }
+    }
+}
+
 /// Parse a user-supplied reference, with Docker Hub defaults (`busybox` is
 /// `docker.io/library/busybox:latest`).
 pub fn parse_reference(text: &str) -> Result<Reference, ImageError> {

@@ -6,7 +6,7 @@
 //! kernel or QEMU that accepts the architecture. Whether a container of a platform can start at
 //! all is exactly what a probe must show; anything more would test the probe, not the engine.
 
-use crate::emulation::defs::Endian;
+use crate::arch::Endian;
 
 /// Where the file is mapped. 4 MiB is above every kernel's `mmap_min_addr` and is aligned to the
 /// largest page size any of these architectures uses (64 KiB on some arm64 and ppc64le kernels).
@@ -267,7 +267,7 @@ mod tests {
     use object::read::elf::{FileHeader, ProgramHeader};
 
     use super::*;
-    use crate::emulation::defs;
+    use crate::arch;
 
     /// What `object` reads back from a generated file.
     struct Parsed {
@@ -325,7 +325,7 @@ mod tests {
             let parsed = parse_any(&data);
             // The definition archsmoke registers binfmt entries from is the independent truth
             // for class, byte order and machine.
-            let def = defs::lookup(p.oci).expect("every probe architecture has a definition");
+            let def = arch::lookup(p.oci).expect("every probe architecture has a definition");
             assert_eq!(parsed.class, def.class, "{}: class", p.oci);
             assert_eq!(
                 parsed.big,
@@ -360,7 +360,7 @@ mod tests {
     fn the_kernels_binfmt_magic_for_each_architecture_accepts_its_probe() {
         // A probe the kernel (or QEMU's binfmt entry) would not recognize proves nothing.
         for p in PROGRAMS {
-            let def = defs::lookup(p.oci).expect("defined");
+            let def = arch::lookup(p.oci).expect("defined");
             let data = p.elf();
             let matches = def
                 .magic

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::emulation::{EmulatorKind, ExecMode};
-use crate::engine::EngineInfo;
+use crate::mode::{EmulatorKind, ExecMode};
+use crate::outcome::EngineSummary;
 use crate::platform::Platform;
 
 /// Version of the JSON written by `doctor --json`; bumped on any incompatible change.
@@ -31,7 +31,7 @@ pub struct EngineStatus {
     pub endpoint: String,
     pub reachable: bool,
     /// Present when the engine answered.
-    pub info: Option<EngineInfo>,
+    pub info: Option<EngineSummary>,
     /// Why it did not answer, and what to do.
     pub error: Option<String>,
     pub hint: Option<String>,
@@ -305,7 +305,7 @@ fn line<S: AsRef<str>>(cells: &[S], widths: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulation::Emulator;
+    use crate::mode::Emulator;
 
     fn emulated() -> ExecMode {
         ExecMode::Emulated {

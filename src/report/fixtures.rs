@@ -7,11 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::emulation::{Emulator, ExecMode};
-use crate::engine::EngineInfo;
+use crate::mode::{Emulator, ExecMode};
 use crate::outcome::{
-    EntryChoice, ImageSummary, Mismatch, Phases, PlatformReport, Problem, ProblemKind, PullReport,
-    RunReport, TestReport, TestStatus,
+    DEFAULT_ENGINE, EngineSummary, EntryChoice, ImageSummary, Mismatch, Phases, PlatformReport,
+    Problem, ProblemKind, PullReport, RunReport, TestReport, TestStatus,
 };
 use crate::platform::Platform;
 
@@ -36,7 +35,7 @@ pub fn emulated(arch: &str) -> ExecMode {
             entry: format!("qemu-{arch}"),
             interpreter: PathBuf::from(format!("/usr/libexec/qemu-binfmt/{arch}-binfmt-P")),
             flags: "POF".into(),
-            kind: crate::emulation::binfmt::EmulatorKind::Qemu,
+            kind: crate::mode::EmulatorKind::Qemu,
             version: Some("7.2.11".into()),
         },
     }
@@ -49,8 +48,9 @@ pub fn unavailable(arch: &str) -> ExecMode {
     }
 }
 
-pub fn engine() -> EngineInfo {
-    EngineInfo {
+pub fn engine() -> EngineSummary {
+    EngineSummary {
+        name: DEFAULT_ENGINE.into(),
         endpoint: "unix:///var/run/docker.sock".into(),
         local: true,
         version: "20.10.24".into(),
@@ -173,6 +173,7 @@ fn platform_report(
     let total: Duration = tests.iter().map(|t| t.duration).sum();
     PlatformReport {
         platform: platform(name),
+        engine: Some(DEFAULT_ENGINE.into()),
         entry: Some(EntryChoice {
             digest: digest(seed),
             platform: platform(name),
@@ -198,6 +199,7 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
         suite: "busybox".into(),
         image: image(),
         engine: Some(engine()),
+        engines: vec![engine()],
         started_at: "2024-05-01T12:00:00Z".into(),
         duration: Duration::from_millis(42_500),
         platforms,
@@ -210,7 +212,7 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
             audit: Some(Duration::from_millis(2_300)),
         },
     };
-    report.compute_slowdowns(&platform("linux/amd64"));
+    report.compute_slowdowns();
     report
 }
 

@@ -1,13 +1,14 @@
 //! `archsmoke inspect`: the index and how each entry would run on the current engine, as a table
-//! or as JSON. The data is gathered by the CLI; this module only renders it.
+//! or as JSON. The report's types are plain data of its own (an index entry as the report shows
+//! it, the engine as [`EngineSummary`]); the pipeline gathers them from the image source and the
+//! engine profile, and this module only renders them.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::emulation::ExecMode;
-use crate::engine::EngineInfo;
-use crate::image::{EntryKind, IndexEntry};
+use crate::mode::ExecMode;
+use crate::outcome::EngineSummary;
 use crate::platform::Platform;
 
 /// Version of the JSON written by `inspect --json`; bumped on any incompatible change.
@@ -23,20 +24,40 @@ pub struct InspectReport {
     /// Wall time of the index walk alone (the engine handshake runs beside it).
     #[serde(serialize_with = "crate::outcome::secs::serialize")]
     pub resolve_secs: std::time::Duration,
-    pub engine: Option<EngineInfo>,
+    pub engine: Option<EngineSummary>,
     pub entries: Vec<InspectEntry>,
 }
 
+/// One entry of the index, where it was found, and what reading it showed.
 #[derive(Debug, Clone, Serialize)]
 pub struct InspectEntry {
-    #[serde(flatten)]
-    pub entry: IndexEntry,
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub platform: Option<Platform>,
+    pub kind: EntryKind,
+    /// The index the entry was found in, when it is not the top-level one.
+    pub nested_in: Option<String>,
     /// What the image's own config says (runnable entries only).
     pub config_platform: Option<Platform>,
     /// How the current engine would run it (runnable entries only).
     pub runs_here: Option<ExecMode>,
     /// A problem found while reading the entry (config mismatch, fetch failure).
     pub problem: Option<String>,
+}
+
+/// What an index entry is, as the report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// An image for a platform: a candidate to run.
+    Image,
+    /// A buildx attestation manifest (`unknown/unknown`): never runnable.
+    Attestation,
+    /// An image entry without a platform: cannot be matched.
+    NoPlatform,
+    /// A child of a media type that is neither an image nor an index.
+    Ignored,
 }
 
 pub fn render_json(report: &InspectReport) -> String {
@@ -69,14 +90,13 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
         .iter()
         .map(|e| {
             let platform = e
-                .entry
                 .platform
                 .as_ref()
                 .map_or_else(|| "(none)".into(), ToString::to_string);
-            let how = match e.entry.kind {
+            let how = match e.kind {
                 EntryKind::Attestation => "attestation (not runnable)".to_owned(),
                 EntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
-                EntryKind::Ignored => format!("ignored: {}", e.entry.media_type),
+                EntryKind::Ignored => format!("ignored: {}", e.media_type),
                 EntryKind::Image => match (&e.problem, &e.runs_here) {
                     (Some(p), _) => format!("PROBLEM: {p}"),
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {
@@ -89,8 +109,8 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
             };
             [
                 platform,
-                e.entry.digest.clone(),
-                e.entry.size.to_string(),
+                e.digest.clone(),
+                e.size.to_string(),
                 e.config_platform
                     .as_ref()
                     .map_or_else(|| "-".into(), ToString::to_string),

@@ -29,13 +29,18 @@
 //!   "image": {"reference", "digest", "media_type", "is_index",
 //!             "available": [platform], "attestations": count of attestation manifests},
 //!   "engine": null | {"endpoint", "local", "version", "api_version", "platform", "rootless"},
+//!                                              // the run's first engine (kept for compatibility)
+//!   "engines": [{"name", "endpoint", "local", "version", "api_version", "platform",
+//!                "rootless"}],                 // every engine the run used; "default" when the
+//!                                              // spec names none
 //!   "phases": {"engine_secs", "resolve_secs", "run_secs", "audit_secs"},
 //!                                              // wall time per phase, null if never reached;
 //!                                              // engine and resolve run side by side
 //!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
-//!     "platform", "result": "passed" | "failed" | "error" | "skipped",
+//!     "platform", "engine": null | string,    // the name of the engine that ran it
+//!     "result": "passed" | "failed" | "error" | "skipped",
 //!                                              // skipped: not tested on purpose (emulation
 //!                                              // policy, --skip-unavailable); problem says why
 //!     "entry": null | {"digest", "platform", "reason"},   // the index entry chosen, and why
@@ -80,9 +85,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::emulation::ExecMode;
 use crate::exit;
-use crate::outcome::{Mismatch, PlatformReport, Problem, RunReport, TestReport, TestStatus};
+use crate::mode::ExecMode;
+use crate::outcome::{
+    EngineSummary, Mismatch, PlatformReport, Problem, RunReport, TestReport, TestStatus,
+};
 
 /// The version of the wire format this module writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -122,6 +129,7 @@ struct Report<'a> {
     problem: Option<ProblemJson<'a>>,
     image: Image<'a>,
     engine: Option<Engine<'a>>,
+    engines: Vec<NamedEngine<'a>>,
     phases: Phases,
     totals: Totals,
     platforms: Vec<Platform<'a>>,
@@ -191,6 +199,27 @@ struct Engine<'a> {
     rootless: bool,
 }
 
+/// An entry of `engines`: the engine as `engine` shows it, under the name platforms use.
+#[derive(Serialize)]
+struct NamedEngine<'a> {
+    name: &'a str,
+    #[serde(flatten)]
+    engine: Engine<'a>,
+}
+
+impl<'a> From<&'a EngineSummary> for Engine<'a> {
+    fn from(e: &'a EngineSummary) -> Engine<'a> {
+        Engine {
+            endpoint: &e.endpoint,
+            local: e.local,
+            version: &e.version,
+            api_version: &e.api_version,
+            platform: e.platform.to_string(),
+            rootless: e.rootless,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Totals {
     platforms: PlatformCounts,
@@ -221,6 +250,7 @@ struct Counts {
 #[derive(Serialize)]
 struct Platform<'a> {
     platform: String,
+    engine: Option<&'a str>,
     result: Verdict,
     entry: Option<Entry<'a>>,
     mode: Option<String>,
@@ -328,14 +358,15 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 available: r.image.available.iter().map(ToString::to_string).collect(),
                 attestations: r.image.attestations,
             },
-            engine: r.engine.as_ref().map(|e| Engine {
-                endpoint: &e.endpoint,
-                local: e.local,
-                version: &e.version,
-                api_version: &e.api_version,
-                platform: e.platform.to_string(),
-                rootless: e.rootless,
-            }),
+            engine: r.engine.as_ref().map(Engine::from),
+            engines: r
+                .engines
+                .iter()
+                .map(|e| NamedEngine {
+                    name: &e.name,
+                    engine: Engine::from(e),
+                })
+                .collect(),
             phases: Phases::from(&r.phases),
             totals,
             platforms,
@@ -361,6 +392,7 @@ impl<'a> From<&'a PlatformReport> for Platform<'a> {
         };
         Platform {
             platform: p.platform.to_string(),
+            engine: p.engine.as_deref(),
             result,
             entry: p.entry.as_ref().map(|e| Entry {
                 digest: &e.digest,

@@ -15,7 +15,7 @@ use console::Style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::terminal::{self, TerminalOptions, mode_text, secs};
-use crate::event::Event;
+use crate::event::{Event, EventSink};
 use crate::outcome::{PlatformReport, TestStatus};
 use crate::platform::Platform;
 
@@ -193,11 +193,25 @@ impl LiveView {
 
     /// Stops drawing; finished lines stay on screen above the final matrix.
     pub fn finish(self) {
+        self.abandon_unfinished();
+    }
+
+    fn abandon_unfinished(&self) {
         for line in self.lines.values() {
             if !line.bar.is_finished() {
                 line.bar.abandon();
             }
         }
+    }
+}
+
+impl EventSink for LiveView {
+    fn handle(&mut self, event: &Event) {
+        LiveView::handle(self, event);
+    }
+
+    fn finish(&mut self) {
+        self.abandon_unfinished();
     }
 }
 

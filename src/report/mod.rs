@@ -16,7 +16,7 @@ pub mod live;
 pub mod terminal;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use console::Style;
 
-use crate::emulation::ExecMode;
-use crate::event::Event;
+use crate::event::{Event, EventSink};
+use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
 
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +37,17 @@ impl Palette {
             warn: s(Style::new().yellow()),
             dim: s(Style::new().dim()),
             bold: s(Style::new().bold()),
+        }
+    }
+}
+
+/// The plain reporter: [`event_line`]'s line for each event on stderr, secrets masked.
+pub struct EventLines(pub TerminalOptions);
+
+impl EventSink for EventLines {
+    fn handle(&mut self, event: &Event) {
+        if let Some(line) = event_line(event, self.0) {
+            eprintln!("{}", crate::redact::text(&line));
         }
     }
 }

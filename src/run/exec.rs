@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::{RunContext, blank_report, labels, record, runs_as};
+use super::{Backend, RunContext, blank_report, labels, record, runs_as};
 use crate::engine::{ExecRequest, KeepaliveRequest};
 use crate::event::Event;
 use crate::outcome::{Problem, ProblemKind, TestReport, TestStatus};
@@ -17,11 +17,11 @@ use crate::plan::{PlannedPlatform, PlannedTest};
 
 /// Run the platform's tests as execs. `Err` when the keepalive container cannot be started at
 /// all: the platform then has a problem instead of ten identical test errors.
-pub(super) async fn run_tests(
+pub(super) async fn run_tests<B: Backend>(
     planned: &PlannedPlatform,
     image_id: &str,
     keepalive: &[String],
-    ctx: &Arc<RunContext>,
+    ctx: &Arc<RunContext<B>>,
     slots: &Arc<Semaphore>,
     network: &str,
 ) -> Result<Vec<TestReport>, Problem> {
@@ -109,8 +109,8 @@ pub(super) async fn run_tests(
     Ok(reports)
 }
 
-async fn acquire<'a>(
-    ctx: &RunContext,
+async fn acquire<'a, B: Backend>(
+    ctx: &RunContext<B>,
     slots: &'a Semaphore,
 ) -> Option<tokio::sync::SemaphorePermit<'a>> {
     tokio::select! {

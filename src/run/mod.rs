@@ -8,7 +8,12 @@
 //! output: it emits [`Event`]s and returns owned results. Cancellation stops new work at once;
 //! in-flight containers are abandoned to the caller's sweep by run label.
 
+mod backend;
 mod exec;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +24,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
+pub use backend::{ArchiveChunks, Backend};
+
 use crate::engine::{
     ContainerRequest, ContainerResult, Engine, EngineError, LocalImage, RUN_LABEL,
 };
@@ -35,9 +42,10 @@ pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// Repository of the images a run loads from an OCI layout; the tag is `<run id>-<arch>[-<variant>]`.
 pub const LOAD_REPOSITORY: &str = "archsmoke-load";
 
-pub struct RunContext {
+/// Everything a run needs besides its plan. `B` is the engine ([`Engine`] but in unit tests).
+pub struct RunContext<B: Backend = Engine> {
     pub run_id: String,
-    pub engine: Engine,
+    pub engine: B,
     pub image: Arc<ImageSource>,
     pub jobs: usize,
     pub output_limit: usize,
@@ -56,7 +64,7 @@ pub enum Isolation {
     Exec { keepalive: Vec<String> },
 }
 
-impl RunContext {
+impl<B: Backend> RunContext<B> {
     fn emit(&self, event: Event) {
         // A reporter that went away must not stop the run; its absence is not an error here.
         let _ = self.events.send(event);
@@ -64,7 +72,7 @@ impl RunContext {
 }
 
 /// Run every platform of the plan; reports come back in the order the user asked for.
-pub async fn execute(plan: Plan, ctx: RunContext) -> Vec<PlatformReport> {
+pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<PlatformReport> {
     let ctx = Arc::new(ctx);
     let slots = Arc::new(Semaphore::new(ctx.jobs.max(1)));
     let network = Arc::new(plan.network);
@@ -86,9 +94,9 @@ pub async fn execute(plan: Plan, ctx: RunContext) -> Vec<PlatformReport> {
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn run_platform(
+async fn run_platform<B: Backend>(
     planned: PlannedPlatform,
-    ctx: &Arc<RunContext>,
+    ctx: &Arc<RunContext<B>>,
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
 ) -> PlatformReport {
@@ -100,6 +108,7 @@ async fn run_platform(
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
+        engine: Some(planned.engine.clone()),
         entry: planned.entry.as_ref().map(|(e, reason)| EntryChoice {
             digest: e.digest.clone(),
             platform: e
@@ -152,9 +161,9 @@ async fn run_platform(
 }
 
 /// Resolve the platform's child image, check its config, and make it present in the engine.
-async fn prepare(
+async fn prepare<B: Backend>(
     planned: &PlannedPlatform,
-    ctx: &RunContext,
+    ctx: &RunContext<B>,
 ) -> Result<(String, PullReport), Problem> {
     let Some((entry, _)) = &planned.entry else {
         unreachable!("the plan gives every platform without a problem an entry");
@@ -216,11 +225,11 @@ async fn prepare(
 
 /// Pull the platform's image from its registry, or load it from a layout, or find it in the
 /// engine; the returned image is what the tests run (by ID).
-async fn make_present(
+async fn make_present<B: Backend>(
     image: &PlatformImage,
     platform: &Platform,
     planned: &PlannedPlatform,
-    ctx: &RunContext,
+    ctx: &RunContext<B>,
 ) -> Result<LocalImage, Problem> {
     let engine_problem = |e: crate::engine::EngineError| Problem::engine(&e);
     let ImageSource::Layout(layout) = &*ctx.image else {
@@ -289,10 +298,10 @@ fn interrupted() -> Problem {
     }
 }
 
-async fn run_tests(
+async fn run_tests<B: Backend>(
     planned: &PlannedPlatform,
     image_id: &str,
-    ctx: &Arc<RunContext>,
+    ctx: &Arc<RunContext<B>>,
     slots: &Arc<Semaphore>,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
@@ -351,7 +360,11 @@ fn runs_as(planned: &PlannedPlatform) -> Platform {
         .unwrap_or_else(|| planned.platform.clone())
 }
 
-fn labels(ctx: &RunContext, platform: &Platform, test: Option<&str>) -> HashMap<String, String> {
+fn labels<B: Backend>(
+    ctx: &RunContext<B>,
+    platform: &Platform,
+    test: Option<&str>,
+) -> HashMap<String, String> {
     let mut labels = HashMap::from([
         (RUN_LABEL.to_owned(), ctx.run_id.clone()),
         ("archsmoke.platform".to_owned(), platform.to_string()),
@@ -362,11 +375,11 @@ fn labels(ctx: &RunContext, platform: &Platform, test: Option<&str>) -> HashMap<
     labels
 }
 
-async fn run_test(
+async fn run_test<B: Backend>(
     test: &PlannedTest,
     request: &ContainerRequest,
     platform: &Platform,
-    ctx: &RunContext,
+    ctx: &RunContext<B>,
     slots: &Semaphore,
 ) -> TestReport {
     let mut report = blank_report(test);

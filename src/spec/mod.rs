@@ -269,8 +269,8 @@ impl Spec {
 /// Read and validate a spec file.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        SpecError::file(path, format!("cannot read the spec: {e}"))
-            .with_hint(match std::env::current_dir() {
+        SpecError::file(path, format!("cannot read the spec: {e}")).with_hint(
+            match std::env::current_dir() {
                 Ok(dir) => format!(
                     "check the path (relative paths start at {}); `archsmoke init IMAGE -o \
                      FILE` writes a starter spec for an image",
@@ -279,7 +279,8 @@ pub fn load(path: &Path) -> Result<Spec, SpecError> {
                 Err(_) => "check the path; `archsmoke init IMAGE -o FILE` writes a starter \
                            spec for an image"
                     .to_owned(),
-            })
+            },
+        )
     })?;
     parse(path, &text)
 }

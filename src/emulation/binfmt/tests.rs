@@ -2,7 +2,7 @@
 //! machine's kernel and on the conf lines of Debian and QEMU.
 
 use super::*;
-use crate::emulation::defs::{definitions, lookup};
+use crate::arch::{definitions, lookup};
 
 /// Rosetta's registration as Apple documents it for Linux VMs (`update-binfmts --install
 /// rosetta ... --credentials yes --preserve no --fix-binary yes`), in the form the kernel
@@ -241,7 +241,7 @@ const QEMU_SCRIPT: &[(&str, &str, &str)] = &[
 ];
 
 fn magic_entry(name: &str, magic: &str, mask: &str, flags: &str) -> Entry {
-    use crate::emulation::defs::decode_escaped;
+    use crate::arch::decode_escaped;
     Entry {
         name: name.into(),
         enabled: true,
@@ -314,11 +314,11 @@ fn installed_debian_conf_files_agree_with_the_definitions() {
         let fields: Vec<&str> = line.trim().split(':').collect();
         assert_eq!(fields[1], def.entry);
         assert_eq!(
-            crate::emulation::defs::decode_escaped(fields[4]).expect("valid"),
+            crate::arch::decode_escaped(fields[4]).expect("valid"),
             def.magic
         );
         assert_eq!(
-            crate::emulation::defs::decode_escaped(fields[5]).expect("valid"),
+            crate::arch::decode_escaped(fields[5]).expect("valid"),
             def.mask
         );
         checked += 1;

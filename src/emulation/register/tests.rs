@@ -6,7 +6,7 @@ use crate::emulation::binfmt::{EmulatorKind, Flags, Rule};
 use std::os::unix::fs::PermissionsExt;
 
 fn def(name: &str) -> &'static ArchDef {
-    defs::lookup(name).expect("known architecture")
+    arch::lookup(name).expect("known architecture")
 }
 
 fn names(archs: &[(&'static ArchDef, bool)]) -> Vec<(&'static str, bool)> {
@@ -26,7 +26,7 @@ fn resolves_names_aliases_and_all() {
         ]
     );
     let all = resolve_archs(&["all"]).expect("valid");
-    assert_eq!(all.len(), defs::definitions().len());
+    assert_eq!(all.len(), arch::definitions().len());
     assert!(all.iter().all(|(_, explicit)| !explicit));
     let mixed = resolve_archs(&["ALL", "386"]).expect("valid");
     assert_eq!(
@@ -87,7 +87,7 @@ fn interpreter_dir(host: &ArchDef) -> tempfile::TempDir {
     let mut elf = host.elf_header(2).to_vec();
     elf.resize(64, 0);
     elf[20] = 1; // e_version
-    for d in defs::definitions() {
+    for d in arch::definitions() {
         let p = bin.join(format!("{}-static", d.qemu));
         std::fs::write(&p, &elf).expect("write");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");

@@ -62,6 +62,13 @@ fn a_passing_run() {
         })
     );
     assert_eq!(doc["engine"]["platform"], "linux/amd64");
+    assert!(
+        doc["engine"].get("name").is_none(),
+        "the old field keeps its shape"
+    );
+    assert_eq!(doc["engines"][0]["name"], "default");
+    assert_eq!(doc["engines"][0]["endpoint"], doc["engine"]["endpoint"]);
+    assert_eq!(platform(&doc, "linux/arm64")["engine"], "default");
     assert_eq!(
         doc["totals"],
         json!({

@@ -1,9 +1,13 @@
-//! The architecture definitions in `qemu/binfmt.toml`, embedded in the binary and parsed once.
+//! The table of CPU architectures archsmoke knows: the one source for platforms, emulation, the
+//! image audit and the probe.
 //!
-//! This module owns the names of each architecture (definition name, OCI name, aliases), its ELF
-//! identity (class, byte order, `e_machine`), the kernel-format magic and mask QEMU registers for
-//! it, and the codec for that format. It does no I/O; reading the kernel is `binfmt`'s job and
-//! writing to it is `register`'s.
+//! Each architecture has its names (definition name, OCI name, aliases), its ELF identity
+//! (class, byte order, `e_machine`), its QEMU names (binary, binfmt_misc entry), the 32-bit
+//! compat host that runs it natively, and the magic and mask QEMU registers for it, in the
+//! kernel's register format (the codec for that format is here too, since the table is written
+//! in it). The table itself is data, `qemu/binfmt.toml`, embedded in the binary and parsed once.
+//! This module does no I/O; reading the kernel is `emulation::binfmt`'s job and writing to it
+//! `emulation::register`'s.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;
@@ -12,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// The definitions file, compiled into the binary so that `archsmoke binfmt install` works from
 /// any directory and cannot drift from the code that reads it.
-const DEFINITIONS_TOML: &str = include_str!("../../qemu/binfmt.toml");
+const DEFINITIONS_TOML: &str = include_str!("../qemu/binfmt.toml");
 
 /// Length of the representative header: `e_ident` (16 bytes), `e_type` (2), `e_machine` (2).
 /// QEMU's masks look at nothing past `e_machine`.
@@ -22,7 +26,7 @@ const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 
 static DEFINITIONS: LazyLock<Vec<ArchDef>> = LazyLock::new(|| {
-    // The file is fixed at build time and `defs::tests::embedded_definitions_parse` parses it, so
+    // The file is fixed at build time and `arch::tests::embedded_definitions_parse` parses it, so
     // a failure here is a build defect, not something a user can cause or fix.
     parse_definitions(DEFINITIONS_TOML).expect("qemu/binfmt.toml is checked by the unit tests")
 });

@@ -1,21 +1,96 @@
-//! Pure comparisons of one platform's image with the spec: a `[[file]]` against the merged
-//! filesystem, `[metadata]` against the image config, and every ELF file against the platform's
-//! architecture. They return the expectations that did not hold.
+//! Image checks: pure comparisons of one platform's image with the spec, a `[[file]]` against
+//! the merged filesystem, `[metadata]` against the image config, and every ELF file against the
+//! platform's architecture. They return the expectations that did not hold.
+//!
+//! [`for_platform`] is the one list of a platform's image checks: the audit takes names, order,
+//! what needs layers and what fails from it, and nothing else names a check. Reading the layers
+//! and the config (I/O) is [`crate::audit`]'s; the filesystem model the checks read is its plain
+//! data ([`MergedFs`], [`Entry`]), which knows nothing of where the bytes came from.
 
 use std::collections::BTreeSet;
 
 use oci_spec::image::ImageConfiguration;
 
-use super::fs::{Lookup, MergedFs};
-use super::layer::{ElfIdent, Entry, EntryKind};
-use crate::check::output;
-use crate::emulation::defs::{self, ArchDef, Endian};
+use super::output;
+use crate::arch::{self, ArchDef, Endian};
+use crate::audit::fs::{Lookup, MergedFs};
+use crate::audit::layer::{ElfIdent, Entry, EntryKind};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
-use crate::spec::{AuditSettings, FileCheck, FileKind, MetadataCheck, StreamExpect};
+use crate::spec::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, StreamExpect};
 
 /// A platform with more mismatched ELF files than this lists the first ones and a count.
 const MAX_ELF_MISMATCHES: usize = 100;
+
+/// One image check of one platform.
+#[derive(Debug, Clone, Copy)]
+pub enum ImageCheck<'a> {
+    File(&'a FileCheck),
+    Metadata(&'a MetadataCheck),
+    Elf(&'a AuditSettings),
+}
+
+/// What an image check reads: the platform, its config, its merged filesystem (empty for checks
+/// that do not need layers when they could not be read), and the bytes of the file a content
+/// check names.
+pub struct ImageView<'a> {
+    pub platform: &'a Platform,
+    pub config: &'a ImageConfiguration,
+    pub fs: &'a MergedFs,
+    pub content: Option<&'a [u8]>,
+}
+
+/// The image checks the spec asks of `platform`, in the order reports show them: its files,
+/// the metadata, the ELF audit.
+pub fn for_platform<'a>(
+    files: &'a [FileCheck],
+    metadata: Option<&'a MetadataCheck>,
+    audit: &'a AuditSettings,
+    platform: &Platform,
+) -> Vec<ImageCheck<'a>> {
+    let mut list: Vec<ImageCheck<'a>> = files
+        .iter()
+        .filter(|f| f.applies_to(platform))
+        .map(ImageCheck::File)
+        .collect();
+    list.extend(metadata.map(ImageCheck::Metadata));
+    if audit.elf != ElfLevel::Off {
+        list.push(ImageCheck::Elf(audit));
+    }
+    list
+}
+
+impl ImageCheck<'_> {
+    /// The name of its test report.
+    pub fn name(&self) -> String {
+        match self {
+            ImageCheck::File(f) => format!("file {}", f.path),
+            ImageCheck::Metadata(_) => "metadata".into(),
+            ImageCheck::Elf(_) => "audit elf".into(),
+        }
+    }
+
+    /// Whether it reads layers; one that does not still answers when they cannot be read.
+    pub fn needs_layers(&self) -> bool {
+        !matches!(self, ImageCheck::Metadata(_))
+    }
+
+    /// Whether a mismatch fails the test; at `elf = "warn"` it is shown on a passed test.
+    pub fn fails(&self) -> bool {
+        match self {
+            ImageCheck::Elf(a) => a.elf == ElfLevel::Error,
+            _ => true,
+        }
+    }
+
+    pub fn check(&self, image: &ImageView<'_>) -> Vec<Mismatch> {
+        match self {
+            ImageCheck::File(f) => file(f, image.fs, image.content),
+            ImageCheck::Metadata(m) => metadata(m, image.config),
+            ImageCheck::Elf(a) => elf(image.platform, image.fs, a),
+        }
+    }
+}
 
 fn mismatch(
     check: impl Into<String>,
@@ -250,7 +325,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
 
 /// The architecture definition a platform's executables must match, when archsmoke knows it.
 pub fn expected_arch(platform: &Platform) -> Option<&'static ArchDef> {
-    defs::lookup(platform.architecture())
+    arch::lookup(platform.architecture())
 }
 
 /// How an ELF identity reads to a person: `64-bit little-endian amd64 (x86_64, e_machine 62)`.
@@ -259,7 +334,7 @@ pub fn describe(class: u8, endian: Endian, e_machine: u16) -> String {
         Endian::Little => "little-endian",
         Endian::Big => "big-endian",
     };
-    match defs::definitions()
+    match arch::definitions()
         .iter()
         .find(|d| d.class == class && d.endian == endian && d.e_machine == e_machine)
     {
@@ -332,3 +407,7 @@ pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+#[path = "image_tests.rs"]
+mod tests;

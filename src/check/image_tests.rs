@@ -1,0 +1,318 @@
+//! The image checks on hand-built filesystems and configs: no image, no registry.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::arch::Endian;
+use crate::audit::layer::{ElfIdent, Entry, EntryKind, Layer};
+
+fn entry(path: &str, kind: EntryKind) -> Entry {
+    Entry {
+        path: path.into(),
+        kind,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        elf: None,
+        content: None,
+    }
+}
+
+fn fs(entries: Vec<Entry>) -> MergedFs {
+    MergedFs::new(&[Arc::new(Layer { entries })])
+}
+
+fn file_check(path: &str) -> FileCheck {
+    FileCheck {
+        path: path.into(),
+        exists: true,
+        kind: None,
+        target: None,
+        mode: None,
+        uid: None,
+        gid: None,
+        size: None,
+        content: None,
+        contains: Vec::new(),
+        matches: Vec::new(),
+        excludes: Vec::new(),
+        platforms: None,
+    }
+}
+
+fn checks(found: &[Mismatch]) -> Vec<&str> {
+    found.iter().map(|m| m.check.as_str()).collect()
+}
+
+fn elf(class: u8, endian: Endian, e_machine: u16, interpreter: Option<&str>) -> ElfIdent {
+    ElfIdent {
+        class,
+        endian,
+        e_machine,
+        interpreter: interpreter.map(str::to_owned),
+    }
+}
+
+fn busybox_image() -> MergedFs {
+    let mut busybox = entry("/bin/busybox", EntryKind::File);
+    busybox.size = 1000;
+    busybox.uid = 0;
+    fs(vec![
+        entry("/bin", EntryKind::Directory),
+        busybox,
+        entry("/bin/sh", EntryKind::Symlink("busybox".into())),
+        entry("/etc", EntryKind::Directory),
+    ])
+}
+
+#[test]
+fn a_file_that_holds_passes_and_one_that_does_not_says_what_differs() {
+    let image = busybox_image();
+    let mut ok = file_check("/bin/sh");
+    ok.mode = Some(0o755);
+    ok.kind = Some(FileKind::File);
+    assert_eq!(file(&ok, &image, None), []);
+
+    let mut wrong = file_check("/bin/busybox");
+    wrong.mode = Some(0o700);
+    wrong.size = Some(5);
+    wrong.kind = Some(FileKind::Directory);
+    let found = file(&wrong, &image, None);
+    assert_eq!(checks(&found), ["type", "mode", "size"]);
+    assert_eq!(
+        (found[1].expected.as_str(), found[1].actual.as_str()),
+        ("0700", "0755")
+    );
+    assert_eq!(found[0].actual, "file");
+}
+
+#[test]
+fn presence_absence_and_symlinks() {
+    let image = busybox_image();
+    let found = file(&file_check("/bin/bash"), &image, None);
+    assert_eq!(
+        (found[0].check.as_str(), found[0].actual.as_str()),
+        ("exists", "missing")
+    );
+    // The first missing component is named.
+    let found = file(&file_check("/etc/x/y"), &image, None);
+    assert_eq!(found[0].actual, "missing (/etc/x does not exist)");
+
+    let mut absent = file_check("/bin/sh");
+    absent.exists = false;
+    let found = file(&absent, &image, None);
+    assert_eq!(found[0].actual, "present: file");
+    absent.path = "/bin/bash".into();
+    assert_eq!(file(&absent, &image, None), []);
+
+    // `kind = symlink` looks at the link itself, and its target as stored.
+    let mut link = file_check("/bin/sh");
+    link.kind = Some(FileKind::Symlink);
+    link.target = Some("/bin/busybox".into());
+    let found = file(&link, &image, None);
+    assert_eq!(checks(&found), ["target"]);
+    assert_eq!(found[0].actual, "busybox");
+
+    let looped = fs(vec![
+        entry("/a", EntryKind::Symlink("b".into())),
+        entry("/b", EntryKind::Symlink("a".into())),
+    ]);
+    assert_eq!(
+        file(&file_check("/a"), &looped, None)[0].actual,
+        "a symlink loop"
+    );
+}
+
+#[test]
+fn content_is_matched_like_output() {
+    let image = busybox_image();
+    let mut check = file_check("/etc/os-release");
+    check.contains = vec!["ID=debian".into()];
+    check.excludes = vec!["alpine".into()];
+    let image_with = fs(vec![entry("/etc/os-release", EntryKind::File)]);
+    assert_eq!(file(&check, &image_with, Some(b"NAME=x\nID=debian\n")), []);
+    let found = file(&check, &image_with, Some(b"ID=alpine\n"));
+    assert_eq!(checks(&found), ["content contains", "content excludes"]);
+    // A directory has no content to match.
+    check.path = "/etc".into();
+    let found = file(&check, &image, None);
+    assert_eq!(found[0].check, "content");
+    assert!(found[0].actual.contains("directory"), "{}", found[0].actual);
+}
+
+fn config(json: &str) -> ImageConfiguration {
+    serde_json::from_str(json).expect("image config")
+}
+
+#[test]
+fn metadata_compares_the_config_field_by_field() {
+    let c = config(
+        r#"{"architecture":"arm64","os":"linux","config":{
+            "Entrypoint":["/bin/sh"],"Cmd":["-c","echo"],"User":"1000",
+            "Env":["PATH=/bin","MODE=a","MODE=prod"],
+            "Labels":{"org.opencontainers.image.version":"1.2"},
+            "ExposedPorts":{"8080/tcp":{}}},
+            "rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let mut want = MetadataCheck {
+        entrypoint: Some(vec!["/bin/sh".into()]),
+        user: Some("1000".into()),
+        exposed_ports: Some(vec!["8080/tcp".into()]),
+        ..MetadataCheck::default()
+    };
+    want.env.insert("MODE".into(), "prod".into());
+    want.labels
+        .insert("org.opencontainers.image.version".into(), "1.2".into());
+    assert_eq!(metadata(&want, &c), []);
+
+    let mut wrong = MetadataCheck {
+        cmd: Some(vec![]),
+        workdir: Some("/app".into()),
+        env_unset: vec!["PATH".into()],
+        volumes: Some(vec!["/data".into()]),
+        ..MetadataCheck::default()
+    };
+    wrong.env.insert("HOME".into(), "/root".into());
+    wrong
+        .env_matches
+        .push(("MODE".into(), regex::Regex::new("^dev$").expect("regex")));
+    let found = metadata(&wrong, &c);
+    assert_eq!(
+        checks(&found),
+        [
+            "cmd",
+            "env HOME",
+            "env MODE matches",
+            "env PATH",
+            "workdir",
+            "volumes"
+        ]
+    );
+    assert_eq!(found[1].actual, "not set");
+    // The last assignment of a variable is the one a container sees.
+    assert_eq!(found[2].actual, "\"prod\"");
+}
+
+fn platform(arch: &str) -> Platform {
+    Platform::new("linux", arch, None)
+}
+
+#[test]
+fn elf_finds_foreign_executables_and_missing_interpreters() {
+    let mut native = entry("/bin/busybox", EntryKind::File);
+    native.elf = Some(elf(64, Endian::Little, 183, None));
+    let mut foreign = entry("/usr/bin/tool", EntryKind::File);
+    foreign.elf = Some(elf(64, Endian::Little, 62, None));
+    let mut dynamic = entry("/usr/bin/app", EntryKind::File);
+    dynamic.elf = Some(elf(
+        64,
+        Endian::Little,
+        183,
+        Some("/lib/ld-linux-aarch64.so.1"),
+    ));
+    let mut allowed = entry("/opt/x86/helper", EntryKind::File);
+    allowed.elf = Some(elf(64, Endian::Little, 62, None));
+    let image = fs(vec![native, foreign, dynamic, allowed]);
+    let settings =
+        AuditSettings::new(ElfLevel::Error, vec!["/opt/x86/**".into()]).expect("allow globs");
+
+    // In path order.
+    let found = super::elf(&platform("arm64"), &image, &settings);
+    assert_eq!(
+        checks(&found),
+        ["interpreter of /usr/bin/app", "elf /usr/bin/tool"]
+    );
+    assert_eq!(
+        found[1].expected,
+        "64-bit little-endian arm64 (aarch64, e_machine 183)"
+    );
+    assert_eq!(
+        found[1].actual,
+        "64-bit little-endian amd64 (x86_64, e_machine 62)"
+    );
+
+    let found = super::elf(&platform("riscv128"), &image, &settings);
+    assert_eq!(checks(&found), ["architecture"]);
+}
+
+#[test]
+fn elf_lists_the_first_mismatches_and_counts_the_rest() {
+    let entries = (0..MAX_ELF_MISMATCHES + 7)
+        .map(|i| {
+            let mut e = entry(&format!("/bin/x{i:03}"), EntryKind::File);
+            e.elf = Some(elf(32, Endian::Big, 2, None));
+            e
+        })
+        .collect();
+    let found = super::elf(&platform("amd64"), &fs(entries), &AuditSettings::default());
+    assert_eq!(found.len(), MAX_ELF_MISMATCHES + 1);
+    let last = found.last().expect("the count");
+    assert_eq!(
+        (last.check.as_str(), last.actual.as_str()),
+        ("more", "7 more not listed")
+    );
+    assert_eq!(
+        describe(32, Endian::Big, 2),
+        "32-bit big-endian e_machine 2"
+    );
+}
+
+#[test]
+fn one_list_gives_names_order_layers_and_levels() {
+    let mut only_arm = file_check("/lib/ld-linux-aarch64.so.1");
+    only_arm.platforms = Some(vec![platform("arm64")]);
+    let files = vec![file_check("/bin/sh"), only_arm];
+    let meta = MetadataCheck::default();
+    let warn = AuditSettings::default();
+    let names = |list: &[ImageCheck<'_>]| list.iter().map(ImageCheck::name).collect::<Vec<_>>();
+
+    let amd = for_platform(&files, Some(&meta), &warn, &platform("amd64"));
+    assert_eq!(names(&amd), ["file /bin/sh", "metadata", "audit elf"]);
+    let arm = for_platform(&files, Some(&meta), &warn, &platform("arm64"));
+    assert_eq!(
+        names(&arm),
+        [
+            "file /bin/sh",
+            "file /lib/ld-linux-aarch64.so.1",
+            "metadata",
+            "audit elf"
+        ]
+    );
+    assert_eq!(
+        arm.iter().map(ImageCheck::needs_layers).collect::<Vec<_>>(),
+        [true, true, false, true]
+    );
+    // At `warn` the ELF audit shows its mismatches without failing.
+    assert_eq!(
+        arm.iter().map(ImageCheck::fails).collect::<Vec<_>>(),
+        [true, true, true, false]
+    );
+    let off = AuditSettings::new(ElfLevel::Off, Vec::new()).expect("settings");
+    assert!(for_platform(&[], None, &off, &platform("amd64")).is_empty());
+    let error = AuditSettings::new(ElfLevel::Error, Vec::new()).expect("settings");
+    assert!(for_platform(&[], None, &error, &platform("amd64"))[0].fails());
+}
+
+#[test]
+fn a_check_reads_what_its_view_holds() {
+    let image = busybox_image();
+    let c =
+        config(r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    let amd64 = platform("amd64");
+    let view = ImageView {
+        platform: &amd64,
+        config: &c,
+        fs: &image,
+        content: None,
+    };
+    let meta = MetadataCheck {
+        user: Some("root".into()),
+        ..MetadataCheck::default()
+    };
+    let found = ImageCheck::Metadata(&meta).check(&view);
+    assert_eq!(checks(&found), ["user"]);
+    let missing = file_check("/bin/bash");
+    assert_eq!(checks(&ImageCheck::File(&missing).check(&view)), ["exists"]);
+    assert_eq!(ImageCheck::Elf(&AuditSettings::default()).check(&view), []);
+}

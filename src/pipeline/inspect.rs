@@ -1,0 +1,99 @@
+//! `inspect`'s pipeline: open the image and the engine as a run does, read every entry's config,
+//! and ask the engine profile how each runnable entry would run. The result is the plain
+//! [`InspectReport`] that [`crate::report::inspect`] renders.
+
+use futures_util::future::join_all;
+
+use super::open::{Opened, open};
+use crate::diagnostic::Diagnostic;
+use crate::image::{self, IndexEntry, SourceSpec};
+use crate::mode::ExecMode;
+use crate::profile::EngineProfile;
+use crate::report::inspect::{EntryKind, INSPECT_SCHEMA_VERSION, InspectEntry, InspectReport};
+
+/// The index of `text` and how the engine at `host` would run each entry. Without an engine the
+/// index is still worth showing: the "runs here" column is then left empty, with a warning.
+pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Diagnostic> {
+    let source = SourceSpec::parse(text)
+        .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
+    let Opened {
+        engine,
+        image,
+        resolve_time,
+        ..
+    } = open(text, &source, host).await;
+    let profile = match engine {
+        Ok((_, info)) => Some(EngineProfile::read(info)),
+        Err(e) => {
+            eprintln!("warning: {e}; not saying how entries would run");
+            None
+        }
+    };
+    let (image, resolved) = image.map_err(super::Unresolved::into_diagnostic)?;
+    let details = join_all(resolved.entries.iter().map(|entry| async {
+        if entry.kind != image::EntryKind::Image {
+            return (None, None);
+        }
+        match image.platform_image(entry).await {
+            Ok(pi) => {
+                let problem = entry.platform.as_ref().and_then(|p| pi.config_mismatch(p));
+                (Some(pi.config_platform), problem)
+            }
+            Err(e) => (None, Some(e.to_string())),
+        }
+    }))
+    .await;
+    let modes = resolved.entries.iter().map(|entry| {
+        let mode = match (&profile, &entry.platform, &entry.kind) {
+            (Some(profile), Some(p), image::EntryKind::Image) => Some(profile.mode(p)),
+            _ => None,
+        };
+        // Each version is an emulator process start: side by side, not one after another.
+        tokio::task::spawn_blocking(move || mode.map(ExecMode::with_emulator_version))
+    });
+    let modes = join_all(modes).await;
+    let entries = resolved
+        .entries
+        .iter()
+        .zip(details)
+        .zip(modes)
+        .map(
+            |((entry, (config_platform, problem)), runs_here)| InspectEntry {
+                config_platform,
+                runs_here: runs_here.unwrap_or(None),
+                problem,
+                ..entry_of(entry)
+            },
+        )
+        .collect();
+    Ok(InspectReport {
+        schema_version: INSPECT_SCHEMA_VERSION,
+        reference: resolved.reference.clone(),
+        digest: resolved.digest.clone(),
+        media_type: resolved.media_type.clone(),
+        is_index: resolved.is_index,
+        resolve_secs: resolve_time,
+        engine: profile.and_then(|p| p.summary()),
+        entries,
+    })
+}
+
+/// The report's view of an index entry, before anything was read about it.
+fn entry_of(entry: &IndexEntry) -> InspectEntry {
+    InspectEntry {
+        digest: entry.digest.clone(),
+        media_type: entry.media_type.clone(),
+        size: entry.size,
+        platform: entry.platform.clone(),
+        kind: match entry.kind {
+            image::EntryKind::Image => EntryKind::Image,
+            image::EntryKind::Attestation => EntryKind::Attestation,
+            image::EntryKind::NoPlatform => EntryKind::NoPlatform,
+            image::EntryKind::Ignored => EntryKind::Ignored,
+        },
+        nested_in: entry.nested_in.clone(),
+        config_platform: None,
+        runs_here: None,
+        problem: None,
+    }
+}

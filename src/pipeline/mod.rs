@@ -1,0 +1,316 @@
+//! The run pipeline: from one resolved [`Config`] to a finished [`RunReport`], feeding an
+//! [`EventSink`] while it goes.
+//!
+//! ```text
+//! Config ─▶ open (engine ∥ image index) ─▶ EngineProfile ─▶ plan ─▶ run::execute ══ events ══▶ sink
+//!                                                                    │
+//!            RunReport ◀─ audit ◀─ compare across platforms ◀─ sweep ┘
+//! ```
+//!
+//! The pipeline owns the order of the phases and their timing, the run's cancellation token,
+//! the task that drains events into the sink, and the cleanup at the end (the sweep of the
+//! run's containers, the tags of images loaded from a layout). It writes no report: the caller
+//! renders the `RunReport` it returns, whatever happened: an engine or image that could not be
+//! opened is a report with a problem, not an error. Only what the user wrote wrongly is an
+//! `Err` (exit 2, no report). `inspect` opens its inputs through the same [`open`].
+
+mod config;
+mod inspect;
+mod open;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, DEFAULT_JOBS, Flags};
+pub use inspect::inspect;
+pub use open::{Opened, Unresolved, connect, open, timed};
+
+use crate::audit;
+use crate::diagnostic::Diagnostic;
+use crate::engine::Engine;
+use crate::event::{Event, EventSink};
+use crate::image::{ImageSource, ResolvedImage};
+use crate::outcome::{ImageSummary, Phases, Problem, RunReport};
+use crate::plan::{self, Plan};
+use crate::profile::EngineProfile;
+use crate::run::{self, RunContext};
+
+/// How long the final sweep may take before the report is written without it.
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Stops a run from outside (a signal handler): the first [`Canceller::cancel`] says so to the
+/// sink and cancels the run's token; running containers are then abandoned to the sweep.
+#[derive(Clone)]
+pub struct Canceller {
+    token: CancellationToken,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+impl Canceller {
+    pub fn cancel(&self) {
+        let _ = self.events.send(Event::Cancelling);
+        self.token.cancel();
+    }
+
+    /// The command line's watcher: the first SIGINT/SIGTERM cancels gracefully, the second
+    /// exits at once (the sweep is skipped; `archsmoke gc` finds what is left by its label).
+    pub async fn on_signals(self) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        self.cancel();
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!(
+            "interrupted twice: exiting without cleanup; `archsmoke gc` removes what is left"
+        );
+        std::process::exit(crate::exit::INFRASTRUCTURE);
+    }
+}
+
+/// A run id unique enough to tell concurrent runs on one engine apart, short enough to read.
+pub fn new_run_id() -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{nanos}-{}", std::process::id());
+    let hash = Sha256::digest(seed.as_bytes());
+    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs `config` to its report. `watch` is started once containers may run and gets the run's
+/// [`Canceller`]; it is stopped after the sweep, so that it can still force an exit while the
+/// sweep waits on the engine.
+pub async fn run<W, F>(
+    config: &Config,
+    sink: Box<dyn EventSink>,
+    watch: W,
+) -> Result<RunReport, Diagnostic>
+where
+    W: FnOnce(Canceller) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let mut report = RunReport {
+        run_id: new_run_id(),
+        spec: config.spec_path.display().to_string(),
+        suite: config.spec.name.clone(),
+        image: ImageSummary {
+            reference: config.source.display(),
+            ..ImageSummary::default()
+        },
+        engine: None,
+        engines: Vec::new(),
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        duration: Duration::ZERO,
+        platforms: Vec::new(),
+        problem: None,
+        interrupted: false,
+        phases: Phases::default(),
+    };
+    let opened = open(&config.image, &config.source, config.host.as_deref()).await;
+    report.phases.engine = Some(opened.engine_time);
+    report.phases.resolve = Some(opened.resolve_time);
+    // What the user wrote comes first: a usage error is exit 2 whatever else went wrong.
+    let image = match opened.image {
+        Err(Unresolved::Usage(d)) => return Err(d),
+        other => other,
+    };
+    let (engine, info) = match opened.engine {
+        Ok(pair) => pair,
+        Err(e) => {
+            // Still a report: the CI dashboard should say why nothing ran.
+            report.problem = Some(Problem::engine(&e));
+            report.duration = started.elapsed();
+            return Ok(report);
+        }
+    };
+    let profile = EngineProfile::read(info);
+    report.engine = profile.summary();
+    report.engines = report.engine.iter().cloned().collect();
+    let (source, resolved) = match image {
+        Ok(pair) => pair,
+        Err(Unresolved::Usage(d)) => return Err(d),
+        Err(Unresolved::Problem(problem)) => {
+            report.problem = Some(problem);
+            report.duration = started.elapsed();
+            return Ok(report);
+        }
+    };
+    let source = Arc::new(source);
+    // The registry password never reaches a log line or a report, even through a hostile test.
+    if let Some(c) = source.credentials() {
+        crate::redact::register([c.password.as_str()]);
+    }
+    describe_image(&mut report.image, &source, &resolved);
+
+    let plan = plan_with_versions(config, &resolved, &profile).await;
+    let audit_targets = audit_targets(&plan);
+    let (platforms, run_time, interrupted) =
+        execute(config, plan, &report.run_id, &engine, &source, sink, watch).await;
+    report.platforms = platforms;
+    report.phases.run = Some(run_time);
+    report.interrupted = interrupted;
+
+    crate::check::across::same_output(&mut report, &config.same_output, profile.platform());
+    report.compute_slowdowns();
+    // After the slowdowns: reading layers says nothing about emulation speed.
+    let mut checks = audit::Checks::from_spec(&config.spec);
+    if source.daemon_name().is_some() && checks.files.is_empty() && checks.metadata.is_none() {
+        // An engine image offers no layers to read here: the default audit, which nobody asked
+        // for, must not fail the run. Explicit file and metadata checks still say why they fail.
+        checks.audit.elf = crate::spec::ElfLevel::Off;
+    }
+    if !report.interrupted && !checks.is_empty() {
+        if !config.quiet {
+            eprintln!(
+                "auditing the image layers and configs of {} platforms",
+                audit_targets.len()
+            );
+        }
+        let (audits, audit_time) =
+            timed(audit::audit(source.as_ref(), &audit_targets, &checks)).await;
+        audit::merge_into(&mut report.platforms, audits);
+        report.phases.audit = Some(audit_time);
+    }
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// What the index said about the image, for the report.
+fn describe_image(summary: &mut ImageSummary, source: &ImageSource, resolved: &ResolvedImage) {
+    summary.reference = source.display();
+    summary.digest = Some(resolved.digest.clone());
+    summary.media_type = Some(resolved.media_type.clone());
+    summary.is_index = resolved.is_index;
+    summary.available = resolved.runnable_platforms();
+    summary.attestations = resolved.attestations();
+}
+
+/// The plan, with each emulator's version asked once.
+async fn plan_with_versions(
+    config: &Config,
+    resolved: &ResolvedImage,
+    profile: &EngineProfile,
+) -> Plan {
+    let mut plan = plan::plan(&config.spec, resolved, profile, &config.overrides);
+    // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
+    // one after another before the first container can start.
+    let versions = plan.platforms.iter().map(|p| {
+        let mode = p.mode.clone();
+        tokio::task::spawn_blocking(move || mode.with_emulator_version())
+    });
+    let versions = futures_util::future::join_all(versions).await;
+    for (p, mode) in plan.platforms.iter_mut().zip(versions) {
+        if let Ok(mode) = mode {
+            p.mode = mode;
+        }
+    }
+    plan
+}
+
+/// The index entries the image checks read, one per planned platform that has one.
+fn audit_targets(plan: &Plan) -> Vec<audit::Target> {
+    plan.platforms
+        .iter()
+        .filter_map(|p| {
+            p.entry.as_ref().map(|(entry, _)| audit::Target {
+                platform: p.platform.clone(),
+                entry: entry.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Runs the plan with events flowing to `sink`, then sweeps what the run left in the engine.
+/// Returns the platforms' reports, the run phase's time, and whether the run was cancelled.
+async fn execute<W, F>(
+    config: &Config,
+    plan: Plan,
+    run_id: &str,
+    engine: &Engine,
+    source: &Arc<ImageSource>,
+    mut sink: Box<dyn EventSink>,
+    watch: W,
+) -> (Vec<crate::outcome::PlatformReport>, Duration, bool)
+where
+    W: FnOnce(Canceller) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            sink.handle(&event);
+        }
+        sink.finish();
+    });
+    let _ = tx.send(Event::RunStarted {
+        run_id: run_id.to_owned(),
+        image: source.display(),
+        platforms: plan.platforms.iter().map(|p| p.platform.clone()).collect(),
+        tests: plan.test_count(),
+    });
+    let cancel = CancellationToken::new();
+    let watcher = tokio::spawn(watch(Canceller {
+        token: cancel.clone(),
+        events: tx.clone(),
+    }));
+    let ctx = RunContext {
+        run_id: run_id.to_owned(),
+        engine: engine.clone(),
+        image: source.clone(),
+        jobs: config.jobs,
+        output_limit: config.output_limit,
+        events: tx,
+        cancel: cancel.clone(),
+        isolation: config.isolation.clone(),
+    };
+    let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
+    sweep(engine, run_id, source).await;
+    // Only now: a second signal must still force the exit while the sweep waits on the engine.
+    watcher.abort();
+    // The printer ends when the last sender (held by the run context) is gone.
+    let _ = printer.await;
+    (platforms, run_time, cancel.is_cancelled())
+}
+
+/// Removes containers abandoned by an interrupt, or whose removal failed, and the tags of images
+/// loaded from an OCI layout. Bounded: when the engine has gone away the report must still be
+/// written.
+async fn sweep(engine: &Engine, run_id: &str, source: &ImageSource) {
+    match tokio::time::timeout(SWEEP_TIMEOUT, engine.remove_run(Some(run_id))).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(removed = n, "removed leftover containers"),
+        Ok(Err(e)) => eprintln!(
+            "warning: could not sweep this run's containers: {e}; \
+             `archsmoke gc --run {run_id}` removes them once the engine is back"
+        ),
+        Err(_) => eprintln!(
+            "warning: the engine did not answer the final sweep within {SWEEP_TIMEOUT:?}; \
+             `archsmoke gc --run {run_id}` removes this run's containers once it is back"
+        ),
+    }
+    // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image the
+    // engine also holds under another name stays.
+    if let ImageSource::Layout(layout) = source {
+        for tag in layout.take_loaded() {
+            if let Err(e) = engine.remove_image(&tag).await {
+                eprintln!("warning: could not remove the loaded image {tag}: {e}");
+            }
+        }
+    }
+}

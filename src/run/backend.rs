@@ -1,0 +1,167 @@
+//! The runner's view of an engine: the few calls it makes, behind one trait.
+//!
+//! [`Backend`] is what the runner needs from an engine and nothing more: make an image present
+//! (pull, load, look up), the steps of one test container (create, attach+start+wait to a
+//! deadline, kill, remove) and the exec-isolation calls. [`crate::engine::Engine`] implements it
+//! for real; the runner's unit tests implement it with a fake that keeps time with tokio's
+//! paused clock, so scheduling, timeouts, cancellation and cleanup order are tested in
+//! milliseconds. The order of a test container's steps lives here, once
+//! ([`Backend::run_container`]), for every implementation.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::engine::{
+    ContainerRequest, ContainerResult, Engine, EngineError, ExecRequest, KeepaliveRequest,
+    LocalImage,
+};
+use crate::image::registry::Credentials;
+use crate::platform::Platform;
+
+/// Archive chunks as the image layer streams them to the engine; an `Err` aborts the load.
+pub type ArchiveChunks = mpsc::Receiver<std::io::Result<Bytes>>;
+
+/// What the runner asks of an engine. Every future is `Send`: platforms and tests run as tasks.
+pub trait Backend: Send + Sync + 'static {
+    /// Make `reference` (a `repo@sha256:...` of one platform) present, pulling only when needed.
+    fn ensure_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        credentials: Option<&Credentials>,
+    ) -> impl Future<Output = Result<LocalImage, EngineError>> + Send;
+
+    /// Load a `docker load` archive that arrives in chunks; the references it loaded.
+    fn load_image_stream(
+        &self,
+        chunks: ArchiveChunks,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    /// An image already in the engine, or `None`.
+    fn local_image(
+        &self,
+        reference: &str,
+    ) -> impl Future<Output = Result<Option<LocalImage>, EngineError>> + Send;
+
+    /// Create a test container (not started); returns its id.
+    fn create_container(
+        &self,
+        request: &ContainerRequest,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+
+    /// Attach, start, and wait for the exit or `request.timeout`; past the deadline the result
+    /// is `timed_out` with the output so far, and the container still runs.
+    fn start_and_wait(
+        &self,
+        id: &str,
+        request: &ContainerRequest,
+    ) -> impl Future<Output = Result<ContainerResult, EngineError>> + Send;
+
+    fn kill_container(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Remove a container (killing it if it runs); one already gone is not an error.
+    fn remove_container(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Create and start a platform's keepalive container (exec isolation); returns its id.
+    fn start_keepalive(
+        &self,
+        request: &KeepaliveRequest,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+
+    /// Run one exec to completion or its deadline (a timed-out exec may still run: remove the
+    /// container).
+    fn exec(
+        &self,
+        container: &str,
+        request: &ExecRequest,
+    ) -> impl Future<Output = Result<ContainerResult, EngineError>> + Send;
+
+    /// Why the keepalive container stopped, or `None` while it runs.
+    fn keepalive_stopped(&self, id: &str) -> impl Future<Output = Option<String>> + Send;
+
+    fn remove_keepalive(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// One test container from creation to removal: kill it at its deadline, and remove it
+    /// whatever happened once it exists (a failed start included). Dropping this future (the
+    /// run was cancelled) leaves the container to the run's sweep, which finds it by label.
+    fn run_container(
+        &self,
+        request: &ContainerRequest,
+    ) -> impl Future<Output = Result<ContainerResult, EngineError>> + Send {
+        async move {
+            let id = self.create_container(request).await?;
+            let result = self.start_and_wait(&id, request).await;
+            if matches!(&result, Ok(r) if r.timed_out)
+                && let Err(e) = self.kill_container(&id).await
+            {
+                tracing::debug!(container = %id, error = %e, "kill after timeout failed");
+            }
+            // A failure here is logged; the run-wide sweep by label catches the container later.
+            if let Err(e) = self.remove_container(&id).await {
+                tracing::warn!(container = %id, error = %e, "could not remove container");
+            }
+            result
+        }
+    }
+}
+
+impl Backend for Engine {
+    async fn ensure_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+        credentials: Option<&Credentials>,
+    ) -> Result<LocalImage, EngineError> {
+        Engine::ensure_image(self, reference, platform, credentials).await
+    }
+
+    async fn load_image_stream(&self, chunks: ArchiveChunks) -> Result<Vec<String>, EngineError> {
+        Engine::load_image_stream(self, chunks).await
+    }
+
+    async fn local_image(&self, reference: &str) -> Result<Option<LocalImage>, EngineError> {
+        Engine::local_image(self, reference).await
+    }
+
+    async fn create_container(&self, request: &ContainerRequest) -> Result<String, EngineError> {
+        Engine::create_container(self, request).await
+    }
+
+    async fn start_and_wait(
+        &self,
+        id: &str,
+        request: &ContainerRequest,
+    ) -> Result<ContainerResult, EngineError> {
+        Engine::start_and_wait(self, id, request).await
+    }
+
+    async fn kill_container(&self, id: &str) -> Result<(), EngineError> {
+        Engine::kill_container(self, id).await
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), EngineError> {
+        Engine::remove_container(self, id).await
+    }
+
+    async fn start_keepalive(&self, request: &KeepaliveRequest) -> Result<String, EngineError> {
+        Engine::start_keepalive(self, request).await
+    }
+
+    async fn exec(
+        &self,
+        container: &str,
+        request: &ExecRequest,
+    ) -> Result<ContainerResult, EngineError> {
+        Engine::exec(self, container, request).await
+    }
+
+    async fn keepalive_stopped(&self, id: &str) -> Option<String> {
+        Engine::keepalive_stopped(self, id).await
+    }
+
+    async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
+        Engine::remove_keepalive(self, id).await
+    }
+}
