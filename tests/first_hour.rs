@@ -93,7 +93,7 @@ fn a_command_written_as_a_string_gets_the_list_it_should_be() {
 fn hints_suggest_only_what_works_outside_this_repository() {
     let s = spec(
         "forbid",
-        "emulation = \"forbid\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+        "[settings]\nemulation = \"forbid\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
     );
     let r = run(&["run", "--image", &image("multi"), s.path()]);
     assert!(!r.stdout.contains("ssh://"), "{}", r.explain());
@@ -102,4 +102,51 @@ fn hints_suggest_only_what_works_outside_this_repository() {
     assert_eq!(r.code, 2, "{}", r.explain());
     assert!(!r.stderr.contains("smoke-tests/"), "{}", r.explain());
     assert!(r.stderr.contains("archsmoke init"), "{}", r.explain());
+}
+
+/// Image checks (metadata, files, audit) have no deadline: JUnit shows no `duration … (timeout
+/// 0s)` for them and JSON has `timeout_secs: null`; JUnit times have exactly three decimals.
+#[test]
+fn metadata_failures_carry_no_meaningless_timeout_and_times_are_fixed_precision() {
+    let s = spec(
+        "meta",
+        r#"
+platforms = ["linux/amd64"]
+[metadata]
+cmd = ["no-such-cmd"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("j.xml");
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "run",
+        "--image",
+        &image("multi"),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        s.path(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(!xml.contains("timeout 0s"), "{xml}");
+    for time in xml.split("time=\"").skip(1) {
+        let value = time.split('"').next().unwrap();
+        let decimals = value.split('.').nth(1).unwrap_or("");
+        assert_eq!(decimals.len(), 3, "time={value} in {xml}");
+    }
+    let report = json_report(&json);
+    let tests = platform(&report, "linux/amd64")["tests"].as_array().unwrap().clone();
+    let meta = tests
+        .iter()
+        .find(|t| t["name"].as_str().unwrap_or("").contains("metadata"))
+        .unwrap_or_else(|| panic!("no metadata test in {tests:?}"));
+    assert!(meta["timeout_secs"].is_null(), "{meta}");
+    let machine = tests.iter().find(|t| t["name"] == "machine").unwrap();
+    assert!(machine["timeout_secs"].as_f64().unwrap() > 0.0, "{machine}");
 }
