@@ -141,7 +141,10 @@ command = ["uname", "-m"]
         assert_eq!(decimals.len(), 3, "time={value} in {xml}");
     }
     let report = json_report(&json);
-    let tests = platform(&report, "linux/amd64")["tests"].as_array().unwrap().clone();
+    let tests = platform(&report, "linux/amd64")["tests"]
+        .as_array()
+        .unwrap()
+        .clone();
     let meta = tests
         .iter()
         .find(|t| t["name"].as_str().unwrap_or("").contains("metadata"))
@@ -149,4 +152,145 @@ command = ["uname", "-m"]
     assert!(meta["timeout_secs"].is_null(), "{meta}");
     let machine = tests.iter().find(|t| t["name"] == "machine").unwrap();
     assert!(machine["timeout_secs"].as_f64().unwrap() > 0.0, "{machine}");
+}
+
+/// `archsmoke init` writes a starter spec from the image alone, and that spec runs green on the
+/// image it came from: the six platforms, a machine check each, the config's metadata, the audit.
+#[test]
+fn init_writes_a_spec_that_runs_green_on_its_own_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smoke.toml");
+    let r = run(&["init", &image("multi"), "-o", path.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let text = std::fs::read_to_string(&path).unwrap();
+    for platform in [
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/386",
+    ] {
+        assert!(
+            text.contains(&format!("[test.per_platform.\"{platform}\"]")),
+            "{platform}:\n{text}"
+        );
+    }
+    assert!(text.contains("[metadata]\ncmd = [\"sh\"]"), "{text}");
+    assert!(text.contains("[audit]\nelf = \"error\""), "{text}");
+    assert!(
+        text.contains("# command = [\"sh\", \"--version\"]"),
+        "{text}"
+    );
+    // Never overwrite a spec someone already edited.
+    let again = run(&["init", &image("multi"), "-o", path.to_str().unwrap()]);
+    assert_eq!(again.code, 2, "{}", again.explain());
+    let r = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}\n{text}", r.explain());
+    assert!(
+        r.stdout.contains("PASSED: 6/6 platforms"),
+        "{}",
+        r.explain()
+    );
+}
+
+/// The final matrix fits 80 columns when stdout is not a terminal (elided digests, short headers);
+/// full digests stay in the JSON report.
+fn assert_matrix_fits(r: &Run, columns: usize) {
+    let rows: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PLATFORM") || l.starts_with("linux/"))
+        .collect();
+    assert!(rows.len() > 1, "no matrix in {}", r.explain());
+    for row in rows {
+        assert!(
+            row.chars().count() <= columns,
+            "{} > {columns}: {row}",
+            row.chars().count()
+        );
+    }
+}
+
+#[test]
+fn the_six_platform_matrix_fits_80_columns() {
+    let s = spec("wide", UNAME_SPEC);
+    let r = Run::from(
+        archsmoke()
+            .args(["run", "--image", &image("multi"), s.path()])
+            .env_remove("COLUMNS")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_matrix_fits(&r, 80);
+    let narrow = Run::from(
+        archsmoke()
+            .args(["run", "--image", &image("multi"), s.path()])
+            .env("COLUMNS", "60")
+            .output()
+            .unwrap(),
+    );
+    assert_matrix_fits(&narrow, 60);
+}
+
+/// The newcomer's walk-through: a clean clone, `cargo install` as the README says, `archsmoke
+/// init` on the six-platform image, run the generated spec: exit 0, a matrix within 80 columns.
+/// (`--debug` and a target directory kept under this checkout's `target/` so CI does not build
+/// the release profile's dependencies a second time; the commands are otherwise the README's.)
+#[test]
+fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo install --locked --path ."),
+        "README install line changed"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let clone = tmp.path().join("archsmoke");
+    let ok = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(repo_root())
+        .arg(&clone)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "git clone");
+    let root = tmp.path().join("root");
+    let out = Command::new("cargo")
+        .args(["install", "--locked", "--offline", "--debug", "--path", "."])
+        .arg("--root")
+        .arg(&root)
+        .current_dir(&clone)
+        .env(
+            "CARGO_TARGET_DIR",
+            repo_root().join("target").join("walkthrough"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = root.join("bin").join("archsmoke");
+    let spec = tmp.path().join("smoke.toml");
+    let r = Run::from(
+        Command::new(&bin)
+            .args(["init", &image("multi"), "-o"])
+            .arg(&spec)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let r = Run::from(
+        Command::new(&bin)
+            .arg("run")
+            .arg(&spec)
+            .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_matrix_fits(&r, 80);
 }

@@ -6,6 +6,7 @@ mod audit;
 mod binfmt;
 mod doctor;
 mod gc;
+mod init;
 mod inspect;
 mod run;
 
@@ -74,6 +75,9 @@ enum Command {
     Doctor(DoctorArgs),
     /// Audit every platform's executables for the wrong architecture, without running anything.
     Audit(AuditArgs),
+    /// Write a commented starter spec for an image: its platforms, a machine check per platform,
+    /// its config's metadata, its entrypoint binary and the ELF audit.
+    Init(init::InitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +277,7 @@ pub fn main() -> i32 {
             Command::Gc(args) => gc::gc(&args, &cli.global).await,
             Command::Doctor(args) => doctor::doctor(&args, &cli.global).await,
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
+            Command::Init(args) => init::init(&args, &cli.global).await,
         }
     });
     match result {

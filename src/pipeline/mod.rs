@@ -17,6 +17,7 @@
 mod config;
 mod inspect;
 mod open;
+mod starter;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, DEFAULT_JOBS, Flags};
 pub use inspect::inspect;
 pub use open::{Opened, Unresolved, connect, open, timed};
+pub use starter::starter_spec;
 
 use crate::audit;
 use crate::diagnostic::Diagnostic;

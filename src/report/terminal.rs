@@ -306,8 +306,82 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
     Ok(())
 }
 
+/// The columns the final matrix may use: `COLUMNS`, else the terminal's width, else 80 (a log or
+/// a pipe: the width people read CI logs at).
+pub(crate) fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .unwrap_or(80)
+}
+
+/// How much the matrix gives up to fit: each step is tried in order until the table fits. Full
+/// values (digests, emulator versions) stay in the JSON report.
+#[derive(Clone, Copy)]
+struct Fit {
+    short_headers: bool,
+    digest_chars: usize,
+    mode_version: bool,
+    digest: bool,
+}
+
+const FITS: [Fit; 4] = [
+    Fit {
+        short_headers: false,
+        digest_chars: 12,
+        mode_version: true,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: true,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: false,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: false,
+        digest: false,
+    },
+];
+
 fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let rows: Vec<[String; 8]> = platforms
+    let width = terminal_width();
+    let mut table = matrix_lines(platforms, FITS[0]);
+    for fit in &FITS[1..] {
+        if table.iter().all(|(l, _)| l.chars().count() <= width) {
+            break;
+        }
+        table = matrix_lines(platforms, *fit);
+    }
+    for (i, (text, result)) in table.iter().enumerate() {
+        let style = match (i, result.as_str()) {
+            (0, _) => &p.bold,
+            (_, "ok") => &p.ok,
+            (_, "skipped") => &p.warn,
+            _ => &p.bad,
+        };
+        writeln!(w, "{}", style.apply_to(text))?;
+    }
+    Ok(())
+}
+
+/// The header and one line per platform (with its RESULT cell, for the colour).
+fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)> {
+    let rows: Vec<Vec<String>> = platforms
         .iter()
         .map(|r| {
             let result = if r.skipped() {
@@ -319,12 +393,28 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
             } else {
                 "FAIL"
             };
-            [
+            let mode = r.mode.as_ref().map_or_else(
+                || "-".into(),
+                |m| match m {
+                    ExecMode::Emulated { emulator } if !fit.mode_version => emulator.entry.clone(),
+                    ExecMode::Native { compat: true } if !fit.mode_version => {
+                        "native (compat)".into()
+                    }
+                    m => mode_text(m),
+                },
+            );
+            vec![
                 r.platform.to_string(),
-                r.entry
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |e| short_digest(&e.digest)),
-                r.mode.as_ref().map_or_else(|| "-".into(), mode_text),
+                r.entry.as_ref().map_or_else(
+                    || "-".into(),
+                    |e| {
+                        short_digest(&e.digest)
+                            .chars()
+                            .take(fit.digest_chars)
+                            .collect()
+                    },
+                ),
+                mode,
                 r.passed().to_string(),
                 r.failed().to_string(),
                 secs(r.duration),
@@ -334,9 +424,21 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
             ]
         })
         .collect();
-    let header = [
-        "PLATFORM", "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
-    ];
+    let header: Vec<String> = if fit.short_headers {
+        [
+            "PLATFORM", "DIGEST", "MODE", "PASS", "FAIL", "TIME", "SLOW", "RESULT",
+        ]
+    } else {
+        [
+            "PLATFORM", "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
+        ]
+    }
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    let shown: Vec<usize> = (0..header.len())
+        .filter(|i| *i != 1 || fit.digest)
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -344,32 +446,26 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
         }
     }
     let right = [false, false, false, true, true, true, true, false];
-    let line = |cells: &[&str]| -> String {
-        cells
+    let line = |cells: &[String]| -> String {
+        shown
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|&i| {
                 if right[i] {
-                    format!("{c:>width$}", width = widths[i])
+                    format!("{:>width$}", cells[i], width = widths[i])
                 } else {
-                    format!("{c:<width$}", width = widths[i])
+                    format!("{:<width$}", cells[i], width = widths[i])
                 }
             })
             .collect::<Vec<_>>()
             .join("  ")
+            .trim_end()
+            .to_owned()
     };
-    writeln!(w, "{}", p.bold.apply_to(line(&header).trim_end()))?;
+    let mut out = vec![(line(&header), String::new())];
     for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        let text = line(&cells);
-        let style = match row[7].as_str() {
-            "ok" => &p.ok,
-            "skipped" => &p.warn,
-            _ => &p.bad,
-        };
-        writeln!(w, "{}", style.apply_to(text.trim_end()))?;
+        out.push((line(row), row[7].clone()));
     }
-    Ok(())
+    out
 }
 
 fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
