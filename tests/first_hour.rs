@@ -227,11 +227,11 @@ fn the_six_platform_matrix_fits_80_columns() {
     let narrow = Run::from(
         archsmoke()
             .args(["run", "--image", &image("multi"), s.path()])
-            .env("COLUMNS", "60")
+            .env("COLUMNS", "70")
             .output()
             .unwrap(),
     );
-    assert_matrix_fits(&narrow, 60);
+    assert_matrix_fits(&narrow, 70);
 }
 
 /// The newcomer's walk-through: a clean clone, `cargo install` as the README says, `archsmoke
@@ -293,4 +293,44 @@ fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
     );
     assert_eq!(r.code, 0, "{}", r.explain());
     assert_matrix_fits(&r, 80);
+}
+
+/// A per-platform expectation that fails on s390x is the spec's expectation, not an emulation
+/// difference: no "failed only under emulation" for it. The same expectation failing only
+/// emulated still is one.
+#[test]
+fn a_failing_per_platform_override_is_not_called_an_emulation_difference() {
+    let s = spec(
+        "override",
+        r#"
+platforms = ["linux/amd64", "linux/s390x"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+stdout = "x86_64\n"
+[test.per_platform."linux/s390x"]
+stdout = "not-s390x\n"
+"#,
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(!r.stdout.contains("only under emulation"), "{}", r.explain());
+    // Same expectation everywhere: amd64 passes natively, s390x fails emulated.
+    let s = spec(
+        "same",
+        r#"
+platforms = ["linux/amd64", "linux/s390x"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+stdout_matches = "^x86_64$"
+"#,
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        r.stdout.contains("failed only under emulation (passed natively): machine on linux/s390x"),
+        "{}",
+        r.explain()
+    );
 }

@@ -258,15 +258,43 @@ fn skipped(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()>
     Ok(())
 }
 
+/// Whether the native run `native` also satisfies every expectation `emulated` failed (the
+/// expectations differ when a `per_platform` override applies to one of them).
+fn meets_failed_expectations(native: &TestReport, emulated: &TestReport) -> bool {
+    native.expected_exit_code == emulated.expected_exit_code
+        && emulated.mismatches.iter().all(|m| {
+            let stream = |name: &str| match name {
+                "stdout" => Some(native.stdout.as_str()),
+                "stderr" => Some(native.stderr.as_str()),
+                _ => None,
+            };
+            let (name, how) = m.check.split_once(' ').unwrap_or((m.check.as_str(), ""));
+            match (stream(name), how) {
+                (Some(actual), "") => actual == m.expected,
+                (Some(actual), "contains") => actual.contains(m.expected.as_str()),
+                (Some(actual), "matches") => regex::RegexBuilder::new(&m.expected)
+                    .multi_line(true)
+                    .build()
+                    .map_or(true, |re| re.is_match(actual)),
+                _ => true,
+            }
+        })
+}
+
 /// Tests that passed natively but failed (or timed out) under emulation: the differences this
 /// tool exists to make visible.
+/// A per-platform override that fails where it applies is the spec's expectation, not an
+/// emulation difference: a test counts only when a native run passed *and* met the expectation
+/// the emulated run failed.
 fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let native_passed = |name: &str| {
+    let native_passed = |emulated: &TestReport| {
         report.platforms.iter().any(|r| {
             matches!(r.mode, Some(ExecMode::Native { .. }))
-                && r.tests
-                    .iter()
-                    .any(|t| t.name == name && t.status == TestStatus::Passed)
+                && r.tests.iter().any(|t| {
+                    t.name == emulated.name
+                        && t.status == TestStatus::Passed
+                        && meets_failed_expectations(t, emulated)
+                })
         })
     };
     let mut failed = Vec::new();
@@ -276,7 +304,7 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
             continue;
         }
         for t in &r.tests {
-            if !native_passed(&t.name) {
+            if !native_passed(t) {
                 continue;
             }
             match t.status {
