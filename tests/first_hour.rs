@@ -314,7 +314,11 @@ stdout = "not-s390x\n"
     );
     let r = run(&["run", "--image", &image("multi"), s.path()]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    assert!(!r.stdout.contains("only under emulation"), "{}", r.explain());
+    assert!(
+        !r.stdout.contains("only under emulation"),
+        "{}",
+        r.explain()
+    );
     // Same expectation everywhere: amd64 passes natively, s390x fails emulated.
     let s = spec(
         "same",
@@ -329,7 +333,8 @@ stdout_matches = "^x86_64$"
     let r = run(&["run", "--image", &image("multi"), s.path()]);
     assert_eq!(r.code, 1, "{}", r.explain());
     assert!(
-        r.stdout.contains("failed only under emulation (passed natively): machine on linux/s390x"),
+        r.stdout
+            .contains("failed only under emulation (passed natively): machine on linux/s390x"),
         "{}",
         r.explain()
     );
