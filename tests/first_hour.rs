@@ -119,7 +119,7 @@ name = "machine"
 command = ["uname", "-m"]
 "#,
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("as set up above");
     let junit = dir.path().join("j.xml");
     let json = dir.path().join("r.json");
     let r = run(&[
@@ -127,42 +127,53 @@ command = ["uname", "-m"]
         "--image",
         &image("multi"),
         "--junit",
-        junit.to_str().unwrap(),
+        junit.to_str().expect("as set up above"),
         "--json",
-        json.to_str().unwrap(),
+        json.to_str().expect("as set up above"),
         s.path(),
     ]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(&junit).expect("as set up above");
     assert!(!xml.contains("timeout 0s"), "{xml}");
     for time in xml.split("time=\"").skip(1) {
-        let value = time.split('"').next().unwrap();
+        let value = time.split('"').next().expect("as set up above");
         let decimals = value.split('.').nth(1).unwrap_or("");
         assert_eq!(decimals.len(), 3, "time={value} in {xml}");
     }
     let report = json_report(&json);
     let tests = platform(&report, "linux/amd64")["tests"]
         .as_array()
-        .unwrap()
+        .expect("as set up above")
         .clone();
     let meta = tests
         .iter()
         .find(|t| t["name"].as_str().unwrap_or("").contains("metadata"))
         .unwrap_or_else(|| panic!("no metadata test in {tests:?}"));
     assert!(meta["timeout_secs"].is_null(), "{meta}");
-    let machine = tests.iter().find(|t| t["name"] == "machine").unwrap();
-    assert!(machine["timeout_secs"].as_f64().unwrap() > 0.0, "{machine}");
+    let machine = tests
+        .iter()
+        .find(|t| t["name"] == "machine")
+        .expect("as set up above");
+    assert!(
+        machine["timeout_secs"].as_f64().expect("as set up above") > 0.0,
+        "{machine}"
+    );
 }
 
 /// `archsmoke init` writes a starter spec from the image alone, and that spec runs green on the
 /// image it came from: the six platforms, a machine check each, the config's metadata, the audit.
 #[test]
 fn init_writes_a_spec_that_runs_green_on_its_own_image() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("as set up above");
     let path = dir.path().join("smoke.toml");
-    let r = run(&["init", &image("multi"), "-o", path.to_str().unwrap()]);
+    let r = run(&[
+        "init",
+        &image("multi"),
+        "-o",
+        path.to_str().expect("as set up above"),
+    ]);
     assert_eq!(r.code, 0, "{}", r.explain());
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = std::fs::read_to_string(&path).expect("as set up above");
     for platform in [
         "linux/amd64",
         "linux/arm64",
@@ -183,9 +194,14 @@ fn init_writes_a_spec_that_runs_green_on_its_own_image() {
         "{text}"
     );
     // Never overwrite a spec someone already edited.
-    let again = run(&["init", &image("multi"), "-o", path.to_str().unwrap()]);
+    let again = run(&[
+        "init",
+        &image("multi"),
+        "-o",
+        path.to_str().expect("as set up above"),
+    ]);
     assert_eq!(again.code, 2, "{}", again.explain());
-    let r = run(&["run", path.to_str().unwrap()]);
+    let r = run(&["run", path.to_str().expect("as set up above")]);
     assert_eq!(r.code, 0, "{}\n{text}", r.explain());
     assert!(
         r.stdout.contains("PASSED: 6/6 platforms"),
@@ -220,7 +236,7 @@ fn the_six_platform_matrix_fits_80_columns() {
             .args(["run", "--image", &image("multi"), s.path()])
             .env_remove("COLUMNS")
             .output()
-            .unwrap(),
+            .expect("as set up above"),
     );
     assert_eq!(r.code, 0, "{}", r.explain());
     assert_matrix_fits(&r, 80);
@@ -229,7 +245,7 @@ fn the_six_platform_matrix_fits_80_columns() {
             .args(["run", "--image", &image("multi"), s.path()])
             .env("COLUMNS", "70")
             .output()
-            .unwrap(),
+            .expect("as set up above"),
     );
     assert_matrix_fits(&narrow, 70);
 }
@@ -240,19 +256,19 @@ fn the_six_platform_matrix_fits_80_columns() {
 /// the release profile's dependencies a second time; the commands are otherwise the README's.)
 #[test]
 fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("as set up above");
     assert!(
         readme.contains("cargo install --locked --path ."),
         "README install line changed"
     );
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("as set up above");
     let clone = tmp.path().join("archsmoke");
     let ok = Command::new("git")
         .args(["clone", "-q"])
         .arg(repo_root())
         .arg(&clone)
         .status()
-        .unwrap();
+        .expect("as set up above");
     assert!(ok.success(), "git clone");
     let root = tmp.path().join("root");
     let out = Command::new("cargo")
@@ -265,7 +281,7 @@ fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
             repo_root().join("target").join("walkthrough"),
         )
         .output()
-        .unwrap();
+        .expect("as set up above");
     assert!(
         out.status.success(),
         "{}",
@@ -279,7 +295,7 @@ fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
             .arg(&spec)
             .env("NO_COLOR", "1")
             .output()
-            .unwrap(),
+            .expect("as set up above"),
     );
     assert_eq!(r.code, 0, "{}", r.explain());
     let r = Run::from(
@@ -289,7 +305,7 @@ fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
             .env("NO_COLOR", "1")
             .env_remove("COLUMNS")
             .output()
-            .unwrap(),
+            .expect("as set up above"),
     );
     assert_eq!(r.code, 0, "{}", r.explain());
     assert_matrix_fits(&r, 80);

@@ -58,15 +58,16 @@ mod tests {
             "command",
             "invalid type: string \"uname -m\", expected a sequence",
         )
-        .unwrap();
+        .expect("a hint");
         assert!(h.contains(r#"command = ["uname", "-m"]"#), "{h}");
     }
 
     #[test]
     fn env_as_a_list_and_timeout_as_a_number() {
-        let h = type_hint("env", "invalid type: sequence, expected a map").unwrap();
+        let h = type_hint("env", "invalid type: sequence, expected a map").expect("a hint");
         assert!(h.contains("env = { NAME = \"value\" }"), "{h}");
-        let h = type_hint("timeout", "invalid type: integer `5`, expected a string").unwrap();
+        let h =
+            type_hint("timeout", "invalid type: integer `5`, expected a string").expect("a hint");
         assert!(h.contains("timeout = \"5s\""), "{h}");
         assert_eq!(key_of("  timeout = 5"), Some("timeout"));
         assert_eq!(key_of("[[test]]"), None);
