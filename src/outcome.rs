@@ -98,6 +98,32 @@ pub struct PlatformReport {
     pub duration: Duration,
     /// Total test time against the same tests on the native platform.
     pub slowdown: Option<f64>,
+    /// The `[service]` run of this platform, when the spec has one.
+    pub service: Option<Box<ServiceReport>>,
+}
+
+/// A platform's service: how long it took to become ready, and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceReport {
+    /// Every readiness condition held within the deadline.
+    pub ready: bool,
+    /// From the container's start to ready; `None` when it never became ready.
+    pub ready_secs: Option<f64>,
+    /// The readiness deadline in force (after the emulation factor).
+    pub ready_timeout_secs: f64,
+    /// Why it is not ready, when it is not: exited with a code, still not listening, ...
+    pub not_ready: Option<String>,
+    /// The exit code when the service exited on its own (before archsmoke stopped it).
+    pub exit_code: Option<i64>,
+    pub restarts: i64,
+    /// It outlived the stop signal's grace period and was killed.
+    pub killed: bool,
+    /// The last bytes of its output (stdout and stderr interleaved), bounded like test output.
+    pub logs: String,
+    /// Bytes of output cut from the front by the output limit.
+    pub logs_dropped: u64,
+    /// Lines it printed over the whole run, all of them seen by `[logs]` and log readiness.
+    pub log_lines: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -348,6 +374,7 @@ mod engine_tests {
             tests,
             duration: Duration::ZERO,
             slowdown: None,
+            service: None,
         }
     }
 

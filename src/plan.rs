@@ -34,6 +34,8 @@ pub struct PlannedPlatform {
     /// Known before running: the platform cannot run at all.
     pub problem: Option<Problem>,
     pub tests: Vec<PlannedTest>,
+    /// The `[service]` of this platform, when the spec has one: its tests then run inside it.
+    pub service: Option<crate::service::PlannedService>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,11 +49,22 @@ pub struct PlannedTest {
     pub privileged: bool,
     pub expect: Expect,
     pub timeout: Duration,
+    pub limits: crate::limits::Limits,
 }
 
 impl Plan {
     pub fn test_count(&self) -> usize {
-        self.platforms.iter().map(|p| p.tests.len()).sum()
+        self.platforms
+            .iter()
+            .map(PlannedPlatform::result_count)
+            .sum()
+    }
+}
+
+impl PlannedPlatform {
+    /// Results this platform will report: its tests, plus its service's checks.
+    pub fn result_count(&self) -> usize {
+        self.tests.len() + self.service.as_ref().map_or(0, |s| s.check_count())
     }
 }
 
@@ -174,8 +187,16 @@ pub fn plan(
                     privileged: t.privileged,
                     expect: t.expect_for(&platform),
                     timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
+                    limits: t.limits,
                 })
                 .collect();
+            let service = spec
+                .service
+                .as_ref()
+                .map(|s| crate::service::PlannedService {
+                    limits: spec.settings.limits,
+                    ..crate::service::plan(s, &platform, &exec, factor)
+                });
             PlannedPlatform {
                 order,
                 platform,
@@ -184,6 +205,7 @@ pub fn plan(
                 mode: exec,
                 problem,
                 tests,
+                service,
             }
         })
         .collect();

@@ -80,12 +80,20 @@ fn problem(p: &mut Option<Problem>) {
     }
 }
 
-/// Mask every free-text field of a report: captured output, mismatches, errors, problems.
+/// Mask every text field of a report that a spec, a test or an image can put a secret in:
+/// names, paths and references as well as captured output, mismatches, errors and problems.
 pub fn report(report: &mut RunReport) {
     problem(&mut report.problem);
+    in_place(&mut report.spec);
+    in_place(&mut report.suite);
+    in_place(&mut report.image.reference);
     for platform in &mut report.platforms {
         problem(&mut platform.problem);
+        if let Some(entry) = &mut platform.entry {
+            in_place(&mut entry.reason);
+        }
         for t in &mut platform.tests {
+            in_place(&mut t.name);
             for (output, dropped) in [
                 (&mut t.stdout, t.stdout_dropped),
                 (&mut t.stderr, t.stderr_dropped),
@@ -101,6 +109,7 @@ pub fn report(report: &mut RunReport) {
             }
             let cut = t.stdout_dropped > 0 || t.stderr_dropped > 0;
             for m in &mut t.mismatches {
+                in_place(&mut m.check);
                 in_place(&mut m.expected);
                 // The actual output a mismatch quotes is the kept tail.
                 if cut {
@@ -111,6 +120,16 @@ pub fn report(report: &mut RunReport) {
             }
             if let Some(argv) = &mut t.command {
                 argv.iter_mut().for_each(in_place);
+            }
+        }
+        if let Some(s) = &mut platform.service {
+            if s.logs_dropped > 0 {
+                s.logs = tail(&s.logs);
+            } else {
+                in_place(&mut s.logs);
+            }
+            if let Some(why) = &mut s.not_ready {
+                in_place(why);
             }
         }
     }

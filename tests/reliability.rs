@@ -452,3 +452,150 @@ fn the_registry_going_away_mid_resolve_is_exit_3_naming_what_failed() {
         .or_else(|| doc["platforms"][0]["problem"]["kind"].as_str());
     assert_eq!(kind, Some("registry"), "{doc}");
 }
+
+#[test]
+fn a_frozen_engine_ends_the_run_with_exit_3_and_its_reports() {
+    let s = spec(
+        "engine-freezes",
+        &format!(
+            r#"
+image = "{}"
+platforms = ["linux/amd64"]
+[settings]
+timeout = "5s"
+[[test]]
+name = "sleeps"
+command = ["sleep", "600"]
+"#,
+            image("multi")
+        ),
+    );
+    let report = s.dir.path().join("report.json");
+    let junit = s.dir.path().join("report.xml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("docker.sock");
+    let engine = Proxy::unix(&socket, Path::new(DOCKER_SOCKET));
+    let mut bg = Background::start(&[
+        "--host",
+        &engine.address,
+        "run",
+        s.path(),
+        "--json",
+        report.to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+    ]);
+    let id = bg.wait_until(Duration::from_secs(120), |id, _| {
+        labelled_containers(Some(id)).len() == 1
+    });
+    // A relay that stops forwarding: connections stay open, nothing comes back.
+    engine.freeze();
+    let frozen = Instant::now();
+    let r = bg.finish(Duration::from_secs(120));
+    eprintln!("ended {:?} after the freeze", frozen.elapsed());
+    assert_eq!(r.code, 3, "{}", r.explain());
+    let doc = json_report(&report);
+    let test = &doc["platforms"][0]["tests"][0];
+    assert_eq!(test["status"], "error", "{doc}");
+    assert!(
+        test["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not responding")),
+        "{doc}"
+    );
+    assert!(junit.exists(), "no JUnit report");
+    drop(engine);
+    gc_run(&id);
+    assert!(labelled_containers(Some(&id)).is_empty());
+}
+
+#[test]
+fn gc_spares_a_live_run_and_a_container_taken_away_is_an_infrastructure_error() {
+    let s = spec(
+        "taken-away",
+        &format!(
+            r#"
+image = "{}"
+platforms = ["linux/amd64"]
+[settings]
+timeout = "10m"
+[[test]]
+name = "victim"
+command = ["sleep", "600"]
+"#,
+            image("multi")
+        ),
+    );
+    let report = s.dir.path().join("report.json");
+    let mut bg = Background::start(&["run", s.path(), "--json", report.to_str().expect("utf-8")]);
+    let id = bg.wait_until(Duration::from_secs(120), |id, _| {
+        labelled_containers(Some(id)).len() == 1
+    });
+    // The run is alive on this host: gc leaves it alone and says so.
+    let g = run(&["gc", "--run", &id]);
+    assert_eq!(g.code, 0, "{}", g.explain());
+    assert!(
+        g.stdout.contains("skipped 1 container(s) of live run(s)"),
+        "{}",
+        g.explain()
+    );
+    let left = labelled_containers(Some(&id));
+    assert_eq!(left.len(), 1, "gc took a live run's container");
+    // Someone takes it anyway: the test's result is unknown, not a failure.
+    docker(&["rm", "-f", &left[0]]);
+    let r = bg.finish(Duration::from_secs(60));
+    assert_eq!(r.code, 3, "{}", r.explain());
+    let doc = json_report(&report);
+    let test = &doc["platforms"][0]["tests"][0];
+    assert_eq!(test["status"], "error", "{doc}");
+    assert!(
+        test["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("removed by someone else")),
+        "{doc}"
+    );
+}
+
+/// A signal while the registry does not answer: the run ends at once with its report.
+fn signal_during_resolve(signal: &str) {
+    let registry = Proxy::tcp(&common::registry(), None);
+    registry.freeze();
+    let reference = format!("{}/{}:multi", registry.address, common::REPO);
+    let s = spec(
+        "slow-registry",
+        "[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+    );
+    let report = s.dir.path().join("report.json");
+    let bg = Background::start(&[
+        "run",
+        s.path(),
+        "--image",
+        &reference,
+        "--json",
+        report.to_str().expect("utf-8"),
+    ]);
+    // Resolving: the registry has the request and keeps it.
+    std::thread::sleep(Duration::from_secs(3));
+    bg.signal(signal);
+    let signalled = Instant::now();
+    let r = bg.finish(Duration::from_secs(20));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{signal} took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(r.code, 3, "{signal}: {}", r.explain());
+    let doc = json_report(&report);
+    assert_eq!(doc["interrupted"], true, "{doc}");
+    assert_eq!(doc["problem"]["kind"], "interrupted", "{doc}");
+}
+
+#[test]
+fn sigterm_while_the_registry_is_slow_ends_the_run_with_a_report() {
+    signal_during_resolve("TERM");
+}
+
+#[test]
+fn sigint_while_the_registry_is_slow_ends_the_run_with_a_report() {
+    signal_during_resolve("INT");
+}

@@ -320,7 +320,11 @@ stdout = "x86_64\n"
             .expect("archsmoke starts"),
     );
     assert_eq!(r.code, 1, "{}", r.explain());
-    let annotations: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    let annotations: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error") || l.starts_with("::warning"))
+        .collect();
     assert_eq!(annotations.len(), 1, "{}", r.explain());
     assert_eq!(
         annotations[0],

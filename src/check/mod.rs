@@ -13,3 +13,4 @@
 pub mod across;
 pub mod image;
 pub mod output;
+pub mod service;

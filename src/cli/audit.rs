@@ -77,6 +77,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
                 tests: Vec::new(),
                 duration: std::time::Duration::ZERO,
                 slowdown: None,
+                service: None,
             })
             .collect(),
         problem: None,

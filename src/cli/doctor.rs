@@ -325,11 +325,16 @@ async fn probe_one(
         command: None,
         entrypoint: None,
         env: Vec::new(),
-        labels: HashMap::from([(RUN_LABEL.to_owned(), run_id.to_owned())]),
+        labels: HashMap::from_iter(
+            [(RUN_LABEL.to_owned(), run_id.to_owned())]
+                .into_iter()
+                .chain(crate::owner::labels()),
+        ),
         network: "none".into(),
         privileged: false,
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
+        limits: crate::limits::Limits::default(),
     };
     let outcome = match engine.run_container(&request).await {
         Ok(r) if r.timed_out => ProbeOutcome::Failed {

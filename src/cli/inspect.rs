@@ -8,11 +8,21 @@ use crate::report::inspect::{render_json, render_table};
 
 pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let report = crate::pipeline::inspect(&args.image, global.host.as_deref()).await?;
+    // An entry that could not be read (a digest mismatch, a registry error: no config, and a
+    // problem) is an infrastructure failure even though the rest of the index is shown.
+    let unreadable = report
+        .entries
+        .iter()
+        .any(|e| e.config_platform.is_none() && e.problem.is_some());
     if args.json {
         println!("{}", render_json(&report));
     } else {
         render_table(&report, &mut std::io::stdout().lock())
             .map_err(|e| Diagnostic::infrastructure(format!("cannot write: {e}")))?;
     }
-    Ok(exit::SUCCESS)
+    Ok(if unreadable {
+        exit::INFRASTRUCTURE
+    } else {
+        exit::SUCCESS
+    })
 }

@@ -258,7 +258,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.stderr_color());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -289,7 +289,9 @@ pub fn main() -> i32 {
     }
 }
 
-fn init_tracing(verbose: u8) {
+/// Tracing on stderr; escape codes only where colour is wanted (a terminal, no `NO_COLOR`, or
+/// `--color always`): a CI log or a file must get plain text.
+fn init_tracing(verbose: u8, ansi: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -303,6 +305,7 @@ fn init_tracing(verbose: u8) {
         // Secrets are registered later, when the spec is read; the writer masks them then.
         .with_writer(|| crate::redact::Writer(std::io::stderr()))
         .with_target(false)
+        .with_ansi(ansi)
         .init();
 }
 

@@ -15,8 +15,16 @@ use crate::report::live::{self, LiveView};
 use crate::report::terminal::{self, EventLines, TerminalOptions};
 use crate::spec;
 
+/// Under GitHub Actions, the token that fences everything this run prints from the runner's
+/// command processing (see [`crate::report::github`]).
+static COMMANDS_PAUSED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let config = Config::load(flags(args, global))?;
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
+        let token = COMMANDS_PAUSED.get_or_init(crate::report::github::pause_token);
+        fenced(args.format, &crate::report::github::stop_commands(token));
+    }
     let report = pipeline::run(&config, reporter(global), Canceller::on_signals).await?;
     finish(&report, args, global)
 }
@@ -87,10 +95,18 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
         eprintln!("error: {e}");
         write_failed = true;
     }
-    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref())
-        && !github_actions(report, args.format)
-    {
-        write_failed = true;
+    let paused = COMMANDS_PAUSED.get();
+    if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
+        // Annotations are the only commands: resumed for them, paused again for the summary.
+        if let Some(token) = paused {
+            fenced(args.format, &crate::report::github::resume_commands(token));
+        }
+        if !github_actions(report, args.format) {
+            write_failed = true;
+        }
+        if let Some(token) = paused {
+            fenced(args.format, &crate::report::github::stop_commands(token));
+        }
     }
     let mut out = std::io::stdout().lock();
     let written = match args.format {
@@ -104,12 +120,25 @@ fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32
             },
         ),
     };
+    drop(out);
+    if let Some(token) = paused {
+        fenced(args.format, &crate::report::github::resume_commands(token));
+    }
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
     // A report that could not be written is an infrastructure failure unless a test failed.
     Ok(match report.exit_code() {
         exit::SUCCESS if write_failed => exit::INFRASTRUCTURE,
         code => code,
     })
+}
+
+/// A runner control line, on the stream the annotations go to (stderr when stdout carries the
+/// JSON report).
+fn fenced(format: Format, line: &str) {
+    match format {
+        Format::Json => eprintln!("{line}"),
+        Format::Human => println!("{line}"),
+    }
 }
 
 /// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr

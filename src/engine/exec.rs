@@ -19,8 +19,11 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::capture::Capture;
-use super::{ContainerResult, Engine, EngineError, op, sandbox};
+use super::{
+    CALL_TIMEOUT, ContainerResult, Engine, EngineError, bounded, call_timeout, op, sandbox,
+};
 use crate::diagnostic::chain;
+use crate::limits::Limits;
 use crate::platform::Platform;
 
 /// How long the exit code of a finished exec may take to appear in its inspection: the output
@@ -37,6 +40,8 @@ pub struct KeepaliveRequest {
     pub keepalive: Vec<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
+    /// The container's limits: every test of the platform runs inside it.
+    pub limits: Limits,
 }
 
 /// One test run as an exec in a keepalive container.
@@ -60,34 +65,40 @@ impl Engine {
             labels: Some(request.labels.clone()),
             tty: Some(false),
             // The same sandbox as a container per test; exec output is captured by attach.
-            host_config: Some(sandbox(&request.network, false)),
+            host_config: Some(sandbox(&request.network, false, request.limits)),
             ..Default::default()
         };
         let options = CreateContainerOptions {
             name: None,
             platform: request.platform.to_string(),
         };
-        let id = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create the keepalive container"))?
-            .id;
-        if let Err(e) = self
-            .docker
-            .start_container(&id, None::<StartContainerOptions>)
-            .await
+        let id = bounded(
+            CALL_TIMEOUT,
+            "create the keepalive container",
+            self.docker.create_container(Some(options), body),
+        )
+        .await?
+        .id;
+        if let Err(e) = bounded(
+            CALL_TIMEOUT,
+            "start the keepalive container",
+            self.docker
+                .start_container(&id, None::<StartContainerOptions>),
+        )
+        .await
         {
-            let _ = self.force_remove(&id).await;
-            return Err(op("start the keepalive container")(e));
+            let _ = tokio::time::timeout(CALL_TIMEOUT, self.force_remove(&id)).await;
+            return Err(e);
         }
         // A keepalive that exits at once (a typo, or a command the image lacks) would make
         // every exec fail with "container is not running"; say so here instead.
-        let inspect = self
-            .docker
-            .inspect_container(&id, None::<InspectContainerOptions>)
-            .await
-            .map_err(op("inspect the keepalive container"))?;
+        let inspect = bounded(
+            CALL_TIMEOUT,
+            "inspect the keepalive container",
+            self.docker
+                .inspect_container(&id, None::<InspectContainerOptions>),
+        )
+        .await?;
         let state = inspect.state.unwrap_or_default();
         if state.running != Some(true) {
             let _ = self.force_remove(&id).await;
@@ -113,10 +124,13 @@ impl Engine {
     /// container whose keepalive exited fails (or dies with 137) for reasons that have nothing
     /// to do with the test, so the runner asks when an exec errs or exits with 126 or more.
     pub async fn keepalive_stopped(&self, id: &str) -> Option<String> {
-        match self
-            .docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
+        match bounded(
+            CALL_TIMEOUT,
+            "inspect the keepalive container",
+            self.docker
+                .inspect_container(id, None::<InspectContainerOptions>),
+        )
+        .await
         {
             Ok(inspect) => {
                 let state = inspect.state.unwrap_or_default();
@@ -134,9 +148,12 @@ impl Engine {
 
     /// Remove a keepalive container (killing it and everything it runs).
     pub async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
-        self.force_remove(id)
-            .await
-            .map_err(op("remove the keepalive container"))
+        bounded(
+            CALL_TIMEOUT,
+            "remove the keepalive container",
+            self.force_remove(id),
+        )
+        .await
     }
 
     /// Run one exec to completion or its deadline. On `timed_out` the exec's process may still
@@ -154,12 +171,14 @@ impl Engine {
             cmd: Some(request.argv.clone()),
             ..Default::default()
         };
-        let exec_id = self
-            .docker
-            .create_exec(container, config)
-            .await
-            .map_err(op("create an exec"))?
-            .id;
+        let call = call_timeout(request.timeout);
+        let exec_id = bounded(
+            call,
+            "create an exec",
+            self.docker.create_exec(container, config),
+        )
+        .await?
+        .id;
         let start = Instant::now();
         let deadline = tokio::time::Instant::now() + request.timeout;
         let started = self.docker.start_exec(
@@ -197,7 +216,7 @@ impl Engine {
         let (exit_code, timed_out) = match finished {
             Ok(streamed) => {
                 streamed?;
-                (Some(self.exec_exit_code(&exec_id).await?), false)
+                (Some(self.exec_exit_code(&exec_id, call).await?), false)
             }
             Err(_) => (None, true),
         };
@@ -210,14 +229,11 @@ impl Engine {
         })
     }
 
-    async fn exec_exit_code(&self, exec_id: &str) -> Result<i64, EngineError> {
+    async fn exec_exit_code(&self, exec_id: &str, call: Duration) -> Result<i64, EngineError> {
         let give_up = Instant::now() + EXIT_CODE_GRACE;
         loop {
-            let inspect = self
-                .docker
-                .inspect_exec(exec_id)
-                .await
-                .map_err(op("inspect an exec"))?;
+            let inspect =
+                bounded(call, "inspect an exec", self.docker.inspect_exec(exec_id)).await?;
             match (inspect.running, inspect.exit_code) {
                 (Some(false), Some(code)) => return Ok(code),
                 _ if Instant::now() >= give_up => {

@@ -13,6 +13,7 @@
 
 mod capture;
 mod exec;
+mod service;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,15 +33,56 @@ use serde::Serialize;
 use capture::Capture;
 pub use capture::Captured;
 pub use exec::{ExecRequest, KeepaliveRequest};
+pub use service::{
+    LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService,
+    ServiceRequest, ServiceState, Stopped,
+};
 
 use crate::diagnostic::chain;
 use crate::image::registry::Credentials;
+use crate::limits::Limits;
 use crate::platform::{self, Platform};
 
 /// The label every container archsmoke creates carries; its value is the run id.
 pub const RUN_LABEL: &str = "archsmoke.run";
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest any single engine call about a container may go unanswered when no test timeout
+/// says more: an engine that stops answering (a hung daemon, a relay that stops forwarding) must
+/// end the run with an error, never hang it.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The shortest bound on a call: an engine under load answers a create or a remove in seconds.
+const MIN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deadline of one engine call for a test with `timeout`: a test that may take a minute can
+/// wait that long for the engine, a 5 s test does not wait a minute for a frozen one.
+pub fn call_timeout(timeout: Duration) -> Duration {
+    timeout.clamp(MIN_CALL_TIMEOUT, CALL_TIMEOUT)
+}
+
+/// `fut` (an engine call), failed with an error naming `op` when the engine does not answer
+/// within `limit`.
+async fn bounded<T>(
+    limit: Duration,
+    op: &'static str,
+    fut: impl Future<Output = Result<T, BollardError>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(self::op(op)),
+        Err(_) => Err(unanswered(op, limit)),
+    }
+}
+
+/// The error of an engine call that got no answer within `limit`.
+pub fn unanswered(op: &'static str, limit: Duration) -> EngineError {
+    EngineError::Operation {
+        op,
+        detail: format!(
+            "no answer within {}: the engine is not responding",
+            humantime::format_duration(limit)
+        ),
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
@@ -133,6 +175,7 @@ pub struct ContainerRequest {
     pub timeout: Duration,
     /// Bytes kept per stream; the tail is kept.
     pub output_limit: usize,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +186,15 @@ pub struct ContainerResult {
     pub stderr: Captured,
     pub timed_out: bool,
     pub duration: Duration,
+}
+
+/// A container carrying [`RUN_LABEL`].
+#[derive(Debug, Clone)]
+pub struct LabelledContainer {
+    pub id: String,
+    /// Unix seconds.
+    pub created: Option<i64>,
+    pub labels: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -178,8 +230,15 @@ impl Engine {
 
     pub async fn info(&self) -> Result<EngineInfo, EngineError> {
         let op = op("describe itself");
-        let (info, version) =
-            tokio::try_join!(self.docker.info(), self.docker.version()).map_err(op)?;
+        let (info, version) = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            tokio::try_join!(self.docker.info(), self.docker.version())
+        })
+        .await
+        .map_err(|_| EngineError::Unreachable {
+            endpoint: self.endpoint.clone(),
+            detail: format!("no answer to /info within {CONNECT_TIMEOUT:?}"),
+        })?
+        .map_err(op)?;
         let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
         let machine = info.architecture.clone().unwrap_or_default();
         let rootless = info
@@ -205,7 +264,10 @@ impl Engine {
         credentials: Option<&Credentials>,
     ) -> Result<LocalImage, EngineError> {
         let start = Instant::now();
-        if let Ok(image) = self.inspect_image(reference).await {
+        let inspected = tokio::time::timeout(CALL_TIMEOUT, self.inspect_image(reference))
+            .await
+            .map_err(|_| unanswered("inspect an image", CALL_TIMEOUT))?;
+        if let Ok(image) = inspected {
             return Ok(LocalImage {
                 duration: start.elapsed(),
                 ..image
@@ -226,15 +288,24 @@ impl Engine {
             ..Default::default()
         });
         let mut progress = self.docker.create_image(Some(options), None, creds);
-        while let Some(item) = progress.next().await {
+        // A pull reports progress many times a second; silence this long is a frozen engine.
+        while let Some(item) = tokio::time::timeout(CALL_TIMEOUT, progress.next())
+            .await
+            .map_err(|_| {
+                pull_error(format!(
+                    "no progress for {}: the engine is not responding",
+                    humantime::format_duration(CALL_TIMEOUT)
+                ))
+            })?
+        {
             let info = item.map_err(|e| pull_error(chain(&e)))?;
             if let Some(detail) = info.error_detail.and_then(|d| d.message) {
                 return Err(pull_error(detail));
             }
         }
-        let image = self
-            .inspect_image(reference)
+        let image = tokio::time::timeout(CALL_TIMEOUT, self.inspect_image(reference))
             .await
+            .map_err(|_| unanswered("inspect an image", CALL_TIMEOUT))?
             .map_err(|e| pull_error(format!("pulled, but cannot inspect it: {}", chain(&e))))?;
         Ok(LocalImage {
             pulled: true,
@@ -271,10 +342,12 @@ impl Engine {
             force: true,
             ..Default::default()
         };
-        match self
-            .docker
-            .remove_image(reference, Some(options), None)
-            .await
+        match tokio::time::timeout(
+            CALL_TIMEOUT,
+            self.docker.remove_image(reference, Some(options), None),
+        )
+        .await
+        .map_err(|_| unanswered("remove an image", CALL_TIMEOUT))?
         {
             Ok(_) => Ok(()),
             Err(BollardError::DockerResponseServerError {
@@ -353,19 +426,54 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
-            host_config: Some(sandbox(&request.network, request.privileged)),
+            host_config: Some(sandbox(
+                &request.network,
+                request.privileged,
+                request.limits,
+            )),
             ..Default::default()
         };
         let options = CreateContainerOptions {
             name: None,
             platform: request.platform.to_string(),
         };
-        Ok(self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create a container"))?
-            .id)
+        bounded(
+            call_timeout(request.timeout),
+            "create a container",
+            self.docker.create_container(Some(options), body),
+        )
+        .await
+        .map(|created| created.id)
+    }
+
+    /// Why a container of this run is gone or being removed by someone else (another `archsmoke
+    /// gc`, a `docker rm`), or `None`; asked after a test was killed or its container broke.
+    pub async fn vanished(&self, id: &str, limit: Duration) -> Option<String> {
+        let short = &id[..id.len().min(12)];
+        let taken = format!(
+            "container {short} was removed by someone else while its test ran (another \
+             `archsmoke gc` or a `docker rm`); the test's result is unknown"
+        );
+        match tokio::time::timeout(
+            limit,
+            self.docker.inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            ),
+        )
+        .await
+        {
+            Ok(Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Some(taken),
+            Ok(Ok(c))
+                if c.state.as_ref().and_then(|s| s.status)
+                    == Some(bollard::models::ContainerStateStatusEnum::REMOVING) =>
+            {
+                Some(taken)
+            }
+            _ => None,
+        }
     }
 
     /// Attach to a created container, start it, and wait for its exit or its deadline
@@ -386,17 +494,22 @@ impl Engine {
             logs: false,
             ..Default::default()
         };
-        let mut output = self
-            .docker
-            .attach_container(id, Some(attach))
-            .await
-            .map_err(op("attach to a container"))?
-            .output;
+        let call = call_timeout(request.timeout);
+        let mut output = bounded(
+            call,
+            "attach to a container",
+            self.docker.attach_container(id, Some(attach)),
+        )
+        .await?
+        .output;
         let start = Instant::now();
-        self.docker
-            .start_container(id, None::<StartContainerOptions>)
-            .await
-            .map_err(op("start a container"))?;
+        bounded(
+            call,
+            "start a container",
+            self.docker
+                .start_container(id, None::<StartContainerOptions>),
+        )
+        .await?;
         let deadline = tokio::time::Instant::now() + request.timeout;
         let mut stdout = Capture::new(request.output_limit);
         let mut stderr = Capture::new(request.output_limit);
@@ -527,12 +640,51 @@ impl Engine {
         Ok(removed)
     }
 
+    /// Containers labelled with `run_id` (any run with `None`), with their labels, for `gc` to
+    /// decide which belong to runs that are gone.
+    pub async fn labelled_containers(
+        &self,
+        run_id: Option<&str>,
+    ) -> Result<Vec<LabelledContainer>, EngineError> {
+        let label = match run_id {
+            Some(id) => format!("{RUN_LABEL}={id}"),
+            None => RUN_LABEL.to_owned(),
+        };
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
+            ..Default::default()
+        };
+        let containers = bounded(
+            CALL_TIMEOUT,
+            "list containers",
+            self.docker.list_containers(Some(options)),
+        )
+        .await?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| {
+                Some(LabelledContainer {
+                    id: c.id?,
+                    created: c.created,
+                    labels: c.labels.unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// Remove one container (with its anonymous volumes); one already gone is not an error.
+    pub async fn remove_container_by_id(&self, id: &str) -> Result<(), EngineError> {
+        bounded(CALL_TIMEOUT, "remove a container", self.force_remove(id)).await
+    }
+
     /// Remove every tag of the given repositories (created before `created_before`, unix
     /// seconds, when given). Returns how many tags were removed.
     pub async fn remove_images(
         &self,
         repositories: &[&str],
         created_before: Option<i64>,
+        keep: impl Fn(&str) -> bool,
     ) -> Result<usize, EngineError> {
         let references = repositories.iter().map(|r| format!("{r}:*")).collect();
         let options = ListImagesOptions {
@@ -552,7 +704,7 @@ impl Engine {
             }
             for tag in &image.repo_tags {
                 let repository = tag.rsplit_once(':').map_or(tag.as_str(), |(r, _)| r);
-                if repositories.contains(&repository) {
+                if repositories.contains(&repository) && !keep(tag) {
                     self.remove_image(tag).await?;
                     removed += 1;
                 }
@@ -605,9 +757,14 @@ fn op(op: &'static str) -> impl Fn(BollardError) -> EngineError {
 }
 
 /// The host config of every container archsmoke starts: no new privileges, the spec's network,
-/// privileged only when the command line allowed it, and no log driver.
-fn sandbox(network: &str, privileged: bool) -> HostConfig {
+/// privileged only when the command line allowed it, pids and memory limits, and no log driver.
+fn sandbox(network: &str, privileged: bool, limits: Limits) -> HostConfig {
+    let memory = i64::try_from(limits.memory).unwrap_or(i64::MAX);
     HostConfig {
+        pids_limit: Some(limits.pids),
+        memory: Some(memory),
+        // Equal to `memory`: no swap on top, so the limit is what the test can really use.
+        memory_swap: Some(memory),
         network_mode: Some(network.to_owned()),
         security_opt: Some(vec!["no-new-privileges".into()]),
         privileged: Some(privileged),

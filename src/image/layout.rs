@@ -64,10 +64,29 @@ impl Store {
         }
     }
 
+    /// A document (`index.json`, a manifest, a config): refused when larger than any document
+    /// may be, and read under that bound even if the file grows while it is read.
     fn read(&self, rel: &str) -> std::io::Result<Vec<u8>> {
-        let (mut reader, size) = self.open(rel)?;
+        let (reader, size) = self.open(rel)?;
+        let too_large = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{size} bytes, more than the {} MiB a document may have",
+                    MAX_DOCUMENT_BYTES >> 20
+                ),
+            )
+        };
+        if size > MAX_DOCUMENT_BYTES {
+            return Err(too_large());
+        }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
-        reader.read_to_end(&mut bytes)?;
+        reader
+            .take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(too_large());
+        }
         Ok(bytes)
     }
 

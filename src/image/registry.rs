@@ -4,17 +4,26 @@
 //! and turns the client's errors into [`ImageError`]s that say what to do. Credentials come from
 //! the Docker config (`~/.docker/config.json`, including credential helpers) through
 //! `docker_credential`; loopback registries are spoken to over plain HTTP, as Docker does.
+//!
+//! Documents (manifests, indexes, configs) are read through a bounded path of this module's own:
+//! oci-client reads a manifest body whole (`Response::bytes`), so a registry sending an endless
+//! chunked body or a 200 MB manifest would have it held in memory. oci-client still does the
+//! token exchange ([`Client::auth`]); the manifest request itself is made here with the same
+//! reqwest, refused when its `Content-Length` is over the bound, and cut off as soon as the
+//! streamed body passes it. Configs stream through oci-client's blob stream under the same kind
+//! of bound (their declared size, at most 8 MiB).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
 
 use super::ImageError;
-use super::manifest::{ACCEPTED, verify_digest};
+use super::manifest::{ACCEPTED, MAX_MANIFEST_BYTES, sha256_digest, verify_digest};
 use crate::diagnostic::chain;
 
 /// Image configs are tiny; anything larger is refused before download.
@@ -76,13 +85,23 @@ pub fn is_loopback(registry: &str) -> bool {
 pub struct Registry {
     client: Client,
     auth: RegistryAuth,
+    /// The manifest requests of [`Registry::manifest`], made here so that bodies are bounded.
+    http: reqwest::Client,
+    /// Whether loopback: plain HTTP, as for oci-client.
+    plain_http: bool,
+    /// The bearer token of the token exchange, once made (`None`: the registry wants none, or
+    /// basic auth).
+    /// Boxed, like the credentials: the enum of image sources holds a registry inline.
+    token: Box<tokio::sync::OnceCell<Option<String>>>,
+    credentials: Option<Box<Credentials>>,
 }
 
 impl Registry {
     /// A client for the registry of `reference`.
     pub fn new(reference: &Reference, credentials: Option<&Credentials>) -> Registry {
         let host = reference.resolve_registry().to_owned();
-        let protocol = if is_loopback(&host) {
+        let plain_http = is_loopback(&host);
+        let protocol = if plain_http {
             ClientProtocol::HttpsExcept(vec![host])
         } else {
             ClientProtocol::Https
@@ -96,29 +115,114 @@ impl Registry {
         let auth = credentials.map_or(RegistryAuth::Anonymous, |c| {
             RegistryAuth::Basic(c.username.clone(), c.password.clone())
         });
+        // The same timeouts as oci-client's: a registry that stops sending fails the read.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
         Registry {
             client: Client::new(config),
             auth,
+            http,
+            plain_http,
+            token: Box::default(),
+            credentials: credentials.cloned().map(Box::new),
         }
     }
 
-    /// The manifest `reference` points at (by tag or digest), with its verified digest.
+    /// The manifest `reference` points at (by tag or digest), with its verified digest. The body
+    /// is bounded to 4 MiB while it streams (see the module doc).
     pub async fn manifest(&self, reference: &Reference) -> Result<(Vec<u8>, String), ImageError> {
-        let (bytes, digest) = self
-            .client
-            .pull_manifest_raw(reference, &self.auth, ACCEPTED)
+        let what = format!("manifest of {}", reference.whole());
+        let url = self.manifest_url(reference);
+        let mut request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, ACCEPTED.join(", "));
+        match self.bearer(reference).await? {
+            Some(token) => request = request.bearer_auth(token),
+            None => {
+                if let Some(c) = &self.credentials {
+                    request = request.basic_auth(&c.username, Some(&c.password));
+                }
+            }
+        }
+        let response = request
+            .send()
             .await
-            .map_err(|e| classify(reference, e))?;
-        // oci-client checks the digest header and a pinned digest; check the body ourselves too,
-        // since a registry that sends no header would otherwise go unverified.
-        if let Some(expected) = reference.digest() {
+            .map_err(|e| classify(reference, e.into()))?;
+        let status = response.status();
+        let header_digest = response
+            .headers()
+            .get("Docker-Content-Digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !status.is_success() {
+            // An error body is only read for its message: a small bound is plenty.
+            let body = bounded_body(response, 64 << 10, &what)
+                .await
+                .unwrap_or_default();
+            return Err(classify(reference, status_error(status, &body, &url)));
+        }
+        let bytes = bounded_body(response, MAX_MANIFEST_BYTES, &what)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge(detail) => ImageError::Malformed {
+                    what: what.clone(),
+                    detail,
+                },
+                BodyError::Read(e) => classify(reference, e.into()),
+            })?;
+        // A pinned digest and the registry's digest header must both match the body; a registry
+        // that sends neither is still verified by the caller against the index that named it.
+        for expected in reference
+            .digest()
+            .into_iter()
+            .chain(header_digest.as_deref())
+        {
             verify_digest(&bytes, expected).map_err(|actual| ImageError::DigestMismatch {
-                what: format!("manifest of {}", reference.whole()),
+                what: what.clone(),
                 expected: expected.to_owned(),
                 actual,
             })?;
         }
-        Ok((bytes.to_vec(), digest))
+        let digest = reference
+            .digest()
+            .map(str::to_owned)
+            .unwrap_or_else(|| sha256_digest(&bytes));
+        Ok((bytes, digest))
+    }
+
+    /// The bearer token for `reference`'s repository, exchanged once (oci-client does the
+    /// exchange; `None` when the registry asks for none or for basic auth).
+    async fn bearer(&self, reference: &Reference) -> Result<Option<String>, ImageError> {
+        self.token
+            .get_or_try_init(|| async {
+                self.client
+                    .auth(reference, &self.auth, RegistryOperation::Pull)
+                    .await
+                    .map_err(|e| classify(reference, e))
+            })
+            .await
+            .cloned()
+    }
+
+    fn manifest_url(&self, reference: &Reference) -> String {
+        let registry = reference.resolve_registry();
+        let scheme = if self.plain_http { "http" } else { "https" };
+        let at = reference
+            .digest()
+            .or_else(|| reference.tag())
+            .unwrap_or("latest");
+        let ns = reference
+            .namespace()
+            .map(|ns| format!("?ns={ns}"))
+            .unwrap_or_default();
+        format!(
+            "{scheme}://{registry}/v2/{}/manifests/{at}{ns}",
+            reference.repository()
+        )
     }
 
     /// A small blob (an image config), verified against its digest.
@@ -139,11 +243,38 @@ impl Registry {
             size,
             ..Default::default()
         };
-        let mut out = Vec::with_capacity(size.max(0) as usize);
-        self.client
-            .pull_blob(reference, &desc, &mut out)
+        let what = format!("blob {digest} of {}", reference.whole());
+        let sized = self
+            .client
+            .pull_blob_stream(reference, &desc)
             .await
             .map_err(|e| classify(reference, e))?;
+        // The declared size is the bound: a registry sending more is cut off, not buffered.
+        let limit = usize::try_from(size.max(0)).unwrap_or(0);
+        if sized.content_length.is_some_and(|n| n > limit as u64) {
+            return Err(ImageError::Malformed {
+                what,
+                detail: format!(
+                    "the registry announced {} bytes, more than the {size} its descriptor declares",
+                    sized.content_length.unwrap_or_default()
+                ),
+            });
+        }
+        let mut out = Vec::with_capacity(limit);
+        let mut stream = sized.stream;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ImageError::Registry {
+                registry: reference.resolve_registry().to_owned(),
+                detail: format!("reading {what}: {e}"),
+            })?;
+            if out.len() + chunk.len() > limit {
+                return Err(ImageError::Malformed {
+                    what,
+                    detail: format!("the registry sent more than the {size} bytes declared"),
+                });
+            }
+            out.extend_from_slice(&chunk);
+        }
         verify_digest(&out, digest).map_err(|actual| ImageError::DigestMismatch {
             what: format!("blob of {}", reference.whole()),
             expected: digest.to_owned(),
@@ -179,6 +310,64 @@ impl Registry {
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &self.auth)
             .await;
+    }
+}
+
+/// Why a bounded body could not be read.
+enum BodyError {
+    /// Over the bound: what was announced or sent.
+    TooLarge(String),
+    Read(reqwest::Error),
+}
+
+/// A response body, read chunk by chunk and abandoned as soon as it passes `limit` bytes (or
+/// when its `Content-Length` announces more): memory stays bounded whatever the server sends.
+async fn bounded_body(
+    mut response: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, BodyError> {
+    let mib = limit >> 20;
+    if let Some(announced) = response.content_length()
+        && announced > limit as u64
+    {
+        return Err(BodyError::TooLarge(format!(
+            "the registry announced {announced} bytes for the {what}, more than the {mib} MiB \
+             a document may have; refused before download"
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(format!(
+                "the registry sent more than {mib} MiB for the {what}, more than a document may \
+                 have; stopped reading"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The error oci-client would have made of a failed manifest request, so [`classify`] applies.
+fn status_error(status: reqwest::StatusCode, body: &[u8], url: &str) -> OciDistributionError {
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return OciDistributionError::UnauthorizedError {
+            url: url.to_owned(),
+        };
+    }
+    if status.is_client_error()
+        && let Ok(envelope) = serde_json::from_slice(body)
+    {
+        return OciDistributionError::RegistryError {
+            envelope,
+            url: url.to_owned(),
+        };
+    }
+    OciDistributionError::ServerError {
+        code: status.as_u16(),
+        url: url.to_owned(),
+        message: String::from_utf8_lossy(body).into_owned(),
     }
 }
 

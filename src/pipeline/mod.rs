@@ -48,12 +48,16 @@ const SWEEP_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Clone)]
 pub struct Canceller {
     token: CancellationToken,
-    events: mpsc::UnboundedSender<Event>,
+    /// Weak: the watcher lives from before the engine handshake to after the audit, and the
+    /// printer must still end when the run's own senders are gone.
+    events: mpsc::WeakUnboundedSender<Event>,
 }
 
 impl Canceller {
     pub fn cancel(&self) {
-        let _ = self.events.send(Event::Cancelling);
+        if let Some(events) = self.events.upgrade() {
+            let _ = events.send(Event::Cancelling);
+        }
         self.token.cancel();
     }
 
@@ -94,9 +98,10 @@ pub fn new_run_id() -> String {
     hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs `config` to its report. `watch` is started once containers may run and gets the run's
-/// [`Canceller`]; it is stopped after the sweep, so that it can still force an exit while the
-/// sweep waits on the engine.
+/// Runs `config` to its report. `watch` is started before the engine handshake and the index
+/// walk and gets the run's [`Canceller`]: a signal while a slow registry or engine is awaited
+/// ends the run at once with an interrupted report, and so does one during the audit. It is
+/// stopped at the end, so that it can still force an exit while the sweep waits on the engine.
 pub async fn run<W, F>(
     config: &Config,
     sink: Box<dyn EventSink>,
@@ -124,7 +129,27 @@ where
         interrupted: false,
         phases: Phases::default(),
     };
-    let opened = open(&config.image, &config.source, config.host.as_deref()).await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let watcher = Watcher(tokio::spawn(watch(Canceller {
+        token: cancel.clone(),
+        events: tx.downgrade(),
+    })));
+    let opened = tokio::select! {
+        opened = open(&config.image, &config.source, config.host.as_deref()) => opened,
+        () = cancel.cancelled() => {
+            report.interrupted = true;
+            report.problem = Some(Problem {
+                kind: crate::outcome::ProblemKind::Interrupted,
+                message: "interrupted while connecting to the engine and resolving the image; \
+                          nothing ran"
+                    .into(),
+                hint: None,
+            });
+            report.duration = started.elapsed();
+            return Ok(report);
+        }
+    };
     report.phases.engine = Some(opened.engine_time);
     report.phases.resolve = Some(opened.resolve_time);
     // What the user wrote comes first: a usage error is exit 2 whatever else went wrong.
@@ -162,8 +187,18 @@ where
 
     let plan = plan_with_versions(config, &resolved, &profile).await;
     let audit_targets = audit_targets(&plan);
-    let (platforms, run_time, interrupted) =
-        execute(config, plan, &report.run_id, &engine, &source, sink, watch).await;
+    let channel = (tx, rx);
+    let (platforms, run_time, interrupted) = execute(
+        config,
+        plan,
+        &report.run_id,
+        &engine,
+        &source,
+        sink,
+        channel,
+        &cancel,
+    )
+    .await;
     report.platforms = platforms;
     report.phases.run = Some(run_time);
     report.interrupted = interrupted;
@@ -184,13 +219,30 @@ where
                 audit_targets.len()
             );
         }
-        let (audits, audit_time) =
-            timed(audit::audit(source.as_ref(), &audit_targets, &checks)).await;
-        audit::merge_into(&mut report.platforms, audits);
-        report.phases.audit = Some(audit_time);
+        let audited = tokio::select! {
+            done = timed(audit::audit(source.as_ref(), &audit_targets, &checks)) => Some(done),
+            () = cancel.cancelled() => None,
+        };
+        match audited {
+            Some((audits, audit_time)) => {
+                audit::merge_into(&mut report.platforms, audits);
+                report.phases.audit = Some(audit_time);
+            }
+            None => report.interrupted = true,
+        }
     }
+    drop(watcher);
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// The signal watcher's task, stopped when the run returns, whichever way it returns.
+struct Watcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the index said about the image, for the report.
@@ -240,20 +292,17 @@ fn audit_targets(plan: &Plan) -> Vec<audit::Target> {
 
 /// Runs the plan with events flowing to `sink`, then sweeps what the run left in the engine.
 /// Returns the platforms' reports, the run phase's time, and whether the run was cancelled.
-async fn execute<W, F>(
+#[allow(clippy::too_many_arguments)] // the run's parts, each used once
+async fn execute(
     config: &Config,
     plan: Plan,
     run_id: &str,
     engine: &Engine,
     source: &Arc<ImageSource>,
     mut sink: Box<dyn EventSink>,
-    watch: W,
-) -> (Vec<crate::outcome::PlatformReport>, Duration, bool)
-where
-    W: FnOnce(Canceller) -> F,
-    F: Future<Output = ()> + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    (tx, mut rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+    cancel: &CancellationToken,
+) -> (Vec<crate::outcome::PlatformReport>, Duration, bool) {
     let printer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             sink.handle(&event);
@@ -266,11 +315,6 @@ where
         platforms: plan.platforms.iter().map(|p| p.platform.clone()).collect(),
         tests: plan.test_count(),
     });
-    let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(watch(Canceller {
-        token: cancel.clone(),
-        events: tx.clone(),
-    }));
     let ctx = RunContext {
         run_id: run_id.to_owned(),
         engine: engine.clone(),
@@ -280,11 +324,11 @@ where
         events: tx,
         cancel: cancel.clone(),
         isolation: config.isolation.clone(),
+        owner: crate::owner::labels(),
+        services: Default::default(),
     };
     let (platforms, run_time) = timed(run::execute(plan, ctx)).await;
     sweep(engine, run_id, source).await;
-    // Only now: a second signal must still force the exit while the sweep waits on the engine.
-    watcher.abort();
     // The printer ends when the last sender (held by the run context) is gone.
     let _ = printer.await;
     (platforms, run_time, cancel.is_cancelled())

@@ -9,6 +9,7 @@
 //! [`crate::engine`]; this module does no I/O.
 
 pub mod elf;
+pub mod relay;
 
 use serde_json::json;
 use sha2::{Digest as _, Sha256};

@@ -189,6 +189,7 @@ fn platform_report(
         tests,
         duration: total + Duration::from_millis(1234),
         slowdown: None,
+        service: None,
     }
 }
 

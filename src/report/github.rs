@@ -7,6 +7,12 @@
 //! Workflow command values are escaped as the runner's own toolkit does (`%`, `\r`, `\n` in the
 //! message; also `:` and `,` in properties such as `title`), so a test name or an output with
 //! newlines can neither cut an annotation short nor inject another command.
+//!
+//! Everything else archsmoke prints under Actions (event lines, the matrix, failures quoting a
+//! test's output) holds text that the image under test controls; the runner would act on a line
+//! of it that reads `::error ...` or `::add-mask::`. That text is printed between
+//! `::stop-commands::<token>` and `::<token>::` (the runner's own mechanism), with a token the
+//! image cannot guess, so only archsmoke's annotations are commands.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -21,6 +27,30 @@ const ANNOTATION_CHARS: usize = 4000;
 /// Whether the process runs inside a GitHub Actions job.
 pub fn enabled(github_actions: Option<&str>) -> bool {
     github_actions == Some("true")
+}
+
+/// A fresh token for [`stop_commands`]: unguessable by the tests, whose output it fences.
+pub fn pause_token() -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("archsmoke-{nanos}-{}", std::process::id());
+    Sha256::digest(seed.as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The line after which the runner ignores workflow commands, until [`resume_commands`].
+pub fn stop_commands(token: &str) -> String {
+    format!("::stop-commands::{token}")
+}
+
+/// The line that makes the runner process workflow commands again.
+pub fn resume_commands(token: &str) -> String {
+    format!("::{token}::")
 }
 
 /// Escapes a workflow command's message (`::error ...::<message>`).
@@ -175,6 +205,9 @@ pub fn summary_markdown(report: &RunReport) -> String {
         tested.len(),
         secs(report.duration)
     ));
+    if let Some(line) = super::service::ready_line(report) {
+        md.push_str(&format!("\n{}\n", cell(&line)));
+    }
     if let Some(chart) = time_chart(report) {
         md.push('\n');
         md.push_str(&chart);
@@ -225,7 +258,7 @@ const CHART_PALETTE: &str = "#1f6feb, #d4570b";
 /// each label also says which it is, for readers who cannot tell the colours apart. `None` when
 /// no platform ran.
 pub fn time_chart(report: &RunReport) -> Option<String> {
-    use crate::emulation::ExecMode;
+    use crate::mode::ExecMode;
     let bars: Vec<(String, bool, f64)> = report
         .platforms
         .iter()

@@ -261,6 +261,9 @@ struct Platform<'a> {
     slowdown: Option<f64>,
     counts: Counts,
     tests: Vec<Test<'a>>,
+    /// Only for a spec with a `[service]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a crate::outcome::ServiceReport>,
 }
 
 #[derive(Serialize)]
@@ -412,6 +415,7 @@ impl<'a> From<&'a PlatformReport> for Platform<'a> {
             slowdown: p.slowdown.map(round),
             counts,
             tests: p.tests.iter().map(Test::from).collect(),
+            service: p.service.as_deref(),
         }
     }
 }

@@ -343,6 +343,7 @@ fn platform_facts(report: &RunReport, p: &PlatformReport) -> Vec<(String, String
             push("problem.hint", h.clone());
         }
     }
+    f.extend(super::service::facts(p));
     // The mode's own serialization carries the emulator's details (interpreter, flags,
     // version); flattening it keeps them without this module knowing their shape.
     if let Some(mode) = &p.mode

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod json;
 pub mod junit;
 pub mod live;
+pub mod service;
 pub mod terminal;
 
 #[cfg(test)]
@@ -20,41 +21,111 @@ pub(crate) mod fixtures;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::outcome::ProblemKind;
 
-/// Replaces the file at `path` with `contents`, all or nothing.
+/// Writes `contents` to `path` as a report: all or nothing where the target is a file, straight
+/// through where it is not.
 ///
-/// The bytes go to a temporary file in the same directory (a rename is only atomic within one
-/// filesystem), are flushed to disk, and the file is then renamed over `path`; finally the
-/// directory is synced so that the rename itself survives a crash. Readers see the old file or
-/// the new one, never a mix. The new file gets the usual `0666 & !umask` permissions, like any
-/// file a shell redirect would create, so CI artifact uploaders can read it. On failure the
-/// temporary file is removed and `path` is left as it was.
+/// A regular file (or a path that does not exist yet) is replaced atomically: the bytes go to a
+/// temporary file in the same directory (a rename is only atomic within one filesystem), are
+/// flushed to disk, and the file is then renamed over it; finally the directory is synced so that
+/// the rename itself survives a crash. Readers see the old file or the new one, never a mix. A
+/// symlink is followed and its final target is replaced the same way, so the link stays a link.
+/// Anything else (a character device such as `/dev/null`, a FIFO, a socket, or a path through
+/// `/proc` or `/dev/fd` such as `/dev/stdout`) is opened and written through, never replaced:
+/// renaming over `/dev/null` as root would turn the system's null device into a file. Every write
+/// error is returned (`/dev/full` included), and the caller reports it as an infrastructure
+/// failure.
 ///
-/// A path that names something other than a regular file (`/dev/stdout`, `/dev/null`, a FIFO)
-/// is written to in place, as a shell redirect would: renaming over it would replace the device
-/// node itself, which for root means a regular file where `/dev/null` was.
-///
-/// Errors name the path and the step that failed.
+/// A new file gets the usual `0666 & !umask` permissions, like any file a shell redirect would
+/// create, so CI artifact uploaders can read it. On failure the temporary file is removed and
+/// `path` is left as it was. Errors name the path and the step that failed.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        return fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|mut f| f.write_all(contents))
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-            });
-    }
-    let dir = directory_of(path);
     let context = |step: &str, e: io::Error| {
         io::Error::new(
             e.kind(),
             format!("cannot write {}: {step}: {e}", path.display()),
         )
     };
+    match destination(path).map_err(|e| context("cannot follow the path", e))? {
+        Destination::Replace(target) => replace(&target, contents, &context),
+        Destination::Through(target) => {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(|e| context("cannot open it for writing", e))?;
+            file.write_all(contents)
+                .and_then(|()| file.flush())
+                .map_err(|e| context("writing failed", e))
+        }
+    }
+}
+
+/// Where a report goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Destination {
+    /// A regular file, or a name that does not exist yet: replaced by a rename.
+    Replace(PathBuf),
+    /// Not a regular file (device, FIFO, socket, `/proc` or `/dev/fd` magic link): written into.
+    Through(PathBuf),
+}
+
+/// Follows `path`'s symlinks one by one (at most 40, as the kernel does) to what a write would
+/// reach, and decides how to write it.
+fn destination(path: &Path) -> io::Result<Destination> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        // `/dev/stdout` is a link to `/proc/self/fd/1`, itself a magic link to whatever fd 1
+        // is: a pipe has no path, and a file's path is not ours to replace behind the shell's
+        // back. Anything reached through these is written into.
+        if is_magic(&current) {
+            return Ok(Destination::Through(current));
+        }
+        let meta = match fs::symlink_metadata(&current) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Destination::Replace(current));
+            }
+            Err(e) => return Err(e),
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let target = fs::read_link(&current)?;
+            current = match target.is_absolute() {
+                true => target,
+                false => directory_of(&current).join(target),
+            };
+            continue;
+        }
+        if kind.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{} is a directory", current.display()),
+            ));
+        }
+        return Ok(if kind.is_file() {
+            Destination::Replace(current)
+        } else {
+            Destination::Through(current)
+        });
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
+
+/// Paths whose links the kernel resolves itself, to objects that may have no path at all.
+fn is_magic(path: &Path) -> bool {
+    path.starts_with("/proc") || path.starts_with("/dev/fd")
+}
+
+/// Replaces the regular file (or new name) `target` through a synced temporary file and a rename.
+fn replace(
+    target: &Path,
+    contents: &[u8],
+    context: &dyn Fn(&str, io::Error) -> io::Error,
+) -> io::Result<()> {
+    let dir = directory_of(target);
     let mut tmp = tempfile::Builder::new()
         .prefix(".archsmoke-")
         .suffix(".tmp")
@@ -71,7 +142,7 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| context("syncing the temporary file failed", e))?;
-    tmp.persist(path)
+    tmp.persist(target)
         .map_err(|e| context("renaming the temporary file into place failed", e.error))?;
     // Without this the rename may be lost on power failure even though the data was synced.
     File::open(dir)
@@ -211,10 +282,45 @@ mod tests {
         let path = dir.path().join("report.xml");
         fs::create_dir(&path).expect("make a directory where the file should go");
         fs::write(path.join("keep"), b"x").expect("file inside");
-        let err = write_atomically(&path, b"data").expect_err("cannot rename over a directory");
-        assert!(err.to_string().contains("renaming"), "{err}");
+        let err = write_atomically(&path, b"data").expect_err("cannot write over a directory");
+        assert!(err.to_string().contains("is a directory"), "{err}");
         assert!(path.join("keep").exists());
         let leftovers = fs::read_dir(dir.path()).expect("list dir").count();
-        assert_eq!(leftovers, 1, "the temporary file must be removed");
+        assert_eq!(leftovers, 1, "no temporary file may be left");
+    }
+
+    #[test]
+    fn symlinks_are_followed_and_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("real.xml");
+        fs::write(&real, b"old").expect("seed");
+        let link = dir.path().join("link.xml");
+        std::os::unix::fs::symlink("real.xml", &link).expect("symlink");
+        write_atomically(&link, b"new").expect("write");
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).expect("read"), b"new");
+    }
+
+    #[test]
+    fn what_is_not_a_regular_file_is_written_through() {
+        assert_eq!(
+            destination(Path::new("/dev/stdout")).expect("follow"),
+            Destination::Through(PathBuf::from("/proc/self/fd/1"))
+        );
+        assert_eq!(
+            destination(Path::new("/dev/null")).expect("follow"),
+            Destination::Through(PathBuf::from("/dev/null"))
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let new = dir.path().join("new.json");
+        assert_eq!(
+            destination(&new).expect("follow"),
+            Destination::Replace(new.clone())
+        );
     }
 }

@@ -202,6 +202,9 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         writeln!(w)?;
         matrix(&report.platforms, w, &p)?;
     }
+    if let Some(line) = super::service::ready_line(report) {
+        writeln!(w, "{line}")?;
+    }
     failures(report, w, &p)?;
     skipped(report, w, &p)?;
     emulation_only(report, w, &p)?;

@@ -9,13 +9,14 @@
 //! ([`Backend::run_container`]), for every implementation.
 
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::engine::{
     ContainerRequest, ContainerResult, Engine, EngineError, ExecRequest, KeepaliveRequest,
-    LocalImage,
+    LocalImage, call_timeout, unanswered,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -83,6 +84,19 @@ pub trait Backend: Send + Sync + 'static {
 
     fn remove_keepalive(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
 
+    /// Why container `id` was taken away by someone else (removed, or being removed), or `None`;
+    /// asked within `limit` after a test was killed or its container broke.
+    fn vanished(&self, id: &str, limit: Duration) -> impl Future<Output = Option<String>> + Send {
+        let _ = (id, limit);
+        async { None }
+    }
+
+    /// The real engine, for `[service]` runs, whose many engine calls (attach, top, stop,
+    /// relays) are exercised end to end rather than faked; `None` for a fake.
+    fn engine(&self) -> Option<&Engine> {
+        None
+    }
+
     /// One test container from creation to removal: kill it at its deadline, and remove it
     /// whatever happened once it exists (a failed start included). Dropping this future (the
     /// run was cancelled) leaves the container to the run's sweep, which finds it by label.
@@ -91,16 +105,41 @@ pub trait Backend: Send + Sync + 'static {
         request: &ContainerRequest,
     ) -> impl Future<Output = Result<ContainerResult, EngineError>> + Send {
         async move {
+            // Every call after the create has a deadline too (the create and the start bound
+            // themselves): an engine that stops answering must end the test, not hang the run.
+            let call = call_timeout(request.timeout);
             let id = self.create_container(request).await?;
-            let result = self.start_and_wait(&id, request).await;
-            if matches!(&result, Ok(r) if r.timed_out)
-                && let Err(e) = self.kill_container(&id).await
-            {
-                tracing::debug!(container = %id, error = %e, "kill after timeout failed");
+            let mut result = self.start_and_wait(&id, request).await;
+            if matches!(&result, Ok(r) if r.timed_out) {
+                match tokio::time::timeout(call, self.kill_container(&id)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(container = %id, error = %e, "kill after timeout failed")
+                    }
+                    // A frozen engine also looks like a test that never ends: when the kill is
+                    // not answered either, the engine is at fault, not the test.
+                    Err(_) => result = Err(unanswered("kill a container at its timeout", call)),
+                }
+            }
+            // Killed (137), or its wait or output broke: the container may have been taken
+            // away (another `archsmoke gc`, a `docker rm`), which says nothing about the test.
+            let suspect = match &result {
+                Ok(r) => r.exit_code == Some(137),
+                Err(_) => true,
+            };
+            if suspect && let Some(why) = self.vanished(&id, call).await {
+                result = Err(EngineError::Operation {
+                    op: "keep a test's container",
+                    detail: why,
+                });
             }
             // A failure here is logged; the run-wide sweep by label catches the container later.
-            if let Err(e) = self.remove_container(&id).await {
-                tracing::warn!(container = %id, error = %e, "could not remove container");
+            match tokio::time::timeout(call, self.remove_container(&id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(container = %id, error = %e, "could not remove container")
+                }
+                Err(_) => tracing::warn!(container = %id, "the engine did not answer the removal"),
             }
             result
         }
@@ -108,6 +147,10 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 impl Backend for Engine {
+    fn engine(&self) -> Option<&Engine> {
+        Some(self)
+    }
+
     async fn ensure_image(
         &self,
         reference: &str,
@@ -163,5 +206,9 @@ impl Backend for Engine {
 
     async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
         Engine::remove_keepalive(self, id).await
+    }
+
+    async fn vanished(&self, id: &str, limit: Duration) -> Option<String> {
+        Engine::vanished(self, id, limit).await
     }
 }

@@ -31,6 +31,12 @@ pub(super) async fn run_tests<B: Backend>(
         keepalive: keepalive.to_vec(),
         labels: labels(ctx, &planned.platform, None),
         network: network.to_owned(),
+        limits: planned
+            .tests
+            .iter()
+            .map(|t| t.limits)
+            .reduce(crate::limits::Limits::max)
+            .unwrap_or_default(),
     };
     let mut reports: Vec<TestReport> = planned.tests.iter().map(blank_report).collect();
     let mut container = {
@@ -163,6 +169,7 @@ mod tests {
                 stderr: StreamExpect::default(),
             },
             timeout: Duration::from_secs(3),
+            limits: crate::limits::Limits::default(),
             secret_env: Vec::new(),
             privileged: false,
         }

@@ -52,6 +52,10 @@ pub struct RunContext<B: Backend = Engine> {
     pub events: mpsc::UnboundedSender<Event>,
     pub cancel: CancellationToken,
     pub isolation: Isolation,
+    /// This process's owner labels ([`crate::owner::labels`]), put on every container.
+    pub owner: Vec<(String, String)>,
+    /// What the platforms' services share (the probe relay image).
+    pub services: Arc<crate::service::Shared>,
 }
 
 /// How the runner isolates tests (see [`crate::spec::Isolation`]).
@@ -91,6 +95,9 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
         }
     }
     reports.sort_by_key(|(i, _)| *i);
+    if let Some(engine) = ctx.engine.engine() {
+        ctx.services.cleanup(engine).await;
+    }
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -104,7 +111,7 @@ async fn run_platform<B: Backend>(
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
         mode: planned.mode.clone(),
-        tests: planned.tests.len(),
+        tests: planned.result_count(),
     });
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
@@ -123,6 +130,7 @@ async fn run_platform<B: Backend>(
         tests: Vec::new(),
         duration: Duration::ZERO,
         slowdown: None,
+        service: None,
     };
     if report.skipped() {
         let reason = report.problem.as_ref().map(|p| p.message.clone());
@@ -132,15 +140,22 @@ async fn run_platform<B: Backend>(
             .map(|t| skipped_test(t, reason.clone()))
             .collect();
     // A platform with only image checks (files, metadata, audit) needs no pull and no container.
-    } else if report.problem.is_none() && !planned.tests.is_empty() {
+    } else if report.problem.is_none() && planned.result_count() > 0 {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull)) => {
                 report.pull = Some(pull);
-                match &ctx.isolation {
-                    Isolation::Container => {
+                match (&planned.service, &ctx.isolation) {
+                    (Some(service), _) => {
+                        let (tests, service) =
+                            crate::service::run(&planned, service, &image_id, ctx, slots, network)
+                                .await;
+                        report.tests = tests;
+                        report.service = Some(Box::new(service));
+                    }
+                    (None, Isolation::Container) => {
                         report.tests = run_tests(&planned, &image_id, ctx, slots, network).await;
                     }
-                    Isolation::Exec { keepalive } => {
+                    (None, Isolation::Exec { keepalive }) => {
                         match exec::run_tests(&planned, &image_id, keepalive, ctx, slots, network)
                             .await
                         {
@@ -319,6 +334,7 @@ async fn run_tests<B: Backend>(
             privileged: test.privileged,
             timeout: test.timeout,
             output_limit: ctx.output_limit,
+            limits: test.limits,
         };
         let (ctx, slots, platform) = (ctx.clone(), slots.clone(), planned.platform.clone());
         set.spawn(async move {
@@ -352,7 +368,7 @@ fn skipped_test(test: &PlannedTest, reason: Option<String>) -> TestReport {
 
 /// The platform that actually runs: the index entry's, which under compatible matching can
 /// differ from the one asked for.
-fn runs_as(planned: &PlannedPlatform) -> Platform {
+pub(crate) fn runs_as(planned: &PlannedPlatform) -> Platform {
     planned
         .entry
         .as_ref()
@@ -369,6 +385,8 @@ fn labels<B: Backend>(
         (RUN_LABEL.to_owned(), ctx.run_id.clone()),
         ("archsmoke.platform".to_owned(), platform.to_string()),
     ]);
+    // Who runs it: `archsmoke gc` leaves the containers of a live run alone.
+    labels.extend(ctx.owner.iter().cloned());
     if let Some(test) = test {
         labels.insert("archsmoke.test".to_owned(), test.to_owned());
     }

@@ -33,6 +33,7 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
             stderr: StreamExpect::default(),
         },
         timeout,
+        limits: crate::limits::Limits::default(),
     }
 }
 
@@ -56,6 +57,7 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
         mode: ExecMode::Native { compat: false },
         problem: None,
         tests: tests.iter().map(|t| test(t, 10 * SECOND)).collect(),
+        service: None,
     }
 }
 
@@ -98,6 +100,8 @@ fn context(
         events,
         cancel: cancel.clone(),
         isolation,
+        owner: Vec::new(),
+        services: Default::default(),
     };
     (ctx, rx, cancel)
 }

@@ -8,8 +8,10 @@
 
 mod audit;
 mod error;
+mod hardening;
 mod hints;
 mod raw;
+mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,10 @@ use toml::Spanned;
 pub use audit::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, normalize_path};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
+pub use service::{
+    HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
+    applies as service_applies,
+};
 
 use crate::emulation::Policy;
 use crate::platform::{MatchMode, Platform};
@@ -53,6 +59,8 @@ pub struct Spec {
     pub files: Vec<FileCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
+    /// `[service]` with its `[[probe]]`, `[[process]]` and `[logs]` checks.
+    pub service: Option<ServiceSpec>,
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
     privileged: Option<SpecError>,
@@ -88,6 +96,8 @@ pub struct Settings {
     pub output_limit: Option<usize>,
     /// Every test runs privileged (only with `--allow-privileged`).
     pub privileged: bool,
+    /// Processes and memory of each test container (`pids_limit`, `memory`).
+    pub limits: crate::limits::Limits,
     /// Whether platforms may run emulated; `--emulation` overrides it.
     pub emulation: Policy,
     /// A fresh container per test, or one per platform with each test an exec in it.
@@ -120,6 +130,7 @@ impl Default for Settings {
             exec_keepalive: None,
             output_limit: None,
             privileged: false,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -137,6 +148,8 @@ pub struct TestSpec {
     /// Run privileged (only with `--allow-privileged`).
     pub privileged: bool,
     pub timeout: Option<Duration>,
+    /// Processes and memory of the test's container: its own, else the settings'.
+    pub limits: crate::limits::Limits,
     /// Run only on these platforms; `None` means all.
     pub platforms: Option<Vec<Platform>>,
     /// stdout must be identical on every platform the test runs on.
@@ -362,7 +375,8 @@ impl Validator<'_> {
             .privileged
             .as_ref()
             .filter(|p| *p.get_ref())
-            .map(|p| self.privileged_error(p));
+            .map(|p| self.privileged_error(p))
+            .or_else(|| self.network_gate(raw.settings.network.as_ref()));
         let settings = self.settings(raw.settings)?;
         let audit = self.audit(raw.audit)?;
         let mut files = Vec::with_capacity(raw.files.len());
@@ -370,8 +384,17 @@ impl Validator<'_> {
             files.push(self.file(f, platforms.as_deref())?);
         }
         let metadata = raw.metadata.map(|m| self.metadata(m)).transpose()?;
+        let service = self.service(
+            service::RawServiceTables {
+                service: raw.service,
+                probes: raw.probes,
+                processes: raw.processes,
+                logs: raw.logs,
+            },
+            platforms.as_deref(),
+        )?;
         // The default ELF audit alone is not a reason to run: it comes with every spec.
-        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() {
+        if raw.tests.is_empty() && files.is_empty() && metadata.is_none() && service.is_none() {
             return Err(
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
                     "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
@@ -382,6 +405,7 @@ impl Validator<'_> {
         let mut tests = Vec::with_capacity(raw.tests.len());
         for t in raw.tests {
             let mut test = self.test(t.get_ref(), platforms.as_deref())?;
+            test.limits = self.test_limits(t.get_ref(), settings.limits)?;
             if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
                 privileged.get_or_insert_with(|| self.privileged_error(p));
             }
@@ -406,8 +430,24 @@ impl Validator<'_> {
             files,
             metadata,
             audit,
+            service,
             privileged,
         };
+        if spec.service.is_some()
+            && let Some(t) = spec
+                .tests
+                .iter()
+                .find(|t| t.command.is_none() && t.entrypoint.is_none())
+        {
+            return Err(SpecError::file(
+                self.path,
+                format!(
+                    "test `{}` has no `command`; with a [service], tests run as execs inside the                      running service, which has no CMD of their own to fall back on",
+                    t.name
+                ),
+            )
+            .with_hint("give the test a `command`"));
+        }
         if spec.settings.isolation == Isolation::Exec
             && let Err(message) = spec.exec_keepalive()
         {
@@ -524,6 +564,7 @@ impl Validator<'_> {
         if let Some(l) = &raw.output_limit {
             s.output_limit = Some(self.size(l)?);
         }
+        s.limits = self.settings_limits(&raw)?;
         s.privileged = raw.privileged.is_some_and(|p| p.into_inner());
         if let Some(m) = &raw.variant_match {
             s.variant_match = match m.get_ref().as_str() {
@@ -576,8 +617,10 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a test name is empty"));
         }
+        self.check_name(&raw.name)?;
+        self.check_process(raw)?;
         for (what, argv) in [("command", &raw.command), ("entrypoint", &raw.entrypoint)] {
-            if argv.as_ref().is_some_and(Vec::is_empty) {
+            if argv.as_ref().is_some_and(|a| a.get_ref().is_empty()) {
                 return Err(self
                     .err(&raw.name, format!("test `{name}` has an empty `{what}`"))
                     .with_hint(format!("give `{what}` at least one element, or remove it")));
@@ -606,7 +649,11 @@ impl Validator<'_> {
         let secret_env = match &raw.secret_env {
             Some(secrets) => {
                 for (key, value) in secrets.get_ref() {
-                    if raw.env.contains_key(key) {
+                    if raw
+                        .env
+                        .as_ref()
+                        .is_some_and(|e| e.get_ref().contains_key(key))
+                    {
                         return Err(self
                             .err(
                                 secrets,
@@ -626,12 +673,17 @@ impl Validator<'_> {
         };
         Ok(TestSpec {
             name: name.to_owned(),
-            command: raw.command.clone(),
-            entrypoint: raw.entrypoint.clone(),
-            env: raw.env.clone(),
+            command: raw.command.as_ref().map(|c| c.get_ref().clone()),
+            entrypoint: raw.entrypoint.as_ref().map(|e| e.get_ref().clone()),
+            env: raw
+                .env
+                .as_ref()
+                .map(|e| e.get_ref().clone())
+                .unwrap_or_default(),
             secret_env,
             privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
+            limits: crate::limits::Limits::default(),
             platforms,
             same_output: raw.same_output,
             expect: self.expect(&raw.expect())?,

@@ -22,6 +22,12 @@ pub struct RawSpec {
     pub files: Vec<Spanned<RawFile>>,
     pub metadata: Option<RawMetadata>,
     pub audit: Option<Spanned<RawAudit>>,
+    pub service: Option<Spanned<super::service::RawService>>,
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<Spanned<super::service::RawProbe>>,
+    #[serde(default, rename = "process")]
+    pub processes: Vec<Spanned<super::service::RawProcess>>,
+    pub logs: Option<Spanned<super::service::RawLogs>>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.
@@ -81,20 +87,23 @@ pub struct RawSettings {
     pub exec_keepalive: Option<Spanned<Vec<String>>>,
     pub output_limit: Option<Spanned<String>>,
     pub privileged: Option<Spanned<bool>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTest {
     pub name: Spanned<String>,
-    pub command: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub command: Option<Spanned<Vec<String>>>,
+    pub entrypoint: Option<Spanned<Vec<String>>>,
+    pub env: Option<Spanned<BTreeMap<String, String>>>,
     /// Like `env`, but the values never appear in output, reports or logs.
     pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
     pub privileged: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<String>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub same_output: bool,

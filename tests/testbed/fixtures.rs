@@ -14,6 +14,7 @@
 
 mod image;
 mod publish;
+mod service;
 mod tarball;
 
 use std::collections::{BTreeMap, HashSet};
@@ -301,7 +302,12 @@ async fn main() {
 
 async fn run(args: Args) -> Result<()> {
     let layers = Layers::load(&args.busybox_dir)?;
-    let fixtures = build_fixtures(&layers)?;
+    let mut fixtures = build_fixtures(&layers)?;
+    fixtures.extend(service::fixtures(|p| {
+        Ok(fs::read(
+            args.busybox_dir.join(p.debian_arch).join("busybox"),
+        )?)
+    })?);
 
     let mut plain_http = vec![args.registry.clone()];
     plain_http.extend(args.auth_registry.clone());

@@ -9,7 +9,7 @@ use askama::Template;
 
 mod pictures;
 
-use crate::emulation::ExecMode;
+use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, ProblemKind, RunReport, TestReport, TestStatus};
 use crate::report::terminal::{secs, short_digest};
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{clean_line, is_audit};
-use crate::emulation::ExecMode;
+use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, TestReport, TestStatus};
 use crate::report::terminal::secs;
 

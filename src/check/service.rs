@@ -1,0 +1,441 @@
+//! Checks of a running service, as pure functions over what was captured: a TCP connection's
+//! outcome, an HTTP answer, the engine's process list, and the service's log lines.
+//!
+//! The process list comes from the engine's view of the container (`/containers/{id}/top`),
+//! which under QEMU user emulation shows the interpreter first and, with the binfmt `P` flag,
+//! the program's path before its preserved argv[0]. [`guest_command`] turns such a line back
+//! into the guest's own command line, so one `command_matches` works on every platform.
+
+use regex::Regex;
+
+use crate::outcome::Mismatch;
+use crate::spec::{HttpExpect, HttpRequest, LogsSpec, ProcessSpec};
+
+/// How an emulated platform's process lines start, from its binfmt entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The interpreter's path as the kernel runs it.
+    pub path: String,
+    /// The entry has the `P` flag: the program's path precedes its preserved argv[0].
+    pub preserves_argv0: bool,
+}
+
+/// The guest's command line from a `ps` line of the engine. Known interpreters are stripped:
+/// the platform's own binfmt entry, and any `qemu-*` one (a remote engine's entries are not
+/// visible here; Debian names them `qemu-<arch>` or `<arch>-binfmt-P`).
+pub fn guest_command(line: &str, interpreter: Option<&Interpreter>) -> String {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let Some(first) = words.first().copied() else {
+        return String::new();
+    };
+    let base = first.rsplit('/').next().unwrap_or(first);
+    let (is_interpreter, preserves) = match interpreter {
+        Some(i) if i.path == first => (true, i.preserves_argv0),
+        _ => (
+            base.starts_with("qemu-") || base.contains("-binfmt"),
+            base.ends_with("-P") || base.contains("binfmt-P"),
+        ),
+    };
+    if is_interpreter && words.len() > 1 {
+        words.remove(0);
+        if preserves && words.len() > 1 {
+            words.remove(0);
+        }
+    }
+    words.join(" ")
+}
+
+/// A TCP probe: `connected` is whether the connection succeeded, `errno` why not.
+pub fn tcp(port: u16, expect_open: bool, connected: bool, errno: Option<i64>) -> Vec<Mismatch> {
+    if connected == expect_open {
+        return Vec::new();
+    }
+    let state = |open: bool| if open { "open" } else { "closed" };
+    let actual = match (connected, errno) {
+        (true, _) => "open: a connection was accepted".to_owned(),
+        (false, Some(111)) => "closed: connection refused".to_owned(),
+        (false, Some(e)) => format!("closed: connect() failed with errno {e}"),
+        (false, None) => "closed".to_owned(),
+    };
+    vec![Mismatch {
+        check: format!("tcp {port}"),
+        expected: state(expect_open).to_owned(),
+        actual,
+    }]
+}
+
+/// What an HTTP probe received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    /// Names in lowercase, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Bytes of body beyond the output limit, not kept.
+    pub body_dropped: u64,
+}
+
+impl HttpAnswer {
+    /// The status line and headers, then the body: what a report shows as the probe's output.
+    pub fn transcript(&self) -> String {
+        let mut out = format!("HTTP {}\n", self.status);
+        for (k, v) in &self.headers {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+        out.push('\n');
+        out.push_str(&self.body);
+        out
+    }
+}
+
+pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    if answer.status != request.status {
+        out.push(Mismatch {
+            check: "status".into(),
+            expected: request.status.to_string(),
+            actual: answer.status.to_string(),
+        });
+    }
+    for needle in &expect.body_contains {
+        if !answer.body.contains(needle.as_str()) {
+            out.push(Mismatch {
+                check: "body contains".into(),
+                expected: needle.clone(),
+                actual: excerpt(&answer.body),
+            });
+        }
+    }
+    for re in &expect.body_matches {
+        if !re.is_match(&answer.body) {
+            out.push(Mismatch {
+                check: "body matches".into(),
+                expected: re.as_str().to_owned(),
+                actual: excerpt(&answer.body),
+            });
+        }
+    }
+    for needle in &expect.body_excludes {
+        if answer.body.contains(needle.as_str()) {
+            out.push(Mismatch {
+                check: "body excludes".into(),
+                expected: format!("no {needle:?}"),
+                actual: excerpt(&answer.body),
+            });
+        }
+    }
+    for (name, re) in &expect.header_matches {
+        let values: Vec<&str> = answer
+            .headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if !values.iter().any(|v| re.is_match(v)) {
+            out.push(Mismatch {
+                check: format!("header {name}"),
+                expected: re.as_str().to_owned(),
+                actual: if values.is_empty() {
+                    "absent".into()
+                } else {
+                    values.join(", ")
+                },
+            });
+        }
+    }
+    out
+}
+
+/// A process of the service, as checked: its user and the guest's command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub user: String,
+    pub command: String,
+}
+
+pub fn processes(spec: &ProcessSpec, list: &[Process]) -> Vec<Mismatch> {
+    let matching: Vec<&Process> = list
+        .iter()
+        .filter(|p| spec.command_matches.is_match(&p.command))
+        .collect();
+    let shown = || {
+        if list.is_empty() {
+            "no processes".to_owned()
+        } else {
+            list.iter()
+                .map(|p| format!("{} {}", p.user, p.command))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let mut out = Vec::new();
+    let count = matching.len();
+    match spec.count {
+        Some(n) if count != n as usize => out.push(Mismatch {
+            check: "process count".into(),
+            expected: format!("{n} matching {}", spec.command_matches.as_str()),
+            actual: format!("{count}: {}", shown()),
+        }),
+        None if count == 0 => out.push(Mismatch {
+            check: "process".into(),
+            expected: format!("a process matching {}", spec.command_matches.as_str()),
+            actual: shown(),
+        }),
+        _ => {}
+    }
+    if let Some(user) = &spec.user
+        && let Some(p) = matching.iter().find(|p| &p.user != user)
+    {
+        out.push(Mismatch {
+            check: "process user".into(),
+            expected: user.clone(),
+            actual: format!("{} ({})", p.user, p.command),
+        });
+    }
+    out
+}
+
+/// `[logs]` and log readiness over every line of the run, line by line as they arrive: lines
+/// the bounded capture later drops were still seen.
+#[derive(Debug)]
+pub struct LogMatcher {
+    contains: Vec<(String, bool)>,
+    matches: Vec<(Regex, bool)>,
+    excludes: Vec<(String, Option<String>)>,
+    pub lines: u64,
+}
+
+impl LogMatcher {
+    pub fn new(spec: &LogsSpec) -> LogMatcher {
+        LogMatcher {
+            contains: spec.contains.iter().map(|c| (c.clone(), false)).collect(),
+            matches: spec.matches.iter().map(|r| (r.clone(), false)).collect(),
+            excludes: spec.excludes.iter().map(|e| (e.clone(), None)).collect(),
+            lines: 0,
+        }
+    }
+
+    pub fn push(&mut self, line: &str) {
+        self.lines += 1;
+        for (needle, seen) in &mut self.contains {
+            *seen = *seen || line.contains(needle.as_str());
+        }
+        for (re, seen) in &mut self.matches {
+            *seen = *seen || re.is_match(line);
+        }
+        for (needle, first) in &mut self.excludes {
+            if first.is_none() && line.contains(needle.as_str()) {
+                *first = Some(excerpt(line));
+            }
+        }
+    }
+
+    /// Whether every `contains` and `matches` pattern has been seen (log readiness).
+    pub fn all_seen(&self) -> bool {
+        self.contains.iter().all(|(_, s)| *s) && self.matches.iter().all(|(_, s)| *s)
+    }
+
+    pub fn mismatches(&self) -> Vec<Mismatch> {
+        let lines = format!("not in any of its {} lines", self.lines);
+        let mut out = Vec::new();
+        for (needle, seen) in &self.contains {
+            if !seen {
+                out.push(Mismatch {
+                    check: "logs contain".into(),
+                    expected: needle.clone(),
+                    actual: lines.clone(),
+                });
+            }
+        }
+        for (re, seen) in &self.matches {
+            if !seen {
+                out.push(Mismatch {
+                    check: "logs match".into(),
+                    expected: re.as_str().to_owned(),
+                    actual: lines.clone(),
+                });
+            }
+        }
+        for (needle, first) in &self.excludes {
+            if let Some(line) = first {
+                out.push(Mismatch {
+                    check: "logs exclude".into(),
+                    expected: format!("no {needle:?}"),
+                    actual: line.clone(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// At most 300 characters of a text, for mismatch lines.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 300;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn re(s: &str) -> Regex {
+        Regex::new(s).expect("regex")
+    }
+
+    #[test]
+    fn the_guest_command_line_loses_qemu_and_the_doubled_argv0() {
+        // Measured on this machine: an emulated arm64 busybox httpd through Debian's entry.
+        let line = "/usr/libexec/qemu-binfmt/aarch64-binfmt-P /bin/busybox /bin/busybox httpd -f -p 8080 -h /www";
+        let debian = Interpreter {
+            path: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P".into(),
+            preserves_argv0: true,
+        };
+        assert_eq!(
+            guest_command(line, Some(&debian)),
+            "/bin/busybox httpd -f -p 8080 -h /www"
+        );
+        // Without the entry (a remote engine) the name tells.
+        assert_eq!(
+            guest_command(line, None),
+            "/bin/busybox httpd -f -p 8080 -h /www"
+        );
+        // tonistiigi/binfmt: no P flag, argv[0] is lost and the path stands in for it.
+        let cf = Interpreter {
+            path: "/usr/bin/qemu-aarch64".into(),
+            preserves_argv0: false,
+        };
+        assert_eq!(
+            guest_command("/usr/bin/qemu-aarch64 /bin/httpd -f -p 80", Some(&cf)),
+            "/bin/httpd -f -p 80"
+        );
+        // Native lines are left alone.
+        assert_eq!(guest_command("httpd -f -p 8080", None), "httpd -f -p 8080");
+        assert_eq!(guest_command("", None), "");
+    }
+
+    #[test]
+    fn tcp_states() {
+        assert!(tcp(80, true, true, None).is_empty());
+        assert!(tcp(80, false, false, Some(111)).is_empty());
+        let m = tcp(8080, true, false, Some(111));
+        assert_eq!(m[0].actual, "closed: connection refused");
+        let m = tcp(9000, false, true, None);
+        assert_eq!(
+            (m[0].expected.as_str(), m[0].check.as_str()),
+            ("closed", "tcp 9000")
+        );
+    }
+
+    fn request(status: u16) -> HttpRequest {
+        HttpRequest {
+            port: 8080,
+            method: "GET".into(),
+            path: "/".into(),
+            host: "127.0.0.1:8080".into(),
+            headers: Vec::new(),
+            body: None,
+            status,
+        }
+    }
+
+    #[test]
+    fn http_checks_status_body_and_headers() {
+        let answer = HttpAnswer {
+            status: 200,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: "<h1>welcome</h1>".into(),
+            body_dropped: 0,
+        };
+        let expect = HttpExpect {
+            body_contains: vec!["welcome".into()],
+            body_matches: vec![re("<h1>\\w+</h1>")],
+            body_excludes: vec!["error".into()],
+            header_matches: vec![("content-type".into(), re("^text/html"))],
+        };
+        assert!(http(&request(200), &expect, &answer).is_empty());
+        let wrong = HttpExpect {
+            body_contains: vec!["goodbye".into()],
+            body_matches: vec![],
+            body_excludes: vec!["welcome".into()],
+            header_matches: vec![("x-missing".into(), re("."))],
+        };
+        let checks: Vec<String> = http(&request(404), &wrong, &answer)
+            .into_iter()
+            .map(|m| m.check)
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                "status",
+                "body contains",
+                "body excludes",
+                "header x-missing"
+            ]
+        );
+    }
+
+    fn spec(pattern: &str, user: Option<&str>, count: Option<u32>) -> ProcessSpec {
+        ProcessSpec {
+            name: "p".into(),
+            command_matches: re(pattern),
+            user: user.map(str::to_owned),
+            count,
+            platforms: None,
+        }
+    }
+
+    #[test]
+    fn processes_by_command_user_and_count() {
+        let list = [
+            Process {
+                user: "root".into(),
+                command: "httpd -f -p 8080".into(),
+            },
+            Process {
+                user: "root".into(),
+                command: "sleep 5".into(),
+            },
+        ];
+        assert!(processes(&spec("httpd", Some("root"), Some(1)), &list).is_empty());
+        assert!(processes(&spec("httpd", None, None), &list).is_empty());
+        assert_eq!(
+            processes(&spec("nginx", None, None), &list)[0].check,
+            "process"
+        );
+        assert_eq!(
+            processes(&spec(".", None, Some(1)), &list)[0].check,
+            "process count"
+        );
+        assert_eq!(
+            processes(&spec("httpd", Some("nobody"), None), &list)[0].check,
+            "process user"
+        );
+        assert!(processes(&spec("nginx", None, Some(0)), &list).is_empty());
+    }
+
+    #[test]
+    fn logs_are_matched_line_by_line_over_the_whole_run() {
+        let spec = LogsSpec {
+            contains: vec!["started".into()],
+            matches: vec![re("^listening on \\d+$")],
+            excludes: vec!["panic".into()],
+        };
+        let mut m = LogMatcher::new(&spec);
+        m.push("booting");
+        assert!(!m.all_seen());
+        m.push("started");
+        m.push("listening on 8080");
+        assert!(m.all_seen());
+        assert!(m.mismatches().is_empty());
+        m.push("thread main: panic at the disco");
+        let mm = m.mismatches();
+        assert_eq!(mm.len(), 1);
+        assert_eq!(mm[0].actual, "thread main: panic at the disco");
+        assert_eq!(m.lines, 4);
+    }
+}

@@ -1,0 +1,275 @@
+//! The checks of a ready service, run one after another (they share one service, and a probe
+//! that disturbed it would confuse the next): probes through relays, the process list, then the
+//! spec's `[[test]]` commands as execs inside the service container. Each becomes a
+//! [`TestReport`] and a `TestFinished` event; `[logs]` is judged by the caller once the service
+//! has stopped, over the whole run.
+
+use std::time::{Duration, Instant};
+
+use super::{LOGS_TEST, PlannedService, READY_TEST, Relay};
+use crate::check::service::{self as check, Process, guest_command};
+use crate::engine::{ExecRequest, RelayConnection};
+use crate::event::Event;
+use crate::outcome::{Mismatch, TestReport, TestStatus};
+use crate::plan::{PlannedPlatform, PlannedTest};
+use crate::spec::{ProbeKind, ProbeSpec};
+
+/// Every result the platform will have, not run yet: readiness, probes, processes, the tests,
+/// and logs. Reports keep this order.
+pub(super) fn blank(planned: &PlannedPlatform, service: &PlannedService) -> Vec<TestReport> {
+    let mut out = vec![report(READY_TEST, None, service.ready.timeout)];
+    out.extend(
+        service
+            .probes
+            .iter()
+            .map(|p| report(&format!("probe {}", p.name), None, p.timeout)),
+    );
+    out.extend(
+        service
+            .processes
+            .iter()
+            .map(|p| report(&format!("process {}", p.name), None, Duration::ZERO)),
+    );
+    out.extend(planned.tests.iter().map(|t| {
+        TestReport {
+            expected_exit_code: t.expect.exit_code,
+            ..report(
+                &t.name,
+                t.entrypoint
+                    .iter()
+                    .chain(&t.command)
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .into(),
+                t.timeout,
+            )
+        }
+    }));
+    if service.logs.is_some() {
+        out.push(report(LOGS_TEST, None, Duration::ZERO));
+    }
+    out
+}
+
+fn report(name: &str, command: Option<Vec<String>>, timeout: Duration) -> TestReport {
+    TestReport {
+        name: name.to_owned(),
+        command,
+        status: TestStatus::Skipped,
+        exit_code: None,
+        expected_exit_code: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_dropped: 0,
+        stderr_dropped: 0,
+        mismatches: Vec::new(),
+        duration: Duration::ZERO,
+        timeout,
+        slowdown: None,
+        error: Some("not run: the service was not ready".into()),
+    }
+}
+
+pub(super) fn finished(planned: &PlannedPlatform, report: &TestReport) -> Event {
+    Event::TestFinished {
+        platform: planned.platform.clone(),
+        test: report.clone(),
+    }
+}
+
+/// Run every check but `[logs]`, filling the matching reports.
+pub(super) async fn run(
+    relay: &Relay,
+    planned: &PlannedPlatform,
+    service: &PlannedService,
+    id: &str,
+    reports: &mut [TestReport],
+) {
+    let ctx = &relay.ctx;
+    let mut at = 1;
+    for probe in &service.probes {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        start(relay, planned, &reports[at].name);
+        let r = &mut reports[at];
+        let began = Instant::now();
+        run_probe(relay, probe, r).await;
+        r.duration = began.elapsed();
+        ctx.emit(finished(planned, r));
+        at += 1;
+    }
+    if !service.processes.is_empty() {
+        let listed = ctx.engine.top(id).await.map(|rows| {
+            rows.into_iter()
+                .map(|row| Process {
+                    user: row.user,
+                    command: guest_command(&row.command, service.interpreter.as_ref()),
+                })
+                .collect::<Vec<_>>()
+        });
+        for spec in &service.processes {
+            let r = &mut reports[at];
+            r.error = None;
+            match &listed {
+                Ok(list) => {
+                    r.mismatches = check::processes(spec, list);
+                    r.stdout = list
+                        .iter()
+                        .map(|p| format!("{} {}\n", p.user, p.command))
+                        .collect();
+                    r.status = verdict(&r.mismatches);
+                }
+                Err(e) => {
+                    r.status = TestStatus::Error;
+                    r.error = Some(format!("{e} ({})", e.hint()));
+                }
+            }
+            ctx.emit(finished(planned, r));
+            at += 1;
+        }
+    }
+    for test in &planned.tests {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        start(relay, planned, &test.name);
+        run_test(relay, id, test, &mut reports[at]).await;
+        ctx.emit(finished(planned, &reports[at]));
+        at += 1;
+    }
+}
+
+fn start(relay: &Relay, planned: &PlannedPlatform, name: &str) {
+    relay.ctx.emit(Event::TestStarted {
+        platform: planned.platform.clone(),
+        test: name.to_owned(),
+    });
+}
+
+fn verdict(mismatches: &[Mismatch]) -> TestStatus {
+    if mismatches.is_empty() {
+        TestStatus::Passed
+    } else {
+        TestStatus::Failed
+    }
+}
+
+async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
+    r.error = None;
+    let deadline = tokio::time::Instant::now() + probe.timeout;
+    let limit = relay.ctx.output_limit;
+    match &probe.kind {
+        ProbeKind::Tcp { port, open } => {
+            let outcome = relay
+                .with_connection(*port, false, deadline, async |c| {
+                    Ok(match c {
+                        RelayConnection::Connected(_) => (true, None),
+                        RelayConnection::Failed { errno } => (false, Some(errno)),
+                    })
+                })
+                .await;
+            match outcome {
+                Ok((connected, errno)) => {
+                    r.mismatches = check::tcp(*port, *open, connected, errno);
+                    r.status = verdict(&r.mismatches);
+                }
+                Err(e) => error_or_timeout(r, probe, e),
+            }
+        }
+        ProbeKind::Http { request, expect } => {
+            let answer = relay
+                .with_connection(request.port, false, deadline, async |c| match c {
+                    RelayConnection::Connected(stream) => {
+                        super::http::exchange(stream, request, limit).await
+                    }
+                    RelayConnection::Failed { errno } => Err(format!(
+                        "nothing accepts connections on port {} (errno {errno}{})",
+                        request.port,
+                        if errno == 111 { ": refused" } else { "" }
+                    )),
+                })
+                .await;
+            match answer {
+                Ok(a) => {
+                    r.mismatches = check::http(request, expect, &a);
+                    r.stdout = a.transcript();
+                    r.stdout_dropped = a.body_dropped;
+                    r.status = verdict(&r.mismatches);
+                }
+                Err(e) if e.starts_with("nothing accepts") => {
+                    r.mismatches = vec![Mismatch {
+                        check: format!("http {}", request.port),
+                        expected: format!("an answer {}", request.status),
+                        actual: e,
+                    }];
+                    r.status = TestStatus::Failed;
+                }
+                Err(e) => error_or_timeout(r, probe, e),
+            }
+        }
+    }
+}
+
+/// A probe that ran out of time failed (the service is too slow: a finding); any other
+/// failure to probe is an error of the tooling.
+fn error_or_timeout(r: &mut TestReport, probe: &ProbeSpec, e: String) {
+    if e.contains("before the deadline") {
+        r.status = TestStatus::TimedOut;
+        r.mismatches = vec![Mismatch {
+            check: "timeout".into(),
+            expected: format!(
+                "an answer within {}",
+                humantime::format_duration(probe.timeout)
+            ),
+            actual: "no answer; the probe was abandoned".into(),
+        }];
+    } else {
+        r.status = TestStatus::Error;
+        r.error = Some(e);
+    }
+}
+
+async fn run_test(relay: &Relay, id: &str, test: &PlannedTest, r: &mut TestReport) {
+    r.error = None;
+    let request = ExecRequest {
+        argv: test
+            .entrypoint
+            .iter()
+            .chain(test.command.iter())
+            .flatten()
+            .cloned()
+            .collect(),
+        env: test.env.iter().chain(&test.secret_env).cloned().collect(),
+        timeout: test.timeout,
+        output_limit: relay.ctx.output_limit,
+    };
+    match relay.engine().exec(id, &request).await {
+        Ok(result) => {
+            r.stdout = result.stdout.text();
+            r.stderr = result.stderr.text();
+            r.stdout_dropped = result.stdout.dropped;
+            r.stderr_dropped = result.stderr.dropped;
+            r.duration = result.duration;
+            r.exit_code = result.exit_code;
+            if result.timed_out {
+                r.status = TestStatus::TimedOut;
+                r.mismatches = vec![Mismatch {
+                    check: "timeout".into(),
+                    expected: format!("exit within {}", humantime::format_duration(test.timeout)),
+                    actual: "still running; it ends with the service".into(),
+                }];
+            } else {
+                let code = result.exit_code.unwrap_or(-1);
+                r.mismatches =
+                    crate::check::output::check(&test.expect, code, &r.stdout, &r.stderr);
+                r.status = verdict(&r.mismatches);
+            }
+        }
+        Err(e) => {
+            r.status = TestStatus::Error;
+            r.error = Some(format!("{e} ({})", e.hint()));
+        }
+    }
+}

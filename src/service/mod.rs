@@ -1,0 +1,503 @@
+//! Service runs: start the image as it ships on one platform, wait until it is ready, check it
+//! while it runs, stop it, and remove it whatever happened.
+//!
+//! The lifecycle of one platform ([`run`]): one service container (the image's ENTRYPOINT and
+//! CMD unless `[service]` overrides them, the run's label, the spec's network, no log driver:
+//! its output is read through an attach made before start); readiness ([`ready`]), every
+//! condition the spec names, concurrently, against one deadline multiplied under emulation,
+//! while the container is watched for an early exit; then the checks ([`checks`]): probes
+//! through a relay container joined to the service's network namespace, the engine's process
+//! list, `[[test]]` commands as execs in the service, and at the end `[logs]` over every line
+//! of the run. Results are ordinary [`TestReport`]s (`service ready`, `probe NAME`,
+//! `process NAME`, `logs`, and the tests), so every reporter shows them; the time to ready and
+//! the output's tail go to the platform's [`ServiceReport`].
+//!
+//! Engine calls go through [`crate::engine`]; checks are pure functions in
+//! [`crate::check::service`]; HTTP is spoken by hyper ([`http`]).
+
+mod checks;
+pub mod http;
+mod ready;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::check::service::{Interpreter, LogMatcher};
+use crate::emulation::ExecMode;
+use crate::engine::{Engine, ServiceRequest};
+use crate::event::Event;
+use crate::outcome::{Mismatch, ServiceReport, TestReport, TestStatus};
+use crate::plan::PlannedPlatform;
+use crate::platform::Platform;
+use crate::run::{Backend, RunContext};
+use crate::spec::{LogsSpec, ProbeSpec, ProcessSpec, Ready, ServiceSpec};
+
+/// Name of the readiness result in reports.
+pub const READY_TEST: &str = "service ready";
+/// Name of the `[logs]` result in reports.
+pub const LOGS_TEST: &str = "logs";
+/// How long the output stream may take to end once the container has stopped.
+const DRAIN_WAIT: Duration = Duration::from_secs(5);
+/// Lines of the service's output a readiness failure shows.
+const TAIL_LINES: usize = 20;
+
+/// The service of one platform, with every timeout already multiplied for its mode.
+#[derive(Debug, Clone)]
+pub struct PlannedService {
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub stop_timeout: Duration,
+    pub ready: Ready,
+    pub probes: Vec<ProbeSpec>,
+    pub processes: Vec<ProcessSpec>,
+    pub logs: Option<LogsSpec>,
+    /// How the engine's process lines of this platform start under emulation.
+    pub interpreter: Option<Interpreter>,
+    /// The pids and memory limits of `[settings]`: a service is confined like a test.
+    pub limits: crate::limits::Limits,
+}
+
+impl PlannedService {
+    /// Results this service adds to the platform: readiness, probes, processes, logs.
+    pub fn check_count(&self) -> usize {
+        1 + self.probes.len() + self.processes.len() + usize::from(self.logs.is_some())
+    }
+}
+
+/// The service as it runs on `platform` in `mode`, timeouts multiplied by `factor`.
+pub fn plan(
+    spec: &ServiceSpec,
+    platform: &Platform,
+    mode: &ExecMode,
+    factor: f64,
+) -> PlannedService {
+    let mut ready = spec.ready.clone();
+    ready.timeout = ready.timeout.mul_f64(factor);
+    PlannedService {
+        limits: crate::limits::Limits::default(),
+        command: spec.command.clone(),
+        entrypoint: spec.entrypoint.clone(),
+        env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        user: spec.user.clone(),
+        stop_timeout: spec.stop_timeout,
+        ready,
+        probes: spec
+            .probes
+            .iter()
+            .filter(|p| crate::spec::service_applies(&p.platforms, platform))
+            .map(|p| ProbeSpec {
+                timeout: p.timeout.mul_f64(factor),
+                ..p.clone()
+            })
+            .collect(),
+        processes: spec
+            .processes
+            .iter()
+            .filter(|p| crate::spec::service_applies(&p.platforms, platform))
+            .cloned()
+            .collect(),
+        logs: spec.logs.clone(),
+        interpreter: match mode {
+            ExecMode::Emulated { emulator } => Some(Interpreter {
+                path: emulator.interpreter.display().to_string(),
+                preserves_argv0: emulator.flags.contains('P'),
+            }),
+            _ => None,
+        },
+    }
+}
+
+/// What the platforms of one run share: the relay image, loaded once into the engine.
+#[derive(Default)]
+pub struct Shared {
+    relay: OnceCell<Result<(String, Platform), String>>,
+}
+
+impl Shared {
+    /// The relay image's reference and platform (the engine's own), loading it on first use.
+    async fn relay_image(
+        &self,
+        engine: &Engine,
+        run_id: &str,
+    ) -> Result<(String, Platform), String> {
+        self.relay
+            .get_or_init(|| async {
+                let info = engine.info().await.map_err(|e| e.to_string())?;
+                let platform =
+                    Platform::new(info.platform.os(), info.platform.architecture(), None);
+                let image = crate::probe::relay::relay_image(&platform, run_id)
+                    .map_err(|e| format!("cannot build the probe relay image: {e}"))?
+                    .ok_or_else(|| {
+                        format!(
+                            "archsmoke has no probe relay for a {platform} engine (it has one \
+                             for {}); TCP and HTTP probes need one",
+                            crate::probe::relay::supported().join(", ")
+                        )
+                    })?;
+                engine
+                    .load_image(image.archive)
+                    .await
+                    .map_err(|e| format!("cannot load the probe relay image: {e}"))?;
+                Ok((image.reference, platform))
+            })
+            .await
+            .clone()
+    }
+
+    /// Remove the relay image if this run loaded it.
+    pub async fn cleanup(&self, engine: &Engine) {
+        if let Some(Ok((reference, _))) = self.relay.get()
+            && let Err(e) = engine.remove_image(reference).await
+        {
+            tracing::warn!(image = %reference, error = %e, "could not remove the probe relay image");
+        }
+    }
+}
+
+/// What a service run needs of its run: the real engine and the run's settings.
+struct Ctx {
+    engine: Engine,
+    run_id: String,
+    output_limit: usize,
+    cancel: tokio_util::sync::CancellationToken,
+    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    services: Arc<Shared>,
+}
+
+impl Ctx {
+    fn emit(&self, event: Event) {
+        // A reporter that went away must not stop the run.
+        let _ = self.events.send(event);
+    }
+
+    /// The labels of every container of the service: the run's (for the sweep and `gc`), the
+    /// platform's, and what it is.
+    fn labels(&self, platform: &Platform, what: &str) -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([
+            (crate::engine::RUN_LABEL.to_owned(), self.run_id.clone()),
+            ("archsmoke.platform".to_owned(), platform.to_string()),
+            ("archsmoke.test".to_owned(), what.to_owned()),
+        ])
+    }
+}
+
+/// The log lines' consumers: `[logs]`, log readiness, and the line count.
+struct Logs {
+    checks: Option<LogMatcher>,
+    ready: Option<LogMatcher>,
+    lines: u64,
+    ready_tx: tokio::sync::watch::Sender<bool>,
+}
+
+/// Run the platform's service and its checks; `tests` are the spec's `[[test]]`s, run as execs
+/// inside the service once it is ready.
+pub async fn run<B: Backend>(
+    planned: &PlannedPlatform,
+    service: &PlannedService,
+    image_id: &str,
+    run: &Arc<RunContext<B>>,
+    slots: &Arc<Semaphore>,
+    network: &str,
+) -> (Vec<TestReport>, ServiceReport) {
+    let mut report = ServiceReport {
+        ready_timeout_secs: round(service.ready.timeout.as_secs_f64()),
+        ..ServiceReport::default()
+    };
+    let mut tests = checks::blank(planned, service);
+    let Some(engine) = run.engine.engine() else {
+        tests[0].status = TestStatus::Error;
+        tests[0].error = Some("service runs need a Docker Engine".into());
+        return (tests, report);
+    };
+    let ctx = Arc::new(Ctx {
+        engine: engine.clone(),
+        run_id: run.run_id.clone(),
+        output_limit: run.output_limit,
+        cancel: run.cancel.clone(),
+        events: run.events.clone(),
+        services: run.services.clone(),
+    });
+    let ctx = &ctx;
+    let permit = tokio::select! {
+        p = slots.acquire() => p.ok(),
+        () = ctx.cancel.cancelled() => None,
+    };
+    let Some(_permit) = permit else {
+        not_run(&mut tests);
+        return (tests, report);
+    };
+    ctx.emit(Event::TestStarted {
+        platform: planned.platform.clone(),
+        test: READY_TEST.into(),
+    });
+    let (ready_tx, ready_rx) = tokio::sync::watch::channel(service.ready.log.is_empty());
+    let logs = Arc::new(Mutex::new(Logs {
+        checks: service.logs.as_ref().map(LogMatcher::new),
+        ready: (!service.ready.log.is_empty()).then(|| {
+            LogMatcher::new(&LogsSpec {
+                matches: service.ready.log.clone(),
+                ..LogsSpec::default()
+            })
+        }),
+        lines: 0,
+        ready_tx,
+    }));
+    let sink_logs = logs.clone();
+    let sink = Box::new(move |line: &str| {
+        let Ok(mut l) = sink_logs.lock() else { return };
+        l.lines += 1;
+        if let Some(m) = &mut l.checks {
+            m.push(line);
+        }
+        let became_ready = match &mut l.ready {
+            Some(m) if !m.all_seen() => {
+                m.push(line);
+                m.all_seen()
+            }
+            _ => false,
+        };
+        if became_ready {
+            l.ready_tx.send_replace(true);
+        }
+    });
+    let request = ServiceRequest {
+        image: image_id.to_owned(),
+        platform: crate::run::runs_as(planned),
+        command: service.command.clone(),
+        entrypoint: service.entrypoint.clone(),
+        env: service.env.clone(),
+        user: service.user.clone(),
+        labels: ctx.labels(&planned.platform, "service"),
+        network: network.to_owned(),
+        output_limit: ctx.output_limit,
+        limits: service.limits,
+    };
+    let started = tokio::select! {
+        s = ctx.engine.start_service(&request, sink) => s,
+        () = ctx.cancel.cancelled() => {
+            not_run(&mut tests);
+            return (tests, report);
+        }
+    };
+    let running = match started {
+        Ok(r) => r,
+        Err(e) => {
+            tests[0].status = TestStatus::Error;
+            tests[0].error = Some(format!("{e} ({})", e.hint()));
+            ctx.emit(checks::finished(planned, &tests[0]));
+            return (tests, report);
+        }
+    };
+    let id = running.id.clone();
+    let start = Instant::now();
+    let relay = Relay {
+        ctx: ctx.clone(),
+        service: id.clone(),
+        platform: planned.platform.clone(),
+        live: Mutex::new(Vec::new()),
+    };
+
+    let outcome = tokio::select! {
+        r = ready::wait(&relay, &service.ready, ready_rx) => Some(r),
+        () = ctx.cancel.cancelled() => None,
+    };
+    let mut exited_early = false;
+    let waited = outcome.is_some();
+    match outcome {
+        None => {}
+        Some(Ok(())) => {
+            let took = start.elapsed();
+            report.ready = true;
+            report.ready_secs = Some(round(took.as_secs_f64()));
+            tests[0].status = TestStatus::Passed;
+            tests[0].duration = took;
+        }
+        Some(Err(not_ready)) => {
+            tests[0].status = TestStatus::Failed;
+            tests[0].duration = start.elapsed();
+            tests[0].mismatches.push(Mismatch {
+                check: "ready".into(),
+                expected: format!(
+                    "ready within {}",
+                    humantime::format_duration(service.ready.timeout)
+                ),
+                actual: not_ready.message.clone(),
+            });
+            tests[0].exit_code = not_ready.exit_code;
+            report.exit_code = not_ready.exit_code;
+            report.not_ready = Some(not_ready.message);
+            exited_early = not_ready.exit_code.is_some();
+        }
+    }
+    if waited {
+        tests[0].error = None;
+        ctx.emit(checks::finished(planned, &tests[0]));
+    }
+    if report.ready && !ctx.cancel.is_cancelled() {
+        checks::run(&relay, planned, service, &id, &mut tests).await;
+    }
+
+    relay.cleanup().await;
+    // Stop, then read what it printed; the container goes whatever happened above.
+    if !exited_early && !ctx.cancel.is_cancelled() {
+        match ctx.engine.stop_service(&id, service.stop_timeout).await {
+            Ok(stopped) => report.killed = stopped.killed,
+            Err(e) => tracing::warn!(container = %id, error = %e, "could not stop the service"),
+        }
+    }
+    if let Ok(state) = ctx.engine.service_state(&id).await {
+        report.restarts = state.restarts;
+    }
+    if let Err(e) = ctx.engine.remove_service(&id).await {
+        tracing::warn!(container = %id, error = %e, "could not remove the service container");
+    }
+    let output = running.output(DRAIN_WAIT).await;
+    report.logs = output.text();
+    report.logs_dropped = output.dropped;
+    let logs = logs
+        .lock()
+        .map(|l| (l.lines, l.checks.as_ref().map(LogMatcher::mismatches)));
+    if let Ok((lines, mismatches)) = logs {
+        report.log_lines = lines;
+        if let (Some(mismatches), Some(t)) =
+            (mismatches, tests.iter_mut().find(|t| t.name == LOGS_TEST))
+            && report.ready
+            && !ctx.cancel.is_cancelled()
+        {
+            t.status = if mismatches.is_empty() {
+                TestStatus::Passed
+            } else {
+                TestStatus::Failed
+            };
+            t.mismatches = mismatches;
+            t.stdout = report.logs.clone();
+            t.stdout_dropped = report.logs_dropped;
+            ctx.emit(checks::finished(planned, t));
+        }
+    }
+    // The readiness failure shows the service's last words, as a test's output would.
+    if !report.ready && waited {
+        tests[0].stderr = last_lines(&report.logs, TAIL_LINES);
+    }
+    if ctx.cancel.is_cancelled() {
+        not_run(&mut tests);
+    }
+    (tests, report)
+}
+
+/// What an interrupt left unrun is not run, not skipped because of the service.
+fn not_run(tests: &mut [TestReport]) {
+    for t in tests.iter_mut().filter(|t| t.status == TestStatus::Skipped) {
+        t.status = TestStatus::NotRun;
+        t.error = None;
+    }
+}
+
+/// Opens relay connections into one service's network namespace.
+struct Relay {
+    ctx: Arc<Ctx>,
+    service: String,
+    platform: Platform,
+    /// Relays not removed yet: a wait abandoned at its deadline leaves its relay here.
+    live: Mutex<Vec<String>>,
+}
+
+impl Relay {
+    fn engine(&self) -> &Engine {
+        &self.ctx.engine
+    }
+
+    /// Connect to `port` inside the service (retrying refusals when `wait`), then hand the
+    /// connection to `then`; the relay container is removed afterwards, and by
+    /// [`Relay::cleanup`] if this future is dropped first.
+    async fn with_connection<T>(
+        &self,
+        port: u16,
+        wait: bool,
+        deadline: tokio::time::Instant,
+        then: impl AsyncFnOnce(crate::engine::RelayConnection) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let (image, platform) = self
+            .ctx
+            .services
+            .relay_image(self.engine(), &self.ctx.run_id)
+            .await?;
+        let request = crate::engine::RelayRequest {
+            image,
+            platform,
+            service: self.service.clone(),
+            port,
+            wait,
+            labels: self.ctx.labels(&self.platform, "probe relay"),
+        };
+        let id = self
+            .engine()
+            .create_relay(&request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut live) = self.live.lock() {
+            live.push(id.clone());
+        }
+        let result = tokio::time::timeout_at(deadline, async {
+            let connection = self
+                .engine()
+                .connect_relay(&id)
+                .await
+                .map_err(|e| e.to_string())?;
+            then(connection).await
+        })
+        .await;
+        if let Err(e) = self.engine().remove_service(&id).await {
+            tracing::warn!(container = %id, error = %e, "could not remove a probe relay");
+        } else if let Ok(mut live) = self.live.lock() {
+            live.retain(|l| *l != id);
+        }
+        result.map_err(|_| "no answer before the deadline".to_owned())?
+    }
+
+    /// Remove relays whose users were dropped mid-way.
+    async fn cleanup(&self) {
+        let left = self.live.lock().map(|l| l.clone()).unwrap_or_default();
+        for id in left {
+            if let Err(e) = self.engine().remove_service(&id).await {
+                tracing::warn!(container = %id, error = %e, "could not remove a probe relay");
+            }
+        }
+    }
+}
+
+/// The last `n` lines of `text`, at most 4 KiB: what a failure shows of the service's output.
+fn last_lines(text: &str, n: usize) -> String {
+    let start = text
+        .trim_end()
+        .rmatch_indices('\n')
+        .nth(n.saturating_sub(1))
+        .map_or(0, |(i, _)| i + 1);
+    let tail = &text[start..];
+    let mut cut = tail.len().saturating_sub(4096);
+    while !tail.is_char_boundary(cut) {
+        cut += 1;
+    }
+    tail[cut..].to_owned()
+}
+
+fn round(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_keeps_the_end() {
+        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(last_lines("a\nb", 5), "a\nb");
+        assert_eq!(last_lines("", 3), "");
+        assert_eq!(last_lines(&"é".repeat(5000), 1).len(), 4096);
+    }
+}

@@ -1,0 +1,273 @@
+//! Readiness: every condition of `[service.ready]` at once, against one deadline, while the
+//! container is watched. A service that exits (or is restarted) before it is ready ends the
+//! wait at once with its exit code; the caller adds the tail of its logs.
+//!
+//! - log: the line sink flips a watch channel when every pattern has been seen;
+//! - tcp: one relay in retry mode (a connect every 50 ms inside the namespace) until it connects;
+//! - http: a relay connection per attempt until the answer has the expected status;
+//! - healthcheck: the engine's `State.Health.Status` until `healthy`;
+//! - exec: the command inside the service until it exits 0.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Relay;
+use crate::engine::{ExecRequest, RelayConnection};
+use crate::spec::Ready;
+
+/// How often the container's state is read while waiting (exit, health).
+const POLL: Duration = Duration::from_millis(100);
+/// Pause between HTTP and exec attempts that did not succeed.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// Why a service is not ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub message: String,
+    /// Set when the container exited before it was ready.
+    pub exit_code: Option<i64>,
+}
+
+/// Wait until every condition holds, the container exits, or the deadline passes.
+pub async fn wait(
+    relay: &Relay,
+    ready: &Ready,
+    log_ready: watch::Receiver<bool>,
+) -> Result<(), NotReady> {
+    let deadline = Instant::now() + ready.timeout;
+    let pending = std::sync::Mutex::new(Vec::<&'static str>::new());
+    let note = |what: &'static str, done: bool| {
+        if let Ok(mut p) = pending.lock() {
+            p.retain(|w| *w != what);
+            if !done {
+                p.push(what);
+            }
+        }
+    };
+    let conditions = async {
+        tokio::try_join!(
+            async {
+                note("a log line matching", false);
+                let mut rx = log_ready;
+                rx.wait_for(|seen| *seen)
+                    .await
+                    .map_err(|_| "the log stream ended".to_owned())?;
+                note("a log line matching", true);
+                Ok::<(), String>(())
+            },
+            async {
+                if let Some(port) = ready.tcp {
+                    note("tcp", false);
+                    tcp(relay, port, deadline).await?;
+                    note("tcp", true);
+                }
+                Ok(())
+            },
+            async {
+                if let Some(request) = &ready.http {
+                    note("http", false);
+                    http(relay, request, deadline).await?;
+                    note("http", true);
+                }
+                Ok(())
+            },
+            async {
+                if ready.healthcheck {
+                    note("healthcheck", false);
+                    healthy(relay, deadline).await?;
+                    note("healthcheck", true);
+                }
+                Ok(())
+            },
+            async {
+                if let Some(argv) = &ready.exec {
+                    note("exec", false);
+                    exec(relay, argv, deadline).await?;
+                    note("exec", true);
+                }
+                Ok(())
+            },
+        )
+    };
+    let describe_pending = || {
+        let p = pending.lock().map(|p| p.clone()).unwrap_or_default();
+        describe(ready, &p)
+    };
+    tokio::select! {
+        r = conditions => r.map(|_| ()).map_err(|message| NotReady { message, exit_code: None }),
+        exited = exited(relay) => Err(exited),
+        () = tokio::time::sleep_until(deadline) => Err(NotReady {
+            message: format!(
+                "not ready after {}: still waiting for {}",
+                humantime::format_duration(ready.timeout),
+                describe_pending()
+            ),
+            exit_code: None,
+        }),
+    }
+}
+
+/// What the service still lacks, in the spec's words.
+fn describe(ready: &Ready, pending: &[&str]) -> String {
+    let mut out = Vec::new();
+    for what in pending {
+        out.push(match *what {
+            "a log line matching" => format!(
+                "a log line matching {}",
+                ready
+                    .log
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            "tcp" => format!("port {} to accept connections", ready.tcp.unwrap_or(0)),
+            "http" => ready.http.as_ref().map_or_else(String::new, |h| {
+                format!(
+                    "{} {} on port {} to answer {}",
+                    h.method, h.path, h.port, h.status
+                )
+            }),
+            "healthcheck" => "the image's HEALTHCHECK to report healthy".to_owned(),
+            "exec" => format!("{:?} to exit 0", ready.exec.clone().unwrap_or_default()),
+            other => other.to_owned(),
+        });
+    }
+    if out.is_empty() {
+        "nothing (the deadline passed as it became ready)".into()
+    } else {
+        out.join(", ")
+    }
+}
+
+/// Resolves when the container is no longer running (or was restarted).
+async fn exited(relay: &Relay) -> NotReady {
+    loop {
+        match relay.engine().service_state(&relay.service).await {
+            Ok(state) if !state.running || state.restarts > 0 => {
+                let code = state.exit_code.unwrap_or(-1);
+                let mut message = if state.running {
+                    format!(
+                        "the service restarted ({} times) before it was ready",
+                        state.restarts
+                    )
+                } else {
+                    format!("the service exited with code {code} before it was ready")
+                };
+                if state.oom_killed {
+                    message.push_str(" (killed: out of memory)");
+                }
+                if let Some(e) = state.error {
+                    message.push_str(&format!(": {e}"));
+                }
+                return NotReady {
+                    message,
+                    exit_code: Some(code),
+                };
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return NotReady {
+                    message: format!("the service container disappeared: {e}"),
+                    exit_code: None,
+                };
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn tcp(relay: &Relay, port: u16, deadline: Instant) -> Result<(), String> {
+    relay
+        .with_connection(port, true, deadline, async |c| match c {
+            RelayConnection::Connected(_) => Ok(()),
+            RelayConnection::Failed { errno } => Err(format!(
+                "connecting to port {port} failed with errno {errno}"
+            )),
+        })
+        .await
+        .map_err(|e| format!("port {port}: {e}"))
+}
+
+async fn http(
+    relay: &Relay,
+    request: &crate::spec::HttpRequest,
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut last = String::from("no answer yet");
+    while Instant::now() < deadline {
+        let limit = relay.ctx.output_limit;
+        let answer = relay
+            .with_connection(request.port, true, deadline, async |c| match c {
+                RelayConnection::Connected(stream) => {
+                    super::http::exchange(stream, request, limit).await
+                }
+                RelayConnection::Failed { errno } => Err(format!("connect failed: errno {errno}")),
+            })
+            .await;
+        match answer {
+            Ok(a) if a.status == request.status => return Ok(()),
+            Ok(a) => last = format!("answered {}", a.status),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+    Err(format!(
+        "{} {} on port {} never answered {} ({last})",
+        request.method, request.path, request.port, request.status
+    ))
+}
+
+async fn healthy(relay: &Relay, deadline: Instant) -> Result<(), String> {
+    loop {
+        let state = relay
+            .engine()
+            .service_state(&relay.service)
+            .await
+            .map_err(|e| e.to_string())?;
+        match state.health.as_deref() {
+            Some("healthy") => return Ok(()),
+            None if state.running => {
+                return Err(
+                    "the image has no HEALTHCHECK, so the engine reports no health; \
+                            use another readiness condition"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err("the HEALTHCHECK never reported healthy".into());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn exec(relay: &Relay, argv: &[String], deadline: Instant) -> Result<(), String> {
+    let mut last = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("{argv:?} never exited 0 ({last})"));
+        }
+        let request = ExecRequest {
+            argv: argv.to_vec(),
+            env: Vec::new(),
+            timeout: left,
+            output_limit: 4096,
+        };
+        match relay.engine().exec(&relay.service, &request).await {
+            Ok(r) if r.exit_code == Some(0) => return Ok(()),
+            Ok(r) => {
+                last = match r.exit_code {
+                    Some(c) => format!("last exit code {c}: {}", r.stderr.text().trim()),
+                    None => "still running at the deadline".into(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}

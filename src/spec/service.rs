@@ -1,0 +1,550 @@
+//! The spec's service tables: `[service]` (start the image as it ships and wait until it is
+//! ready), `[[probe]]` (TCP and HTTP from inside the service's network namespace),
+//! `[[process]]` (the engine's view of the container's processes) and `[logs]` (the service's
+//! output over the whole run). Raw serde types and their validation live together here so that
+//! the shared spec files only gain one field each.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::raw::OneOrMany;
+use super::{SpecError, Validator};
+use crate::platform::Platform;
+
+/// Readiness deadline when `[service.ready]` names none (before the emulation factor).
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopped service may take after SIGTERM before it is killed.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per-probe deadline when the probe names none (before the emulation factor).
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------
+// Raw tables, as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub stop_timeout: Option<Spanned<String>>,
+    pub ready: Option<Spanned<RawReady>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReady {
+    pub log: Option<Spanned<OneOrMany>>,
+    pub tcp: Option<Spanned<i64>>,
+    pub http: Option<Spanned<RawHttp>>,
+    pub healthcheck: Option<bool>,
+    pub exec: Option<Spanned<Vec<String>>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub port: Spanned<i64>,
+    pub path: Option<String>,
+    pub method: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub status: Option<Spanned<i64>>,
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub name: Spanned<String>,
+    pub tcp: Option<Spanned<i64>>,
+    pub open: Option<bool>,
+    pub http: Option<Spanned<RawHttp>>,
+    pub body_contains: Option<OneOrMany>,
+    pub body_matches: Option<Spanned<OneOrMany>>,
+    pub body_excludes: Option<OneOrMany>,
+    pub header_matches: Option<Spanned<BTreeMap<String, String>>>,
+    pub timeout: Option<Spanned<String>>,
+    pub platforms: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcess {
+    pub name: Spanned<String>,
+    pub command_matches: Spanned<String>,
+    pub user: Option<String>,
+    pub count: Option<Spanned<i64>>,
+    pub platforms: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    pub contains: Option<OneOrMany>,
+    pub matches: Option<Spanned<OneOrMany>>,
+    pub excludes: Option<OneOrMany>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Validated.
+
+/// Everything service-related in a spec.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub stop_timeout: Duration,
+    pub ready: Ready,
+    pub probes: Vec<ProbeSpec>,
+    pub processes: Vec<ProcessSpec>,
+    pub logs: Option<LogsSpec>,
+}
+
+/// What "ready" means: every condition given must hold, all within `timeout`.
+#[derive(Debug, Clone, Default)]
+pub struct Ready {
+    pub log: Vec<Regex>,
+    pub tcp: Option<u16>,
+    pub http: Option<HttpRequest>,
+    pub healthcheck: bool,
+    pub exec: Option<Vec<String>>,
+    pub timeout: Duration,
+}
+
+impl Ready {
+    /// No condition at all: the service is ready once it has started and still runs.
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+            && self.tcp.is_none()
+            && self.http.is_none()
+            && !self.healthcheck
+            && self.exec.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub port: u16,
+    pub method: String,
+    pub path: String,
+    pub host: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// The status the answer must have.
+    pub status: u16,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub name: String,
+    pub kind: ProbeKind,
+    pub timeout: Duration,
+    pub platforms: Option<Vec<Platform>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProbeKind {
+    /// A TCP connection to the port must succeed (`open`) or be refused (`!open`).
+    Tcp { port: u16, open: bool },
+    Http {
+        request: Box<HttpRequest>,
+        expect: Box<HttpExpect>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpExpect {
+    pub body_contains: Vec<String>,
+    pub body_matches: Vec<Regex>,
+    pub body_excludes: Vec<String>,
+    /// Header name (lowercase) → pattern its value must match.
+    pub header_matches: Vec<(String, Regex)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub name: String,
+    pub command_matches: Regex,
+    pub user: Option<String>,
+    /// Exactly this many matching processes; `None`: at least one.
+    pub count: Option<u32>,
+    pub platforms: Option<Vec<Platform>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogsSpec {
+    pub contains: Vec<String>,
+    pub matches: Vec<Regex>,
+    pub excludes: Vec<String>,
+}
+
+/// Whether a check limited to `platforms` runs on `platform`.
+pub fn applies(platforms: &Option<Vec<Platform>>, platform: &Platform) -> bool {
+    platforms
+        .as_ref()
+        .is_none_or(|ps| ps.iter().any(|p| p == platform))
+}
+
+/// The raw service tables of a spec, gathered for validation.
+pub struct RawServiceTables {
+    pub service: Option<Spanned<RawService>>,
+    pub probes: Vec<Spanned<RawProbe>>,
+    pub processes: Vec<Spanned<RawProcess>>,
+    pub logs: Option<Spanned<RawLogs>>,
+}
+
+impl Validator<'_> {
+    pub(super) fn service(
+        &self,
+        raw: RawServiceTables,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<Option<ServiceSpec>, SpecError> {
+        let Some(service) = raw.service else {
+            let stray = raw
+                .probes
+                .first()
+                .map(|p| p.span().start)
+                .or_else(|| raw.processes.first().map(|p| p.span().start))
+                .or_else(|| raw.logs.as_ref().map(|l| l.span().start));
+            if let Some(at) = stray {
+                return Err(SpecError::at(
+                    self.path,
+                    self.text,
+                    at,
+                    "[[probe]], [[process]] and [logs] check a running service, and the spec \
+                     has no [service]",
+                )
+                .with_hint("add a [service] table (it starts the image with its own entrypoint)"));
+            }
+            return Ok(None);
+        };
+        let s = service.get_ref();
+        for (what, argv) in [("command", &s.command), ("entrypoint", &s.entrypoint)] {
+            if argv.as_ref().is_some_and(Vec::is_empty) {
+                return Err(self
+                    .err(&service, format!("[service] has an empty `{what}`"))
+                    .with_hint(format!("give `{what}` at least one element, or remove it")));
+            }
+        }
+        if s.user.as_ref().is_some_and(|u| u.trim().is_empty()) {
+            return Err(self
+                .err(&service, "[service] has an empty `user`")
+                .with_hint("name a user or uid[:gid], or remove `user`"));
+        }
+        let stop_timeout = match &s.stop_timeout {
+            Some(t) => self.duration(t)?,
+            None => DEFAULT_STOP_TIMEOUT,
+        };
+        let ready = match &s.ready {
+            Some(r) => self.ready(r)?,
+            None => Ready {
+                timeout: DEFAULT_READY_TIMEOUT,
+                ..Ready::default()
+            },
+        };
+        let mut names = std::collections::BTreeSet::new();
+        let mut probes = Vec::new();
+        for p in &raw.probes {
+            let probe = self.probe(p.get_ref(), spec_platforms)?;
+            if !names.insert(format!("probe {}", probe.name)) {
+                return Err(self.err(
+                    &p.get_ref().name,
+                    format!("duplicate probe name `{}`", probe.name),
+                ));
+            }
+            probes.push(probe);
+        }
+        let mut processes = Vec::new();
+        for p in &raw.processes {
+            let process = self.process(p.get_ref())?;
+            if !names.insert(format!("process {}", process.name)) {
+                return Err(self.err(
+                    &p.get_ref().name,
+                    format!("duplicate process name `{}`", process.name),
+                ));
+            }
+            processes.push(process);
+        }
+        let logs = match &raw.logs {
+            Some(l) => {
+                let l = l.get_ref();
+                Some(LogsSpec {
+                    contains: l
+                        .contains
+                        .clone()
+                        .map(OneOrMany::into_vec)
+                        .unwrap_or_default(),
+                    matches: l
+                        .matches
+                        .as_ref()
+                        .map(|m| self.regexes(m))
+                        .transpose()?
+                        .unwrap_or_default(),
+                    excludes: l
+                        .excludes
+                        .clone()
+                        .map(OneOrMany::into_vec)
+                        .unwrap_or_default(),
+                })
+            }
+            None => None,
+        };
+        Ok(Some(ServiceSpec {
+            command: s.command.clone(),
+            entrypoint: s.entrypoint.clone(),
+            env: s.env.clone(),
+            user: s.user.clone(),
+            stop_timeout,
+            ready,
+            probes,
+            processes,
+            logs,
+        }))
+    }
+
+    fn service_port(&self, raw: &Spanned<i64>) -> Result<u16, SpecError> {
+        u16::try_from(*raw.get_ref())
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                self.err(raw, format!("port {} is out of range", raw.get_ref()))
+                    .with_hint("ports are 1 to 65535")
+            })
+    }
+
+    fn ready(&self, raw: &Spanned<RawReady>) -> Result<Ready, SpecError> {
+        let r = raw.get_ref();
+        if let Some(e) = &r.exec
+            && e.get_ref().is_empty()
+        {
+            return Err(self.err(e, "`exec` is empty").with_hint(
+                "name a command that exits 0 once the service is ready, e.g. [\"cat\", \"/run/ready\"]",
+            ));
+        }
+        Ok(Ready {
+            log: r
+                .log
+                .as_ref()
+                .map(|l| self.regexes(l))
+                .transpose()?
+                .unwrap_or_default(),
+            tcp: r.tcp.as_ref().map(|p| self.service_port(p)).transpose()?,
+            http: r.http.as_ref().map(|h| self.http(h)).transpose()?,
+            healthcheck: r.healthcheck.unwrap_or(false),
+            exec: r.exec.as_ref().map(|e| e.get_ref().clone()),
+            timeout: match &r.timeout {
+                Some(t) => self.duration(t)?,
+                None => DEFAULT_READY_TIMEOUT,
+            },
+        })
+    }
+
+    fn http(&self, raw: &Spanned<RawHttp>) -> Result<HttpRequest, SpecError> {
+        let h = raw.get_ref();
+        let port = self.service_port(&h.port)?;
+        let method = match &h.method {
+            Some(m) => {
+                let v = m.get_ref().trim().to_ascii_uppercase();
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    return Err(self
+                        .err(m, format!("bad HTTP method `{}`", m.get_ref()))
+                        .with_hint("use GET, HEAD, POST, PUT, DELETE, ..."));
+                }
+                v
+            }
+            None => "GET".to_owned(),
+        };
+        let path = h.path.clone().unwrap_or_else(|| "/".to_owned());
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self
+                .err(raw, format!("bad HTTP path `{path}`"))
+                .with_hint("paths start with `/` and contain no spaces (percent-encode them)"));
+        }
+        for (name, value) in &h.headers {
+            let bad_name = name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if bad_name || value.chars().any(|c| c == '\r' || c == '\n') {
+                return Err(self
+                    .err(raw, format!("bad HTTP header `{name}`"))
+                    .with_hint("header names are tokens; values hold no line breaks"));
+            }
+        }
+        let status = match &h.status {
+            Some(s) => u16::try_from(*s.get_ref())
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| {
+                    self.err(s, format!("HTTP status {} is not a status", s.get_ref()))
+                        .with_hint("statuses are 100 to 599")
+                })?,
+            None => 200,
+        };
+        Ok(HttpRequest {
+            port,
+            method,
+            path,
+            host: h
+                .host
+                .clone()
+                .unwrap_or_else(|| format!("127.0.0.1:{port}")),
+            headers: h
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            body: h.body.clone(),
+            status,
+        })
+    }
+
+    fn probe(
+        &self,
+        raw: &RawProbe,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<ProbeSpec, SpecError> {
+        let name = raw.name.get_ref().trim();
+        if name.is_empty() {
+            return Err(self.err(&raw.name, "a probe name is empty"));
+        }
+        let expects_http = raw.body_contains.is_some()
+            || raw.body_matches.is_some()
+            || raw.body_excludes.is_some()
+            || raw.header_matches.is_some();
+        let kind = match (&raw.tcp, &raw.http) {
+            (Some(port), None) => {
+                if expects_http {
+                    return Err(self
+                        .err(
+                            &raw.name,
+                            format!("probe `{name}` checks a body or headers over plain TCP"),
+                        )
+                        .with_hint("use `http = { port = ... }` for body and header checks"));
+                }
+                ProbeKind::Tcp {
+                    port: self.service_port(port)?,
+                    open: raw.open.unwrap_or(true),
+                }
+            }
+            (None, Some(http)) => {
+                if raw.open.is_some() {
+                    return Err(self
+                        .err(&raw.name, format!("probe `{name}`: `open` goes with `tcp`"))
+                        .with_hint("an HTTP probe expects a `status` inside `http = { ... }`"));
+                }
+                let header_matches = match &raw.header_matches {
+                    Some(h) => h
+                        .get_ref()
+                        .iter()
+                        .map(|(k, v)| {
+                            let one = Spanned::new(h.span(), OneOrMany::One(v.clone()));
+                            let re = self.regexes(&one)?.remove(0);
+                            Ok((k.to_ascii_lowercase(), re))
+                        })
+                        .collect::<Result<_, SpecError>>()?,
+                    None => Vec::new(),
+                };
+                ProbeKind::Http {
+                    request: Box::new(self.http(http)?),
+                    expect: Box::new(HttpExpect {
+                        body_contains: raw
+                            .body_contains
+                            .clone()
+                            .map(OneOrMany::into_vec)
+                            .unwrap_or_default(),
+                        body_matches: raw
+                            .body_matches
+                            .as_ref()
+                            .map(|m| self.regexes(m))
+                            .transpose()?
+                            .unwrap_or_default(),
+                        body_excludes: raw
+                            .body_excludes
+                            .clone()
+                            .map(OneOrMany::into_vec)
+                            .unwrap_or_default(),
+                        header_matches,
+                    }),
+                }
+            }
+            _ => {
+                return Err(self
+                    .err(
+                        &raw.name,
+                        format!("probe `{name}` needs exactly one of `tcp` and `http`"),
+                    )
+                    .with_hint("tcp = 8080, or http = { port = 8080, path = \"/\" }"));
+            }
+        };
+        let platforms = raw
+            .platforms
+            .as_deref()
+            .map(|ps| self.platform_list(ps, "platforms"))
+            .transpose()?;
+        if let (Some(mine), Some(all)) = (&platforms, spec_platforms)
+            && let Some(p) = mine.iter().find(|p| !all.contains(p))
+        {
+            return Err(self
+                .err(
+                    &raw.name,
+                    format!("probe `{name}` names `{p}`, which is not among the spec's platforms"),
+                )
+                .with_hint("add it to `platforms`, or fix the probe's list"));
+        }
+        Ok(ProbeSpec {
+            name: name.to_owned(),
+            kind,
+            timeout: match &raw.timeout {
+                Some(t) => self.duration(t)?,
+                None => DEFAULT_PROBE_TIMEOUT,
+            },
+            platforms,
+        })
+    }
+
+    fn process(&self, raw: &RawProcess) -> Result<ProcessSpec, SpecError> {
+        let name = raw.name.get_ref().trim();
+        if name.is_empty() {
+            return Err(self.err(&raw.name, "a process check's name is empty"));
+        }
+        let one = Spanned::new(
+            raw.command_matches.span(),
+            OneOrMany::One(raw.command_matches.get_ref().clone()),
+        );
+        let command_matches = self.regexes(&one)?.remove(0);
+        let count = match &raw.count {
+            Some(c) => Some(u32::try_from(*c.get_ref()).map_err(|_| {
+                self.err(c, format!("count {} is out of range", c.get_ref()))
+                    .with_hint("count is how many processes must match: 0 or more")
+            })?),
+            None => None,
+        };
+        Ok(ProcessSpec {
+            name: name.to_owned(),
+            command_matches,
+            user: raw.user.clone(),
+            count,
+            platforms: raw
+                .platforms
+                .as_deref()
+                .map(|ps| self.platform_list(ps, "platforms"))
+                .transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;
