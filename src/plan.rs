@@ -403,8 +403,8 @@ pub fn policy_problem(
 fn native_engine_hint(platform: &Platform) -> String {
     let arch = platform.architecture();
     format!(
-        "test it on a native {arch} engine: --host ssh://user@{arch}-machine (or \
-         DOCKER_HOST=...); or allow emulation with --emulation allow"
+        "test it on the engine of a native {arch} machine (--host tcp://HOST:PORT or \
+         unix:///PATH, or DOCKER_HOST); or allow emulation with --emulation allow"
     )
 }
 

@@ -30,3 +30,328 @@ fn permission_denied_on_the_socket_points_at_the_docker_group_not_at_starting_th
     assert!(all.contains("`docker`"), "{}", r.explain());
     assert!(!all.contains("start the engine"), "{}", r.explain());
 }
+
+const UNAME_SPEC: &str = r#"
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+"#;
+
+/// A typo in the image reference is the user's error: the registry answered, it just has no such
+/// repository or tag. Exit 2 (fix the reference), not 3 (CI would retry an outage).
+#[test]
+fn a_misspelled_image_is_a_usage_error_not_an_outage() {
+    let s = spec("typo", UNAME_SPEC);
+    for reference in [
+        format!("{}/{REPO}:no-such-tag", registry()),
+        format!("{}/archsmoke/no-such-repo:multi", registry()),
+    ] {
+        let r = run(&["run", "--image", &reference, s.path()]);
+        assert_eq!(r.code, 2, "{reference}: {}", r.explain());
+        assert!(r.stderr.contains("was not found"), "{}", r.explain());
+        assert!(r.stderr.contains("spelling"), "{}", r.explain());
+    }
+}
+
+/// `-q` is for CI logs: no progress lines (run started, audit started), only failures and the
+/// verdict.
+#[test]
+fn quiet_prints_no_progress_lines() {
+    let s = spec("quiet", UNAME_SPEC);
+    let r = run(&["run", "-q", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(!r.stderr.contains("testing "), "{}", r.explain());
+    assert!(!r.stderr.contains("auditing"), "{}", r.explain());
+    assert!(!r.stderr.contains("[run "), "{}", r.explain());
+    assert!(r.stdout.contains("PASSED"), "{}", r.explain());
+}
+
+/// A command written as one string is the most common first spec error; env as a list and a bare
+/// number for a timeout follow. Each gets a hint with the line rewritten the way it must be.
+#[test]
+fn a_command_written_as_a_string_gets_the_list_it_should_be() {
+    for (line, hint) in [
+        (r#"command = "uname -m""#, r#"command = ["uname", "-m"]"#),
+        (r#"env = ["A=1"]"#, r#"env = { NAME = "value" }"#),
+        ("timeout = 5", r#"timeout = "5s""#),
+    ] {
+        let text = if line.starts_with("command") {
+            format!("[[test]]\nname = \"t\"\n{line}\n")
+        } else {
+            format!("[[test]]\nname = \"t\"\ncommand = [\"true\"]\n{line}\n")
+        };
+        let s = spec("typed", &text);
+        let r = run(&["run", "--image", &image("multi"), s.path()]);
+        assert_eq!(r.code, 2, "{}", r.explain());
+        assert!(r.stderr.contains(hint), "{line}: {}", r.explain());
+    }
+}
+
+/// Hints name only what works for the user: no `ssh://` engine (not supported), no spec file that
+/// exists only in archsmoke's own repository.
+#[test]
+fn hints_suggest_only_what_works_outside_this_repository() {
+    let s = spec(
+        "forbid",
+        "[settings]\nemulation = \"forbid\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert!(!r.stdout.contains("ssh://"), "{}", r.explain());
+    assert!(r.stdout.contains("--emulation allow"), "{}", r.explain());
+    let r = run(&["run", "/nonexistent/spec.toml"]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(!r.stderr.contains("smoke-tests/"), "{}", r.explain());
+    assert!(r.stderr.contains("archsmoke init"), "{}", r.explain());
+}
+
+/// Image checks (metadata, files, audit) have no deadline: JUnit shows no `duration … (timeout
+/// 0s)` for them and JSON has `timeout_secs: null`; JUnit times have exactly three decimals.
+#[test]
+fn metadata_failures_carry_no_meaningless_timeout_and_times_are_fixed_precision() {
+    let s = spec(
+        "meta",
+        r#"
+platforms = ["linux/amd64"]
+[metadata]
+cmd = ["no-such-cmd"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+"#,
+    );
+    let dir = tempfile::tempdir().expect("as set up above");
+    let junit = dir.path().join("j.xml");
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "run",
+        "--image",
+        &image("multi"),
+        "--junit",
+        junit.to_str().expect("as set up above"),
+        "--json",
+        json.to_str().expect("as set up above"),
+        s.path(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let xml = std::fs::read_to_string(&junit).expect("as set up above");
+    assert!(!xml.contains("timeout 0s"), "{xml}");
+    for time in xml.split("time=\"").skip(1) {
+        let value = time.split('"').next().expect("as set up above");
+        let decimals = value.split('.').nth(1).unwrap_or("");
+        assert_eq!(decimals.len(), 3, "time={value} in {xml}");
+    }
+    let report = json_report(&json);
+    let tests = platform(&report, "linux/amd64")["tests"]
+        .as_array()
+        .expect("as set up above")
+        .clone();
+    let meta = tests
+        .iter()
+        .find(|t| t["name"].as_str().unwrap_or("").contains("metadata"))
+        .unwrap_or_else(|| panic!("no metadata test in {tests:?}"));
+    assert!(meta["timeout_secs"].is_null(), "{meta}");
+    let machine = tests
+        .iter()
+        .find(|t| t["name"] == "machine")
+        .expect("as set up above");
+    assert!(
+        machine["timeout_secs"].as_f64().expect("as set up above") > 0.0,
+        "{machine}"
+    );
+}
+
+/// `archsmoke init` writes a starter spec from the image alone, and that spec runs green on the
+/// image it came from: the six platforms, a machine check each, the config's metadata, the audit.
+#[test]
+fn init_writes_a_spec_that_runs_green_on_its_own_image() {
+    let dir = tempfile::tempdir().expect("as set up above");
+    let path = dir.path().join("smoke.toml");
+    let r = run(&[
+        "init",
+        &image("multi"),
+        "-o",
+        path.to_str().expect("as set up above"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let text = std::fs::read_to_string(&path).expect("as set up above");
+    for platform in [
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/386",
+    ] {
+        assert!(
+            text.contains(&format!("[test.per_platform.\"{platform}\"]")),
+            "{platform}:\n{text}"
+        );
+    }
+    assert!(text.contains("[metadata]\ncmd = [\"sh\"]"), "{text}");
+    assert!(text.contains("[audit]\nelf = \"error\""), "{text}");
+    assert!(
+        text.contains("# command = [\"sh\", \"--version\"]"),
+        "{text}"
+    );
+    // Never overwrite a spec someone already edited.
+    let again = run(&[
+        "init",
+        &image("multi"),
+        "-o",
+        path.to_str().expect("as set up above"),
+    ]);
+    assert_eq!(again.code, 2, "{}", again.explain());
+    let r = run(&["run", path.to_str().expect("as set up above")]);
+    assert_eq!(r.code, 0, "{}\n{text}", r.explain());
+    assert!(
+        r.stdout.contains("PASSED: 6/6 platforms"),
+        "{}",
+        r.explain()
+    );
+}
+
+/// The final matrix fits 80 columns when stdout is not a terminal (elided digests, short headers);
+/// full digests stay in the JSON report.
+fn assert_matrix_fits(r: &Run, columns: usize) {
+    let rows: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PLATFORM") || l.starts_with("linux/"))
+        .collect();
+    assert!(rows.len() > 1, "no matrix in {}", r.explain());
+    for row in rows {
+        assert!(
+            row.chars().count() <= columns,
+            "{} > {columns}: {row}",
+            row.chars().count()
+        );
+    }
+}
+
+#[test]
+fn the_six_platform_matrix_fits_80_columns() {
+    let s = spec("wide", UNAME_SPEC);
+    let r = Run::from(
+        archsmoke()
+            .args(["run", "--image", &image("multi"), s.path()])
+            .env_remove("COLUMNS")
+            .output()
+            .expect("as set up above"),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_matrix_fits(&r, 80);
+    let narrow = Run::from(
+        archsmoke()
+            .args(["run", "--image", &image("multi"), s.path()])
+            .env("COLUMNS", "70")
+            .output()
+            .expect("as set up above"),
+    );
+    assert_matrix_fits(&narrow, 70);
+}
+
+/// The newcomer's walk-through: a clean clone, `cargo install` as the README says, `archsmoke
+/// init` on the six-platform image, run the generated spec: exit 0, a matrix within 80 columns.
+/// (`--debug` and a target directory kept under this checkout's `target/` so CI does not build
+/// the release profile's dependencies a second time; the commands are otherwise the README's.)
+#[test]
+fn a_newcomer_installs_from_a_clean_clone_inits_and_runs_green() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("as set up above");
+    assert!(
+        readme.contains("cargo install --locked --path ."),
+        "README install line changed"
+    );
+    let tmp = tempfile::tempdir().expect("as set up above");
+    let clone = tmp.path().join("archsmoke");
+    let ok = Command::new("git")
+        .args(["clone", "-q"])
+        .arg(repo_root())
+        .arg(&clone)
+        .status()
+        .expect("as set up above");
+    assert!(ok.success(), "git clone");
+    let root = tmp.path().join("root");
+    let out = Command::new("cargo")
+        .args(["install", "--locked", "--offline", "--debug", "--path", "."])
+        .arg("--root")
+        .arg(&root)
+        .current_dir(&clone)
+        .env(
+            "CARGO_TARGET_DIR",
+            repo_root().join("target").join("walkthrough"),
+        )
+        .output()
+        .expect("as set up above");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = root.join("bin").join("archsmoke");
+    let spec = tmp.path().join("smoke.toml");
+    let r = Run::from(
+        Command::new(&bin)
+            .args(["init", &image("multi"), "-o"])
+            .arg(&spec)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("as set up above"),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let r = Run::from(
+        Command::new(&bin)
+            .arg("run")
+            .arg(&spec)
+            .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
+            .output()
+            .expect("as set up above"),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_matrix_fits(&r, 80);
+}
+
+/// A per-platform expectation that fails on s390x is the spec's expectation, not an emulation
+/// difference: no "failed only under emulation" for it. The same expectation failing only
+/// emulated still is one.
+#[test]
+fn a_failing_per_platform_override_is_not_called_an_emulation_difference() {
+    let s = spec(
+        "override",
+        r#"
+platforms = ["linux/amd64", "linux/s390x"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+stdout = "x86_64\n"
+[test.per_platform."linux/s390x"]
+stdout = "not-s390x\n"
+"#,
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        !r.stdout.contains("only under emulation"),
+        "{}",
+        r.explain()
+    );
+    // Same expectation everywhere: amd64 passes natively, s390x fails emulated.
+    let s = spec(
+        "same",
+        r#"
+platforms = ["linux/amd64", "linux/s390x"]
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+stdout_matches = "^x86_64$"
+"#,
+    );
+    let r = run(&["run", "--image", &image("multi"), s.path()]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        r.stdout
+            .contains("failed only under emulation (passed natively): machine on linux/s390x"),
+        "{}",
+        r.explain()
+    );
+}

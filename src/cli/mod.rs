@@ -8,6 +8,7 @@ mod cst;
 mod docs;
 mod doctor;
 mod gc;
+mod init;
 mod inspect;
 mod merge;
 mod run;
@@ -93,6 +94,9 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page into a directory.
     Man(docs::ManArgs),
+    /// Write a commented starter spec for an image: its platforms, a machine check per platform,
+    /// its config's metadata, its entrypoint binary and the ELF audit.
+    Init(init::InitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +361,7 @@ pub fn main() -> i32 {
             Command::Validate(args) => cst::validate(&args),
             Command::Completions(args) => docs::completions(&args),
             Command::Man(args) => docs::man(&args),
+            Command::Init(args) => init::init(&args, &cli.global).await,
         }
     });
     match result {

@@ -48,6 +48,7 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
         skip_unavailable: args.skip_unavailable,
         engines: args.engines.clone(),
         compare_emulation: args.compare_emulation.clone(),
+        quiet: global.quiet,
     }
 }
 

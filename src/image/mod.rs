@@ -77,7 +77,9 @@ impl ImageError {
                 format!("log in first: `docker login {registry}`")
             }
             ImageError::NotFound { .. } => {
-                "check the repository and tag; was the image pushed?".into()
+                "check the spelling of the repository and tag (`docker buildx imagetools inspect \
+                 REF` lists what a registry has); was the image pushed?"
+                    .into()
             }
             ImageError::DigestMismatch { .. } => {
                 "the registry returned different content than the digest promises; \
@@ -99,8 +101,14 @@ impl ImageError {
         }
     }
 
+    /// The user's error, not the infrastructure's: retrying cannot help. A registry that answers
+    /// "unknown repository" or "unknown tag" is working; the reference is wrong (a typo), so CI
+    /// must not retry it as an outage.
     pub fn is_usage(&self) -> bool {
-        matches!(self, ImageError::BadReference { .. })
+        matches!(
+            self,
+            ImageError::BadReference { .. } | ImageError::NotFound { .. }
+        )
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Flags {
     pub engines: Vec<spec::EngineSpec>,
     /// `--compare-emulation`: wins over `[settings] compare_emulation`.
     pub compare_emulation: Vec<Platform>,
+    /// `-q`: no progress lines from the pipeline itself.
+    pub quiet: bool,
 }
 
 /// Everything a run needs to know before it opens the engine and the image.
@@ -62,6 +64,8 @@ pub struct Config {
     pub engines: Vec<spec::EngineSpec>,
     /// Platforms to run natively and emulated side by side.
     pub compare_emulation: Vec<Platform>,
+    /// `-q`: no progress lines from the pipeline itself.
+    pub quiet: bool,
 }
 
 impl Config {
@@ -129,6 +133,7 @@ impl Config {
                 emulation: flags.emulation,
                 skip_unavailable: flags.skip_unavailable,
             },
+            quiet: flags.quiet,
             spec_path: flags.spec,
             host: flags.host,
             image,

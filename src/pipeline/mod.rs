@@ -19,6 +19,7 @@ pub mod engines;
 mod inspect;
 mod open;
 mod probe;
+mod starter;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, DEFAULT_JOBS, Flags};
 pub use inspect::inspect;
 pub use open::{Opened, Unresolved, connect, open, timed};
+pub use starter::starter_spec;
 
 use crate::audit;
 use crate::diagnostic::Diagnostic;
@@ -261,10 +263,12 @@ where
         checks.audit.elf = crate::spec::ElfLevel::Off;
     }
     if !report.interrupted && !checks.is_empty() {
-        eprintln!(
-            "auditing the image layers and configs of {} platforms",
-            audit_targets.len()
-        );
+        if !config.quiet {
+            eprintln!(
+                "auditing the image layers and configs of {} platforms",
+                audit_targets.len()
+            );
+        }
         let audited = tokio::select! {
             done = timed(audit::audit(source.as_ref(), &audit_targets, &checks)) => Some(done),
             () = cancel.cancelled() => None,

@@ -296,7 +296,8 @@ struct Test<'a> {
     stderr_dropped_bytes: u64,
     mismatches: Vec<MismatchJson<'a>>,
     duration_secs: f64,
-    timeout_secs: f64,
+    /// Null for image checks (metadata, files, audit): they have no deadline.
+    timeout_secs: Option<f64>,
     slowdown: Option<f64>,
     error: Option<&'a str>,
 }
@@ -444,7 +445,7 @@ impl<'a> From<&'a TestReport> for Test<'a> {
             stderr_dropped_bytes: t.stderr_dropped,
             mismatches: t.mismatches.iter().map(MismatchJson::from).collect(),
             duration_secs: secs(t.duration),
-            timeout_secs: secs(t.timeout),
+            timeout_secs: (!t.timeout.is_zero()).then(|| secs(t.timeout)),
             slowdown: t.slowdown.map(round),
             error: t.error.as_deref(),
         }

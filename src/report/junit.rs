@@ -287,11 +287,14 @@ fn failure_body(t: &TestReport) -> String {
             t.expected_exit_code
         ));
     }
-    out.push_str(&format!(
-        "\nduration: {:.3}s (timeout {})",
-        t.duration.as_secs_f64(),
-        humantime::format_duration(t.timeout)
-    ));
+    // Image checks (metadata, files, audit) read layers and have no deadline: no time to show.
+    if !t.timeout.is_zero() {
+        out.push_str(&format!(
+            "\nduration: {:.3}s (timeout {})",
+            t.duration.as_secs_f64(),
+            humantime::format_duration(t.timeout)
+        ));
+    }
     out
 }
 
@@ -496,11 +499,14 @@ fn decorate(
                     writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
                 }
             }
-            _ => writer.write_event(if empty {
-                Event::Empty(e)
-            } else {
-                Event::Start(e)
-            })?,
+            _ => {
+                let e = fixed_times(&e)?;
+                writer.write_event(if empty {
+                    Event::Empty(e)
+                } else {
+                    Event::Start(e)
+                })?
+            }
         }
         buf.clear();
     }
@@ -518,6 +524,7 @@ fn suite_start(
         let attr = attr.map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         match attr.key.as_ref() {
             b"timestamp" => start.push_attribute(("timestamp", timestamp)),
+            b"time" => start.push_attribute(("time", fixed_time(&attr.value).as_str())),
             b"failures" => {
                 start.push_attribute(attr);
                 start.push_attribute(("skipped", x.skipped.to_string().as_str()));
@@ -526,6 +533,28 @@ fn suite_start(
         }
     }
     Ok(start)
+}
+
+/// junit-report prints `time` as an `f64` sum (`1.3439999999999999`); dashboards and people read
+/// milliseconds, so every `time` is rewritten with exactly three decimals.
+fn fixed_times(e: &BytesStart) -> io::Result<BytesStart<'static>> {
+    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let mut out = BytesStart::new(name);
+    for attr in e.attributes() {
+        let attr = attr.map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        if attr.key.as_ref() == b"time" {
+            out.push_attribute(("time", fixed_time(&attr.value).as_str()));
+        } else {
+            out.push_attribute(attr);
+        }
+    }
+    Ok(out)
+}
+
+fn fixed_time(value: &[u8]) -> String {
+    let text = String::from_utf8_lossy(value);
+    text.parse::<f64>()
+        .map_or_else(|_| text.into_owned(), |secs| format!("{secs:.3}"))
 }
 
 fn write_properties(

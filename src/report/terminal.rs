@@ -56,6 +56,7 @@ impl EventSink for EventLines {
 pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     let p = Palette::new(opts.color);
     let line = match event {
+        Event::RunStarted { .. } if opts.quiet => return None,
         Event::RunStarted {
             run_id,
             image,
@@ -260,15 +261,43 @@ fn skipped(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()>
     Ok(())
 }
 
+/// Whether the native run `native` also satisfies every expectation `emulated` failed (the
+/// expectations differ when a `per_platform` override applies to one of them).
+fn meets_failed_expectations(native: &TestReport, emulated: &TestReport) -> bool {
+    native.expected_exit_code == emulated.expected_exit_code
+        && emulated.mismatches.iter().all(|m| {
+            let stream = |name: &str| match name {
+                "stdout" => Some(native.stdout.as_str()),
+                "stderr" => Some(native.stderr.as_str()),
+                _ => None,
+            };
+            let (name, how) = m.check.split_once(' ').unwrap_or((m.check.as_str(), ""));
+            match (stream(name), how) {
+                (Some(actual), "") => actual == m.expected,
+                (Some(actual), "contains") => actual.contains(m.expected.as_str()),
+                (Some(actual), "matches") => regex::RegexBuilder::new(&m.expected)
+                    .multi_line(true)
+                    .build()
+                    .map_or(true, |re| re.is_match(actual)),
+                _ => true,
+            }
+        })
+}
+
 /// Tests that passed natively but failed (or timed out) under emulation: the differences this
 /// tool exists to make visible.
+/// A per-platform override that fails where it applies is the spec's expectation, not an
+/// emulation difference: a test counts only when a native run passed *and* met the expectation
+/// the emulated run failed.
 fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let native_passed = |name: &str| {
+    let native_passed = |emulated: &TestReport| {
         report.platforms.iter().any(|r| {
             matches!(r.mode, Some(ExecMode::Native { .. }))
-                && r.tests
-                    .iter()
-                    .any(|t| t.name == name && t.status == TestStatus::Passed)
+                && r.tests.iter().any(|t| {
+                    t.name == emulated.name
+                        && t.status == TestStatus::Passed
+                        && meets_failed_expectations(t, emulated)
+                })
         })
     };
     let mut failed = Vec::new();
@@ -278,7 +307,7 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
             continue;
         }
         for t in &r.tests {
-            if !native_passed(&t.name) {
+            if !native_passed(t) {
                 continue;
             }
             match t.status {
@@ -308,14 +337,87 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
     Ok(())
 }
 
+/// The columns the final matrix may use: `COLUMNS`, else the terminal's width, else 80 (a log or
+/// a pipe: the width people read CI logs at).
+pub(crate) fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .unwrap_or(80)
+}
+
+/// How much the matrix gives up to fit: each step is tried in order until the table fits. Full
+/// values (digests, emulator versions) stay in the JSON report.
+#[derive(Clone, Copy)]
+struct Fit {
+    short_headers: bool,
+    digest_chars: usize,
+    mode_version: bool,
+    digest: bool,
+}
+
+const FITS: [Fit; 4] = [
+    Fit {
+        short_headers: false,
+        digest_chars: 12,
+        mode_version: true,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: true,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: false,
+        digest: true,
+    },
+    Fit {
+        short_headers: true,
+        digest_chars: 7,
+        mode_version: false,
+        digest: false,
+    },
+];
+
 fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    let width = terminal_width();
+    let mut table = matrix_lines(platforms, FITS[0]);
+    for fit in &FITS[1..] {
+        if table.iter().all(|(l, _)| l.chars().count() <= width) {
+            break;
+        }
+        table = matrix_lines(platforms, *fit);
+    }
+    for (i, (text, result)) in table.iter().enumerate() {
+        let style = match (i, result.as_str()) {
+            (0, _) => &p.bold,
+            (_, "ok") => &p.ok,
+            (_, "skipped") => &p.warn,
+            _ => &p.bad,
+        };
+        writeln!(w, "{}", style.apply_to(text))?;
+    }
+    Ok(())
+}
+
+/// The header and one line per platform (with its RESULT cell, for the colour).
+fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)> {
     // An ENGINE column only when platforms ran on more than one engine: a one-engine run's
     // matrix stays as it always was.
     let mut names: Vec<&str> = platforms
         .iter()
         .filter_map(|r| r.engine.as_deref())
         .collect();
-    names.dedup();
     names.sort_unstable();
     names.dedup();
     let engine_column = names.len() > 1;
@@ -331,67 +433,81 @@ fn matrix(platforms: &[PlatformReport], w: &mut dyn Write, p: &Palette) -> io::R
             } else {
                 "FAIL"
             };
-            let mut row = vec![r.platform.to_string()];
-            if engine_column {
-                row.push(r.engine.clone().unwrap_or_else(|| "-".into()));
-            }
-            row.extend([
-                r.entry
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |e| short_digest(&e.digest)),
-                r.mode.as_ref().map_or_else(|| "-".into(), mode_text),
+            let mode = r.mode.as_ref().map_or_else(
+                || "-".into(),
+                |m| match m {
+                    ExecMode::Emulated { emulator } if !fit.mode_version => emulator.entry.clone(),
+                    ExecMode::Native { compat: true } if !fit.mode_version => {
+                        "native (compat)".into()
+                    }
+                    m => mode_text(m),
+                },
+            );
+            vec![
+                r.platform.to_string(),
+                r.engine.clone().unwrap_or_else(|| "-".into()),
+                r.entry.as_ref().map_or_else(
+                    || "-".into(),
+                    |e| {
+                        short_digest(&e.digest)
+                            .chars()
+                            .take(fit.digest_chars)
+                            .collect()
+                    },
+                ),
+                mode,
                 r.passed().to_string(),
                 r.failed().to_string(),
                 secs(r.duration),
                 r.slowdown
                     .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
                 result.to_owned(),
-            ]);
-            row
+            ]
         })
         .collect();
-    let mut header = vec!["PLATFORM"];
-    let mut right = vec![false];
-    if engine_column {
-        header.push("ENGINE");
-        right.push(false);
+    let header: Vec<String> = if fit.short_headers {
+        [
+            "PLATFORM", "ENGINE", "DIGEST", "MODE", "PASS", "FAIL", "TIME", "SLOW", "RESULT",
+        ]
+    } else {
+        [
+            "PLATFORM", "ENGINE", "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN",
+            "RESULT",
+        ]
     }
-    header.extend([
-        "DIGEST", "MODE", "PASSED", "FAILED", "TIME", "SLOWDOWN", "RESULT",
-    ]);
-    right.extend([false, false, true, true, true, true, false]);
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    let shown: Vec<usize> = (0..header.len())
+        .filter(|i| (*i != 1 || engine_column) && (*i != 2 || fit.digest))
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
-    let line = |cells: &[&str]| -> String {
-        cells
+    let right = [false, false, false, false, true, true, true, true, false];
+    let line = |cells: &[String]| -> String {
+        shown
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|&i| {
                 if right[i] {
-                    format!("{c:>width$}", width = widths[i])
+                    format!("{:>width$}", cells[i], width = widths[i])
                 } else {
-                    format!("{c:<width$}", width = widths[i])
+                    format!("{:<width$}", cells[i], width = widths[i])
                 }
             })
             .collect::<Vec<_>>()
             .join("  ")
+            .trim_end()
+            .to_owned()
     };
-    writeln!(w, "{}", p.bold.apply_to(line(&header).trim_end()))?;
+    let mut out = vec![(line(&header), String::new())];
     for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        let text = line(&cells);
-        let style = match row.last().map(String::as_str) {
-            Some("ok") => &p.ok,
-            Some("skipped") => &p.warn,
-            _ => &p.bad,
-        };
-        writeln!(w, "{}", style.apply_to(text.trim_end()))?;
+        out.push((line(row), row[8].clone()));
     }
-    Ok(())
+    out
 }
 
 fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {

@@ -11,6 +11,7 @@ mod engines;
 mod error;
 pub mod expand;
 mod hardening;
+mod hints;
 mod raw;
 mod service;
 
@@ -325,8 +326,18 @@ impl Spec {
 /// Read and validate a spec file.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        SpecError::file(path, format!("cannot read the spec: {e}"))
-            .with_hint("check the path; specs are TOML files such as smoke-tests/busybox.toml")
+        SpecError::file(path, format!("cannot read the spec: {e}")).with_hint(
+            match std::env::current_dir() {
+                Ok(dir) => format!(
+                    "check the path (relative paths start at {}); `archsmoke init IMAGE -o \
+                     FILE` writes a starter spec for an image",
+                    dir.display()
+                ),
+                Err(_) => "check the path; `archsmoke init IMAGE -o FILE` writes a starter \
+                           spec for an image"
+                    .to_owned(),
+            },
+        )
     })?;
     parse(path, &text)
 }
@@ -348,6 +359,13 @@ fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> SpecError {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("expected one of: {}", expected.join(", ")),
         };
+        err = err.with_hint(hint);
+    } else if let Some(hint) = err
+        .source_line
+        .as_deref()
+        .and_then(hints::key_of)
+        .and_then(|key| hints::type_hint(key, &message))
+    {
         err = err.with_hint(hint);
     }
     err

@@ -150,7 +150,7 @@ fn failures_carry_type_message_and_every_expected_vs_actual() {
 
     let uname = case(arm, "uname");
     assert_eq!(attr(uname, "classname"), "busybox.linux/arm64");
-    assert_eq!(attr(uname, "time"), "0.18");
+    assert_eq!(attr(uname, "time"), "0.180");
     let failure = child(uname, "failure").expect("uname failed");
     assert_eq!(attr(failure, "type"), "exit code");
     assert_eq!(
@@ -180,7 +180,7 @@ fn failures_carry_type_message_and_every_expected_vs_actual() {
         attr(failure, "message"),
         "timed out after 5m; the container was killed"
     );
-    assert_eq!(attr(node, "time"), "300");
+    assert_eq!(attr(node, "time"), "300.000");
 
     let tls = case(arm, "pull tls");
     let error = child(tls, "error").expect("engine error");
@@ -364,7 +364,7 @@ fn an_empty_run_and_a_passing_run_are_valid() {
         let (tests, failures, errors, skipped) = counts(s);
         assert_eq!((tests, failures, errors, skipped), (2, 0, 0, 0));
     }
-    assert_eq!(attr(suite(&doc, "linux/arm64"), "time"), "2.05");
+    assert_eq!(attr(suite(&doc, "linux/arm64"), "time"), "2.050");
     assert_schema_valid(&xml);
 }
 
