@@ -447,12 +447,9 @@ fn missing(platform: &Platform, offered: &[Platform], mode: MatchMode) -> Proble
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
-    use crate::arch;
-    use crate::emulation::EmulatorKind;
-    use crate::emulation::binfmt::{Entry, Flags, Rule};
     use crate::emulation::{BinfmtState, decide};
     use crate::engine::EngineInfo;
 
@@ -460,32 +457,8 @@ mod tests {
         Platform::parse(s).expect("valid platform")
     }
 
-    /// A kernel with QEMU registered (flags `PF`) for `arches` only.
     fn binfmt(arches: &[&str]) -> BinfmtState {
-        let entries = arches
-            .iter()
-            .map(|arch| {
-                let def = arch::lookup(arch).expect("known architecture");
-                Entry {
-                    name: def.entry.clone(),
-                    enabled: true,
-                    interpreter: PathBuf::from(format!("/usr/bin/{}-static", def.entry)),
-                    flags: Flags::parse("PF"),
-                    rule: Rule::Magic {
-                        offset: 0,
-                        magic: def.magic.clone(),
-                        mask: Some(def.mask.clone()),
-                    },
-                    kind: EmulatorKind::Qemu,
-                }
-            })
-            .collect();
-        BinfmtState {
-            dir: PathBuf::from("/proc/sys/fs/binfmt_misc"),
-            mounted: true,
-            enabled: true,
-            entries,
-        }
+        crate::emulation::binfmt::qemu_fixture(arches)
     }
 
     fn image(platforms: &[&str]) -> ResolvedImage {

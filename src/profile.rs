@@ -143,43 +143,14 @@ impl EngineProfile {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::arch;
-    use crate::emulation::binfmt::{DEFAULT_BINFMT_DIR, Entry, Flags, Rule};
-    use crate::mode::EmulatorKind;
 
     fn p(s: &str) -> Platform {
         Platform::parse(s).expect("valid platform")
     }
 
-    /// A kernel with QEMU registered (flags `PF`) for `arches` only.
     fn binfmt(arches: &[&str]) -> BinfmtState {
-        let entries = arches
-            .iter()
-            .map(|arch| {
-                let def = arch::lookup(arch).expect("known architecture");
-                Entry {
-                    name: def.entry.clone(),
-                    enabled: true,
-                    interpreter: PathBuf::from(format!("/usr/bin/{}-static", def.entry)),
-                    flags: Flags::parse("PF"),
-                    rule: Rule::Magic {
-                        offset: 0,
-                        magic: def.magic.clone(),
-                        mask: Some(def.mask.clone()),
-                    },
-                    kind: EmulatorKind::Qemu,
-                }
-            })
-            .collect();
-        BinfmtState {
-            dir: PathBuf::from(DEFAULT_BINFMT_DIR),
-            mounted: true,
-            enabled: true,
-            entries,
-        }
+        crate::emulation::binfmt::qemu_fixture(arches)
     }
 
     fn info(platform: &str, local: bool) -> EngineInfo {

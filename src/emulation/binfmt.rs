@@ -421,3 +421,33 @@ fn read_file(path: &Path) -> Result<String, BinfmtError> {
 
 #[cfg(test)]
 mod tests;
+
+/// A kernel with QEMU registered (flags `PF`, Debian's layout) for `arches` only: the fixture
+/// the plan's and the engine profile's unit tests decide modes against.
+#[cfg(test)]
+pub(crate) fn qemu_fixture(arches: &[&str]) -> BinfmtState {
+    let entries = arches
+        .iter()
+        .map(|arch| {
+            let def = crate::arch::lookup(arch).expect("known architecture");
+            Entry {
+                name: def.entry.clone(),
+                enabled: true,
+                interpreter: PathBuf::from(format!("/usr/bin/{}-static", def.entry)),
+                flags: Flags::parse("PF"),
+                rule: Rule::Magic {
+                    offset: 0,
+                    magic: def.magic.clone(),
+                    mask: Some(def.mask.clone()),
+                },
+                kind: crate::mode::EmulatorKind::Qemu,
+            }
+        })
+        .collect();
+    BinfmtState {
+        dir: PathBuf::from(DEFAULT_BINFMT_DIR),
+        mounted: true,
+        enabled: true,
+        entries,
+    }
+}
