@@ -16,10 +16,10 @@ pub async fn merge(args: &MergeArgs, global: &GlobalArgs) -> Result<i32, Diagnos
     }
     let merged = crate::report::merge::merge(shards)
         .map_err(|e| Diagnostic::usage(e.message).with_hint(e.hint))?;
-    let files = super::run::ReportFiles {
+    let files = super::outputs::ReportFiles {
         junit: args.junit.as_deref(),
         json: args.json.as_deref(),
         html: args.html.as_deref(),
     };
-    super::run::outputs(&merged, &files, args.format, global)
+    super::outputs::write(&merged, &files, args.format, global)
 }

@@ -11,6 +11,7 @@ mod gc;
 mod init;
 mod inspect;
 mod merge;
+mod outputs;
 mod run;
 mod verify;
 
