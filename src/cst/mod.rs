@@ -57,10 +57,7 @@ pub fn problems(path: &Path) -> Vec<SpecError> {
 }
 
 fn read(path: &Path) -> Result<String, SpecError> {
-    std::fs::read_to_string(path).map_err(|e| {
-        SpecError::file(path, format!("cannot read the file: {e}"))
-            .with_hint("check the path; specs are TOML files, cst configs YAML files")
-    })
+    spec::read(path)
 }
 
 /// The TOML spec equivalent to a cst config, with comments for what could not be expressed.

@@ -116,7 +116,8 @@ struct WireTest {
     stderr_dropped_bytes: u64,
     mismatches: Vec<Mismatch2>,
     duration_secs: f64,
-    timeout_secs: f64,
+    /// `null` for image checks, which have no timeout (written as zero in the contract).
+    timeout_secs: Option<f64>,
     slowdown: Option<f64>,
     error: Option<String>,
 }
@@ -230,7 +231,7 @@ pub fn parse(text: &str) -> Result<RunReport, String> {
                         })
                         .collect(),
                     duration: secs(t.duration_secs),
-                    timeout: secs(t.timeout_secs),
+                    timeout: secs(t.timeout_secs.unwrap_or(0.0)),
                     slowdown: t.slowdown,
                     error: t.error,
                 })

@@ -325,7 +325,13 @@ impl Spec {
 
 /// Read and validate a spec file.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    parse(path, &read(path)?)
+}
+
+/// The text of a spec (or a cst config) file, or an error that says where relative paths start
+/// and how to get a first spec.
+pub fn read(path: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|e| {
         SpecError::file(path, format!("cannot read the spec: {e}")).with_hint(
             match std::env::current_dir() {
                 Ok(dir) => format!(
@@ -338,8 +344,7 @@ pub fn load(path: &Path) -> Result<Spec, SpecError> {
                     .to_owned(),
             },
         )
-    })?;
-    parse(path, &text)
+    })
 }
 
 /// Validate spec text; `path` is used for messages and the suite name only.
