@@ -257,9 +257,10 @@ fn an_unknown_key_exits_2_and_names_line_and_column() {
 
 #[test]
 fn an_unreachable_engine_exits_3_with_a_clear_message() {
+    // A real image: a misspelled one is the user's error (exit 2), which comes first.
     let s = spec(
         "t",
-        "image = \"127.0.0.1:5000/x:y\"\n[[test]]\nname = \"t\"\n",
+        &format!("image = \"{}\"\n[[test]]\nname = \"t\"\n", image("multi")),
     );
     let json = s.dir.path().join("report.json");
     let r = run(&[

@@ -3,12 +3,10 @@
 //! `jobs` bound (each engine has its own CPUs), side by side.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use futures_util::future::join_all;
 
 use crate::emulation::BinfmtState;
-use crate::emulation::binfmt::DEFAULT_BINFMT_DIR;
 use crate::engine::endpoint::{self, Endpoint, ProcessEnv, TlsFiles};
 use crate::engine::{Engine, EngineError, EngineInfo};
 use crate::outcome::{DEFAULT_ENGINE, PlatformReport, Problem};
@@ -101,7 +99,8 @@ pub fn assemble(all: Vec<Connected>) -> Result<Engines, EngineError> {
             Ok((engine, info)) => {
                 let binfmt = info
                     .local
-                    .then(|| BinfmtState::read(Path::new(DEFAULT_BINFMT_DIR)).ok())
+                    // ARCHSMOKE_BINFMT_DIR when archsmoke itself runs in a container.
+                    .then(|| BinfmtState::read(&crate::emulation::binfmt::read_dir()).ok())
                     .flatten();
                 profiles.push(EngineProfile::new(&c.name, info, binfmt));
                 let jobs = c.spec.as_ref().and_then(|s| s.jobs);

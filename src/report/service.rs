@@ -28,10 +28,7 @@ pub fn ready_line(report: &RunReport) -> Option<String> {
                 let ratio = match native {
                     Some(n)
                         if n > 0.0
-                            && matches!(
-                                p.mode,
-                                Some(crate::emulation::ExecMode::Emulated { .. })
-                            ) =>
+                            && matches!(p.mode, Some(crate::mode::ExecMode::Emulated { .. })) =>
                     {
                         format!(" ({:.1}×)", secs / n)
                     }
