@@ -263,21 +263,12 @@ impl Validator<'_> {
                     })
             })
             .transpose()?;
-        let platforms = raw
-            .platforms
-            .as_deref()
-            .map(|ps| self.platform_list(ps, "platforms"))
-            .transpose()?;
-        if let (Some(mine), Some(all)) = (&platforms, spec_platforms)
-            && let Some(p) = mine.iter().find(|p| !all.contains(p))
-        {
-            return Err(self
-                .err(
-                    &raw.path,
-                    format!("`{p}` is not among the spec's platforms"),
-                )
-                .with_hint("add it to `platforms`, or fix the file's `platforms`"));
-        }
+        let platforms = self.narrowed_platforms(
+            raw.platforms.as_deref(),
+            spec_platforms,
+            &raw.path,
+            &format!("file `{}`", raw.path.get_ref()),
+        )?;
         let exists = raw.exists.unwrap_or(true);
         let permissions = match &raw.permissions {
             Some(p) if !valid_permissions(p.get_ref()) => {

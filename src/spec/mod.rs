@@ -573,6 +573,31 @@ impl Validator<'_> {
         Ok(out)
     }
 
+    /// A table's own `platforms` (a `[[file]]`'s, a `[[probe]]`'s): parsed, and each one among
+    /// the spec's `platforms` when the spec narrows them; `None` when the table names none.
+    fn narrowed_platforms<T>(
+        &self,
+        raw: Option<&[Spanned<String>]>,
+        spec_platforms: Option<&[Platform]>,
+        at: &Spanned<T>,
+        owner: &str,
+    ) -> Result<Option<Vec<Platform>>, SpecError> {
+        let platforms = raw
+            .map(|ps| self.platform_list(ps, "platforms"))
+            .transpose()?;
+        if let (Some(mine), Some(all)) = (&platforms, spec_platforms)
+            && let Some(p) = mine.iter().find(|p| !all.contains(p))
+        {
+            return Err(self
+                .err(
+                    at,
+                    format!("{owner} names `{p}`, which is not among the spec's platforms"),
+                )
+                .with_hint(format!("add it to `platforms`, or fix the {owner}'s list")));
+        }
+        Ok(platforms)
+    }
+
     fn platform(&self, raw: &Spanned<String>) -> Result<Platform, SpecError> {
         Platform::parse(raw.get_ref()).map_err(|e| self.err(raw, e.to_string()))
     }

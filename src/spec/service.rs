@@ -488,21 +488,12 @@ impl Validator<'_> {
                     .with_hint("tcp = 8080, or http = { port = 8080, path = \"/\" }"));
             }
         };
-        let platforms = raw
-            .platforms
-            .as_deref()
-            .map(|ps| self.platform_list(ps, "platforms"))
-            .transpose()?;
-        if let (Some(mine), Some(all)) = (&platforms, spec_platforms)
-            && let Some(p) = mine.iter().find(|p| !all.contains(p))
-        {
-            return Err(self
-                .err(
-                    &raw.name,
-                    format!("probe `{name}` names `{p}`, which is not among the spec's platforms"),
-                )
-                .with_hint("add it to `platforms`, or fix the probe's list"));
-        }
+        let platforms = self.narrowed_platforms(
+            raw.platforms.as_deref(),
+            spec_platforms,
+            &raw.name,
+            &format!("probe `{name}`"),
+        )?;
         Ok(ProbeSpec {
             name: name.to_owned(),
             kind,
