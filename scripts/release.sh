@@ -163,8 +163,13 @@ image_facts() {
     else
       SOURCE=$(git -C "$ROOT" remote get-url origin 2>/dev/null |
         sed -E 's#^git@([^:]+):#https://\1/#; s#\.git$##') || true
-      # A checkout without a remote (a local test) names itself.
-      SOURCE=${SOURCE:-file://$ROOT}
+      # A remote that is a local path (a CI clone of a checkout) becomes a file:// URL; a
+      # checkout without a remote names itself. The label is a URL either way.
+      case $SOURCE in
+        https://* | http://* | file://*) ;;
+        /*) SOURCE=file://$SOURCE ;;
+        *) SOURCE=file://$ROOT ;;
+      esac
     fi
   fi
 }
