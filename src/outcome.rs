@@ -38,6 +38,8 @@ pub struct RunReport {
     pub interrupted: bool,
     /// Where the wall time went, phase by phase.
     pub phases: Phases,
+    /// The spec line that declares each result, by result name (see `Spec::lines`).
+    pub spec_lines: std::collections::BTreeMap<String, usize>,
 }
 
 /// Wall time of each phase of a run; `None` for a phase the run never reached. Engine and
@@ -244,6 +246,18 @@ impl PlatformReport {
             .count()
     }
 
+    /// Results that did not pass, whatever the reason: failed, timed out, errored or not run.
+    /// With [`PlatformReport::passed`] it adds up to [`PlatformReport::counted`], the numbers
+    /// every report shows.
+    pub fn not_passed(&self) -> usize {
+        self.counted() - self.passed()
+    }
+
+    /// Results that count: all but those skipped on purpose.
+    pub fn counted(&self) -> usize {
+        self.tests.len() - self.count(TestStatus::Skipped)
+    }
+
     pub fn count(&self, status: TestStatus) -> usize {
         self.tests.iter().filter(|t| t.status == status).count()
     }
@@ -416,6 +430,7 @@ mod engine_tests {
             problem: None,
             interrupted: false,
             phases: Phases::default(),
+            spec_lines: Default::default(),
         }
     }
 

@@ -37,6 +37,10 @@ pub struct PlannedPlatform {
     pub tests: Vec<PlannedTest>,
     /// The `[service]` of this platform, when the spec has one: its tests then run inside it.
     pub service: Option<crate::service::PlannedService>,
+    /// Image checks (files, metadata, licenses, the ELF audit) this row reports: they read the
+    /// image, not a container, and go to the first row of each platform. Set by the pipeline,
+    /// which knows the image source.
+    pub image_checks: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -71,8 +75,14 @@ impl Plan {
 }
 
 impl PlannedPlatform {
-    /// Results this platform will report: its tests, plus its service's checks.
+    /// Results this platform will report: its tests, its service's checks, and its image
+    /// checks.
     pub fn result_count(&self) -> usize {
+        self.container_count() + self.image_checks
+    }
+
+    /// Results that need the engine: the tests and the service's checks.
+    pub fn container_count(&self) -> usize {
         self.tests.len() + self.service.as_ref().map_or(0, |s| s.check_count())
     }
 }
@@ -256,6 +266,7 @@ pub fn plan_routed(
                 problem,
                 tests,
                 service,
+                image_checks: 0,
             }
         })
         .collect();

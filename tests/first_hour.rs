@@ -355,3 +355,130 @@ stdout_matches = "^x86_64$"
         r.explain()
     );
 }
+
+const COUNTED_SPEC: &str = r#"
+platforms = ["linux/amd64", "linux/arm64", "linux/s390x"]
+
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+
+[[test]]
+name = "shell"
+command = ["sh", "-c", "echo hi"]
+stdout = "hi\n"
+
+[[file]]
+path = "/bin/busybox"
+"#;
+
+/// One count, everywhere: the image checks (a `[[file]]` and the default ELF audit) count in the
+/// plan line and the per-platform lines as in the matrix; a platform that never ran (missing
+/// from the index, or a mislabelled image found out before its containers) lists its tests as
+/// not run instead of reporting `1/1 passed`; a row's PASS and FAIL add up to its tests; and the
+/// verdict, JSON, JUnit and the GitHub summary agree. A failed test's annotation points at its
+/// spec line.
+#[test]
+fn every_count_agrees_from_the_live_lines_to_json_junit_and_github() {
+    let s = spec("counted", COUNTED_SPEC);
+    for (tag, platforms, want) in [
+        // (planned, passed, not run) over the platforms asked for.
+        (
+            "no-arm64",
+            "linux/amd64,linux/arm64,linux/s390x",
+            (10, 8, 2),
+        ),
+        ("mislabelled", "linux/amd64,linux/arm64", (8, 6, 2)),
+    ] {
+        let (planned, passed, not_run) = want;
+        let out_dir = tempfile::tempdir().expect("temp dir");
+        let json = out_dir.path().join("r.json");
+        let junit = out_dir.path().join("r.xml");
+        let summary = out_dir.path().join("summary.md");
+        let out = archsmoke()
+            .args(["run", "--image", &image(tag), "--platform", platforms])
+            .arg("--json")
+            .arg(&json)
+            .arg("--junit")
+            .arg(&junit)
+            .arg(s.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .output()
+            .expect("archsmoke starts");
+        let r = Run::from(out);
+        assert_eq!(r.code, 1, "{tag}: {}", r.explain());
+        assert!(
+            r.stderr.contains(&format!("{planned} test run(s)")),
+            "{tag}: the plan line counts image checks too: {}",
+            r.explain()
+        );
+        assert!(
+            r.stderr.contains("[linux/amd64] done: 4 passed, 0 failed"),
+            "{tag}: the platform line counts what the matrix counts: {}",
+            r.explain()
+        );
+        let total = planned;
+        assert!(
+            r.stdout.contains(&format!("{passed}/{total} tests passed")),
+            "{tag}: {}",
+            r.explain()
+        );
+        // Each row: PASS + FAIL = the platform's tests; the broken one is 0 or 2 passed, 2 not.
+        for line in r.stdout.lines().filter(|l| l.starts_with("linux/")) {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            let n = |i: usize| cells[cells.len() - i].parse::<usize>().expect("a count");
+            let (pass, fail) = (n(5), n(4));
+            if line.starts_with("linux/arm64") {
+                assert!(line.ends_with("ERROR"), "{tag}: {line}");
+                assert_eq!(fail, not_run, "{tag}: {line}");
+            } else {
+                assert_eq!((pass, fail), (4, 0), "{tag}: {line}");
+            }
+        }
+        assert!(
+            r.stdout.contains("TIME is each platform's wall time"),
+            "{tag}: the matrix says what TIME and SLOW are: {}",
+            r.explain()
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("json written"))
+                .expect("valid json");
+        let tests = &doc["totals"]["tests"];
+        assert_eq!(tests["tests"], planned, "{tag}: {tests}");
+        assert_eq!(tests["passed"], passed, "{tag}: {tests}");
+        assert_eq!(tests["not_run"], not_run, "{tag}: {tests}");
+        let xml = std::fs::read_to_string(&junit).expect("junit written");
+        let count = |tag: &str| xml.matches(tag).count();
+        let cases = count("<testcase ");
+        // JUnit adds one case for the broken platform itself; what passed is the same number.
+        assert_eq!(cases, planned + 1, "{tag}: {xml}");
+        let junit_passed = cases - count("<failure") - count("<error ") - count("<skipped");
+        assert_eq!(junit_passed, passed, "{tag}: {xml}");
+        let md = std::fs::read_to_string(&summary).expect("summary written");
+        assert!(
+            md.contains(&format!("{passed}/{total} tests passed")),
+            "{tag}: {md}"
+        );
+    }
+}
+
+/// Under GitHub Actions a failed test's annotation names the spec file and the line of the test,
+/// so the pull request shows it beside the test.
+#[test]
+fn a_failed_test_is_annotated_on_its_spec_line() {
+    let s = spec(
+        "annotated",
+        "platforms = [\"linux/amd64\"]\n\n[[test]]\nname = \"fails\"\ncommand = [\"false\"]\n",
+    );
+    let out = archsmoke()
+        .args(["run", "--image", &image("multi"), s.path()])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", s.dir.path().join("summary.md"))
+        .output()
+        .expect("archsmoke starts");
+    let r = Run::from(out);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let want = format!("::error file={},line=4,title=archsmoke%3A fails", s.path());
+    assert!(r.stdout.contains(&want), "{want}: {}", r.explain());
+}

@@ -75,6 +75,12 @@ impl Checks {
             && self.audit.elf == ElfLevel::Off
     }
 
+    /// How many results these checks give `platform`: the live view's and the plan's count.
+    pub fn count_for(&self, platform: &Platform) -> usize {
+        image::for_platform(&self.files, self.metadata.as_ref(), &self.audit, platform).len()
+            + self.licenses.len()
+    }
+
     fn needs_layers(&self) -> bool {
         !self.files.is_empty() || !self.licenses.is_empty() || self.audit.elf != ElfLevel::Off
     }
@@ -98,19 +104,25 @@ pub struct PlatformAudit {
     pub duration: Duration,
 }
 
-/// Add each platform's audit results to its run report, after the run's own tests. A config
-/// that contradicts the index becomes the platform's problem when the run found none.
+/// Add each platform's audit results to its run report (the first row of its platform), after
+/// the run's own tests.
 pub fn merge_into(reports: &mut [PlatformReport], audits: Vec<PlatformAudit>) {
     for a in audits {
-        let Some(r) = reports.iter_mut().find(|r| r.platform == a.platform) else {
-            continue;
-        };
-        if r.problem.is_none() {
-            r.problem = a.problem;
+        if let Some(r) = reports.iter_mut().find(|r| r.platform == a.platform) {
+            merge_one(r, a);
         }
-        r.tests.extend(a.tests);
-        r.duration += a.duration;
     }
+}
+
+/// Add one platform's audit results to its report. A config that contradicts the index becomes
+/// the platform's problem when the run found none. The audit ran beside the containers, both
+/// from the start of the run, so the platform took as long as the slower of the two.
+pub fn merge_one(report: &mut PlatformReport, audit: PlatformAudit) {
+    if report.problem.is_none() {
+        report.problem = audit.problem;
+    }
+    report.tests.extend(audit.tests);
+    report.duration = report.duration.max(audit.duration);
 }
 
 /// Audit every target; results come back in the targets' order.
@@ -207,7 +219,9 @@ async fn audit_platform(
                 duration: started.elapsed(),
                 tests: list
                     .iter()
-                    .map(|c| errored(c.name(), &error, started.elapsed()))
+                    .map(|c| c.name())
+                    .chain(checks.licenses.iter().map(|l| l.name.clone()))
+                    .map(|name| errored(name, &error, started.elapsed()))
                     .collect(),
             };
         }

@@ -50,10 +50,5 @@ pub fn validate(args: &ValidateArgs) -> Result<i32, Diagnostic> {
 }
 
 fn all(errors: &[crate::spec::SpecError]) -> Diagnostic {
-    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let count = match errors.len() {
-        1 => String::new(),
-        n => format!("\n{n} problems"),
-    };
-    Diagnostic::usage(format!("{}{count}", text.join("\n\n")))
+    Diagnostic::usage(crate::spec::error::all(errors))
 }

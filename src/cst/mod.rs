@@ -33,13 +33,13 @@ pub fn is_cst(path: &Path, text: &str) -> bool {
         })
 }
 
-/// Load a spec file, TOML or cst config, reporting the first problem (what `run` needs).
-pub fn load_any(path: &Path, force_cst: bool) -> Result<Spec, SpecError> {
-    let text = read(path)?;
+/// Load a spec file, TOML or cst config, reporting every problem found.
+pub fn load_any(path: &Path, force_cst: bool) -> Result<Spec, Vec<SpecError>> {
+    let text = read(path).map_err(|e| vec![e])?;
     if force_cst || is_cst(path, &text) {
-        load(path, &text).map_err(|mut errors| errors.remove(0))
+        load(path, &text)
     } else {
-        spec::parse(path, &text)
+        spec::parse_all(path, &text)
     }
 }
 
@@ -52,7 +52,7 @@ pub fn problems(path: &Path) -> Vec<SpecError> {
     if is_cst(path, &text) {
         load(path, &text).err().unwrap_or_default()
     } else {
-        spec::parse(path, &text).err().into_iter().collect()
+        spec::parse_all(path, &text).err().unwrap_or_default()
     }
 }
 
@@ -74,6 +74,8 @@ pub fn load(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
     let t = translate(path, text)?;
     let mut spec = spec::parse(path, &t.toml).map_err(|e| vec![internal(path, &e)])?;
     spec.locate_privileged(t.privileged_at);
+    // Lines of the translation, not of the user's YAML: pointing there would mislead.
+    spec.lines.clear();
     Ok(spec)
 }
 

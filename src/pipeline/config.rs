@@ -73,7 +73,7 @@ impl Config {
     /// redactor, so that nothing printed from here on shows them.
     pub fn load(flags: Flags) -> Result<Config, Diagnostic> {
         let spec = crate::cst::load_any(&flags.spec, false)
-            .map_err(|e| Diagnostic::usage(e.to_string()))?;
+            .map_err(|errors| Diagnostic::usage(crate::spec::error::all(&errors)))?;
         spec.check_privileged(flags.allow_privileged)
             .map_err(|e| Diagnostic::usage(e.to_string()))?;
         crate::redact::register(spec.secrets());

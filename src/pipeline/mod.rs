@@ -134,6 +134,7 @@ where
         problem: None,
         interrupted: false,
         phases: Phases::default(),
+        spec_lines: config.spec.lines.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -231,10 +232,11 @@ where
         .iter()
         .filter_map(|p| p.summary())
         .collect();
-    let plan = plan_with_versions(config, &resolved, &router).await;
-    let audit_targets = audit_targets(&plan);
+    let mut plan = plan_with_versions(config, &resolved, &router).await;
+    let checks = image_checks(config, &source);
+    let audit_targets = audit_targets(&mut plan, &checks);
     let channel = (tx, rx);
-    let (platforms, run_time, interrupted) = execute(
+    let (platforms, run_time, interrupted, audited) = execute(
         config,
         plan,
         &report.run_id,
@@ -243,6 +245,7 @@ where
         sink,
         channel,
         &cancel,
+        (checks, audit_targets),
     )
     .await;
     report.platforms = platforms;
@@ -256,30 +259,10 @@ where
     );
     report.compute_slowdowns();
     // After the slowdowns: reading layers says nothing about emulation speed.
-    let mut checks = audit::Checks::from_spec(&config.spec);
-    if source.daemon_name().is_some() && checks.files.is_empty() && checks.metadata.is_none() {
-        // An engine image offers no layers to read here: the default audit, which nobody asked
-        // for, must not fail the run. Explicit file and metadata checks still say why they fail.
-        checks.audit.elf = crate::spec::ElfLevel::Off;
-    }
-    if !report.interrupted && !checks.is_empty() {
-        if !config.quiet {
-            eprintln!(
-                "auditing the image layers and configs of {} platforms",
-                audit_targets.len()
-            );
-        }
-        let audited = tokio::select! {
-            done = timed(audit::audit(source.as_ref(), &audit_targets, &checks)) => Some(done),
-            () = cancel.cancelled() => None,
-        };
-        match audited {
-            Some((audits, audit_time)) => {
-                audit::merge_into(&mut report.platforms, audits);
-                report.phases.audit = Some(audit_time);
-            }
-            None => report.interrupted = true,
-        }
+    // `None` when interrupted before the image checks were in: the report says it was cut short.
+    if let Some((audits, audit_time)) = audited {
+        audit::merge_into(&mut report.platforms, audits);
+        report.phases.audit = Some(audit_time);
     }
     drop(watcher);
     report.duration = started.elapsed();
@@ -340,21 +323,48 @@ async fn plan_with_versions(config: &Config, resolved: &ResolvedImage, router: &
     plan
 }
 
-/// The index entries the image checks read, one per planned platform that has one.
-fn audit_targets(plan: &Plan) -> Vec<audit::Target> {
-    plan.platforms
-        .iter()
-        .filter_map(|p| {
-            p.entry.as_ref().map(|(entry, _)| audit::Target {
-                platform: p.platform.clone(),
-                entry: entry.clone(),
-            })
-        })
-        .collect()
+/// The image checks of the run: the spec's, less the default ELF audit where it cannot work.
+fn image_checks(config: &Config, source: &ImageSource) -> audit::Checks {
+    let mut checks = audit::Checks::from_spec(&config.spec);
+    if source.daemon_name().is_some() && checks.files.is_empty() && checks.metadata.is_none() {
+        // An engine image offers no layers to read here: the default audit, which nobody asked
+        // for, must not fail the run. Explicit file and metadata checks still say why they fail.
+        checks.audit.elf = crate::spec::ElfLevel::Off;
+    }
+    checks
 }
 
-/// Runs the plan with events flowing to `sink`, then sweeps what the run left in the engine.
-/// Returns the platforms' reports, the run phase's time, and whether the run was cancelled.
+/// The index entries the image checks read: one per platform that has one, from its first row
+/// (a platform compared on two engines is one image). That row is told how many results the
+/// checks add, so that every count of the run includes them from the start.
+fn audit_targets(plan: &mut Plan, checks: &audit::Checks) -> Vec<audit::Target> {
+    if checks.is_empty() {
+        return Vec::new();
+    }
+    let mut rows: Vec<&mut plan::PlannedPlatform> = plan.platforms.iter_mut().collect();
+    rows.sort_by_key(|p| p.order);
+    let mut targets: Vec<audit::Target> = Vec::new();
+    for p in rows {
+        let Some((entry, _)) = &p.entry else { continue };
+        if targets.iter().any(|t| t.platform == p.platform) {
+            continue;
+        }
+        p.image_checks = checks.count_for(&p.platform);
+        targets.push(audit::Target {
+            platform: p.platform.clone(),
+            entry: entry.clone(),
+        });
+    }
+    targets
+}
+
+/// The image checks' results with the time they took; `None` when the run was interrupted
+/// first or nothing was to be checked.
+type Audited = Option<(Vec<audit::PlatformAudit>, Duration)>;
+
+/// Runs the plan with events flowing to `sink`, and the image checks beside it (they read the
+/// image, not a container), then sweeps what the run left in the engine. Returns the platforms'
+/// reports, the run phase's time, whether the run was cancelled, and the image checks.
 #[allow(clippy::too_many_arguments)] // the run's parts, each used once
 async fn execute(
     config: &Config,
@@ -362,16 +372,27 @@ async fn execute(
     run_id: &str,
     engines: &BTreeMap<String, (Engine, Option<usize>)>,
     source: &Arc<ImageSource>,
-    mut sink: Box<dyn EventSink>,
-    (tx, mut rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+    sink: Box<dyn EventSink>,
+    (tx, rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
     cancel: &CancellationToken,
-) -> (Vec<crate::outcome::PlatformReport>, Duration, bool) {
-    let printer = tokio::spawn(async move {
-        while let Some(event) = rx.recv().await {
-            sink.handle(&event);
-        }
-        sink.finish();
+    (checks, targets): (audit::Checks, Vec<audit::Target>),
+) -> (Vec<crate::outcome::PlatformReport>, Duration, bool, Audited) {
+    let owners: Vec<(crate::platform::Platform, String)> = plan
+        .platforms
+        .iter()
+        .filter(|p| p.image_checks > 0)
+        .map(|p| (p.platform.clone(), p.engine.clone()))
+        .collect();
+    let audit = (!targets.is_empty()).then(|| {
+        let (source, cancel) = (source.clone(), cancel.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                done = timed(audit::audit(source.as_ref(), &targets, &checks)) => Some(done),
+                () = cancel.cancelled() => None,
+            }
+        })
     });
+    let printer = tokio::spawn(relay(rx, sink, audit, owners));
     let _ = tx.send(Event::RunStarted {
         run_id: run_id.to_owned(),
         image: source.display(),
@@ -403,9 +424,69 @@ async fn execute(
             .map(|(engine, _)| sweep(engine, run_id, &loaded)),
     )
     .await;
-    // The printer ends when the last sender (held by the run context) is gone.
-    let _ = printer.await;
-    (platforms, run_time, cancel.is_cancelled())
+    // The printer ends when the last sender (held by the run context) is gone and the image
+    // checks are in.
+    let audited = printer.await.ok().flatten();
+    (platforms, run_time, cancel.is_cancelled(), audited)
+}
+
+/// Passes the run's events to the sink, with the image checks folded in: a platform that owns
+/// image checks finishes (for the sink) only once they are in, its image results reported as
+/// its tests, so the live view, the per-platform lines and the final report count alike.
+async fn relay(
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    mut sink: Box<dyn EventSink>,
+    audit: Option<tokio::task::JoinHandle<Audited>>,
+    owners: Vec<(crate::platform::Platform, String)>,
+) -> Audited {
+    use crate::outcome::PlatformReport;
+    let owns = |r: &PlatformReport| {
+        owners
+            .iter()
+            .any(|(p, e)| *p == r.platform && Some(e) == r.engine.as_ref())
+    };
+    let mut pending = audit;
+    let mut audited: Audited = None;
+    let mut held: Vec<PlatformReport> = Vec::new();
+    let mut open = true;
+    let finish = |sink: &mut Box<dyn EventSink>, mut report: PlatformReport, audited: &Audited| {
+        if let Some((audits, _)) = audited
+            && let Some(a) = audits.iter().find(|a| a.platform == report.platform)
+        {
+            for test in &a.tests {
+                sink.handle(&Event::TestFinished {
+                    platform: report.platform.clone(),
+                    test: test.clone(),
+                });
+            }
+            audit::merge_one(&mut report, a.clone());
+        }
+        sink.handle(&Event::PlatformFinished { report });
+    };
+    while open || pending.is_some() {
+        tokio::select! {
+            event = rx.recv(), if open => match event {
+                None => open = false,
+                Some(Event::PlatformFinished { report }) if owns(&report) && pending.is_some() => {
+                    held.push(report);
+                }
+                Some(Event::PlatformFinished { report }) => finish(&mut sink, report, &audited),
+                Some(event) => sink.handle(&event),
+            },
+            done = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
+                pending = None;
+                audited = done.ok().flatten();
+                for report in held.drain(..) {
+                    finish(&mut sink, report, &audited);
+                }
+            }
+        }
+    }
+    for report in held.drain(..) {
+        finish(&mut sink, report, &audited);
+    }
+    sink.finish();
+    audited
 }
 
 /// Removes containers abandoned by an interrupt, or whose removal failed, and the tags of images

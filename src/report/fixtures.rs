@@ -213,6 +213,7 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
             run: Some(Duration::from_millis(40_100)),
             audit: Some(Duration::from_millis(2_300)),
         },
+        spec_lines: Default::default(),
     };
     report.compute_slowdowns();
     report

@@ -94,8 +94,10 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
             ));
         }
         for t in p.tests.iter().filter(|t| is_failure(t)) {
-            out.push(command(
+            let line = report.spec_lines.get(&t.name).copied();
+            out.push(command_at(
                 "error",
+                line.map(|l| (report.spec.as_str(), l)),
                 &format!("archsmoke: {} {} on {}", t.name, verb(t), p.platform),
                 &test_details(t),
             ));
@@ -105,9 +107,21 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
 }
 
 fn command(level: &str, title: &str, message: &str) -> String {
+    command_at(level, None, title, message)
+}
+
+/// A workflow command; with `at` (the spec's path and a line), GitHub shows it on that line
+/// of the spec in the pull request's diff, beside the test that failed.
+fn command_at(level: &str, at: Option<(&str, usize)>, title: &str, message: &str) -> String {
     let message: String = message.chars().take(ANNOTATION_CHARS).collect();
+    let place = at.map_or_else(String::new, |(file, line)| {
+        format!(
+            "file={},line={line},",
+            escape_property(file.trim_start_matches("./"))
+        )
+    });
     format!(
-        "::{level} title={}::{}",
+        "::{level} {place}title={}::{}",
         escape_property(title),
         escape_data(&message)
     )
@@ -151,10 +165,12 @@ fn test_details(t: &TestReport) -> String {
         lines.push(format!("error: {e}"));
     }
     for m in &t.mismatches {
-        lines.push(format!(
-            "{}: expected {:?}, got {:?}",
-            m.check, m.expected, m.actual
-        ));
+        let (expected, actual) = if super::needs_quotes(m) {
+            (format!("{:?}", m.expected), format!("{:?}", m.actual))
+        } else {
+            (m.expected.clone(), m.actual.clone())
+        };
+        lines.push(format!("{}: expected {expected}, got {actual}", m.check));
     }
     lines.join("\n")
 }
@@ -189,7 +205,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
                 .map_or_else(|| "-".into(), |e| code(&short_digest(&e.digest))),
             cell(&engine_mode(report, p)),
             p.passed(),
-            p.failed(),
+            p.not_passed(),
             secs(p.duration),
             p.slowdown
                 .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
@@ -197,7 +213,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
         ));
     }
     let tested: Vec<&PlatformReport> = report.platforms.iter().filter(|p| !p.skipped()).collect();
-    let tests: usize = tested.iter().map(|p| p.tests.len()).sum();
+    let tests: usize = tested.iter().map(|p| p.counted()).sum();
     let passed: usize = tested.iter().map(|p| p.passed()).sum();
     md.push_str(&format!(
         "\n**{}/{} platforms passed, {passed}/{tests} tests passed in {}**\n",

@@ -36,6 +36,8 @@
 //!   "phases": {"engine_secs", "resolve_secs", "run_secs", "audit_secs"},
 //!                                              // wall time per phase, null if never reached;
 //!                                              // engine and resolve run side by side
+//!   "spec_lines": {result name: line},        // where the spec declares each test, file
+//!                                              // and license check (absent for cst configs)
 //!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
@@ -134,6 +136,9 @@ struct Report<'a> {
     engine: Option<Engine<'a>>,
     engines: Vec<NamedEngine<'a>>,
     phases: Phases,
+    /// The spec line that declares each result, by name (absent for a cst config).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    spec_lines: &'a std::collections::BTreeMap<String, usize>,
     totals: Totals,
     platforms: Vec<Platform<'a>>,
 }
@@ -376,6 +381,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 })
                 .collect(),
             phases: Phases::from(&r.phases),
+            spec_lines: &r.spec_lines,
             totals,
             platforms,
         }

@@ -258,15 +258,25 @@ fn failure_message(t: &TestReport) -> String {
     t.mismatches
         .iter()
         .map(|m| {
+            let shown = |v: &str| shown(m, v, 80);
             format!(
                 "{}: expected {}, got {}",
                 m.check,
-                text::quote(&m.expected, 80),
-                text::quote(&m.actual, 80)
+                shown(&m.expected),
+                shown(&m.actual)
             )
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One of a mismatch's values, quoted only when it must be ([`super::needs_quotes`]).
+fn shown(m: &crate::outcome::Mismatch, value: &str, max_chars: usize) -> String {
+    if super::needs_quotes(m) {
+        text::quote(value, max_chars)
+    } else {
+        text::shorten(&text::line(value), max_chars)
+    }
 }
 
 /// Every mismatch with expected vs actual, then what ran.
@@ -276,8 +286,8 @@ fn failure_body(t: &TestReport) -> String {
         out.push_str(&format!(
             "{}\n  expected: {}\n  actual:   {}\n",
             m.check,
-            text::quote(&m.expected, VALUE_CHARS),
-            text::quote(&m.actual, VALUE_CHARS)
+            shown(m, &m.expected, VALUE_CHARS),
+            shown(m, &m.actual, VALUE_CHARS)
         ));
     }
     out.push_str(&command_line(t));

@@ -163,15 +163,18 @@ impl LiveView {
         let (text, st) = if r.skipped() {
             ("skipped".to_owned(), style(Style::new().yellow()))
         } else if r.problem.is_some() {
-            ("error".to_owned(), style(Style::new().red().bold()))
+            (
+                format!("error  {}/{} passed", r.passed(), r.counted()),
+                style(Style::new().red().bold()),
+            )
         } else if r.ok() {
             (
-                format!("done   {}/{} passed", r.passed(), r.tests.len()),
+                format!("done   {}/{} passed", r.passed(), r.counted()),
                 style(Style::new().green()),
             )
         } else {
             (
-                format!("FAILED {}/{} passed", r.passed(), r.tests.len()),
+                format!("FAILED {}/{} passed", r.passed(), r.counted()),
                 style(Style::new().red().bold()),
             )
         };

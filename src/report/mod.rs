@@ -25,7 +25,17 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::outcome::ProblemKind;
+use crate::outcome::{Mismatch, ProblemKind};
+
+/// Whether a mismatch's values are shown quoted, with escapes. Values that read plainly (a
+/// version, a path, a list or string as the spec writes them) are shown as they are; when either
+/// value is empty, has whitespace at an end or a control character (output's trailing newline),
+/// both are quoted, so that the difference the eye cannot see still shows.
+pub(crate) fn needs_quotes(m: &Mismatch) -> bool {
+    [&m.expected, &m.actual]
+        .iter()
+        .any(|v| v.is_empty() || v.trim() != v.as_str() || v.chars().any(char::is_control))
+}
 
 /// Writes `contents` to `path` as a report: all or nothing where the target is a file, straight
 /// through where it is not.

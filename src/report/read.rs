@@ -33,6 +33,8 @@ struct Wire {
     engines: Vec<WireEngine>,
     #[serde(default)]
     phases: Option<WirePhases>,
+    #[serde(default)]
+    spec_lines: std::collections::BTreeMap<String, usize>,
     platforms: Vec<WirePlatform>,
 }
 
@@ -267,6 +269,7 @@ pub fn parse(text: &str) -> Result<RunReport, String> {
         problem: w.problem.map(problem),
         interrupted: w.interrupted,
         phases,
+        spec_lines: w.spec_lines,
     })
 }
 

@@ -123,7 +123,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
                     "[{}] done: {} passed, {} failed in {}",
                     report.platform,
                     report.passed(),
-                    report.failed(),
+                    report.not_passed(),
                     secs(report.duration)
                 )
             }
@@ -180,7 +180,19 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         write!(w, ", {} attestation manifest(s) skipped", img.attestations)?;
     }
     writeln!(w)?;
-    if let Some(e) = &report.engine {
+    if report.engines.len() > 1 {
+        for e in &report.engines {
+            writeln!(
+                w,
+                "{} {} Docker {} {} at {}",
+                p.bold.apply_to("engine"),
+                e.name,
+                e.version,
+                e.platform,
+                e.endpoint
+            )?;
+        }
+    } else if let Some(e) = &report.engine {
         writeln!(
             w,
             "{} Docker {} (API {}) {} at {}",
@@ -201,6 +213,18 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
     if !report.platforms.is_empty() {
         writeln!(w)?;
         matrix(&report.platforms, w, &p)?;
+        if report.platforms.iter().any(|r| r.slowdown.is_some()) {
+            // TIME and SLOW measure different things and can seem to disagree; say what each is.
+            writeln!(
+                w,
+                "{}",
+                p.dim.apply_to(
+                    "TIME is each platform's wall time (pull and image checks included); SLOW \
+                     is\nits passed tests' summed time over the same tests' time natively on \
+                     its engine."
+                )
+            )?;
+        }
     }
     if let Some(line) = super::service::ready_line(report) {
         writeln!(w, "{line}")?;
@@ -457,7 +481,7 @@ fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)>
                 ),
                 mode,
                 r.passed().to_string(),
-                r.failed().to_string(),
+                r.not_passed().to_string(),
                 secs(r.duration),
                 r.slowdown
                     .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
@@ -531,13 +555,18 @@ fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()
             if let Some(h) = &problem.hint {
                 writeln!(w, "    = hint: {h}")?;
             }
+            // Its tests that never ran say nothing the problem did not; counted, not listed.
+            match r.count(TestStatus::NotRun) {
+                0 => {}
+                1 => writeln!(w, "    1 test not run")?,
+                n => writeln!(w, "    {n} tests not run")?,
+            }
         }
         // A passed test with mismatches carries warnings (`[audit] elf = "warn"`): shown too.
-        for t in r
-            .tests
-            .iter()
-            .filter(|t| t.status != TestStatus::Passed || !t.mismatches.is_empty())
-        {
+        for t in r.tests.iter().filter(|t| {
+            (t.status != TestStatus::Passed || !t.mismatches.is_empty())
+                && !(r.problem.is_some() && t.status == TestStatus::NotRun)
+        }) {
             heading(w)?;
             test_failure(&r.platform.to_string(), t, w, p)?;
         }
@@ -549,6 +578,7 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
     let what = match t.status {
         TestStatus::TimedOut => "timed out",
         TestStatus::Error => "could not run",
+        TestStatus::NotRun if t.error.is_some() => "not run",
         TestStatus::NotRun => "not run (interrupted)",
         TestStatus::Skipped => "skipped",
         TestStatus::Passed => "passed with warnings",
@@ -586,9 +616,11 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
             }
             continue;
         }
+        let quoted = super::needs_quotes(m);
+        let shown = |v: &str| if quoted { quote(v) } else { shorten(v) };
         writeln!(w, "    {}:", m.check)?;
-        writeln!(w, "      expected: {}", p.ok.apply_to(quote(&m.expected)))?;
-        writeln!(w, "      actual:   {}", p.bad.apply_to(quote(&m.actual)))?;
+        writeln!(w, "      expected: {}", p.ok.apply_to(shown(&m.expected)))?;
+        writeln!(w, "      actual:   {}", p.bad.apply_to(shown(&m.actual)))?;
     }
     for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
         if dropped > 0 {
@@ -606,15 +638,26 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
     Ok(())
 }
 
+/// The most characters of one value a failure shows.
+const VALUE_MAX: usize = 400;
+
 /// Show a value with escapes visible and long values shortened, on one line.
 fn quote(s: &str) -> String {
-    const MAX: usize = 400;
-    let escaped = format!("{s:?}");
-    if escaped.chars().count() > MAX {
-        let head: String = escaped.chars().take(MAX).collect();
-        format!("{head}… ({} bytes)", s.len())
+    cut(&format!("{s:?}"), s.len())
+}
+
+/// Show a plain value as it is, long values shortened.
+fn shorten(s: &str) -> String {
+    cut(s, s.len())
+}
+
+/// `shown` cut to [`VALUE_MAX`] characters, saying how long the value (`bytes`) was.
+fn cut(shown: &str, bytes: usize) -> String {
+    if shown.chars().count() > VALUE_MAX {
+        let head: String = shown.chars().take(VALUE_MAX).collect();
+        format!("{head}… ({bytes} bytes)")
     } else {
-        escaped
+        shown.to_owned()
     }
 }
 
@@ -622,11 +665,7 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
     let skipped = report.platforms.iter().filter(|r| r.skipped()).count();
     let platforms = report.platforms.len() - skipped;
     let ok_platforms = report.platforms.iter().filter(|r| r.ok()).count();
-    let tests: usize = report
-        .platforms
-        .iter()
-        .map(|r| r.tests.len() - r.count(TestStatus::Skipped))
-        .sum();
+    let tests: usize = report.platforms.iter().map(PlatformReport::counted).sum();
     let passed: usize = report.platforms.iter().map(PlatformReport::passed).sum();
     let verdict = if report.exit_code() == 0 {
         p.ok.apply_to("PASSED")

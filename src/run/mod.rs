@@ -134,15 +134,10 @@ async fn run_platform<B: Backend>(
         slowdown: None,
         service: None,
     };
-    if report.skipped() {
-        let reason = report.problem.as_ref().map(|p| p.message.clone());
-        report.tests = planned
-            .tests
-            .iter()
-            .map(|t| skipped_test(t, reason.clone()))
-            .collect();
-    // A platform with only image checks (files, metadata, audit) needs no pull and no container.
-    } else if report.problem.is_none() && planned.result_count() > 0 {
+    if report.problem.is_some() {
+        // Known from the plan; the results are listed below.
+        // A platform with only image checks (files, metadata, audit) needs no pull and no container.
+    } else if planned.container_count() > 0 {
         match prepare(&planned, ctx).await {
             Ok((image_id, pull, image_env)) => {
                 report.pull = Some(pull);
@@ -174,6 +169,19 @@ async fn run_platform<B: Backend>(
             }
             Err(problem) => report.problem = Some(problem),
         }
+    }
+    // Every planned result is still listed when the platform could not run (from the plan, or
+    // when its image turned out wrong), so that it counts its tests as skipped or not run
+    // instead of dropping them from the totals.
+    if let Some(problem) = &report.problem
+        && report.tests.is_empty()
+    {
+        let (status, error) = if report.skipped() {
+            (TestStatus::Skipped, problem.message.clone())
+        } else {
+            (TestStatus::NotRun, format!("not run: {}", problem.message))
+        };
+        report.tests = unrun_reports(&planned, status, &error);
     }
     report.duration = start.elapsed();
     ctx.emit(Event::PlatformFinished {
@@ -374,12 +382,17 @@ async fn run_tests<B: Backend>(
 }
 
 /// A test of a platform that is not tested on purpose: reported, so that no dashboard loses it.
-fn skipped_test(test: &PlannedTest, reason: Option<String>) -> TestReport {
-    TestReport {
-        status: TestStatus::Skipped,
-        error: reason,
-        ..blank_report(test)
+/// The platform's planned results (its service's checks too), none run, each with `status`.
+fn unrun_reports(planned: &PlannedPlatform, status: TestStatus, error: &str) -> Vec<TestReport> {
+    let mut tests = match &planned.service {
+        Some(service) => crate::service::unrun_reports(planned, service),
+        None => planned.tests.iter().map(blank_report).collect(),
+    };
+    for t in &mut tests {
+        t.status = status;
+        t.error = Some(error.to_owned());
     }
+    tests
 }
 
 /// The platform that actually runs: the index entry's, which under compatible matching can

@@ -62,6 +62,7 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
         problem: None,
         tests: tests.iter().map(|t| test(t, 10 * SECOND)).collect(),
         service: None,
+        image_checks: 0,
     }
 }
 

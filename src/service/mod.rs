@@ -68,6 +68,12 @@ impl PlannedService {
     }
 }
 
+/// Every result the service and the platform's tests would report, none of them run yet:
+/// what a platform that never started lists, so that its counts match the plan's.
+pub fn unrun_reports(planned: &PlannedPlatform, service: &PlannedService) -> Vec<TestReport> {
+    checks::blank(planned, service)
+}
+
 /// The service as it runs on `platform` in `mode`, timeouts multiplied by `factor`.
 pub fn plan(
     spec: &ServiceSpec,

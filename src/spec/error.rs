@@ -59,6 +59,19 @@ impl SpecError {
     }
 }
 
+/// Several problems as one message: each in full, then how many there are.
+pub fn all(errors: &[SpecError]) -> String {
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    match errors.len() {
+        1 => text.join(""),
+        n if n >= super::MAX_ERRORS => format!(
+            "{}\n\n{n} problems shown; there may be more once these are fixed",
+            text.join("\n\n")
+        ),
+        n => format!("{}\n\n{n} problems", text.join("\n\n")),
+    }
+}
+
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {

@@ -8,7 +8,7 @@
 
 mod audit;
 mod engines;
-mod error;
+pub mod error;
 pub mod expand;
 mod hardening;
 mod hints;
@@ -76,6 +76,9 @@ pub struct Spec {
     /// Where the spec asks for a privileged container, as the error to give unless the command
     /// line allows it.
     privileged: Option<SpecError>,
+    /// The spec line that declares each result (a test, file or license check, by its report
+    /// name), for annotations that point at it. Empty for a translated cst config.
+    pub lines: BTreeMap<String, usize>,
 }
 
 impl Spec {
@@ -347,10 +350,106 @@ pub fn read(path: &Path) -> Result<String, SpecError> {
     })
 }
 
-/// Validate spec text; `path` is used for messages and the suite name only.
+/// Validate spec text; `path` is used for messages and the suite name only. The first problem
+/// only; [`parse_all`] has every one.
 pub fn parse(path: &Path, text: &str) -> Result<Spec, SpecError> {
-    let raw: RawSpec = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
-    Validator { path, text }.spec(raw)
+    parse_all(path, text).map_err(|mut errors| errors.remove(0))
+}
+
+/// The most problems one spec reports: past that, the rest is noise until the first are fixed.
+pub const MAX_ERRORS: usize = 20;
+
+/// Validate spec text, reporting every problem (up to [`MAX_ERRORS`]) in the order of the file.
+///
+/// The TOML reader stops at its first error, so the reader is asked again with the table that
+/// held it blanked out (spaces for every character but newlines, so that positions stay), until
+/// it reads the rest. What it read is then validated table by table. A file with both kinds of
+/// problem shows both.
+pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
+    let mut errors: Vec<SpecError> = Vec::new();
+    let mut text_now = text.to_owned();
+    let raw = loop {
+        match toml::from_str::<RawSpec>(&text_now) {
+            Ok(raw) => break Some(raw),
+            Err(e) => {
+                let err = toml_error(path, text, &e);
+                let offset = e.span().map_or(0, |s| s.start);
+                let again = errors
+                    .iter()
+                    .any(|x| x.line == err.line && x.column == err.column);
+                if !again {
+                    errors.push(err);
+                }
+                match (again, blank_table(&text_now, offset)) {
+                    (false, Some(blanked)) if errors.len() < MAX_ERRORS => text_now = blanked,
+                    _ => break None,
+                }
+            }
+        }
+    };
+    if let Some(raw) = raw {
+        match (Validator { path, text }.spec(raw)) {
+            Ok(spec) if errors.is_empty() => return Ok(spec),
+            Ok(_) => {}
+            // A table blanked out may leave the rest looking empty; that is no news.
+            Err(more) if !errors.is_empty() => {
+                errors.extend(more.into_iter().filter(|e| e.line > 0));
+            }
+            Err(more) => errors.extend(more),
+        }
+    }
+    errors.sort_by_key(|e| (e.line, e.column));
+    errors.truncate(MAX_ERRORS);
+    Err(errors)
+}
+
+/// `text` with the table around `offset` (from its `[header]` to the next one) blanked out, or
+/// only the line at `offset` when it sits before the first header; `None` when nothing there is
+/// left to blank.
+fn blank_table(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let is_header = |start: usize| text[start..].trim_start().starts_with('[');
+    // The header at or above the offset.
+    let mut start = line_start(offset);
+    while start > 0 && !is_header(start) {
+        start = line_start(start - 1);
+    }
+    let end = if is_header(start) {
+        // Up to the next header that is not one of this table's own subtables (`[test.expect]`
+        // under `[[test]]`), which would otherwise attach to the table before it.
+        let name = text[start..]
+            .trim_start()
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let own = |at: usize| {
+            let header = text[at..].trim_start().trim_start_matches('[').trim_start();
+            header.starts_with(&format!("{name}."))
+        };
+        let next_line = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        let mut at = next_line(start);
+        while at < text.len() && (!is_header(at) || own(at)) {
+            at = next_line(at);
+        }
+        at
+    } else {
+        start = line_start(offset);
+        text[offset..].find('\n').map_or(text.len(), |i| offset + i)
+    };
+    let region = &text[start..end];
+    if region.chars().all(char::is_whitespace) {
+        return None;
+    }
+    // Byte for byte, so that every later offset still points at the same place.
+    let blanked: String = region
+        .bytes()
+        .map(|b| if b == b'\n' { '\n' } else { ' ' })
+        .collect();
+    Some(format!("{}{blanked}{}", &text[..start], &text[end..]))
 }
 
 /// Turn a TOML or serde error into a positioned one, adding "did you mean" for unknown keys.
@@ -389,6 +488,16 @@ fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
     Some((field.to_owned(), expected))
 }
 
+/// The problems found so far, while validation goes on past each.
+struct Found(Vec<SpecError>);
+
+impl Found {
+    /// The value, or `None` with its error kept.
+    fn keep<T>(&mut self, result: Result<T, SpecError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
 struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
@@ -399,25 +508,32 @@ impl Validator<'_> {
         SpecError::at(self.path, self.text, spanned.span().start, message)
     }
 
-    fn spec(&self, raw: RawSpec) -> Result<Spec, SpecError> {
+    /// The spec, or every problem found in it: each section and each table is validated even
+    /// when an earlier one was wrong, so that one run shows all there is to fix.
+    fn spec(&self, raw: RawSpec) -> Result<Spec, Vec<SpecError>> {
+        let mut found = Found(Vec::new());
         let name = self
             .path
             .file_stem()
             .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned());
         let image = match raw.image {
             Some(img) if img.get_ref().trim().is_empty() => {
-                return Err(self
+                found.keep::<()>(Err(self
                     .err(&img, "`image` is empty")
-                    .with_hint("name an image such as `127.0.0.1:5000/app:1.0`"));
+                    .with_hint("name an image such as `127.0.0.1:5000/app:1.0`")));
+                None
             }
             Some(img) => Some(img.into_inner()),
             None => None,
         };
-        let platforms = raw
-            .platforms
-            .as_deref()
-            .map(|ps| self.platform_list(ps, "platforms"))
-            .transpose()?;
+        let platforms = found
+            .keep(
+                raw.platforms
+                    .as_deref()
+                    .map(|ps| self.platform_list(ps, "platforms"))
+                    .transpose(),
+            )
+            .flatten();
         let raw_isolation = raw.settings.isolation.clone();
         let mut privileged = raw
             .settings
@@ -426,63 +542,91 @@ impl Validator<'_> {
             .filter(|p| *p.get_ref())
             .map(|p| self.privileged_error(p))
             .or_else(|| self.network_gate(raw.settings.network.as_ref()));
-        let engines = self.engines(&raw.engines)?;
+        let engines = found.keep(self.engines(&raw.engines)).unwrap_or_default();
         let compare_emulation = match &raw.settings.compare_emulation {
-            Some(list) => self.platform_list(list, "compare_emulation")?,
+            Some(list) => found
+                .keep(self.platform_list(list, "compare_emulation"))
+                .unwrap_or_default(),
             None => Vec::new(),
         };
-        let settings = self.settings(raw.settings)?;
-        let audit = self.audit(raw.audit)?;
+        let settings = found.keep(self.settings(raw.settings));
+        let audit = found.keep(self.audit(raw.audit)).unwrap_or_default();
+        let mut lines = BTreeMap::new();
         let mut files = Vec::with_capacity(raw.files.len());
         for f in &raw.files {
-            files.push(self.file(f, platforms.as_deref())?);
+            if let Some(file) = found.keep(self.file(f, platforms.as_deref())) {
+                lines.insert(file.report_name(), self.line_of(f.span().start));
+                files.push(file);
+            }
         }
-        let metadata = raw.metadata.map(|m| self.metadata(m)).transpose()?;
-        let service = self.service(
-            service::RawServiceTables {
-                service: raw.service,
-                probes: raw.probes,
-                processes: raw.processes,
-                logs: raw.logs,
-            },
-            platforms.as_deref(),
-        )?;
-        let licenses = raw
-            .licenses
-            .iter()
-            .map(|l| self.license(l))
-            .collect::<Result<Vec<_>, _>>()?;
+        let metadata = raw.metadata.and_then(|m| found.keep(self.metadata(m)));
+        let service = found
+            .keep(self.service(
+                service::RawServiceTables {
+                    service: raw.service,
+                    probes: raw.probes,
+                    processes: raw.processes,
+                    logs: raw.logs,
+                },
+                platforms.as_deref(),
+            ))
+            .flatten();
+        let mut licenses = Vec::with_capacity(raw.licenses.len());
+        for l in &raw.licenses {
+            if let Some(license) = found.keep(self.license(l)) {
+                lines.insert(license.name.clone(), self.line_of(l.span().start));
+                licenses.push(license);
+            }
+        }
+        let mut seen = BTreeSet::new();
+        let mut tests = Vec::with_capacity(raw.tests.len());
+        let base_limits = settings.as_ref().map(|s| s.limits).unwrap_or_default();
+        for t in &raw.tests {
+            let Some(mut test) = found.keep(self.test(t.get_ref(), platforms.as_deref())) else {
+                continue;
+            };
+            let Some(limits) = found.keep(self.test_limits(t.get_ref(), base_limits)) else {
+                continue;
+            };
+            test.limits = limits;
+            if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
+                privileged.get_or_insert_with(|| self.privileged_error(p));
+            }
+            test.privileged |= settings.as_ref().is_some_and(|s| s.privileged);
+            if !seen.insert(test.name.clone()) {
+                found.keep::<()>(Err(self
+                    .err(
+                        &t.get_ref().name,
+                        format!("duplicate test name `{}`", test.name),
+                    )
+                    .with_hint(
+                        "test names identify results in reports; make each one unique",
+                    )));
+                continue;
+            }
+            lines.insert(
+                test.name.clone(),
+                self.line_of(t.get_ref().name.span().start),
+            );
+            tests.push(test);
+        }
+        // What is wrong inside the tables comes first; whether the whole adds up is only worth
+        // asking once each part is right.
+        let (Some(settings), true) = (settings, found.0.is_empty()) else {
+            return Err(found.0);
+        };
         // The default ELF audit alone is not a reason to run: it comes with every spec.
-        if raw.tests.is_empty()
+        if tests.is_empty()
             && files.is_empty()
             && metadata.is_none()
             && licenses.is_empty()
             && service.is_none()
         {
-            return Err(
+            return Err(vec![
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
                     "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
                 ),
-            );
-        }
-        let mut seen = BTreeSet::new();
-        let mut tests = Vec::with_capacity(raw.tests.len());
-        for t in raw.tests {
-            let mut test = self.test(t.get_ref(), platforms.as_deref())?;
-            test.limits = self.test_limits(t.get_ref(), settings.limits)?;
-            if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
-                privileged.get_or_insert_with(|| self.privileged_error(p));
-            }
-            test.privileged |= settings.privileged;
-            if !seen.insert(test.name.clone()) {
-                return Err(self
-                    .err(
-                        &t.get_ref().name,
-                        format!("duplicate test name `{}`", test.name),
-                    )
-                    .with_hint("test names identify results in reports; make each one unique"));
-            }
-            tests.push(test);
+            ]);
         }
         let spec = Spec {
             path: self.path.to_owned(),
@@ -499,6 +643,7 @@ impl Validator<'_> {
             engines,
             compare_emulation,
             privileged,
+            lines,
         };
         if spec.service.is_some()
             && let Some(t) = spec
@@ -506,23 +651,33 @@ impl Validator<'_> {
                 .iter()
                 .find(|t| t.command.is_none() && t.entrypoint.is_none())
         {
-            return Err(SpecError::file(
-                self.path,
-                format!(
-                    "test `{}` has no `command`; with a [service], tests run as execs inside the                      running service, which has no CMD of their own to fall back on",
-                    t.name
-                ),
-            )
-            .with_hint("give the test a `command`"));
+            return Err(vec![
+                SpecError::file(
+                    self.path,
+                    format!(
+                        "test `{}` has no `command`; with a [service], tests run as execs inside \
+                         the running service, which has no CMD of their own to fall back on",
+                        t.name
+                    ),
+                )
+                .with_hint("give the test a `command`"),
+            ]);
         }
         if spec.settings.isolation == Isolation::Exec
             && let Err(message) = spec.exec_keepalive()
         {
             let at = raw_isolation.as_ref().map_or(0, |s| s.span().start);
-            return Err(SpecError::at(self.path, self.text, at, message)
-                .with_hint("or use isolation = \"container\" (the default)"));
+            return Err(vec![
+                SpecError::at(self.path, self.text, at, message)
+                    .with_hint("or use isolation = \"container\" (the default)"),
+            ]);
         }
         Ok(spec)
+    }
+
+    /// The 1-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> usize {
+        SpecError::at(self.path, self.text, offset, "").line
     }
 
     fn privileged_error(&self, at: &Spanned<bool>) -> SpecError {

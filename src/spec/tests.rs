@@ -278,3 +278,92 @@ fn hostile_text_never_panics() {
     let nested = format!("x = {}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(parse_str(&nested).is_err());
 }
+
+fn all_errors(text: &str) -> Vec<SpecError> {
+    super::parse_all(Path::new("smoke.toml"), text).expect_err("invalid spec")
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order_type_errors_and_validation_alike() {
+    let errors = all_errors(
+        r#"image = "127.0.0.1:5000/app:1"
+
+[[test]]
+name = "one"
+command = "uname -m"
+
+[[test]]
+name = "two"
+command = ["true"]
+timeout = "soon"
+
+[[test]]
+name = "three"
+command = ["true"]
+colour = "red"
+
+[[file]]
+path = "/bin/sh"
+mode = "rwx"
+"#,
+    );
+    let at: Vec<(usize, &str)> = errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(errors.len(), 4, "{at:#?}");
+    assert_eq!(errors[0].line, 5, "{at:#?}");
+    assert!(
+        errors[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("[\"uname\", \"-m\"]")),
+        "{:?}",
+        errors[0]
+    );
+    assert_eq!(errors[1].line, 10, "{at:#?}");
+    assert_eq!(errors[2].line, 15, "{at:#?}");
+    assert!(errors[2].message.contains("colour"), "{at:#?}");
+    assert_eq!(errors[3].line, 19, "{at:#?}");
+    let shown = super::error::all(&errors);
+    assert!(shown.ends_with("4 problems"), "{shown}");
+}
+
+#[test]
+fn a_blanked_table_takes_its_subtables_and_keeps_every_offset() {
+    let text = "[[test]]\nname = \"é\"\n[test.expect]\nexit_code = 1\n[[test]]\nname = \"b\"\n";
+    let blanked = super::blank_table(text, 12).expect("something to blank");
+    assert_eq!(blanked.len(), text.len());
+    assert!(blanked.starts_with("        \n"), "{blanked:?}");
+    assert!(blanked.ends_with("[[test]]\nname = \"b\"\n"), "{blanked:?}");
+    assert!(!blanked.contains("expect"), "{blanked:?}");
+}
+
+#[test]
+fn at_most_the_bound_is_reported() {
+    let mut text = String::from("image = \"x:1\"\n");
+    for i in 0..30 {
+        text.push_str(&format!("[[test]]\nname = \"t{i}\"\ncommand = \"true\"\n"));
+    }
+    let errors = all_errors(&text);
+    assert_eq!(errors.len(), super::MAX_ERRORS);
+    assert!(super::error::all(&errors).contains("there may be more"));
+}
+
+#[test]
+fn results_know_the_line_that_declares_them() {
+    let spec = parse_str(
+        r#"image = "x:1"
+
+[[test]]
+name = "version"
+command = ["app", "--version"]
+
+[[file]]
+path = "/bin/app"
+"#,
+    )
+    .expect("valid");
+    assert_eq!(spec.lines.get("version"), Some(&4));
+    assert_eq!(spec.lines.get("file /bin/app"), Some(&7));
+}

@@ -231,3 +231,27 @@ fn chart_labels_cannot_break_out_of_their_quotes() {
         "quotes, fences, comments, entities and brackets"
     );
 }
+
+#[test]
+fn a_failed_test_points_at_its_line_of_the_spec() {
+    let mut report = fixtures::mixed();
+    report.spec = "./smoke-tests/app.toml".into();
+    report.spec_lines.insert("uname".into(), 12);
+    let lines = annotations(&report);
+    let uname = lines
+        .iter()
+        .find(|l| l.contains("uname failed"))
+        .expect("the uname failure");
+    assert!(
+        uname.starts_with("::error file=smoke-tests/app.toml,line=12,title=archsmoke%3A uname"),
+        "{uname}"
+    );
+    // A result the spec does not declare (a platform's problem) has no place.
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l.contains("could not be tested"))
+            .all(|l| !l.contains("file=")),
+        "{lines:#?}"
+    );
+}

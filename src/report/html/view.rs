@@ -215,11 +215,7 @@ fn verdict(report: &RunReport) -> Verdict {
     let skipped = report.platforms.iter().filter(|p| p.skipped()).count();
     let tested = report.platforms.len() - skipped;
     let ok = report.platforms.iter().filter(|p| p.ok()).count();
-    let tests: usize = report
-        .platforms
-        .iter()
-        .map(|p| p.tests.len() - p.count(TestStatus::Skipped))
-        .sum();
+    let tests: usize = report.platforms.iter().map(PlatformReport::counted).sum();
     let passed: usize = report.platforms.iter().map(PlatformReport::passed).sum();
     let mut totals = format!(
         "{ok}/{tested} platforms passed, {passed}/{tests} tests passed in {}",
@@ -308,14 +304,26 @@ fn row(report: &RunReport, p: &PlatformReport) -> Row {
         platform: p.platform.to_string(),
         digest: clean_line(&short_digest(&digest_full)),
         digest_full: clean_line(&digest_full),
-        engine: report.engine.as_ref().map_or_else(
-            || "-".to_owned(),
-            |e| clean_line(&format!("Docker {}", e.version)),
-        ),
+        // The row's own engine: with several, each platform names the one that ran it.
+        engine: report
+            .engines
+            .iter()
+            .find(|e| Some(&e.name) == p.engine.as_ref())
+            .or(report.engine.as_ref())
+            .map_or_else(
+                || "-".to_owned(),
+                |e| {
+                    if report.engines.len() > 1 {
+                        clean_line(&format!("{} (Docker {})", e.name, e.version))
+                    } else {
+                        clean_line(&format!("Docker {}", e.version))
+                    }
+                },
+            ),
         mode,
         emulator,
         passed: p.passed(),
-        failed: p.failed(),
+        failed: p.not_passed(),
         time: secs(p.duration),
         slowdown: p
             .slowdown

@@ -155,11 +155,12 @@ fn failures_carry_type_message_and_every_expected_vs_actual() {
     assert_eq!(attr(failure, "type"), "exit code");
     assert_eq!(
         attr(failure, "message"),
-        r#"exit code: expected "0", got "1"; stdout: expected "aarch64\n", got "armv7l\n""#
+        // Plain values as they are; output quoted, so that its newline shows.
+        r#"exit code: expected 0, got 1; stdout: expected "aarch64\n", got "armv7l\n""#
     );
     let body = text(failure);
     assert!(
-        body.contains("exit code\n  expected: \"0\"\n  actual:   \"1\"\n")
+        body.contains("exit code\n  expected: 0\n  actual:   1\n")
             && body.contains("stdout\n  expected: \"aarch64\\n\"\n  actual:   \"armv7l\\n\"\n")
             && body.contains("command: [\"sh\", \"-c\", \"echo armv7l\\n\"]"),
         "{body}"
