@@ -40,6 +40,23 @@ pub struct RunReport {
     pub phases: Phases,
     /// The spec line that declares each result, by result name (see `Spec::lines`).
     pub spec_lines: std::collections::BTreeMap<String, usize>,
+    /// Tests of a platform run both natively and emulated (`--compare-emulation`) whose
+    /// outcome or output differ between the two rows.
+    pub emulation_differences: Vec<EmulationDifference>,
+}
+
+/// One test of a platform compared natively and emulated, where the two disagree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmulationDifference {
+    pub platform: Platform,
+    pub test: String,
+    /// The engines of the native and the emulated row.
+    pub native_engine: Option<String>,
+    pub emulated_engine: Option<String>,
+    pub native: TestStatus,
+    pub emulated: TestStatus,
+    /// What differs: `outcome`, `exit code`, `stdout`, `stderr`.
+    pub differs: Vec<String>,
 }
 
 /// Wall time of each phase of a run; `None` for a phase the run never reached. Engine and
@@ -307,6 +324,47 @@ impl RunReport {
         for engine in &self.engines {
             slowdowns_against(&mut self.platforms, &engine.name, &engine.platform);
         }
+        twin_slowdowns(&mut self.platforms);
+    }
+}
+
+/// A platform run both natively and emulated (`--compare-emulation`): the emulated row's
+/// slowdown is measured against its native twin, the same tests of the same platform, not
+/// against another platform of its engine.
+fn twin_slowdowns(platforms: &mut [PlatformReport]) {
+    let native_rows: Vec<(Platform, Vec<(String, Duration)>)> = platforms
+        .iter()
+        .filter(|p| matches!(p.mode, Some(ExecMode::Native { .. })))
+        .map(|p| {
+            let passed = p
+                .tests
+                .iter()
+                .filter(|t| t.status == TestStatus::Passed)
+                .map(|t| (t.name.clone(), t.duration))
+                .collect();
+            (p.platform.clone(), passed)
+        })
+        .collect();
+    for p in platforms
+        .iter_mut()
+        .filter(|p| matches!(p.mode, Some(ExecMode::Emulated { .. })))
+    {
+        let Some((_, base)) = native_rows.iter().find(|(pl, _)| *pl == p.platform) else {
+            continue;
+        };
+        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
+        for t in &mut p.tests {
+            t.slowdown = None;
+            let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
+                continue;
+            };
+            if t.status == TestStatus::Passed && !b.is_zero() {
+                t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
+                mine += t.duration;
+                theirs += *b;
+            }
+        }
+        p.slowdown = (!theirs.is_zero()).then(|| mine.as_secs_f64() / theirs.as_secs_f64());
     }
 }
 
@@ -431,6 +489,7 @@ mod engine_tests {
             interrupted: false,
             phases: Phases::default(),
             spec_lines: Default::default(),
+            emulation_differences: Vec::new(),
         }
     }
 

@@ -1,6 +1,8 @@
-//! Checks across platforms: a test marked `same_output` must print the same stdout everywhere.
+//! Checks across platforms: a test marked `same_output` must print the same stdout everywhere;
+//! a platform run both natively and emulated lists every test the two rows disagree on.
 
-use crate::outcome::{Mismatch, RunReport, TestStatus};
+use crate::mode::ExecMode;
+use crate::outcome::{EmulationDifference, Mismatch, PlatformReport, RunReport, TestStatus};
 use crate::platform::Platform;
 
 /// Fail every platform whose stdout for one of `tests` differs from the reference platform's:
@@ -41,5 +43,121 @@ pub fn same_output(report: &mut RunReport, tests: &[String], native: &Platform) 
                 test.status = TestStatus::Failed;
             }
         }
+    }
+}
+
+/// Every test of a platform compared natively and emulated (`--compare-emulation`) whose
+/// outcome, exit code or output differs between the native row and the emulated one: what
+/// emulation changes, measured rather than guessed. Tests that ran on one row only (not run,
+/// skipped) are left out: there is nothing to compare.
+pub fn emulation_differences(platforms: &[PlatformReport]) -> Vec<EmulationDifference> {
+    let ran = |t: &&crate::outcome::TestReport| {
+        matches!(
+            t.status,
+            TestStatus::Passed | TestStatus::Failed | TestStatus::TimedOut | TestStatus::Error
+        )
+    };
+    let mut out = Vec::new();
+    for native in platforms
+        .iter()
+        .filter(|p| matches!(p.mode, Some(ExecMode::Native { .. })))
+    {
+        let Some(emulated) = platforms.iter().find(|p| {
+            p.platform == native.platform && matches!(p.mode, Some(ExecMode::Emulated { .. }))
+        }) else {
+            continue;
+        };
+        for n in native.tests.iter().filter(ran) {
+            let Some(e) = emulated.tests.iter().filter(ran).find(|e| e.name == n.name) else {
+                continue;
+            };
+            let mut differs = Vec::new();
+            if n.status != e.status {
+                differs.push("outcome".to_owned());
+            }
+            if n.exit_code != e.exit_code {
+                differs.push("exit code".to_owned());
+            }
+            if n.stdout != e.stdout {
+                differs.push("stdout".to_owned());
+            }
+            if n.stderr != e.stderr {
+                differs.push("stderr".to_owned());
+            }
+            if !differs.is_empty() {
+                out.push(EmulationDifference {
+                    platform: native.platform.clone(),
+                    test: n.name.clone(),
+                    native_engine: native.engine.clone(),
+                    emulated_engine: emulated.engine.clone(),
+                    native: n.status,
+                    emulated: e.status,
+                    differs,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{emulated, native, passed, platform_report, run};
+
+    /// arm64 natively on an arm64 engine, and emulated on the default (amd64) one.
+    fn compared() -> RunReport {
+        let mut on_arm = platform_report(
+            "linux/arm64",
+            1,
+            Some(native()),
+            vec![
+                passed("machine", "aarch64\n", 100),
+                passed("page size", "4096\n", 200),
+            ],
+        );
+        on_arm.engine = Some("arm64-box".into());
+        let emulated_row = platform_report(
+            "linux/arm64",
+            1,
+            Some(emulated("aarch64")),
+            vec![
+                passed("machine", "aarch64\n", 300),
+                passed("page size", "65536\n", 800),
+            ],
+        );
+        run(vec![on_arm, emulated_row])
+    }
+
+    #[test]
+    fn a_test_whose_output_differs_under_emulation_is_listed_with_both_engines() {
+        let report = compared();
+        let found = emulation_differences(&report.platforms);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let d = &found[0];
+        assert_eq!(d.test, "page size");
+        assert_eq!(d.differs, ["stdout"]);
+        assert_eq!(d.native_engine.as_deref(), Some("arm64-box"));
+        assert_eq!(d.emulated_engine.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn the_emulated_twin_is_timed_against_its_native_twin() {
+        let report = compared();
+        let twin = &report.platforms[1];
+        // 300 ms and 800 ms against 100 ms and 200 ms: 3× and 4×, 11/3 in all.
+        let close = |x: Option<f64>, want: f64| x.is_some_and(|x| (x - want).abs() < 1e-9);
+        assert!(
+            close(twin.tests[0].slowdown, 3.0),
+            "{:?}",
+            twin.tests[0].slowdown
+        );
+        assert!(
+            close(twin.tests[1].slowdown, 4.0),
+            "{:?}",
+            twin.tests[1].slowdown
+        );
+        let whole = twin.slowdown.expect("a slowdown");
+        assert!((whole - 11.0 / 3.0).abs() < 1e-9, "{whole}");
     }
 }

@@ -84,6 +84,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         interrupted: false,
         phases: Phases::default(),
         spec_lines: Default::default(),
+        emulation_differences: Vec::new(),
     };
     audit::merge_into(&mut report.platforms, audits);
     report.duration = started.elapsed();

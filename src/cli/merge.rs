@@ -14,8 +14,10 @@ pub async fn merge(args: &MergeArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         })?;
         shards.push((path.display().to_string(), report));
     }
-    let merged = crate::report::merge::merge(shards)
+    let mut merged = crate::report::merge::merge(shards)
         .map_err(|e| Diagnostic::usage(e.message).with_hint(e.hint))?;
+    // A native shard beside an emulated one of the same platform is a comparison too.
+    merged.emulation_differences = crate::check::across::emulation_differences(&merged.platforms);
     let files = super::outputs::ReportFiles {
         junit: args.junit.as_deref(),
         json: args.json.as_deref(),

@@ -105,7 +105,8 @@ pub(super) async fn run(
         .platforms
         .iter()
         .filter(|p| p.image_checks > 0)
-        .map(|p| (p.platform.clone(), None))
+        // Rows without a mode: nothing runs them, natively or not.
+        .map(|p| (p.platform.clone(), None, false))
         .collect();
     let audit = (!targets.is_empty()).then(|| {
         let (source, cancel) = (source.clone(), cancel.clone());

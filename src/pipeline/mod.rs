@@ -137,6 +137,7 @@ where
         interrupted: false,
         phases: Phases::default(),
         spec_lines: config.spec.lines.clone(),
+        emulation_differences: Vec::new(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
@@ -270,6 +271,7 @@ where
         router.primary().platform(),
     );
     report.compute_slowdowns();
+    report.emulation_differences = crate::check::across::emulation_differences(&report.platforms);
     // After the slowdowns: reading layers says nothing about emulation speed.
     // `None` when interrupted before the image checks were in: the report says it was cut short.
     if let Some((audits, audit_time)) = audited {
@@ -354,8 +356,10 @@ fn audit_targets(plan: &mut Plan, checks: &audit::Checks) -> Vec<audit::Target> 
     if checks.is_empty() {
         return Vec::new();
     }
+    // In the reports' order (the user's, a compared platform's native row first), so that the
+    // row that owns the checks is the one `audit::merge_into` gives them to.
     let mut rows: Vec<&mut plan::PlannedPlatform> = plan.platforms.iter_mut().collect();
-    rows.sort_by_key(|p| p.order);
+    rows.sort_by_key(|p| (p.order, !native(Some(&p.mode))));
     let mut targets: Vec<audit::Target> = Vec::new();
     for p in rows {
         let Some((entry, _)) = &p.entry else { continue };
@@ -414,6 +418,14 @@ async fn saved_for_checks(
     }
 }
 
+/// The row that reports a platform's image checks: its platform, engine, and whether it runs
+/// natively (a compared platform has a native and an emulated row, maybe on one engine).
+type Owner = (crate::platform::Platform, Option<String>, bool);
+
+fn native(mode: Option<&crate::mode::ExecMode>) -> bool {
+    matches!(mode, Some(crate::mode::ExecMode::Native { .. }))
+}
+
 /// The image checks' results with the time they took; `None` when the run was interrupted
 /// first or nothing was to be checked.
 type Audited = Option<(Vec<audit::PlatformAudit>, Duration)>;
@@ -433,11 +445,17 @@ async fn execute(
     cancel: &CancellationToken,
     (checks, targets, audit_source): (audit::Checks, Vec<audit::Target>, Arc<ImageSource>),
 ) -> (Vec<crate::outcome::PlatformReport>, Duration, bool, Audited) {
-    let owners: Vec<(crate::platform::Platform, Option<String>)> = plan
+    let owners: Vec<Owner> = plan
         .platforms
         .iter()
         .filter(|p| p.image_checks > 0)
-        .map(|p| (p.platform.clone(), Some(p.engine.clone())))
+        .map(|p| {
+            (
+                p.platform.clone(),
+                Some(p.engine.clone()),
+                native(Some(&p.mode)),
+            )
+        })
         .collect();
     let audit = (!targets.is_empty()).then(|| {
         let (source, cancel) = (audit_source, cancel.clone());
@@ -493,13 +511,13 @@ async fn relay(
     mut rx: mpsc::UnboundedReceiver<Event>,
     mut sink: Box<dyn EventSink>,
     audit: Option<tokio::task::JoinHandle<Audited>>,
-    owners: Vec<(crate::platform::Platform, Option<String>)>,
+    owners: Vec<Owner>,
 ) -> Audited {
     use crate::outcome::PlatformReport;
     let owns = |r: &PlatformReport| {
         owners
             .iter()
-            .any(|(p, e)| *p == r.platform && *e == r.engine)
+            .any(|(p, e, n)| *p == r.platform && *e == r.engine && *n == native(r.mode.as_ref()))
     };
     let mut pending = audit;
     let mut audited: Audited = None;

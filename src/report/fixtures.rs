@@ -164,7 +164,7 @@ fn problem(kind: ProblemKind, message: &str, hint: Option<&str>) -> Problem {
     }
 }
 
-fn platform_report(
+pub fn platform_report(
     name: &str,
     seed: u8,
     mode: Option<ExecMode>,
@@ -193,7 +193,7 @@ fn platform_report(
     }
 }
 
-fn run(platforms: Vec<PlatformReport>) -> RunReport {
+pub fn run(platforms: Vec<PlatformReport>) -> RunReport {
     let mut report = RunReport {
         run_id: "as-20240501-120000-ab12".into(),
         spec: "smoke-tests/busybox.toml".into(),
@@ -214,6 +214,7 @@ fn run(platforms: Vec<PlatformReport>) -> RunReport {
             audit: Some(Duration::from_millis(2_300)),
         },
         spec_lines: Default::default(),
+        emulation_differences: Vec::new(),
     };
     report.compute_slowdowns();
     report

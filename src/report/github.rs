@@ -263,6 +263,21 @@ pub fn summary_markdown(report: &RunReport) -> String {
         md.push_str("\n#### Failures\n\n");
         md.push_str(&failures);
     }
+    if !report.emulation_differences.is_empty() {
+        md.push_str("\n#### Emulation differences (the same platform, native vs emulated)\n\n");
+        for d in &report.emulation_differences {
+            md.push_str(&format!(
+                "- {} › **{}**: {} differs (native {:?} on {}, emulated {:?} on {})\n",
+                code(&d.platform.to_string()),
+                cell(&d.test),
+                d.differs.join(", "),
+                d.native,
+                cell(d.native_engine.as_deref().unwrap_or("-")),
+                d.emulated,
+                cell(d.emulated_engine.as_deref().unwrap_or("-")),
+            ));
+        }
+    }
     md
 }
 

@@ -38,6 +38,10 @@
 //!                                              // engine and resolve run side by side
 //!   "spec_lines": {result name: line},        // where the spec declares each test, file
 //!                                              // and license check (absent for cst configs)
+//!   "emulation_differences": [{"platform", "test", "native_engine", "emulated_engine",
+//!       "native", "emulated", "differs": ["outcome" | "exit code" | "stdout" | "stderr"]}],
+//!                                              // --compare-emulation: tests whose native and
+//!                                              // emulated rows disagree (absent when none)
 //!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped"},
 //!              "tests": Counts},
 //!   "platforms": [{
@@ -139,6 +143,9 @@ struct Report<'a> {
     /// The spec line that declares each result, by name (absent for a cst config).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     spec_lines: &'a std::collections::BTreeMap<String, usize>,
+    /// Tests of a platform run natively and emulated whose outcome or output differ.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    emulation_differences: &'a [crate::outcome::EmulationDifference],
     totals: Totals,
     platforms: Vec<Platform<'a>>,
 }
@@ -382,6 +389,7 @@ impl<'a> From<&'a RunReport> for Report<'a> {
                 .collect(),
             phases: Phases::from(&r.phases),
             spec_lines: &r.spec_lines,
+            emulation_differences: &r.emulation_differences,
             totals,
             platforms,
         }

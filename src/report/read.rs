@@ -270,6 +270,8 @@ pub fn parse(text: &str) -> Result<RunReport, String> {
         interrupted: w.interrupted,
         phases,
         spec_lines: w.spec_lines,
+        // Derived from the platforms; whoever needs them (merge) computes them again.
+        emulation_differences: Vec::new(),
     })
 }
 

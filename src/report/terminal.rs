@@ -256,6 +256,7 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
     failures(report, w, &p)?;
     skipped(report, w, &p)?;
     emulation_only(report, w, &p)?;
+    emulation_differences(report, w, &p)?;
     totals(report, w, &p)?;
     phases(report, w, &p)
 }
@@ -337,6 +338,45 @@ fn meets_failed_expectations(native: &TestReport, emulated: &TestReport) -> bool
 /// A per-platform override that fails where it applies is the spec's expectation, not an
 /// emulation difference: a test counts only when a native run passed *and* met the expectation
 /// the emulated run failed.
+/// `--compare-emulation`: each test whose native and emulated runs of one platform disagree.
+fn emulation_differences(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
+    if report.emulation_differences.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "\n{}",
+        p.warn
+            .apply_to("emulation differences (the same platform, native vs emulated):")
+    )?;
+    for d in &report.emulation_differences {
+        let status = |s: TestStatus| status_word(s);
+        writeln!(
+            w,
+            "  {} › {}: {} differs (native {} on {}, emulated {} on {})",
+            d.platform,
+            d.test,
+            d.differs.join(", "),
+            status(d.native),
+            d.native_engine.as_deref().unwrap_or("-"),
+            status(d.emulated),
+            d.emulated_engine.as_deref().unwrap_or("-"),
+        )?;
+    }
+    Ok(())
+}
+
+fn status_word(s: TestStatus) -> &'static str {
+    match s {
+        TestStatus::Passed => "passed",
+        TestStatus::Failed => "failed",
+        TestStatus::TimedOut => "timed out",
+        TestStatus::Error => "could not run",
+        TestStatus::NotRun => "not run",
+        TestStatus::Skipped => "skipped",
+    }
+}
+
 fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let native_passed = |emulated: &TestReport| {
         report.platforms.iter().any(|r| {

@@ -388,3 +388,61 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
     let images = docker_on(&b.engine2_socket, &["images", "-q", "archsmoke-probe"]);
     assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty());
 }
+
+/// `--compare-emulation` on a platform no engine of another architecture can emulate (every
+/// engine of this test bed is amd64): the native row runs and owns the image checks, the twin
+/// row says why it cannot run, lists its tests as not run, and the run is an infrastructure
+/// failure, not a pass.
+#[test]
+fn compare_emulation_without_an_emulating_engine_says_so_in_its_own_row() {
+    let _b = bed();
+    let s = spec(
+        "compare",
+        "[[test]]\nname = \"machine\"\ncommand = [\"uname\", \"-m\"]\n",
+    );
+    let mut c = clean();
+    c.args([
+        "run",
+        s.path(),
+        "--image",
+        &image("multi"),
+        "--platform",
+        "linux/amd64",
+        "--compare-emulation",
+        "linux/amd64",
+    ]);
+    let (r, report) = run_json(&mut c, &s);
+    assert_eq!(r.code, 3, "{}", r.explain());
+    let rows: Vec<(String, String, usize)> = report["platforms"]
+        .as_array()
+        .expect("platforms")
+        .iter()
+        .map(|p| {
+            (
+                p["mode"].as_str().unwrap_or("-").to_owned(),
+                p["result"].as_str().unwrap_or("-").to_owned(),
+                p["tests"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    // The native row: the test, and the ELF audit once; the twin: its test, not run.
+    assert_eq!(
+        rows,
+        [
+            ("native".to_owned(), "passed".to_owned(), 2),
+            ("unavailable".to_owned(), "error".to_owned(), 1)
+        ],
+        "{report:#}"
+    );
+    assert!(
+        r.stdout.contains("no other engine emulates it"),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        r.stderr.matches("pass audit elf").count(),
+        1,
+        "{}",
+        r.explain()
+    );
+}
