@@ -13,7 +13,7 @@ use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
 use crate::plan::{PlannedPlatform, PlannedTest};
-use crate::spec::{ProbeKind, ProbeSpec};
+use crate::spec::{ProbeKind, ProbeSpec, TlsVerify};
 
 /// Every result the platform will have, not run yet: readiness, probes, processes, the tests,
 /// and logs. Reports keep this order.
@@ -203,10 +203,15 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
                 Ok(Err(ExchangeError::Tls(e))) => {
                     r.mismatches = vec![Mismatch {
                         check: format!("tls {}", request.port),
-                        expected: format!(
-                            "a TLS server whose certificate verifies for `{}`",
-                            request.tls.as_ref().map_or("", |t| t.server_name.as_str())
-                        ),
+                        expected: match &request.tls {
+                            Some(t) if t.verify == TlsVerify::Insecure => {
+                                "a TLS server (its certificate not verified)".to_owned()
+                            }
+                            t => format!(
+                                "a TLS server whose certificate verifies for `{}`",
+                                t.as_ref().map_or("", |t| t.server_name.as_str())
+                            ),
+                        },
                         actual: e,
                     }];
                     r.status = TestStatus::Failed;

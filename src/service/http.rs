@@ -252,7 +252,17 @@ where
         let response = sender
             .send_request(built)
             .await
-            .map_err(|e| describe("the service did not answer", &e))?;
+            .map_err(|e| {
+                let mut message = describe("the service did not answer", &e);
+                // A TLS server's alert to a plain request does not parse as HTTP.
+                if e.is_parse() && request.tls.is_none() {
+                    message.push_str(
+                        " (the answer is not HTTP; if the service speaks TLS on this port, add \
+                         scheme = \"https\" to the http table)",
+                    );
+                }
+                message
+            })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
