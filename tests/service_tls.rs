@@ -195,7 +195,8 @@ http = {{ port = 8443, scheme = "https", ca = "certs/ca.pem", server_name = "web
     );
     // The terminal shows the same words.
     assert!(
-        r.stdout.contains("does not verify against this machine's CA certificates"),
+        r.stdout
+            .contains("does not verify against this machine's CA certificates"),
         "{}",
         r.stdout
     );

@@ -51,7 +51,9 @@ pub async fn exchange(
 ) -> Result<HttpAnswer, ExchangeError> {
     let io = tokio::io::join(stream.read, stream.write);
     let Some(tls) = &request.tls else {
-        return speak(io, request, limit).await.map_err(ExchangeError::Other);
+        return speak(io, request, limit)
+            .await
+            .map_err(ExchangeError::Other);
     };
     let config = client_config(tls).map_err(ExchangeError::Other)?;
     let name = ServerName::try_from(tls.server_name.clone())
@@ -105,9 +107,8 @@ fn client_config(tls: &TlsOptions) -> Result<rustls::ClientConfig, String> {
             })?;
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| {
-                    format!("the CA file {} is not PEM: {e}", path.display())
-                })?;
+                let cert =
+                    cert.map_err(|e| format!("the CA file {} is not PEM: {e}", path.display()))?;
                 roots.add(cert).map_err(|e| {
                     format!(
                         "the CA file {} holds a certificate rustls cannot use: {e}",
@@ -249,20 +250,17 @@ where
         .body(body)
         .map_err(|e| format!("cannot build the request: {e}"))?;
     let answer = async {
-        let response = sender
-            .send_request(built)
-            .await
-            .map_err(|e| {
-                let mut message = describe("the service did not answer", &e);
-                // A TLS server's alert to a plain request does not parse as HTTP.
-                if e.is_parse() && request.tls.is_none() {
-                    message.push_str(
-                        " (the answer is not HTTP; if the service speaks TLS on this port, add \
+        let response = sender.send_request(built).await.map_err(|e| {
+            let mut message = describe("the service did not answer", &e);
+            // A TLS server's alert to a plain request does not parse as HTTP.
+            if e.is_parse() && request.tls.is_none() {
+                message.push_str(
+                    " (the answer is not HTTP; if the service speaks TLS on this port, add \
                          scheme = \"https\" to the http table)",
-                    );
-                }
-                message
-            })?;
+                );
+            }
+            message
+        })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()

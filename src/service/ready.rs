@@ -201,11 +201,9 @@ async fn http(
         let limit = relay.ctx.output_limit;
         let answer = relay
             .with_connection(request.port, true, deadline, async |c| match c {
-                RelayConnection::Connected(stream) => {
-                    super::http::exchange(stream, request, limit)
-                        .await
-                        .map_err(String::from)
-                }
+                RelayConnection::Connected(stream) => super::http::exchange(stream, request, limit)
+                    .await
+                    .map_err(String::from),
                 RelayConnection::Failed { errno } => Err(format!("connect failed: errno {errno}")),
             })
             .await;

@@ -198,14 +198,23 @@ fn tls_options_without_https_and_bad_tls_options_are_positioned_errors() {
         e.message,
         "`ca` is a TLS option, and this request is plain HTTP"
     );
-    assert!(e.hint.as_deref().is_some_and(|h| h.contains("scheme = \"https\"")));
-    let e = error(&probe("http = { port = 1, scheme = \"http\", insecure = true }"));
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("scheme = \"https\""))
+    );
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"http\", insecure = true }",
+    ));
     assert!(e.message.starts_with("`insecure` is a TLS option"), "{e:?}");
     let e = error(
         "image = \"x\"\n[service]\n[service.ready]\nhttp = { port = 1, server_name = \"a\" }\n",
     );
     assert_eq!(e.line, 4);
-    assert!(e.message.starts_with("`server_name` is a TLS option"), "{e:?}");
+    assert!(
+        e.message.starts_with("`server_name` is a TLS option"),
+        "{e:?}"
+    );
     let e = error(&probe("http = { port = 1, scheme = \"ftp\" }"));
     assert_eq!((e.line, e.message.as_str()), (5, "unknown scheme `ftp`"));
     let e = error(&probe(
@@ -218,7 +227,9 @@ fn tls_options_without_https_and_bad_tls_options_are_positioned_errors() {
     assert_eq!(e.message, "bad server_name `not a name`");
     let e = error(&probe("http = { port = 1, scheme = \"https\", ca = \"\" }"));
     assert_eq!(e.message, "`ca` is empty");
-    let e = error(&probe("http = { port = 1, scheme = \"https\", verify = false }"));
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"https\", verify = false }",
+    ));
     assert!(e.message.contains("unknown key `verify`"), "{e:?}");
 }
 

@@ -311,13 +311,13 @@ pub fn web_tls(dir: &std::path::Path) -> Result<Fixture> {
             let server = read(&format!("bin/testbed-tls-server-linux-{}", p.debian_arch))?;
             let layer = layer(vec![
                 ("bin/".into(), Entry::Dir(0o755)),
-                (
-                    "bin/testbed-tls-server".into(),
-                    Entry::File(0o755, server),
-                ),
+                ("bin/testbed-tls-server".into(), Entry::File(0o755, server)),
                 ("etc/".into(), Entry::Dir(0o755)),
                 ("etc/tls/".into(), Entry::Dir(0o755)),
-                ("etc/tls/server.pem".into(), Entry::File(0o644, cert.clone())),
+                (
+                    "etc/tls/server.pem".into(),
+                    Entry::File(0o644, cert.clone()),
+                ),
                 ("etc/tls/server.key".into(), Entry::File(0o644, key.clone())),
                 ("tmp/".into(), Entry::Dir(0o1777)),
             ])?;

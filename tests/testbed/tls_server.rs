@@ -35,7 +35,8 @@ fn run() -> Result<()> {
     let certs = CertificateDer::pem_slice_iter(&std::fs::read(cert)?)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{cert}: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(&std::fs::read(key)?).map_err(|e| format!("{key}: {e}"))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&std::fs::read(key)?).map_err(|e| format!("{key}: {e}"))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
