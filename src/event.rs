@@ -24,7 +24,8 @@ pub enum Event {
     /// A platform's image is being resolved and pulled.
     PlatformStarted {
         platform: Platform,
-        mode: ExecMode,
+        /// `None` when no container runs: a spec that only reads the image.
+        mode: Option<ExecMode>,
         /// Tests planned for this platform.
         tests: usize,
     },

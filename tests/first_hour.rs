@@ -437,7 +437,9 @@ fn every_count_agrees_from_the_live_lines_to_json_junit_and_github() {
             }
         }
         assert!(
-            r.stdout.contains("TIME is each platform's wall time"),
+            r.stdout.contains("TIME is each platform's wall time")
+                && r.stdout
+                    .contains("the slowdown\nis its passed tests' summed time"),
             "{tag}: the matrix says what TIME and SLOW are: {}",
             r.explain()
         );
@@ -481,4 +483,155 @@ fn a_failed_test_is_annotated_on_its_spec_line() {
     assert_eq!(r.code, 1, "{}", r.explain());
     let want = format!("::error file={},line=4,title=archsmoke%3A fails", s.path());
     assert!(r.stdout.contains(&want), "{want}: {}", r.explain());
+}
+
+/// The multi image's arm64 child: fixed, since the fixtures are byte-identical on every machine.
+const ARM64_CHILD: &str = "sha256:5bc5951802686c868f9c82703bb843f69ec972b1426053a0f28b78915f03a0d4";
+
+/// `audit` and `inspect` take every source `run` takes (a registry, an OCI archive or layout,
+/// the engine's own image, which the engine saves for the audit); a spec that only reads the
+/// image needs no engine at all, and one with only `[audit]` is a spec.
+#[test]
+fn every_source_audits_and_inspects_and_image_only_specs_need_no_engine() {
+    let oci = std::env::var("ARCHSMOKE_TESTBED_DIR")
+        .unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".into());
+    let docker = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .output()
+            .expect("docker runs");
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+    };
+    let pulled = format!("{}/{REPO}@{ARM64_CHILD}", registry());
+    require_testbed();
+    docker(&["pull", "-q", &pulled]);
+    let tag = format!("archsmoke-audit-test:{}", std::process::id());
+    docker(&["tag", &pulled, &tag]);
+    let daemon = format!("docker-daemon:{tag}");
+    let sources = [
+        (image("multi"), 6),
+        (format!("oci-archive:{oci}/oci/multi.tar"), 6),
+        (format!("oci-layout:{oci}/oci/multi-layout:multi"), 6),
+        (daemon.clone(), 1),
+    ];
+    let mut results = Vec::new();
+    for (source, platforms) in &sources {
+        results.push((
+            source,
+            *platforms,
+            run(&["audit", "--json", source]),
+            run(&["inspect", source]),
+        ));
+    }
+    // A [[file]] check on the engine's image reads what the engine saves of it.
+    let file_spec = spec(
+        "daemon-file",
+        "[[test]]\nname = \"machine\"\ncommand = [\"uname\", \"-m\"]\nstdout = \"aarch64\\n\"\n\n\
+         [[file]]\npath = \"/bin/busybox\"\n",
+    );
+    let daemon_run = run(&["run", "--image", &daemon, file_spec.path()]);
+    docker(&["rmi", &tag]);
+    for (source, platforms, audit, inspect) in results {
+        assert_eq!(audit.code, 0, "audit {source}: {}", audit.explain());
+        let doc: serde_json::Value = serde_json::from_str(&audit.stdout).expect("audit json");
+        assert_eq!(
+            doc["totals"]["tests"]["passed"],
+            platforms,
+            "audit {source}: {}",
+            audit.explain()
+        );
+        assert_eq!(inspect.code, 0, "inspect {source}: {}", inspect.explain());
+        assert!(
+            inspect.stdout.contains("linux/arm64"),
+            "inspect {source}: {}",
+            inspect.explain()
+        );
+    }
+    assert_eq!(daemon_run.code, 0, "{}", daemon_run.explain());
+    assert!(
+        daemon_run.stdout.contains("3/3 tests passed"),
+        "the file check and the ELF audit ran on the saved image: {}",
+        daemon_run.explain()
+    );
+
+    // No engine: DOCKER_HOST points nowhere, and a spec that only reads the image passes.
+    let image_only = spec(
+        "image-only",
+        "[[file]]\npath = \"/bin/busybox\"\n\n[metadata]\nentrypoint = []\n",
+    );
+    let audit_only = spec("audit-only", "[audit]\nelf = \"error\"\n");
+    for s in [&image_only, &audit_only] {
+        let out = archsmoke()
+            .args(["run", "--image", &image("multi"), s.path()])
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .expect("archsmoke starts");
+        let r = Run::from(out);
+        assert_eq!(r.code, 0, "{}", r.explain());
+        assert!(r.stdout.contains("engine none"), "{}", r.explain());
+        assert!(r.stdout.contains("6/6 platforms passed"), "{}", r.explain());
+    }
+}
+
+/// `inspect` fits the terminal (digests cut, modes shortened) and keeps full values in JSON.
+#[test]
+fn inspect_fits_80_columns_and_json_keeps_the_full_digests() {
+    let out = archsmoke()
+        .args(["inspect", &image("multi")])
+        .env("COLUMNS", "80")
+        .output()
+        .expect("archsmoke starts");
+    let r = Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    for line in r.stdout.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(r.stdout.contains("5bc595180268 "), "{}", r.explain());
+    let json = run(&["inspect", "--json", &image("multi")]);
+    assert!(json.stdout.contains(ARM64_CHILD), "{}", json.explain());
+}
+
+/// On a terminal the live view hides the cursor while it redraws and gives it back at the end;
+/// a log (no terminal) gets no such escape.
+#[test]
+fn the_live_view_hides_the_cursor_only_on_a_terminal_and_restores_it() {
+    let s = spec("cursor", UNAME_SPEC);
+    let typescript = s.dir.path().join("typescript");
+    let command = format!(
+        "{} run --image {} --platform linux/amd64,linux/arm64 {}",
+        env!("CARGO_BIN_EXE_archsmoke"),
+        image("multi"),
+        s.path()
+    );
+    // util-linux `script` gives the run a pseudo-terminal and records what it wrote.
+    let status = Command::new("script")
+        .args(["-qec", &command])
+        .arg(&typescript)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script runs");
+    assert!(status.success(), "{status:?}");
+    let seen = std::fs::read(&typescript).expect("typescript");
+    let find = |needle: &[u8]| seen.windows(needle.len()).rposition(|w| w == needle);
+    let hidden = find(b"\x1b[?25l").expect("the cursor was hidden");
+    let shown = find(b"\x1b[?25h").expect("the cursor came back");
+    assert!(
+        shown > hidden,
+        "the cursor is shown again after it was hidden"
+    );
+    let logged = run(&[
+        "run",
+        "--image",
+        &image("multi"),
+        "--platform",
+        "linux/amd64",
+        s.path(),
+    ]);
+    assert_eq!(logged.code, 0, "{}", logged.explain());
+    assert!(!logged.stderr.contains("\x1b[?25"), "{}", logged.explain());
 }

@@ -1,6 +1,8 @@
-//! `archsmoke audit IMAGE`: the ELF audit alone, with no spec and no engine. Every runnable
-//! platform of the index is read from the registry and reported like a run (terminal or JSON),
-//! one `audit elf` test per platform, failing on any executable of another architecture.
+//! `archsmoke audit IMAGE`: the ELF audit alone, with no spec. Every runnable platform of the
+//! index is read from its source (a registry, an OCI archive or layout, or the engine, which
+//! saves its image for the audit) and reported like a run (terminal or JSON), one `audit elf`
+//! test per platform, failing on any executable of another architecture. Only an engine's
+//! image needs an engine.
 
 use std::io::Write;
 use std::time::{Instant, SystemTime};
@@ -8,24 +10,21 @@ use std::time::{Instant, SystemTime};
 use super::{AuditArgs, GlobalArgs, new_run_id};
 use crate::audit::{self, Checks, Target};
 use crate::diagnostic::Diagnostic;
-use crate::image::{self, EntryKind, RegistryImage};
+use crate::image::EntryKind;
 use crate::outcome::{EntryChoice, ImageSummary, Phases, PlatformReport, RunReport};
 use crate::report::terminal::{self, TerminalOptions};
 
 pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let reference = image::parse_reference(&args.image)
-        .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let image = RegistryImage::new(reference);
-    let resolved = image.resolve().await.map_err(|e| {
-        let d = if e.is_usage() {
-            Diagnostic::usage(e.to_string())
-        } else {
-            Diagnostic::infrastructure(e.to_string())
-        };
-        d.with_hint(e.hint())
+    // An engine's image is saved here and read like a layout; gone when the audit is.
+    let keep = tempfile::tempdir().map_err(|e| {
+        Diagnostic::infrastructure(format!("cannot make a temporary directory: {e}"))
     })?;
+    let (image, resolved) =
+        crate::pipeline::open_readable(&args.image, global.host.as_deref(), &keep)
+            .await
+            .map_err(crate::pipeline::Unresolved::into_diagnostic)?;
     let targets: Vec<Target> = resolved
         .entries
         .iter()
@@ -41,7 +40,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         eprintln!(
             "auditing the executables of {} platforms of {}",
             targets.len(),
-            resolved.reference
+            args.image
         );
     }
     let audits = audit::audit(&image, &targets, &Checks::elf_only()).await;
@@ -51,7 +50,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         suite: "audit".into(),
         spec_digest: None,
         image: ImageSummary {
-            reference: resolved.reference.clone(),
+            reference: args.image.clone(),
             digest: Some(resolved.digest.clone()),
             media_type: Some(resolved.media_type.clone()),
             is_index: resolved.is_index,

@@ -70,7 +70,7 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
             let binfmt = info.local.then(|| state.clone());
             EngineProfile::new(DEFAULT_ENGINE, info, binfmt)
         }
-        None => EngineProfile::this_machine(host_platform(), Some(state.clone())),
+        None => EngineProfile::this_machine(register::host_platform(), Some(state.clone())),
     };
     let local = profile.local();
     let note = binfmt_note(profile.info(), profile.platform().architecture());
@@ -179,15 +179,6 @@ async fn connect(host: Option<&str>) -> (Option<Engine>, Option<EngineInfo>, Eng
             (None, None, status)
         }
     }
-}
-
-/// This machine's platform, for an engine that did not answer.
-fn host_platform() -> Platform {
-    let arch = match register::host_arch() {
-        Ok(def) => def.oci.clone(),
-        Err(_) => std::env::consts::ARCH.to_owned(),
-    };
-    Platform::new("linux", &arch, None)
 }
 
 fn binfmt_note(info: Option<&EngineInfo>, engine_arch: &str) -> Option<String> {

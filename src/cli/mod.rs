@@ -141,7 +141,8 @@ impl RunArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// The image (index or single manifest) to read from its registry.
+    /// The image (index or single manifest): a registry reference, `oci-archive:FILE[:TAG]`,
+    /// `oci-layout:DIR[:TAG]` or `docker-daemon:NAME`.
     image: String,
     /// Print the versioned JSON report instead of the matrix.
     #[arg(long)]

@@ -211,6 +211,15 @@ fn unknown_arch(name: &str) -> RegisterError {
 }
 
 /// This machine's architecture, from `uname -m`.
+/// This machine's platform (`linux/<arch>`), for when no engine says what it runs.
+pub fn host_platform() -> crate::platform::Platform {
+    let arch = match host_arch() {
+        Ok(def) => def.oci.clone(),
+        Err(_) => std::env::consts::ARCH.to_owned(),
+    };
+    crate::platform::Platform::new("linux", &arch, None)
+}
+
 pub fn host_arch() -> Result<&'static ArchDef, RegisterError> {
     let uts = nix::sys::utsname::uname().map_err(|e| RegisterError::UnknownHost {
         machine: format!("(uname failed: {e})"),

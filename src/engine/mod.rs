@@ -401,6 +401,43 @@ impl Engine {
         loaded_references(progress).await
     }
 
+    /// Write the image as `docker save` does (a tar of `manifest.json`, the config and the
+    /// layers) to `out`; returns the bytes written. Each chunk must come within the call
+    /// deadline: a large image may take long, a frozen engine may not.
+    pub async fn save_image(
+        &self,
+        reference: &str,
+        out: &mut tokio::fs::File,
+    ) -> Result<u64, EngineError> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        const OP: &str = "save an image";
+        let mut stream = Box::pin(self.docker.export_image(reference));
+        let mut written = 0u64;
+        loop {
+            let chunk = tokio::time::timeout(CALL_TIMEOUT, stream.next())
+                .await
+                .map_err(|_| unanswered(OP, CALL_TIMEOUT))?;
+            let Some(chunk) = chunk else { break };
+            let bytes = chunk.map_err(|e| EngineError::Operation {
+                op: OP,
+                detail: format!("{reference}: {}", chain(&e)),
+            })?;
+            out.write_all(&bytes)
+                .await
+                .map_err(|e| EngineError::Operation {
+                    op: OP,
+                    detail: format!("{reference}: cannot write the saved image: {e}"),
+                })?;
+            written += bytes.len() as u64;
+        }
+        out.flush().await.map_err(|e| EngineError::Operation {
+            op: OP,
+            detail: format!("{reference}: cannot write the saved image: {e}"),
+        })?;
+        Ok(written)
+    }
+
     /// Remove an image by reference or id; an image that is already gone is not an error.
     pub async fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
         let options = RemoveImageOptions {

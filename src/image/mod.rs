@@ -12,6 +12,7 @@ pub mod layout;
 pub mod manifest;
 pub mod reference;
 pub mod registry;
+pub mod saved;
 pub mod source;
 
 #[cfg(test)]

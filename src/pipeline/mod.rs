@@ -16,6 +16,7 @@
 
 mod config;
 pub mod engines;
+mod image_only;
 mod inspect;
 mod open;
 mod probe;
@@ -32,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, DEFAULT_JOBS, Flags};
 pub use inspect::inspect;
-pub use open::{Opened, Unresolved, connect, open, timed};
+pub use open::{Opened, Unresolved, connect, open, open_readable, timed};
 pub use starter::starter_spec;
 
 use crate::audit;
@@ -85,6 +86,7 @@ impl Canceller {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
+        crate::report::live::show_cursor();
         eprintln!(
             "interrupted twice: exiting without cleanup; `archsmoke gc` removes what is left"
         );
@@ -142,6 +144,9 @@ where
         token: cancel.clone(),
         events: tx.downgrade(),
     })));
+    if image_only::applies(config) {
+        return image_only::run(config, report, sink, (tx, rx), &cancel, started).await;
+    }
     // The named engines are reached while the default one and the image are opened.
     let (opened, named) = tokio::select! {
         pair = async {
@@ -235,6 +240,15 @@ where
     let mut plan = plan_with_versions(config, &resolved, &router).await;
     let checks = image_checks(config, &source);
     let audit_targets = audit_targets(&mut plan, &checks);
+    // An engine's image is read from what the engine saves of it; the directory lives as long
+    // as the run.
+    let keep = tempfile::tempdir().ok();
+    let (audit_source, audit_targets) = match (&keep, source.daemon_name()) {
+        (Some(keep), Some(_)) if !audit_targets.is_empty() => {
+            saved_for_checks(config, &source, audit_targets, keep).await
+        }
+        _ => (source.clone(), audit_targets),
+    };
     let channel = (tx, rx);
     let (platforms, run_time, interrupted, audited) = execute(
         config,
@@ -245,7 +259,7 @@ where
         sink,
         channel,
         &cancel,
-        (checks, audit_targets),
+        (checks, audit_targets, audit_source),
     )
     .await;
     report.platforms = platforms;
@@ -358,6 +372,49 @@ fn audit_targets(plan: &mut Plan, checks: &audit::Checks) -> Vec<audit::Target> 
     targets
 }
 
+/// The source the image checks read for an engine's image, and their targets in it: the image
+/// as the engine saves it, laid out in `keep`. When it cannot be saved the checks read the
+/// engine's image itself, which fails each of them with the reason.
+async fn saved_for_checks(
+    config: &Config,
+    source: &Arc<ImageSource>,
+    targets: Vec<audit::Target>,
+    keep: &tempfile::TempDir,
+) -> (Arc<ImageSource>, Vec<audit::Target>) {
+    match open_readable(&config.image, config.host.as_deref(), keep).await {
+        Ok((saved, resolved)) => {
+            let targets = targets
+                .into_iter()
+                .map(|t| {
+                    // The saved layout lists the one platform the engine's image has.
+                    let entry = resolved
+                        .entries
+                        .iter()
+                        .find(|e| e.platform.is_some())
+                        .cloned()
+                        .unwrap_or(t.entry);
+                    audit::Target {
+                        platform: t.platform,
+                        entry,
+                    }
+                })
+                .collect();
+            (Arc::new(saved), targets)
+        }
+        Err(e) => {
+            let why = match e {
+                Unresolved::Usage(d) => d.message,
+                Unresolved::Problem(p) => p.message,
+            };
+            eprintln!(
+                "warning: the engine could not save {} for the image checks: {why}",
+                config.image
+            );
+            (source.clone(), targets)
+        }
+    }
+}
+
 /// The image checks' results with the time they took; `None` when the run was interrupted
 /// first or nothing was to be checked.
 type Audited = Option<(Vec<audit::PlatformAudit>, Duration)>;
@@ -375,16 +432,16 @@ async fn execute(
     sink: Box<dyn EventSink>,
     (tx, rx): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
     cancel: &CancellationToken,
-    (checks, targets): (audit::Checks, Vec<audit::Target>),
+    (checks, targets, audit_source): (audit::Checks, Vec<audit::Target>, Arc<ImageSource>),
 ) -> (Vec<crate::outcome::PlatformReport>, Duration, bool, Audited) {
-    let owners: Vec<(crate::platform::Platform, String)> = plan
+    let owners: Vec<(crate::platform::Platform, Option<String>)> = plan
         .platforms
         .iter()
         .filter(|p| p.image_checks > 0)
-        .map(|p| (p.platform.clone(), p.engine.clone()))
+        .map(|p| (p.platform.clone(), Some(p.engine.clone())))
         .collect();
     let audit = (!targets.is_empty()).then(|| {
-        let (source, cancel) = (source.clone(), cancel.clone());
+        let (source, cancel) = (audit_source, cancel.clone());
         tokio::spawn(async move {
             tokio::select! {
                 done = timed(audit::audit(source.as_ref(), &targets, &checks)) => Some(done),
@@ -437,13 +494,13 @@ async fn relay(
     mut rx: mpsc::UnboundedReceiver<Event>,
     mut sink: Box<dyn EventSink>,
     audit: Option<tokio::task::JoinHandle<Audited>>,
-    owners: Vec<(crate::platform::Platform, String)>,
+    owners: Vec<(crate::platform::Platform, Option<String>)>,
 ) -> Audited {
     use crate::outcome::PlatformReport;
     let owns = |r: &PlatformReport| {
         owners
             .iter()
-            .any(|(p, e)| *p == r.platform && Some(e) == r.engine.as_ref())
+            .any(|(p, e)| *p == r.platform && *e == r.engine)
     };
     let mut pending = audit;
     let mut audited: Audited = None;

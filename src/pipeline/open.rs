@@ -77,6 +77,71 @@ pub async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
     (out, started.elapsed())
 }
 
+/// An image source whose layers and configs can be read, with its index: the engine's own
+/// images are saved by the engine (as `docker save` does) into `keep`, a temporary directory
+/// that must outlive the reading, and read from there; any other source is opened directly.
+pub async fn open_readable(
+    text: &str,
+    host: Option<&str>,
+    keep: &tempfile::TempDir,
+) -> Result<(ImageSource, ResolvedImage), Unresolved> {
+    let spec = SourceSpec::parse(text)
+        .map_err(|e| Unresolved::Usage(Diagnostic::usage(e.to_string()).with_hint(e.hint())))?;
+    let SourceSpec::Daemon(name) = spec else {
+        return open_image(text).await;
+    };
+    let (engine, _) = connect(host)
+        .await
+        .map_err(|e| Unresolved::Problem(Problem::engine(&e)))?;
+    let engine_problem = |e: EngineError| Unresolved::Problem(Problem::engine(&e));
+    // The engine answers "no such image" on the save as a 404; ask first for the clear message.
+    open_and_resolve(text, Some(&engine)).await?;
+    let archive = keep.path().join("saved.tar");
+    let mut file = tokio::fs::File::create(&archive).await.map_err(|e| {
+        Unresolved::Problem(Problem {
+            kind: ProblemKind::Engine,
+            message: format!("cannot write {}: {e}", archive.display()),
+            hint: Some("set TMPDIR to a directory with room for the image".into()),
+        })
+    })?;
+    engine
+        .save_image(&name, &mut file)
+        .await
+        .map_err(engine_problem)?;
+    drop(file);
+    let layout = keep.path().join("layout");
+    let converted = {
+        let (name, archive, layout) = (name.clone(), archive.clone(), layout.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&layout).map_err(|e| ImageError::Layout {
+                what: layout.display().to_string(),
+                detail: e.to_string(),
+            })?;
+            crate::image::saved::to_layout(&name, &archive, &layout)
+        })
+        .await
+    };
+    let _ = std::fs::remove_file(&archive);
+    match converted {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(Unresolved::Problem(Problem::registry(&e))),
+        Err(e) => {
+            return Err(Unresolved::Problem(Problem {
+                kind: ProblemKind::Engine,
+                message: format!("reading the saved image stopped: {e}"),
+                hint: None,
+            }));
+        }
+    }
+    let (source, resolved) = open_image(&format!("oci-layout:{}", layout.display())).await?;
+    Ok((source, resolved))
+}
+
+/// Open an image source that is not the engine's and read its index, with no engine at all.
+pub async fn open_image(text: &str) -> Result<(ImageSource, ResolvedImage), Unresolved> {
+    open_and_resolve(text, None).await
+}
+
 /// Open the image source and read its index; for `docker-daemon:` the engine describes the
 /// image, so without one such a source is an engine problem.
 async fn open_and_resolve(

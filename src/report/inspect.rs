@@ -64,7 +64,17 @@ pub fn render_json(report: &InspectReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
+/// The table at the terminal's width ([`super::terminal::terminal_width`]).
 pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()> {
+    render_table_at(report, w, super::terminal::terminal_width())
+}
+
+/// What the table gives up, step by step, to fit `width`: first the digests are cut to twelve
+/// hex digits (as `docker images` shows them), then the emulated modes lose "emulated by".
+/// Whatever still does not fit is cut with "…". Full values stay in `--json`.
+const FITS: [(Option<usize>, bool); 3] = [(None, false), (Some(12), false), (Some(12), true)];
+
+pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) -> io::Result<()> {
     writeln!(w, "image   {}", report.reference)?;
     writeln!(w, "digest  {}", report.digest)?;
     writeln!(
@@ -85,6 +95,28 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
         )?;
     }
     writeln!(w)?;
+    let mut table = Vec::new();
+    for fit in FITS {
+        table = table_lines(report, fit);
+        if table.iter().all(|l| l.chars().count() <= width) {
+            break;
+        }
+    }
+    for line in table {
+        if line.chars().count() > width && width > 1 {
+            let cut: String = line.chars().take(width - 1).collect();
+            writeln!(w, "{cut}…")?;
+        } else {
+            writeln!(w, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn table_lines(
+    report: &InspectReport,
+    (digest_chars, short_mode): (Option<usize>, bool),
+) -> Vec<String> {
     let rows: Vec<[String; 5]> = report
         .entries
         .iter()
@@ -102,14 +134,24 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {
                         format!("unavailable: {reason}")
                     }
+                    (None, Some(mode @ ExecMode::Emulated { .. })) if short_mode => {
+                        mode.to_string()
+                    }
                     (None, Some(mode @ ExecMode::Emulated { .. })) => format!("emulated by {mode}"),
                     (None, Some(mode)) => mode.to_string(),
                     (None, None) => "-".into(),
                 },
             };
+            let digest = match digest_chars {
+                Some(n) => {
+                    let hex = e.digest.strip_prefix("sha256:").unwrap_or(&e.digest);
+                    hex.chars().take(n).collect()
+                }
+                None => e.digest.clone(),
+            };
             [
                 platform,
-                e.digest.clone(),
+                digest,
                 e.size.to_string(),
                 e.config_platform
                     .as_ref()
@@ -135,9 +177,10 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
             .trim_end()
             .to_owned()
     };
-    writeln!(w, "{}", line(header))?;
-    for r in &rows {
-        writeln!(w, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]))?;
-    }
-    Ok(())
+    let mut out = vec![line(header)];
+    out.extend(
+        rows.iter()
+            .map(|r| line([&r[0], &r[1], &r[2], &r[3], &r[4]])),
+    );
+    out
 }

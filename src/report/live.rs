@@ -14,7 +14,7 @@ use std::time::Duration;
 use console::Style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::terminal::{self, TerminalOptions, mode_text, secs};
+use super::terminal::{self, TerminalOptions, secs, started_text};
 use crate::event::{Event, EventSink};
 use crate::outcome::{PlatformReport, TestStatus};
 use crate::platform::Platform;
@@ -54,6 +54,12 @@ struct Line {
 impl LiveView {
     /// The view on stderr, with spinners that move while containers run.
     pub fn stderr(opts: TerminalOptions) -> LiveView {
+        // A blinking cursor jumping between the redrawn lines is noise; it comes back at the
+        // end (and on a forced exit, see `show_cursor`).
+        let term = console::Term::stderr();
+        if term.is_term() {
+            let _ = term.hide_cursor();
+        }
         LiveView::new(ProgressDrawTarget::stderr(), opts, true)
     }
 
@@ -105,7 +111,7 @@ impl LiveView {
             } => {
                 if let Some(line) = self.lines.get_mut(platform) {
                     // Padded so that the states of all lines start in one column.
-                    line.mode = format!("{:<MODE_WIDTH$}", mode_text(mode));
+                    line.mode = format!("{:<MODE_WIDTH$}", started_text(mode.as_ref()));
                     line.tests = *tests;
                     line.bar.set_message(format!("{}  resolving", line.mode));
                 }
@@ -205,6 +211,7 @@ impl LiveView {
                 line.bar.abandon();
             }
         }
+        show_cursor();
     }
 }
 
@@ -215,6 +222,15 @@ impl EventSink for LiveView {
 
     fn finish(&mut self) {
         self.abandon_unfinished();
+    }
+}
+
+/// Gives the terminal its cursor back; a no-op when stderr is not a terminal.
+pub fn show_cursor() {
+    let term = console::Term::stderr();
+    // console writes the escape whatever stderr is; a log file must not get it.
+    if term.is_term() {
+        let _ = term.show_cursor();
     }
 }
 

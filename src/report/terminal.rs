@@ -68,7 +68,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
         ),
         Event::PlatformStarted { .. } | Event::PullFinished { .. } if opts.quiet => return None,
         Event::PlatformStarted { platform, mode, .. } => {
-            format!("[{platform}] {}", mode_text(mode))
+            format!("[{platform}] {}", started_text(mode.as_ref()))
         }
         Event::PullFinished {
             platform,
@@ -135,6 +135,11 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     Some(line)
 }
 
+/// How a platform runs, as the progress lines say it; a run without containers says so.
+pub(crate) fn started_text(mode: Option<&ExecMode>) -> String {
+    mode.map_or_else(|| "image checks only".to_owned(), mode_text)
+}
+
 pub(crate) fn mode_text(mode: &ExecMode) -> String {
     // ExecMode's Display is the short table form: `native`, `qemu-aarch64 7.2.22`, ...
     mode.to_string()
@@ -180,7 +185,13 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         write!(w, ", {} attestation manifest(s) skipped", img.attestations)?;
     }
     writeln!(w)?;
-    if report.engines.len() > 1 {
+    if report.engines.is_empty() && report.problem.is_none() && !report.platforms.is_empty() {
+        writeln!(
+            w,
+            "{} none: only the image is read",
+            p.bold.apply_to("engine")
+        )?;
+    } else if report.engines.len() > 1 {
         for e in &report.engines {
             writeln!(
                 w,
@@ -219,9 +230,9 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
                 w,
                 "{}",
                 p.dim.apply_to(
-                    "TIME is each platform's wall time (pull and image checks included); SLOW \
-                     is\nits passed tests' summed time over the same tests' time natively on \
-                     its engine."
+                    "TIME is each platform's wall time (pull and image checks included); the \
+                     slowdown\nis its passed tests' summed time over the same tests' time \
+                     natively on its engine."
                 )
             )?;
         }

@@ -112,7 +112,7 @@ async fn run_platform<B: Backend>(
     let start = Instant::now();
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
-        mode: planned.mode.clone(),
+        mode: Some(planned.mode.clone()),
         tests: planned.result_count(),
     });
     let mut report = PlatformReport {

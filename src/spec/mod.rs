@@ -550,6 +550,7 @@ impl Validator<'_> {
             None => Vec::new(),
         };
         let settings = found.keep(self.settings(raw.settings));
+        let audit_written = raw.audit.is_some();
         let audit = found.keep(self.audit(raw.audit)).unwrap_or_default();
         let mut lines = BTreeMap::new();
         let mut files = Vec::with_capacity(raw.files.len());
@@ -615,16 +616,19 @@ impl Validator<'_> {
         let (Some(settings), true) = (settings, found.0.is_empty()) else {
             return Err(found.0);
         };
-        // The default ELF audit alone is not a reason to run: it comes with every spec.
+        // The default ELF audit alone is not a reason to run: it comes with every spec. An
+        // `[audit]` table written out is one.
         if tests.is_empty()
             && files.is_empty()
             && metadata.is_none()
             && licenses.is_empty()
             && service.is_none()
+            && !(audit_written && audit.elf != ElfLevel::Off)
         {
             return Err(vec![
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
-                    "add a [[test]] table with a `name` and a `command`, a [[file]] or [metadata]",
+                    "add a [[test]] table with a `name` and a `command`, a [[file]], [metadata] \
+                     or [audit]",
                 ),
             ]);
         }

@@ -59,7 +59,7 @@ fn each_platform_has_a_line_that_follows_its_progress() {
     let arm = fixtures::platform("linux/arm64");
     live.handle(&Event::PlatformStarted {
         platform: arm.clone(),
-        mode: emulated("aarch64"),
+        mode: Some(emulated("aarch64")),
         tests: 2,
     });
     settle();
