@@ -284,3 +284,31 @@ fn a_tls_option_without_https_is_a_positioned_spec_error() {
         r.stderr
     );
 }
+
+#[test]
+fn https_readiness_that_never_verifies_says_why_at_its_deadline() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64"]
+
+[service]
+[service.ready]
+http = {{ port = 8443, path = "/health", scheme = "https", ca = "certs/other-ca.pem" }}
+timeout = "3s"
+"#,
+        image("web-tls")
+    );
+    let (r, report) = run_spec("ready-unverified", &text);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let p = platform(&report, "linux/amd64");
+    let (_, _, actual) = mismatch(p, "service ready");
+    assert!(
+        actual.starts_with(
+            "not ready after 3s: still waiting for GET /health on port 8443 (https) to answer 200 \
+             (last attempt: the service's certificate on port 8443 does not verify against the \
+             CA in "
+        ) && actual.contains("`insecure = true`"),
+        "{actual}"
+    );
+}
