@@ -26,6 +26,8 @@ pub enum Event {
         platform: Platform,
         /// `None` when no container runs: a spec that only reads the image.
         mode: Option<ExecMode>,
+        /// The engine that runs it (its name in the run); `None` without one.
+        engine: Option<String>,
         /// Tests planned for this platform.
         tests: usize,
     },

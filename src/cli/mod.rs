@@ -193,9 +193,11 @@ pub struct RunArgs {
     /// A container-structure-test config, read as such whatever its file name.
     #[arg(long, value_name = "FILE", conflicts_with = "spec")]
     cst: Option<PathBuf>,
-    /// The image to test (overrides `image` in the spec).
-    #[arg(long, value_name = "REF")]
-    image: Option<String>,
+    /// The image to test (overrides `image` in the spec). Repeat as PLATFORM=REF to test
+    /// per-platform images before they are assembled into a list
+    /// (`--image linux/amd64=app:sha-amd64 --image linux/arm64=app:sha-arm64`).
+    #[arg(long, value_name = "REF|PLATFORM=REF")]
+    image: Vec<String>,
     /// Platforms to test, comma-separated or repeated (overrides `platforms` in the spec).
     #[arg(
         long = "platform",

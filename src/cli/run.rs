@@ -15,17 +15,17 @@ use crate::report::terminal::{EventLines, TerminalOptions};
 use crate::spec;
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let config = Config::load(flags(args, global))?;
+    let config = Config::load(flags(args, global)?)?;
     outputs::pause_github_commands(args.format);
     let report = pipeline::run(&config, reporter(global), Canceller::on_signals).await?;
     finish(&report, args, global)
 }
 
 /// What the command line said, in the pipeline's terms.
-fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
-    Flags {
+fn flags(args: &RunArgs, global: &GlobalArgs) -> Result<Flags, Diagnostic> {
+    Ok(Flags {
         spec: args.spec_path().to_path_buf(),
-        image: args.image.clone(),
+        image: crate::pipeline::image_arg(&args.image)?,
         host: global.host.clone(),
         platforms: args.platforms.clone(),
         jobs: args.jobs.map(usize::from),
@@ -41,7 +41,7 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Flags {
         engines: args.engines.clone(),
         compare_emulation: args.compare_emulation.clone(),
         quiet: global.quiet,
-    }
+    })
 }
 
 /// The live view where it helps (see [`live::wanted`]), else one plain line per event.

@@ -7,6 +7,7 @@
 //! | `oci-layout:DIR[:TAG]` | an OCI layout directory, read in place |
 //! | `oci-archive:FILE[:TAG]` | a tar of an OCI layout, read in place by member offsets |
 //! | `docker-daemon:NAME` | an image already in the engine (one platform, run by its ID) |
+//! | `linux/amd64=REF,linux/arm64=REF` | per-platform registry images not yet assembled into a list |
 //!
 //! This module owns parsing that text and the [`ImageSource`] that resolve, inspect and the
 //! runner's per-platform fetch all use. Layouts are turned into `docker load` archives by
@@ -32,9 +33,18 @@ pub const DOCKER_DAEMON: &str = "docker-daemon:";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     Registry(String),
-    Layout { dir: PathBuf, tag: Option<String> },
-    Archive { file: PathBuf, tag: Option<String> },
+    Layout {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
+    Archive {
+        file: PathBuf,
+        tag: Option<String>,
+    },
     Daemon(String),
+    /// One registry image per platform (`--image linux/arm64=REF`, repeated): what each native
+    /// CI runner pushed, tested before `docker buildx imagetools create` assembles the list.
+    Set(Vec<(Platform, String)>),
 }
 
 impl SourceSpec {
@@ -45,6 +55,38 @@ impl SourceSpec {
             reference: text.to_owned(),
             detail: detail.to_owned(),
         };
+        // No reference has `=` (tags and digests cannot), so one marks per-platform images.
+        if text.contains('=') {
+            let mut members: Vec<(Platform, String)> = Vec::new();
+            for item in text.split(',') {
+                let (platform, reference) = item.split_once('=').ok_or_else(|| {
+                    bad("write each per-platform image as PLATFORM=REF, e.g. linux/arm64=app:sha-arm64")
+                })?;
+                let platform = Platform::parse(platform.trim()).map_err(|e| {
+                    bad(&format!(
+                        "`{}` before `=` is not a platform: {e}",
+                        platform.trim()
+                    ))
+                })?;
+                let reference = reference.trim();
+                if reference.contains(':')
+                    && [OCI_LAYOUT, OCI_ARCHIVE, DOCKER_DAEMON]
+                        .iter()
+                        .any(|p| reference.starts_with(p))
+                {
+                    return Err(bad(
+                        "per-platform images are registry references: push each platform's \
+                         image (as native CI runners do) and name it here",
+                    ));
+                }
+                parse_reference(reference)?;
+                if members.iter().any(|(p, _)| *p == platform) {
+                    return Err(bad(&format!("{platform} is given twice")));
+                }
+                members.push((platform, reference.to_owned()));
+            }
+            return Ok(SourceSpec::Set(members));
+        }
         if let Some(rest) = text.strip_prefix(OCI_LAYOUT) {
             let (dir, tag) =
                 split_tag(rest).ok_or_else(|| bad("no directory after `oci-layout:`"))?;
@@ -75,8 +117,22 @@ impl SourceSpec {
             SourceSpec::Layout { dir, tag } => with_tag(OCI_LAYOUT, dir, tag.as_deref()),
             SourceSpec::Archive { file, tag } => with_tag(OCI_ARCHIVE, file, tag.as_deref()),
             SourceSpec::Daemon(name) => format!("{DOCKER_DAEMON}{name}"),
+            SourceSpec::Set(members) => set_display(members.iter().map(|(p, r)| {
+                (
+                    p,
+                    parse_reference(r).map_or_else(|_| r.clone(), |r| r.whole()),
+                )
+            })),
         }
     }
+}
+
+/// `linux/amd64=REF,linux/arm64=REF`: the form `--image` takes, so a report can be rerun.
+fn set_display<'a>(members: impl Iterator<Item = (&'a Platform, String)>) -> String {
+    members
+        .map(|(p, r)| format!("{p}={r}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn with_tag(prefix: &str, path: &std::path::Path, tag: Option<&str>) -> String {
@@ -132,6 +188,81 @@ pub enum ImageSource {
     Layout(LayoutImage),
     /// An image in the engine, by name or ID.
     Daemon(String),
+    /// One registry image per platform.
+    Set(ImageSet),
+}
+
+/// Per-platform registry images, read as if they were one list: each member gives the entry of
+/// its platform, and every later read (a manifest, a config, a layer) goes to the member that
+/// owns the digest.
+pub struct ImageSet {
+    members: Vec<(Platform, RegistryImage)>,
+    /// Which member owns a digest (entries, then the layers their manifests name).
+    owners: Mutex<std::collections::HashMap<String, usize>>,
+}
+
+impl ImageSet {
+    fn owner(&self, digest: &str) -> Result<&RegistryImage, ImageError> {
+        let at = self
+            .owners
+            .lock()
+            .ok()
+            .and_then(|o| o.get(digest).copied())
+            .unwrap_or(0);
+        self.members
+            .get(at)
+            .map(|(_, r)| r)
+            .ok_or_else(|| ImageError::Malformed {
+                what: digest.to_owned(),
+                detail: "no image of the set holds it".into(),
+            })
+    }
+
+    fn own(&self, digest: &str, member: usize) {
+        if let Ok(mut o) = self.owners.lock() {
+            o.insert(digest.to_owned(), member);
+        }
+    }
+
+    /// The entry each member gives its platform. A member that is one manifest is taken for
+    /// the platform it was named for, whatever its config says, so that a mislabelled push is
+    /// caught by the run like a mislabelled index entry; a member that is a list gives its
+    /// entry for the platform, or nothing (the platform is then missing).
+    async fn resolve(&self, display: String) -> Result<ResolvedImage, ImageError> {
+        let resolved =
+            futures_util::future::join_all(self.members.iter().map(|(_, r)| r.resolve())).await;
+        let mut entries = Vec::new();
+        for (i, ((platform, _), r)) in self.members.iter().zip(resolved).enumerate() {
+            let r = r?;
+            let images: Vec<&IndexEntry> = r
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Image)
+                .collect();
+            let entry = match images.as_slice() {
+                [one] if !r.is_index => Some(IndexEntry {
+                    platform: Some(platform.clone()),
+                    ..(*one).clone()
+                }),
+                _ => images
+                    .iter()
+                    .find(|e| e.platform.as_ref() == Some(platform))
+                    .map(|e| (*e).clone()),
+            };
+            if let Some(e) = entry {
+                self.own(&e.digest, i);
+                entries.push(e);
+            }
+        }
+        Ok(ResolvedImage {
+            reference: display,
+            // A set has no list of its own yet, so no digest.
+            digest: String::new(),
+            media_type: "per-platform images".into(),
+            is_index: true,
+            entries,
+        })
+    }
 }
 
 impl ImageSource {
@@ -150,6 +281,13 @@ impl ImageSource {
             SourceSpec::Layout { dir, tag } => layout(Layout::directory(text.trim(), &dir, tag)?),
             SourceSpec::Archive { file, tag } => layout(Layout::archive(text.trim(), &file, tag)?),
             SourceSpec::Daemon(name) => Ok(ImageSource::Daemon(name)),
+            SourceSpec::Set(members) => Ok(ImageSource::Set(ImageSet {
+                members: members
+                    .into_iter()
+                    .map(|(p, r)| Ok((p, RegistryImage::new(parse_reference(&r)?))))
+                    .collect::<Result<_, ImageError>>()?,
+                owners: Mutex::default(),
+            })),
         }
     }
 
@@ -159,6 +297,9 @@ impl ImageSource {
             ImageSource::Registry(r) => r.reference().whole(),
             ImageSource::Layout(l) => l.layout.name().to_owned(),
             ImageSource::Daemon(name) => format!("{DOCKER_DAEMON}{name}"),
+            ImageSource::Set(set) => {
+                set_display(set.members.iter().map(|(p, r)| (p, r.reference().whole())))
+            }
         }
     }
 
@@ -173,7 +314,28 @@ impl ImageSource {
     pub fn credentials(&self) -> Option<&Credentials> {
         match self {
             ImageSource::Registry(r) => r.credentials(),
+            ImageSource::Set(set) => set.members.first().and_then(|(_, r)| r.credentials()),
             _ => None,
+        }
+    }
+
+    /// Every registry credential the source may use, for the redactor.
+    pub fn all_credentials(&self) -> Vec<&Credentials> {
+        match self {
+            ImageSource::Set(set) => set
+                .members
+                .iter()
+                .filter_map(|(_, r)| r.credentials())
+                .collect(),
+            other => other.credentials().into_iter().collect(),
+        }
+    }
+
+    /// The credentials the engine pulls `digest` with: its own registry's.
+    pub fn credentials_for(&self, digest: &str) -> Option<&Credentials> {
+        match self {
+            ImageSource::Set(set) => set.owner(digest).ok().and_then(RegistryImage::credentials),
+            other => other.credentials(),
         }
     }
 
@@ -194,6 +356,7 @@ impl ImageSource {
                 what: format!("{DOCKER_DAEMON}{name}"),
                 detail: "an engine image is described by the engine, not read as an index".into(),
             }),
+            ImageSource::Set(set) => set.resolve(self.display()).await,
         }
     }
 
@@ -211,6 +374,19 @@ impl ImageSource {
                          layout; an engine image has neither (use `[audit] elf = \"off\"`)"
                     .into(),
             }),
+            ImageSource::Set(set) => {
+                let member = set.owner(&entry.digest)?;
+                let contents = member.platform_contents(entry).await?;
+                let at = set
+                    .members
+                    .iter()
+                    .position(|(_, r)| std::ptr::eq(r, member))
+                    .unwrap_or(0);
+                for l in &contents.layers {
+                    set.own(l.digest().as_ref(), at);
+                }
+                Ok(contents)
+            }
         }
     }
 
@@ -233,6 +409,10 @@ impl ImageSource {
                 what: name.clone(),
                 detail: "an engine image's layers cannot be read here".into(),
             }),
+            ImageSource::Set(set) => {
+                let stream = set.owner(digest)?.blob_stream(digest, size).await?;
+                Ok(Box::new(tokio_util::io::SyncIoBridge::new(stream)))
+            }
         }
     }
 
@@ -251,6 +431,7 @@ impl ImageSource {
                     .clone()
                     .unwrap_or_else(|| Platform::new("linux", "unknown", None)),
             }),
+            ImageSource::Set(set) => set.owner(&entry.digest)?.platform_image(entry).await,
         }
     }
 }
@@ -311,6 +492,31 @@ mod tests {
             SourceSpec::parse("127.0.0.1:5000/a/b:c").expect("registry"),
             SourceSpec::Registry("127.0.0.1:5000/a/b:c".into())
         );
+    }
+
+    #[test]
+    fn per_platform_images_are_a_set_of_registry_references() {
+        let set =
+            SourceSpec::parse("linux/amd64=r:5000/a:sha-amd64,linux/arm64=r:5000/a:sha-arm64")
+                .expect("a set");
+        let SourceSpec::Set(members) = &set else {
+            panic!("{set:?}");
+        };
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[1].0.to_string(), "linux/arm64");
+        assert_eq!(
+            set.display(),
+            "linux/amd64=r:5000/a:sha-amd64,linux/arm64=r:5000/a:sha-arm64"
+        );
+        for bad in [
+            "linux/amd64=r/a:1,linux/amd64=r/a:2",
+            "nonsense=r/a:1",
+            "linux/amd64=oci-archive:/x.tar",
+            "linux/amd64=",
+        ] {
+            let e = SourceSpec::parse(bad).expect_err(bad);
+            assert!(e.is_usage(), "{bad}: {e}");
+        }
     }
 
     #[test]

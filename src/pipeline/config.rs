@@ -43,6 +43,23 @@ pub struct Flags {
     pub quiet: bool,
 }
 
+/// What `--image` says: one reference, or per-platform images (`PLATFORM=REF`, each once),
+/// joined into the one text the image source parses; `None` when not given.
+pub fn image_arg(values: &[String]) -> Result<Option<String>, Diagnostic> {
+    match values {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        many if many.iter().all(|v| v.contains('=')) => Ok(Some(many.join(","))),
+        _ => Err(Diagnostic::usage(
+            "--image is given more than once, but not each time as PLATFORM=REF",
+        )
+        .with_hint(
+            "name one image (--image REF), or one per platform (--image linux/amd64=REF \
+             --image linux/arm64=REF)",
+        )),
+    }
+}
+
 /// Everything a run needs to know before it opens the engine and the image.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -80,9 +80,7 @@ pub(super) async fn run(
         }
     };
     let source = Arc::new(source);
-    if let Some(c) = source.credentials() {
-        crate::redact::register([c.password.as_str()]);
-    }
+    crate::redact::register(source.all_credentials().iter().map(|c| c.password.as_str()));
     describe_image(&mut report.image, &source, &resolved);
     // Which entry each platform takes is all the plan decides here; how an engine would run it
     // does not matter, so this machine stands in for one and every mode is dropped below.
@@ -129,6 +127,7 @@ pub(super) async fn run(
         let _ = tx.send(Event::PlatformStarted {
             platform: p.platform.clone(),
             mode: None,
+            engine: None,
             tests: p.result_count(),
         });
         let _ = tx.send(Event::PlatformFinished { report: row(p) });

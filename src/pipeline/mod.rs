@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, DEFAULT_JOBS, Flags};
+pub use config::{Config, DEFAULT_JOBS, Flags, image_arg};
 pub use inspect::inspect;
 pub use open::{Opened, Unresolved, connect, open, open_readable, timed};
 pub use starter::starter_spec;
@@ -208,9 +208,7 @@ where
     };
     let source = Arc::new(source);
     // The registry password never reaches a log line or a report, even through a hostile test.
-    if let Some(c) = source.credentials() {
-        crate::redact::register([c.password.as_str()]);
-    }
+    crate::redact::register(source.all_credentials().iter().map(|c| c.password.as_str()));
     describe_image(&mut report.image, &source, &resolved);
 
     let wanted = config
@@ -306,7 +304,8 @@ fn spec_digest(path: &std::path::Path) -> Option<String> {
 /// What the index said about the image, for the report.
 fn describe_image(summary: &mut ImageSummary, source: &ImageSource, resolved: &ResolvedImage) {
     summary.reference = source.display();
-    summary.digest = Some(resolved.digest.clone());
+    // A set of per-platform images has no list, so no digest of its own.
+    summary.digest = Some(resolved.digest.clone()).filter(|d| !d.is_empty());
     summary.media_type = Some(resolved.media_type.clone());
     summary.is_index = resolved.is_index;
     summary.available = resolved.runnable_platforms();

@@ -107,11 +107,15 @@ impl LiveView {
             Event::PlatformStarted {
                 platform,
                 mode,
+                engine,
                 tests,
             } => {
                 if let Some(line) = self.lines.get_mut(platform) {
                     // Padded so that the states of all lines start in one column.
-                    line.mode = format!("{:<MODE_WIDTH$}", started_text(mode.as_ref()));
+                    line.mode = format!(
+                        "{:<MODE_WIDTH$}",
+                        started_text(mode.as_ref(), engine.as_deref())
+                    );
                     line.tests = *tests;
                     line.bar.set_message(format!("{}  resolving", line.mode));
                 }

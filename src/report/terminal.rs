@@ -67,8 +67,16 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             platforms.len()
         ),
         Event::PlatformStarted { .. } | Event::PullFinished { .. } if opts.quiet => return None,
-        Event::PlatformStarted { platform, mode, .. } => {
-            format!("[{platform}] {}", started_text(mode.as_ref()))
+        Event::PlatformStarted {
+            platform,
+            mode,
+            engine,
+            ..
+        } => {
+            format!(
+                "[{platform}] {}",
+                started_text(mode.as_ref(), engine.as_deref())
+            )
         }
         Event::PullFinished {
             platform,
@@ -135,9 +143,14 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
     Some(line)
 }
 
-/// How a platform runs, as the progress lines say it; a run without containers says so.
-pub(crate) fn started_text(mode: Option<&ExecMode>) -> String {
-    mode.map_or_else(|| "image checks only".to_owned(), mode_text)
+/// How a platform runs, as the progress lines say it, with the engine unless it is the only,
+/// default one; a run without containers says so.
+pub(crate) fn started_text(mode: Option<&ExecMode>, engine: Option<&str>) -> String {
+    let mode = mode.map_or_else(|| "image checks only".to_owned(), mode_text);
+    match engine {
+        Some(e) if e != crate::outcome::DEFAULT_ENGINE => format!("{mode} on {e}"),
+        _ => mode,
+    }
 }
 
 pub(crate) fn mode_text(mode: &ExecMode) -> String {

@@ -113,6 +113,7 @@ async fn run_platform<B: Backend>(
     ctx.emit(Event::PlatformStarted {
         platform: planned.platform.clone(),
         mode: Some(planned.mode.clone()),
+        engine: Some(planned.engine.clone()),
         tests: planned.result_count(),
     });
     let mut report = PlatformReport {
@@ -266,7 +267,11 @@ async fn make_present<B: Backend>(
     let ImageSource::Layout(layout) = &*ctx.image else {
         return ctx
             .engine
-            .ensure_image(&image.pull_reference, platform, ctx.image.credentials())
+            .ensure_image(
+                &image.pull_reference,
+                platform,
+                ctx.image.credentials_for(&image.manifest_digest),
+            )
             .await
             .map_err(engine_problem);
     };

@@ -517,13 +517,7 @@ impl Validator<'_> {
             .file_stem()
             .map_or_else(|| "spec".to_owned(), |s| s.to_string_lossy().into_owned());
         let image = match raw.image {
-            Some(img) if img.get_ref().trim().is_empty() => {
-                found.keep::<()>(Err(self
-                    .err(&img, "`image` is empty")
-                    .with_hint("name an image such as `127.0.0.1:5000/app:1.0`")));
-                None
-            }
-            Some(img) => Some(img.into_inner()),
+            Some(img) => found.keep(self.image(&img)),
             None => None,
         };
         let platforms = found
@@ -677,6 +671,32 @@ impl Validator<'_> {
             ]);
         }
         Ok(spec)
+    }
+
+    /// The image as the image source parses it; per-platform images become `P=REF,P=REF`,
+    /// the form `--image P=REF` gives too.
+    fn image(&self, raw: &Spanned<raw::RawImage>) -> Result<String, SpecError> {
+        let text = match raw.get_ref() {
+            raw::RawImage::One(text) => text.clone(),
+            raw::RawImage::PerPlatform(members) => {
+                if let Some((p, _)) = members.iter().find(|(p, _)| Platform::parse(p).is_err()) {
+                    return Err(self
+                        .err(raw, format!("`{p}` in `image` is not a platform"))
+                        .with_hint("write `image = { \"linux/arm64\" = \"app:sha-arm64\" }`"));
+                }
+                members
+                    .iter()
+                    .map(|(p, r)| format!("{p}={r}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        if text.trim().is_empty() {
+            return Err(self
+                .err(raw, "`image` is empty")
+                .with_hint("name an image such as `127.0.0.1:5000/app:1.0`"));
+        }
+        Ok(text)
     }
 
     /// The 1-based line of a byte offset.

@@ -12,7 +12,7 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
-    pub image: Option<Spanned<String>>,
+    pub image: Option<Spanned<RawImage>>,
     pub platforms: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub settings: RawSettings,
@@ -206,6 +206,15 @@ pub struct RawExpect {
     pub stderr_matches: Option<Spanned<OneOrMany>>,
     pub stderr_excludes: Option<OneOrMany>,
     pub stderr_not_matches: Option<Spanned<OneOrMany>>,
+}
+
+/// `image = "REF"`, or one registry image per platform:
+/// `image = { "linux/amd64" = "app:sha-amd64", "linux/arm64" = "app:sha-arm64" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawImage {
+    One(String),
+    PerPlatform(BTreeMap<String, String>),
 }
 
 /// `"text"` or `["a", "b"]`: a single pattern is the common case and should not need brackets.

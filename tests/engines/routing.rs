@@ -71,8 +71,18 @@ fn a_pinned_platform_runs_on_its_engine_and_the_others_by_architecture() {
     assert_eq!(names, ["default", "engine2"]);
     // The pulled digest is in engine2's store: engine2 really ran it.
     assert!(holds(&b.engine2_socket, &amd64), "{amd64} on engine2");
-    // The matrix and JUnit name the engine too.
+    // The matrix, the progress lines, the header and JUnit name the engine too.
     assert!(r.row("linux/amd64").contains("engine2"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("[linux/amd64] native on engine2"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout.contains("engine engine2 Docker"),
+        "{}",
+        r.explain()
+    );
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(
         xml.contains(r#"name="archsmoke.engine.name" value="engine2""#),

@@ -60,12 +60,13 @@ fn each_platform_has_a_line_that_follows_its_progress() {
     live.handle(&Event::PlatformStarted {
         platform: arm.clone(),
         mode: Some(emulated("aarch64")),
+        engine: Some("arm-box".into()),
         tests: 2,
     });
     settle();
     let resolving = line_of(&term, "linux/arm64");
     assert!(
-        resolving.contains("qemu-aarch64 7.2.11") && resolving.contains("  resolving"),
+        resolving.contains("qemu-aarch64 7.2.11 on arm-box") && resolving.contains("  resolving"),
         "{resolving}"
     );
     live.handle(&Event::PullStarted {
