@@ -8,8 +8,12 @@
 #   SHA256SUMS                                     checksums of the binaries and the archive
 #
 # Usage: scripts/release.sh [--profile PROFILE] [--out DIR] [--source URL]
+#        scripts/release.sh --profile PROFILE --testbed-tls-server DIR
 #
 # --profile picks the cargo profile (default release; tests/run uses the lighter dist-test).
+# --testbed-tls-server builds only the test bed's HTTPS fixture server (feature `testbed`) for
+# both targets into DIR as testbed-tls-server-linux-{amd64,arm64}, with the same toolchains
+# (the same C compiler settings keep cargo from rebuilding what the release build compiled).
 # It installs what it needs when it is missing, so it runs on a fresh Debian machine: the rustup
 # targets x86_64-unknown-linux-musl and aarch64-unknown-linux-musl, and Debian's musl-tools and
 # the cross gcc of the other architecture (the zstd crate compiles libzstd from C, so each
@@ -21,6 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROFILE=release
 OUT=$ROOT/dist
 SOURCE=${ARCHSMOKE_SOURCE:-}
+TESTBED_TLS=
 ARCHES=(amd64 arm64)
 
 while (($#)); do
@@ -28,7 +33,8 @@ while (($#)); do
     --profile) PROFILE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --source) SOURCE=$2; shift 2 ;;
-    -h | --help) sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --testbed-tls-server) TESTBED_TLS=$2; shift 2 ;;
+    -h | --help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -116,8 +122,9 @@ profile_dir() {
 
 # Both targets in one cargo invocation: build scripts and proc macros compile once, and the
 # two targets' crates share the jobserver.
-build_binaries() {
-  local arch t cc upper started=$SECONDS targets=()
+build_binaries() { # BIN [cargo flags...]: builds BIN for both targets into $OUT/BIN-linux-ARCH
+  local bin=$1 arch t cc upper started=$SECONDS targets=()
+  shift
   (
     cd "$ROOT"
     for arch in "${ARCHES[@]}"; do
@@ -131,16 +138,16 @@ build_binaries() {
       fi
       targets+=(--target "$t")
     done
-    log "cargo build --locked --profile $PROFILE ${targets[*]}"
-    cargo build --locked --quiet --profile "$PROFILE" "${targets[@]}" --bin archsmoke
+    log "cargo build --locked --profile $PROFILE ${targets[*]} --bin $bin $*"
+    cargo build --locked --quiet --profile "$PROFILE" "${targets[@]}" --bin "$bin" "$@"
   ) || die "cargo build failed"
   for arch in "${ARCHES[@]}"; do
     t=$(triple "$arch")
-    local built=${CARGO_TARGET_DIR:-$ROOT/target}/$t/$(profile_dir)/archsmoke
+    local built=${CARGO_TARGET_DIR:-$ROOT/target}/$t/$(profile_dir)/$bin
     [[ -x $built ]] || die "cargo left no $built"
     # Copy only when the bytes changed, so the file's mtime says when it last really changed.
-    cmp -s "$built" "$OUT/archsmoke-linux-$arch" || cp "$built" "$OUT/archsmoke-linux-$arch"
-    log "linux/$arch: $OUT/archsmoke-linux-$arch ($(stat -c %s "$OUT/archsmoke-linux-$arch") bytes)"
+    cmp -s "$built" "$OUT/$bin-linux-$arch" || cp "$built" "$OUT/$bin-linux-$arch"
+    log "linux/$arch: $OUT/$bin-linux-$arch ($(stat -c %s "$OUT/$bin-linux-$arch") bytes)"
   done
   log "binaries built in $((SECONDS - started))s"
 }
@@ -220,11 +227,20 @@ build_docs() {
 }
 
 main() {
+  if [[ -n $TESTBED_TLS ]]; then
+    OUT=$TESTBED_TLS
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    ensure_rust_targets
+    ensure_compilers
+    build_binaries testbed-tls-server --features testbed
+    return 0
+  fi
   mkdir -p "$OUT"
   OUT=$(cd "$OUT" && pwd)
   ensure_rust_targets
   ensure_compilers
-  build_binaries
+  build_binaries archsmoke
   image_facts
   build_image
   build_docs

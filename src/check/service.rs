@@ -340,6 +340,7 @@ mod tests {
             headers: Vec::new(),
             body: None,
             status,
+            tls: None,
         }
     }
 

@@ -6,13 +6,14 @@
 
 use std::time::{Duration, Instant};
 
+use super::http::ExchangeError;
 use super::{LOGS_TEST, PlannedService, READY_TEST, Relay};
 use crate::check::service::{self as check, Process, guest_command};
 use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
 use crate::plan::{PlannedPlatform, PlannedTest};
-use crate::spec::{ProbeKind, ProbeSpec};
+use crate::spec::{ProbeKind, ProbeSpec, TlsVerify};
 
 /// Every result the platform will have, not run yet: readiness, probes, processes, the tests,
 /// and logs. Reports keep this order.
@@ -182,7 +183,7 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
             let answer = relay
                 .with_connection(request.port, false, deadline, async |c| match c {
                     RelayConnection::Connected(stream) => {
-                        super::http::exchange(stream, request, limit).await
+                        Ok(super::http::exchange(stream, request, limit).await)
                     }
                     RelayConnection::Failed { errno } => Err(format!(
                         "nothing accepts connections on port {} (errno {errno}{})",
@@ -192,12 +193,30 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
                 })
                 .await;
             match answer {
-                Ok(a) => {
+                Ok(Ok(a)) => {
                     r.mismatches = check::http(request, expect, &a);
                     r.stdout = a.transcript();
                     r.stdout_dropped = a.body_dropped;
                     r.status = verdict(&r.mismatches);
                 }
+                // The service's TLS is what the probe checks, like its status: a finding.
+                Ok(Err(ExchangeError::Tls(e))) => {
+                    r.mismatches = vec![Mismatch {
+                        check: format!("tls {}", request.port),
+                        expected: match &request.tls {
+                            Some(t) if t.verify == TlsVerify::Insecure => {
+                                "a TLS server (its certificate not verified)".to_owned()
+                            }
+                            t => format!(
+                                "a TLS server whose certificate verifies for `{}`",
+                                t.as_ref().map_or("", |t| t.server_name.as_str())
+                            ),
+                        },
+                        actual: e,
+                    }];
+                    r.status = TestStatus::Failed;
+                }
+                Ok(Err(ExchangeError::Other(e))) => error_or_timeout(r, probe, e),
                 Err(e) if e.starts_with("nothing accepts") => {
                     r.mismatches = vec![Mismatch {
                         check: format!("http {}", request.port),

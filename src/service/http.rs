@@ -1,25 +1,235 @@
 //! One HTTP/1.1 exchange over a relay stream, spoken by hyper: the request the spec describes
 //! (with `Connection: close`, since each probe gets its own relay), and the answer's status,
 //! headers and body, the body bounded like test output (its tail beyond the limit is counted,
-//! not kept).
+//! not kept). With `scheme = "https"`, tokio-rustls runs the TLS handshake over the same relay
+//! stream first, verifying the service against the system's roots, a `ca` file, or not at all.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::header::{CONNECTION, HOST};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::check::service::HttpAnswer;
 use crate::engine::RelayStream;
-use crate::spec::HttpRequest;
+use crate::spec::{HttpRequest, TlsOptions, TlsVerify};
+
+/// Why an exchange gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// The service's TLS is wrong for this request (its certificate does not verify, or it does
+    /// not speak TLS at all): a finding about the service, or about the spec's TLS options.
+    Tls(String),
+    /// Anything else: the connection broke, the answer was not HTTP, a CA file is unreadable.
+    Other(String),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tls(m) | Self::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<ExchangeError> for String {
+    fn from(e: ExchangeError) -> Self {
+        e.to_string()
+    }
+}
 
 /// Send `request` over `stream` and read the whole answer.
 pub async fn exchange(
     stream: RelayStream,
     request: &HttpRequest,
     limit: usize,
-) -> Result<HttpAnswer, String> {
-    let io = TokioIo::new(tokio::io::join(stream.read, stream.write));
+) -> Result<HttpAnswer, ExchangeError> {
+    let io = tokio::io::join(stream.read, stream.write);
+    let Some(tls) = &request.tls else {
+        return speak(io, request, limit)
+            .await
+            .map_err(ExchangeError::Other);
+    };
+    let config = client_config(tls).map_err(ExchangeError::Other)?;
+    let name = ServerName::try_from(tls.server_name.clone())
+        .map_err(|e| ExchangeError::Other(format!("bad server_name {}: {e}", tls.server_name)))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, io)
+        .await
+        .map_err(|e| handshake_failed(&e, tls, request.port))?;
+    speak(stream, request, limit)
+        .await
+        .map_err(ExchangeError::Other)
+}
+
+/// A client configuration for `tls`, with archsmoke's one crypto provider.
+fn client_config(tls: &TlsOptions) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    let roots = match &tls.verify {
+        TlsVerify::Insecure => {
+            return Ok(builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth());
+        }
+        TlsVerify::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(format!(
+                    "this machine has no CA certificates to verify the service with{} (give \
+                     `ca = \"ca.pem\"` in the http table, or `insecure = true` for a \
+                     self-signed test service)",
+                    found
+                        .errors
+                        .first()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ));
+            }
+            roots
+        }
+        TlsVerify::Ca(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot read the CA file {}: {e} (`ca` is relative to the spec file)",
+                    path.display()
+                )
+            })?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert =
+                    cert.map_err(|e| format!("the CA file {} is not PEM: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| {
+                    format!(
+                        "the CA file {} holds a certificate rustls cannot use: {e}",
+                        path.display()
+                    )
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "the CA file {} holds no certificate (expected PEM blocks \
+                     -----BEGIN CERTIFICATE-----)",
+                    path.display()
+                ));
+            }
+            roots
+        }
+    };
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// A failed handshake in the spec's terms: which option to change, or that the service is not
+/// a TLS server at all.
+fn handshake_failed(e: &std::io::Error, tls: &TlsOptions, port: u16) -> ExchangeError {
+    use rustls::{CertificateError, Error};
+    let against = match &tls.verify {
+        TlsVerify::System => "this machine's CA certificates".to_owned(),
+        TlsVerify::Ca(path) => format!("the CA in {}", path.display()),
+        TlsVerify::Insecure => "nothing (insecure)".to_owned(),
+    };
+    let options = "give `ca = \"ca.pem\"` (the CA that signed it, relative to the spec) in the \
+                   http table, or `insecure = true` for a self-signed test service";
+    let rustls_error = e.get_ref().and_then(|inner| inner.downcast_ref::<Error>());
+    match rustls_error {
+        Some(Error::InvalidCertificate(CertificateError::NotValidForName))
+        | Some(Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
+            ExchangeError::Tls(format!(
+                "the service's certificate on port {port} is not valid for server_name `{}` \
+                 ({e}); set `server_name` to a name the certificate holds",
+                tls.server_name
+            ))
+        }
+        Some(Error::InvalidCertificate(_)) => ExchangeError::Tls(format!(
+            "the service's certificate on port {port} does not verify against {against}: {e}; \
+             {options}"
+        )),
+        Some(Error::InvalidMessage(_)) => ExchangeError::Tls(format!(
+            "the service did not speak TLS on port {port}: its answer to the TLS handshake is \
+             not TLS ({e}); if it serves plain HTTP there, drop `scheme = \"https\"`"
+        )),
+        Some(Error::AlertReceived(alert)) => ExchangeError::Tls(format!(
+            "the service on port {port} refused the TLS handshake (alert: {alert:?})"
+        )),
+        Some(other) => ExchangeError::Tls(format!(
+            "the TLS handshake with the service on port {port} failed: {other}"
+        )),
+        None if e.kind() == std::io::ErrorKind::UnexpectedEof => ExchangeError::Tls(format!(
+            "the service did not speak TLS on port {port}: it closed the connection during the \
+             TLS handshake; if it serves plain HTTP there, drop `scheme = \"https\"`"
+        )),
+        None => ExchangeError::Other(format!(
+            "the TLS handshake with the service on port {port} broke off: {e}"
+        )),
+    }
+}
+
+/// `insecure = true`: any certificate is accepted, signatures are still checked so that the
+/// handshake itself is sound.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The HTTP/1.1 exchange itself, over plain or TLS bytes.
+async fn speak<S>(io: S, request: &HttpRequest, limit: usize) -> Result<HttpAnswer, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| format!("HTTP handshake failed: {e}"))?;
@@ -40,10 +250,17 @@ pub async fn exchange(
         .body(body)
         .map_err(|e| format!("cannot build the request: {e}"))?;
     let answer = async {
-        let response = sender
-            .send_request(built)
-            .await
-            .map_err(|e| describe("the service did not answer", &e))?;
+        let response = sender.send_request(built).await.map_err(|e| {
+            let mut message = describe("the service did not answer", &e);
+            // A TLS server's alert to a plain request does not parse as HTTP.
+            if e.is_parse() && request.tls.is_none() {
+                message.push_str(
+                    " (the answer is not HTTP; if the service speaks TLS on this port, add \
+                         scheme = \"https\" to the http table)",
+                );
+            }
+            message
+        })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -119,6 +336,7 @@ mod tests {
             headers: vec![("X-Token".into(), "abc".into())],
             body: Some("payload".into()),
             status: 201,
+            tls: None,
         };
         let stream = RelayStream {
             read: Box::pin(read),
@@ -139,5 +357,82 @@ mod tests {
         assert!(sent.contains("connection: close\r\n"), "{sent}");
         assert!(sent.contains("x-token: abc\r\n"), "{sent}");
         assert!(sent.ends_with("\r\n\r\npayload"), "{sent}");
+    }
+
+    fn https(port: u16) -> HttpRequest {
+        HttpRequest {
+            port,
+            method: "GET".into(),
+            path: "/".into(),
+            host: format!("127.0.0.1:{port}"),
+            headers: Vec::new(),
+            body: None,
+            status: 200,
+            tls: Some(TlsOptions {
+                verify: TlsVerify::Insecure,
+                server_name: "localhost".into(),
+            }),
+        }
+    }
+
+    /// A server that answers the ClientHello with `reply` and closes.
+    async fn against(reply: &'static [u8]) -> ExchangeError {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let (read, write) = tokio::io::split(ours);
+        tokio::spawn(async move {
+            let (mut r, mut w) = tokio::io::split(theirs);
+            let mut hello = vec![0u8; 4096];
+            let _ = r.read(&mut hello).await;
+            let _ = w.write_all(reply).await;
+            let _ = w.shutdown().await;
+        });
+        let stream = RelayStream {
+            read: Box::pin(read),
+            write: Box::pin(write),
+        };
+        exchange(stream, &https(8080), 1024)
+            .await
+            .expect_err("no TLS")
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_server_asked_for_tls_did_not_speak_tls() {
+        for reply in [
+            &b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"[..],
+            &b""[..],
+        ] {
+            let ExchangeError::Tls(message) = against(reply).await else {
+                panic!("a TLS finding for {reply:?}")
+            };
+            assert!(
+                message.starts_with("the service did not speak TLS on port 8080"),
+                "{message}"
+            );
+            assert!(message.contains("drop `scheme = \"https\"`"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_unreadable_ca_names_the_file_and_where_relative_paths_start() {
+        let tls = TlsOptions {
+            verify: TlsVerify::Ca("/nonexistent/ca.pem".into()),
+            server_name: "localhost".into(),
+        };
+        let e = client_config(&tls).expect_err("no file");
+        assert!(
+            e.starts_with("cannot read the CA file /nonexistent/ca.pem")
+                && e.contains("relative to the spec"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("ca.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        let tls = TlsOptions {
+            verify: TlsVerify::Ca(empty),
+            ..tls
+        };
+        let e = client_config(&tls).expect_err("no certificate");
+        assert!(e.contains("holds no certificate"), "{e}");
     }
 }

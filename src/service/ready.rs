@@ -38,6 +38,9 @@ pub async fn wait(
 ) -> Result<(), NotReady> {
     let deadline = Instant::now() + ready.timeout;
     let pending = std::sync::Mutex::new(Vec::<&'static str>::new());
+    // Why the last HTTP attempt failed: the deadline's message says it (a certificate that does
+    // not verify, a wrong status), not only what was awaited.
+    let last_http = std::sync::Mutex::new(String::new());
     let note = |what: &'static str, done: bool| {
         if let Ok(mut p) = pending.lock() {
             p.retain(|w| *w != what);
@@ -68,7 +71,7 @@ pub async fn wait(
             async {
                 if let Some(request) = &ready.http {
                     note("http", false);
-                    http(relay, request, deadline).await?;
+                    http(relay, request, deadline, &last_http).await?;
                     note("http", true);
                 }
                 Ok(())
@@ -93,7 +96,8 @@ pub async fn wait(
     };
     let describe_pending = || {
         let p = pending.lock().map(|p| p.clone()).unwrap_or_default();
-        describe(ready, &p)
+        let last = last_http.lock().map(|l| l.clone()).unwrap_or_default();
+        describe(ready, &p, &last)
     };
     tokio::select! {
         r = conditions => r.map(|_| ()).map_err(|message| NotReady { message, exit_code: None }),
@@ -110,7 +114,7 @@ pub async fn wait(
 }
 
 /// What the service still lacks, in the spec's words.
-fn describe(ready: &Ready, pending: &[&str]) -> String {
+fn describe(ready: &Ready, pending: &[&str], last_http: &str) -> String {
     let mut out = Vec::new();
     for what in pending {
         out.push(match *what {
@@ -125,10 +129,18 @@ fn describe(ready: &Ready, pending: &[&str]) -> String {
             ),
             "tcp" => format!("port {} to accept connections", ready.tcp.unwrap_or(0)),
             "http" => ready.http.as_ref().map_or_else(String::new, |h| {
-                format!(
-                    "{} {} on port {} to answer {}",
-                    h.method, h.path, h.port, h.status
-                )
+                let mut s = format!(
+                    "{} {} on port {}{} to answer {}",
+                    h.method,
+                    h.path,
+                    h.port,
+                    if h.tls.is_some() { " (https)" } else { "" },
+                    h.status
+                );
+                if !last_http.is_empty() {
+                    s.push_str(&format!(" (last attempt: {last_http})"));
+                }
+                s
             }),
             "healthcheck" => "the image's HEALTHCHECK to report healthy".to_owned(),
             "exec" => format!("{:?} to exit 0", ready.exec.clone().unwrap_or_default()),
@@ -195,15 +207,16 @@ async fn http(
     relay: &Relay,
     request: &crate::spec::HttpRequest,
     deadline: Instant,
+    last_http: &std::sync::Mutex<String>,
 ) -> Result<(), String> {
     let mut last = String::from("no answer yet");
     while Instant::now() < deadline {
         let limit = relay.ctx.output_limit;
         let answer = relay
             .with_connection(request.port, true, deadline, async |c| match c {
-                RelayConnection::Connected(stream) => {
-                    super::http::exchange(stream, request, limit).await
-                }
+                RelayConnection::Connected(stream) => super::http::exchange(stream, request, limit)
+                    .await
+                    .map_err(String::from),
                 RelayConnection::Failed { errno } => Err(format!("connect failed: errno {errno}")),
             })
             .await;
@@ -211,6 +224,9 @@ async fn http(
             Ok(a) if a.status == request.status => return Ok(()),
             Ok(a) => last = format!("answered {}", a.status),
             Err(e) => last = e,
+        }
+        if let Ok(mut l) = last_http.lock() {
+            l.clone_from(&last);
         }
         tokio::time::sleep(RETRY).await;
     }

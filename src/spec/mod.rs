@@ -31,7 +31,7 @@ pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 pub use service::{
     HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
-    applies as service_applies,
+    TlsOptions, TlsVerify, applies as service_applies,
 };
 
 use crate::emulation::Policy;

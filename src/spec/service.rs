@@ -5,6 +5,7 @@
 //! the shared spec files only gain one field each.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
@@ -59,6 +60,10 @@ pub struct RawHttp {
     pub body: Option<String>,
     pub status: Option<Spanned<i64>>,
     pub host: Option<String>,
+    pub scheme: Option<Spanned<String>>,
+    pub ca: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub server_name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +148,26 @@ pub struct HttpRequest {
     pub body: Option<String>,
     /// The status the answer must have.
     pub status: u16,
+    /// `scheme = "https"`: TLS over the connection before HTTP.
+    pub tls: Option<TlsOptions>,
+}
+
+/// How an HTTPS request verifies the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub verify: TlsVerify,
+    /// The name sent as SNI and checked against the certificate (a DNS name or an IP address).
+    pub server_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// Against the roots of the machine archsmoke runs on.
+    System,
+    /// Against the CA certificates in this PEM file (relative paths resolved to the spec's).
+    Ca(PathBuf),
+    /// Not at all (`insecure = true`): for self-signed test services.
+    Insecure,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +212,17 @@ pub struct LogsSpec {
     pub contains: Vec<String>,
     pub matches: Vec<Regex>,
     pub excludes: Vec<String>,
+}
+
+/// The name part of a Host header: without its port, and an IPv6 address without brackets.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 /// Whether a check limited to `platforms` runs on `platform`.
@@ -392,10 +428,12 @@ impl Validator<'_> {
                 })?,
             None => 200,
         };
+        let tls = self.tls(h)?;
         Ok(HttpRequest {
             port,
             method,
             path,
+            tls,
             host: h
                 .host
                 .clone()
@@ -408,6 +446,84 @@ impl Validator<'_> {
             body: h.body.clone(),
             status,
         })
+    }
+
+    /// `scheme`, and the TLS options that only `scheme = "https"` takes.
+    fn tls(&self, h: &RawHttp) -> Result<Option<TlsOptions>, SpecError> {
+        let https = match &h.scheme {
+            None => false,
+            Some(s) => match s.get_ref().to_ascii_lowercase().as_str() {
+                "http" => false,
+                "https" => true,
+                _ => {
+                    return Err(self
+                        .err(s, format!("unknown scheme `{}`", s.get_ref()))
+                        .with_hint("scheme is \"http\" (the default) or \"https\""));
+                }
+            },
+        };
+        if !https {
+            let stray = [
+                h.ca.as_ref().map(|c| ("ca", c.span().start)),
+                h.insecure.as_ref().map(|i| ("insecure", i.span().start)),
+                h.server_name
+                    .as_ref()
+                    .map(|n| ("server_name", n.span().start)),
+            ];
+            if let Some((key, at)) = stray.into_iter().flatten().next() {
+                return Err(SpecError::at(
+                    self.path,
+                    self.text,
+                    at,
+                    format!("`{key}` is a TLS option, and this request is plain HTTP"),
+                )
+                .with_hint("add scheme = \"https\" to the same http table, or remove it"));
+            }
+            return Ok(None);
+        }
+        let verify = match (&h.ca, &h.insecure) {
+            (Some(ca), Some(insecure)) if *insecure.get_ref() => {
+                return Err(self
+                    .err(ca, "`ca` and `insecure = true` contradict each other")
+                    .with_hint(
+                        "keep `ca` to verify the service against it, or `insecure = true` to \
+                         skip verification",
+                    ));
+            }
+            (Some(ca), _) => {
+                if ca.get_ref().trim().is_empty() {
+                    return Err(self
+                        .err(ca, "`ca` is empty")
+                        .with_hint("name a PEM file of CA certificates, relative to the spec"));
+                }
+                let base = self.path.parent().unwrap_or(Path::new("."));
+                TlsVerify::Ca(base.join(ca.get_ref()))
+            }
+            (None, Some(insecure)) if *insecure.get_ref() => TlsVerify::Insecure,
+            _ => TlsVerify::System,
+        };
+        let server_name = match &h.server_name {
+            Some(n) => {
+                let name = n.get_ref().trim();
+                if rustls::pki_types::ServerName::try_from(name).is_err() {
+                    return Err(self
+                        .err(n, format!("bad server_name `{}`", n.get_ref()))
+                        .with_hint("a DNS name (localhost, web.example) or an IP address"));
+                }
+                name.to_owned()
+            }
+            None => h
+                .host
+                .as_deref()
+                .map(host_name)
+                .filter(|n| rustls::pki_types::ServerName::try_from(*n).is_ok())
+                .unwrap_or("localhost")
+                .to_owned(),
+        };
+        Ok(Some(TlsOptions {
+            verify,
+            server_name,
+        }))
     }
 
     fn probe(

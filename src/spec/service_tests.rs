@@ -129,3 +129,114 @@ fn with_a_service_every_test_needs_a_command_and_names_are_unique() {
     );
     assert!(e.message.contains("duplicate probe name"), "{e:?}");
 }
+
+#[test]
+fn https_requests_take_tls_options_with_paths_relative_to_the_spec() {
+    let spec = parse(
+        Path::new("/specs/web.toml"),
+        r#"
+image = "x"
+[service]
+[service.ready]
+http = { port = 8443, scheme = "https", insecure = true }
+[[probe]]
+name = "ca"
+http = { port = 8443, scheme = "https", ca = "certs/ca.pem" }
+[[probe]]
+name = "system roots, name from host"
+http = { port = 8443, scheme = "HTTPS", host = "web.example:8443" }
+[[probe]]
+name = "named"
+http = { port = 8443, scheme = "https", server_name = "127.0.0.1", insecure = false }
+[[probe]]
+name = "plain"
+http = { port = 8080, scheme = "http" }
+"#,
+    )
+    .expect("valid");
+    let s = spec.service.expect("service");
+    let tls = |i: usize| {
+        let ProbeKind::Http { request, .. } = &s.probes[i].kind else {
+            panic!("an HTTP probe")
+        };
+        request.tls.clone()
+    };
+    assert_eq!(
+        s.ready.http.expect("http").tls,
+        Some(TlsOptions {
+            verify: TlsVerify::Insecure,
+            server_name: "localhost".into()
+        })
+    );
+    assert_eq!(
+        tls(0),
+        Some(TlsOptions {
+            verify: TlsVerify::Ca("/specs/certs/ca.pem".into()),
+            server_name: "localhost".into()
+        })
+    );
+    assert_eq!(
+        tls(1),
+        Some(TlsOptions {
+            verify: TlsVerify::System,
+            server_name: "web.example".into()
+        })
+    );
+    assert_eq!(
+        tls(2).map(|t| (t.verify, t.server_name)),
+        Some((TlsVerify::System, "127.0.0.1".into()))
+    );
+    assert_eq!(tls(3), None);
+}
+
+#[test]
+fn tls_options_without_https_and_bad_tls_options_are_positioned_errors() {
+    let probe = |http: &str| format!("image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\n{http}\n");
+    let e = error(&probe("http = { port = 1, ca = \"ca.pem\" }"));
+    assert_eq!((e.line, e.column), (5, 25), "{e:?}");
+    assert_eq!(
+        e.message,
+        "`ca` is a TLS option, and this request is plain HTTP"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("scheme = \"https\""))
+    );
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"http\", insecure = true }",
+    ));
+    assert!(e.message.starts_with("`insecure` is a TLS option"), "{e:?}");
+    let e = error(
+        "image = \"x\"\n[service]\n[service.ready]\nhttp = { port = 1, server_name = \"a\" }\n",
+    );
+    assert_eq!(e.line, 4);
+    assert!(
+        e.message.starts_with("`server_name` is a TLS option"),
+        "{e:?}"
+    );
+    let e = error(&probe("http = { port = 1, scheme = \"ftp\" }"));
+    assert_eq!((e.line, e.message.as_str()), (5, "unknown scheme `ftp`"));
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"https\", ca = \"ca.pem\", insecure = true }",
+    ));
+    assert!(e.message.contains("contradict"), "{e:?}");
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"https\", server_name = \"not a name\" }",
+    ));
+    assert_eq!(e.message, "bad server_name `not a name`");
+    let e = error(&probe("http = { port = 1, scheme = \"https\", ca = \"\" }"));
+    assert_eq!(e.message, "`ca` is empty");
+    let e = error(&probe(
+        "http = { port = 1, scheme = \"https\", verify = false }",
+    ));
+    assert!(e.message.contains("unknown key `verify`"), "{e:?}");
+}
+
+#[test]
+fn the_server_name_comes_from_the_host_header_without_its_port() {
+    assert_eq!(host_name("web.example:8443"), "web.example");
+    assert_eq!(host_name("web.example"), "web.example");
+    assert_eq!(host_name("[::1]:8443"), "::1");
+    assert_eq!(host_name("127.0.0.1:1"), "127.0.0.1");
+}

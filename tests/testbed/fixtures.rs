@@ -60,6 +60,10 @@ struct Args {
     /// Directory that receives fixtures.json and oci/.
     #[arg(long)]
     out: PathBuf,
+    /// Directory holding the `web-tls` fixture's parts: `server.pem`, `server.key` and
+    /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them).
+    #[arg(long)]
+    tls_dir: PathBuf,
 }
 
 /// The root filesystem layer of each architecture, built once from its busybox binary, which
@@ -326,6 +330,7 @@ async fn run(args: Args) -> Result<()> {
             args.busybox_dir.join(p.debian_arch).join("busybox"),
         )?)
     })?);
+    fixtures.push(service::web_tls(&args.tls_dir)?);
 
     let mut plain_http = vec![args.registry.clone()];
     plain_http.extend(args.auth_registry.clone());

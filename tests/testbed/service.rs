@@ -7,6 +7,11 @@
 //! under `/www` (a CGI script that answers slowly, one that prints the machine) and `/bin/start`,
 //! the entrypoint script. The configuration (port, delay, crash) is in each image's `Env`, so one
 //! layer per architecture serves every variant.
+//!
+//! `web-tls` (linux/amd64 and linux/arm64) is the HTTPS fixture: nothing but
+//! `testbed-tls-server` (tests/testbed/tls_server.rs) with the test bed's server certificate
+//! and key, listening on 8443. up.sh generates the certificate (signed by the test bed's own CA,
+//! `tls/ca.pem` in the state directory) and builds the server for both architectures.
 
 use serde::Serialize;
 
@@ -281,4 +286,57 @@ pub fn fixtures(busybox: impl Fn(Platform) -> Result<Vec<u8>>) -> Result<Vec<Fix
             }
         })?,
     ])
+}
+
+/// Where the TLS server listens in `web-tls`.
+const TLS_PORT: u16 = 8443;
+
+/// The `web-tls` fixture from `dir` (`server.pem`, `server.key`, `bin/`).
+pub fn web_tls(dir: &std::path::Path) -> Result<Fixture> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|e| {
+            format!(
+                "cannot read {}: {e}; run tests/testbed/up.sh, which makes it",
+                path.display()
+            )
+            .into()
+        })
+    };
+    let cert = read("server.pem")?;
+    let key = read("server.key")?;
+    let children = [AMD64, ARM64]
+        .into_iter()
+        .map(|p| {
+            let server = read(&format!("bin/testbed-tls-server-linux-{}", p.debian_arch))?;
+            let layer = layer(vec![
+                ("bin/".into(), Entry::Dir(0o755)),
+                ("bin/testbed-tls-server".into(), Entry::File(0o755, server)),
+                ("etc/".into(), Entry::Dir(0o755)),
+                ("etc/tls/".into(), Entry::Dir(0o755)),
+                (
+                    "etc/tls/server.pem".into(),
+                    Entry::File(0o644, cert.clone()),
+                ),
+                ("etc/tls/server.key".into(), Entry::File(0o644, key.clone())),
+                ("tmp/".into(), Entry::Dir(0o1777)),
+            ])?;
+            let variant = Variant {
+                env: vec![PATH_ENV.to_owned()],
+                entrypoint: vec![
+                    "/bin/testbed-tls-server",
+                    "8443",
+                    "/etc/tls/server.pem",
+                    "/etc/tls/server.key",
+                ],
+                port: TLS_PORT,
+                healthcheck: false,
+            };
+            Ok(Child::Image {
+                platform: p,
+                image: service_image(p, &layer, &variant)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    index_fixture("web-tls", Flavour::Oci, children)
 }

