@@ -122,6 +122,11 @@ pub struct PlatformReport {
     pub slowdown: Option<f64>,
     /// The `[service]` run of this platform, when the spec has one.
     pub service: Option<Box<ServiceReport>>,
+    /// From the platform's start to its last container result, when its image checks (which
+    /// run beside the containers) are counted in `duration` too; `None` when that is all
+    /// `duration` holds, or when it is not known (a report read back from JSON).
+    #[serde(skip)]
+    pub containers_done: Option<Duration>,
 }
 
 /// A platform's service: how long it took to become ready, and how it ended.
@@ -450,6 +455,7 @@ mod engine_tests {
             duration: Duration::ZERO,
             slowdown: None,
             service: None,
+            containers_done: None,
         }
     }
 

@@ -84,6 +84,14 @@ fn problem(p: &mut Option<Problem>) {
 /// names, paths and references as well as captured output, mismatches, errors and problems.
 pub fn report(report: &mut RunReport) {
     problem(&mut report.problem);
+    // Keyed by test names, which may hold a secret like any other name.
+    report.spec_lines = std::mem::take(&mut report.spec_lines)
+        .into_iter()
+        .map(|(name, line)| (text(&name), line))
+        .collect();
+    for d in &mut report.emulation_differences {
+        in_place(&mut d.test);
+    }
     in_place(&mut report.spec);
     in_place(&mut report.suite);
     in_place(&mut report.image.reference);

@@ -311,8 +311,9 @@ same_output = true
     );
     let commands = processed_commands(&r.stdout);
     assert_eq!(commands.len(), 1, "{commands:?}\n{}", r.explain());
+    // It points at the test's line of the spec, under its masked name.
     assert!(
-        commands[0].starts_with("::error title=archsmoke"),
+        commands[0].starts_with("::error file=") && commands[0].contains(",line=5,title=archsmoke"),
         "{commands:?}"
     );
     assert!(processed_commands(&r.stderr).is_empty(), "{}", r.explain());

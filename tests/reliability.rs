@@ -599,3 +599,63 @@ fn sigterm_while_the_registry_is_slow_ends_the_run_with_a_report() {
 fn sigint_while_the_registry_is_slow_ends_the_run_with_a_report() {
     signal_during_resolve("INT");
 }
+
+/// An engine that hangs in the middle of loading an OCI archive's image (a relay that stops
+/// forwarding once the load request went through) ends the run with exit 3 and its reports,
+/// within the deadline the tests' timeout gives the engine between two signs of progress.
+#[test]
+fn an_engine_frozen_while_loading_a_layout_image_ends_the_run_with_exit_3() {
+    let oci = std::env::var("ARCHSMOKE_TESTBED_DIR")
+        .unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".into());
+    let archive = format!("oci-archive:{oci}/oci/multi.tar");
+    common::require_testbed();
+    let s = spec(
+        "load-freezes",
+        r#"
+platforms = ["linux/amd64"]
+[settings]
+timeout = "5s"
+[[test]]
+name = "machine"
+command = ["uname", "-m"]
+"#,
+    );
+    let report = s.dir.path().join("report.json");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("docker.sock");
+    let engine = Proxy::unix(&socket, Path::new(DOCKER_SOCKET));
+    engine.freeze_on("/images/load");
+    let started = Instant::now();
+    let out = archsmoke()
+        .args([
+            "--host",
+            &engine.address,
+            "run",
+            s.path(),
+            "--image",
+            &archive,
+        ])
+        .arg("--json")
+        .arg(&report)
+        .output()
+        .expect("archsmoke starts");
+    let r = Run::from(out);
+    let took = started.elapsed();
+    assert_eq!(r.code, 3, "{}", r.explain());
+    // 10 s without progress (the 5 s timeout, raised to the 10 s floor), plus at most the 20 s
+    // of the final sweep against the frozen engine.
+    assert!(
+        took < Duration::from_secs(45),
+        "took {took:?}: {}",
+        r.explain()
+    );
+    let doc = json_report(&report);
+    let problem = doc["platforms"][0]["problem"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        problem.contains("load an image archive") && problem.contains("not responding"),
+        "{doc:#}"
+    );
+    drop(engine);
+}

@@ -82,7 +82,8 @@ fn forbid_fails_the_emulated_platform_and_names_a_native_engine() {
         r.explain()
     );
     assert!(
-        r.stderr.contains("[linux/amd64] done: 1 passed, 0 failed"),
+        // Its test and the ELF audit: the count the matrix shows.
+        r.stderr.contains("[linux/amd64] done: 2 passed, 0 failed"),
         "one plain line per event: {}",
         r.explain()
     );
@@ -326,10 +327,14 @@ stdout = "x86_64\n"
         .filter(|l| l.starts_with("::error") || l.starts_with("::warning"))
         .collect();
     assert_eq!(annotations.len(), 1, "{}", r.explain());
+    // On the test's line of the spec, so the pull request shows it there.
     assert_eq!(
         annotations[0],
-        "::error title=archsmoke%3A machine failed on linux/arm64::command: [\"uname\", \"-m\"]\
-         %0Astdout: expected \"x86_64\\n\", got \"aarch64\\n\"",
+        format!(
+            "::error file={},line=6,title=archsmoke%3A machine failed on linux/arm64::command: \
+             [\"uname\", \"-m\"]%0Astdout: expected \"x86_64\\n\", got \"aarch64\\n\"",
+            s.path()
+        ),
     );
     let md = std::fs::read_to_string(&summary).expect("summary written");
     assert!(
@@ -503,7 +508,7 @@ fn the_live_view_on_a_real_terminal_ends_with_the_matrix() {
     let live = |p: &str| {
         lines
             .iter()
-            .position(|l| l.starts_with(&format!("  {p} ")) && l.contains("done   1/1 passed"))
+            .position(|l| l.starts_with(&format!("  {p} ")) && l.contains("done   2/2 passed"))
             .unwrap_or_else(|| panic!("a finished live line for {p}:\n{pane}"))
     };
     let header = lines

@@ -122,6 +122,9 @@ pub fn merge_one(report: &mut PlatformReport, audit: PlatformAudit) {
         report.problem = audit.problem;
     }
     report.tests.extend(audit.tests);
+    if report.pull.is_some() {
+        report.containers_done = Some(report.duration);
+    }
     report.duration = report.duration.max(audit.duration);
 }
 

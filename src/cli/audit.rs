@@ -78,6 +78,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
                 duration: std::time::Duration::ZERO,
                 slowdown: None,
                 service: None,
+                containers_done: None,
             })
             .collect(),
         problem: None,

@@ -381,24 +381,49 @@ impl Engine {
 
     /// Load a `docker load` archive (manifest.json + config + layers, the legacy format every
     /// engine accepts) and return the image references the engine reports as loaded.
+    /// The archives loaded this way are archsmoke's own small images (the probe and relay
+    /// images), so the whole call is bounded by the default deadline.
     pub async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
         let progress =
             self.docker
                 .import_image(load_options(), bollard::body_full(archive.into()), None);
-        loaded_references(progress).await
+        tokio::time::timeout(CALL_TIMEOUT, loaded_references(progress, &Activity::new()))
+            .await
+            .map_err(|_| unanswered(LOAD, CALL_TIMEOUT))?
     }
 
     /// Like [`Engine::load_image`], for an archive that arrives in chunks while it is written:
-    /// an `Err` chunk aborts the upload, so the engine never loads a partial archive.
+    /// an `Err` chunk aborts the upload, so the engine never loads a partial archive. An image
+    /// may be large, so there is no deadline on the whole load; instead the engine must make
+    /// progress (take a chunk, or report a step of the load) at least every `stall`.
     pub async fn load_image_stream(
         &self,
         chunks: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+        stall: Duration,
     ) -> Result<Vec<String>, EngineError> {
-        let body = futures_util::stream::unfold(chunks, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk, rx))
+        let activity = Activity::new();
+        let seen = activity.clone();
+        let body = futures_util::stream::unfold(chunks, move |mut rx| {
+            let seen = seen.clone();
+            async move {
+                let chunk = rx.recv().await;
+                seen.touch();
+                chunk.map(|chunk| (chunk, rx))
+            }
         });
         let progress = self.docker.import_image_stream(load_options(), body, None);
-        loaded_references(progress).await
+        let load = loaded_references(progress, &activity);
+        let mut load = std::pin::pin!(load);
+        loop {
+            tokio::select! {
+                done = &mut load => return done,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if activity.idle() > stall {
+                        return Err(unanswered(LOAD, stall));
+                    }
+                }
+            }
+        }
     }
 
     /// Write the image as `docker save` does (a tar of `manifest.json`, the config and the
@@ -977,26 +1002,52 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// What a load is called in errors.
+const LOAD: &str = "load an image archive";
+
 fn load_options() -> ImportImageOptions {
     ImportImageOptions {
-        quiet: true,
+        // The engine's progress lines (one per layer) are how a long load shows it is alive.
+        quiet: false,
         ..Default::default()
     }
 }
 
-/// Follows a `docker load` to its end: the references it loaded, or why it failed.
+/// When a long engine call last showed progress.
+#[derive(Clone)]
+struct Activity(std::sync::Arc<std::sync::Mutex<std::time::Instant>>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity(std::sync::Arc::new(std::sync::Mutex::new(
+            std::time::Instant::now(),
+        )))
+    }
+
+    fn touch(&self) {
+        if let Ok(mut at) = self.0.lock() {
+            *at = std::time::Instant::now();
+        }
+    }
+
+    fn idle(&self) -> Duration {
+        self.0.lock().map_or(Duration::ZERO, |at| at.elapsed())
+    }
+}
+
+/// Follows a `docker load` to its end: the references it loaded, or why it failed. Each
+/// progress line is activity.
 async fn loaded_references(
     progress: impl futures_util::Stream<
         Item = Result<bollard::models::BuildInfo, bollard::errors::Error>,
     >,
+    activity: &Activity,
 ) -> Result<Vec<String>, EngineError> {
-    let op = |detail: String| EngineError::Operation {
-        op: "load an image archive",
-        detail,
-    };
+    let op = |detail: String| EngineError::Operation { op: LOAD, detail };
     let mut progress = std::pin::pin!(progress);
     let mut loaded = Vec::new();
     while let Some(item) = progress.next().await {
+        activity.touch();
         let info = item.map_err(|e| op(chain(&e)))?;
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             return Err(op(detail));

@@ -39,6 +39,7 @@ fn row(p: &crate::plan::PlannedPlatform) -> PlatformReport {
         duration: std::time::Duration::ZERO,
         slowdown: None,
         service: None,
+        containers_done: None,
     }
 }
 

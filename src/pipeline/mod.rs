@@ -564,30 +564,35 @@ async fn relay(
 }
 
 /// Removes containers abandoned by an interrupt, or whose removal failed, and the tags of images
-/// loaded from an OCI layout. Bounded: when the engine has gone away the report must still be
-/// written.
+/// loaded from an OCI layout. Bounded as a whole: when the engine has gone away the report must
+/// still be written.
 async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
     let name = engine.name();
-    match tokio::time::timeout(SWEEP_TIMEOUT, engine.remove_run(Some(run_id))).await {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::info!(removed = n, engine = name, "removed leftover containers"),
-        Ok(Err(e)) => eprintln!(
-            "warning: could not sweep this run's containers on engine \"{name}\": {e}; \
-             `archsmoke gc --run {run_id}` removes them once the engine is back"
-        ),
-        Err(_) => eprintln!(
-            "warning: engine \"{name}\" did not answer the final sweep within \
-             {SWEEP_TIMEOUT:?}; `archsmoke gc --run {run_id}` removes this run's containers once \
-             it is back"
-        ),
-    }
-    // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image the
-    // engine also holds under another name stays. A tag this engine never loaded is no error.
-    for tag in loaded {
-        if let Err(e) = engine.remove_image(tag).await {
-            eprintln!(
-                "warning: could not remove the loaded image {tag} from engine \"{name}\": {e}"
-            );
+    let work = async {
+        match engine.remove_run(Some(run_id)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, engine = name, "removed leftover containers"),
+            Err(e) => eprintln!(
+                "warning: could not sweep this run's containers on engine \"{name}\": {e}; \
+                 `archsmoke gc --run {run_id}` removes them once the engine is back"
+            ),
         }
+        // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image
+        // the engine also holds under another name stays. A tag this engine never loaded is no
+        // error.
+        for tag in loaded {
+            if let Err(e) = engine.remove_image(tag).await {
+                eprintln!(
+                    "warning: could not remove the loaded image {tag} from engine \"{name}\": {e}"
+                );
+            }
+        }
+    };
+    if tokio::time::timeout(SWEEP_TIMEOUT, work).await.is_err() {
+        eprintln!(
+            "warning: engine \"{name}\" did not finish the final sweep within {SWEEP_TIMEOUT:?}; \
+             `archsmoke gc --run {run_id}` removes this run's containers (and \
+             `archsmoke gc` its loaded images) once it is back"
+        );
     }
 }

@@ -190,6 +190,7 @@ pub fn platform_report(
         duration: total + Duration::from_millis(1234),
         slowdown: None,
         service: None,
+        containers_done: None,
     }
 }
 

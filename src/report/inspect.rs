@@ -110,6 +110,25 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
             writeln!(w, "{line}")?;
         }
     }
+    let problems: Vec<&InspectEntry> = report
+        .entries
+        .iter()
+        .filter(|e| e.problem.is_some())
+        .collect();
+    if !problems.is_empty() {
+        writeln!(w)?;
+    }
+    for e in problems {
+        let platform = e
+            .platform
+            .as_ref()
+            .map_or_else(|| "(none)".into(), ToString::to_string);
+        writeln!(
+            w,
+            "{platform} PROBLEM: {}",
+            e.problem.as_deref().unwrap_or_default()
+        )?;
+    }
     Ok(())
 }
 
@@ -130,7 +149,8 @@ fn table_lines(
                 EntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
                 EntryKind::Ignored => format!("ignored: {}", e.media_type),
                 EntryKind::Image => match (&e.problem, &e.runs_here) {
-                    (Some(p), _) => format!("PROBLEM: {p}"),
+                    // Said in full below the table: cut to fit, it would lose the point.
+                    (Some(_), _) => "PROBLEM (below)".to_owned(),
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {
                         format!("unavailable: {reason}")
                     }

@@ -204,6 +204,7 @@ pub fn parse(text: &str) -> Result<RunReport, String> {
             }),
             mode: p.execution,
             service: p.service.map(Box::new),
+            containers_done: None,
             pull: p.pull.map(|x| PullReport {
                 image_id: x.image_id,
                 pulled: x.pulled,

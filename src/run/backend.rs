@@ -35,9 +35,11 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<LocalImage, EngineError>> + Send;
 
     /// Load a `docker load` archive that arrives in chunks; the references it loaded.
+    /// The engine must make progress at least every `stall`.
     fn load_image_stream(
         &self,
         chunks: ArchiveChunks,
+        stall: Duration,
     ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
 
     /// An image already in the engine, or `None`.
@@ -217,8 +219,12 @@ impl Backend for Engine {
         Engine::ensure_image(self, reference, platform, credentials).await
     }
 
-    async fn load_image_stream(&self, chunks: ArchiveChunks) -> Result<Vec<String>, EngineError> {
-        Engine::load_image_stream(self, chunks).await
+    async fn load_image_stream(
+        &self,
+        chunks: ArchiveChunks,
+        stall: Duration,
+    ) -> Result<Vec<String>, EngineError> {
+        Engine::load_image_stream(self, chunks, stall).await
     }
 
     async fn local_image(&self, reference: &str) -> Result<Option<LocalImage>, EngineError> {

@@ -145,7 +145,11 @@ impl Backend for Fake {
         })
     }
 
-    async fn load_image_stream(&self, _chunks: ArchiveChunks) -> Result<Vec<String>, EngineError> {
+    async fn load_image_stream(
+        &self,
+        _chunks: ArchiveChunks,
+        _stall: Duration,
+    ) -> Result<Vec<String>, EngineError> {
         Err(failed("load an image archive"))
     }
 

@@ -134,6 +134,7 @@ async fn run_platform<B: Backend>(
         duration: Duration::ZERO,
         slowdown: None,
         service: None,
+        containers_done: None,
     };
     if report.problem.is_some() {
         // Known from the plan; the results are listed below.
@@ -294,7 +295,18 @@ async fn make_present<B: Backend>(
         .await
         .map_err(image_problem)?;
     layout.record_loaded(&tag);
-    let loaded = ctx.engine.load_image_stream(archive.chunks).await;
+    // As long as the platform's slowest test may wait on the engine (at least 10 s, at most a
+    // minute) between two signs of progress.
+    let longest = planned
+        .tests
+        .iter()
+        .map(|t| t.timeout)
+        .max()
+        .unwrap_or(crate::engine::CALL_TIMEOUT);
+    let loaded = ctx
+        .engine
+        .load_image_stream(archive.chunks, crate::engine::call_timeout(longest))
+        .await;
     // A layout at fault (a layer that does not match its digest) explains the engine's failure
     // to load the aborted archive, so it is the problem reported.
     match (archive.writer.finish().await, loaded) {

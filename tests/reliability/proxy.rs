@@ -76,6 +76,8 @@ struct Shared {
     frozen: AtomicBool,
     requests: AtomicUsize,
     kill_after: Option<usize>,
+    /// Freeze once a request carrying these bytes (a request line) goes through.
+    freeze_on: Mutex<Option<Vec<u8>>>,
     open: Mutex<Vec<Stream>>,
 }
 
@@ -158,6 +160,12 @@ impl Proxy {
         self.shared.frozen.store(true, Ordering::SeqCst);
     }
 
+    /// Freeze (as [`Proxy::freeze`]) as soon as a request containing `marker` is forwarded,
+    /// e.g. `/images/load`: a daemon that hangs in the middle of that one call.
+    pub fn freeze_on(&self, marker: &str) {
+        *self.shared.freeze_on.lock().expect("proxy lock") = Some(marker.as_bytes().to_vec());
+    }
+
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
     }
@@ -228,6 +236,12 @@ fn pump(shared: &Shared, mut from: Stream, mut to: Stream, requests: bool) {
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
+        }
+        if requests
+            && let Some(marker) = shared.freeze_on.lock().expect("proxy lock").as_deref()
+            && buf[..n].windows(marker.len()).any(|w| w == marker)
+        {
+            shared.frozen.store(true, Ordering::SeqCst);
         }
     }
     to.shutdown(Shutdown::Write);

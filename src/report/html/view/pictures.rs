@@ -100,22 +100,32 @@ fn kind_label(p: &PlatformReport) -> String {
 }
 
 /// Where a platform's wall time went: pulling (or loading) its image, its containers (create,
-/// run, remove, and waiting for a job slot), and its image checks.
+/// run, remove, and waiting for a job slot), and then the time it still waited for its image
+/// checks, which run beside the containers from the start.
 pub(in crate::report::html) fn phases_of(p: &PlatformReport) -> [(&'static str, Duration); 3] {
-    let pull = p.pull.as_ref().map_or(Duration::ZERO, |x| x.duration);
-    let pull = pull.min(p.duration);
-    // Image checks report the time since the audit of all platforms began; the longest is when
-    // this platform's audit ended, which is what the platform's total counts.
-    let audit = p
+    // Image checks report the time since they began; the longest is when they ended.
+    let checks = p
         .tests
         .iter()
         .filter(|t| is_audit(t))
         .map(|t| t.duration)
         .max()
         .unwrap_or(Duration::ZERO)
-        .min(p.duration - pull);
-    let containers = p.duration - pull - audit;
-    [("pull", pull), ("containers", containers), ("audit", audit)]
+        .min(p.duration);
+    let containers_done = p
+        .containers_done
+        .unwrap_or_else(|| p.duration - checks)
+        .min(p.duration);
+    let pull = p
+        .pull
+        .as_ref()
+        .map_or(Duration::ZERO, |x| x.duration)
+        .min(containers_done);
+    [
+        ("pull", pull),
+        ("containers", containers_done - pull),
+        ("audit", p.duration - containers_done),
+    ]
 }
 
 const CHART_WIDTH: u32 = 860;
