@@ -340,36 +340,18 @@ fn twin_slowdowns(platforms: &mut [PlatformReport]) {
     let native_rows: Vec<(Platform, Vec<(String, Duration)>)> = platforms
         .iter()
         .filter(|p| matches!(p.mode, Some(ExecMode::Native { .. })))
-        .map(|p| {
-            let passed = p
-                .tests
-                .iter()
-                .filter(|t| t.status == TestStatus::Passed)
-                .map(|t| (t.name.clone(), t.duration))
-                .collect();
-            (p.platform.clone(), passed)
-        })
+        .map(|p| (p.platform.clone(), passed_times(p)))
         .collect();
     for p in platforms
         .iter_mut()
         .filter(|p| matches!(p.mode, Some(ExecMode::Emulated { .. })))
     {
-        let Some((_, base)) = native_rows.iter().find(|(pl, _)| *pl == p.platform) else {
-            continue;
-        };
-        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
-        for t in &mut p.tests {
-            t.slowdown = None;
-            let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
-                continue;
-            };
-            if t.status == TestStatus::Passed && !b.is_zero() {
-                t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
-                mine += t.duration;
-                theirs += *b;
-            }
+        if let Some((_, base)) = native_rows.iter().find(|(pl, _)| *pl == p.platform) {
+            // Whatever the engine's own baseline said is replaced, not mixed in.
+            p.slowdown = None;
+            p.tests.iter_mut().for_each(|t| t.slowdown = None);
+            slowdowns_from(p, base);
         }
-        p.slowdown = (!theirs.is_zero()).then(|| mine.as_secs_f64() / theirs.as_secs_f64());
     }
 }
 
@@ -382,27 +364,36 @@ fn slowdowns_against(platforms: &mut [PlatformReport], engine: &str, native: &Pl
     else {
         return;
     };
-    let base: Vec<(String, Duration)> = base
-        .tests
+    let base = passed_times(base);
+    for p in platforms.iter_mut().filter(|p| on_engine(p)) {
+        slowdowns_from(p, &base);
+    }
+}
+
+/// The passed tests of a platform and their times: a baseline.
+fn passed_times(p: &PlatformReport) -> Vec<(String, Duration)> {
+    p.tests
         .iter()
         .filter(|t| t.status == TestStatus::Passed)
         .map(|t| (t.name.clone(), t.duration))
-        .collect();
-    for p in platforms.iter_mut().filter(|p| on_engine(p)) {
-        let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
-        for t in &mut p.tests {
-            let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
-                continue;
-            };
-            if t.status == TestStatus::Passed && !b.is_zero() {
-                t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
-                mine += t.duration;
-                theirs += *b;
-            }
+        .collect()
+}
+
+/// Each passed test's time over the same test's in `base`, and the platform's summed ratio.
+fn slowdowns_from(p: &mut PlatformReport, base: &[(String, Duration)]) {
+    let (mut mine, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    for t in &mut p.tests {
+        let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
+            continue;
+        };
+        if t.status == TestStatus::Passed && !b.is_zero() {
+            t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
+            mine += t.duration;
+            theirs += *b;
         }
-        if !theirs.is_zero() {
-            p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
-        }
+    }
+    if !theirs.is_zero() {
+        p.slowdown = Some(mine.as_secs_f64() / theirs.as_secs_f64());
     }
 }
 
