@@ -76,7 +76,12 @@ const FITS: [(Option<usize>, bool); 3] = [(None, false), (Some(12), false), (Som
 
 pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) -> io::Result<()> {
     writeln!(w, "image   {}", report.reference)?;
-    writeln!(w, "digest  {}", report.digest)?;
+    if report.digest.is_empty() {
+        // Per-platform images have no list yet, so no digest of their own.
+        writeln!(w, "digest  - (no list yet: each platform's digest is below)")?;
+    } else {
+        writeln!(w, "digest  {}", report.digest)?;
+    }
     writeln!(
         w,
         "type    {}{}",
