@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The opt-in slow tier of archsmoke's test bed (issue 13): a real arm64 Docker engine on this
+# amd64 machine, a Debian bookworm arm64 system booted under qemu-system-aarch64 (full system
+# emulation, TCG), its engine on tcp://127.0.0.1:$ARM64_PORT. `tests/arm64_engine.rs` (ignored
+# by default) runs archsmoke against it: native arm64 next to QEMU user emulation on the main
+# engine. Not part of up.sh, tests/run or .ci/run: building it costs ~20 min and ~2 GB.
+#
+#   tests/testbed/arm64-engine.sh up       build the guest once (cached), boot it, wait for the engine
+#   tests/testbed/arm64-engine.sh down     stop the VM (the disk image is kept)
+#   tests/testbed/arm64-engine.sh status   say what exists and whether the engine answers
+#
+# Root, no sudo. State in $STATE/arm64-vm (STATE: ARCHSMOKE_TESTBED_DIR, default
+# /var/tmp/archsmoke-testbed):
+#   rootfs/            mmdebstrap's arm64 tree (linux-image-arm64, docker.io, systemd), built
+#                      once into rootfs.new and renamed when complete; delete it to rebuild
+#   vm.img             ext4 image made from rootfs/ by `mke2fs -d` (seconds); remade when the
+#                      guest configuration below changes (vm.img.stamp), which drops the
+#                      guest's image store
+#   console.log        the guest's serial console; rootfs-build.log, qemu.log: the builds
+#   qemu.pid
+#
+# The guest: dockerd listens on tcp://0.0.0.0:2375 inside (plain TCP, reachable only through
+# QEMU's host forward on 127.0.0.1); eth0 has a static address on QEMU's user network started
+# with restrict=on, so the guest reaches nothing (no route, no DNS, no DHCP) and only the
+# forwarded port reaches it. Images get there through the API (`docker load`), as archsmoke
+# streams `oci-archive:` sources. `apparmor=0` on the kernel command line: without it every
+# `docker run` fails with "apparmor_parser not found".
+set -euo pipefail
+
+STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
+DIR=$STATE/arm64-vm
+ARM64_PORT=23764
+BOOT_TIMEOUT=${ARM64_BOOT_TIMEOUT:-900}
+SUITE=bookworm
+PACKAGES=linux-image-arm64,docker.io,systemd-sysv,ifupdown,isc-dhcp-client,iproute2,ca-certificates
+HOST_PACKAGES=(qemu-system-arm mmdebstrap arch-test curl e2fsprogs)
+DISK_SIZE=6G
+VM_CPUS=2
+VM_MEM=3072
+START_TIME=$SECONDS
+
+log() { printf '[arm64-engine %4ds] %s\n' "$((SECONDS - START_TIME))" "$*" >&2; }
+die() {
+  printf '[arm64-engine] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
+
+host_packages() {
+  local missing=() pkg
+  for pkg in "${HOST_PACKAGES[@]}"; do
+    installed "$pkg" || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]}"
+  apt-get update -q -o DPkg::Lock::Timeout=300 >"$DIR/apt-update.log" 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 "${missing[@]}" >"$DIR/apt-install.log" 2>&1 ||
+    die "apt-get install ${missing[*]} failed; see $DIR/apt-install.log"
+}
+
+binfmt_aarch64() {
+  # mmdebstrap runs the arm64 maintainer scripts through the kernel's QEMU entry (up.sh
+  # registers it).
+  [[ $(head -1 /proc/sys/fs/binfmt_misc/qemu-aarch64 2>/dev/null) == enabled ]] ||
+    die "no binfmt_misc entry for aarch64: run tests/testbed/up.sh first"
+}
+
+# --- the guest's root filesystem -----------------------------------------------------------
+
+build_rootfs() {
+  if [[ -x $DIR/rootfs/usr/sbin/dockerd ]] && compgen -G "$DIR/rootfs/boot/vmlinuz-*" >/dev/null; then
+    return 0
+  fi
+  binfmt_aarch64
+  log "building the arm64 root filesystem with mmdebstrap (about 20 min: mkinitramfs runs under qemu-user; log: $DIR/rootfs-build.log)"
+  local t0=$SECONDS
+  rm -rf "$DIR/rootfs.new"
+  nice -n 15 mmdebstrap --mode=root --architectures=arm64 --variant=apt \
+    --include="$PACKAGES" "$SUITE" "$DIR/rootfs.new" >"$DIR/rootfs-build.log" 2>&1 ||
+    die "mmdebstrap failed after $((SECONDS - t0)) s; see $DIR/rootfs-build.log"
+  rm -rf "$DIR/rootfs"
+  mv "$DIR/rootfs.new" "$DIR/rootfs"
+  log "root filesystem built in $((SECONDS - t0)) s ($(du -sh "$DIR/rootfs" | cut -f1))"
+}
+
+# What this script writes into the guest; its definition is vm.img's stamp.
+configure_rootfs() {
+  local r=$DIR/rootfs unit
+  # Debian's docker.service: ExecStart=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS, with
+  # EnvironmentFile=-/etc/default/docker; docker.socket keeps /var/run/docker.sock.
+  grep -q 'DOCKER_OPTS' "$r/lib/systemd/system/docker.service" ||
+    die "the guest's docker.service does not read DOCKER_OPTS; see $r/lib/systemd/system/docker.service"
+  cat >"$r/etc/default/docker" <<'EOF'
+# archsmoke test bed (tests/testbed/arm64-engine.sh)
+DOCKER_OPTS="-H tcp://0.0.0.0:2375"
+EOF
+  # QEMU's user network with restrict=on: no DHCP, no route; only the host forward reaches us.
+  cat >"$r/etc/network/interfaces" <<'EOF'
+# archsmoke test bed (tests/testbed/arm64-engine.sh)
+auto lo
+iface lo inet loopback
+
+auto eth0
+iface eth0 inet static
+    address 10.0.2.15/24
+EOF
+  echo archsmoke-arm64 >"$r/etc/hostname"
+  echo '/dev/vda / ext4 defaults 0 1' >"$r/etc/fstab"
+  # No timers that reach for the network or churn the disk.
+  for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer; do
+    ln -sfn /dev/null "$r/etc/systemd/system/$unit"
+  done
+}
+
+stamp() { { declare -f configure_rootfs; echo "$PACKAGES $DISK_SIZE"; } | sha256sum | cut -d' ' -f1; }
+
+build_image() {
+  configure_rootfs
+  local want
+  want=$(stamp)
+  [[ -f $DIR/vm.img && $(cat "$DIR/vm.img.stamp" 2>/dev/null) == "$want" ]] && return 0
+  vm_stop
+  log "making $DIR/vm.img ($DISK_SIZE ext4) from the root filesystem"
+  local t0=$SECONDS
+  rm -f "$DIR/vm.img" "$DIR/vm.img.stamp"
+  nice -n 15 mke2fs -q -t ext4 -L archsmoke-arm64 -d "$DIR/rootfs" "$DIR/vm.img" "$DISK_SIZE" \
+    >"$DIR/mke2fs.log" 2>&1 || die "mke2fs failed; see $DIR/mke2fs.log"
+  echo "$want" >"$DIR/vm.img.stamp"
+  log "disk image made in $((SECONDS - t0)) s"
+}
+
+# --- the VM --------------------------------------------------------------------------------
+
+vm_pid() {
+  local pid
+  pid=$(cat "$DIR/qemu.pid" 2>/dev/null || true)
+  # /proc/PID/comm holds the first 15 characters of the name.
+  [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-aar* ]] && echo "$pid"
+}
+
+vm_stop() {
+  local pid i
+  pid=$(vm_pid) || return 0
+  log "stopping the VM (pid $pid)"
+  kill "$pid"
+  for ((i = 0; i < 100; i++)); do
+    [[ -e /proc/$pid ]] || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+engine_ping() { [[ $(curl -s -m 5 "http://127.0.0.1:$ARM64_PORT/_ping" 2>/dev/null) == OK ]]; }
+
+engine_docker() {
+  timeout 20 env -u DOCKER_CONTEXT -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH \
+    docker -H "tcp://127.0.0.1:$ARM64_PORT" "$@" 2>/dev/null
+}
+engine_arch() { engine_docker info --format '{{.Architecture}}'; }
+engine_version() { engine_docker version --format '{{.Server.Version}}'; }
+
+vm_boot() {
+  local kernel initrd
+  kernel=$(compgen -G "$DIR/rootfs/boot/vmlinuz-*" | sort -V | tail -1)
+  initrd=$(compgen -G "$DIR/rootfs/boot/initrd.img-*" | sort -V | tail -1)
+  [[ -n $kernel && -n $initrd ]] || die "no kernel or initrd in $DIR/rootfs/boot"
+  if ss -Hltn "sport = :$ARM64_PORT" | grep -q .; then
+    die "127.0.0.1:$ARM64_PORT is taken by something else: $(ss -Hltnp "sport = :$ARM64_PORT")"
+  fi
+  log "booting the VM (console: $DIR/console.log)"
+  : >"$DIR/console.log"
+  nice -n 15 qemu-system-aarch64 -M virt -cpu max -accel tcg,thread=multi \
+    -smp "$VM_CPUS" -m "$VM_MEM" -kernel "$kernel" -initrd "$initrd" \
+    -append "root=/dev/vda rw console=ttyAMA0 net.ifnames=0 apparmor=0" \
+    -drive "file=$DIR/vm.img,format=raw,if=virtio" \
+    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$ARM64_PORT-:2375" \
+    -device virtio-net-device,netdev=n0 \
+    -display none -monitor none -serial "file:$DIR/console.log" \
+    -daemonize -pidfile "$DIR/qemu.pid" >"$DIR/qemu.log" 2>&1 ||
+    die "qemu-system-aarch64 failed to start; see $DIR/qemu.log"
+}
+
+wait_engine() {
+  local t0=$SECONDS arch
+  while ((SECONDS - t0 < BOOT_TIMEOUT)); do
+    vm_pid >/dev/null || die "the VM exited while booting; see $DIR/console.log and $DIR/qemu.log"
+    if engine_ping; then
+      arch=$(engine_arch)
+      [[ $arch == aarch64 ]] ||
+        die "the engine on 127.0.0.1:$ARM64_PORT answers but says architecture '$arch', not aarch64"
+      log "engine ready after $((SECONDS - t0)) s: Docker $(engine_version) aarch64 on tcp://127.0.0.1:$ARM64_PORT"
+      return 0
+    fi
+    sleep 2
+  done
+  tail -5 "$DIR/console.log" >&2 || true
+  die "the arm64 engine did not answer on 127.0.0.1:$ARM64_PORT within $BOOT_TIMEOUT s; see the console log $DIR/console.log"
+}
+
+up() {
+  mkdir -p "$DIR"
+  if vm_pid >/dev/null && engine_ping && [[ $(engine_arch) == aarch64 ]] &&
+    [[ -f $DIR/vm.img && $(cat "$DIR/vm.img.stamp" 2>/dev/null) == "$(stamp)" ]]; then
+    log "the arm64 engine answers on tcp://127.0.0.1:$ARM64_PORT (VM pid $(vm_pid))"
+    return 0
+  fi
+  host_packages
+  build_rootfs
+  build_image
+  vm_pid >/dev/null || vm_boot
+  wait_engine
+  log "up in $((SECONDS - START_TIME)) s"
+}
+
+status() {
+  local pid
+  printf 'state:   %s\n' "$DIR"
+  if [[ -x $DIR/rootfs/usr/sbin/dockerd ]]; then
+    printf 'rootfs:  built (%s)\n' "$(du -sh "$DIR/rootfs" 2>/dev/null | cut -f1)"
+  else
+    printf 'rootfs:  missing\n'
+  fi
+  if [[ -f $DIR/vm.img ]]; then
+    printf 'vm.img:  %s allocated\n' "$(du -h "$DIR/vm.img" | cut -f1)"
+  else
+    printf 'vm.img:  missing\n'
+  fi
+  if pid=$(vm_pid); then printf 'vm:      running (pid %s)\n' "$pid"; else printf 'vm:      stopped\n'; fi
+  if engine_ping; then
+    printf 'engine:  tcp://127.0.0.1:%s answers: Docker %s %s\n' "$ARM64_PORT" "$(engine_version)" "$(engine_arch)"
+  else
+    printf 'engine:  tcp://127.0.0.1:%s does not answer\n' "$ARM64_PORT"
+    return 1
+  fi
+}
+
+[[ $EUID -eq 0 ]] || die "run as root"
+case ${1:-} in
+up) up ;;
+down) vm_stop ;;
+status) status ;;
+*) die "usage: $0 up|down|status" ;;
+esac
