@@ -242,7 +242,12 @@ command = ["sh", "-c", "grep -m1 -iE '^(model name|features|flags)' /proc/cpuinf
     assert_eq!(native["engine"], "arm64", "{native:#}");
     assert_eq!(native["mode"], "native", "{native:#}");
     assert_eq!(emulated["engine"], "default", "{emulated:#}");
-    assert_eq!(emulated["mode"], "qemu-aarch64", "{emulated:#}");
+    assert!(
+        emulated["mode"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("qemu-aarch64")),
+        "{emulated:#}"
+    );
     for row in [native, emulated] {
         assert_eq!(row["result"], "passed", "{row:#}");
     }
@@ -282,7 +287,8 @@ command = ["sh", "-c", "grep -m1 -iE '^(model name|features|flags)' /proc/cpuinf
         (slowdown - expected).abs() <= 0.01 * expected + 0.01,
         "slowdown {slowdown} is not the twin ratio {expected} ({sum_mine} s / {sum_base} s)"
     );
-    assert!(native["slowdown"].is_null(), "{native:#}");
+    // The native row is its own engine's baseline.
+    assert_eq!(native["slowdown"], 1.0, "{native:#}");
     eprintln!(
         "emulated on the amd64 engine vs native on the guest: {slowdown:.2}× ({sum_mine:.1} s / {sum_base:.1} s)"
     );
