@@ -1,6 +1,6 @@
 //! The opt-in slow tier (issue 13): a real arm64 engine, a Debian arm64 system booted under
 //! `qemu-system-aarch64` by `tests/testbed/arm64-engine.sh`, next to the amd64 main engine and
-//! its QEMU user emulation. Ignored by default (the guest takes ~20 min to build and ~2 min to
+//! its QEMU user emulation. Ignored by default (the guest takes ~30 min to build and ~3 min to
 //! boot); run with
 //!
 //! ```text

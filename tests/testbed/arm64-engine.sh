@@ -3,10 +3,11 @@
 # amd64 machine, a Debian bookworm arm64 system booted under qemu-system-aarch64 (full system
 # emulation, TCG), its engine on tcp://127.0.0.1:$ARM64_PORT. `tests/arm64_engine.rs` (ignored
 # by default) runs archsmoke against it: native arm64 next to QEMU user emulation on the main
-# engine. Not part of up.sh, tests/run or .ci/run: building it costs ~20 min and ~2 GB.
+# engine. Not part of up.sh, tests/run or .ci/run: building it costs ~30 min and ~1.8 GB.
 #
 #   tests/testbed/arm64-engine.sh up       build the guest once (cached), boot it, wait for the engine
-#   tests/testbed/arm64-engine.sh down     stop the VM (the disk image is kept)
+#   tests/testbed/arm64-engine.sh down     stop the VM (a hard stop: ext4's journal recovers the kept
+#                                          disk at the next boot; delete vm.img for a fresh one, 4 s)
 #   tests/testbed/arm64-engine.sh status   say what exists and whether the engine answers
 #
 # Root, no sudo. State in $STATE/arm64-vm (STATE: ARCHSMOKE_TESTBED_DIR, default
