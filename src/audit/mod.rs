@@ -128,6 +128,35 @@ pub fn merge_one(report: &mut PlatformReport, audit: PlatformAudit) {
     report.duration = report.duration.max(audit.duration);
 }
 
+/// The results the checks would have given each target, none of them run: what an interrupted
+/// run reports, so that its counts still include them.
+pub fn not_run(targets: &[Target], checks: &Checks) -> Vec<PlatformAudit> {
+    targets
+        .iter()
+        .map(|t| {
+            let names = image::for_platform(
+                &checks.files,
+                checks.metadata.as_ref(),
+                &checks.audit,
+                &t.platform,
+            )
+            .iter()
+            .map(ImageCheck::name)
+            .chain(checks.licenses.iter().map(|l| l.name.clone()))
+            .collect::<Vec<_>>();
+            PlatformAudit {
+                platform: t.platform.clone(),
+                problem: None,
+                tests: names
+                    .into_iter()
+                    .map(|n| blank(n, TestStatus::NotRun, Duration::ZERO))
+                    .collect(),
+                duration: Duration::ZERO,
+            }
+        })
+        .collect()
+}
+
 /// Audit every target; results come back in the targets' order.
 pub async fn audit(
     source: &dyn AuditSource,
@@ -410,5 +439,45 @@ fn blank(name: String, status: TestStatus, duration: Duration) -> TestReport {
         timeout: Duration::ZERO,
         slowdown: None,
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_run_lists_the_image_checks_it_did_not_reach() {
+        let spec = crate::spec::parse(
+            std::path::Path::new("s.toml"),
+            "[[file]]\npath = \"/bin/sh\"\n\n[metadata]\nuser = \"0\"\n",
+        )
+        .expect("valid");
+        let platform = Platform::new("linux", "arm64", None);
+        let target = Target {
+            platform: platform.clone(),
+            entry: crate::image::IndexEntry {
+                digest: "sha256:00".into(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: 0,
+                platform: Some(platform),
+                kind: crate::image::EntryKind::Image,
+                nested_in: None,
+            },
+        };
+        let unrun = not_run(&[target], &Checks::from_spec(&spec));
+        let tests: Vec<(&str, TestStatus)> = unrun[0]
+            .tests
+            .iter()
+            .map(|t| (t.name.as_str(), t.status))
+            .collect();
+        assert_eq!(
+            tests,
+            [
+                ("file /bin/sh", TestStatus::NotRun),
+                ("metadata", TestStatus::NotRun),
+                ("audit elf", TestStatus::NotRun)
+            ]
+        );
     }
 }

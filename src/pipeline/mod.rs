@@ -249,6 +249,8 @@ where
         _ => (source.clone(), audit_targets),
     };
     let channel = (tx, rx);
+    // What to list as not run when an interrupt comes before the image checks are in.
+    let unrun = audit::not_run(&audit_targets, &checks);
     let (platforms, run_time, interrupted, audited) = execute(
         config,
         plan,
@@ -273,10 +275,13 @@ where
     report.compute_slowdowns();
     report.emulation_differences = crate::check::across::emulation_differences(&report.platforms);
     // After the slowdowns: reading layers says nothing about emulation speed.
-    // `None` when interrupted before the image checks were in: the report says it was cut short.
-    if let Some((audits, audit_time)) = audited {
-        audit::merge_into(&mut report.platforms, audits);
-        report.phases.audit = Some(audit_time);
+    match audited {
+        Some((audits, audit_time)) => {
+            audit::merge_into(&mut report.platforms, audits);
+            report.phases.audit = Some(audit_time);
+        }
+        // Interrupted before the image checks were in: listed, as not run.
+        None => audit::merge_into(&mut report.platforms, unrun),
     }
     drop(watcher);
     report.duration = started.elapsed();

@@ -78,7 +78,10 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
     writeln!(w, "image   {}", report.reference)?;
     if report.digest.is_empty() {
         // Per-platform images have no list yet, so no digest of their own.
-        writeln!(w, "digest  - (no list yet: each platform's digest is below)")?;
+        writeln!(
+            w,
+            "digest  - (no list yet: each platform's digest is below)"
+        )?;
     } else {
         writeln!(w, "digest  {}", report.digest)?;
     }
