@@ -207,8 +207,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
             p.passed(),
             p.not_passed(),
             secs(p.duration),
-            p.slowdown
-                .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
+            p.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
             result(p),
         ));
     }

@@ -27,6 +27,16 @@ use std::path::{Path, PathBuf};
 
 use crate::outcome::{Mismatch, ProblemKind};
 
+/// A slowdown as the matrices show it: one decimal, two below 0.1 (a system-emulated "native"
+/// engine can be 30 times slower than QEMU user emulation, and `0.0×` would say nothing).
+pub(crate) fn ratio(s: f64) -> String {
+    if s < 0.1 {
+        format!("{s:.2}×")
+    } else {
+        format!("{s:.1}×")
+    }
+}
+
 /// Whether a mismatch's values are shown quoted, with escapes. Values that read plainly (a
 /// version, a path, a list or string as the spec writes them) are shown as they are; when either
 /// value is empty, has whitespace at an end or a control character (output's trailing newline),

@@ -245,7 +245,7 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
                 p.dim.apply_to(
                     "TIME is each platform's wall time (pull and image checks included); the \
                      slowdown\nis its passed tests' summed time over the same tests' time \
-                     natively on its engine."
+                     when run natively."
                 )
             )?;
         }
@@ -547,8 +547,7 @@ fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)>
                 r.passed().to_string(),
                 r.not_passed().to_string(),
                 secs(r.duration),
-                r.slowdown
-                    .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
+                r.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
                 result.to_owned(),
             ]
         })

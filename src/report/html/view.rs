@@ -325,9 +325,7 @@ fn row(report: &RunReport, p: &PlatformReport) -> Row {
         passed: p.passed(),
         failed: p.not_passed(),
         time: secs(p.duration),
-        slowdown: p
-            .slowdown
-            .map_or_else(|| "-".into(), |s| format!("{s:.1}×")),
+        slowdown: p.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
         result,
         result_class,
     }
