@@ -48,13 +48,14 @@ pub fn same_output(report: &mut RunReport, tests: &[String], native: &Platform) 
 
 /// Every test of a platform compared natively and emulated (`--compare-emulation`) whose
 /// outcome, exit code or output differs between the native row and the emulated one: what
-/// emulation changes, measured rather than guessed. Tests that ran on one row only (not run,
-/// skipped) are left out: there is nothing to compare.
+/// emulation changes, measured rather than guessed. Tests that did not run on both rows (not
+/// run, skipped, or an engine that could not run them) are left out: an engine's failure says
+/// nothing about emulation, and the failures section already shows it.
 pub fn emulation_differences(platforms: &[PlatformReport]) -> Vec<EmulationDifference> {
     let ran = |t: &&crate::outcome::TestReport| {
         matches!(
             t.status,
-            TestStatus::Passed | TestStatus::Failed | TestStatus::TimedOut | TestStatus::Error
+            TestStatus::Passed | TestStatus::Failed | TestStatus::TimedOut
         )
     };
     let mut out = Vec::new();
@@ -139,6 +140,13 @@ mod tests {
         assert_eq!(d.differs, ["stdout"]);
         assert_eq!(d.native_engine.as_deref(), Some("arm64-box"));
         assert_eq!(d.emulated_engine.as_deref(), Some("default"));
+    }
+
+    #[test]
+    fn an_engine_that_could_not_run_a_test_is_no_emulation_difference() {
+        let mut report = compared();
+        report.platforms[0].tests[1] = crate::report::fixtures::engine_error("page size");
+        assert!(emulation_differences(&report.platforms).is_empty());
     }
 
     #[test]
