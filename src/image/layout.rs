@@ -562,7 +562,7 @@ impl Write for ChunkWriter {
 
 /// A tar member's path inside the layout (`./blobs/x` -> `blobs/x`); `None` for paths that
 /// leave it.
-fn member_path(path: &Path) -> Option<String> {
+pub(super) fn member_path(path: &Path) -> Option<String> {
     let mut parts = Vec::new();
     for c in path.components() {
         match c {

@@ -8,12 +8,14 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::ImageError;
+use super::layout::member_path;
+use super::manifest::{sha256_digest, sha256_text};
 
 /// One image of `manifest.json`.
 #[derive(Deserialize)]
@@ -67,9 +69,10 @@ pub fn to_layout(name: &str, archive: &Path, dir: &Path) -> Result<(), ImageErro
                 "manifest.json names `{member}` outside the archive"
             ))
         })?;
-        let (hex, size) = digest_of(&from).map_err(|e| fail(format!("{member}: {e}")))?;
-        fs::rename(&from, blobs.join(&hex)).map_err(|e| fail(format!("{member}: {e}")))?;
-        Ok((format!("sha256:{hex}"), size))
+        let (digest, size) = digest_of(&from).map_err(|e| fail(format!("{member}: {e}")))?;
+        fs::rename(&from, blobs.join(hex_of(&digest)))
+            .map_err(|e| fail(format!("{member}: {e}")))?;
+        Ok((digest, size))
     };
     let (config_digest, config_size) = store(&saved.config)?;
     let layers = saved
@@ -77,7 +80,7 @@ pub fn to_layout(name: &str, archive: &Path, dir: &Path) -> Result<(), ImageErro
         .iter()
         .map(|l| store(l))
         .collect::<Result<Vec<_>, _>>()?;
-    let config_bytes = fs::read(blobs.join(config_digest.trim_start_matches("sha256:")))
+    let config_bytes = fs::read(blobs.join(hex_of(&config_digest)))
         .map_err(|e| fail(format!("the config: {e}")))?;
     let platform: ConfigPlatform = serde_json::from_slice(&config_bytes)
         .map_err(|e| fail(format!("the config names no platform: {e}")))?;
@@ -97,11 +100,11 @@ pub fn to_layout(name: &str, archive: &Path, dir: &Path) -> Result<(), ImageErro
         })).collect::<Vec<_>>(),
     });
     let manifest = serde_json::to_vec(&manifest).map_err(|e| fail(e.to_string()))?;
-    let manifest_hex = hex(&Sha256::digest(&manifest));
+    let manifest_digest = sha256_digest(&manifest);
     let write = |path: PathBuf, bytes: &[u8]| {
         fs::write(&path, bytes).map_err(|e| fail(format!("cannot write {}: {e}", path.display())))
     };
-    write(blobs.join(&manifest_hex), &manifest)?;
+    write(blobs.join(hex_of(&manifest_digest)), &manifest)?;
     let mut described = serde_json::json!({
         "architecture": platform.architecture,
         "os": platform.os,
@@ -114,7 +117,7 @@ pub fn to_layout(name: &str, archive: &Path, dir: &Path) -> Result<(), ImageErro
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": format!("sha256:{manifest_hex}"),
+            "digest": manifest_digest,
             "size": manifest.len(),
             "platform": described,
         }],
@@ -154,13 +157,15 @@ fn unpack(archive: &Path, to: &Path) -> io::Result<()> {
 
 /// `root/member` when `member` is a relative path that stays under `root`.
 fn inside(root: &Path, member: &str) -> Option<PathBuf> {
-    let rel = Path::new(member);
-    rel.components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-        .then(|| root.join(rel))
+    member_path(Path::new(member)).map(|rel| root.join(rel))
 }
 
-/// The SHA-256 (hex) and size of a file, read in chunks.
+/// The hex part of a `sha256:` digest: a blob's file name.
+fn hex_of(digest: &str) -> &str {
+    digest.trim_start_matches("sha256:")
+}
+
+/// The `sha256:` digest and size of a file, read in chunks.
 fn digest_of(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
@@ -174,11 +179,7 @@ fn digest_of(path: &Path) -> io::Result<(String, u64)> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((hex(&hasher.finalize()), size))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok((sha256_text(&hasher.finalize()), size))
 }
 
 #[cfg(test)]
@@ -221,8 +222,12 @@ mod tests {
         let entry = &index["manifests"][0];
         assert_eq!(entry["platform"]["architecture"], "arm");
         assert_eq!(entry["platform"]["variant"], "v7");
-        let layer_hex = hex(&Sha256::digest(&layer));
-        assert!(out.join("blobs/sha256").join(&layer_hex).is_file());
+        let layer_digest = sha256_digest(&layer);
+        assert!(
+            out.join("blobs/sha256")
+                .join(hex_of(&layer_digest))
+                .is_file()
+        );
         assert!(out.join("oci-layout").is_file());
         assert!(!out.join("saved").exists());
     }
