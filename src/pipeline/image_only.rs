@@ -9,7 +9,10 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Config, Unresolved, audit_targets, describe_image, image_checks, relay, timed};
+use super::{
+    Config, Unresolved, audit_targets, describe_image, fold_in, image_checks, relay, spawn_audit,
+    timed,
+};
 use crate::diagnostic::Diagnostic;
 use crate::event::{Event, EventSink};
 use crate::image::SourceSpec;
@@ -109,15 +112,8 @@ pub(super) async fn run(
         // Rows without a mode: nothing runs them, natively or not.
         .map(|p| (p.platform.clone(), None, false))
         .collect();
-    let audit = (!targets.is_empty()).then(|| {
-        let (source, cancel) = (source.clone(), cancel.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                done = timed(crate::audit::audit(source.as_ref(), &targets, &checks)) => Some(done),
-                () = cancel.cancelled() => None,
-            }
-        })
-    });
+    let unrun = crate::audit::not_run(&targets, &checks);
+    let audit = spawn_audit(source.clone(), targets, checks, cancel);
     let printer = tokio::spawn(relay(rx, sink, audit, owners));
     let _ = tx.send(Event::RunStarted {
         run_id: report.run_id.clone(),
@@ -137,13 +133,8 @@ pub(super) async fn run(
     drop(tx);
     let audited = printer.await.ok().flatten();
     report.platforms = plan.platforms.iter().map(row).collect();
-    match audited {
-        Some((audits, audit_time)) => {
-            crate::audit::merge_into(&mut report.platforms, audits);
-            report.phases.audit = Some(audit_time);
-        }
-        None => report.interrupted = cancel.is_cancelled(),
-    }
+    report.interrupted = cancel.is_cancelled();
+    fold_in(&mut report, audited, unrun);
     report.duration = started.elapsed();
     Ok(report)
 }

@@ -275,14 +275,7 @@ where
     report.compute_slowdowns();
     report.emulation_differences = crate::check::across::emulation_differences(&report.platforms);
     // After the slowdowns: reading layers says nothing about emulation speed.
-    match audited {
-        Some((audits, audit_time)) => {
-            audit::merge_into(&mut report.platforms, audits);
-            report.phases.audit = Some(audit_time);
-        }
-        // Interrupted before the image checks were in: listed, as not run.
-        None => audit::merge_into(&mut report.platforms, unrun),
-    }
+    fold_in(&mut report, audited, unrun);
     drop(watcher);
     report.duration = started.elapsed();
     Ok(report)
@@ -347,8 +340,8 @@ async fn plan_with_versions(config: &Config, resolved: &ResolvedImage, router: &
 fn image_checks(config: &Config, source: &ImageSource) -> audit::Checks {
     let mut checks = audit::Checks::from_spec(&config.spec);
     if source.daemon_name().is_some() && checks.files.is_empty() && checks.metadata.is_none() {
-        // An engine image offers no layers to read here: the default audit, which nobody asked
-        // for, must not fail the run. Explicit file and metadata checks still say why they fail.
+        // An engine's image is read by having the engine save a full copy of it: worth it for
+        // checks the spec asks for, not for the default audit that comes with every spec.
         checks.audit.elf = crate::spec::ElfLevel::Off;
     }
     checks
@@ -435,6 +428,37 @@ fn native(mode: Option<&crate::mode::ExecMode>) -> bool {
 /// first or nothing was to be checked.
 type Audited = Option<(Vec<audit::PlatformAudit>, Duration)>;
 
+/// The image checks, started now beside whatever else the run does; `None` with nothing to
+/// check. An interrupt ends them with `None`.
+fn spawn_audit(
+    source: Arc<ImageSource>,
+    targets: Vec<audit::Target>,
+    checks: audit::Checks,
+    cancel: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<Audited>> {
+    let cancel = cancel.clone();
+    (!targets.is_empty()).then(|| {
+        tokio::spawn(async move {
+            tokio::select! {
+                done = timed(audit::audit(source.as_ref(), &targets, &checks)) => Some(done),
+                () = cancel.cancelled() => None,
+            }
+        })
+    })
+}
+
+/// The image checks' results into the report's platforms, with their phase time; when they
+/// never came in (an interrupt), `unrun` lists them as not run.
+fn fold_in(report: &mut RunReport, audited: Audited, unrun: Vec<audit::PlatformAudit>) {
+    match audited {
+        Some((audits, audit_time)) => {
+            audit::merge_into(&mut report.platforms, audits);
+            report.phases.audit = Some(audit_time);
+        }
+        None => audit::merge_into(&mut report.platforms, unrun),
+    }
+}
+
 /// Runs the plan with events flowing to `sink`, and the image checks beside it (they read the
 /// image, not a container), then sweeps what the run left in the engine. Returns the platforms'
 /// reports, the run phase's time, whether the run was cancelled, and the image checks.
@@ -462,15 +486,7 @@ async fn execute(
             )
         })
         .collect();
-    let audit = (!targets.is_empty()).then(|| {
-        let (source, cancel) = (audit_source, cancel.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                done = timed(audit::audit(source.as_ref(), &targets, &checks)) => Some(done),
-                () = cancel.cancelled() => None,
-            }
-        })
-    });
+    let audit = spawn_audit(audit_source, targets, checks, cancel);
     let printer = tokio::spawn(relay(rx, sink, audit, owners));
     let _ = tx.send(Event::RunStarted {
         run_id: run_id.to_owned(),
