@@ -437,6 +437,10 @@ impl Engine {
         use futures_util::StreamExt;
         use tokio::io::AsyncWriteExt;
         const OP: &str = "save an image";
+        let fail = |detail: String| EngineError::Operation {
+            op: OP,
+            detail: format!("{reference}: {detail}"),
+        };
         let mut stream = Box::pin(self.docker.export_image(reference));
         let mut written = 0u64;
         loop {
@@ -444,22 +448,15 @@ impl Engine {
                 .await
                 .map_err(|_| unanswered(OP, CALL_TIMEOUT))?;
             let Some(chunk) = chunk else { break };
-            let bytes = chunk.map_err(|e| EngineError::Operation {
-                op: OP,
-                detail: format!("{reference}: {}", chain(&e)),
-            })?;
+            let bytes = chunk.map_err(|e| fail(chain(&e)))?;
             out.write_all(&bytes)
                 .await
-                .map_err(|e| EngineError::Operation {
-                    op: OP,
-                    detail: format!("{reference}: cannot write the saved image: {e}"),
-                })?;
+                .map_err(|e| fail(format!("cannot write the saved image: {e}")))?;
             written += bytes.len() as u64;
         }
-        out.flush().await.map_err(|e| EngineError::Operation {
-            op: OP,
-            detail: format!("{reference}: cannot write the saved image: {e}"),
-        })?;
+        out.flush()
+            .await
+            .map_err(|e| fail(format!("cannot write the saved image: {e}")))?;
         Ok(written)
     }
 
