@@ -18,7 +18,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::terminal::{mode_text, secs, short_digest};
+use super::terminal::{mode_text, secs, short_digest, status_word};
 use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
 
 /// Longest annotation message; GitHub truncates long ones anyway, and the summary has the rest.
@@ -266,13 +266,13 @@ pub fn summary_markdown(report: &RunReport) -> String {
         md.push_str("\n#### Emulation differences (the same platform, native vs emulated)\n\n");
         for d in &report.emulation_differences {
             md.push_str(&format!(
-                "- {} › **{}**: {} differs (native {:?} on {}, emulated {:?} on {})\n",
+                "- {} › **{}**: {} differs (native {} on {}, emulated {} on {})\n",
                 code(&d.platform.to_string()),
                 cell(&d.test),
                 d.differs.join(", "),
-                d.native,
+                status_word(d.native),
                 cell(d.native_engine.as_deref().unwrap_or("-")),
-                d.emulated,
+                status_word(d.emulated),
                 cell(d.emulated_engine.as_deref().unwrap_or("-")),
             ));
         }

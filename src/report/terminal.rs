@@ -350,23 +350,23 @@ fn emulation_differences(report: &RunReport, w: &mut dyn Write, p: &Palette) -> 
             .apply_to("emulation differences (the same platform, native vs emulated):")
     )?;
     for d in &report.emulation_differences {
-        let status = |s: TestStatus| status_word(s);
         writeln!(
             w,
             "  {} › {}: {} differs (native {} on {}, emulated {} on {})",
             d.platform,
             d.test,
             d.differs.join(", "),
-            status(d.native),
+            status_word(d.native),
             d.native_engine.as_deref().unwrap_or("-"),
-            status(d.emulated),
+            status_word(d.emulated),
             d.emulated_engine.as_deref().unwrap_or("-"),
         )?;
     }
     Ok(())
 }
 
-fn status_word(s: TestStatus) -> &'static str {
+/// A test status as the reports' sentences say it.
+pub(crate) fn status_word(s: TestStatus) -> &'static str {
     match s {
         TestStatus::Passed => "passed",
         TestStatus::Failed => "failed",
