@@ -69,6 +69,29 @@ impl Emulator {
     }
 }
 
+impl ExecMode {
+    /// The engine's own CPU runs it (32-bit compat included: no emulator is involved).
+    pub fn is_native(&self) -> bool {
+        matches!(self, ExecMode::Native { .. })
+    }
+
+    /// A binfmt_misc entry hands it to an emulator.
+    pub fn is_emulated(&self) -> bool {
+        matches!(self, ExecMode::Emulated { .. })
+    }
+
+    /// What a timeout is multiplied by in this mode: `emulated_factor` under an emulator,
+    /// 1 otherwise. The one place that decides it, so that a platform's tests, its service and
+    /// a `--compare-emulation` twin cannot disagree.
+    pub fn timeout_factor(&self, emulated_factor: f64) -> f64 {
+        if self.is_emulated() {
+            emulated_factor
+        } else {
+            1.0
+        }
+    }
+}
+
 impl fmt::Display for ExecMode {
     /// Short form for tables: `native`, `native (32-bit compat)`, `qemu-aarch64 7.2.22`,
     /// `unavailable`.

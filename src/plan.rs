@@ -218,45 +218,7 @@ pub fn plan_routed(
                     &exec,
                 );
             }
-            let factor = match exec {
-                ExecMode::Emulated { .. } => spec.settings.emulated_timeout_factor,
-                _ => 1.0,
-            };
-            let tests = spec
-                .tests
-                .iter()
-                .filter(|t| t.runs_on(&platform))
-                .map(|t| PlannedTest {
-                    name: t.name.clone(),
-                    command: t.command.clone(),
-                    entrypoint: t.entrypoint.clone(),
-                    env: t.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                    secret_env: t
-                        .secret_env
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect(),
-                    privileged: t.privileged,
-                    env_expand: t
-                        .env_expand
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    expand_command: t.expand_command,
-                    setup: t.setup.clone(),
-                    user: t.user.clone(),
-                    expect: t.expect_for(&platform),
-                    timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
-                    limits: t.limits,
-                })
-                .collect();
-            let service = spec
-                .service
-                .as_ref()
-                .map(|s| crate::service::PlannedService {
-                    limits: spec.settings.limits,
-                    ..crate::service::plan(s, &platform, &exec, factor)
-                });
+            let (tests, service) = contents(spec, &platform, &exec);
             PlannedPlatform {
                 order,
                 platform,
@@ -271,10 +233,12 @@ pub fn plan_routed(
         })
         .collect();
     let twins = compare_twins(
+        spec,
         &planned,
         router,
         compare,
-        spec.settings.emulated_timeout_factor,
+        policy,
+        overrides.skip_unavailable,
     );
     planned.extend(twins);
     // Emulated platforms are the slowest; starting them first shortens the whole run.
@@ -290,38 +254,83 @@ pub fn plan_routed(
     }
 }
 
-/// What the emulation policy (and `--skip-unavailable`) makes of a platform the image has, given
-/// how the engine would run it: `None` to run it, or the problem that stops it.
-///
-/// - `allow`: native or emulated both run; unavailable fails with the fix for the emulator.
-/// - `forbid`: native runs (32-bit compat included: no emulator is involved); anything that
-///   would need an emulator fails and says how to reach a native engine.
-/// - `only`: emulated runs; native is not tested, by policy, and says so; unavailable fails.
-///
-/// `skip_unavailable` turns a platform that cannot run here (no emulator, or emulation
-/// forbidden) into a skipped one that keeps the reason and the fix, so nothing is skipped
-/// silently.
+/// What runs on `platform` in mode `exec`: the tests meant for it and its service, with
+/// timeouts multiplied by the mode's factor. Normal rows and `--compare-emulation` twins are
+/// both planned here, so a twin cannot keep its native twin's timeouts.
+fn contents(
+    spec: &Spec,
+    platform: &Platform,
+    exec: &ExecMode,
+) -> (Vec<PlannedTest>, Option<crate::service::PlannedService>) {
+    let factor = exec.timeout_factor(spec.settings.emulated_timeout_factor);
+    let tests = spec
+        .tests
+        .iter()
+        .filter(|t| t.runs_on(platform))
+        .map(|t| PlannedTest {
+            name: t.name.clone(),
+            command: t.command.clone(),
+            entrypoint: t.entrypoint.clone(),
+            env: t.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            secret_env: t
+                .secret_env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            privileged: t.privileged,
+            env_expand: t
+                .env_expand
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            expand_command: t.expand_command,
+            setup: t.setup.clone(),
+            user: t.user.clone(),
+            expect: t.expect_for(platform),
+            timeout: t.timeout.unwrap_or(spec.settings.timeout).mul_f64(factor),
+            limits: t.limits,
+        })
+        .collect();
+    let service = spec
+        .service
+        .as_ref()
+        .map(|s| crate::service::PlannedService {
+            limits: spec.settings.limits,
+            ..crate::service::plan(s, platform, exec, factor)
+        });
+    (tests, service)
+}
+
 /// `--compare-emulation`: for each platform of `compare` planned natively, the same platform
 /// emulated on another engine (the emulated twin), or a twin that says why none can.
 fn compare_twins(
+    spec: &Spec,
     planned: &[PlannedPlatform],
     router: &Router,
     compare: &[Platform],
-    factor: f64,
+    policy: Policy,
+    skip_unavailable: bool,
 ) -> Vec<PlannedPlatform> {
     let mut twins = Vec::new();
     for native in planned.iter().filter(|p| compare.contains(&p.platform)) {
-        if !matches!(native.mode, ExecMode::Native { .. }) || native.problem.is_some() {
+        if !native.mode.is_native() || native.problem.is_some() {
             continue;
         }
         let mut twin = native.clone();
         match router.emulating(&native.platform, &native.engine) {
             Some(engine) => {
+                // The twin is planned as any row of that engine: its tests and its service
+                // get the emulated timeouts and interpreter, and the policy is asked again.
                 twin.engine = engine.name().to_owned();
                 twin.mode = engine.mode(&native.platform);
-                for t in &mut twin.tests {
-                    t.timeout = t.timeout.mul_f64(factor);
-                }
+                (twin.tests, twin.service) = contents(spec, &native.platform, &twin.mode);
+                twin.problem = policy_problem(
+                    policy,
+                    skip_unavailable,
+                    &native.platform,
+                    engine.platform(),
+                    &twin.mode,
+                );
             }
             None => {
                 twin.mode = ExecMode::Unavailable {
@@ -352,6 +361,17 @@ fn compare_twins(
     twins
 }
 
+/// What the emulation policy (and `--skip-unavailable`) makes of a platform the image has, given
+/// how the engine would run it: `None` to run it, or the problem that stops it.
+///
+/// - `allow`: native or emulated both run; unavailable fails with the fix for the emulator.
+/// - `forbid`: native runs (32-bit compat included: no emulator is involved); anything that
+///   would need an emulator fails and says how to reach a native engine.
+/// - `only`: emulated runs; native is not tested, by policy, and says so; unavailable fails.
+///
+/// `skip_unavailable` turns a platform that cannot run here (no emulator, or emulation
+/// forbidden) into a skipped one that keeps the reason and the fix, so nothing is skipped
+/// silently.
 pub fn policy_problem(
     policy: Policy,
     skip_unavailable: bool,
@@ -730,5 +750,88 @@ mod tests {
         assert!(text.contains("unknown emulation policy `never`"), "{text}");
         assert!(text.contains("bad.toml:2:"), "{text}");
         assert!(text.contains("\"forbid\""), "{text}");
+    }
+
+    /// `--compare-emulation`: the emulated twin is planned like any emulated row (its tests',
+    /// its readiness' and its probes' timeouts multiplied, the emulator's interpreter known to
+    /// the process check, the policy asked), not a copy of the native row with only the tests'
+    /// timeouts changed.
+    #[test]
+    fn a_compare_twin_gets_the_emulated_service_timeouts_and_the_policy() {
+        let text = "[settings]\nemulated_timeout_factor = 10\n{POLICY}\n\n\
+                    [service]\nready = { tcp = 8080, timeout = \"3s\" }\n\n\
+                    [[probe]]\nname = \"port\"\ntcp = 8080\ntimeout = \"2s\"\n\n\
+                    [[test]]\nname = \"machine\"\ncommand = [\"uname\", \"-m\"]\n\
+                    timeout = \"5s\"\n";
+        let default = engine(binfmt(&["aarch64"]));
+        let mut arm = EngineProfile::new(
+            "arm",
+            EngineInfo {
+                endpoint: "tcp://arm:2376".into(),
+                local: false,
+                platform: p("linux/arm64"),
+                ..info()
+            },
+            None,
+        );
+        arm.learn(p("linux/arm64"), ExecMode::Native { compat: false });
+        let router = Router::new(vec![default, arm], Vec::new(), Vec::new());
+        let img = image(&["linux/arm64"]);
+
+        let spec = crate::spec::parse(Path::new("twin.toml"), &text.replace("{POLICY}", ""))
+            .expect("valid spec");
+        let plan = plan_routed(
+            &spec,
+            &img,
+            &router,
+            &Overrides::default(),
+            &[p("linux/arm64")],
+        );
+        let native = plan
+            .platforms
+            .iter()
+            .find(|r| r.engine == "arm")
+            .expect("native row");
+        let twin = plan
+            .platforms
+            .iter()
+            .find(|r| r.engine == "default")
+            .expect("twin");
+        assert!(native.mode.is_native() && twin.mode.is_emulated());
+        assert!(twin.problem.is_none(), "{:?}", twin.problem);
+        assert_eq!(native.tests[0].timeout, Duration::from_secs(5));
+        assert_eq!(twin.tests[0].timeout, Duration::from_secs(50));
+        let (ns, ts) = (
+            native.service.as_ref().expect("service"),
+            twin.service.as_ref().expect("service"),
+        );
+        assert_eq!(ns.ready.timeout, Duration::from_secs(3));
+        assert_eq!(ts.ready.timeout, Duration::from_secs(30));
+        assert_eq!(ts.probes[0].timeout, Duration::from_secs(20));
+        assert!(ns.interpreter.is_none());
+        assert!(
+            ts.interpreter.is_some(),
+            "the twin's process check must strip QEMU"
+        );
+
+        // A policy that forbids emulation forbids the twin too, and says so.
+        let forbid = crate::spec::parse(
+            Path::new("twin.toml"),
+            &text.replace("{POLICY}", "emulation = \"forbid\""),
+        )
+        .expect("valid spec");
+        let plan = plan_routed(
+            &forbid,
+            &img,
+            &router,
+            &Overrides::default(),
+            &[p("linux/arm64")],
+        );
+        let twin = plan
+            .platforms
+            .iter()
+            .find(|r| r.engine == "default")
+            .expect("twin");
+        assert!(twin.problem.is_some(), "forbid must stop the emulated twin");
     }
 }
