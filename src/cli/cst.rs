@@ -23,7 +23,7 @@ pub struct ValidateArgs {
 
 /// Print the TOML equivalent of a cst config on stdout; every problem on stderr (exit 2).
 pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
-    match crate::cst::convert(&args.config) {
+    match crate::goss::convert(&args.config) {
         Ok(toml) => {
             print!("{toml}");
             Ok(exit::SUCCESS)
@@ -36,7 +36,7 @@ pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
 pub fn validate(args: &ValidateArgs) -> Result<i32, Diagnostic> {
     let mut errors = Vec::new();
     for file in &args.files {
-        let found = crate::cst::problems(file);
+        let found = crate::goss::problems(file);
         if found.is_empty() {
             println!("{}: ok", file.display());
         }
