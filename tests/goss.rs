@@ -300,24 +300,55 @@ fn unsupported_resources_are_refused_with_their_position() {
 }
 
 #[test]
-fn real_public_goss_files_validate_and_convert() {
+fn real_public_goss_files_validate_and_convert_or_are_refused_where_unsupported() {
     let dir = repo_root().join("tests/fixtures/goss-public");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    // Each directory, and the positions of what archsmoke refuses in it (SOURCES.md).
+    let cases: [(&str, &[&str]); 4] = [
+        ("lancache-monolithic", &[]),
+        ("tesseract-server", &[]),
+        (
+            "lancache-dns",
+            &[
+                "goss.yaml:15:3: dns `blizzard.cache.lancache.net` is not supported",
+                "goss.yaml:21:3: dns `epicgames.cache.lancache.net` is not supported",
+                "goss.yaml:27:3: dns `steam.cache.lancache.net` is not supported",
+            ],
+        ),
+        (
+            "nexus-iq-server",
+            &["goss.yaml:23:3: gossfile `/test/goss.common.yaml` is not supported"],
+        ),
+    ];
+    let dirs = std::fs::read_dir(&dir)
         .expect("tests/fixtures/goss-public")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().contains("_wait"))
-        })
-        .collect();
-    files.sort();
-    assert!(files.len() >= 3, "{files:?}");
-    for f in &files {
-        let r = run(&["validate", f.to_str().expect("utf-8")]);
-        assert_eq!(r.code, 0, "{}: {}", f.display(), r.explain());
-        let out = archsmoke().arg("convert").arg(f).output().expect("convert");
-        assert!(out.status.success(), "{}: {out:?}", f.display());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("[service]"));
+        .filter(|e| e.as_ref().expect("entry").path().is_dir())
+        .count();
+    assert_eq!(dirs, cases.len(), "every fixture has a case");
+    for (name, refused) in cases {
+        let file = dir.join(name).join("goss.yaml");
+        let file = file.to_str().expect("utf-8");
+        let r = run(&["validate", file]);
+        let out = archsmoke()
+            .args(["convert", file])
+            .output()
+            .expect("convert");
+        if refused.is_empty() {
+            assert_eq!(r.code, 0, "{name}: {}", r.explain());
+            assert!(out.status.success(), "{name}: {out:?}");
+            let toml = String::from_utf8_lossy(&out.stdout);
+            assert!(toml.contains("[service]"), "{toml}");
+        } else {
+            assert_eq!(r.code, 2, "{name}: {}", r.explain());
+            for at in refused {
+                assert!(r.stderr.contains(at), "{at} in {}", r.explain());
+            }
+            assert!(
+                r.stderr.contains(&format!("{} problem", refused.len()))
+                    || (refused.len() == 1 && !r.stderr.contains("problems")),
+                "only the unsupported resources: {}",
+                r.explain()
+            );
+            assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        }
     }
 }

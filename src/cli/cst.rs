@@ -1,5 +1,5 @@
-//! `archsmoke convert` and `archsmoke validate`: container-structure-test configs and specs
-//! read without an engine or a registry.
+//! `archsmoke convert` and `archsmoke validate`: container-structure-test configs, goss files
+//! and specs, read without an engine or a registry.
 
 use std::path::PathBuf;
 
@@ -10,13 +10,13 @@ use crate::exit;
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// The container-structure-test config (YAML).
+    /// The container-structure-test config or goss file (YAML), or a directory holding goss.yaml.
     config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Specs (TOML) and container-structure-test configs (YAML).
+    /// Specs (TOML), container-structure-test configs and goss files (YAML).
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }

@@ -8,12 +8,12 @@ use std::fmt::Write as _;
 
 use marked_yaml::Node;
 
-use super::matcher::{self, Problem, boolean, integer, scalar, strings};
+use super::matcher::{self, Problem, boolean, integer, pos, scalar, strings};
 use super::translate::{Resource, Translator, list, s, stream_keys};
 
 fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
     Problem {
-        span: *node.span(),
+        span: pos(node.span()),
         message: message.into(),
         hint: hint.into(),
     }
@@ -67,7 +67,7 @@ struct Url {
 
 fn local_url(node: Option<&Node>, text: &str, at: &Resource<'_>) -> Result<Url, Problem> {
     let fail = |message: String, hint: &str| Problem {
-        span: node.map_or(at.at, |n| *n.span()),
+        span: node.map_or(at.at, |n| pos(n.span())),
         message,
         hint: hint.into(),
     };
@@ -144,7 +144,7 @@ impl Translator<'_> {
         };
         if !path.starts_with('/') {
             return Err(Problem {
-                span: r.get("path").map_or(r.at, |n| *n.span()),
+                span: r.get("path").map_or(r.at, |n| pos(n.span())),
                 message: format!("file `{path}` is not an absolute path"),
                 hint: "archsmoke reads files from the image's layers: write the path from the \
                        image's root"
@@ -299,7 +299,7 @@ impl Translator<'_> {
             None => r.id,
         };
         let (proto, number) = spec.split_once(':').unwrap_or(("tcp", spec));
-        let span = spec_node.map_or(r.at, |n| *n.span());
+        let span = spec_node.map_or(r.at, |n| pos(n.span()));
         let port = number
             .parse::<u16>()
             .ok()
@@ -338,7 +338,7 @@ impl Translator<'_> {
             Some(n) => scalar(n, "address")?,
             None => r.id,
         };
-        let span = node.map_or(r.at, |n| *n.span());
+        let span = node.map_or(r.at, |n| pos(n.span()));
         let rest = address.strip_prefix("tcp://").ok_or_else(|| Problem {
             span,
             message: format!("addr `{address}`: only tcp:// is supported"),
@@ -684,7 +684,7 @@ impl Translator<'_> {
         );
         let Some(top) = root.as_mapping() else {
             self.error(
-                root.span(),
+                pos(root.span()),
                 "a goss file is a mapping of resource types",
                 "",
             );
@@ -705,7 +705,7 @@ impl Translator<'_> {
                     id: id.as_str(),
                     name: String::new(),
                     map,
-                    at: *id.span(),
+                    at: pos(id.span()),
                 };
                 let result = match kind.as_str() {
                     "port" => self.wait_port(&r).map(|p| {
@@ -742,7 +742,7 @@ impl Translator<'_> {
                         self.process(&r).map(Ok)
                     }
                     other => Err(Problem {
-                        span: *kind.span(),
+                        span: pos(kind.span()),
                         message: format!("`{other}` in a wait file is not supported"),
                         hint: "archsmoke waits for ports, HTTP answers, commands and files; \
                                check the rest in goss.yaml, once the service is ready"
@@ -751,7 +751,7 @@ impl Translator<'_> {
                 };
                 match result {
                     Ok(Ok(())) => {}
-                    Ok(Err(())) => self.error(&r.at, format!("a second `{}` in the wait file", kind.as_str()), "archsmoke's readiness waits for one port and one HTTP answer; keep the one that comes up last"),
+                    Ok(Err(())) => self.error(r.at, format!("a second `{}` in the wait file", kind.as_str()), "archsmoke's readiness waits for one port and one HTTP answer; keep the one that comes up last"),
                     Err(p) => self.problem(p),
                 }
             }

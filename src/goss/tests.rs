@@ -326,7 +326,7 @@ fn dgoss_wait_opts_and_goss_opts() {
         wait_opts: Some("-r soon".into()),
         ..Knobs::default()
     };
-    assert!(bad.options().unwrap_err().contains("soon"));
+    assert!(bad.options().expect_err("bad").contains("soon"));
     let toml = conv_with(
         "package:\n  musl:\n    installed: true\n    versions: [1.2.4-r2]\n",
         None,

@@ -14,9 +14,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use marked_yaml::{Node, Span};
+use marked_yaml::Node;
 
-use super::matcher::{self, Problem, Stream};
+use super::matcher::{self, Pos, Problem, Stream, pos};
 use crate::spec::SpecError;
 
 /// What dgoss's knobs decide beyond the goss file itself.
@@ -28,10 +28,6 @@ pub struct Options {
     pub wait_sleep: Duration,
     /// goss's `--package` (from `GOSS_OPTS`): which package database `package` reads.
     pub package: String,
-    /// `docker run -e` of dgoss's command line.
-    pub env: Vec<(String, String)>,
-    /// The CMD argument of dgoss's command line.
-    pub command: Option<Vec<String>>,
 }
 
 impl Default for Options {
@@ -40,8 +36,6 @@ impl Default for Options {
             wait_retry: Duration::from_secs(30),
             wait_sleep: Duration::from_secs(1),
             package: "dpkg".into(),
-            env: Vec::new(),
-            command: None,
         }
     }
 }
@@ -136,17 +130,8 @@ pub fn translate(main: &Source<'_>, wait: Option<&Source<'_>>, opts: &Options) -
     });
     toml.push_str("# The image runs as it ships (its own ENTRYPOINT and CMD), as under dgoss.\n");
     toml.push_str("[service]\n");
-    if let Some(c) = &opts.command {
-        toml.push_str(&format!("command = {}\n", list(c)));
-    }
-    if !opts.env.is_empty() {
-        let pairs: Vec<String> = opts
-            .env
-            .iter()
-            .map(|(k, v)| format!("{} = {}", s(k), s(v)))
-            .collect();
-        toml.push_str(&format!("env = {{ {} }}\n", pairs.join(", ")));
-    }
+    // dgoss's `docker run` options have no place in a goss file: `-e` and a CMD argument are
+    // `env` and `command` here, in the converted spec; `-p` is never needed.
     toml.push_str("[service.ready]\n");
     match ready {
         Some(r) => toml.push_str(&r),
@@ -179,7 +164,7 @@ pub fn translate(main: &Source<'_>, wait: Option<&Source<'_>>, opts: &Options) -
 }
 
 /// The resources of a goss file: (type, id, attributes, whole entry).
-fn entries(root: &Node) -> Vec<(&str, &str, &Node, Span)> {
+fn entries(root: &Node) -> Vec<(&str, &str, &Node, Pos)> {
     let mut out = Vec::new();
     let Some(top) = root.as_mapping() else {
         return out;
@@ -189,23 +174,18 @@ fn entries(root: &Node) -> Vec<(&str, &str, &Node, Span)> {
             continue;
         };
         for (id, attrs) in ids.iter() {
-            out.push((kind.as_str(), id.as_str(), attrs, *id.span()));
+            out.push((kind.as_str(), id.as_str(), attrs, pos(id.span())));
         }
     }
     out
 }
 
 impl Translator<'_> {
-    pub(super) fn error(
-        &mut self,
-        span: &Span,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) {
+    pub(super) fn error(&mut self, at: Pos, message: impl Into<String>, hint: impl Into<String>) {
         let message = message.into();
-        let e = match span.start() {
-            Some(m) => {
-                crate::cst::error_at(self.src.path, self.src.text, m.line(), m.column(), message)
+        let e = match at {
+            Some((line, column)) => {
+                crate::cst::error_at(self.src.path, self.src.text, line, column, message)
             }
             None => SpecError::file(self.src.path, message),
         };
@@ -218,7 +198,7 @@ impl Translator<'_> {
     }
 
     pub(super) fn problem(&mut self, p: Problem) {
-        self.error(&p.span, p.message, p.hint);
+        self.error(p.span, p.message, p.hint);
     }
 
     pub(super) fn root(&mut self) -> Option<Node> {
@@ -252,7 +232,7 @@ impl Translator<'_> {
     fn top_level(&mut self, root: &Node) -> bool {
         let Some(top) = root.as_mapping() else {
             self.error(
-                root.span(),
+                pos(root.span()),
                 "a goss file is a mapping of resource types",
                 "",
             );
@@ -269,7 +249,7 @@ impl Translator<'_> {
                         .into(),
                 };
                 self.error(
-                    kind.span(),
+                    pos(kind.span()),
                     format!("unknown resource type `{}`", kind.as_str()),
                     hint,
                 );
@@ -277,7 +257,7 @@ impl Translator<'_> {
                 && !ids.as_scalar().is_some_and(|s| s.as_str().is_empty())
             {
                 self.error(
-                    ids.span(),
+                    pos(ids.span()),
                     format!("`{}` is a mapping of resources by id", kind.as_str()),
                     "",
                 );
@@ -297,7 +277,7 @@ impl Translator<'_> {
             }
             let Some(map) = attrs.as_mapping() else {
                 self.error(
-                    attrs.span(),
+                    pos(attrs.span()),
                     format!("{kind} `{id}`: its attributes are a mapping"),
                     "",
                 );
@@ -378,7 +358,7 @@ pub(super) struct Resource<'a> {
     pub id: &'a str,
     pub name: String,
     pub map: &'a marked_yaml::types::MarkedMappingNode,
-    pub at: Span,
+    pub at: Pos,
 }
 
 impl Resource<'_> {
@@ -387,14 +367,14 @@ impl Resource<'_> {
     }
 
     /// The attributes not in `known` (besides the common ones).
-    pub fn unknown(&self, known: &[&str]) -> Option<(&str, Span)> {
+    pub fn unknown(&self, known: &[&str]) -> Option<(&str, Pos)> {
         self.map
             .iter()
             .map(|(k, _)| k)
             .find(|k| {
                 !known.contains(&k.as_str()) && !["skip", "title", "meta"].contains(&k.as_str())
             })
-            .map(|k| (k.as_str(), *k.span()))
+            .map(|k| (k.as_str(), pos(k.span())))
     }
 
     pub fn required(&self, key: &str) -> Result<&Node, Problem> {
