@@ -63,7 +63,7 @@ fn run_goss(
 }
 
 /// Every check's status on one platform, by name (archsmoke's own checks, which goss does not
-/// have, aside: the service's readiness and the ELF audit).
+/// have, aside: the service's readiness, the ELF audit and the shell goss's commands need).
 fn statuses(p: &Value) -> BTreeMap<String, String> {
     p["tests"]
         .as_array()
@@ -75,7 +75,9 @@ fn statuses(p: &Value) -> BTreeMap<String, String> {
                 t["status"].as_str().expect("status").to_owned(),
             )
         })
-        .filter(|(n, _)| n != "service ready" && n != "audit elf")
+        .filter(|(n, _)| {
+            !["service ready", "audit elf", "Command shell: /bin/sh"].contains(&n.as_str())
+        })
         .collect()
 }
 
@@ -222,8 +224,24 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
             .iter()
             .find(|t| t["name"] == "Command: echo hi")
             .expect("command test");
-        assert_ne!(cmd["status"], "passed");
-        assert!(cmd.to_string().contains("sh"), "{cmd:#}");
+        assert_eq!(cmd["status"], "failed", "{cmd:#}");
+        assert_eq!(cmd["exit_code"], 126, "{cmd:#}");
+        let engine_says = [&cmd["stdout"], &cmd["stderr"]]
+            .map(|s| s.as_str().unwrap_or(""))
+            .concat();
+        assert!(
+            engine_says.contains(r#""sh": executable file not found"#),
+            "{cmd:#}"
+        );
+        // ... and the report names the cause once, as a check of its own.
+        let shell = p["tests"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .find(|t| t["name"] == "Command shell: /bin/sh")
+            .expect("shell check");
+        assert_eq!(shell["status"], "failed", "{shell:#}");
+        assert_eq!(shell["mismatches"][0]["actual"], "missing", "{shell:#}");
     }
 }
 

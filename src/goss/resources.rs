@@ -490,6 +490,7 @@ impl Translator<'_> {
             None => r.id,
         };
         let exit = integer(r.required("exit-status")?, "exit-status")?;
+        self.out.needs_shell = true;
         let mut t = String::new();
         let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
         t.push_str(

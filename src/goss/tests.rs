@@ -219,6 +219,7 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
     );
     assert_eq!(uname.timeout, Some(Duration::from_secs(3)));
     assert!(test("a title wins").command.is_some());
+    assert_eq!(file(translate::SHELL_CHECK).path, "/bin/sh");
     assert!(test("User: www-data: groups").command.is_some());
     assert!(spec.tests.iter().all(|t| !t.name.starts_with("DNS")));
 }
@@ -287,6 +288,7 @@ fn what_cannot_be_checked_is_an_error_at_the_resource() {
 #[test]
 fn running_false_is_no_process_and_a_missing_exists_is_named() {
     let spec = spec_of("process:\n  cron:\n    running: false\n", None);
+    assert!(spec.files.is_empty(), "no shell check without a command");
     assert_eq!(spec.service.expect("service").processes[0].count, Some(0));
     let e = errors("file:\n  /etc/x:\n    mode: \"0644\"\n");
     assert!(

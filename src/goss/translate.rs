@@ -61,6 +61,9 @@ pub(super) fn list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
+/// The check that the image has the shell goss runs commands with.
+pub const SHELL_CHECK: &str = "Command shell: /bin/sh";
+
 /// goss's report names: `Type: id`, as `goss validate` prints them.
 const KINDS: [(&str, &str); 16] = [
     ("file", "File"),
@@ -92,6 +95,8 @@ pub(super) struct Out {
     pub files: String,
     pub probes: String,
     pub processes: String,
+    /// Some check runs through `sh -c`, as goss runs commands.
+    pub needs_shell: bool,
     names: std::collections::BTreeSet<String>,
 }
 
@@ -151,6 +156,15 @@ pub fn translate(main: &Source<'_>, wait: Option<&Source<'_>>, opts: &Options) -
     };
     t.resources();
     errors.append(&mut t.errors);
+    if t.out.needs_shell {
+        // Said once, by name, where it fails: every command test then fails with exit 126.
+        let _ = writeln!(
+            t.out.files,
+            "[[file]]\nname = {}\n# goss runs commands with `sh -c`: without a shell every \
+             command test fails.\npath = \"/bin/sh\"\n",
+            s(SHELL_CHECK)
+        );
+    }
     for part in [
         t.out.tests,
         t.out.files,
