@@ -1,7 +1,7 @@
 //! goss files as dgoss runs them, end to end on the real engine, registry and QEMU: the
 //! differential suite in `tests/fixtures/goss/web/` (every resource and matcher archsmoke
-//! supports, with goss's documented verdict for each in `verdicts.toml`) on a native (amd64)
-//! and an emulated (arm64) platform of the test bed's `web` image, the same verdicts from its
+//! supports, with goss's documented verdict for each in `verdicts.toml`) on the six platforms
+//! of the test bed's `web` image (amd64 native, five under QEMU), the same verdicts from its
 //! `archsmoke convert` output, a port that listens elsewhere only on arm64, an image without
 //! a shell, and the real public goss files of `tests/fixtures/goss-public/`.
 
@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 
 use common::{archsmoke, image, json_report, platform, repo_root, run};
 use serde_json::Value;
+
+/// The `web` fixture's platforms: amd64 native, the others under QEMU.
+const PLATFORMS: [&str; 6] = [
+    "linux/amd64",
+    "linux/arm64",
+    "linux/arm/v7",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/386",
+];
 
 fn web_dir() -> PathBuf {
     repo_root().join("tests/fixtures/goss/web")
@@ -106,15 +116,10 @@ fn assert_goss_verdicts(report: &Value, name: &str, r: &common::Run) {
 }
 
 #[test]
-fn the_differential_suite_gets_gosss_verdicts_natively_and_under_emulation() {
-    let (r, report) = run_goss(
-        &web_dir().join("goss.yaml"),
-        "web",
-        &["linux/amd64", "linux/arm64"],
-        &[],
-    );
+fn the_differential_suite_gets_gosss_verdicts_on_six_platforms_native_and_emulated() {
+    let (r, report) = run_goss(&web_dir().join("goss.yaml"), "web", &[], &[]);
     assert_eq!(r.code, 1, "{}", r.explain());
-    for name in ["linux/amd64", "linux/arm64"] {
+    for name in PLATFORMS {
         assert_goss_verdicts(&report, name, &r);
         // goss_wait.yaml was the readiness: the service was ready before anything was checked.
         let ready = platform(&report, name)["tests"]
