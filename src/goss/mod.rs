@@ -17,6 +17,7 @@ mod matcher;
 mod resources;
 mod template;
 mod translate;
+mod wait;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
