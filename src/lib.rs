@@ -26,6 +26,7 @@ pub mod emulation;
 pub mod engine;
 pub mod event;
 pub mod exit;
+pub mod goss;
 pub mod image;
 pub mod limits;
 pub mod mode;

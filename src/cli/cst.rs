@@ -1,5 +1,5 @@
-//! `archsmoke convert` and `archsmoke validate`: container-structure-test configs and specs
-//! read without an engine or a registry.
+//! `archsmoke convert` and `archsmoke validate`: container-structure-test configs, goss files
+//! and specs, read without an engine or a registry.
 
 use std::path::PathBuf;
 
@@ -10,20 +10,20 @@ use crate::exit;
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// The container-structure-test config (YAML).
+    /// The container-structure-test config or goss file (YAML), or a directory holding goss.yaml.
     config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Specs (TOML) and container-structure-test configs (YAML).
+    /// Specs (TOML), container-structure-test configs and goss files (YAML).
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
 
 /// Print the TOML equivalent of a cst config on stdout; every problem on stderr (exit 2).
 pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
-    match crate::cst::convert(&args.config) {
+    match crate::goss::convert(&args.config) {
         Ok(toml) => {
             print!("{toml}");
             Ok(exit::SUCCESS)
@@ -36,7 +36,7 @@ pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
 pub fn validate(args: &ValidateArgs) -> Result<i32, Diagnostic> {
     let mut errors = Vec::new();
     for file in &args.files {
-        let found = crate::cst::problems(file);
+        let found = crate::goss::problems(file);
         if found.is_empty() {
             println!("{}: ok", file.display());
         }

@@ -89,7 +89,7 @@ impl Config {
     /// Reads the spec named by `flags` and merges the two. Registers the spec's secrets with the
     /// redactor, so that nothing printed from here on shows them.
     pub fn load(flags: Flags) -> Result<Config, Diagnostic> {
-        let spec = crate::cst::load_any(&flags.spec, false)
+        let spec = crate::goss::load_any(&flags.spec, false)
             .map_err(|errors| Diagnostic::usage(crate::spec::error::all(&errors)))?;
         spec.check_privileged(flags.allow_privileged)
             .map_err(|e| Diagnostic::usage(e.to_string()))?;

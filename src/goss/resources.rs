@@ -1,0 +1,677 @@
+//! Each goss resource type as archsmoke tables (see `translate` for where each is read from;
+//! the wait file is `wait`'s). Attribute semantics follow goss's `resource/*.go` and
+//! `docs/gossfile.md`: a file's attributes are read with `Lstat` (a symlink is not followed)
+//! and its contents with `open` (it is); a process is its executable's name (comm); a command
+//! runs through `sh -c` with a 10 s default timeout; a port is `proto:number`.
+
+use std::fmt::Write as _;
+
+use marked_yaml::Node;
+
+use super::matcher::{self, Problem, boolean, integer, pos, scalar, strings};
+use super::translate::{Resource, Translator, list, s, stream_keys};
+
+fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+    Problem {
+        span: pos(node.span()),
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+fn check_unknown(r: &Resource<'_>, known: &[&str], kind: &str) -> Result<(), Problem> {
+    match r.unknown(known) {
+        None => Ok(()),
+        Some((key, span)) => Err(Problem {
+            span,
+            message: format!("{kind} `{}`: attribute `{key}` is not supported", r.id),
+            hint: match crate::spec::did_you_mean(key, known.iter().copied()) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None => format!(
+                    "archsmoke reads these {kind} attributes: {}",
+                    known.join(", ")
+                ),
+            },
+        }),
+    }
+}
+
+/// A goss duration in milliseconds (an integer, as goss writes timeouts).
+fn millis(node: &Node, what: &str, default: &str) -> Result<String, Problem> {
+    let ms = integer(node, what)?;
+    // goss replaces an unset (zero) timeout with its default.
+    if ms == 0 {
+        return Ok(default.to_owned());
+    }
+    if ms < 0 {
+        return Err(problem(
+            node,
+            format!("`{what}: {ms}` is not a timeout"),
+            "write milliseconds, such as 5000",
+        ));
+    }
+    Ok(format!("{ms}ms"))
+}
+
+/// Ids and paths as literals inside archsmoke's regexes.
+fn lit(text: &str) -> String {
+    regex::escape(text)
+}
+
+/// An URL goss requests, reduced to what a probe from the service's namespace can ask.
+pub(super) struct Url {
+    pub https: bool,
+    pub port: u16,
+    pub path: String,
+}
+
+pub(super) fn local_url(
+    node: Option<&Node>,
+    text: &str,
+    at: &Resource<'_>,
+) -> Result<Url, Problem> {
+    let fail = |message: String, hint: &str| Problem {
+        span: node.map_or(at.at, |n| pos(n.span())),
+        message,
+        hint: hint.into(),
+    };
+    let (https, rest) = if let Some(r) = text.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = text.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(fail(
+            format!("`{text}` is not an http:// or https:// URL"),
+            "",
+        ));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| fail(format!("`{text}`: port {p} is out of range"), ""))?;
+            (h, port)
+        }
+        _ => (authority, if https { 443 } else { 80 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if !matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "::1" | "::") {
+        return Err(fail(
+            format!("`{text}`: archsmoke probes the service itself, not `{host}`"),
+            "write the URL as the container sees itself (http://localhost:PORT/...); other \
+             hosts depend on the network of the machine that runs the test",
+        ));
+    }
+    Ok(Url { https, port, path })
+}
+
+impl Translator<'_> {
+    pub(super) fn file(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        const KNOWN: [&str; 16] = [
+            "exists",
+            "path",
+            "mode",
+            "owner",
+            "group",
+            "uid",
+            "gid",
+            "filetype",
+            "linked-to",
+            "linkedto",
+            "contents",
+            "contains",
+            "size",
+            "md5",
+            "sha256",
+            "sha512",
+        ];
+        check_unknown(r, &KNOWN, "file")?;
+        for hash in ["md5", "sha256", "sha512"] {
+            if let Some(n) = r.get(hash) {
+                return Err(problem(
+                    n,
+                    format!("file `{}`: `{hash}` is not supported", r.id),
+                    "archsmoke does not hash files yet; check `size` and `contents` instead",
+                ));
+            }
+        }
+        let path = match r.get("path") {
+            Some(n) => scalar(n, "path")?,
+            None => r.id,
+        };
+        if !path.starts_with('/') {
+            return Err(Problem {
+                span: r.get("path").map_or(r.at, |n| pos(n.span())),
+                message: format!("file `{path}` is not an absolute path"),
+                hint: "archsmoke reads files from the image's layers: write the path from the \
+                       image's root"
+                    .into(),
+            });
+        }
+        let exists = boolean(r.required("exists")?, "exists")?;
+        let mut t = String::new();
+        let _ = writeln!(t, "[[file]]\nname = {}\npath = {}", s(&r.name), s(path));
+        t.push_str("# goss reads a file's attributes with lstat: a symlink is not followed.\n");
+        t.push_str("follow = false\n");
+        if !exists {
+            t.push_str("exists = false\n\n");
+            self.out.files.push_str(&t);
+            return Ok(());
+        }
+        if let Some(n) = r.get("filetype") {
+            match scalar(n, "filetype")? {
+                kind @ ("file" | "directory" | "symlink") => {
+                    let _ = writeln!(t, "type = {}", s(kind));
+                }
+                other => {
+                    return Err(problem(
+                        n,
+                        format!("filetype `{other}` is not supported"),
+                        "archsmoke reads image layers, which hold files, directories and symlinks",
+                    ));
+                }
+            }
+        }
+        if let Some(n) = r.get("linked-to").or_else(|| r.get("linkedto")) {
+            let _ = writeln!(t, "target = {}", s(scalar(n, "linked-to")?));
+        }
+        if let Some(n) = r.get("mode") {
+            let text = scalar(n, "mode")?;
+            let mode = u32::from_str_radix(text.trim(), 8)
+                .ok()
+                .filter(|m| *m <= 0o7777)
+                .ok_or_else(|| {
+                    problem(
+                        n,
+                        format!("bad mode `{text}`"),
+                        "write the mode in octal as a string, such as \"0755\" or \"6775\"",
+                    )
+                })?;
+            let _ = writeln!(t, "mode = {}", s(&format!("{mode:04o}")));
+        }
+        let mut uid = r.get("uid").map(|n| integer(n, "uid")).transpose()?;
+        let mut gid = r.get("gid").map(|n| integer(n, "gid")).transpose()?;
+        let mut by_name = Vec::new();
+        for (key, id, format) in [("owner", &mut uid, "%U"), ("group", &mut gid, "%G")] {
+            if let Some(n) = r.get(key) {
+                match scalar(n, key)? {
+                    // root is uid and gid 0 in every image.
+                    "root" => *id = id.or(Some(0)),
+                    name => by_name.push((key, name.to_owned(), format)),
+                }
+            }
+        }
+        for (key, id) in [("uid", uid), ("gid", gid)] {
+            if let Some(id) = id {
+                if !(0..=i64::from(u32::MAX)).contains(&id) {
+                    return Err(Problem {
+                        span: r.at,
+                        message: format!("`{key}: {id}` can never match a file"),
+                        hint: "ids are 0 to 4294967295".into(),
+                    });
+                }
+                let _ = writeln!(t, "{key} = {id}");
+            }
+        }
+        if let Some(n) = r.get("size") {
+            let size = integer(n, "size")?;
+            if size < 0 {
+                return Err(problem(n, format!("`size: {size}` can never match"), ""));
+            }
+            let _ = writeln!(t, "size = {size}");
+        }
+        t.push('\n');
+        self.out.files.push_str(&t);
+        for (key, name, format) in by_name {
+            let mut t = String::new();
+            let _ = writeln!(t, "[[test]]\nname = {}", s(&format!("{}: {key}", r.name)));
+            let _ = writeln!(
+                t,
+                "# goss resolves the {key} name through the image's own files; archsmoke asks the image's `stat`."
+            );
+            let _ = writeln!(
+                t,
+                "command = {}",
+                list(&["stat".into(), "-c".into(), format.into(), path.into()])
+            );
+            let _ = writeln!(t, "stdout = {}\n", s(&format!("{name}\n")));
+            self.out.tests.push_str(&t);
+        }
+        for key in ["contents", "contains"] {
+            let Some(n) = r.get(key) else { continue };
+            let st = matcher::stream(n, key)?;
+            if st.is_empty() {
+                let _ = writeln!(
+                    self.out.files,
+                    "# file `{}`: `{key}: []` asserts nothing (as in goss)\n",
+                    r.id
+                );
+                continue;
+            }
+            let mut t = String::new();
+            let _ = writeln!(
+                t,
+                "[[file]]\nname = {}\npath = {}",
+                s(&format!("{}: {key}", r.name)),
+                s(path)
+            );
+            t.push_str("# goss reads contents with open: a symlink is followed.\n");
+            t.push_str(&stream_keys("", &st, Some("content")));
+            t.push('\n');
+            self.out.files.push_str(&t);
+        }
+        Ok(())
+    }
+
+    pub(super) fn process(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["running", "comm"], "process")?;
+        let comm = match r.get("comm") {
+            Some(n) => scalar(n, "comm")?,
+            None => r.id,
+        };
+        let running = boolean(r.required("running")?, "running")?;
+        let mut t = String::new();
+        let _ = writeln!(t, "[[process]]\nname = {}", s(&r.name));
+        t.push_str(
+            "# goss matches the executable's name (comm): the command line's first word here.\n",
+        );
+        let _ = writeln!(
+            t,
+            "command_matches = {}",
+            s(&format!("^(?:\\S*/)?{}(?:[\\s:]|$)", lit(comm)))
+        );
+        if !running {
+            t.push_str("count = 0\n");
+        }
+        t.push('\n');
+        self.out.processes.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn port(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["listening", "ip", "port"], "port")?;
+        let spec_node = r.get("port");
+        let spec = match spec_node {
+            Some(n) => scalar(n, "port")?,
+            None => r.id,
+        };
+        let (proto, number) = spec.split_once(':').unwrap_or(("tcp", spec));
+        let span = spec_node.map_or(r.at, |n| pos(n.span()));
+        let port = number
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| Problem {
+                span,
+                message: format!("`{spec}` is not a port"),
+                hint: "goss writes ports as tcp:8080, tcp6:8080, udp:53".into(),
+            })?;
+        if !matches!(proto, "tcp" | "tcp6") {
+            return Err(Problem {
+                span,
+                message: format!("port `{spec}`: {proto} is not supported"),
+                hint: "archsmoke's probes connect over TCP; a UDP port cannot be told listening from outside".into(),
+            });
+        }
+        let listening = boolean(r.required("listening")?, "listening")?;
+        let mut t = String::new();
+        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
+        t.push_str("# goss reads the listening sockets; archsmoke connects from the service's network namespace.\n");
+        if proto == "tcp6" {
+            t.push_str("# tcp6: a dual-stack socket, reached here over 127.0.0.1.\n");
+        }
+        if r.get("ip").is_some() {
+            t.push_str("# `ip` not checked: the connection proves the port listens on the loopback address.\n");
+        }
+        let _ = writeln!(t, "tcp = {port}\nopen = {listening}\n");
+        self.out.probes.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn addr(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["reachable", "address", "timeout"], "addr")?;
+        let node = r.get("address");
+        let address = match node {
+            Some(n) => scalar(n, "address")?,
+            None => r.id,
+        };
+        let span = node.map_or(r.at, |n| pos(n.span()));
+        let rest = address.strip_prefix("tcp://").ok_or_else(|| Problem {
+            span,
+            message: format!("addr `{address}`: only tcp:// is supported"),
+            hint: "archsmoke's probes connect over TCP".into(),
+        })?;
+        let url = local_url(node, &format!("http://{rest}"), r)?;
+        let reachable = boolean(r.required("reachable")?, "reachable")?;
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "[[probe]]\nname = {}\ntcp = {}\nopen = {reachable}",
+            s(&r.name),
+            url.port
+        );
+        if let Some(n) = r.get("timeout") {
+            let _ = writeln!(t, "timeout = {}", s(&millis(n, "timeout", "500ms")?));
+        }
+        t.push('\n');
+        self.out.probes.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn http(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        const KNOWN: [&str; 12] = [
+            "status",
+            "url",
+            "allow-insecure",
+            "no-follow-redirects",
+            "timeout",
+            "request-headers",
+            "headers",
+            "request-body",
+            "body",
+            "method",
+            "username",
+            "password",
+        ];
+        check_unknown(r, &KNOWN, "http")?;
+        for key in ["username", "password"] {
+            if let Some(n) = r.get(key) {
+                return Err(problem(
+                    n,
+                    format!("http `{}`: `{key}` is not supported", r.id),
+                    "send the Authorization header with `request-headers`",
+                ));
+            }
+        }
+        let node = r.get("url");
+        let text = match node {
+            Some(n) => scalar(n, "url")?,
+            None => r.id,
+        };
+        let url = local_url(node, text, r)?;
+        let status = integer(r.required("status")?, "status")?;
+        let mut http = vec![
+            format!("port = {}", url.port),
+            format!("path = {}", s(&url.path)),
+            format!("status = {status}"),
+        ];
+        if url.https {
+            http.push("scheme = \"https\"".into());
+            let insecure = r
+                .get("allow-insecure")
+                .map(|n| boolean(n, "allow-insecure"))
+                .transpose()?;
+            if insecure == Some(true) {
+                http.push("insecure = true".into());
+            }
+        }
+        if let Some(n) = r.get("method") {
+            http.push(format!("method = {}", s(scalar(n, "method")?)));
+        }
+        if let Some(n) = r.get("request-body") {
+            http.push(format!("body = {}", s(scalar(n, "request-body")?)));
+        }
+        if let Some(n) = r.get("request-headers") {
+            let mut pairs = Vec::new();
+            for h in strings(n, "request-headers")? {
+                let (k, v) = h.split_once(':').ok_or_else(|| {
+                    problem(
+                        n,
+                        format!("request header `{h}` has no `:`"),
+                        "write headers as \"Name: value\"",
+                    )
+                })?;
+                pairs.push(format!("{} = {}", s(k.trim()), s(v.trim())));
+            }
+            http.push(format!("headers = {{ {} }}", pairs.join(", ")));
+        }
+        let mut t = String::new();
+        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
+        let follow = r
+            .get("no-follow-redirects")
+            .map(|n| boolean(n, "no-follow-redirects"))
+            .transpose()?;
+        if follow != Some(true) {
+            t.push_str("# goss follows redirects unless no-follow-redirects; archsmoke compares the first answer's status.\n");
+        }
+        let _ = writeln!(t, "http = {{ {} }}", http.join(", "));
+        if let Some(n) = r.get("timeout") {
+            let _ = writeln!(t, "timeout = {}", s(&millis(n, "timeout", "5000ms")?));
+        } else {
+            t.push_str("timeout = \"5s\"\n");
+        }
+        if let Some(n) = r.get("body") {
+            let st = matcher::stream(n, "body")?;
+            if st.exact.is_some() || !st.not_matches.is_empty() {
+                return Err(problem(
+                    n,
+                    "an exact body or a `!/regex/` on `body` is not supported",
+                    "use patterns: \"text\", \"!text\", \"/regex/\"",
+                ));
+            }
+            t.push_str(&stream_keys("body_", &st, None));
+        }
+        if let Some(n) = r.get("headers") {
+            let mut pairs = Vec::new();
+            for h in strings(n, "headers")? {
+                let bad = || {
+                    problem(
+                        n,
+                        format!("header pattern `{h}` is not supported"),
+                        "write expected headers as \"Name: value\" (some header line contains it)",
+                    )
+                };
+                if h.starts_with('!') || h.starts_with('/') {
+                    return Err(bad());
+                }
+                let (k, v) = h.split_once(':').ok_or_else(bad)?;
+                pairs.push(format!("{} = {}", s(k.trim()), s(&lit(v.trim()))));
+            }
+            if !pairs.is_empty() {
+                let _ = writeln!(t, "header_matches = {{ {} }}", pairs.join(", "));
+            }
+        }
+        t.push('\n');
+        self.out.probes.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn command(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(
+            r,
+            &["exit-status", "exec", "stdout", "stderr", "timeout"],
+            "command",
+        )?;
+        let exec = match r.get("exec") {
+            Some(n) => scalar(n, "exec")?,
+            None => r.id,
+        };
+        let exit = integer(r.required("exit-status")?, "exit-status")?;
+        self.out.needs_shell = true;
+        let mut t = String::new();
+        let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
+        t.push_str(
+            "# goss runs commands with `sh -c`: an image without a shell fails this test.\n",
+        );
+        let _ = writeln!(
+            t,
+            "command = {}",
+            list(&["sh".into(), "-c".into(), exec.into()])
+        );
+        let _ = writeln!(t, "exit_code = {exit}");
+        for key in ["stdout", "stderr"] {
+            if let Some(n) = r.get(key) {
+                let st = matcher::stream(n, key)?;
+                t.push_str(&stream_keys(&format!("{key}_"), &st, Some(key)));
+            }
+        }
+        let timeout = match r.get("timeout") {
+            Some(n) => millis(n, "timeout", "10000ms")?,
+            None => "10000ms".into(),
+        };
+        let _ = writeln!(t, "timeout = {}\n", s(&timeout));
+        self.out.tests.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn kernel_param(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["value", "name"], "kernel-param")?;
+        let name = match r.get("name") {
+            Some(n) => scalar(n, "name")?,
+            None => r.id,
+        };
+        let value = scalar(r.required("value")?, "value")?;
+        let mut t = String::new();
+        let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
+        t.push_str("# goss reads the parameter with sysctl; archsmoke with the image's `cat`, in the service container.\n");
+        let _ = writeln!(
+            t,
+            "command = {}",
+            list(&[
+                "cat".into(),
+                format!("/proc/sys/{}", name.replace('.', "/"))
+            ])
+        );
+        let _ = writeln!(
+            t,
+            "stdout_matches = {}\n",
+            s(&format!("(?-m)\\A{}\\n?\\z", lit(value)))
+        );
+        self.out.tests.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn user(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(
+            r,
+            &[
+                "exists", "username", "uid", "gid", "groups", "home", "shell",
+            ],
+            "user",
+        )?;
+        let name = match r.get("username") {
+            Some(n) => scalar(n, "username")?,
+            None => r.id,
+        };
+        let exists = boolean(r.required("exists")?, "exists")?;
+        let n = lit(name);
+        let mut matches = vec![format!("^{n}:")];
+        if exists {
+            for (key, field) in [("uid", 2), ("gid", 3)] {
+                if let Some(v) = r.get(key) {
+                    let v = integer(v, key)?;
+                    matches.push(format!("^{n}:(?:[^:\\n]*:){{{}}}{v}:", field - 1));
+                }
+            }
+            for (key, field) in [("home", 5), ("shell", 6)] {
+                if let Some(v) = r.get(key) {
+                    let v = lit(scalar(v, key)?);
+                    let end = if field == 6 { "$" } else { ":" };
+                    matches.push(format!("^{n}:(?:[^:\\n]*:){{{}}}{v}{end}", field - 1));
+                }
+            }
+        }
+        let mut t = String::new();
+        let _ = writeln!(t, "[[file]]\nname = {}\npath = \"/etc/passwd\"", s(&r.name));
+        let key = if exists { "matches" } else { "not_matches" };
+        if !exists {
+            matches.truncate(1);
+        }
+        let _ = writeln!(t, "{key} = {}\n", list(&matches));
+        self.out.files.push_str(&t);
+        if let (true, Some(g)) = (exists, r.get("groups")) {
+            let groups = strings(g, "groups")?;
+            let mut t = String::new();
+            let _ = writeln!(t, "[[test]]\nname = {}", s(&format!("{}: groups", r.name)));
+            t.push_str("# a user's groups join /etc/passwd and /etc/group: archsmoke asks the image's `id`.\n");
+            let _ = writeln!(
+                t,
+                "command = {}",
+                list(&["id".into(), "-Gn".into(), name.into()])
+            );
+            let res: Vec<String> = groups
+                .iter()
+                .map(|g| format!("(?:^| ){}(?: |$)", lit(g)))
+                .collect();
+            let _ = writeln!(t, "stdout_matches = {}\n", list(&res));
+            self.out.tests.push_str(&t);
+        }
+        Ok(())
+    }
+
+    pub(super) fn group(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["exists", "groupname", "gid"], "group")?;
+        let name = match r.get("groupname") {
+            Some(n) => scalar(n, "groupname")?,
+            None => r.id,
+        };
+        let exists = boolean(r.required("exists")?, "exists")?;
+        let n = lit(name);
+        let mut t = String::new();
+        let _ = writeln!(t, "[[file]]\nname = {}\npath = \"/etc/group\"", s(&r.name));
+        if exists {
+            let mut matches = vec![format!("^{n}:")];
+            if let Some(v) = r.get("gid") {
+                matches.push(format!("^{n}:[^:\\n]*:{}:", integer(v, "gid")?));
+            }
+            let _ = writeln!(t, "matches = {}\n", list(&matches));
+        } else {
+            let _ = writeln!(t, "not_matches = {}\n", list(&[format!("^{n}:")]));
+        }
+        self.out.files.push_str(&t);
+        Ok(())
+    }
+
+    pub(super) fn package(&mut self, r: &Resource<'_>) -> Result<(), Problem> {
+        check_unknown(r, &["installed", "name", "versions"], "package")?;
+        let name = match r.get("name") {
+            Some(n) => scalar(n, "name")?,
+            None => r.id,
+        };
+        let installed = boolean(r.required("installed")?, "installed")?;
+        let n = lit(name);
+        let (path, found, version): (&str, String, fn(&str, &str) -> String) =
+            match self.opts.package.as_str() {
+                "dpkg" | "deb" => (
+                    "/var/lib/dpkg/status",
+                    format!("^Package: {n}\\n(?:[^\\n]+\\n)*?Status: install ok installed$"),
+                    |n, v| format!("^Package: {n}\\n(?:[^\\n]+\\n)*?Version: {v}$"),
+                ),
+                "apk" => ("/lib/apk/db/installed", format!("^P:{n}$"), |n, v| {
+                    format!("^P:{n}\\nV:{v}$")
+                }),
+                other => {
+                    return Err(Problem {
+                        span: r.at,
+                        message: format!("package `{name}`: the {other} database is not supported"),
+                        hint:
+                            "archsmoke reads dpkg and apk databases from the image's layers; pass \
+                           GOSS_OPTS=\"--package apk\" (or dpkg)"
+                                .into(),
+                    });
+                }
+            };
+        let mut t = String::new();
+        let _ = writeln!(t, "[[file]]\nname = {}\npath = {}", s(&r.name), s(path));
+        if installed {
+            let mut matches = vec![found];
+            if let Some(v) = r.get("versions") {
+                for v in strings(v, "versions")? {
+                    matches.push(version(&n, &lit(&v)));
+                }
+            }
+            let _ = writeln!(t, "matches = {}\n", list(&matches));
+        } else {
+            let _ = writeln!(t, "not_matches = {}\n", list(&[found]));
+        }
+        self.out.files.push_str(&t);
+        Ok(())
+    }
+}

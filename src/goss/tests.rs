@@ -1,0 +1,394 @@
+use std::path::Path;
+
+use super::*;
+use crate::spec::ProbeKind;
+
+fn conv_with(text: &str, wait: Option<&str>, opts: &Options) -> Result<String, Vec<SpecError>> {
+    let main = translate::Source {
+        path: Path::new("goss.yaml"),
+        text,
+    };
+    let w = wait.map(|t| translate::Source {
+        path: Path::new("goss_wait.yaml"),
+        text: t,
+    });
+    let t = translate::translate(&main, w.as_ref(), opts);
+    if !t.errors.is_empty() {
+        return Err(t.errors);
+    }
+    spec::parse(Path::new("goss.yaml"), &t.toml).map_err(|e| vec![e])?;
+    Ok(t.toml)
+}
+
+fn conv(text: &str) -> Result<String, Vec<SpecError>> {
+    conv_with(text, None, &Options::default())
+}
+
+fn spec_of(text: &str, wait: Option<&str>) -> Spec {
+    let toml = conv_with(text, wait, &Options::default()).expect("valid");
+    spec::parse(Path::new("goss.yaml"), &toml).expect("loads")
+}
+
+fn errors(text: &str) -> Vec<String> {
+    conv(text)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const WEB: &str = r#"file:
+  /www/index.html:
+    exists: true
+    mode: "0644"
+    owner: root
+    filetype: file
+    contents:
+      - welcome
+      - "!error"
+      - /<h1>.*</h1>/
+  /bin/su:
+    exists: true
+    mode: "6775"
+  /nope:
+    exists: false
+  /bin/sh:
+    exists: true
+    filetype: symlink
+    linked-to: busybox
+process:
+  httpd:
+    running: true
+port:
+  tcp:8080:
+    listening: true
+    ip: [0.0.0.0]
+  tcp:9000:
+    listening: false
+http:
+  http://localhost:8080/:
+    status: 200
+    timeout: 2000
+    body: [welcome]
+    headers: ["Content-Type: text/html"]
+command:
+  uname -m:
+    exit-status: 0
+    stdout: ["/x86_64|aarch64/"]
+    stderr: ""
+    timeout: 3000
+  sleepy:
+    exec: "sleep 1"
+    exit-status: 0
+    title: a title wins
+user:
+  www-data:
+    exists: true
+    uid: 33
+    home: /var/www
+    groups: [www-data]
+group:
+  www-data:
+    exists: true
+    gid: 33
+package:
+  nginx:
+    installed: true
+    versions: ["1.22.1-9"]
+dns:
+  example.com:
+    resolvable: true
+    skip: true
+"#;
+
+#[test]
+fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
+    let spec = spec_of(WEB, None);
+    let service = spec.service.as_ref().expect("[service]");
+    // The image runs as it ships: nothing overridden.
+    assert!(service.command.is_none() && service.entrypoint.is_none());
+    assert!(service.ready.is_empty());
+    assert_eq!(service.ready.timeout, Duration::from_secs(30));
+
+    let file = |name: &str| {
+        spec.files
+            .iter()
+            .find(|f| f.report_name() == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let index = file("File: /www/index.html");
+    assert_eq!(index.mode, Some(0o644));
+    assert_eq!(index.uid, Some(0));
+    assert!(!index.follow);
+    let contents = file("File: /www/index.html: contents");
+    assert!(contents.follow);
+    assert_eq!(contents.contains, ["welcome"]);
+    assert_eq!(contents.excludes, ["error"]);
+    assert!(contents.matches[0].is_match("<p>\n<h1>hi</h1>\n"));
+    assert_eq!(file("File: /bin/su").mode, Some(0o6775));
+    assert!(!file("File: /nope").exists);
+    assert_eq!(file("File: /bin/sh").target.as_deref(), Some("busybox"));
+
+    let passwd = file("User: www-data");
+    assert_eq!(passwd.path, "/etc/passwd");
+    let line =
+        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
+    assert!(
+        passwd.matches.iter().all(|r| r.is_match(line)),
+        "{:?}",
+        passwd.matches
+    );
+    let wrong_home = line.replace("/var/www", "/srv");
+    assert!(!passwd.matches.iter().all(|r| r.is_match(&wrong_home)));
+    let group = file("Group: www-data");
+    assert!(group.matches.iter().all(|r| r.is_match("www-data:x:33:\n")));
+    assert!(!group.matches.iter().all(|r| r.is_match("www-data:x:34:\n")));
+
+    let pkg = file("Package: nginx");
+    let status = "Package: nginx\nStatus: install ok installed\nPriority: optional\n\
+                  Version: 1.22.1-9\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n";
+    assert!(pkg.matches.iter().all(|r| r.is_match(status)));
+    // A version of another package's stanza does not count.
+    let other = status
+        .replace("1.22.1-9", "1.0")
+        .replace("Version: 2", "Version: 1.22.1-9");
+    assert!(!pkg.matches.iter().all(|r| r.is_match(&other)));
+
+    let process = &service.processes[0];
+    assert_eq!(process.name, "Process: httpd");
+    for cmdline in [
+        "httpd -f -p 8080",
+        "/usr/sbin/httpd",
+        "httpd: master process",
+    ] {
+        assert!(process.command_matches.is_match(cmdline), "{cmdline}");
+    }
+    assert!(!process.command_matches.is_match("/bin/start --httpd"));
+    assert_eq!(process.count, None);
+
+    let probe = |name: &str| {
+        service
+            .probes
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert!(matches!(
+        probe("Port: tcp:8080").kind,
+        ProbeKind::Tcp {
+            port: 8080,
+            open: true
+        }
+    ));
+    assert!(matches!(
+        probe("Port: tcp:9000").kind,
+        ProbeKind::Tcp {
+            port: 9000,
+            open: false
+        }
+    ));
+    let http = probe("HTTP: http://localhost:8080/");
+    assert_eq!(http.timeout, Duration::from_secs(2));
+    match &http.kind {
+        ProbeKind::Http { request, expect } => {
+            assert_eq!(
+                (request.port, request.path.as_str(), request.status),
+                (8080, "/", 200)
+            );
+            assert_eq!(expect.body_contains, ["welcome"]);
+            assert_eq!(expect.header_matches[0].0, "content-type");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let test = |name: &str| {
+        spec.tests
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {name} in {:?}",
+                    spec.tests.iter().map(|t| &t.name).collect::<Vec<_>>()
+                )
+            })
+    };
+    let uname = test("Command: uname -m");
+    assert_eq!(
+        uname.command.as_deref(),
+        Some(&["sh".to_owned(), "-c".into(), "uname -m".into()][..])
+    );
+    assert_eq!(uname.timeout, Some(Duration::from_secs(3)));
+    assert!(test("a title wins").command.is_some());
+    assert_eq!(file(translate::SHELL_CHECK).path, "/bin/sh");
+    assert!(test("User: www-data: groups").command.is_some());
+    assert!(spec.tests.iter().all(|t| !t.name.starts_with("DNS")));
+}
+
+#[test]
+fn the_wait_file_is_readiness_with_dgoss_timeouts() {
+    let wait = "port:\n  tcp:8080:\n    listening: true\nhttp:\n  http://127.0.0.1:8080/health:\n    status: 204\n\
+                command:\n  test -e /run/ready:\n    exit-status: 0\nfile:\n  /run/pid:\n    exists: true\n";
+    let opts = Options {
+        wait_retry: Duration::from_secs(45),
+        ..Options::default()
+    };
+    let toml = conv_with(
+        "port:\n  tcp:8080:\n    listening: true\n",
+        Some(wait),
+        &opts,
+    )
+    .expect("valid");
+    let spec = spec::parse(Path::new("goss.yaml"), &toml).expect("loads");
+    let ready = &spec.service.as_ref().expect("service").ready;
+    assert_eq!(ready.tcp, Some(8080));
+    let http = ready.http.as_ref().expect("http");
+    assert_eq!((http.path.as_str(), http.status), ("/health", 204));
+    assert_eq!(
+        ready.exec.as_deref(),
+        Some(
+            &[
+                "sh".to_owned(),
+                "-c".into(),
+                "( test -e /run/ready ) && test -e '/run/pid'".into()
+            ][..]
+        )
+    );
+    assert_eq!(ready.timeout, Duration::from_secs(45));
+}
+
+#[test]
+fn what_cannot_be_checked_is_an_error_at_the_resource() {
+    let e = errors(
+        "file:\n  /etc/x:\n    exists: true\n    sha256: abc\n\
+         port:\n  udp:53:\n    listening: true\n\
+         http:\n  https://example.com/:\n    status: 200\n\
+         service:\n  sshd:\n    running: true\n\
+         command:\n  ls:\n    exit-status: {lt: 2}\n\
+         interface:\n  eth0:\n    exists: true\n    skip: true\n\
+         flie:\n  /x:\n    exists: true\n",
+    );
+    assert_eq!(e.len(), 6, "{e:#?}");
+    let want = [
+        "goss.yaml:4:13: file `/etc/x`: `sha256` is not supported",
+        "goss.yaml:6:3: port `udp:53`: udp is not supported",
+        "goss.yaml:9:3: `https://example.com/`: archsmoke probes the service itself",
+        "goss.yaml:12:3: service `sshd` is not supported",
+        "goss.yaml:16:18: `exit-status` with the matcher `lt` is not supported",
+        "goss.yaml:21:1: unknown resource type `flie`",
+    ];
+    for w in want {
+        assert!(e.iter().any(|x| x.starts_with(w)), "{w} in {e:#?}");
+    }
+    assert!(
+        e.iter().any(|x| x.contains("did you mean `file`?")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn running_false_is_no_process_and_a_missing_exists_is_named() {
+    let spec = spec_of("process:\n  cron:\n    running: false\n", None);
+    assert!(spec.files.is_empty(), "no shell check without a command");
+    assert_eq!(spec.service.expect("service").processes[0].count, Some(0));
+    let e = errors("file:\n  /etc/x:\n    mode: \"0644\"\n");
+    assert!(
+        e[0].starts_with("goss.yaml:2:3: `/etc/x` has no `exists`"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_goss_file_is_told_from_a_cst_config_and_a_spec() {
+    let p = Path::new("x.yaml");
+    assert!(is_goss(
+        p,
+        "# comment\nfile:\n  /x:\n    exists: true\nport: {}\n"
+    ));
+    assert!(is_goss(p, "---\ncommand:\n  ls:\n    exit-status: 0\n"));
+    assert!(!is_goss(
+        p,
+        "schemaVersion: 2.0.0\nfileExistenceTests: []\n"
+    ));
+    assert!(!is_goss(p, "image = \"x\"\n[[file]]\npath = \"/x\"\n"));
+    assert!(!is_goss(p, ""));
+}
+
+#[test]
+fn dgoss_wait_opts_and_goss_opts() {
+    let knobs = Knobs {
+        wait_opts: Some("-r 1m -s 2s > /dev/null".into()),
+        opts: Some("--color --package apk".into()),
+        ..Knobs::default()
+    };
+    let o = knobs.options().expect("options");
+    assert_eq!(o.wait_retry, Duration::from_secs(60));
+    assert_eq!(o.wait_sleep, Duration::from_secs(2));
+    assert_eq!(o.package, "apk");
+    let bad = Knobs {
+        wait_opts: Some("-r soon".into()),
+        ..Knobs::default()
+    };
+    assert!(bad.options().expect_err("bad").contains("soon"));
+    let toml = conv_with(
+        "package:\n  musl:\n    installed: true\n    versions: [1.2.4-r2]\n",
+        None,
+        &o,
+    )
+    .expect("apk");
+    let spec = spec::parse(Path::new("goss.yaml"), &toml).expect("loads");
+    let f = &spec.files[0];
+    assert_eq!(f.path, "/lib/apk/db/installed");
+    let db = "C:Q1abc\nP:musl\nV:1.2.4-r2\nA:x86_64\n";
+    assert!(f.matches.iter().all(|r| r.is_match(db)));
+}
+
+#[test]
+fn files_vars_and_templates_are_found_where_dgoss_finds_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("goss.yaml"),
+        "port:\n  tcp:{{ .Vars.port }}:\n    listening: true\nfile:\n  {{ getEnv \"ROOT\" \"/www\" }}:\n    exists: true\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("goss_wait.yaml"),
+        "port:\n  tcp:{{ .Vars.port }}:\n    listening: true\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("vars.yaml"), "port: 8081\n").expect("write");
+    let knobs = Knobs {
+        vars: Some("vars.yaml".into()),
+        ..Knobs::default()
+    };
+    let files = goss_files_with(dir.path(), &knobs)
+        .expect("ok")
+        .expect("goss");
+    assert_eq!(
+        files.wait.as_deref(),
+        Some(dir.path().join("goss_wait.yaml").as_path())
+    );
+    let spec = load(&files, &knobs).expect("loads");
+    let service = spec.service.expect("service");
+    assert_eq!(service.ready.tcp, Some(8081));
+    assert!(matches!(
+        service.probes[0].kind,
+        ProbeKind::Tcp { port: 8081, .. }
+    ));
+    assert_eq!(spec.files[0].path, "/www");
+    // The wait file alone is not its own readiness.
+    let files = goss_files_with(&dir.path().join("goss_wait.yaml"), &knobs)
+        .expect("ok")
+        .expect("goss");
+    assert!(files.wait.is_none());
+    // A template goss would render differently is refused where it is.
+    std::fs::write(
+        dir.path().join("goss.yaml"),
+        "file:\n  {{ range .Vars.x }}:\n    exists: true\n",
+    )
+    .expect("write");
+    let files = goss_files_with(dir.path(), &knobs)
+        .expect("ok")
+        .expect("goss");
+    let e = load(&files, &knobs).expect_err("range");
+    assert!(e[0].to_string().contains("goss.yaml:2:3:"), "{}", e[0]);
+}
