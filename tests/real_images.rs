@@ -3,7 +3,7 @@
 //! legitimate foreign content (libc6-i386, libc6-x32, a cross toolchain, valgrind's x86 helpers,
 //! Go's test data, QEMU's firmware, multiarch libc6:armhf) and still catches the planted defects;
 //! a wrong-architecture program fails the run by default; the images themselves work (numpy under
-//! QEMU).
+//! QEMU); a missing command is blamed on the image.
 
 mod common;
 
@@ -125,7 +125,11 @@ command = ["/usr/local/bin/busybox", "true"]
     let arm = platform(&report, "linux/arm64");
     assert_eq!(test(arm, "busybox")["status"], "passed", "{arm:#}");
     assert_eq!(test(arm, "audit elf")["status"], "failed", "{arm:#}");
-    assert!(r.stdout.contains("elf /usr/local/bin/busybox"), "{}", r.explain());
+    assert!(
+        r.stdout.contains("elf /usr/local/bin/busybox"),
+        "{}",
+        r.explain()
+    );
 
     let s = spec("headline-warn", &body("[audit]\nelf = \"warn\"\n"));
     let r = run(&["run", s.path()]);
@@ -154,4 +158,38 @@ timeout = "120s"
     let s = spec("numpy", &text);
     let r = run(&["run", s.path()]);
     assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+/// A command the image does not have is the image's defect: exit 1 and a message that says so,
+/// not exit 3 and "check the engine's log".
+#[test]
+fn a_missing_command_is_a_failed_test_not_an_engine_error() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+[[test]]
+name = "missing"
+command = ["/usr/bin/httpd-not-here"]
+"#,
+        real("nginx")
+    );
+    let s = spec("missing", &text);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        r.stdout.contains("/usr/bin/httpd-not-here in the image")
+            && !r.stdout.contains("journalctl"),
+        "{}",
+        r.explain()
+    );
+    let report = json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(
+            test(platform(&report, p), "missing")["status"],
+            "failed",
+            "{p}"
+        );
+    }
 }
