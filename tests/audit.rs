@@ -221,7 +221,8 @@ elf = "error"
 #[test]
 fn warn_level_shows_the_mismatch_without_failing() {
     let text = format!(
-        "image = \"{}\"\nplatforms = [\"linux/arm64\"]\n[[file]]\npath = \"/bin/busybox\"\n",
+        "image = \"{}\"\nplatforms = [\"linux/arm64\"]\n[[file]]\npath = \"/bin/busybox\"\n\
+         [audit]\nelf = \"warn\"\n",
         image("foreign-binary")
     );
     let s = spec("warn", &text);
