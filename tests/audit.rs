@@ -203,9 +203,10 @@ elf = "error"
         .iter()
         .find(|m| m["check"] == "elf /bin/busybox")
         .unwrap_or_else(|| panic!("/bin/busybox not named: {elf:#}"));
+    // The CMD `sh` is a link to busybox: the finding says it is what the container runs.
     assert_eq!(
         busybox["actual"],
-        "64-bit little-endian amd64 (x86_64, e_machine 62)"
+        "64-bit little-endian amd64 (x86_64, e_machine 62) (the entrypoint); directory /bin"
     );
     assert_eq!(
         busybox["expected"],
@@ -221,7 +222,8 @@ elf = "error"
 #[test]
 fn warn_level_shows_the_mismatch_without_failing() {
     let text = format!(
-        "image = \"{}\"\nplatforms = [\"linux/arm64\"]\n[[file]]\npath = \"/bin/busybox\"\n",
+        "image = \"{}\"\nplatforms = [\"linux/arm64\"]\n[[file]]\npath = \"/bin/busybox\"\n\
+         [audit]\nelf = \"warn\"\n",
         image("foreign-binary")
     );
     let s = spec("warn", &text);

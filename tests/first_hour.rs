@@ -388,7 +388,8 @@ fn every_count_agrees_from_the_live_lines_to_json_junit_and_github() {
             "linux/amd64,linux/arm64,linux/s390x",
             (10, 8, 2),
         ),
-        ("mislabelled", "linux/amd64,linux/arm64", (8, 6, 2)),
+        // Its arm64 entry's busybox is amd64: the default (`error`) ELF audit fails it too.
+        ("mislabelled", "linux/amd64,linux/arm64", (8, 5, 2)),
     ] {
         let (planned, passed, not_run) = want;
         let out_dir = tempfile::tempdir().expect("temp dir");
@@ -431,7 +432,8 @@ fn every_count_agrees_from_the_live_lines_to_json_junit_and_github() {
             let (pass, fail) = (n(5), n(4));
             if line.starts_with("linux/arm64") {
                 assert!(line.ends_with("ERROR"), "{tag}: {line}");
-                assert_eq!(fail, not_run, "{tag}: {line}");
+                let audit_failed = usize::from(tag == "mislabelled");
+                assert_eq!(fail, not_run + audit_failed, "{tag}: {line}");
             } else {
                 assert_eq!((pass, fail), (4, 0), "{tag}: {line}");
             }

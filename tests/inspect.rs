@@ -51,7 +51,8 @@ fn inspect_json_digests_equal_what_skopeo_sees() {
 #[test]
 fn inspect_flags_a_mislabelled_entry() {
     let r = run(&["inspect", &image("mislabelled")]);
-    assert_eq!(r.code, 0, "{}", r.explain());
+    // The PROBLEM is the image's defect: exit 1, not 0.
+    assert_eq!(r.code, 1, "{}", r.explain());
     assert!(
         r.stdout.contains(
             "PROBLEM: the index lists this image as linux/arm64, but its config says linux/amd64"

@@ -41,6 +41,10 @@ pub struct ElfIdent {
     pub class: u8,
     pub endian: Endian,
     pub e_machine: u16,
+    /// `e_type`: 1 relocatable, 2 executable, 3 shared object (or PIE), 4 core.
+    pub e_type: u16,
+    /// `e_entry`: 0 when the file has no entry point (most shared libraries).
+    pub entry: u64,
     /// PT_INTERP, when the file is dynamically linked.
     pub interpreter: Option<String>,
 }
@@ -75,6 +79,17 @@ pub struct ScanOptions {
     pub elf: bool,
     /// Also keep every `/usr/share/doc/<package>/copyright` (Debian licence checks).
     pub keep_debian_copyright: bool,
+    /// Also keep the package databases that say which package owns a file (dpkg's
+    /// `/var/lib/dpkg/info/*.list`, apk's `/lib/apk/db/installed`): the ELF audit groups by them.
+    pub keep_package_db: bool,
+}
+
+/// Whether `path` is part of a package database the ELF audit reads.
+pub fn is_package_db(path: &str) -> bool {
+    path == "/lib/apk/db/installed"
+        || path
+            .strip_prefix("/var/lib/dpkg/info/")
+            .is_some_and(|n| n.ends_with(".list") && !n.contains('/'))
 }
 
 /// Whether `path` is a Debian package's copyright file.
@@ -191,6 +206,7 @@ fn scan_entries(
         if kind == EntryKind::File {
             if opts.keep_content.contains(&path)
                 || (opts.keep_debian_copyright && is_debian_copyright(&path))
+                || (opts.keep_package_db && is_package_db(&path) && size <= opts.max_content)
             {
                 if size > opts.max_content {
                     return Err(ScanError::TooLarge {
@@ -250,10 +266,31 @@ pub fn elf_ident(data: &[u8]) -> Option<ElfIdent> {
         2 => Endian::Big,
         _ => return None,
     };
-    let raw = [data[18], data[19]];
-    let e_machine = match endian {
-        Endian::Little => u16::from_le_bytes(raw),
-        Endian::Big => u16::from_be_bytes(raw),
+    let u16_at = |at: usize| {
+        let raw = [data[at], data[at + 1]];
+        match endian {
+            Endian::Little => u16::from_le_bytes(raw),
+            Endian::Big => u16::from_be_bytes(raw),
+        }
+    };
+    let (e_type, e_machine) = (u16_at(16), u16_at(18));
+    // e_entry follows e_version (offset 24): 4 bytes in ELF32, 8 in ELF64.
+    let entry = match (data[4], data.get(24..32)) {
+        (1, Some(b)) => {
+            let raw = [b[0], b[1], b[2], b[3]];
+            u64::from(match endian {
+                Endian::Little => u32::from_le_bytes(raw),
+                Endian::Big => u32::from_be_bytes(raw),
+            })
+        }
+        (2, Some(b)) => {
+            let raw = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+            match endian {
+                Endian::Little => u64::from_le_bytes(raw),
+                Endian::Big => u64::from_be_bytes(raw),
+            }
+        }
+        _ => 0,
     };
     let (class, interpreter) = match data[4] {
         1 => (
@@ -270,6 +307,8 @@ pub fn elf_ident(data: &[u8]) -> Option<ElfIdent> {
         class,
         endian,
         e_machine,
+        e_type,
+        entry,
         interpreter,
     })
 }
@@ -354,6 +393,7 @@ mod tests {
             max_content: 1024,
             elf: true,
             keep_debian_copyright: false,
+            keep_package_db: false,
         };
         for blob in [tar, gz, zst] {
             let layer = scan(blob.as_slice(), &opts).expect("scan");
@@ -396,6 +436,7 @@ mod tests {
             max_content: 1024,
             elf: false,
             keep_debian_copyright: false,
+            keep_package_db: false,
         };
         assert!(matches!(
             scan(tar.as_slice(), &opts),

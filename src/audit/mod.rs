@@ -190,6 +190,7 @@ pub async fn audit(
         max_content: MAX_CONTENT,
         elf: checks.audit.elf != ElfLevel::Off,
         keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
+        keep_package_db: checks.audit.elf != ElfLevel::Off,
     };
     let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(unique)
         .map(|(digest, size)| {
@@ -384,6 +385,7 @@ async fn bytes_at(
         max_content: MAX_CONTENT,
         elf: false,
         keep_debian_copyright: false,
+        keep_package_db: false,
     };
     let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;
     Ok(again

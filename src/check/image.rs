@@ -14,13 +14,10 @@ use oci_spec::image::ImageConfiguration;
 use super::output;
 use crate::arch::{self, ArchDef, Endian};
 use crate::audit::fs::{Lookup, MergedFs};
-use crate::audit::layer::{ElfIdent, Entry, EntryKind};
+use crate::audit::layer::{Entry, EntryKind};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, StreamExpect};
-
-/// A platform with more mismatched ELF files than this lists the first ones and a count.
-const MAX_ELF_MISMATCHES: usize = 100;
 
 /// One image check of one platform.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +84,7 @@ impl ImageCheck<'_> {
         match self {
             ImageCheck::File(f) => file(f, image.fs, image.content),
             ImageCheck::Metadata(m) => metadata(m, image.config),
-            ImageCheck::Elf(a) => elf(image.platform, image.fs, a),
+            ImageCheck::Elf(a) => super::elf::elf(image.platform, image.fs, Some(image.config), a),
         }
     }
 }
@@ -436,68 +433,6 @@ pub fn describe(class: u8, endian: Endian, e_machine: u16) -> String {
         ),
         None => format!("{class}-bit {order} e_machine {e_machine}"),
     }
-}
-
-fn matches_arch(ident: &ElfIdent, arch: &ArchDef) -> bool {
-    ident.class == arch.class && ident.endian == arch.endian && ident.e_machine == arch.e_machine
-}
-
-/// Every ELF file of the merged filesystem whose architecture is not the platform's, and every
-/// dynamically linked one whose interpreter the image lacks. Paths matching `allow` are skipped.
-pub fn elf(platform: &Platform, fs: &MergedFs, settings: &AuditSettings) -> Vec<Mismatch> {
-    let Some(arch) = expected_arch(platform) else {
-        return vec![mismatch(
-            "architecture",
-            format!("an architecture archsmoke knows for {platform}"),
-            "unknown: add it to qemu/binfmt.toml to audit its executables",
-        )];
-    };
-    let expected = describe(arch.class, arch.endian, arch.e_machine);
-    let mut out = Vec::new();
-    let mut more = 0usize;
-    let mut push = |m: Mismatch, out: &mut Vec<Mismatch>| {
-        if out.len() < MAX_ELF_MISMATCHES {
-            out.push(m);
-        } else {
-            more += 1;
-        }
-    };
-    let elves = fs
-        .entries()
-        .filter_map(|(_, e): (usize, &Entry)| e.elf.as_ref().map(|i| (e, i)))
-        .filter(|(e, _)| !settings.allow_set.is_match(&e.path));
-    for (e, ident) in elves {
-        if !matches_arch(ident, arch) {
-            push(
-                mismatch(
-                    format!("elf {}", e.path),
-                    expected.clone(),
-                    describe(ident.class, ident.endian, ident.e_machine),
-                ),
-                &mut out,
-            );
-        }
-        if let Some(interp) = &ident.interpreter
-            && !matches!(fs.lookup(interp, true), Lookup::Found { .. })
-        {
-            push(
-                mismatch(
-                    format!("interpreter of {}", e.path),
-                    format!("{interp} in the image"),
-                    "missing: the dynamically linked executable cannot start",
-                ),
-                &mut out,
-            );
-        }
-    }
-    if more > 0 {
-        out.push(mismatch(
-            "more",
-            "no further mismatches",
-            format!("{more} more not listed"),
-        ));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::arch::Endian;
-use crate::audit::layer::{ElfIdent, Entry, EntryKind, Layer};
+use crate::audit::layer::{Entry, EntryKind, Layer};
 
 fn entry(path: &str, kind: EntryKind) -> Entry {
     Entry {
@@ -48,15 +47,6 @@ fn file_check(path: &str) -> FileCheck {
 
 fn checks(found: &[Mismatch]) -> Vec<&str> {
     found.iter().map(|m| m.check.as_str()).collect()
-}
-
-fn elf(class: u8, endian: Endian, e_machine: u16, interpreter: Option<&str>) -> ElfIdent {
-    ElfIdent {
-        class,
-        endian,
-        e_machine,
-        interpreter: interpreter.map(str::to_owned),
-    }
 }
 
 fn busybox_image() -> MergedFs {
@@ -204,72 +194,12 @@ fn platform(arch: &str) -> Platform {
 }
 
 #[test]
-fn elf_finds_foreign_executables_and_missing_interpreters() {
-    let mut native = entry("/bin/busybox", EntryKind::File);
-    native.elf = Some(elf(64, Endian::Little, 183, None));
-    let mut foreign = entry("/usr/bin/tool", EntryKind::File);
-    foreign.elf = Some(elf(64, Endian::Little, 62, None));
-    let mut dynamic = entry("/usr/bin/app", EntryKind::File);
-    dynamic.elf = Some(elf(
-        64,
-        Endian::Little,
-        183,
-        Some("/lib/ld-linux-aarch64.so.1"),
-    ));
-    let mut allowed = entry("/opt/x86/helper", EntryKind::File);
-    allowed.elf = Some(elf(64, Endian::Little, 62, None));
-    let image = fs(vec![native, foreign, dynamic, allowed]);
-    let settings =
-        AuditSettings::new(ElfLevel::Error, vec!["/opt/x86/**".into()]).expect("allow globs");
-
-    // In path order.
-    let found = super::elf(&platform("arm64"), &image, &settings);
-    assert_eq!(
-        checks(&found),
-        ["interpreter of /usr/bin/app", "elf /usr/bin/tool"]
-    );
-    assert_eq!(
-        found[1].expected,
-        "64-bit little-endian arm64 (aarch64, e_machine 183)"
-    );
-    assert_eq!(
-        found[1].actual,
-        "64-bit little-endian amd64 (x86_64, e_machine 62)"
-    );
-
-    let found = super::elf(&platform("riscv128"), &image, &settings);
-    assert_eq!(checks(&found), ["architecture"]);
-}
-
-#[test]
-fn elf_lists_the_first_mismatches_and_counts_the_rest() {
-    let entries = (0..MAX_ELF_MISMATCHES + 7)
-        .map(|i| {
-            let mut e = entry(&format!("/bin/x{i:03}"), EntryKind::File);
-            e.elf = Some(elf(32, Endian::Big, 2, None));
-            e
-        })
-        .collect();
-    let found = super::elf(&platform("amd64"), &fs(entries), &AuditSettings::default());
-    assert_eq!(found.len(), MAX_ELF_MISMATCHES + 1);
-    let last = found.last().expect("the count");
-    assert_eq!(
-        (last.check.as_str(), last.actual.as_str()),
-        ("more", "7 more not listed")
-    );
-    assert_eq!(
-        describe(32, Endian::Big, 2),
-        "32-bit big-endian e_machine 2"
-    );
-}
-
-#[test]
 fn one_list_gives_names_order_layers_and_levels() {
     let mut only_arm = file_check("/lib/ld-linux-aarch64.so.1");
     only_arm.platforms = Some(vec![platform("arm64")]);
     let files = vec![file_check("/bin/sh"), only_arm];
     let meta = MetadataCheck::default();
-    let warn = AuditSettings::default();
+    let warn = AuditSettings::new(ElfLevel::Warn, Vec::new()).expect("settings");
     let names = |list: &[ImageCheck<'_>]| list.iter().map(ImageCheck::name).collect::<Vec<_>>();
 
     let amd = for_platform(&files, Some(&meta), &warn, &platform("amd64"));

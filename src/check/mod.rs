@@ -1,9 +1,10 @@
 //! Every check archsmoke makes, as pure functions: captured results and image contents in, the
-//! expectations that did not hold out. Three kinds, one module each:
+//! expectations that did not hold out. One module each:
 //!
 //! - [`output`]: a container test's exit code, stdout and stderr against its `[[test]]`;
 //! - [`image`]: a platform's files, config and ELF executables against `[[file]]`, `[metadata]`
 //!   and `[audit]`, listed once per platform by [`image::for_platform`];
+//! - [`elf`]: the ELF audit, which files a platform could not run (called by [`image`]);
 //! - [`across`]: one test's results compared over platforms (`same_output`).
 //!
 //! Checks never do I/O and know nothing of the engine or the registry: the runner hands them
@@ -11,6 +12,7 @@
 //! filesystem.
 
 pub mod across;
+pub mod elf;
 pub mod image;
 pub mod output;
 pub mod service;

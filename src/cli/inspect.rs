@@ -14,6 +14,12 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
         .entries
         .iter()
         .any(|e| e.config_platform.is_none() && e.problem.is_some());
+    // A readable entry with a PROBLEM (its config contradicts the index) is the image's defect,
+    // which the exit-code contract gives 1, as `run` and `audit` do for it.
+    let defective = report
+        .entries
+        .iter()
+        .any(|e| e.config_platform.is_some() && e.problem.is_some());
     if args.json {
         println!("{}", render_json(&report));
     } else {
@@ -22,6 +28,8 @@ pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Dia
     }
     Ok(if unreadable {
         exit::INFRASTRUCTURE
+    } else if defective {
+        exit::TEST_FAILED
     } else {
         exit::SUCCESS
     })

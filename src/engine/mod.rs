@@ -16,6 +16,7 @@ pub mod endpoint;
 mod exec;
 mod service;
 mod ssh;
+mod start_error;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -111,6 +112,9 @@ pub enum EngineError {
     Pull { reference: String, detail: String },
     #[error("the engine failed to {op}: {detail}")]
     Operation { op: &'static str, detail: String },
+    /// The container's command is not in the image: the image's defect, not the engine's.
+    #[error("the image has no program {program}: the container could not start it ({detail})")]
+    MissingProgram { program: String, detail: String },
 }
 
 impl EngineError {
@@ -126,6 +130,11 @@ impl EngineError {
             }
             EngineError::Operation { .. } => {
                 "check the engine's log (`journalctl -u docker`)".into()
+            }
+            EngineError::MissingProgram { .. } => {
+                "install the program in the image, or correct the command's path or the \
+                 image's PATH"
+                    .into()
             }
         }
     }
@@ -660,7 +669,17 @@ impl Engine {
             self.docker
                 .start_container(id, None::<StartContainerOptions>),
         )
-        .await?;
+        .await
+        .map_err(|e| match &e {
+            EngineError::Operation { detail, .. } => match start_error::missing_program(detail) {
+                Some(program) => EngineError::MissingProgram {
+                    program,
+                    detail: detail.clone(),
+                },
+                None => e,
+            },
+            _ => e,
+        })?;
         let deadline = tokio::time::Instant::now() + request.timeout;
         let mut stdout = Capture::new(request.output_limit);
         let mut stderr = Capture::new(request.output_limit);

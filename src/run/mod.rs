@@ -575,6 +575,17 @@ fn record(
                 };
             }
         }
+        // A command the image lacks is the image's defect: a failed test, not an engine error.
+        Err(EngineError::MissingProgram { program, .. }) => {
+            report.status = TestStatus::Failed;
+            report.mismatches.push(Mismatch {
+                check: "command".into(),
+                expected: format!("{program} in the image"),
+                actual: "missing: the image has no such program (a defect of the image, not of \
+                         the engine); install it or correct the command's path"
+                    .into(),
+            });
+        }
         Err(e) => {
             report.status = TestStatus::Error;
             report.error = Some(format!("{e} ({})", e.hint()));

@@ -174,7 +174,9 @@ impl AuditSettings {
 impl Default for AuditSettings {
     fn default() -> Self {
         AuditSettings {
-            elf: ElfLevel::Warn,
+            // Findings are programs and libraries the platform cannot run (check::elf), so a
+            // finding is a defect: it fails unless the spec says `warn`.
+            elf: ElfLevel::Error,
             allow: Vec::new(),
             allow_set: GlobSet::empty(),
         }
@@ -469,7 +471,7 @@ impl Validator<'_> {
         };
         let raw = raw.into_inner();
         let elf = match &raw.elf {
-            None => ElfLevel::Warn,
+            None => ElfLevel::Error,
             Some(e) => match e.get_ref().as_str() {
                 "off" => ElfLevel::Off,
                 "warn" => ElfLevel::Warn,
@@ -477,7 +479,7 @@ impl Validator<'_> {
                 other => {
                     return Err(self
                         .err(e, format!("unknown audit level `{other}`"))
-                        .with_hint("use \"off\", \"warn\" (the default) or \"error\""));
+                        .with_hint("use \"off\", \"warn\" or \"error\" (the default)"));
                 }
             },
         };
@@ -523,7 +525,7 @@ mod tests {
         assert_eq!(spec.files[0].mode, Some(0o755));
         let meta = spec.metadata.expect("metadata");
         assert_eq!(meta.exposed_ports, Some(vec!["8080/tcp".to_owned()]));
-        assert_eq!(spec.audit.elf, ElfLevel::Warn);
+        assert_eq!(spec.audit.elf, ElfLevel::Error);
     }
 
     #[test]

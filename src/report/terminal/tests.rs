@@ -143,3 +143,38 @@ fn the_summary_says_where_the_time_went_and_skips_phases_never_reached() {
     assert!(text.ends_with("containers 40.1s\n"), "{text}");
     assert!(!render(&fixtures::all_passing(), true).contains("time:"));
 }
+
+/// A static image check (the ELF audit) that fails on an emulated platform and passes on the
+/// native one says nothing about emulation: only container tests are listed.
+#[test]
+fn image_checks_are_never_failures_only_under_emulation() {
+    let audit = |status: TestStatus| TestReport {
+        command: None,
+        timeout: std::time::Duration::ZERO,
+        status,
+        ..fixtures::passed("audit elf", "", 5)
+    };
+    let report = fixtures::run(vec![
+        fixtures::platform_report(
+            "linux/amd64",
+            1,
+            Some(fixtures::native()),
+            vec![fixtures::passed("cpu", "x", 10), audit(TestStatus::Passed)],
+        ),
+        fixtures::platform_report(
+            "linux/arm64",
+            2,
+            Some(fixtures::emulated("aarch64")),
+            vec![
+                fixtures::failed("cpu", 1, "y", Vec::new()),
+                audit(TestStatus::Failed),
+            ],
+        ),
+    ]);
+    let text = render(&report, false);
+    assert!(
+        text.contains("failed only under emulation (passed natively): cpu on linux/arm64\n"),
+        "{text}"
+    );
+    assert!(!text.contains("audit elf on linux/arm64"), "{text}");
+}

@@ -1,0 +1,195 @@
+//! End to end on the real images of the test bed (`archsmoke/real`, made by
+//! tests/testbed/real-images.sh from Debian bookworm packages): the ELF audit reports nothing on
+//! legitimate foreign content (libc6-i386, libc6-x32, a cross toolchain, valgrind's x86 helpers,
+//! Go's test data, QEMU's firmware, multiarch libc6:armhf) and still catches the planted defects;
+//! a wrong-architecture program fails the run by default; the images themselves work (numpy under
+//! QEMU); a missing command is blamed on the image.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::{json_report, platform, run, spec};
+
+const REAL: &str = "archsmoke/real";
+
+/// A real image's reference; fails loudly when the test bed does not have it.
+fn real(tag: &str) -> String {
+    let registry = common::registry();
+    let url = format!("http://{registry}/v2/{REAL}/tags/list");
+    let out = Command::new("curl")
+        .args(["-fsS", "-m", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
+        "the test registry at {registry} has no {REAL}:{tag} ({}): run `sudo tests/testbed/up.sh` \
+         (ensure_real_images) first",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    format!("{registry}/{REAL}:{tag}")
+}
+
+fn test<'a>(platform: &'a Value, name: &str) -> &'a Value {
+    platform["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name} in {platform:#}"))
+}
+
+fn mismatch_checks(test: &Value) -> Vec<String> {
+    test["mismatches"]
+        .as_array()
+        .expect("mismatches")
+        .iter()
+        .map(|m| m["check"].as_str().expect("check").to_owned())
+        .collect()
+}
+
+fn audit_json(tag: &str) -> (i32, Value) {
+    let r = run(&["audit", &real(tag), "--json"]);
+    let report: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{tag}: no JSON on stdout ({e}): {}", r.explain()));
+    (r.code, report)
+}
+
+/// On today's main the amd64 kitchen gave hundreds of findings (i386, x32, the arm64 cross
+/// libraries, valgrind, Go's .syso and test data, QEMU firmware) and the arm64 one 272 (armhf).
+#[test]
+fn legitimate_foreign_content_audits_clean() {
+    for tag in ["kitchen", "python", "nginx"] {
+        let (code, report) = audit_json(tag);
+        for p in ["linux/amd64", "linux/arm64"] {
+            let elf = test(platform(&report, p), "audit elf");
+            assert_eq!(
+                mismatch_checks(elf),
+                Vec::<String>::new(),
+                "{tag} {p}: {elf:#}"
+            );
+            assert_eq!(elf["status"], "passed", "{tag} {p}");
+        }
+        assert_eq!(code, 0, "{tag}: {report:#}");
+    }
+}
+
+#[test]
+fn every_planted_defect_is_still_caught_and_ranked_first() {
+    let (code, report) = audit_json("kitchen-defects");
+    assert_eq!(code, 1, "{report:#}");
+    let arm = test(platform(&report, "linux/arm64"), "audit elf");
+    assert_eq!(arm["status"], "failed");
+    assert_eq!(
+        mismatch_checks(arm),
+        [
+            "elf /usr/local/bin/busybox",
+            "elf /usr/local/bin/python3.11"
+        ],
+        "{arm:#}"
+    );
+    let actual = arm["mismatches"][0]["actual"].as_str().expect("actual");
+    assert!(
+        actual.contains("amd64") && actual.contains("a program on PATH"),
+        "{actual}"
+    );
+    let amd = test(platform(&report, "linux/amd64"), "audit elf");
+    assert_eq!(amd["status"], "passed", "{amd:#}");
+}
+
+/// The headline case: a static amd64 busybox in the arm64 image runs (natively, on an amd64
+/// host) and passed the run at the old default `elf = "warn"`; it fails now, and `warn` is still
+/// there for whoever chooses it.
+#[test]
+fn a_wrong_architecture_program_fails_the_run_by_default() {
+    let body = |audit: &str| {
+        format!(
+            r#"
+image = "{}"
+platforms = ["linux/arm64"]
+[[test]]
+name = "busybox"
+command = ["/usr/local/bin/busybox", "true"]
+{audit}
+"#,
+            real("kitchen-defects")
+        )
+    };
+    let s = spec("headline", &body(""));
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let report = json_report(&json);
+    let arm = platform(&report, "linux/arm64");
+    assert_eq!(test(arm, "busybox")["status"], "passed", "{arm:#}");
+    assert_eq!(test(arm, "audit elf")["status"], "failed", "{arm:#}");
+    assert!(
+        r.stdout.contains("elf /usr/local/bin/busybox"),
+        "{}",
+        r.explain()
+    );
+
+    let s = spec("headline-warn", &body("[audit]\nelf = \"warn\"\n"));
+    let r = run(&["run", s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stdout.contains("audit elf passed with warnings"),
+        "{}",
+        r.explain()
+    );
+}
+
+/// The fixture is a working interpreter with a C extension on both architectures.
+#[test]
+fn numpy_runs_on_amd64_and_under_qemu_on_arm64() {
+    let text = format!(
+        r#"
+image = "{}"
+[[test]]
+name = "numpy"
+command = ["python3", "-c", "import numpy; print(numpy.ones((3, 3)).dot(numpy.ones(3)).sum())"]
+stdout = "9.0\n"
+timeout = "120s"
+"#,
+        real("python")
+    );
+    let s = spec("numpy", &text);
+    let r = run(&["run", s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+/// A command the image does not have is the image's defect: exit 1 and a message that says so,
+/// not exit 3 and "check the engine's log".
+#[test]
+fn a_missing_command_is_a_failed_test_not_an_engine_error() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+[[test]]
+name = "missing"
+command = ["/usr/bin/httpd-not-here"]
+"#,
+        real("nginx")
+    );
+    let s = spec("missing", &text);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert!(
+        r.stdout.contains("/usr/bin/httpd-not-here in the image")
+            && !r.stdout.contains("journalctl"),
+        "{}",
+        r.explain()
+    );
+    let report = json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(
+            test(platform(&report, p), "missing")["status"],
+            "failed",
+            "{p}"
+        );
+    }
+}
