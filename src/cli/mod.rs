@@ -108,6 +108,9 @@ pub struct VerifyArgs {
     /// The JSON report of the run (or of `archsmoke merge`) that tested its children.
     #[arg(long, value_name = "REPORT.json")]
     report: PathBuf,
+    /// Passed tests each child needs of its own in the report.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    min_tests: usize,
 }
 
 #[derive(Debug, Args)]

@@ -143,3 +143,23 @@ fn the_summary_says_where_the_time_went_and_skips_phases_never_reached() {
     assert!(text.ends_with("containers 40.1s\n"), "{text}");
     assert!(!render(&fixtures::all_passing(), true).contains("time:"));
 }
+
+#[test]
+fn a_platform_that_ran_nothing_says_not_tested_in_the_matrix_list_and_verdict() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let text = render(&report, false);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("linux/amd64"))
+        .expect("amd64 row");
+    assert!(row.ends_with("NOT TESTED"), "{text}");
+    assert!(
+        text.contains("FAILED (not every platform was tested): 1/2 platforms passed, 1 NOT TESTED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not tested:\n  linux/amd64 no test or image check ran on linux/amd64"),
+        "{text}"
+    );
+}
