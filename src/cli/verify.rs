@@ -9,7 +9,10 @@ use crate::exit;
 use crate::image::ImageSource;
 
 pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let report = crate::report::read::read_wire(&args.report).map_err(|e| {
+    let Some(report_path) = &args.report else {
+        return super::verify_attestations::verify(args).await;
+    };
+    let report = crate::report::read::read_wire(report_path).map_err(|e| {
         Diagnostic::usage(e.to_string()).with_hint("give the file `archsmoke run --json` wrote")
     })?;
     let fail = |e: crate::image::ImageError| {
@@ -46,7 +49,7 @@ pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diag
             children.len(),
             args.list,
             list.digest,
-            args.report.display()
+            report_path.display()
         );
     } else {
         println!(
@@ -54,7 +57,7 @@ pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diag
             children.len(),
             args.list,
             list.digest,
-            args.report.display()
+            report_path.display()
         );
     }
     for c in &children {
