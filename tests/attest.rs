@@ -231,6 +231,58 @@ fn attested_children_verify_and_wrong_key_expired_and_emulated_only_are_refused(
         "{out}"
     );
 
+    // What someone with push rights but not the key can attach to amd64: arm64's genuine
+    // envelope (a statement for another digest), and amd64's with its payload edited.
+    let arm = common::platform(&doc, "linux/arm64");
+    let arm_hex = arm["entry"]["digest"]
+        .as_str()
+        .expect("arm64 digest")
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let arm_envelope =
+        std::fs::read(statements.join(format!("linux-arm64.{}.dsse.json", &arm_hex[..12])))
+            .expect("arm64 envelope");
+    let mut edited = envelope.clone();
+    let body = String::from_utf8(payload.clone()).expect("utf-8");
+    edited["payload"] = b64
+        .encode(body.replace("\"native\":true", "\"native\":false"))
+        .into();
+    assert_ne!(edited, envelope, "the edit changed the payload");
+    for forged in [arm_envelope, serde_json::to_vec(&edited).expect("json")] {
+        attach(repo, hex, &forged);
+    }
+    let v = verify(&["--key", &public, "--platform", "linux/amd64"]);
+    // The genuine attestation still vouches; the forged ones are not what it rests on.
+    assert_eq!(v.code, 0, "{}", v.explain());
+    let only_forged = {
+        // Drop the genuine entry from the referrers index: only the two forgeries remain.
+        let index = registry_get(&format!("{repo}:sha256-{hex}"));
+        let mut index: serde_json::Value = serde_json::from_slice(&index).expect("index");
+        index["manifests"]
+            .as_array_mut()
+            .expect("manifests")
+            .remove(0);
+        put(
+            &format!("{repo}/manifests/sha256-{hex}"),
+            "application/vnd.oci.image.index.v1+json",
+            &serde_json::to_vec(&index).expect("json"),
+        );
+        verify(&["--key", &public, "--platform", "linux/amd64"])
+    };
+    assert_eq!(only_forged.code, 1, "{}", only_forged.explain());
+    assert!(
+        only_forged.stdout.contains(&format!(
+            "the statement is for sha256:{arm_hex}, not for this digest"
+        )),
+        "{}",
+        only_forged.explain()
+    );
+    assert!(
+        only_forged.stdout.contains("signature does not verify"),
+        "{}",
+        only_forged.explain()
+    );
+
     // A child nobody attested is refused by name.
     let v = go(&[
         "verify",
@@ -247,5 +299,151 @@ fn attested_children_verify_and_wrong_key_expired_and_emulated_only_are_refused(
             .contains("no archsmoke attestation refers to this digest"),
         "{}",
         v.explain()
+    );
+}
+
+fn registry_url(path: &str) -> String {
+    // `REGISTRY/REPO:TAG` or `REGISTRY/REPO/manifests/...`: the repository's v2 URL.
+    let rest = path
+        .strip_prefix(&format!("{}/", registry()))
+        .expect("a reference on the test registry");
+    match rest.split_once(':') {
+        Some((repo, tag)) => format!("http://{}/v2/{repo}/manifests/{tag}", registry()),
+        None => format!("http://{}/v2/{rest}", registry()),
+    }
+}
+
+fn registry_get(reference: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-fsS", "-H"])
+        .arg(
+            "Accept: application/vnd.oci.image.index.v1+json, \
+             application/vnd.oci.image.manifest.v1+json, \
+             application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .arg(registry_url(reference))
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "GET {reference}: {out:?}");
+    out.stdout
+}
+
+fn put(path: &str, kind: &str, body: &[u8]) -> String {
+    use std::io::Write;
+    let url = if path.starts_with("http") {
+        path.to_owned()
+    } else {
+        registry_url(path)
+    };
+    let mut child = Command::new("curl")
+        .args(["-fsS", "-i", "-X", "PUT", "-H"])
+        .arg(format!("Content-Type: {kind}"))
+        .args(["--data-binary", "@-"])
+        .arg(&url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body)
+        .expect("write");
+    let out = child.wait_with_output().expect("curl");
+    assert!(out.status.success(), "PUT {url}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Attaches `layer` as an attestation artifact to `subject_hex` of `repo`, the way any client
+/// with push rights can (blob upload, manifest, referrers tag extended): test scaffolding that
+/// plays the forger.
+fn attach(repo: &str, subject_hex: &str, layer: &[u8]) {
+    let repo_path = repo
+        .strip_prefix(&format!("{}/", registry()))
+        .expect("test registry");
+    let upload = |bytes: &[u8]| -> String {
+        let digest = format!("sha256:{}", sha256(bytes));
+        let out = Command::new("curl")
+            .args(["-fsS", "-i", "-X", "POST"])
+            .arg(format!(
+                "http://{}/v2/{repo_path}/blobs/uploads/",
+                registry()
+            ))
+            .output()
+            .expect("curl runs");
+        let head = String::from_utf8_lossy(&out.stdout).into_owned();
+        let location = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no upload location: {head}"));
+        let location = if location.starts_with('/') {
+            format!("http://{}{location}", registry())
+        } else {
+            location
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        put(
+            &format!("{location}{sep}digest={digest}"),
+            "application/octet-stream",
+            bytes,
+        );
+        digest
+    };
+    let empty = upload(b"{}");
+    let layer_digest = upload(layer);
+    let subject = format!("sha256:{subject_hex}");
+    let subject_manifest = registry_get(&format!("{repo}:{subject}"));
+    let subject_type = serde_json::from_slice::<serde_json::Value>(&subject_manifest)
+        .expect("subject manifest")["mediaType"]
+        .as_str()
+        .expect("media type")
+        .to_owned();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.in-toto+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json",
+                    "digest": layer_digest, "size": layer.len()}],
+        "subject": {"mediaType": subject_type, "digest": subject,
+                    "size": subject_manifest.len()},
+    });
+    let body = serde_json::to_vec(&manifest).expect("json");
+    let digest = format!("sha256:{}", sha256(&body));
+    let manifests = format!("http://{}/v2/{repo_path}/manifests", registry());
+    put(
+        &format!("{manifests}/{digest}"),
+        "application/vnd.oci.image.manifest.v1+json",
+        &body,
+    );
+    let tag = format!("{repo}:sha256-{subject_hex}");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&registry_get(&tag)).expect("referrers index");
+    index["manifests"]
+        .as_array_mut()
+        .expect("manifests")
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": digest,
+            "size": body.len(),
+            "artifactType": "application/vnd.in-toto+json",
+        }));
+    put(
+        &format!("{manifests}/sha256-{subject_hex}"),
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).expect("json"),
     );
 }

@@ -102,7 +102,7 @@ impl SigningKey {
         }
         let (label, der) = pem_block(text, &["PRIVATE KEY", "EC PRIVATE KEY"])?;
         if label == "EC PRIVATE KEY" {
-            return EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SIGNING_ALG, &der)
+            return EcdsaKeyPair::from_private_key_der(ECDSA_P256_SIGNING_ALG, &der)
                 .map(SigningKey::EcdsaP256)
                 .map_err(|e| format!("not an ECDSA P-256 key: {e}"));
         }
@@ -111,7 +111,7 @@ impl SigningKey {
                 .map(SigningKey::Ed25519)
                 .map_err(|e| format!("not a usable Ed25519 key: {e}"))
         } else if contains(&der, OID_P256) {
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SIGNING_ALG, &der)
+            EcdsaKeyPair::from_pkcs8(ECDSA_P256_SIGNING_ALG, &der)
                 .map(SigningKey::EcdsaP256)
                 .map_err(|e| format!("not a usable ECDSA P-256 key: {e}"))
         } else {
