@@ -17,6 +17,7 @@
 //! and nothing else (`tests/layering.rs` holds the code to these rules).
 
 pub mod arch;
+pub mod attest;
 pub mod audit;
 pub mod check;
 pub mod cli;

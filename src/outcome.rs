@@ -46,7 +46,7 @@ pub struct RunReport {
 }
 
 /// One test of a platform compared natively and emulated, where the two disagree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct EmulationDifference {
     pub platform: Platform,
     pub test: String,
@@ -291,19 +291,92 @@ impl PlatformReport {
             .is_some_and(|p| p.kind == ProblemKind::NotTested)
     }
 
-    /// The platform passed: no problem, and every test passed.
+    /// The platform passed: no problem, at least one result of its own, and every test passed.
+    /// A platform that ran nothing did not pass (see [`PlatformReport::untested`]).
     pub fn ok(&self) -> bool {
-        self.problem.is_none() && self.tests.iter().all(|t| t.status == TestStatus::Passed)
+        self.problem.is_none()
+            && !self.tests.is_empty()
+            && self.tests.iter().all(|t| t.status == TestStatus::Passed)
+    }
+
+    /// Selected, yet not one result of its own: every test was limited to other platforms
+    /// (`platforms = [...]` on each `[[test]]`) and no image check applied. Unlike
+    /// [`PlatformReport::skipped`] nobody chose this, so it is not a pass: the run's exit code
+    /// counts it as a failure of the gate (see [`RunReport::exit_code`]).
+    pub fn untested(&self) -> bool {
+        self.problem.is_none() && self.counted() == 0
+    }
+
+    /// Why an untested platform proves nothing, and what to do: the same words in every report.
+    pub fn untested_problem(&self) -> Problem {
+        Problem {
+            kind: ProblemKind::NotTested,
+            message: format!(
+                "no test or image check ran on {}: every [[test]] is limited to other platforms \
+                 and no image check applies, so nothing shows that the image works there",
+                self.platform
+            ),
+            hint: Some(format!(
+                "add a test that runs on {0} (or turn an image check on), or leave {0} out of the \
+                 run on purpose: the spec's top-level `platforms = [...]` or `--platform`",
+                self.platform
+            )),
+        }
+    }
+
+    /// The platform's verdict, the one classification every report words in its own way.
+    pub fn verdict(&self) -> PlatformVerdict {
+        let defect = self.problem.as_ref().is_some_and(|pr| pr.kind.is_defect());
+        if self.skipped() {
+            PlatformVerdict::Skipped
+        } else if defect || self.failed() > 0 {
+            PlatformVerdict::Failed
+        } else if self.problem.is_some()
+            || self.count(TestStatus::Error) + self.count(TestStatus::NotRun) > 0
+        {
+            PlatformVerdict::Error
+        } else if self.untested() {
+            PlatformVerdict::NotTested
+        } else {
+            PlatformVerdict::Passed
+        }
+    }
+}
+
+/// What a platform's row amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformVerdict {
+    /// At least one result, all passed, no problem.
+    Passed,
+    /// The image is proven wrong there: a failed or timed-out test, a missing or mislabelled
+    /// platform.
+    Failed,
+    /// Something kept it from being checked: engine, emulator, interrupt.
+    Error,
+    /// Deliberately not tested (emulation policy, `--skip-unavailable`): counts for nothing.
+    Skipped,
+    /// Selected but ran nothing of its own: not a pass (exit 1, see [`RunReport::exit_code`]).
+    NotTested,
+}
+
+impl PlatformVerdict {
+    /// The one word for it in prose and tables (`not tested`, not the JSON's `not_tested`).
+    pub fn word(self) -> &'static str {
+        match self {
+            PlatformVerdict::Passed => "passed",
+            PlatformVerdict::Failed => "failed",
+            PlatformVerdict::Error => "error",
+            PlatformVerdict::Skipped => "skipped",
+            PlatformVerdict::NotTested => "not tested",
+        }
     }
 }
 
 impl RunReport {
     /// The exit code the run deserves, by the contract in [`crate::exit`].
     pub fn exit_code(&self) -> i32 {
-        let defect = self
-            .platforms
-            .iter()
-            .any(|p| p.problem.as_ref().is_some_and(|pr| pr.kind.is_defect()) || p.failed() > 0);
+        let defect = self.defect();
         let infra = self.problem.is_some()
             || self.interrupted
             || self.platforms.iter().any(|p| {
@@ -317,9 +390,26 @@ impl RunReport {
             exit::TEST_FAILED
         } else if infra {
             exit::INFRASTRUCTURE
+        } else if self.untested() > 0 {
+            // A release gate reads exit 0 as "every platform of the image works": a platform
+            // that ran nothing proves nothing, so the gate must stop (a retry would not help,
+            // hence not 3).
+            exit::TEST_FAILED
         } else {
             exit::SUCCESS
         }
+    }
+
+    /// Whether some platform proves the image wrong (a failed test, a missing platform).
+    pub fn defect(&self) -> bool {
+        self.platforms
+            .iter()
+            .any(|p| p.problem.as_ref().is_some_and(|pr| pr.kind.is_defect()) || p.failed() > 0)
+    }
+
+    /// How many platforms were selected but ran nothing of their own.
+    pub fn untested(&self) -> usize {
+        self.platforms.iter().filter(|p| p.untested()).count()
     }
 
     /// Fill in each test's and platform's slowdown against the same tests on its engine's native
@@ -488,6 +578,33 @@ mod engine_tests {
             spec_lines: Default::default(),
             emulation_differences: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_platform_that_ran_nothing_is_not_tested_and_fails_the_gate() {
+        let passed = platform(
+            "linux/arm64",
+            "default",
+            vec![test("t", TestStatus::Passed, 1)],
+        );
+        let empty = platform("linux/amd64", "default", vec![]);
+        assert!(empty.untested() && !empty.ok());
+        assert_eq!(empty.verdict(), PlatformVerdict::NotTested);
+        assert_eq!(empty.verdict().word(), "not tested");
+        let report = run(vec![passed.clone(), empty.clone()]);
+        assert_eq!(report.untested(), 1);
+        assert_eq!(report.exit_code(), exit::TEST_FAILED);
+        // Skipped on purpose is not "ran nothing"; infrastructure still says 3.
+        let mut skipped = empty.clone();
+        skipped.problem = problem(ProblemKind::NotTested);
+        assert!(!skipped.untested());
+        assert_eq!(
+            run(vec![passed.clone(), skipped]).exit_code(),
+            exit::SUCCESS
+        );
+        let mut broken = passed.clone();
+        broken.tests[0].status = TestStatus::Error;
+        assert_eq!(run(vec![broken, empty]).exit_code(), exit::INFRASTRUCTURE);
     }
 
     #[test]

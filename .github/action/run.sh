@@ -13,6 +13,14 @@ if [[ -n ${ARCHSMOKE_ARGS:-} ]]; then
   read -r -a extra <<<"$ARCHSMOKE_ARGS"
   args+=("${extra[@]}")
 fi
+if [[ -n ${ARCHSMOKE_ATTEST_KEY:-} ]]; then
+  # The key comes from a secret: into a file only this job can read, gone when the step ends.
+  key_dir=$(umask 077 && mktemp -d "${RUNNER_TEMP:-/tmp}/archsmoke-key.XXXXXX")
+  trap 'rm -rf "$key_dir"' EXIT
+  (umask 077 && printf '%s\n' "$ARCHSMOKE_ATTEST_KEY" >"$key_dir/key.pem")
+  args+=(--attest --key "$key_dir/key.pem")
+fi
+if [[ -n ${ARCHSMOKE_ATTEST_DIR:-} ]]; then args+=(--attest-dir "$ARCHSMOKE_ATTEST_DIR"); fi
 bin=${ARCHSMOKE_BIN:-archsmoke}
 echo "+ archsmoke ${args[*]}" >&2
 status=0

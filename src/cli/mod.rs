@@ -2,6 +2,7 @@
 //! library (the run [`crate::pipeline`] for `run` and `inspect`) and writes what comes back.
 //! The exit-code policy is applied here and nowhere else.
 
+mod attest;
 mod audit;
 mod binfmt;
 mod cst;
@@ -14,6 +15,7 @@ mod merge;
 mod outputs;
 mod run;
 mod verify;
+mod verify_attestations;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -86,6 +88,9 @@ enum Command {
     /// Confirm that every child of an assembled list (`docker buildx imagetools create`) is a
     /// digest that passed in a JSON report; exit 1 naming those that did not.
     Verify(VerifyArgs),
+    /// Sign an in-toto statement per tested child digest of a JSON report and attach it in the
+    /// registry (and/or write it to --attest-dir).
+    Attest(attest::AttestArgs),
     /// Print the archsmoke TOML spec equivalent to a container-structure-test config.
     Convert(cst::ConvertArgs),
     /// Check specs and cst configs without an engine or a registry: every problem, with its
@@ -106,8 +111,44 @@ pub struct VerifyArgs {
     #[arg(value_name = "LIST")]
     list: String,
     /// The JSON report of the run (or of `archsmoke merge`) that tested its children.
-    #[arg(long, value_name = "REPORT.json")]
-    report: PathBuf,
+    #[arg(
+        long,
+        value_name = "REPORT.json",
+        required_unless_present = "attestations",
+        conflicts_with = "attestations"
+    )]
+    report: Option<PathBuf>,
+    /// Passed tests each child needs of its own (in the report, or in its attestation).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    min_tests: usize,
+    /// Verify the signed attestations attached to each child in the registry, not a report.
+    #[arg(long, requires = "key")]
+    attestations: bool,
+    /// The public key (PEM) whose signatures are trusted, with --attestations.
+    #[arg(long, value_name = "PUB.pem")]
+    key: Option<PathBuf>,
+    /// These platforms (or `all`) must have passed natively, not only under an emulator.
+    #[arg(
+        long,
+        value_name = "PLATFORM,...|all",
+        value_delimiter = ',',
+        requires = "attestations"
+    )]
+    require_native: Vec<String>,
+    /// Verify only these children, comma-separated or repeated (with --attestations).
+    #[arg(
+        long = "platform",
+        value_name = "OS/ARCH[/VARIANT]",
+        value_delimiter = ',',
+        requires = "attestations"
+    )]
+    platforms: Vec<Platform>,
+    /// Refuse attestations older than this (`7d`, `12h`), with --attestations.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "attestations")]
+    max_age: Option<std::time::Duration>,
+    /// Print the verdicts as JSON, with --attestations.
+    #[arg(long, requires = "attestations")]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +262,12 @@ pub struct RunArgs {
     /// Write the JSON report here (written even when the run fails).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// After the run, sign an in-toto statement per tested child digest with --key and attach
+    /// it in the registry (see `archsmoke attest`).
+    #[arg(long, requires = "key")]
+    attest: bool,
+    #[command(flatten)]
+    signing: attest::Signing,
     /// Write a self-contained HTML report here: matrix, time chart, test heat map, failures
     /// with diffs (written even when the run fails).
     #[arg(long, value_name = "FILE")]
@@ -361,6 +408,7 @@ pub fn main() -> i32 {
             Command::Audit(args) => audit::audit(&args, &cli.global).await,
             Command::Merge(args) => merge::merge(&args, &cli.global).await,
             Command::Verify(args) => verify::verify(&args, &cli.global).await,
+            Command::Attest(args) => attest::attest(&args, &cli.global).await,
             Command::Convert(args) => cst::convert(&args),
             Command::Validate(args) => cst::validate(&args),
             Command::Completions(args) => docs::completions(&args),

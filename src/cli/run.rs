@@ -18,7 +18,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic>
     let config = Config::load(flags(args, global)?)?;
     outputs::pause_github_commands(args.format);
     let report = pipeline::run(&config, reporter(global), Canceller::on_signals).await?;
-    finish(&report, args, global)
+    finish(&report, args, global).await
 }
 
 /// What the command line said, in the pipeline's terms.
@@ -66,11 +66,29 @@ fn reporter(global: &GlobalArgs) -> Box<dyn EventSink> {
 
 /// Write the report files (whatever the outcome: a failed run is what dashboards need most),
 /// print the summary, and return the run's exit code.
-fn finish(report: &RunReport, args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
+async fn finish(
+    report: &RunReport,
+    args: &RunArgs,
+    global: &GlobalArgs,
+) -> Result<i32, Diagnostic> {
     let files = outputs::ReportFiles {
         junit: args.junit.as_deref(),
         json: args.json.as_deref(),
         html: args.html.as_deref(),
     };
-    outputs::write(report, &files, args.format, global)
+    let code = outputs::write(report, &files, args.format, global)?;
+    if args.attest {
+        let wire = crate::report::json::wire::Report::from(report);
+        let attested = super::attest::sign_and_push(&wire, &args.signing).await;
+        // A run that passed but could not be attested has not given the gate what it needs.
+        if let Err(e) = attested {
+            eprintln!("{e}");
+            return Ok(if code == crate::exit::SUCCESS {
+                e.exit_code
+            } else {
+                code
+            });
+        }
+    }
+    Ok(code)
 }

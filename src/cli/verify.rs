@@ -1,6 +1,7 @@
 //! `archsmoke verify LIST --report REPORT.json`: confirms that every child of an assembled list
-//! passed in a run's (or a merge's) JSON report; exit 1 naming every child that did not. The
-//! rule is in [`crate::verify`].
+//! passed in a run's (or a merge's) JSON report; exit 1 naming every child that did not, with
+//! its platform and each reason. The rule is in [`crate::verify`]. Beside each verdict stand the
+//! report's image and spec digest, so that a log shows which run vouched for which bytes.
 
 use super::{GlobalArgs, VerifyArgs};
 use crate::diagnostic::Diagnostic;
@@ -8,7 +9,10 @@ use crate::exit;
 use crate::image::ImageSource;
 
 pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let report = crate::report::read::read(&args.report).map_err(|e| {
+    let Some(report_path) = &args.report else {
+        return super::verify_attestations::verify(args).await;
+    };
+    let report = crate::report::read::read_wire(report_path).map_err(|e| {
         Diagnostic::usage(e.to_string()).with_hint("give the file `archsmoke run --json` wrote")
     })?;
     let fail = |e: crate::image::ImageError| {
@@ -23,35 +27,60 @@ pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diag
         crate::redact::register([c.password.as_str()]);
     }
     let list = source.resolve().await.map_err(fail)?;
-    let bad = crate::verify::unverified(&list, &report);
-    let children = list
-        .entries
-        .iter()
-        .filter(|e| e.kind == crate::image::EntryKind::Image)
-        .count();
-    if bad.is_empty() {
+    let rules = crate::verify::Rules {
+        min_tests: args.min_tests,
+    };
+    let children = crate::verify::children(&list, &report, rules);
+    let bad = children.iter().filter(|c| !c.verified()).count();
+    let vouching = format!(
+        "report image {} ({}), spec {} ({})",
+        report.image.reference,
+        report
+            .image
+            .digest
+            .as_deref()
+            .unwrap_or("per-platform images"),
+        report.spec,
+        report.spec_digest.as_deref().unwrap_or("no spec digest")
+    );
+    if bad == 0 {
         println!(
-            "verified: all {children} child manifest(s) of {} ({}) passed in {}",
+            "verified: all {} child manifest(s) of {} ({}) passed in {}",
+            children.len(),
             args.list,
             list.digest,
-            args.report.display()
+            report_path.display()
         );
-        return Ok(exit::SUCCESS);
+    } else {
+        println!(
+            "NOT VERIFIED: {bad} of {} child manifest(s) of {} ({}) did not pass in {}:",
+            children.len(),
+            args.list,
+            list.digest,
+            report_path.display()
+        );
     }
-    println!(
-        "NOT VERIFIED: {} of {children} child manifest(s) of {} ({}) did not pass in {}:",
-        bad.len(),
-        args.list,
-        list.digest,
-        args.report.display()
-    );
-    for b in &bad {
-        let platform = b
+    for c in &children {
+        let platform = c
             .platform
             .as_ref()
             .map_or_else(|| "(no platform)".to_owned(), ToString::to_string);
-        println!("  {platform:<14} {}  {}", b.digest, b.why);
+        let verdict = if c.verified() { "verified" } else { "REFUSED" };
+        println!(
+            "  {platform:<14} {}  {verdict}  {}/{} tests passed  [{vouching}]",
+            c.digest, c.passed, c.tests
+        );
+        for why in &c.refusals {
+            println!("      refused {platform} {}: {why}", c.digest);
+        }
     }
-    println!("  = hint: test exactly these digests before assembling the list, then verify again");
+    if bad == 0 {
+        return Ok(exit::SUCCESS);
+    }
+    println!(
+        "  = hint: test exactly these digests, each with at least {} passing test(s) of its own, \
+         before assembling the list, then verify again",
+        args.min_tests
+    );
     Ok(exit::TEST_FAILED)
 }

@@ -26,6 +26,8 @@ use super::ImageError;
 use super::manifest::{ACCEPTED, MAX_MANIFEST_BYTES, sha256_digest, verify_digest};
 use crate::diagnostic::chain;
 
+pub mod referrers;
+
 /// Image configs are tiny; anything larger is refused before download.
 const MAX_CONFIG_BYTES: i64 = 8 << 20;
 

@@ -78,8 +78,14 @@ pub fn annotations(report: &RunReport) -> Vec<String> {
         ));
     }
     for p in &report.platforms {
-        if let Some(problem) = &p.problem {
-            let (level, title) = if p.skipped() {
+        let untested = p.untested().then(|| p.untested_problem());
+        if let Some(problem) = p.problem.as_ref().or(untested.as_ref()) {
+            let (level, title) = if p.untested() {
+                (
+                    "error",
+                    format!("archsmoke: {} NOT TESTED: no test ran", p.platform),
+                )
+            } else if p.skipped() {
                 ("warning", format!("archsmoke: {} not tested", p.platform))
             } else {
                 (
@@ -214,10 +220,16 @@ pub fn summary_markdown(report: &RunReport) -> String {
     let tested: Vec<&PlatformReport> = report.platforms.iter().filter(|p| !p.skipped()).collect();
     let tests: usize = tested.iter().map(|p| p.counted()).sum();
     let passed: usize = tested.iter().map(|p| p.passed()).sum();
+    let untested = report.untested();
     md.push_str(&format!(
-        "\n**{}/{} platforms passed, {passed}/{tests} tests passed in {}**\n",
+        "\n**{}/{} platforms passed{}, {passed}/{tests} tests passed in {}**\n",
         tested.iter().filter(|p| p.ok()).count(),
         tested.len(),
+        if untested > 0 {
+            format!(", {untested} NOT TESTED (not every platform was tested)")
+        } else {
+            String::new()
+        },
         secs(report.duration)
     ));
     if let Some(line) = super::service::ready_line(report) {
@@ -227,11 +239,20 @@ pub fn summary_markdown(report: &RunReport) -> String {
         md.push('\n');
         md.push_str(&chart);
     }
-    let skipped: Vec<&PlatformReport> = report.platforms.iter().filter(|p| p.skipped()).collect();
+    let skipped: Vec<&PlatformReport> = report
+        .platforms
+        .iter()
+        .filter(|p| p.skipped() || p.untested())
+        .collect();
     if !skipped.is_empty() {
         md.push_str("\n#### Not tested\n\n");
         for p in skipped {
-            let message = p.problem.as_ref().map_or("", |x| x.message.as_str());
+            let untested = p.untested().then(|| p.untested_problem());
+            let message = p
+                .problem
+                .as_ref()
+                .or(untested.as_ref())
+                .map_or("", |x| x.message.as_str());
             md.push_str(&format!(
                 "- {}: {}\n",
                 code(&p.platform.to_string()),
@@ -371,6 +392,8 @@ fn result(p: &PlatformReport) -> &'static str {
         "⏭️ not tested"
     } else if p.problem.is_some() {
         "⚠️ error"
+    } else if p.untested() {
+        "🚫 NOT TESTED"
     } else if p.ok() {
         "✅ ok"
     } else {

@@ -114,6 +114,25 @@ fn platform_suite(report: &RunReport, p: &PlatformReport) -> (TestSuite, SuiteEx
         let mut case = problem_case("platform", problem);
         case.set_classname(&classname);
         cases.push(case);
+    } else if p.untested() {
+        // A failure, not a skip: an empty suite vanishes from Jenkins' and GitLab's test
+        // views, and a skipped case reads as a choice, while the run fails its gate (exit 1)
+        // for this platform; the dashboard must show the same red the exit code means.
+        let problem = p.untested_problem();
+        let mut body = format!("not tested: {}", problem.message);
+        if let Some(hint) = &problem.hint {
+            body.push_str("\nhint: ");
+            body.push_str(hint);
+        }
+        let mut b = TestCaseBuilder::failure(
+            "not tested",
+            junit_duration(Duration::ZERO),
+            "not_tested",
+            &message(&format!("not tested: {}", problem.message)),
+        );
+        b.set_system_out(&text::block(&body, 0));
+        b.set_classname(&classname);
+        cases.push(b.build());
     }
     cases.extend(p.tests.iter().map(|t| test_case(&classname, t)));
     suite(&name, report, cases, platform_facts(report, p))

@@ -177,6 +177,11 @@ impl LiveView {
                 format!("error  {}/{} passed", r.passed(), r.counted()),
                 style(Style::new().red().bold()),
             )
+        } else if r.untested() {
+            (
+                "NOT TESTED: no test ran".to_owned(),
+                style(Style::new().red().bold()),
+            )
         } else if r.ok() {
             (
                 format!("done   {}/{} passed", r.passed(), r.counted()),

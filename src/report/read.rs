@@ -1,135 +1,13 @@
-//! Reading a JSON report back (schema version 1) into a [`RunReport`], for `archsmoke merge`:
+//! Reading a JSON report back (schema version 1) through the one wire model
+//! ([`super::json::wire`]) into a [`RunReport`], for `archsmoke merge` and `verify`:
 //! the wire format is the contract between CI shards, so merge reads exactly what `--json`
 //! writes and renders it with the same reporters a run uses.
 
 use std::path::Path;
-use std::time::Duration;
-
-use serde::Deserialize;
 
 use super::json::SCHEMA_VERSION;
-use crate::mode::ExecMode;
-use crate::outcome::{
-    EngineSummary, EntryChoice, ImageSummary, Mismatch, Phases, PlatformReport, Problem,
-    ProblemKind, PullReport, RunReport, TestReport, TestStatus,
-};
-use crate::platform::Platform;
-
-#[derive(Deserialize)]
-struct Wire {
-    schema_version: u32,
-    run_id: String,
-    spec: String,
-    #[serde(default)]
-    spec_digest: Option<String>,
-    suite: String,
-    started_at: String,
-    duration_secs: f64,
-    interrupted: bool,
-    problem: Option<WireProblem>,
-    image: WireImage,
-    engine: Option<WireEngine>,
-    #[serde(default)]
-    engines: Vec<WireEngine>,
-    #[serde(default)]
-    phases: Option<WirePhases>,
-    #[serde(default)]
-    spec_lines: std::collections::BTreeMap<String, usize>,
-    platforms: Vec<WirePlatform>,
-}
-
-#[derive(Deserialize)]
-struct WireProblem {
-    kind: ProblemKind,
-    message: String,
-    hint: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireImage {
-    reference: String,
-    digest: Option<String>,
-    media_type: Option<String>,
-    is_index: bool,
-    available: Vec<Platform>,
-    attestations: usize,
-}
-
-#[derive(Deserialize)]
-struct WireEngine {
-    #[serde(default)]
-    name: Option<String>,
-    endpoint: String,
-    local: bool,
-    version: String,
-    api_version: String,
-    platform: Platform,
-    rootless: bool,
-}
-
-#[derive(Deserialize)]
-struct WirePhases {
-    engine_secs: Option<f64>,
-    resolve_secs: Option<f64>,
-    run_secs: Option<f64>,
-    audit_secs: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct WirePlatform {
-    platform: Platform,
-    #[serde(default)]
-    engine: Option<String>,
-    entry: Option<WireEntry>,
-    execution: Option<ExecMode>,
-    #[serde(default)]
-    service: Option<crate::outcome::ServiceReport>,
-    pull: Option<WirePull>,
-    problem: Option<WireProblem>,
-    duration_secs: f64,
-    slowdown: Option<f64>,
-    tests: Vec<WireTest>,
-}
-
-#[derive(Deserialize)]
-struct WireEntry {
-    digest: String,
-    platform: Platform,
-    reason: String,
-}
-
-#[derive(Deserialize)]
-struct WirePull {
-    image_id: String,
-    pulled: bool,
-    duration_secs: f64,
-}
-
-#[derive(Deserialize)]
-struct WireTest {
-    name: String,
-    status: TestStatus,
-    command: Option<Vec<String>>,
-    expected_exit_code: i64,
-    exit_code: Option<i64>,
-    stdout: String,
-    stdout_dropped_bytes: u64,
-    stderr: String,
-    stderr_dropped_bytes: u64,
-    mismatches: Vec<Mismatch2>,
-    duration_secs: f64,
-    /// `null` for image checks, which have no timeout (written as zero in the contract).
-    timeout_secs: Option<f64>,
-    slowdown: Option<f64>,
-    error: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Mismatch2 {
-    check: String,
-    expected: String,
-    actual: String,
-}
+use super::json::wire;
+use crate::outcome::RunReport;
 
 /// Why a report could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -139,140 +17,94 @@ pub struct ReadError {
     pub detail: String,
 }
 
-fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or_default()
-}
-
-fn problem(p: WireProblem) -> Problem {
-    Problem {
-        kind: p.kind,
-        message: p.message,
-        hint: p.hint,
-    }
-}
-
-fn engine(e: WireEngine, fallback_name: &str) -> EngineSummary {
-    EngineSummary {
-        name: e.name.unwrap_or_else(|| fallback_name.to_owned()),
-        endpoint: e.endpoint,
-        local: e.local,
-        version: e.version,
-        api_version: e.api_version,
-        platform: e.platform,
-        rootless: e.rootless,
-    }
-}
-
 /// Reads the JSON report at `path`.
 pub fn read(path: &Path) -> Result<RunReport, ReadError> {
+    read_wire(path).map(wire::Report::into_run_report)
+}
+
+/// Reads the JSON report at `path` as written, verdicts and counts included (`verify` checks
+/// what the report says as well as what its rows show).
+pub fn read_wire(path: &Path) -> Result<wire::Report, ReadError> {
     let err = |detail: String| ReadError {
         path: path.display().to_string(),
         detail,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    parse(&text).map_err(err)
+    let text = read_bounded(path, MAX_REPORT_BYTES).map_err(err)?;
+    parse_wire(&text).map_err(err)
+}
+
+/// The largest report read back. A report holds each test's captured output tails, so a large
+/// matrix reaches megabytes; a gigabyte is not a report but a mistake or an attack on the gate.
+pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A regular file's text, at most `limit` bytes. Anything else is refused before a byte is
+/// read: a FIFO would block the gate until someone writes to it, `/dev/zero` would never end.
+fn read_bounded(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking, so that opening a FIFO with no writer returns at once; the flag does not
+    // change how a regular file reads.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| format!("cannot open it: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read its metadata: {e}"))?;
+    if !meta.is_file() {
+        return Err(
+            "not a regular file (a FIFO, a device or a directory): give the report file itself"
+                .into(),
+        );
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{} bytes, more than a report may have ({limit} bytes)",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    // The size was checked, but the file may still grow while it is read.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "it grew past {limit} bytes while being read: not a finished report"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
 }
 
 /// Parses a JSON report's text.
 pub fn parse(text: &str) -> Result<RunReport, String> {
-    let w: Wire = serde_json::from_str(text)
-        .map_err(|e| format!("not an archsmoke JSON report (`--json`): {e}"))?;
-    if w.schema_version != SCHEMA_VERSION {
+    parse_wire(text).map(wire::Report::into_run_report)
+}
+
+/// Parses a JSON report's text into the wire model, refusing another schema version.
+pub fn parse_wire(text: &str) -> Result<wire::Report, String> {
+    // The version first, so that a newer format is named as such rather than as a field error.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u32>,
+    }
+    if let Ok(Version {
+        schema_version: Some(v),
+    }) = serde_json::from_str::<Version>(text)
+        && v != SCHEMA_VERSION
+    {
         return Err(format!(
-            "schema version {} (this archsmoke reads {SCHEMA_VERSION}); merge with the \
-             archsmoke version that wrote it",
-            w.schema_version
+            "schema version {v} (this archsmoke reads {SCHEMA_VERSION}); use the archsmoke \
+             version that wrote it"
         ));
     }
-    let default = crate::outcome::DEFAULT_ENGINE;
-    let mut engines: Vec<EngineSummary> =
-        w.engines.into_iter().map(|e| engine(e, default)).collect();
-    let first = w.engine.map(|e| engine(e, default));
-    if engines.is_empty() {
-        engines.extend(first.clone());
-    }
-    let platforms = w
-        .platforms
-        .into_iter()
-        .map(|p| PlatformReport {
-            platform: p.platform,
-            engine: p.engine,
-            entry: p.entry.map(|e| EntryChoice {
-                digest: e.digest,
-                platform: e.platform,
-                reason: e.reason,
-            }),
-            mode: p.execution,
-            service: p.service.map(Box::new),
-            containers_done: None,
-            pull: p.pull.map(|x| PullReport {
-                image_id: x.image_id,
-                pulled: x.pulled,
-                duration: secs(x.duration_secs),
-            }),
-            problem: p.problem.map(problem),
-            tests: p
-                .tests
-                .into_iter()
-                .map(|t| TestReport {
-                    name: t.name,
-                    command: t.command,
-                    status: t.status,
-                    exit_code: t.exit_code,
-                    expected_exit_code: t.expected_exit_code,
-                    stdout: t.stdout,
-                    stderr: t.stderr,
-                    stdout_dropped: t.stdout_dropped_bytes,
-                    stderr_dropped: t.stderr_dropped_bytes,
-                    mismatches: t
-                        .mismatches
-                        .into_iter()
-                        .map(|m| Mismatch {
-                            check: m.check,
-                            expected: m.expected,
-                            actual: m.actual,
-                        })
-                        .collect(),
-                    duration: secs(t.duration_secs),
-                    timeout: secs(t.timeout_secs.unwrap_or(0.0)),
-                    slowdown: t.slowdown,
-                    error: t.error,
-                })
-                .collect(),
-            duration: secs(p.duration_secs),
-            slowdown: p.slowdown,
-        })
-        .collect();
-    let phases = w.phases.map_or_else(Phases::default, |p| Phases {
-        engine: p.engine_secs.map(secs),
-        resolve: p.resolve_secs.map(secs),
-        run: p.run_secs.map(secs),
-        audit: p.audit_secs.map(secs),
-    });
-    Ok(RunReport {
-        run_id: w.run_id,
-        spec: w.spec,
-        suite: w.suite,
-        spec_digest: w.spec_digest,
-        image: ImageSummary {
-            reference: w.image.reference,
-            digest: w.image.digest,
-            media_type: w.image.media_type,
-            is_index: w.image.is_index,
-            available: w.image.available,
-            attestations: w.image.attestations,
-        },
-        engine: engines.first().cloned().or(first),
-        engines,
-        started_at: w.started_at,
-        duration: secs(w.duration_secs),
-        platforms,
-        problem: w.problem.map(problem),
-        interrupted: w.interrupted,
-        phases,
-        spec_lines: w.spec_lines,
-        // Derived from the platforms; whoever needs them (merge) computes them again.
-        emulation_differences: Vec::new(),
+    serde_json::from_str(text).map_err(|e| {
+        if e.is_eof() {
+            format!("the report ends early ({e}): truncated, or still being written")
+        } else {
+            format!("not an archsmoke JSON report (`--json`): {e}")
+        }
     })
 }
 

@@ -124,6 +124,12 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
                     p.bad.apply_to("ERROR"),
                     problem.message
                 )
+            } else if report.untested() {
+                format!(
+                    "[{}] {} no test or image check ran on it",
+                    report.platform,
+                    p.bad.apply_to("NOT TESTED:")
+                )
             } else if opts.quiet {
                 return None;
             } else {
@@ -293,15 +299,23 @@ fn short_secs(d: Duration) -> String {
     }
 }
 
-/// Platforms not tested on purpose: listed with why, so that a policy never hides a platform.
+/// Platforms not tested, on purpose or because nothing applied to them: listed with why, so
+/// that neither a policy nor a spec's `platforms` lists ever hide a platform.
 fn skipped(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let mut first = true;
-    for r in report.platforms.iter().filter(|r| r.skipped()) {
+    for r in report
+        .platforms
+        .iter()
+        .filter(|r| r.skipped() || r.untested())
+    {
         if first {
             writeln!(w, "\n{}", p.warn.apply_to("not tested:"))?;
             first = false;
         }
-        let Some(problem) = &r.problem else { continue };
+        let untested = r.untested().then(|| r.untested_problem());
+        let Some(problem) = r.problem.as_ref().or(untested.as_ref()) else {
+            continue;
+        };
         writeln!(w, "  {} {}", p.bold.apply_to(&r.platform), problem.message)?;
         if let Some(h) = &problem.hint {
             writeln!(w, "    = hint: {h}")?;
@@ -519,6 +533,8 @@ fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)>
                 "skipped"
             } else if r.problem.is_some() {
                 "ERROR"
+            } else if r.untested() {
+                "NOT TESTED"
             } else if r.ok() {
                 "ok"
             } else {
@@ -733,16 +749,24 @@ fn totals(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
     let ok_platforms = report.platforms.iter().filter(|r| r.ok()).count();
     let tests: usize = report.platforms.iter().map(PlatformReport::counted).sum();
     let passed: usize = report.platforms.iter().map(PlatformReport::passed).sum();
+    let untested = report.untested();
     let verdict = if report.exit_code() == 0 {
         p.ok.apply_to("PASSED")
+    } else if untested > 0 && report.exit_code() == crate::exit::TEST_FAILED && !report.defect() {
+        p.bad.apply_to("FAILED (not every platform was tested)")
     } else {
         p.bad.apply_to("FAILED")
     };
     writeln!(
         w,
-        "\n{verdict}: {ok_platforms}/{platforms} platforms passed{}, {passed}/{tests} tests passed in {}{}",
+        "\n{verdict}: {ok_platforms}/{platforms} platforms passed{}{}, {passed}/{tests} tests passed in {}{}",
         if skipped > 0 {
             format!(" ({skipped} not tested)")
+        } else {
+            String::new()
+        },
+        if untested > 0 {
+            format!(", {untested} NOT TESTED")
         } else {
             String::new()
         },

@@ -255,3 +255,20 @@ fn a_failed_test_points_at_its_line_of_the_spec() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_platform_that_ran_nothing_is_an_error_annotation_and_not_tested_in_the_summary() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let lines = annotations(&report);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("::error title=archsmoke%3A linux/amd64 NOT TESTED")),
+        "{lines:?}"
+    );
+    let md = summary_markdown(&report);
+    assert!(md.contains("| 🚫 NOT TESTED |"), "{md}");
+    assert!(md.contains("1/2 platforms passed, 1 NOT TESTED"), "{md}");
+    assert!(md.contains("#### Not tested"), "{md}");
+}

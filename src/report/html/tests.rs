@@ -558,3 +558,24 @@ fn clean_keeps_text_and_shows_controls() {
     );
     assert_eq!(clean_line("a\nb\tc"), "a b c");
 }
+
+#[test]
+fn a_platform_that_ran_nothing_is_not_tested_in_the_matrix_verdict_and_notes() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let page = view::page(&report);
+    let row = page
+        .rows
+        .iter()
+        .find(|r| r.platform == "linux/amd64")
+        .expect("amd64 row");
+    assert_eq!(row.result, "NOT TESTED");
+    assert!(
+        page.verdict.totals.contains("1 platform(s) NOT TESTED"),
+        "{}",
+        page.verdict.totals
+    );
+    assert!(page.not_tested.iter().any(|n| n.platform == "linux/amd64"));
+    let text = html(&report);
+    assert!(text.contains("NOT TESTED"));
+}

@@ -199,7 +199,11 @@ pub fn page(report: &RunReport) -> Page {
         not_tested: report
             .platforms
             .iter()
-            .filter(|p| p.skipped() || p.problem.as_ref().is_some_and(|pr| unavailable(pr.kind)))
+            .filter(|p| {
+                p.skipped()
+                    || p.untested()
+                    || p.problem.as_ref().is_some_and(|pr| unavailable(pr.kind))
+            })
             .map(platform_note)
             .collect(),
         audit: audit(&report.platforms),
@@ -223,6 +227,12 @@ fn verdict(report: &RunReport) -> Verdict {
     );
     if skipped > 0 {
         totals.push_str(&format!(", {skipped} platform(s) not tested"));
+    }
+    let untested = report.untested();
+    if untested > 0 {
+        totals.push_str(&format!(
+            ", {untested} platform(s) NOT TESTED (no test ran there: not every platform was tested)"
+        ));
     }
     if report.interrupted {
         totals.push_str(" (interrupted)");
@@ -278,6 +288,8 @@ fn row(report: &RunReport, p: &PlatformReport) -> Row {
         ("not tested", "skipped")
     } else if p.problem.is_some() {
         ("error", "error")
+    } else if p.untested() {
+        ("NOT TESTED", "fail")
     } else if p.ok() {
         ("ok", "ok")
     } else {
@@ -354,7 +366,8 @@ fn unavailable(kind: ProblemKind) -> bool {
 }
 
 fn platform_note(p: &PlatformReport) -> PlatformNote {
-    let problem = p.problem.as_ref();
+    let untested = p.untested().then(|| p.untested_problem());
+    let problem = p.problem.as_ref().or(untested.as_ref());
     PlatformNote {
         platform: p.platform.to_string(),
         kind: problem.map_or("", |pr| match pr.kind {
@@ -365,6 +378,7 @@ fn platform_note(p: &PlatformReport) -> PlatformNote {
             ProblemKind::Engine => "engine",
             ProblemKind::Interrupted => "interrupted",
             ProblemKind::EmulationForbidden => "emulation forbidden",
+            ProblemKind::NotTested if p.untested() => "no test ran",
             ProblemKind::NotTested => "skipped",
         }),
         message: problem.map_or_else(String::new, |pr| clean(&pr.message)),

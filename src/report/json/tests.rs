@@ -286,3 +286,17 @@ fn forbidden_emulation_is_an_error_not_a_defect() {
     assert_eq!(arm["result"], "error");
     assert_eq!(arm["problem"]["kind"], "emulation_forbidden");
 }
+
+#[test]
+fn a_platform_that_ran_nothing_is_not_tested_and_counted_apart() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let doc = rendered(&report);
+    assert_eq!(doc["platforms"][0]["result"], "not_tested");
+    assert_eq!(doc["result"], "failed");
+    assert_eq!(doc["exit_code"], 1);
+    assert_eq!(
+        doc["totals"]["platforms"],
+        json!({"total": 2, "passed": 1, "failed": 0, "error": 0, "skipped": 0, "not_tested": 1})
+    );
+}

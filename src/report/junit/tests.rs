@@ -479,3 +479,27 @@ fn junit_report_alone_writes_invalid_xml() {
     let attribute = render_one("bell\x07", "x");
     assert!(Document::parse(&attribute).is_err(), "{attribute:?}");
 }
+
+/// A platform that ran nothing is a failed `not tested` case: dashboards show the red that the
+/// exit code (1) means, and an empty suite would vanish from Jenkins' and GitLab's views.
+#[test]
+fn an_untested_platform_is_a_failed_not_tested_case_valid_against_the_schema() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let xml = render(&report);
+    assert_schema_valid(&xml);
+    let doc = parse(&xml);
+    let amd = suite(&doc, "linux/amd64");
+    let c = case(amd, "not tested");
+    let failure = c
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure element");
+    assert_eq!(failure.attribute("type"), Some("not_tested"));
+    assert!(
+        failure
+            .attribute("message")
+            .is_some_and(|m| m.starts_with("not tested: no test or image check ran on linux/amd64")),
+        "{xml}"
+    );
+}

@@ -178,3 +178,23 @@ fn image_checks_are_never_failures_only_under_emulation() {
     );
     assert!(!text.contains("audit elf on linux/arm64"), "{text}");
 }
+
+#[test]
+fn a_platform_that_ran_nothing_says_not_tested_in_the_matrix_list_and_verdict() {
+    let mut report = fixtures::all_passing();
+    report.platforms[0].tests.clear();
+    let text = render(&report, false);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("linux/amd64"))
+        .expect("amd64 row");
+    assert!(row.ends_with("NOT TESTED"), "{text}");
+    assert!(
+        text.contains("FAILED (not every platform was tested): 1/2 platforms passed, 1 NOT TESTED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not tested:\n  linux/amd64 no test or image check ran on linux/amd64"),
+        "{text}"
+    );
+}
