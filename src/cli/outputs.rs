@@ -70,8 +70,14 @@ pub(super) fn write(
         if !github_actions(report, format) {
             write_failed = true;
         }
+        // On the annotations' stream only: read before them from the other one, it would
+        // silence them.
         if let Some(token) = paused {
-            fenced(format, &crate::report::github::stop_commands(token));
+            let stop = crate::report::github::stop_commands(token);
+            match format {
+                Format::Json => eprintln!("{stop}"),
+                Format::Human => println!("{stop}"),
+            }
         }
     }
     let mut out = std::io::stdout().lock();
@@ -98,13 +104,15 @@ pub(super) fn write(
     })
 }
 
-/// A runner control line, on the stream the annotations go to (stderr when stdout carries the
-/// JSON report).
+/// A runner control line, on stderr (progress lines and warnings quote engine and image text
+/// there too) and on stdout unless it carries the JSON report. The runner keeps one command
+/// state for both streams; a line twice is harmless (a second stop while stopped is plain text,
+/// a second resume an unknown command).
 fn fenced(format: Format, line: &str) {
-    match format {
-        Format::Json => eprintln!("{line}"),
-        Format::Human => println!("{line}"),
+    if format == Format::Human {
+        println!("{line}");
     }
+    eprintln!("{line}");
 }
 
 /// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr

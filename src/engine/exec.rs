@@ -19,10 +19,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::capture::Capture;
+use super::chain;
 use super::{
     CALL_TIMEOUT, ContainerResult, Engine, EngineError, bounded, call_timeout, op, sandbox,
 };
-use crate::diagnostic::chain;
 use crate::limits::Limits;
 use crate::platform::Platform;
 

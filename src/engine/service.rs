@@ -28,8 +28,8 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::capture::{Capture, Captured};
+use super::chain;
 use super::{Engine, EngineError, op, sandbox};
-use crate::diagnostic::chain;
 use crate::platform::Platform;
 
 /// Lines longer than this are handed to the line sink in pieces, so a flood without newlines

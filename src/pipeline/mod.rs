@@ -153,7 +153,7 @@ where
         pair = async {
             tokio::join!(
                 open(&config.image, &config.source, config.host.as_deref()),
-                engines::connect_named(&config.engines)
+                engines::connect_named(&config.engines, config.trust_spec_engines)
             )
         } => pair,
         () = cancel.cancelled() => {

@@ -222,6 +222,7 @@ impl Validator<'_> {
         spec_platforms: Option<&[Platform]>,
     ) -> Result<FileCheck, SpecError> {
         let raw = raw.get_ref();
+        self.check_text("the path", raw.path.get_ref(), &raw.path)?;
         let path = normalize_path(raw.path.get_ref().trim()).ok_or_else(|| {
             self.err(
                 &raw.path,
@@ -365,8 +366,12 @@ impl Validator<'_> {
 
     pub(super) fn license(&self, raw: &Spanned<RawLicense>) -> Result<LicenseCheck, SpecError> {
         let r = raw.get_ref();
+        if let Some(name) = &r.name {
+            self.check_text("the [[license]] name", name.get_ref(), name)?;
+        }
         let mut files = Vec::new();
         for f in &r.files {
+            self.check_text("the path", f.get_ref(), f)?;
             files.push(normalize_path(f.get_ref()).ok_or_else(|| {
                 self.err(f, format!("`{}` is not an absolute path", f.get_ref()))
                     .with_hint("write paths inside the image from its root")
@@ -378,7 +383,10 @@ impl Validator<'_> {
                 .with_hint("set `debian = true` or list `files`"));
         }
         Ok(LicenseCheck {
-            name: r.name.clone().unwrap_or_else(|| "license".to_owned()),
+            name: r
+                .name
+                .as_ref()
+                .map_or_else(|| "license".to_owned(), |n| n.get_ref().clone()),
             debian: r.debian,
             files,
         })

@@ -535,6 +535,7 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a probe name is empty"));
         }
+        self.check_text("the probe name", name, &raw.name)?;
         let expects_http = raw.body_contains.is_some()
             || raw.body_matches.is_some()
             || raw.body_excludes.is_some()
@@ -626,6 +627,7 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a process check's name is empty"));
         }
+        self.check_text("the process check's name", name, &raw.name)?;
         let one = Spanned::new(
             raw.command_matches.span(),
             OneOrMany::One(raw.command_matches.get_ref().clone()),
