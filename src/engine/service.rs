@@ -32,6 +32,13 @@ use super::chain;
 use super::{Engine, EngineError, op, sandbox};
 use crate::platform::Platform;
 
+/// The relay runs as `nobody` (by number: the relay image has no passwd file).
+const RELAY_USER: &str = "65534:65534";
+/// Processes a relay may hold: it is one static program.
+const RELAY_PIDS: i64 = 16;
+/// Memory a relay may use: its buffers are KiBs.
+const RELAY_MEMORY: i64 = 64 << 20;
+
 /// Lines longer than this are handed to the line sink in pieces, so a flood without newlines
 /// cannot grow a buffer without bound.
 const MAX_LINE: usize = 64 << 10;
@@ -307,7 +314,8 @@ impl Engine {
             .map_err(op("remove the service container"))
     }
 
-    /// Create a relay container (not started); remove it with [`Engine::remove_service`].
+    /// Create a relay container (not started), confined by [`RELAY_USER`], [`RELAY_PIDS`] and
+    /// [`RELAY_MEMORY`]; remove it with [`Engine::remove_service`].
     pub async fn create_relay(&self, request: &RelayRequest) -> Result<String, EngineError> {
         let mut argv = vec![request.port.to_string()];
         if request.wait {
@@ -323,9 +331,17 @@ impl Engine {
             open_stdin: Some(true),
             stdin_once: Some(true),
             tty: Some(false),
+            // The relay only connects to a port and copies bytes: no root, no capabilities,
+            // no writes, a handful of processes and little memory, whatever the service does.
+            user: Some(RELAY_USER.into()),
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{}", request.service)),
                 security_opt: Some(vec!["no-new-privileges".into()]),
+                cap_drop: Some(vec!["ALL".into()]),
+                readonly_rootfs: Some(true),
+                pids_limit: Some(RELAY_PIDS),
+                memory: Some(RELAY_MEMORY),
+                memory_swap: Some(RELAY_MEMORY),
                 log_config: Some(HostConfigLogConfig {
                     typ: Some("none".into()),
                     config: None,

@@ -354,29 +354,9 @@ pub(super) fn tls(address: &str, files: &super::TlsFiles) -> Result<Dialer, Stri
     }))
 }
 
-/// A TLS file, only when it is a regular file and at most [`TLS_FILE_LIMIT`] long (a FIFO or a
-/// sparse gigabyte would hang or fill memory).
+/// A TLS file ([`crate::userfile`]: regular, at most [`TLS_FILE_LIMIT`]).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if !meta.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    let mut out = Vec::new();
-    file.take(TLS_FILE_LIMIT + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if out.len() as u64 > TLS_FILE_LIMIT {
-        return Err(format!(
-            "{} is over {} KiB: not a PEM file of certificates or a key",
-            path.display(),
-            TLS_FILE_LIMIT >> 10
-        ));
-    }
-    Ok(out)
+    crate::userfile::read(path, TLS_FILE_LIMIT).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

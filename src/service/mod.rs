@@ -386,6 +386,8 @@ pub async fn run<B: Backend>(
                 TestStatus::Failed
             };
             t.mismatches = mismatches;
+            // Checked now: the "not run" placeholder no longer holds.
+            t.error = None;
             t.stdout = report.logs.clone();
             t.stdout_dropped = report.logs_dropped;
             ctx.emit(checks::finished(planned, t));

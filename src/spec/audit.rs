@@ -304,6 +304,9 @@ impl Validator<'_> {
                 .err(n, "`name` is empty")
                 .with_hint("leave it out to name the result `file <path>`"));
         }
+        if let Some(n) = &raw.name {
+            self.check_text("the [[file]] name", n.get_ref(), n)?;
+        }
         let check = FileCheck {
             path,
             exists,
@@ -554,6 +557,22 @@ mod tests {
                 "must be absent",
             ),
             ("[[file]]\npath = \"/x\"\nmatches = \"(\"\n", "bad regex"),
+            (
+                "[[file]]\npath = \"/x\\n::error::y\"\n",
+                "contains the character",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nname = \"\\u001b[2J\"\n",
+                "contains the character",
+            ),
+            (
+                "[[license]]\nname = \"l\\u0007\"\ndebian = true\n",
+                "contains the character",
+            ),
+            (
+                "[[license]]\nfiles = [\"/a\\u202e\"]\n",
+                "contains the character",
+            ),
             ("[audit]\nelf = \"loud\"\n", "unknown audit level"),
             ("[audit]\nallow = [\"a[\"]\n", "bad glob"),
             ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),

@@ -16,7 +16,6 @@ mod raw;
 mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -362,28 +361,9 @@ pub fn read(path: &Path) -> Result<String, SpecError> {
 /// seconds.
 pub const MAX_SPEC_SIZE: u64 = 16 << 20;
 
-/// A spec file's text: only a regular file (a FIFO would block, `/dev/zero` never end), at most
-/// [`MAX_SPEC_SIZE`] bytes; both refusals are `InvalidData`.
+/// A spec file's text ([`crate::userfile`]: a regular file of at most [`MAX_SPEC_SIZE`]).
 fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-    // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(invalid("it is not a regular file".into()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_SPEC_SIZE + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SPEC_SIZE {
-        return Err(invalid(format!(
-            "it is larger than {} MiB",
-            MAX_SPEC_SIZE >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|_| invalid("it is not UTF-8 text".into()))
+    crate::userfile::read_text(path, MAX_SPEC_SIZE)
 }
 
 /// Validate spec text; `path` is used for messages and the suite name only. The first problem

@@ -418,6 +418,16 @@ impl Validator<'_> {
                     .with_hint("header names are tokens; values hold no line breaks"));
             }
         }
+        // The Host header's value: a line break would end it and start a header of the spec's.
+        if let Some(host) = &h.host
+            && (host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(self
+                .err(raw, format!("bad HTTP host `{}`", host.escape_debug()))
+                .with_hint(
+                    "a host name or address with an optional port, e.g. \"web.example:8080\"",
+                ));
+        }
         let status = match &h.status {
             Some(s) => u16::try_from(*s.get_ref())
                 .ok()
