@@ -341,3 +341,261 @@ fn an_endless_version_reply_is_bounded() {
 fn an_endless_info_reply_is_bounded() {
     an_endless_reply_is_cut_at_its_bound("/info");
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An OCI layout of one image whose index entry and config say `architecture` and whose config
+/// says `user`: strings an attacker who publishes an image controls.
+fn hostile_layout(architecture: &str, user: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blobs = dir.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs");
+    let put = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        std::fs::write(blobs.join(&hex), bytes).expect("blob");
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let layer = vec![0u8; 1024]; // an empty tar
+    let (layer_digest, layer_size) = put(&layer);
+    let config = serde_json::json!({
+        "architecture": architecture,
+        "os": "linux",
+        "config": { "User": user, "Entrypoint": [format!("/bin/{user}")] },
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+    });
+    let (config_digest, config_size) = put(&serde_json::to_vec(&config).expect("json"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config_digest, "size": config_size },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                     "digest": layer_digest, "size": layer_size }],
+    });
+    let (manifest_digest, manifest_size) = put(&serde_json::to_vec(&manifest).expect("json"));
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest, "size": manifest_size,
+            "platform": { "architecture": architecture, "os": "linux" },
+        }],
+    });
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("index.json");
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    dir
+}
+
+const FORGED: &str = "zz\n[[engine]]\nname = \"evil\"\nhost = \"tcp://203.0.113.9:2375\"\n#";
+
+#[test]
+fn init_and_inspect_of_a_hostile_index_print_its_strings_as_data() {
+    let layout = hostile_layout(FORGED, "0\u{7f}\u{1b}]0;x\u{7}");
+    let source = format!("oci-layout:{}", layout.path().display());
+    let init = run(&["init", &source]);
+    assert_eq!(init.code, 0, "{}", init.explain());
+    let parsed: toml::Table = toml::from_str(&init.stdout)
+        .unwrap_or_else(|e| panic!("init wrote invalid TOML ({e}):\n{}", init.stdout));
+    assert!(
+        !parsed.contains_key("engine"),
+        "init wrote a live [[engine]]:\n{}",
+        init.stdout
+    );
+    assert!(
+        !init.stdout.contains('\u{1b}') && !init.stdout.contains('\u{7}'),
+        "{}",
+        init.stdout
+    );
+    let inspect = run(&["inspect", &source]);
+    assert!(
+        !inspect
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("[[engine]]") || l.starts_with("name = ")),
+        "inspect's table was forged:\n{}",
+        inspect.explain()
+    );
+}
+
+/// A fake engine whose version and architecture carry a terminal escape and a forged workflow
+/// command: `doctor` prints them as data.
+#[test]
+fn a_hostile_engines_strings_reach_the_terminal_escaped() {
+    let engine = FakeEngine::start(
+        "x86_64\n::error file=a,line=1::forged\u{1b}]0;x\u{7}",
+        |m, p| {
+            (m == "GET" && p == "/version").then(|| {
+                fake_engine::Reply::Json(
+                200,
+                r#"{"Version":"27\u001b]0;pwned\u0007","ApiVersion":"1.43","MinAPIVersion":"1.24"}"#
+                    .into(),
+            )
+            })
+        },
+    );
+    let r = run(&["doctor", "--host", &engine.url()]);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !all.contains('\u{1b}') && !all.contains('\u{7}'),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        !all.lines().any(|l| l.trim_start().starts_with("::error")),
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
+fn names_with_control_bidi_or_invisible_characters_are_refused_where_they_are() {
+    for (table, line) in [
+        ("[[file]]\npath = \"/bin/sh\\n::error::x\"", 3),
+        (
+            "[[file]]\npath = \"/bin/sh\"\nname = \"a\\u001b]0;x\\u0007\"",
+            4,
+        ),
+        ("[[license]]\nname = \"l\\u202egpj\"\ndebian = true", 3),
+        ("[service]\n[[probe]]\nname = \"p\\u200b\"\ntcp = 80", 4),
+        (
+            "[service]\n[[process]]\nname = \"p\\u0007\"\ncommand_matches = \"x\"",
+            4,
+        ),
+    ] {
+        let s = spec("names", &format!("image = \"x\"\n{table}\n"));
+        let r = run(&["validate", s.path()]);
+        assert_eq!(r.code, 2, "{table}: {}", r.explain());
+        assert!(
+            r.stderr.contains(&format!("names.toml:{line}:"))
+                && r.stderr.contains("contains the character"),
+            "{table}: {}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn validate_refuses_what_run_refuses_and_a_header_injection() {
+    let s = spec(
+        "refused",
+        "image = \"x\"\n[settings]\nnetwork = \"host\"\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+    );
+    let r = run(&["validate", s.path()]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(r.stderr.contains("--allow-privileged"), "{}", r.explain());
+    let r = run(&["validate", "--allow-privileged", s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let s = spec(
+        "inject",
+        "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 80, host = \"x\\r\\nX-Injected: 1\" }\n",
+    );
+    let r = run(&["validate", s.path()]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(r.stderr.contains("bad HTTP host"), "{}", r.explain());
+}
+
+/// Special files where a spec or the Docker config is expected: refused or warned about at
+/// once, never waited on or read without end.
+#[test]
+fn special_files_are_refused_or_skipped_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("spec.toml");
+    nix_mkfifo(&fifo);
+    let started = Instant::now();
+    for path in [fifo.to_str().expect("utf-8"), "/dev/zero"] {
+        let r = run(&["validate", path]);
+        assert_eq!(r.code, 2, "{path}: {}", r.explain());
+        assert!(r.stderr.contains("not a regular file"), "{}", r.explain());
+    }
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 17 << 20]).expect("write");
+    let r = run(&["validate", big.to_str().expect("utf-8")]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(r.stderr.contains("larger than"), "{}", r.explain());
+    // A Docker config that is a FIFO: doctor warns and goes on.
+    let config = dir.path().join("docker");
+    std::fs::create_dir(&config).expect("dir");
+    nix_mkfifo(&config.join("config.json"));
+    let child = archsmoke()
+        .arg("doctor")
+        .env("DOCKER_CONFIG", &config)
+        .env_remove("DOCKER_HOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("archsmoke starts");
+    let out = wait_at_most(child, Duration::from_secs(60));
+    assert!(
+        out.stderr.contains("warning: cannot read") && out.stderr.contains("config.json"),
+        "{}",
+        out.explain()
+    );
+    assert!(started.elapsed() < Duration::from_secs(120));
+}
+
+fn nix_mkfifo(path: &std::path::Path) {
+    let ok = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(ok.success());
+}
+
+/// The child's output, or a failure (after killing it) when it runs past `limit`.
+fn wait_at_most(mut child: Child, limit: Duration) -> Run {
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}: it waits on a special file");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Run::from(child.wait_with_output().expect("output"))
+}
+
+/// A valid spec of `tests` tests (about 100 bytes each).
+fn many_tests(tests: usize) -> String {
+    let mut text = String::from("image = \"x\"\n");
+    for i in 0..tests {
+        text.push_str(&format!(
+            "[[test]]\nname = \"test number {i}\"\ncommand = [\"echo\", \"{i}\"]\nstdout = \"{i}\"\n"
+        ));
+    }
+    text
+}
+
+fn validate_secs(text: &str) -> f64 {
+    let s = spec("many", text);
+    let started = Instant::now();
+    let r = run(&["validate", s.path()]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    started.elapsed().as_secs_f64()
+}
+
+/// Loading time grows with the spec's size, not with its square: an eight times larger spec,
+/// measured side by side, takes far less than 64 times as long.
+#[test]
+fn loading_a_large_spec_takes_linear_time() {
+    let small = many_tests(5_000); // ~0.4 MB
+    let large = many_tests(40_000); // ~3.5 MB
+    let (s, l) = (validate_secs(&small), validate_secs(&large));
+    // Process start and the rest of a run's fixed cost are in both; quadratic loading would
+    // make the ratio ~64.
+    assert!(
+        l / s < 24.0,
+        "{s:.2} s for 5k tests, {l:.2} s for 40k: not linear"
+    );
+}

@@ -231,6 +231,9 @@ pub struct Engine {
     local: bool,
     /// Why registry credentials must not go to this engine, if they must not.
     withheld: Option<String>,
+    /// Creates and loads in flight hold it for reading; the run's final sweep takes it for
+    /// writing and sets it: see [`Engine::landing`] and [`Engine::stop_creating`].
+    gate: std::sync::Arc<tokio::sync::RwLock<bool>>,
 }
 
 impl Engine {
@@ -276,6 +279,7 @@ impl Engine {
                     name: endpoint.name.clone(),
                     local: endpoint.is_local(),
                     withheld: trust::untrusted_transport(endpoint),
+                    gate: Default::default(),
                 });
             }
             Ok(Err(e)) => chain(&e),
@@ -301,6 +305,40 @@ impl Engine {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Runs `call` (a create or a load) to its end in a task of its own, even when the caller
+    /// is dropped by an interrupt, and holds it against [`Engine::stop_creating`]: a container
+    /// or image the engine makes after the run's sweep has listed what to remove would be left
+    /// behind (a container in `Created`, the relay image).
+    async fn landing<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, EngineError>> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let gate = self.gate.clone().read_owned().await;
+        if *gate {
+            return Err(EngineError::Operation {
+                op,
+                detail: "the run is ending (interrupted): nothing new is created".into(),
+            });
+        }
+        tokio::spawn(async move {
+            let result = call.await;
+            drop(gate);
+            result
+        })
+        .await
+        .map_err(|e| EngineError::Operation {
+            op,
+            detail: e.to_string(),
+        })?
+    }
+
+    /// Waits for every create and load in flight to land, and refuses new ones: what the run's
+    /// sweep lists after this is all the run made.
+    pub async fn stop_creating(&self) {
+        *self.gate.write().await = true;
     }
 
     /// Never send this engine registry credentials, for the reason `why` (said when a pull
@@ -411,12 +449,15 @@ impl Engine {
     /// The archives loaded this way are archsmoke's own small images (the probe and relay
     /// images), so the whole call is bounded by the default deadline.
     pub async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
-        let progress =
-            self.docker
-                .import_image(load_options(), bollard::body_full(archive.into()), None);
-        tokio::time::timeout(CALL_TIMEOUT, loaded_references(progress, &Activity::new()))
-            .await
-            .map_err(|_| unanswered(LOAD, CALL_TIMEOUT))?
+        let docker = self.docker.clone();
+        self.landing(LOAD, async move {
+            let progress =
+                docker.import_image(load_options(), bollard::body_full(archive.into()), None);
+            tokio::time::timeout(CALL_TIMEOUT, loaded_references(progress, &Activity::new()))
+                .await
+                .map_err(|_| unanswered(LOAD, CALL_TIMEOUT))?
+        })
+        .await
     }
 
     /// Like [`Engine::load_image`], for an archive that arrives in chunks while it is written:
@@ -624,13 +665,17 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        bounded(
-            call_timeout(request.timeout),
-            "create a container",
-            self.docker.create_container(Some(options), body),
-        )
+        let (docker, limit) = (self.docker.clone(), call_timeout(request.timeout));
+        self.landing("create a container", async move {
+            bounded(
+                limit,
+                "create a container",
+                docker.create_container(Some(options), body),
+            )
+            .await
+            .map(|created| created.id)
+        })
         .await
-        .map(|created| created.id)
     }
 
     /// Why a container of this run is gone or being removed by someone else (another `archsmoke

@@ -164,11 +164,15 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
+        let docker = self.docker.clone();
         let id = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create the service container"))?
+            .landing("create the service container", async move {
+                docker
+                    .create_container(Some(options), body)
+                    .await
+                    .map_err(op("create the service container"))
+            })
+            .await?
             .id;
         let attach = AttachContainerOptions {
             stream: true,
@@ -354,12 +358,15 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        Ok(self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create a probe relay container"))?
-            .id)
+        let docker = self.docker.clone();
+        self.landing("create a probe relay container", async move {
+            docker
+                .create_container(Some(options), body)
+                .await
+                .map_err(op("create a probe relay container"))
+        })
+        .await
+        .map(|created| created.id)
     }
 
     /// Attach to and start a created relay; returns once it has connected or failed. The
