@@ -599,3 +599,58 @@ fn loading_a_large_spec_takes_linear_time() {
         "{s:.2} s for 5k tests, {l:.2} s for 40k: not linear"
     );
 }
+
+/// SIGINT at `offset` after the run id appears, on a two-platform service run with a probe.
+/// Returns what was left of the run's containers and images once it exited.
+fn interrupt_service_run_at(offset: Duration) -> (Run, Vec<String>, Vec<String>) {
+    let s = slow_service_spec_on(&["linux/amd64", "linux/arm64"]);
+    let mut bg = Background::start(&["run", s.path()]);
+    let id = bg.wait_until(Duration::from_secs(120), |_| true);
+    std::thread::sleep(offset);
+    let pid = bg.child.id().to_string();
+    let _ = Command::new("kill").args(["-s", "INT", &pid]).status();
+    let r = bg.finish(Duration::from_secs(120));
+    (r, labelled_containers(Some(&id)), run_images(&id))
+}
+
+fn slow_service_spec_on(platforms: &[&str]) -> common::SpecFile {
+    let list: Vec<String> = platforms.iter().map(|p| format!("\"{p}\"")).collect();
+    spec(
+        "signal",
+        &format!(
+            r#"
+image = "{}"
+platforms = [{}]
+
+[service]
+[service.ready]
+tcp = 8080
+
+[[probe]]
+name = "slow"
+http = {{ port = 8080, path = "/cgi-bin/slow" }}
+timeout = "30s"
+"#,
+            image("web"),
+            list.join(", ")
+        ),
+    )
+}
+
+#[test]
+fn sigint_early_in_a_service_run_leaves_nothing_at_any_offset() {
+    let mut leaks = Vec::new();
+    for millis in [0, 150, 300, 600, 1000, 1500, 2500] {
+        let (r, containers, images) = interrupt_service_run_at(Duration::from_millis(millis));
+        if !containers.is_empty() || !images.is_empty() {
+            leaks.push(format!(
+                "at {millis} ms: containers {containers:?}, images {images:?}\n{}",
+                r.explain()
+            ));
+            // Only what this test's run made.
+            let id = run_id(&r.stderr).expect("run id");
+            let _ = run(&["gc", "--run", &id]);
+        }
+    }
+    assert!(leaks.is_empty(), "leftovers:\n{}", leaks.join("\n"));
+}
