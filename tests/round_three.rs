@@ -654,3 +654,37 @@ fn sigint_early_in_a_service_run_leaves_nothing_at_any_offset() {
     }
     assert!(leaks.is_empty(), "leftovers:\n{}", leaks.join("\n"));
 }
+
+/// Under GitHub Actions the fence against workflow commands covers stderr too, where progress
+/// lines quote names, engine and image text: it opens before the first line and closes last.
+#[test]
+fn the_stop_commands_fence_covers_stderr() {
+    let s = spec(
+        "fence",
+        &format!(
+            "image = \"{}\"\nplatforms = [\"linux/amd64\"]\n[[test]]\nname = \"t\"\ncommand = [\"true\"]\n",
+            image("multi")
+        ),
+    );
+    let summary = s.dir.path().join("summary.md");
+    let r = Run::from(
+        archsmoke()
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(["run", s.path()])
+            .output()
+            .expect("archsmoke starts"),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let token = lines
+        .first()
+        .and_then(|l| l.strip_prefix("::stop-commands::"))
+        .unwrap_or_else(|| panic!("stderr does not open with the fence:\n{}", r.stderr));
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("::{token}::").as_str()),
+        "{}",
+        r.stderr
+    );
+}

@@ -20,7 +20,7 @@ static COMMANDS_PAUSED: std::sync::OnceLock<String> = std::sync::OnceLock::new()
 pub(super) fn pause_github_commands(format: Format) {
     if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
         let token = COMMANDS_PAUSED.get_or_init(crate::report::github::pause_token);
-        fenced(format, &crate::report::github::stop_commands(token));
+        fenced_everywhere(format, &crate::report::github::stop_commands(token));
     }
 }
 
@@ -73,11 +73,7 @@ pub(super) fn write(
         // On the annotations' stream only: read before them from the other one, it would
         // silence them.
         if let Some(token) = paused {
-            let stop = crate::report::github::stop_commands(token);
-            match format {
-                Format::Json => eprintln!("{stop}"),
-                Format::Human => println!("{stop}"),
-            }
+            fenced(format, &crate::report::github::stop_commands(token));
         }
     }
     let mut out = std::io::stdout().lock();
@@ -94,7 +90,7 @@ pub(super) fn write(
     };
     drop(out);
     if let Some(token) = paused {
-        fenced(format, &crate::report::github::resume_commands(token));
+        fenced_everywhere(format, &crate::report::github::resume_commands(token));
     }
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
     // A report that could not be written is an infrastructure failure unless a test failed.
@@ -104,11 +100,20 @@ pub(super) fn write(
     })
 }
 
-/// A runner control line, on stderr (progress lines and warnings quote engine and image text
-/// there too) and on stdout unless it carries the JSON report. The runner keeps one command
-/// state for both streams; a line twice is harmless (a second stop while stopped is plain text,
-/// a second resume an unknown command).
+/// A runner control line, on the stream the annotations go to (stderr when stdout carries the
+/// JSON report).
 fn fenced(format: Format, line: &str) {
+    match format {
+        Format::Json => eprintln!("{line}"),
+        Format::Human => println!("{line}"),
+    }
+}
+
+/// A runner control line on both streams: the fence opens and finally closes on stderr too,
+/// since progress lines and warnings quote image and engine text there. Each stream's fence is
+/// balanced on its own; where the runner shares one state, the line twice is harmless (a second
+/// stop while stopped is plain text, a second resume an unknown command).
+fn fenced_everywhere(format: Format, line: &str) {
     if format == Format::Human {
         println!("{line}");
     }
