@@ -518,7 +518,13 @@ fn special_files_are_refused_or_skipped_at_once() {
     nix_mkfifo(&fifo);
     let started = Instant::now();
     for path in [fifo.to_str().expect("utf-8"), "/dev/zero"] {
-        let r = run(&["validate", path]);
+        let child = archsmoke()
+            .args(["validate", path])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("archsmoke starts");
+        let r = wait_at_most(child, Duration::from_secs(60));
         assert_eq!(r.code, 2, "{path}: {}", r.explain());
         assert!(r.stderr.contains("not a regular file"), "{}", r.explain());
     }
