@@ -60,3 +60,50 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// A character no printed name may hold: a control character (newline, ESC, BEL, the C1 range
+/// with its OSC), a bidirectional embedding, override or isolate, or an invisible one
+/// (zero-width spaces and joiners, the byte-order mark).
+pub fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// `text` (from an image, an index or an engine: data, never formatting) safe to print on a
+/// terminal, a CI log or in a comment: every [`unprintable`] character written as `\u{…}`, a
+/// backslash as itself. One line, and it reads as what it is.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(unprintable) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unprintable(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    #[test]
+    fn control_bidi_and_invisible_characters_are_escaped() {
+        assert_eq!(printable("plain é"), "plain é");
+        assert_eq!(printable("zz\n[[engine]]"), "zz\\u{a}[[engine]]");
+        assert_eq!(printable("\u{1b}]0;x\u{7}"), "\\u{1b}]0;x\\u{7}");
+        assert_eq!(printable("a\u{202e}b\u{200b}"), "a\\u{202e}b\\u{200b}");
+        assert_eq!(printable("0\u{7f}"), "0\\u{7f}");
+    }
+}

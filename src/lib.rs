@@ -44,4 +44,5 @@ pub mod route;
 pub mod run;
 pub mod service;
 pub mod spec;
+pub mod userfile;
 pub mod verify;

@@ -285,7 +285,7 @@ async fn probe_one(
     decision: &ExecMode,
     run_id: &str,
 ) -> (ProbeReport, bool) {
-    let image = match probe::probe_image(platform, run_id) {
+    let image = match probe::probe_image_owned(platform, run_id, &crate::owner::labels()) {
         Ok(Some(image)) => image,
         Ok(None) => {
             let outcome = ProbeOutcome::NotProbed {

@@ -1,5 +1,6 @@
 //! `archsmoke gc`: remove what killed runs left behind — containers labelled `archsmoke.run` and
-//! the tool's temporary images — optionally only what is older than a given age or one run's.
+//! the tool's temporary images (tagged with their run's id) — optionally only what is older than
+//! a given age or one run's.
 //!
 //! Only what belongs to runs that are gone is taken: every container carries its run's owner
 //! labels ([`crate::owner`]), and a run whose process still lives on this host is skipped
@@ -37,7 +38,7 @@ pub async fn gc(args: &GcArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
             .map(|()| exit::SUCCESS);
     }
     // Every engine, even after one failed: what the others hold is still garbage.
-    let named = crate::pipeline::engines::connect_named(&args.engines).await;
+    let named = crate::pipeline::engines::connect_named(&args.engines, false).await;
     let mut first_error = None;
     let all = std::iter::once((crate::outcome::DEFAULT_ENGINE.to_owned(), default)).chain(
         named
@@ -119,17 +120,19 @@ async fn collect(
             humantime::format_duration(AGE_FLOOR)
         );
     }
-    if args.run.is_none() {
-        let images = engine
-            .remove_images(TEMPORARY_REPOSITORIES, before, |tag| {
-                // `archsmoke-load:<run id>-<arch>`: a live run's image stays.
-                live_runs
-                    .iter()
-                    .any(|run| tag.contains(&format!(":{run}-")))
-            })
-            .await?;
-        println!("{prefix}removed {images} temporary image(s)");
-    }
+    // A run's temporary images are tagged `<repository>:<run id>-…`. A live run's stay, known
+    // from its containers' owner labels or from the image's own (probe and relay images carry
+    // them), so a run between containers keeps its relay image too.
+    let images = engine
+        .remove_images(TEMPORARY_REPOSITORIES, before, |tag, labels| {
+            let of_run = |run: &str| tag.contains(&format!(":{run}-"));
+            if args.run.as_deref().is_some_and(|run| !of_run(run)) {
+                return true;
+            }
+            owner::liveness(labels) == Liveness::Live || live_runs.iter().any(|r| of_run(r))
+        })
+        .await?;
+    println!("{prefix}removed {images} temporary image(s)");
     Ok(())
 }
 

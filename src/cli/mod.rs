@@ -278,6 +278,10 @@ pub struct RunArgs {
     /// Let the spec run privileged containers (`privileged = true`); refused otherwise.
     #[arg(long)]
     allow_privileged: bool,
+    /// Send registry credentials to the engines the spec's `[[engine]]` tables name too (by
+    /// default only engines named on the command line or by the Docker environment get them).
+    #[arg(long)]
+    trust_spec_engines: bool,
     /// The format of the final summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,

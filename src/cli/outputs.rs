@@ -20,7 +20,7 @@ static COMMANDS_PAUSED: std::sync::OnceLock<String> = std::sync::OnceLock::new()
 pub(super) fn pause_github_commands(format: Format) {
     if crate::report::github::enabled(std::env::var("GITHUB_ACTIONS").ok().as_deref()) {
         let token = COMMANDS_PAUSED.get_or_init(crate::report::github::pause_token);
-        fenced(format, &crate::report::github::stop_commands(token));
+        fenced_everywhere(format, &crate::report::github::stop_commands(token));
     }
 }
 
@@ -70,6 +70,8 @@ pub(super) fn write(
         if !github_actions(report, format) {
             write_failed = true;
         }
+        // On the annotations' stream only: read before them from the other one, it would
+        // silence them.
         if let Some(token) = paused {
             fenced(format, &crate::report::github::stop_commands(token));
         }
@@ -88,7 +90,7 @@ pub(super) fn write(
     };
     drop(out);
     if let Some(token) = paused {
-        fenced(format, &crate::report::github::resume_commands(token));
+        fenced_everywhere(format, &crate::report::github::resume_commands(token));
     }
     written.map_err(|e| Diagnostic::infrastructure(format!("cannot write the summary: {e}")))?;
     // A report that could not be written is an infrastructure failure unless a test failed.
@@ -105,6 +107,17 @@ fn fenced(format: Format, line: &str) {
         Format::Json => eprintln!("{line}"),
         Format::Human => println!("{line}"),
     }
+}
+
+/// A runner control line on both streams: the fence opens and finally closes on stderr too,
+/// since progress lines and warnings quote image and engine text there. Each stream's fence is
+/// balanced on its own; where the runner shares one state, the line twice is harmless (a second
+/// stop while stopped is plain text, a second resume an unknown command).
+fn fenced_everywhere(format: Format, line: &str) {
+    if format == Format::Human {
+        println!("{line}");
+    }
+    eprintln!("{line}");
 }
 
 /// Inside GitHub Actions: append the job summary and print an annotation per failure (on stderr

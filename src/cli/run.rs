@@ -37,6 +37,7 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Result<Flags, Diagnostic> {
         emulation: args.emulation.map(Into::into),
         output_limit: args.output_limit,
         allow_privileged: args.allow_privileged,
+        trust_spec_engines: args.trust_spec_engines,
         skip_unavailable: args.skip_unavailable,
         engines: args.engines.clone(),
         compare_emulation: args.compare_emulation.clone(),

@@ -147,6 +147,9 @@ pub fn default_endpoint(host_flag: Option<&str>, env: &dyn Env) -> Result<Endpoi
     }
 }
 
+/// The longest Docker `config.json` read: auths and helpers for hundreds of registries fit.
+pub const CONFIG_LIMIT: u64 = 4 << 20;
+
 /// `currentContext` of `config.json` in the Docker config directory, when set.
 fn current_context(config_dir: &Path) -> Result<Option<String>, EndpointError> {
     #[derive(Deserialize)]
@@ -155,15 +158,17 @@ fn current_context(config_dir: &Path) -> Result<Option<String>, EndpointError> {
         current_context: Option<String>,
     }
     let path = config_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::userfile::read_text(&path, CONFIG_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // As the docker CLI does: say so, and go on as if there were none.
         Err(e) => {
-            return Err(EndpointError {
-                what: format!("cannot read {}: {e}", path.display()),
-                hint: "fix the file's permissions, or set DOCKER_CONFIG to another directory"
-                    .into(),
-            });
+            eprintln!(
+                "warning: cannot read {} ({e}); going on without it (fix it, or set \
+                 DOCKER_CONFIG to another directory)",
+                path.display()
+            );
+            return Ok(None);
         }
     };
     let config: Config = serde_json::from_str(&text).map_err(|e| EndpointError {
@@ -194,7 +199,7 @@ pub fn context_endpoint(name: &str, env: &dyn Env) -> Result<Endpoint, EndpointE
         .join("meta")
         .join(&id)
         .join("meta.json");
-    let text = std::fs::read_to_string(&meta_path).map_err(|e| EndpointError {
+    let text = crate::userfile::read_text(&meta_path, CONFIG_LIMIT).map_err(|e| EndpointError {
         what: if e.kind() == std::io::ErrorKind::NotFound {
             format!(
                 "Docker context \"{name}\" does not exist (no {})",

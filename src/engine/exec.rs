@@ -19,10 +19,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 
 use super::capture::Capture;
+use super::chain;
 use super::{
     CALL_TIMEOUT, ContainerResult, Engine, EngineError, bounded, call_timeout, op, sandbox,
 };
-use crate::diagnostic::chain;
 use crate::limits::Limits;
 use crate::platform::Platform;
 
@@ -72,13 +72,18 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        let id = bounded(
-            CALL_TIMEOUT,
-            "create the keepalive container",
-            self.docker.create_container(Some(options), body),
-        )
-        .await?
-        .id;
+        let docker = self.docker.clone();
+        let id = self
+            .landing("create the keepalive container", async move {
+                bounded(
+                    CALL_TIMEOUT,
+                    "create the keepalive container",
+                    docker.create_container(Some(options), body),
+                )
+                .await
+            })
+            .await?
+            .id;
         if let Err(e) = bounded(
             CALL_TIMEOUT,
             "start the keepalive container",

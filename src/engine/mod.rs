@@ -17,6 +17,8 @@ mod exec;
 mod service;
 mod ssh;
 mod start_error;
+mod transport;
+pub mod trust;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -41,7 +43,14 @@ pub use service::{
     ServiceRequest, ServiceState, Stopped,
 };
 
-use crate::diagnostic::chain;
+use crate::diagnostic::printable;
+
+/// An error and its sources on one line, as [`crate::diagnostic::chain`] writes it, made
+/// [`printable`]: an engine's words are data, and a hostile one could otherwise write terminal
+/// escapes or forged CI commands through them.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    printable(&crate::diagnostic::chain(e))
+}
 use crate::image::registry::Credentials;
 use crate::limits::Limits;
 use crate::platform::{self, Platform};
@@ -229,6 +238,11 @@ pub struct Engine {
     name: String,
     /// It shares this machine's kernel, so this machine's binfmt entries are its own.
     local: bool,
+    /// Why registry credentials must not go to this engine, if they must not.
+    withheld: Option<String>,
+    /// Creates and loads in flight hold it for reading; the run's final sweep takes it for
+    /// writing and sets it: see [`Engine::landing`] and [`Engine::stop_creating`].
+    gate: std::sync::Arc<tokio::sync::RwLock<bool>>,
 }
 
 impl Engine {
@@ -273,6 +287,8 @@ impl Engine {
                     endpoint: endpoint.host.clone(),
                     name: endpoint.name.clone(),
                     local: endpoint.is_local(),
+                    withheld: trust::untrusted_transport(endpoint),
+                    gate: Default::default(),
                 });
             }
             Ok(Err(e)) => chain(&e),
@@ -300,6 +316,48 @@ impl Engine {
         &self.endpoint
     }
 
+    /// Runs `call` (a create or a load) to its end in a task of its own, even when the caller
+    /// is dropped by an interrupt, and holds it against [`Engine::stop_creating`]: a container
+    /// or image the engine makes after the run's sweep has listed what to remove would be left
+    /// behind (a container in `Created`, the relay image).
+    async fn landing<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, EngineError>> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let gate = self.gate.clone().read_owned().await;
+        if *gate {
+            return Err(EngineError::Operation {
+                op,
+                detail: "the run is ending (interrupted): nothing new is created".into(),
+            });
+        }
+        tokio::spawn(async move {
+            let result = call.await;
+            drop(gate);
+            result
+        })
+        .await
+        .map_err(|e| EngineError::Operation {
+            op,
+            detail: e.to_string(),
+        })?
+    }
+
+    /// Waits for every create and load in flight to land, and refuses new ones: what the run's
+    /// sweep lists after this is all the run made.
+    pub async fn stop_creating(&self) {
+        *self.gate.write().await = true;
+    }
+
+    /// Never send this engine registry credentials, for the reason `why` (said when a pull
+    /// fails).
+    pub fn withhold_credentials(&mut self, why: String) {
+        if self.withheld.is_none() {
+            self.withheld = Some(why);
+        }
+    }
+
     pub async fn info(&self) -> Result<EngineInfo, EngineError> {
         let op = op("describe itself");
         let (info, version) = tokio::time::timeout(CONNECT_TIMEOUT, async {
@@ -323,9 +381,9 @@ impl Engine {
         Ok(EngineInfo {
             local: self.local,
             endpoint: self.endpoint.clone(),
-            version: version.version.unwrap_or_default(),
-            api_version: version.api_version.unwrap_or_default(),
-            platform: platform::from_uname_machine(&os, &machine),
+            version: printable(&version.version.unwrap_or_default()),
+            api_version: printable(&version.api_version.unwrap_or_default()),
+            platform: platform::from_uname_machine(&printable(&os), &printable(&machine)),
             rootless,
         })
     }
@@ -347,20 +405,27 @@ impl Engine {
                 ..image
             });
         }
+        // Credentials withheld: the pull is tried without them, and its failure says why.
+        let withheld = self.withheld.as_ref().filter(|_| credentials.is_some());
         let pull_error = |detail: String| EngineError::Pull {
             reference: reference.to_owned(),
-            detail,
+            detail: match withheld {
+                Some(why) => format!("{detail} (registry credentials were not sent: {why})"),
+                None => detail,
+            },
         };
         let options = CreateImageOptions {
             from_image: Some(reference.to_owned()),
             platform: platform.to_string(),
             ..Default::default()
         };
-        let creds = credentials.map(|c| DockerCredentials {
-            username: Some(c.username.clone()),
-            password: Some(c.password.clone()),
-            ..Default::default()
-        });
+        let creds = credentials
+            .filter(|_| withheld.is_none())
+            .map(|c| DockerCredentials {
+                username: Some(c.username.clone()),
+                password: Some(c.password.clone()),
+                ..Default::default()
+            });
         let mut progress = self.docker.create_image(Some(options), None, creds);
         // A pull reports progress many times a second; silence this long is a frozen engine.
         while let Some(item) = tokio::time::timeout(CALL_TIMEOUT, progress.next())
@@ -393,12 +458,15 @@ impl Engine {
     /// The archives loaded this way are archsmoke's own small images (the probe and relay
     /// images), so the whole call is bounded by the default deadline.
     pub async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
-        let progress =
-            self.docker
-                .import_image(load_options(), bollard::body_full(archive.into()), None);
-        tokio::time::timeout(CALL_TIMEOUT, loaded_references(progress, &Activity::new()))
-            .await
-            .map_err(|_| unanswered(LOAD, CALL_TIMEOUT))?
+        let docker = self.docker.clone();
+        self.landing(LOAD, async move {
+            let progress =
+                docker.import_image(load_options(), bollard::body_full(archive.into()), None);
+            tokio::time::timeout(CALL_TIMEOUT, loaded_references(progress, &Activity::new()))
+                .await
+                .map_err(|_| unanswered(LOAD, CALL_TIMEOUT))?
+        })
+        .await
     }
 
     /// Like [`Engine::load_image`], for an archive that arrives in chunks while it is written:
@@ -438,10 +506,12 @@ impl Engine {
     /// Write the image as `docker save` does (a tar of `manifest.json`, the config and the
     /// layers) to `out`; returns the bytes written. Each chunk must come within the call
     /// deadline: a large image may take long, a frozen engine may not.
+    /// At most `limit` bytes are written: an engine that sends more fails the save.
     pub async fn save_image(
         &self,
         reference: &str,
         out: &mut tokio::fs::File,
+        limit: u64,
     ) -> Result<u64, EngineError> {
         use futures_util::StreamExt;
         use tokio::io::AsyncWriteExt;
@@ -458,6 +528,13 @@ impl Engine {
                 .map_err(|_| unanswered(OP, CALL_TIMEOUT))?;
             let Some(chunk) = chunk else { break };
             let bytes = chunk.map_err(|e| fail(chain(&e)))?;
+            if written + bytes.len() as u64 > limit {
+                return Err(fail(format!(
+                    "the saved image passed {} MiB, the bound on what `docker save` may write \
+                     (set ARCHSMOKE_SAVE_LIMIT to a larger size if the image really is that big)",
+                    limit >> 20
+                )));
+            }
             out.write_all(&bytes)
                 .await
                 .map_err(|e| fail(format!("cannot write the saved image: {e}")))?;
@@ -597,13 +674,17 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        bounded(
-            call_timeout(request.timeout),
-            "create a container",
-            self.docker.create_container(Some(options), body),
-        )
+        let (docker, limit) = (self.docker.clone(), call_timeout(request.timeout));
+        self.landing("create a container", async move {
+            bounded(
+                limit,
+                "create a container",
+                docker.create_container(Some(options), body),
+            )
+            .await
+            .map(|created| created.id)
+        })
         .await
-        .map(|created| created.id)
     }
 
     /// Why a container of this run is gone or being removed by someone else (another `archsmoke
@@ -849,12 +930,13 @@ impl Engine {
     }
 
     /// Remove every tag of the given repositories (created before `created_before`, unix
-    /// seconds, when given). Returns how many tags were removed.
+    /// seconds, when given) but those `keep` (given the tag and the image's labels) keeps.
+    /// Returns how many tags were removed.
     pub async fn remove_images(
         &self,
         repositories: &[&str],
         created_before: Option<i64>,
-        keep: impl Fn(&str) -> bool,
+        keep: impl Fn(&str, &HashMap<String, String>) -> bool,
     ) -> Result<usize, EngineError> {
         let references = repositories.iter().map(|r| format!("{r}:*")).collect();
         let options = ListImagesOptions {
@@ -874,7 +956,7 @@ impl Engine {
             }
             for tag in &image.repo_tags {
                 let repository = tag.rsplit_once(':').map_or(tag.as_str(), |(r, _)| r);
-                if repositories.contains(&repository) && !keep(tag) {
+                if repositories.contains(&repository) && !keep(tag, &image.labels) {
                     self.remove_image(tag).await?;
                     removed += 1;
                 }
@@ -901,12 +983,14 @@ fn open(endpoint: &Endpoint) -> Result<(Docker, Option<ssh::SshStderr>), Opened>
             ssh::connect(target, REQUEST_TIMEOUT_SECS, version).map_err(Opened::Bollard)?;
         return Ok((docker, Some(stderr)));
     }
-    let docker = if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, version)
+    // Dialled by archsmoke, so that every reply is bounded ([`transport`]).
+    let dialer = if let Some(path) = host.strip_prefix("unix://") {
+        transport::unix(path)
     } else if host.starts_with("tcp://")
         || host.starts_with("http://")
         || host.starts_with("https://")
     {
+        let address = tcp_address(host, endpoint.tls.is_some());
         match &endpoint.tls {
             Some(tls) => {
                 for file in [&tls.ca, &tls.cert, &tls.key] {
@@ -919,14 +1003,12 @@ fn open(endpoint: &Endpoint) -> Result<(Docker, Option<ssh::SshStderr>), Opened>
                         ));
                     }
                 }
-                Docker::connect_with_ssl(
-                    host,
-                    &tls.key,
-                    &tls.cert,
-                    &tls.ca,
-                    REQUEST_TIMEOUT_SECS,
-                    version,
-                )
+                transport::tls(&address, tls).map_err(|detail| {
+                    Opened::Config(
+                        format!("cannot use the TLS files: {detail}"),
+                        "give the PEM files Docker uses (ca.pem, cert.pem, key.pem)".into(),
+                    )
+                })?
             }
             None if host.starts_with("https://") => {
                 return Err(Opened::Config(
@@ -934,7 +1016,7 @@ fn open(endpoint: &Endpoint) -> Result<(Docker, Option<ssh::SshStderr>), Opened>
                     "set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give ca/cert/key".into(),
                 ));
             }
-            None => Docker::connect_with_http(host, REQUEST_TIMEOUT_SECS, version),
+            None => transport::tcp(&address),
         }
     } else {
         return Err(Opened::Config(
@@ -942,7 +1024,24 @@ fn open(endpoint: &Endpoint) -> Result<(Docker, Option<ssh::SshStderr>), Opened>
             "use unix:///path, tcp://host:port (with TLS files) or ssh://[user@]host[:port]".into(),
         ));
     };
+    let docker = transport::client(dialer, REQUEST_TIMEOUT_SECS, version);
     docker.map(|d| (d, None)).map_err(Opened::Bollard)
+}
+
+/// `host:port` of a `tcp://`, `http://` or `https://` engine URL; without a port, Docker's
+/// (2376 with TLS, 2375 without).
+fn tcp_address(url: &str, tls: bool) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let has_port = match authority.rfind(']') {
+        Some(end) => authority[end..].contains(':'),
+        None => authority.contains(':'),
+    };
+    if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 2376 } else { 2375 })
+    }
 }
 
 /// What to do about an engine that did not answer, from what went wrong.

@@ -28,9 +28,16 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::capture::{Capture, Captured};
+use super::chain;
 use super::{Engine, EngineError, op, sandbox};
-use crate::diagnostic::chain;
 use crate::platform::Platform;
+
+/// The relay runs as `nobody` (by number: the relay image has no passwd file).
+const RELAY_USER: &str = "65534:65534";
+/// Processes a relay may hold: it is one static program.
+const RELAY_PIDS: i64 = 16;
+/// Memory a relay may use: its buffers are KiBs.
+const RELAY_MEMORY: i64 = 64 << 20;
 
 /// Lines longer than this are handed to the line sink in pieces, so a flood without newlines
 /// cannot grow a buffer without bound.
@@ -157,11 +164,15 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
+        let docker = self.docker.clone();
         let id = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create the service container"))?
+            .landing("create the service container", async move {
+                docker
+                    .create_container(Some(options), body)
+                    .await
+                    .map_err(op("create the service container"))
+            })
+            .await?
             .id;
         let attach = AttachContainerOptions {
             stream: true,
@@ -307,7 +318,8 @@ impl Engine {
             .map_err(op("remove the service container"))
     }
 
-    /// Create a relay container (not started); remove it with [`Engine::remove_service`].
+    /// Create a relay container (not started), confined by [`RELAY_USER`], [`RELAY_PIDS`] and
+    /// [`RELAY_MEMORY`]; remove it with [`Engine::remove_service`].
     pub async fn create_relay(&self, request: &RelayRequest) -> Result<String, EngineError> {
         let mut argv = vec![request.port.to_string()];
         if request.wait {
@@ -323,9 +335,17 @@ impl Engine {
             open_stdin: Some(true),
             stdin_once: Some(true),
             tty: Some(false),
+            // The relay only connects to a port and copies bytes: no root, no capabilities,
+            // no writes, a handful of processes and little memory, whatever the service does.
+            user: Some(RELAY_USER.into()),
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{}", request.service)),
                 security_opt: Some(vec!["no-new-privileges".into()]),
+                cap_drop: Some(vec!["ALL".into()]),
+                readonly_rootfs: Some(true),
+                pids_limit: Some(RELAY_PIDS),
+                memory: Some(RELAY_MEMORY),
+                memory_swap: Some(RELAY_MEMORY),
                 log_config: Some(HostConfigLogConfig {
                     typ: Some("none".into()),
                     config: None,
@@ -338,12 +358,15 @@ impl Engine {
             name: None,
             platform: request.platform.to_string(),
         };
-        Ok(self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(op("create a probe relay container"))?
-            .id)
+        let docker = self.docker.clone();
+        self.landing("create a probe relay container", async move {
+            docker
+                .create_container(Some(options), body)
+                .await
+                .map_err(op("create a probe relay container"))
+        })
+        .await
+        .map(|created| created.id)
     }
 
     /// Attach to and start a created relay; returns once it has connected or failed. The

@@ -13,23 +13,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bollard::{BollardRequest, ClientVersion, Docker};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use bollard::{ClientVersion, Docker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::endpoint::SshTarget;
-
-/// The body type of bollard's requests (its alias is private; the request type is not).
-trait RequestBody {
-    type Body;
-}
-impl<B> RequestBody for http::Request<B> {
-    type Body = B;
-}
-type Body = <BollardRequest as RequestBody>::Body;
 
 /// What the last ssh process printed on stderr (trimmed), for error messages.
 #[derive(Clone, Default)]
@@ -58,12 +46,6 @@ struct SshStream {
     stdout: ChildStdout,
 }
 
-impl Connection for SshStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
 impl AsyncRead for SshStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -90,20 +72,12 @@ impl AsyncWrite for SshStream {
     }
 }
 
-impl tower_service::Service<http::Uri> for Connector {
-    type Response = TokioIo<SshStream>;
-    type Error = std::io::Error;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: http::Uri) -> Self::Future {
+impl Connector {
+    /// One ssh process running `docker system dial-stdio`, as a stream.
+    fn dial(&self) -> impl Future<Output = std::io::Result<SshStream>> + Send + use<> {
         let target = self.target.clone();
         let stderr_slot = self.stderr.clone();
-        Box::pin(async move {
+        async move {
             let mut child = tokio::process::Command::new("ssh")
                 .args(target.ssh_args())
                 .args(["docker", "system", "dial-stdio"])
@@ -131,12 +105,12 @@ impl tower_service::Service<http::Uri> for Connector {
                     *slot = text;
                 }
             });
-            Ok(TokioIo::new(SshStream {
+            Ok(SshStream {
                 _child: child,
                 stdin,
                 stdout,
-            }))
-        })
+            })
+        }
     }
 }
 
@@ -151,22 +125,8 @@ pub fn connect(
         target,
         stderr: stderr.clone(),
     };
-    let client: Arc<Client<Connector, Body>> =
-        Arc::new(Client::builder(TokioExecutor::new()).build(connector));
-    let docker = Docker::connect_with_custom_transport(
-        move |request: BollardRequest| {
-            let client = Arc::clone(&client);
-            Box::pin(async move {
-                client
-                    .request(request)
-                    .await
-                    .map_err(|err| bollard::errors::Error::HyperLegacyError { err })
-            })
-        },
-        // The host part is never dialled: every connection is an ssh process.
-        Some("http://ssh.engine"),
-        timeout_secs,
-        version,
-    )?;
+    // Every connection is an ssh process, its replies bounded like any engine's.
+    let dialer = super::transport::Dialer::new(move || connector.dial());
+    let docker = super::transport::client(dialer, timeout_secs, version)?;
     Ok((docker, stderr))
 }

@@ -55,6 +55,9 @@ pub fn docker_credentials(registry: &str) -> Option<Credentials> {
     } else {
         registry
     };
+    if !config_readable() {
+        return None;
+    }
     match docker_credential::get_credential(key) {
         Ok(docker_credential::DockerCredential::UsernamePassword(username, password)) => {
             Some(Credentials { username, password })
@@ -71,6 +74,28 @@ pub fn docker_credentials(registry: &str) -> Option<Credentials> {
             None
         }
     }
+}
+
+/// Whether the Docker config file may be handed to the credential reader, which reads it whole
+/// and blocking: only a regular file of a sane size. Anything else is said once and the pull
+/// goes on anonymously, as the docker CLI goes on without an unreadable config.
+fn config_readable() -> bool {
+    use crate::engine::endpoint::{CONFIG_LIMIT, ProcessEnv, docker_config_dir};
+    static READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READABLE.get_or_init(|| {
+        let path = docker_config_dir(&ProcessEnv).join("config.json");
+        match crate::userfile::read(&path, CONFIG_LIMIT) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot read {} ({e}); pulling without stored credentials",
+                    path.display()
+                );
+                false
+            }
+        }
+    })
 }
 
 /// Whether a registry host is on this machine: such registries are used over plain HTTP, as

@@ -98,6 +98,13 @@ impl SourceSpec {
             if name.is_empty() || name.chars().any(char::is_whitespace) {
                 return Err(bad("`docker-daemon:` needs an image name or ID"));
             }
+            // The name goes into the engine API's path: only Docker's reference grammar (which
+            // also covers IDs, `sha256:HEX` and hex prefixes) may, never `..`, `?` or `%`.
+            if parse_reference(name).is_err() {
+                return Err(bad(
+                    "`docker-daemon:` needs an image name (such as busybox:latest) or an image ID",
+                ));
+            }
             Ok(SourceSpec::Daemon(name.to_owned()))
         } else {
             parse_reference(text)?;
@@ -488,6 +495,16 @@ mod tests {
             SourceSpec::parse("docker-daemon:busybox:latest").expect("daemon"),
             SourceSpec::Daemon("busybox:latest".into())
         );
+        let id = format!("sha256:{}", "ab12".repeat(16));
+        for name in [id.as_str(), "4a1b2c3d4e5f", "127.0.0.1:5000/a/b@sha256:abc"] {
+            let id_spec = SourceSpec::parse(&format!("docker-daemon:{name}"));
+            if name.contains('@') {
+                // A digest must be whole; a short one is no reference.
+                assert!(id_spec.is_err(), "{name}");
+            } else {
+                assert_eq!(id_spec.expect("an ID"), SourceSpec::Daemon(name.into()));
+            }
+        }
         assert_eq!(
             SourceSpec::parse("127.0.0.1:5000/a/b:c").expect("registry"),
             SourceSpec::Registry("127.0.0.1:5000/a/b:c".into())
@@ -525,6 +542,8 @@ mod tests {
             "oci-layout:",
             "oci-archive:",
             "docker-daemon:",
+            "docker-daemon:../../containers/json?all",
+            "docker-daemon:busybox%2Flatest",
             "Not A/Reference::",
             "127.0.0.1:5000/UPPER:tag",
         ] {

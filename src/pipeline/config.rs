@@ -34,6 +34,8 @@ pub struct Flags {
     pub emulation: Option<Policy>,
     pub output_limit: Option<usize>,
     pub allow_privileged: bool,
+    /// `--trust-spec-engines`: registry credentials go to the spec's `[[engine]]`s too.
+    pub trust_spec_engines: bool,
     pub skip_unavailable: bool,
     /// `--engine`: engines besides the default one, after the spec's `[[engine]]` tables.
     pub engines: Vec<spec::EngineSpec>,
@@ -79,6 +81,8 @@ pub struct Config {
     pub same_output: Vec<String>,
     /// Engines besides the default one: the spec's `[[engine]]` tables, then `--engine`.
     pub engines: Vec<spec::EngineSpec>,
+    /// Registry credentials may go to the spec's engines (`--trust-spec-engines`).
+    pub trust_spec_engines: bool,
     /// Platforms to run natively and emulated side by side.
     pub compare_emulation: Vec<Platform>,
     /// `-q`: no progress lines from the pipeline itself.
@@ -138,6 +142,7 @@ impl Config {
         };
         Ok(Config {
             engines,
+            trust_spec_engines: flags.trust_spec_engines,
             compare_emulation,
             jobs: flags.jobs.or(spec.settings.jobs).unwrap_or(DEFAULT_JOBS),
             output_limit: flags

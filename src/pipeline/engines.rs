@@ -59,12 +59,21 @@ pub fn endpoint_of(spec: &EngineSpec) -> Result<Endpoint, EngineError> {
     }
 }
 
-/// Connects to every named engine at once.
-pub async fn connect_named(specs: &[EngineSpec]) -> Vec<Connected> {
+/// Connects to every named engine at once; the spec's own get no registry credentials unless
+/// `trust_spec` (`--trust-spec-engines`).
+pub async fn connect_named(specs: &[EngineSpec], trust_spec: bool) -> Vec<Connected> {
     join_all(specs.iter().map(|spec| async move {
         let engine = async {
             let endpoint = endpoint_of(spec)?;
-            let engine = Engine::connect_to(&endpoint).await?;
+            let mut engine = Engine::connect_to(&endpoint).await?;
+            if spec.from_spec && !trust_spec {
+                engine.withhold_credentials(format!(
+                    "engine \"{}\" is named by the spec's [[engine]] table, and a spec may come \
+                     from anyone (a pull request); name it with --engine, or pass \
+                     --trust-spec-engines, to let it pull with your credentials",
+                    spec.name
+                ));
+            }
             let info = engine.info().await?;
             Ok((engine, info))
         }

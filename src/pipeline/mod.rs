@@ -153,7 +153,7 @@ where
         pair = async {
             tokio::join!(
                 open(&config.image, &config.source, config.host.as_deref()),
-                engines::connect_named(&config.engines)
+                engines::connect_named(&config.engines, config.trust_spec_engines)
             )
         } => pair,
         () = cancel.cancelled() => {
@@ -590,6 +590,8 @@ async fn relay(
 async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
     let name = engine.name();
     let work = async {
+        // Creates and loads an interrupt abandoned land first, so the list below has them.
+        engine.stop_creating().await;
         match engine.remove_run(Some(run_id)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, engine = name, "removed leftover containers"),
@@ -607,6 +609,19 @@ async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
                     "warning: could not remove the loaded image {tag} from engine \"{name}\": {e}"
                 );
             }
+        }
+        // Probe and relay images tagged with this run: one whose load an interrupt abandoned
+        // is known to no one else.
+        let own = format!("{}:{run_id}-", crate::probe::PROBE_REPOSITORY);
+        if let Err(e) = engine
+            .remove_images(&[crate::probe::PROBE_REPOSITORY], None, |tag, _| {
+                !tag.starts_with(&own)
+            })
+            .await
+        {
+            eprintln!(
+                "warning: could not remove this run's probe images from engine \"{name}\": {e}"
+            );
         }
     };
     if tokio::time::timeout(SWEEP_TIMEOUT, work).await.is_err() {

@@ -77,6 +77,19 @@ pub async fn timed<T>(fut: impl Future<Output = T>) -> (T, Duration) {
     (out, started.elapsed())
 }
 
+/// The most `docker save` may write into `$TMPDIR`: `ARCHSMOKE_SAVE_LIMIT` (a size such as
+/// `512MiB`), else [`SAVE_LIMIT`].
+fn save_limit() -> u64 {
+    std::env::var("ARCHSMOKE_SAVE_LIMIT")
+        .ok()
+        .and_then(|v| crate::spec::parse_size(&v))
+        .unwrap_or(SAVE_LIMIT)
+}
+
+/// The default bound on a saved engine image: larger than any image a smoke test runs, small
+/// enough that an engine streaming without end stops long before the disk is full.
+pub const SAVE_LIMIT: u64 = 32 << 30;
+
 /// An image source whose layers and configs can be read, with its index: the engine's own
 /// images are saved by the engine (as `docker save` does) into `keep`, a temporary directory
 /// that must outlive the reading, and read from there; any other source is opened directly.
@@ -105,7 +118,7 @@ pub async fn open_readable(
         })
     })?;
     engine
-        .save_image(&name, &mut file)
+        .save_image(&name, &mut file, save_limit())
         .await
         .map_err(engine_problem)?;
     drop(file);

@@ -99,7 +99,11 @@ async fn probe(engine: &Engine, platform: &Platform, run_id: &str) -> ExecMode {
             platform.architecture()
         ),
     };
-    let image = match crate::probe::probe_image(platform, &format!("{run_id}-{}", engine.name())) {
+    let image = match crate::probe::probe_image_owned(
+        platform,
+        &format!("{run_id}-{}", engine.name()),
+        &crate::owner::labels(),
+    ) {
         Ok(Some(image)) => image,
         Ok(None) => return unavailable("cannot be built (no probe program for it)".into()),
         Err(e) => return unavailable(format!("cannot be built: {e}")),

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use futures_util::future::join_all;
 
 use super::open::{Unresolved, open};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, printable};
 use crate::image::{EntryKind, SourceSpec};
 use crate::platform::Platform;
 
@@ -56,7 +56,8 @@ pub async fn starter_spec(text: &str, host: Option<&str>) -> Result<String, Diag
          # Run it with `archsmoke run FILE`; every key is described in the README (\"The spec\").\n\
          # Each check below holds on the image it was written from; edit them to say what must\n\
          # stay true.\n",
-        resolved.reference, resolved.digest
+        printable(&resolved.reference),
+        printable(&resolved.digest)
     );
     let _ = writeln!(s, "image = {}", quote(text));
     let list: Vec<String> = platforms.iter().map(|p| quote(&p.to_string())).collect();
@@ -87,8 +88,9 @@ pub async fn starter_spec(text: &str, host: Option<&str>) -> Result<String, Diag
             None => {
                 let _ = writeln!(
                     s,
-                    "# {p}: architecture not in archsmoke's table; add its expected `uname -m`:\n\
+                    "# {}: architecture not in archsmoke's table; add its expected `uname -m`:\n\
                      # [test.per_platform.{}]\n# stdout_matches = \"^...$\"",
+                    printable(&p.to_string()),
                     quote(&p.to_string())
                 );
             }
@@ -145,8 +147,9 @@ pub async fn starter_spec(text: &str, host: Option<&str>) -> Result<String, Diag
             let _ = writeln!(
                 s,
                 "# The entrypoint {} is found through PATH; write its absolute path to check it:\n\
-                 # [[file]]\n# path = \"/usr/bin/{path}\"\n",
-                quote(path)
+                 # [[file]]\n# path = \"/usr/bin/{}\"\n",
+                quote(path),
+                printable(path)
             );
         }
         None => {
@@ -178,9 +181,25 @@ fn machine_pattern(p: &Platform) -> Option<String> {
     }
 }
 
+/// A TOML basic string (also a quoted key) of `s`, which comes from the image: every character
+/// TOML forbids raw (control characters, DEL) and every one that would not read as itself
+/// (bidirectional overrides, invisible characters) is a `\uXXXX` escape, so no value can end
+/// its string or its line.
 fn quote(s: &str) -> String {
-    // A TOML basic string: JSON's escaping is a subset TOML accepts.
-    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if crate::diagnostic::unprintable(c) => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn toml_list(v: &[String]) -> String {

@@ -33,6 +33,16 @@ pub struct ProbeImage {
 /// Builds the probe image for `platform`, or `None` when archsmoke has no probe program for its
 /// architecture.
 pub fn probe_image(platform: &Platform, run_id: &str) -> std::io::Result<Option<ProbeImage>> {
+    probe_image_owned(platform, run_id, &[])
+}
+
+/// [`probe_image`] whose config carries `owner` ([`crate::owner::labels`]) as image labels, so
+/// that `gc` can tell a live run's image from a dead one's without a container beside it.
+pub fn probe_image_owned(
+    platform: &Platform,
+    run_id: &str,
+    owner: &[(String, String)],
+) -> std::io::Result<Option<ProbeImage>> {
     let Some(program) = elf::program_for(platform.architecture()) else {
         return Ok(None);
     };
@@ -42,16 +52,17 @@ pub fn probe_image(platform: &Platform, run_id: &str) -> std::io::Result<Option<
         tag.push_str(v);
     }
     let reference = format!("{PROBE_REPOSITORY}:{tag}");
-    let archive = image_archive(platform, &program.elf(), &reference)?;
+    let archive = image_archive(platform, &program.elf(), &reference, owner)?;
     Ok(Some(ProbeImage { reference, archive }))
 }
 
 /// Packs `executable` as `/probe`, the image's entrypoint, into a `docker load` archive whose
-/// `manifest.json` tags it `reference`.
+/// `manifest.json` tags it `reference`; `labels` join the config's labels.
 pub fn image_archive(
     platform: &Platform,
     executable: &[u8],
     reference: &str,
+    labels: &[(String, String)],
 ) -> std::io::Result<Vec<u8>> {
     let layer = {
         let mut b = tar::Builder::new(Vec::new());
@@ -73,6 +84,9 @@ pub fn image_archive(
     });
     if let Some(v) = platform.variant() {
         config["variant"] = json!(v);
+    }
+    for (k, v) in labels {
+        config["config"]["Labels"][k] = json!(v);
     }
     let config = serde_json::to_vec(&config)?;
     let config_name = format!("{}.json", hex_sha256(&config));

@@ -260,10 +260,12 @@ pub fn program_for(arch: &str) -> Option<&'static ProbeProgram> {
 }
 
 /// The relay image for an engine of `platform`: `archsmoke-probe:<run id>-relay-<arch>`, as a
-/// `docker load` archive; `None` when archsmoke has no relay for that architecture.
+/// `docker load` archive; `None` when archsmoke has no relay for that architecture. `owner`
+/// ([`crate::owner::labels`]) become the image's labels: `gc` reads the run's liveness from them.
 pub fn relay_image(
     platform: &Platform,
     run_id: &str,
+    owner: &[(String, String)],
 ) -> std::io::Result<Option<super::ProbeImage>> {
     let Some(program) = program_for(platform.architecture()) else {
         return Ok(None);
@@ -274,7 +276,7 @@ pub fn relay_image(
         platform.architecture()
     );
     let native = Platform::new(platform.os(), platform.architecture(), None);
-    let archive = super::image_archive(&native, &program.elf(), &reference)?;
+    let archive = super::image_archive(&native, &program.elf(), &reference, owner)?;
     Ok(Some(super::ProbeImage { reference, archive }))
 }
 
@@ -340,12 +342,12 @@ mod tests {
     #[test]
     fn the_image_is_of_the_engines_platform_without_variant() {
         let p = Platform::parse("linux/amd64").expect("platform");
-        let image = relay_image(&p, "run1")
+        let image = relay_image(&p, "run1", &[])
             .expect("archive")
             .expect("amd64 relay");
         assert_eq!(image.reference, "archsmoke-probe:run1-relay-amd64");
         assert!(
-            relay_image(&Platform::parse("linux/s390x").expect("p"), "r")
+            relay_image(&Platform::parse("linux/s390x").expect("p"), "r", &[])
                 .expect("ok")
                 .is_none()
         );

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::diagnostic::printable;
 use crate::mode::ExecMode;
 use crate::outcome::EngineSummary;
 use crate::platform::Platform;
@@ -74,8 +75,10 @@ pub fn render_table(report: &InspectReport, w: &mut dyn Write) -> io::Result<()>
 /// Whatever still does not fit is cut with "…". Full values stay in `--json`.
 const FITS: [(Option<usize>, bool); 3] = [(None, false), (Some(12), false), (Some(12), true)];
 
+/// Every string of the report came from an image, an index or an engine: each is printed
+/// through [`printable`], so none can start a line of its own or drive the terminal.
 pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) -> io::Result<()> {
-    writeln!(w, "image   {}", report.reference)?;
+    writeln!(w, "image   {}", printable(&report.reference))?;
     if report.digest.is_empty() {
         // Per-platform images have no list yet, so no digest of their own.
         writeln!(
@@ -83,12 +86,12 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
             "digest  - (no list yet: each platform's digest is below)"
         )?;
     } else {
-        writeln!(w, "digest  {}", report.digest)?;
+        writeln!(w, "digest  {}", printable(&report.digest))?;
     }
     writeln!(
         w,
         "type    {}{}",
-        report.media_type,
+        printable(&report.media_type),
         if report.is_index {
             ""
         } else {
@@ -99,7 +102,9 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
         writeln!(
             w,
             "engine  Docker {} {} at {}",
-            e.version, e.platform, e.endpoint
+            printable(&e.version),
+            printable(&e.platform.to_string()),
+            printable(&e.endpoint)
         )?;
     }
     writeln!(w)?;
@@ -130,11 +135,11 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
         let platform = e
             .platform
             .as_ref()
-            .map_or_else(|| "(none)".into(), ToString::to_string);
+            .map_or_else(|| "(none)".into(), |p| printable(&p.to_string()));
         writeln!(
             w,
             "{platform} PROBLEM: {}",
-            e.problem.as_deref().unwrap_or_default()
+            printable(e.problem.as_deref().unwrap_or_default())
         )?;
     }
     Ok(())
@@ -151,16 +156,16 @@ fn table_lines(
             let platform = e
                 .platform
                 .as_ref()
-                .map_or_else(|| "(none)".into(), ToString::to_string);
+                .map_or_else(|| "(none)".into(), |p| printable(&p.to_string()));
             let how = match e.kind {
                 EntryKind::Attestation => "attestation (not runnable)".to_owned(),
                 EntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
-                EntryKind::Ignored => format!("ignored: {}", e.media_type),
+                EntryKind::Ignored => format!("ignored: {}", printable(&e.media_type)),
                 EntryKind::Image => match (&e.problem, &e.runs_here) {
                     // Said in full below the table: cut to fit, it would lose the point.
                     (Some(_), _) => "PROBLEM (below)".to_owned(),
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {
-                        format!("unavailable: {reason}")
+                        format!("unavailable: {}", printable(reason))
                     }
                     (None, Some(mode @ ExecMode::Emulated { .. })) if short_mode => {
                         mode.to_string()
@@ -173,9 +178,9 @@ fn table_lines(
             let digest = match digest_chars {
                 Some(n) => {
                     let hex = e.digest.strip_prefix("sha256:").unwrap_or(&e.digest);
-                    hex.chars().take(n).collect()
+                    printable(&hex.chars().take(n).collect::<String>())
                 }
-                None => e.digest.clone(),
+                None => printable(&e.digest),
             };
             [
                 platform,
@@ -183,7 +188,7 @@ fn table_lines(
                 e.size.to_string(),
                 e.config_platform
                     .as_ref()
-                    .map_or_else(|| "-".into(), ToString::to_string),
+                    .map_or_else(|| "-".into(), |p| printable(&p.to_string())),
                 how,
             ]
         })

@@ -129,13 +129,14 @@ impl Shared {
         &self,
         engine: &Engine,
         run_id: &str,
+        owner: &[(String, String)],
     ) -> Result<(String, Platform), String> {
         self.relay
             .get_or_init(|| async {
                 let info = engine.info().await.map_err(|e| e.to_string())?;
                 let platform =
                     Platform::new(info.platform.os(), info.platform.architecture(), None);
-                let image = crate::probe::relay::relay_image(&platform, run_id)
+                let image = crate::probe::relay::relay_image(&platform, run_id, owner)
                     .map_err(|e| format!("cannot build the probe relay image: {e}"))?
                     .ok_or_else(|| {
                         format!(
@@ -168,6 +169,8 @@ impl Shared {
 struct Ctx {
     engine: Engine,
     run_id: String,
+    /// This process's owner labels: `gc` spares a live run's service and relays by them.
+    owner: Vec<(String, String)>,
     output_limit: usize,
     cancel: tokio_util::sync::CancellationToken,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
@@ -180,14 +183,16 @@ impl Ctx {
         let _ = self.events.send(event);
     }
 
-    /// The labels of every container of the service: the run's (for the sweep and `gc`), the
-    /// platform's, and what it is.
+    /// The labels of every container of the service: the run's (for the sweep and `gc`), its
+    /// owner's (for `gc` to tell a live run), the platform's, and what it is.
     fn labels(&self, platform: &Platform, what: &str) -> std::collections::HashMap<String, String> {
-        std::collections::HashMap::from([
+        let mut labels = std::collections::HashMap::from([
             (crate::engine::RUN_LABEL.to_owned(), self.run_id.clone()),
             ("archsmoke.platform".to_owned(), platform.to_string()),
             ("archsmoke.test".to_owned(), what.to_owned()),
-        ])
+        ]);
+        labels.extend(self.owner.iter().cloned());
+        labels
     }
 }
 
@@ -222,6 +227,7 @@ pub async fn run<B: Backend>(
     let ctx = Arc::new(Ctx {
         engine: engine.clone(),
         run_id: run.run_id.clone(),
+        owner: run.owner.clone(),
         output_limit: run.output_limit,
         cancel: run.cancel.clone(),
         events: run.events.clone(),
@@ -380,6 +386,8 @@ pub async fn run<B: Backend>(
                 TestStatus::Failed
             };
             t.mismatches = mismatches;
+            // Checked now: the "not run" placeholder no longer holds.
+            t.error = None;
             t.stdout = report.logs.clone();
             t.stdout_dropped = report.logs_dropped;
             ctx.emit(checks::finished(planned, t));
@@ -430,7 +438,7 @@ impl Relay {
         let (image, platform) = self
             .ctx
             .services
-            .relay_image(self.engine(), &self.ctx.run_id)
+            .relay_image(self.engine(), &self.ctx.run_id, &self.ctx.owner)
             .await?;
         let request = crate::engine::RelayRequest {
             image,

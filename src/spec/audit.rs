@@ -224,6 +224,7 @@ impl Validator<'_> {
         spec_platforms: Option<&[Platform]>,
     ) -> Result<FileCheck, SpecError> {
         let raw = raw.get_ref();
+        self.check_text("the path", raw.path.get_ref(), &raw.path)?;
         let path = normalize_path(raw.path.get_ref().trim()).ok_or_else(|| {
             self.err(
                 &raw.path,
@@ -305,6 +306,9 @@ impl Validator<'_> {
                 .err(n, "`name` is empty")
                 .with_hint("leave it out to name the result `file <path>`"));
         }
+        if let Some(n) = &raw.name {
+            self.check_text("the [[file]] name", n.get_ref(), n)?;
+        }
         let check = FileCheck {
             path,
             exists,
@@ -367,8 +371,12 @@ impl Validator<'_> {
 
     pub(super) fn license(&self, raw: &Spanned<RawLicense>) -> Result<LicenseCheck, SpecError> {
         let r = raw.get_ref();
+        if let Some(name) = &r.name {
+            self.check_text("the [[license]] name", name.get_ref(), name)?;
+        }
         let mut files = Vec::new();
         for f in &r.files {
+            self.check_text("the path", f.get_ref(), f)?;
             files.push(normalize_path(f.get_ref()).ok_or_else(|| {
                 self.err(f, format!("`{}` is not an absolute path", f.get_ref()))
                     .with_hint("write paths inside the image from its root")
@@ -380,7 +388,10 @@ impl Validator<'_> {
                 .with_hint("set `debian = true` or list `files`"));
         }
         Ok(LicenseCheck {
-            name: r.name.clone().unwrap_or_else(|| "license".to_owned()),
+            name: r
+                .name
+                .as_ref()
+                .map_or_else(|| "license".to_owned(), |n| n.get_ref().clone()),
             debian: r.debian,
             files,
         })
@@ -548,6 +559,22 @@ mod tests {
                 "must be absent",
             ),
             ("[[file]]\npath = \"/x\"\nmatches = \"(\"\n", "bad regex"),
+            (
+                "[[file]]\npath = \"/x\\n::error::y\"\n",
+                "contains the character",
+            ),
+            (
+                "[[file]]\npath = \"/x\"\nname = \"\\u001b[2J\"\n",
+                "contains the character",
+            ),
+            (
+                "[[license]]\nname = \"l\\u0007\"\ndebian = true\n",
+                "contains the character",
+            ),
+            (
+                "[[license]]\nfiles = [\"/a\\u202e\"]\n",
+                "contains the character",
+            ),
             ("[audit]\nelf = \"loud\"\n", "unknown audit level"),
             ("[audit]\nallow = [\"a[\"]\n", "bad glob"),
             ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),

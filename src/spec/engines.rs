@@ -49,6 +49,9 @@ pub struct EngineSpec {
     pub platforms: Vec<Platform>,
     /// Containers at once on this engine; `None`: the run's `jobs`.
     pub jobs: Option<usize>,
+    /// Named by the spec (not by the command line): a spec is often untrusted input (a pull
+    /// request), so such an engine gets no registry credentials unless `--trust-spec-engines`.
+    pub from_spec: bool,
 }
 
 impl EngineSpec {
@@ -74,6 +77,7 @@ impl EngineSpec {
             target,
             platforms: Vec::new(),
             jobs: None,
+            from_spec: false,
         })
     }
 }
@@ -169,6 +173,7 @@ impl Validator<'_> {
                 target,
                 platforms,
                 jobs,
+                from_spec: true,
             });
         }
         Ok(out)

@@ -11,6 +11,19 @@ use super::raw::{RawSettings, RawTest};
 use super::{SpecError, Validator};
 use crate::limits::{Limits, MAX_PIDS, MIN_MEMORY};
 
+use crate::diagnostic::unprintable;
+
+fn kind(c: char) -> &'static str {
+    if c.is_control() {
+        "a control character"
+    } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    {
+        "a bidirectional override"
+    } else {
+        "an invisible character"
+    }
+}
+
 /// The largest memory limit accepted; beyond it a typo (`"16TB"`) is more likely than intent.
 const MAX_MEMORY: u64 = 1 << 40;
 
@@ -81,18 +94,30 @@ impl Validator<'_> {
         ))
     }
 
-    /// A test name: no control characters, which would break report lines, XML and CI
-    /// annotations (a newline can start a forged workflow command).
+    /// A test name: see [`Validator::check_text`].
     pub(super) fn check_name(&self, name: &Spanned<String>) -> Result<(), SpecError> {
-        if let Some(c) = name.get_ref().chars().find(|c| c.is_control()) {
-            return Err(self
+        self.check_text("the test name", name.get_ref(), name)
+    }
+
+    /// A name or path that reports print (`what` says which): no control characters, which
+    /// would break report lines, XML and CI annotations (a newline can start a forged workflow
+    /// command, ESC and OSC sequences drive the terminal), and no bidirectional overrides or
+    /// invisible characters, which make a name read as another. The error points at `at`.
+    pub(super) fn check_text<T>(
+        &self,
+        what: &str,
+        text: &str,
+        at: &Spanned<T>,
+    ) -> Result<(), SpecError> {
+        match text.chars().find(|&c| unprintable(c)) {
+            Some(c) => Err(self
                 .err(
-                    name,
-                    format!("the test name contains the control character {c:?}"),
+                    at,
+                    format!("{what} contains the character {c:?} ({})", kind(c)),
                 )
-                .with_hint("names are one line of printable text"));
+                .with_hint("names are one line of printable text")),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Arguments and environment the engine could not pass (a C string ends at NUL; `NAME=value`

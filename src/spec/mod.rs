@@ -334,7 +334,14 @@ pub fn load(path: &Path) -> Result<Spec, SpecError> {
 /// The text of a spec (or a cst config) file, or an error that says where relative paths start
 /// and how to get a first spec.
 pub fn read(path: &Path) -> Result<String, SpecError> {
-    std::fs::read_to_string(path).map_err(|e| {
+    read_bounded(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            return SpecError::file(path, format!("cannot read the spec: {e}")).with_hint(format!(
+                "a spec is a regular file of UTF-8 text of at most {} MiB; split a larger one \
+                 into several specs",
+                MAX_SPEC_SIZE >> 20
+            ));
+        }
         SpecError::file(path, format!("cannot read the spec: {e}")).with_hint(
             match std::env::current_dir() {
                 Ok(dir) => format!(
@@ -348,6 +355,15 @@ pub fn read(path: &Path) -> Result<String, SpecError> {
             },
         )
     })
+}
+
+/// The largest spec (or cst config) read: far past any hand-written one, and loading stays in
+/// seconds.
+pub const MAX_SPEC_SIZE: u64 = 16 << 20;
+
+/// A spec file's text ([`crate::userfile`]: a regular file of at most [`MAX_SPEC_SIZE`]).
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    crate::userfile::read_text(path, MAX_SPEC_SIZE)
 }
 
 /// Validate spec text; `path` is used for messages and the suite name only. The first problem
@@ -388,7 +404,8 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
         }
     };
     if let Some(raw) = raw {
-        match (Validator { path, text }.spec(raw)) {
+        let lines = line_starts(text);
+        match (Validator { path, text, lines }.spec(raw)) {
             Ok(spec) if errors.is_empty() => return Ok(spec),
             Ok(_) => {}
             // A table blanked out may leave the rest looking empty; that is no news.
@@ -501,6 +518,16 @@ impl Found {
 struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Where each line starts: positions by binary search, so that a spec of many tests loads
+    /// in linear time.
+    lines: Vec<usize>,
+}
+
+/// The offset of every line's start in `text`.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 impl Validator<'_> {
@@ -701,7 +728,7 @@ impl Validator<'_> {
 
     /// The 1-based line of a byte offset.
     fn line_of(&self, offset: usize) -> usize {
-        SpecError::at(self.path, self.text, offset, "").line
+        self.lines.partition_point(|&start| start <= offset).max(1)
     }
 
     fn privileged_error(&self, at: &Spanned<bool>) -> SpecError {

@@ -418,6 +418,16 @@ impl Validator<'_> {
                     .with_hint("header names are tokens; values hold no line breaks"));
             }
         }
+        // The Host header's value: a line break would end it and start a header of the spec's.
+        if let Some(host) = &h.host
+            && (host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(self
+                .err(raw, format!("bad HTTP host `{}`", host.escape_debug()))
+                .with_hint(
+                    "a host name or address with an optional port, e.g. \"web.example:8080\"",
+                ));
+        }
         let status = match &h.status {
             Some(s) => u16::try_from(*s.get_ref())
                 .ok()
@@ -535,6 +545,7 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a probe name is empty"));
         }
+        self.check_text("the probe name", name, &raw.name)?;
         let expects_http = raw.body_contains.is_some()
             || raw.body_matches.is_some()
             || raw.body_excludes.is_some()
@@ -626,6 +637,7 @@ impl Validator<'_> {
         if name.is_empty() {
             return Err(self.err(&raw.name, "a process check's name is empty"));
         }
+        self.check_text("the process check's name", name, &raw.name)?;
         let one = Spanned::new(
             raw.command_matches.span(),
             OneOrMany::One(raw.command_matches.get_ref().clone()),

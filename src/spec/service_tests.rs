@@ -101,6 +101,23 @@ fn bad_service_tables_are_positioned_errors() {
         "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 1, path = \"no slash\" }\n",
     );
     assert!(e.message.contains("bad HTTP path"), "{e:?}");
+    let e = error(
+        "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 1, host = \"x\\r\\nX-Injected: 1\" }\n",
+    );
+    assert_eq!(e.line, 5, "{e:?}");
+    assert!(e.message.contains("bad HTTP host"), "{e:?}");
+    for (table, name) in [
+        ("[[probe]]\ntcp = 1", "p\\u001b]0;x\\u0007"),
+        ("[[process]]\ncommand_matches = \"x\"", "p\\n::error::x"),
+        ("[[probe]]\ntcp = 1", "admin\\u202egpj.exe"),
+        ("[[process]]\ncommand_matches = \"x\"", "a\\u200bb"),
+    ] {
+        let e = error(&format!(
+            "image = \"x\"\n[service]\n{table}\nname = \"{name}\"\n"
+        ));
+        assert_eq!((e.line, e.column), (5, 8), "{name}: {e:?}");
+        assert!(e.message.contains("contains the character"), "{e:?}");
+    }
     let e = error("image = \"x\"\n[service]\nstop_timeout = \"soon\"\n");
     assert!(e.message.contains("bad duration"), "{e:?}");
     let e = error("image = \"x\"\n[service]\nredy = 1\n");

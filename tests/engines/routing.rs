@@ -186,11 +186,13 @@ fn a_remote_engine_pulls_with_the_credentials_archsmoke_sends() {
     .expect("config.json");
     let s = pinned_spec(&["linux/amd64"], "linux/amd64", "true", &b);
     let mut c = clean();
+    // engine2 is named by the spec: it gets credentials only when trusted on purpose.
     c.env("DOCKER_CONFIG", config.path()).args([
         "run",
         s.path(),
         "--image",
         "127.0.0.1:5001/archsmoke/busybox:multi",
+        "--trust-spec-engines",
     ]);
     let (r, report) = run_json(&mut c, &s);
     assert_eq!(r.code, 0, "{}", r.explain());

@@ -1,0 +1,53 @@
+//! Reading a small file the user points at (a spec, the Docker config, TLS material): only a
+//! regular file, opened without blocking (a FIFO with no writer would hang the run, and its first
+//! signal with it) and read up to a bound (`/dev/zero` or a sparse gigabyte would fill memory).
+
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The file's bytes; `InvalidData` when it is not a regular file or is longer than `limit`.
+pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(invalid("it is not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(invalid(format!("it is larger than {} KiB", limit >> 10)));
+    }
+    Ok(bytes)
+}
+
+/// [`read`] as UTF-8 text.
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    String::from_utf8(read(path, limit)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_bound_are_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ok = dir.path().join("ok");
+        std::fs::write(&ok, "hello").expect("write");
+        assert_eq!(read_text(&ok, 5).expect("fits"), "hello");
+        let e = read(&ok, 4).expect_err("too long");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        // Returns at once: no writer is waited for.
+        let e = read(&fifo, 1 << 20).expect_err("a FIFO");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = read(Path::new("/dev/zero"), 1 << 20).expect_err("a device");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+}
