@@ -173,7 +173,7 @@ fn goss_files_with(path: &Path, knobs: &Knobs) -> Result<Option<Files>, Vec<Spec
     let main = if path.is_dir() {
         path.join(knobs.file.as_deref().unwrap_or(DEFAULT_FILE))
     } else {
-        match std::fs::read_to_string(path) {
+        match crate::userfile::read_text(path, crate::spec::MAX_SPEC_SIZE) {
             Ok(text) if is_goss(path, &text) => path.to_owned(),
             // Not ours (or unreadable): the cst and TOML readers say why.
             _ => return Ok(None),
@@ -229,7 +229,7 @@ fn context(files: &Files, knobs: &Knobs) -> Result<template::Context, Vec<SpecEr
         })
     };
     if let Some(v) = &files.vars {
-        let text = std::fs::read_to_string(v).map_err(|e| {
+        let text = crate::userfile::read_text(v, crate::spec::MAX_SPEC_SIZE).map_err(|e| {
             vec![
                 SpecError::file(v, format!("cannot read the vars file: {e}"))
                     .with_hint("GOSS_VARS names a file in GOSS_FILES_PATH, as dgoss reads it"),
