@@ -310,7 +310,7 @@ mod tests {
             entry("/b", EntryKind::Hardlink("/a".into())),
             entry("/c", EntryKind::Hardlink("/b".into())),
         ]);
-        let fs = MergedFs::new(&[lower.clone()]);
+        let fs = MergedFs::new(std::slice::from_ref(&lower));
         assert_eq!(fs.stored_at("/c", 0), ("/a", 0));
         let fs = MergedFs::new(&[lower, layer(vec![entry("/b", EntryKind::File)])]);
         assert_eq!(fs.stored_at("/b", 1), ("/b", 1));

@@ -128,15 +128,12 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
             Ok(raw) => return Ok(raw),
             // cst reads JSON with encoding/json, which skips keys it does not know.
             Err(e) if json => {
-                let marked_yaml::Error::UnknownFieldError(field, _, span) = &*e else {
+                let marked_yaml::Error::UnknownFieldError(field, expected, _) = &*e else {
                     return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
                 };
-                let Some(at) = span.start().copied() else {
+                let Some(at) = yaml::remove_unknown(&mut node, field, expected) else {
                     return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
                 };
-                if !yaml::remove_key(&mut node, &at) {
-                    return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
-                }
                 let warning = error_at(
                     path,
                     text,

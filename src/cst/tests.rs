@@ -322,3 +322,28 @@ fn run_options_env_vars_are_forwarded_by_name_never_by_value() {
     assert!(spec.secrets().any(|s| s == value));
     assert!(!spec.tests[0].env.contains_key("ARCHSMOKE_CST_UNSET"));
 }
+
+#[test]
+fn a_config_without_tests_is_a_positioned_error_not_a_bug() {
+    for text in [
+        "schemaVersion: 2.0.0\n",
+        "schemaVersion: 2.0.0\nmetadataTest: {}\ncommandTests: []\n",
+    ] {
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("c.yaml:1:16: the config has no tests"),
+            "{e:?}"
+        );
+        assert!(!e[0].contains("bug"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_json_config_ignores_unknown_keys_as_cst_does() {
+    let text = "{\"schemaVersion\": \"2.0.0\", \"extra\": 1,\n \"commandTests\": [{\"name\": \"a\", \"command\": \"ls\", \"foo\": [1]}]}\n";
+    let spec = load(Path::new("c.json"), text).expect("loads");
+    assert_eq!(spec.tests[0].name, "Command Test: a");
+    // YAML stays strict.
+    assert!(load(Path::new("c.yaml"), text).is_err());
+}

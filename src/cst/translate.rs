@@ -259,6 +259,17 @@ impl<'a> Translator<'a> {
         for l in raw.license_tests.iter().flatten() {
             self.license(l);
         }
+        let checks_something = self
+            .out
+            .lines()
+            .any(|l| matches!(l, "[[test]]" | "[[file]]" | "[metadata]" | "[[license]]"));
+        if self.errors.is_empty() && !checks_something {
+            let e = self.at(&raw.schema_version, "the config has no tests");
+            self.push(e.with_hint(
+                "add commandTests, fileExistenceTests, fileContentTests, metadataTest or \
+                 licenseTests (cst fails a config without tests too)",
+            ));
+        }
         Translation {
             toml: self.out,
             errors: self.errors,

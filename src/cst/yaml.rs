@@ -4,8 +4,8 @@
 //! as an empty string. Both rewrite the loaded nodes before they become [`super::raw`] types,
 //! so every position stays the user's.
 
-use marked_yaml::Node;
 use marked_yaml::types::MarkedScalarNode;
+use marked_yaml::{Marker, Node};
 
 /// cst's boolean fields (`shouldExist`, `isRegex`, `debian`, `privileged`, `allocateTty`).
 const BOOL_KEYS: [&str; 5] = [
@@ -68,17 +68,26 @@ pub fn as_yaml11(node: &mut Node) {
     }
 }
 
-/// Remove the mapping entry whose key starts at `at`; whether there was one.
-pub fn remove_key(node: &mut Node, at: &marked_yaml::Marker) -> bool {
+/// Remove the first entry (in document order) named `field` from a mapping that `field` is
+/// unknown to: one holding a key of `expected` (the fields of the type it is read as), or
+/// nothing else. Where the removed key was, if one was.
+pub fn remove_unknown(node: &mut Node, field: &str, expected: &[&str]) -> Option<Marker> {
     match node {
-        Node::Scalar(_) => false,
-        Node::Sequence(seq) => seq.iter_mut().any(|item| remove_key(item, at)),
+        Node::Scalar(_) => None,
+        Node::Sequence(seq) => seq
+            .iter_mut()
+            .find_map(|item| remove_unknown(item, field, expected)),
         Node::Mapping(map) => {
-            let found = map.keys().find(|k| k.span().start() == Some(at)).cloned();
-            match found {
-                Some(key) => map.remove(&key).is_some(),
-                None => map.values_mut().any(|v| remove_key(v, at)),
+            let here = map.keys().any(|k| k.as_str() == field)
+                && (map.len() == 1 || map.keys().any(|k| expected.contains(&k.as_str())));
+            if here {
+                let key = map.keys().find(|k| k.as_str() == field).cloned()?;
+                let at = key.span().start().copied();
+                map.remove(&key);
+                return at.or_else(|| Some(Marker::new(0, 0, 0, 0)));
             }
+            map.values_mut()
+                .find_map(|v| remove_unknown(v, field, expected))
         }
     }
 }

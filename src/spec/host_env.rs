@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use super::raw::RawTest;
 use super::{MIN_SECRET_LEN, SpecError, Validator};
 
+/// A test's variables: passed as they are, and masked.
+type EnvAndSecrets = (BTreeMap<String, String>, BTreeMap<String, String>);
+
 impl Validator<'_> {
     /// `raw`'s `env` and its secret variables, `env_from_host` included. A value too short to
     /// mask without mangling ordinary output goes to `env` (the names are the spec's, the short
@@ -16,7 +19,7 @@ impl Validator<'_> {
         &self,
         raw: &RawTest,
         mut secret_env: BTreeMap<String, String>,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), SpecError> {
+    ) -> Result<EnvAndSecrets, SpecError> {
         let mut env = raw
             .env
             .as_ref()
