@@ -108,7 +108,6 @@ fn archsmoke_name(name: &str, seen: &mut BTreeMap<String, usize>) -> String {
 fn cst_verdicts(config: &Path, platform: &str) -> Verdicts {
     let out = Command::new(cst_binary())
         .env(FORWARDED.0, FORWARDED.1)
-        .env_remove("CST_NEVER_SET")
         .args([
             "test",
             "--image",
@@ -149,7 +148,6 @@ fn archsmoke_verdicts(config: &Path, platforms: Option<&str>) -> BTreeMap<String
     let junit = dir.path().join("report.xml");
     let mut cmd = archsmoke();
     cmd.env(FORWARDED.0, FORWARDED.1)
-        .env_remove("CST_NEVER_SET")
         .arg("run")
         .arg(config)
         .args(["--image", &image("cst"), "--json"])
