@@ -8,6 +8,7 @@
 //! always read as cst configs.
 
 mod raw;
+mod re2;
 mod translate;
 mod yaml;
 
