@@ -1,8 +1,8 @@
 //! container-structure-test configs, end to end, against the real cst: the differential suite in
 //! `tests/fixtures/cst/` runs with cst 1.19.1 (installed by `tests/testbed/up.sh`) and with
-//! archsmoke on the same image (the test bed's `:cst` fixture) and platform (amd64, the
-//! engine's), and every test must get the same verdict from both; then archsmoke runs the same
-//! configs on all six platforms. Real public configs (`tests/fixtures/cst/public/`) must validate
+//! archsmoke on the same image (the test bed's `:cst` fixture) and platform (linux/amd64, the
+//! engine's, and linux/arm64 under QEMU), and every test must get the same verdict from both;
+//! then archsmoke runs the same configs on all six platforms. Real public configs (`tests/fixtures/cst/public/`) must validate
 //! and convert.
 
 mod common;
@@ -13,8 +13,11 @@ use std::process::Command;
 
 use common::{archsmoke, image, json_report, platform, repo_root};
 
-/// Local name cst runs the amd64 image under (cst takes an image name, not a digest).
-const LOCAL: &str = "archsmoke-cst-diff:amd64";
+/// Local name cst runs each platform's image under (cst takes an image name, not a digest).
+const LOCAL: &str = "archsmoke-cst-diff";
+/// The platforms the differential suite compares on: the engine's own and an emulated one
+/// (cst runs one platform per invocation, `--platform`).
+const DIFFERENTIAL: [&str; 2] = ["linux/amd64", "linux/arm64"];
 const PLATFORMS: [&str; 6] = [
     "linux/amd64",
     "linux/arm64",
@@ -52,71 +55,100 @@ fn configs() -> Vec<PathBuf> {
     out
 }
 
-/// The `:cst` fixture's amd64 image in the engine under [`LOCAL`], pulled by its digest.
-fn local_amd64() {
+/// The local name of `platform`'s image (`linux/arm64` → `archsmoke-cst-diff:arm64`).
+fn local_name(platform: &str) -> String {
+    format!("{LOCAL}:{}", platform.rsplit('/').next().expect("arch"))
+}
+
+/// The `:cst` fixture's images of the differential platforms in the engine under
+/// [`local_name`], pulled by their digests.
+fn local_images() {
     let fixtures: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(testbed_dir().join("fixtures.json")).expect("fixtures.json"),
     )
     .expect("fixtures.json parses");
-    let digest = fixtures["tags"]["cst"]["platforms"]["linux/amd64"]
-        .as_str()
-        .expect("fixtures.json has the cst fixture: run `sudo tests/testbed/up.sh`");
-    let by_digest = format!("{}@{digest}", image("cst").rsplit_once(':').expect("tag").0);
-    for args in [
-        vec!["pull", "-q", &by_digest],
-        vec!["tag", &by_digest, LOCAL],
-    ] {
-        let out = Command::new("docker")
-            .args(&args)
-            .output()
-            .expect("docker runs");
-        assert!(out.status.success(), "docker {args:?}: {out:?}");
+    for platform in DIFFERENTIAL {
+        let digest = fixtures["tags"]["cst"]["platforms"][platform]
+            .as_str()
+            .expect("fixtures.json has the cst fixture: run `sudo tests/testbed/up.sh`");
+        let by_digest = format!("{}@{digest}", image("cst").rsplit_once(':').expect("tag").0);
+        let local = local_name(platform);
+        for args in [
+            vec!["pull", "-q", "--platform", platform, &by_digest],
+            vec!["tag", &by_digest, &local],
+        ] {
+            let out = Command::new("docker")
+                .args(&args)
+                .output()
+                .expect("docker runs");
+            assert!(out.status.success(), "docker {args:?}: {out:?}");
+        }
     }
 }
+
+/// A host variable `run-options-env.yaml` forwards into its containers, set for both tools.
+const FORWARDED: (&str, &str) = ("CST_FORWARDED", "forwarded-secret-value");
 
 /// Pass (true) or fail per test name.
 type Verdicts = BTreeMap<String, bool>;
 
-/// cst's verdict per test name.
-fn cst_verdicts(config: &Path) -> BTreeMap<String, bool> {
+/// Test names as archsmoke reports them: cst runs tests of the same name, archsmoke numbers the
+/// later ones (`twice #2`).
+fn archsmoke_name(name: &str, seen: &mut BTreeMap<String, usize>) -> String {
+    let count = seen.entry(name.to_owned()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        name.to_owned()
+    } else {
+        format!("{name} #{count}")
+    }
+}
+
+/// cst's verdict per test name on `platform`.
+fn cst_verdicts(config: &Path, platform: &str) -> Verdicts {
     let out = Command::new(cst_binary())
-        .args(["test", "--image", LOCAL, "--output", "json", "--config"])
+        .env(FORWARDED.0, FORWARDED.1)
+        .args([
+            "test",
+            "--image",
+            &local_name(platform),
+            "--platform",
+            platform,
+        ])
+        .args(["--output", "json", "--config"])
         .arg(config)
         .output()
         .expect("container-structure-test runs");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "cst's JSON for {}: {e}\n{}",
+            "cst's JSON for {} on {platform}: {e}\n{}",
             config.display(),
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    let mut seen = BTreeMap::new();
     json["Results"]
         .as_array()
         .expect("Results")
         .iter()
         .map(|r| {
             let name = r["Name"].as_str().expect("Name");
-            let name = if name == "Metadata Test" {
-                "metadata"
-            } else {
-                name
-            };
-            (name.to_owned(), r["Pass"].as_bool().expect("Pass"))
+            (
+                archsmoke_name(name, &mut seen),
+                r["Pass"].as_bool().expect("Pass"),
+            )
         })
         .collect()
 }
 
 /// archsmoke's verdict per platform and test name (the ELF audit left out: cst has none).
-fn archsmoke_verdicts(
-    config: &Path,
-    platforms: Option<&str>,
-) -> BTreeMap<String, BTreeMap<String, bool>> {
+fn archsmoke_verdicts(config: &Path, platforms: Option<&str>) -> BTreeMap<String, Verdicts> {
     let dir = tempfile::tempdir().expect("temp dir");
     let json = dir.path().join("report.json");
     let junit = dir.path().join("report.xml");
     let mut cmd = archsmoke();
-    cmd.arg("run")
+    cmd.env(FORWARDED.0, FORWARDED.1)
+        .arg("run")
         .arg(config)
         .args(["--image", &image("cst"), "--json"])
         .arg(&json)
@@ -134,6 +166,22 @@ fn archsmoke_verdicts(
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(junit.exists(), "JUnit report written");
+    // A forwarded host variable is masked wherever archsmoke writes (the `env` tests print it).
+    for (what, text) in [
+        ("JSON", std::fs::read_to_string(&json).expect("JSON report")),
+        (
+            "JUnit",
+            std::fs::read_to_string(&junit).expect("JUnit report"),
+        ),
+        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+    ] {
+        assert!(
+            !text.contains(FORWARDED.1),
+            "{}: the forwarded value is in archsmoke's {what}",
+            config.display()
+        );
+    }
     let report = json_report(&json);
     let mut out = BTreeMap::new();
     for p in report["platforms"].as_array().expect("platforms") {
@@ -155,66 +203,92 @@ fn archsmoke_verdicts(
     out
 }
 
+/// One config's verdicts on one platform: cst's, then archsmoke's.
+struct Compared {
+    config: PathBuf,
+    platform: &'static str,
+    cst: Verdicts,
+    archsmoke: Verdicts,
+}
+
 #[test]
 fn container_structure_test_and_archsmoke_agree_test_by_test() {
-    local_amd64();
+    local_images();
     let configs = configs();
-    // cst is slow (a container, often a commit, per test): the configs run side by side.
-    let results: Vec<(PathBuf, Verdicts, Verdicts)> = std::thread::scope(|s| {
-        let handles: Vec<_> = configs
-            .iter()
-            .map(|c| {
-                s.spawn(move || {
-                    let theirs = cst_verdicts(c);
-                    let mut ours = archsmoke_verdicts(c, Some("linux/amd64"));
-                    (
-                        c.clone(),
-                        theirs,
-                        ours.remove("linux/amd64").expect("amd64"),
-                    )
+    let jobs: Vec<(&PathBuf, &'static str)> = configs
+        .iter()
+        .flat_map(|c| DIFFERENTIAL.iter().map(move |p| (c, *p)))
+        .collect();
+    // cst is slow (a container, often a commit, per test): a few runs side by side, not all
+    // of them on a machine of two cores.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Compared> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((config, platform)) = jobs.get(i) else {
+                            break done;
+                        };
+                        let cst = cst_verdicts(config, platform);
+                        let mut ours = archsmoke_verdicts(config, Some(platform));
+                        done.push(Compared {
+                            config: (*config).clone(),
+                            platform,
+                            cst,
+                            archsmoke: ours.remove(*platform).expect("the platform ran"),
+                        });
+                    }
                 })
             })
             .collect();
-        handles
+        workers
             .into_iter()
-            .map(|h| h.join().expect("config thread"))
+            .flat_map(|w| w.join().expect("worker"))
             .collect()
     });
     let mut disagreements = Vec::new();
     let (mut total, mut passed) = (0, 0);
-    for (config, theirs, ours) in &results {
-        let file = config.file_name().expect("name").to_string_lossy();
+    for r in &results {
+        let file = r.config.file_name().expect("name").to_string_lossy();
+        let platform = r.platform;
         assert_eq!(
-            theirs.keys().collect::<Vec<_>>(),
-            ours.keys().collect::<Vec<_>>(),
-            "{file}: the same tests, by name"
+            r.cst.keys().collect::<Vec<_>>(),
+            r.archsmoke.keys().collect::<Vec<_>>(),
+            "{file} on {platform}: the same tests, by name"
         );
-        for (name, verdict) in theirs {
+        for (name, verdict) in &r.cst {
             total += 1;
             passed += usize::from(*verdict);
-            if ours[name] != *verdict {
+            let ours = r.archsmoke[name];
+            if ours != *verdict {
+                let word = |v: bool| if v { "passed" } else { "failed" };
                 disagreements.push(format!(
-                    "{file}: `{name}`: cst {}, archsmoke {}",
-                    if *verdict { "passed" } else { "failed" },
-                    if ours[name] { "passed" } else { "failed" }
+                    "{file} on {platform}: `{name}`: cst {}, archsmoke {}",
+                    word(*verdict),
+                    word(ours)
                 ));
             }
         }
     }
     eprintln!(
-        "differential suite: {} configs, {total} tests ({passed} passed and {} failed under cst), {} disagreements",
-        results.len(),
+        "differential suite: {} configs on {} platforms, {total} verdicts ({passed} passed and {} \
+         failed under cst), {} disagreements",
+        configs.len(),
+        DIFFERENTIAL.len(),
         total - passed,
         disagreements.len()
-    );
-    assert!(
-        total >= 100 && passed > 20 && total - passed > 20,
-        "a suite that tells verdicts apart"
     );
     assert!(
         disagreements.is_empty(),
         "disagreements:\n{}",
         disagreements.join("\n")
+    );
+    assert!(
+        total >= 200 && passed > 40 && total - passed > 40,
+        "a suite that tells verdicts apart"
     );
 }
 

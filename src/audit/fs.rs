@@ -14,6 +14,10 @@ const MAX_SYMLINK_HOPS: usize = 40;
 #[derive(Debug)]
 pub struct MergedFs {
     nodes: BTreeMap<String, (usize, Arc<Entry>)>,
+    /// A hard link's path → where its bytes are stored in the layers (the path and the layer of
+    /// the file it names): a content check that did not keep those bytes on the first pass
+    /// re-reads them there, since the archive holds no bytes under the link's own name.
+    stored_at: BTreeMap<String, (String, usize)>,
     /// Stands for directories that only exist as the parent of other entries: tar writers may
     /// omit their headers.
     implicit_dir: Entry,
@@ -38,6 +42,7 @@ impl MergedFs {
     pub fn new(layers: &[Arc<Layer>]) -> MergedFs {
         let mut fs = MergedFs {
             nodes: BTreeMap::new(),
+            stored_at: BTreeMap::new(),
             implicit_dir: Entry {
                 path: String::new(),
                 kind: EntryKind::Directory,
@@ -64,13 +69,20 @@ impl MergedFs {
                     EntryKind::Whiteout | EntryKind::Opaque => {}
                     EntryKind::Hardlink(target) => {
                         // A hard link is the same inode: it has its target's bytes and identity.
-                        let linked = fs.nodes.get(target).map(|(_, t)| {
+                        let linked = fs.nodes.get(target).map(|(layer, t)| {
                             let mut copy = (**t).clone();
                             copy.path.clone_from(&e.path);
-                            copy
+                            (copy, *layer)
                         });
-                        if let Some(copy) = linked {
+                        if let Some((copy, layer)) = linked {
+                            // A link to a link stores its bytes where the first one does.
+                            let stored = fs
+                                .stored_at
+                                .get(target)
+                                .cloned()
+                                .unwrap_or_else(|| (target.clone(), layer));
                             fs.insert(index, copy);
+                            fs.stored_at.insert(e.path.clone(), stored);
                         }
                     }
                     _ => fs.insert(index, e.clone()),
@@ -85,6 +97,7 @@ impl MergedFs {
         if entry.kind != EntryKind::Directory {
             self.remove_tree(&entry.path, false);
         }
+        self.stored_at.remove(&entry.path);
         self.nodes
             .insert(entry.path.clone(), (layer, Arc::new(entry)));
     }
@@ -92,6 +105,7 @@ impl MergedFs {
     fn remove_tree(&mut self, path: &str, including_self: bool) {
         if including_self {
             self.nodes.remove(path);
+            self.stored_at.remove(path);
         }
         let prefix = if path == "/" {
             "/".to_owned()
@@ -106,6 +120,16 @@ impl MergedFs {
             .collect();
         for k in doomed {
             self.nodes.remove(&k);
+            self.stored_at.remove(&k);
+        }
+    }
+
+    /// Where the bytes of the file found at `path` (as [`Lookup::Found`] names it) are stored:
+    /// the path and layer of a hard link's target, else `path` itself in `layer`.
+    pub fn stored_at<'a>(&'a self, path: &'a str, layer: usize) -> (&'a str, usize) {
+        match self.stored_at.get(path) {
+            Some((target, layer)) => (target, *layer),
+            None => (path, layer),
         }
     }
 
@@ -274,5 +298,22 @@ mod tests {
             panic!("hard link missing");
         };
         assert_eq!((entry.size, &entry.kind), (42, &EntryKind::File));
+        // Its bytes are stored under the target's name, in the target's layer.
+        assert_eq!(fs.stored_at("/bin/ls", 0), ("/bin/busybox", 0));
+        assert_eq!(fs.stored_at("/bin/busybox", 0), ("/bin/busybox", 0));
+    }
+
+    #[test]
+    fn a_hard_link_replaced_by_a_file_stores_its_own_bytes() {
+        let lower = layer(vec![
+            entry("/a", EntryKind::File),
+            entry("/b", EntryKind::Hardlink("/a".into())),
+            entry("/c", EntryKind::Hardlink("/b".into())),
+        ]);
+        let fs = MergedFs::new(std::slice::from_ref(&lower));
+        assert_eq!(fs.stored_at("/c", 0), ("/a", 0));
+        let fs = MergedFs::new(&[lower, layer(vec![entry("/b", EntryKind::File)])]);
+        assert_eq!(fs.stored_at("/b", 1), ("/b", 1));
+        assert_eq!(fs.stored_at("/c", 0), ("/a", 0));
     }
 }

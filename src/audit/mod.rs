@@ -379,6 +379,9 @@ async fn bytes_at(
     if entry.size == 0 {
         return Ok(Some(Vec::new()));
     }
+    // A hard link has no bytes of its own in the archive: they are read from its target.
+    let (path, layer) = merged.stored_at(&path, layer);
+    let path = path.to_owned();
     let desc = &contents.layers[layer];
     let opts = ScanOptions {
         keep_content: HashSet::from([path.clone()]),

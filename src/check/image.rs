@@ -62,7 +62,7 @@ impl ImageCheck<'_> {
     pub fn name(&self) -> String {
         match self {
             ImageCheck::File(f) => f.report_name(),
-            ImageCheck::Metadata(_) => "metadata".into(),
+            ImageCheck::Metadata(m) => m.name.clone().unwrap_or_else(|| "metadata".into()),
             ImageCheck::Elf(_) => "audit elf".into(),
         }
     }

@@ -5,6 +5,38 @@ use crate::spec::{Expect, StreamExpect};
 
 /// Every expectation of `expect` that the result breaks, in a stable order.
 pub fn check(expect: &Expect, exit_code: i64, stdout: &str, stderr: &str) -> Vec<Mismatch> {
+    check_whole(
+        expect,
+        exit_code,
+        Stream::same(stdout),
+        Stream::same(stderr),
+    )
+}
+
+/// A stream as matched (all of it) and as a mismatch shows it (what the report keeps).
+#[derive(Clone, Copy)]
+pub struct Stream<'a> {
+    pub whole: &'a str,
+    pub shown: &'a str,
+}
+
+impl<'a> Stream<'a> {
+    pub fn same(text: &'a str) -> Stream<'a> {
+        Stream {
+            whole: text,
+            shown: text,
+        }
+    }
+}
+
+/// [`check`] on streams longer than their reports keep: expectations hold or break on the whole
+/// output, and mismatches show the kept part.
+pub fn check_whole(
+    expect: &Expect,
+    exit_code: i64,
+    stdout: Stream<'_>,
+    stderr: Stream<'_>,
+) -> Vec<Mismatch> {
     let mut out = Vec::new();
     if exit_code != expect.exit_code {
         out.push(Mismatch {
@@ -13,19 +45,24 @@ pub fn check(expect: &Expect, exit_code: i64, stdout: &str, stderr: &str) -> Vec
             actual: exit_code.to_string(),
         });
     }
-    stream("stdout", &expect.stdout, stdout, &mut out);
-    stream("stderr", &expect.stderr, stderr, &mut out);
+    stream_whole("stdout", &expect.stdout, stdout, &mut out);
+    stream_whole("stderr", &expect.stderr, stderr, &mut out);
     out
 }
 
 pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut Vec<Mismatch>) {
+    stream_whole(name, expect, Stream::same(actual), out);
+}
+
+fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<Mismatch>) {
+    let (actual, shown) = (s.whole, s.shown);
     if let Some(exact) = &expect.exact
         && exact != actual
     {
         out.push(Mismatch {
             check: name.to_owned(),
             expected: exact.clone(),
-            actual: actual.to_owned(),
+            actual: shown.to_owned(),
         });
     }
     for needle in &expect.contains {
@@ -33,7 +70,7 @@ pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut 
             out.push(Mismatch {
                 check: format!("{name} contains"),
                 expected: needle.clone(),
-                actual: actual.to_owned(),
+                actual: shown.to_owned(),
             });
         }
     }
@@ -42,7 +79,7 @@ pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut 
             out.push(Mismatch {
                 check: format!("{name} matches"),
                 expected: re.as_str().to_owned(),
-                actual: actual.to_owned(),
+                actual: shown.to_owned(),
             });
         }
     }
@@ -51,7 +88,7 @@ pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut 
             out.push(Mismatch {
                 check: format!("{name} not matches"),
                 expected: format!("no match of `{}`", re.as_str()),
-                actual: actual.to_owned(),
+                actual: shown.to_owned(),
             });
         }
     }
@@ -60,7 +97,7 @@ pub(crate) fn stream(name: &str, expect: &StreamExpect, actual: &str, out: &mut 
             out.push(Mismatch {
                 check: format!("{name} excludes"),
                 expected: format!("no `{needle}`"),
-                actual: actual.to_owned(),
+                actual: shown.to_owned(),
             });
         }
     }

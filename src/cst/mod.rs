@@ -8,7 +8,9 @@
 //! always read as cst configs.
 
 mod raw;
+mod re2;
 mod translate;
+mod yaml;
 
 use std::path::Path;
 
@@ -114,8 +116,37 @@ fn translate(path: &Path, text: &str) -> Result<translate::Translation, Vec<Spec
 /// Parse the YAML strictly: unknown keys, duplicate keys and wrong types are errors with their
 /// position, as in cst's `yaml.UnmarshalStrict`.
 fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    marked_yaml::from_yaml_with_options(0, text, options).map_err(|e| yaml_error(path, text, &e))
+    // Quoted scalars stay strings (`"yes"`, `"~"`, `"1"`), as yaml.v2 reads them.
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true);
+    let mut node = marked_yaml::parse_yaml_with_options(0, text, options)
+        .map_err(|e| yaml_error(path, text, &FromYamlError::ParseYaml(e)))?;
+    yaml::as_yaml11(&mut node);
+    let json = path.extension().is_some_and(|e| e == "json");
+    loop {
+        match marked_yaml::from_node(&node) {
+            Ok(raw) => return Ok(raw),
+            // cst reads JSON with encoding/json, which skips keys it does not know.
+            Err(e) if json => {
+                let marked_yaml::Error::UnknownFieldError(field, expected, _) = &*e else {
+                    return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
+                };
+                let Some(at) = yaml::remove_unknown(&mut node, field, expected) else {
+                    return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
+                };
+                let warning = error_at(
+                    path,
+                    text,
+                    at.line(),
+                    at.column(),
+                    format!("unknown key `{field}` ignored, as cst ignores it in a JSON config"),
+                );
+                tracing::warn!("{warning}");
+            }
+            Err(e) => return Err(yaml_error(path, text, &FromYamlError::FromNode(e))),
+        }
+    }
 }
 
 /// A 1-based line and column (as the YAML loader gives them) into a positioned error.

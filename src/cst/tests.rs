@@ -152,3 +152,198 @@ fn hostile_yaml_is_an_error_not_a_panic() {
         assert!(conv(text).is_err(), "{text:?}");
     }
 }
+
+/// The regex a converted `expectedOutput` pattern compiles to, as archsmoke's spec does.
+fn converted_regex(pattern: &str) -> regex::Regex {
+    let text = format!(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: r\n    command: echo\n    expectedOutput: ['{}']\n",
+        pattern.replace('\'', "''")
+    );
+    let toml = conv(&text).expect("valid");
+    let line = toml
+        .lines()
+        .find(|l| l.starts_with("stdout_matches"))
+        .expect("stdout_matches");
+    let value: toml::Value = toml::from_str(line).expect("toml");
+    let rewritten = value["stdout_matches"][0].as_str().expect("pattern");
+    regex::Regex::new(rewritten).expect("compiles")
+}
+
+#[test]
+fn perl_classes_and_word_boundaries_are_ascii_as_in_re2() {
+    for (pattern, text, matches) in [
+        (r"^\d", "\u{663}", false),
+        (r"^\d$", "7", true),
+        (r"^\D$", "\u{663}", true),
+        (r"\w", "\u{3bb}", false),
+        (r"^\W$", "\u{3bb}", true),
+        (r"a\sb", "a\u{a0}b", false),
+        (r"a\sb", "a\tb", true),
+        (r"a\Sb", "a\u{a0}b", true),
+        (r"\ba", "\u{e9}a", true),
+        (r"\Ba", "\u{e9}a", false),
+        (r"^[\d\s]+$", "\u{663}", false),
+        (r"^[\d\s]+$", "1 2", true),
+        (r"^[^\d]$", "\u{663}", true),
+        (r"^[\D]$", "5", false),
+        (r"^[a[]$", "[", true),
+        (r"^[]a]+$", "]a", true),
+        (r"^[[:digit:]x]+$", "1x", true),
+        (r"\\d", r"\d", true),
+        (r"\p{Greek}", "\u{3bb}", true),
+    ] {
+        assert_eq!(
+            converted_regex(pattern).is_match(text),
+            matches,
+            "{pattern} on {text:?}"
+        );
+    }
+}
+
+fn toml_of(text: &str) -> String {
+    conv(text).expect("valid")
+}
+
+#[test]
+fn v1_global_variables_reach_only_tests_with_a_setup() {
+    let toml = toml_of(
+        "schemaVersion: 1.0.0\nglobalEnvVars:\n  - key: G\n    value: g\ncommandTests:\n\
+         \x20 - name: plain\n    command: [env]\n\
+         \x20 - name: setup\n    setup: [[\"true\"]]\n    command: [env]\n",
+    );
+    let (plain, setup) = toml
+        .split_once("name = \"Command Test: setup\"")
+        .expect("two");
+    assert!(!plain.contains("G = "), "{toml}");
+    assert!(setup.contains("env_expand = { G = \"g\" }"), "{toml}");
+    // In schema 2.0.0 every test gets them, and they are in the expansion's scope.
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\nglobalEnvVars:\n  - key: G\n    value: g\ncommandTests:\n\
+         \x20 - name: plain\n    command: env\n",
+    );
+    assert!(toml.contains("env_expand = { G = \"g\" }"), "{toml}");
+}
+
+#[test]
+fn a_setup_commits_the_tests_variables_for_expansion() {
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\ncommandTests:\n\
+         \x20 - name: s\n    setup: [[\"true\"]]\n    envVars: [{key: FOO, value: bar}]\n    command: echo\n    args: [$FOO]\n\
+         \x20 - name: n\n    envVars: [{key: FOO, value: bar}]\n    command: echo\n    args: [$FOO]\n",
+    );
+    let (with_setup, without) = toml.split_once("name = \"Command Test: n\"").expect("two");
+    assert!(
+        with_setup.contains("env_expand = { FOO = \"bar\" }"),
+        "{toml}"
+    );
+    assert!(without.contains("env = { FOO = \"bar\" }"), "{toml}");
+    assert!(!without.contains("env_expand"), "{toml}");
+}
+
+#[test]
+fn a_trailing_slash_follows_the_last_symlink() {
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - name: d\n    path: /srv/dirlink/\n\
+         \x20 - name: l\n    path: /srv/dirlink\n",
+    );
+    let (slash, plain) = toml
+        .split_once("name = \"File Existence Test: l\"")
+        .expect("two");
+    assert!(slash.contains("follow = true"), "{toml}");
+    assert!(plain.contains("follow = false"), "{toml}");
+}
+
+#[test]
+fn yaml_1_1_as_cst_reads_it() {
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: printf\n    args: ['%s', ~, '~', null]\n\
+         fileExistenceTests:\n  - name: f\n    path: /x\n    shouldExist: no\n",
+    );
+    assert!(
+        toml.contains("command = [\"printf\", \"%s\", \"\", \"~\", \"\"]"),
+        "{toml}"
+    );
+    assert!(toml.contains("exists = false"), "{toml}");
+}
+
+#[test]
+fn tests_of_the_same_name_all_run() {
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: t\n    command: 'true'\n  - name: t\n    command: 'false'\n\
+         licenseTests:\n  - files: [/a]\n  - files: [/b]\n",
+    );
+    for name in [
+        "\"Command Test: t\"",
+        "\"Command Test: t #2\"",
+        "\"License Test\"",
+        "\"License Test #2\"",
+    ] {
+        assert!(
+            toml.contains(&format!("name = {name}\n")),
+            "{name} in {toml}"
+        );
+    }
+}
+
+#[test]
+fn a_control_character_in_a_name_is_positioned() {
+    let e = errors("schemaVersion: 2.0.0\ncommandTests:\n  - name: \"a\\nb\"\n    command: ls\n");
+    assert!(
+        e[0].starts_with("c.yaml:3:11: the test name contains the control character '\\n'"),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+}
+
+#[test]
+fn run_options_env_vars_are_forwarded_by_name_never_by_value() {
+    // A variable every test process has (the crate forbids `unsafe`, so none is set here).
+    let name = "PATH";
+    let value = std::env::var(name).expect("PATH is set");
+    assert!(value.len() >= 4);
+    let text = format!(
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  envVars: [{name}, ARCHSMOKE_CST_UNSET]\n\
+         commandTests:\n  - name: e\n    command: env\n"
+    );
+    let toml = toml_of(&text);
+    assert!(!toml.contains(&value), "{toml}");
+    assert!(
+        toml.contains(&format!(
+            "env_from_host = [\"{name}\", \"ARCHSMOKE_CST_UNSET\"]"
+        )),
+        "{toml}"
+    );
+    // Loaded, the value is a secret of the spec (masked in reports); the unset one is absent.
+    let spec = load(Path::new("c.yaml"), &text).expect("valid");
+    assert_eq!(
+        spec.tests[0].secret_env.get(name).map(String::as_str),
+        Some(value.as_str())
+    );
+    assert!(spec.secrets().any(|s| s == value));
+    assert!(!spec.tests[0].env.contains_key("ARCHSMOKE_CST_UNSET"));
+}
+
+#[test]
+fn a_config_without_tests_is_a_positioned_error_not_a_bug() {
+    for text in [
+        "schemaVersion: 2.0.0\n",
+        "schemaVersion: 2.0.0\nmetadataTest: {}\ncommandTests: []\n",
+    ] {
+        let e = errors(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("c.yaml:1:16: the config has no tests"),
+            "{e:?}"
+        );
+        assert!(!e[0].contains("bug"), "{e:?}");
+    }
+}
+
+#[test]
+fn a_json_config_ignores_unknown_keys_as_cst_does() {
+    let text = "{\"schemaVersion\": \"2.0.0\", \"extra\": 1,\n \"commandTests\": [{\"name\": \"a\", \"command\": \"ls\", \"foo\": [1]}]}\n";
+    let spec = load(Path::new("c.json"), text).expect("loads");
+    assert_eq!(spec.tests[0].name, "Command Test: a");
+    // YAML stays strict.
+    assert!(load(Path::new("c.yaml"), text).is_err());
+}

@@ -50,6 +50,8 @@ pub struct Translator<'a> {
     out: String,
     errors: Vec<SpecError>,
     privileged_at: Option<SpecError>,
+    /// How many tests had each name so far.
+    names: std::collections::HashMap<String, usize>,
 }
 
 /// A TOML string literal.
@@ -81,9 +83,22 @@ fn table(pairs: &[(String, String)]) -> String {
     format!("{{ {} }}", inner.join(", "))
 }
 
-/// A cst regex as archsmoke writes it: `$` and `^` at the ends of the whole text, as in Go.
+/// A later variable replaces an earlier one of the same name, as in the container.
+fn last_wins(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out: Vec<(String, String)> = pairs
+        .into_iter()
+        .rev()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// A cst regex as archsmoke writes it: `$` and `^` at the ends of the whole text, as in Go, and
+/// RE2's ASCII-only `\d`, `\w`, `\s` and `\b` (archsmoke's own regexes are Unicode-aware).
 fn go_regex(pattern: &str) -> String {
-    format!("(?-m){pattern}")
+    format!("(?-m){}", super::re2::ascii_classes(pattern))
 }
 
 impl<'a> Translator<'a> {
@@ -94,6 +109,7 @@ impl<'a> Translator<'a> {
             out: String::new(),
             errors: Vec::new(),
             privileged_at: None,
+            names: std::collections::HashMap::new(),
         }
     }
 
@@ -166,6 +182,17 @@ impl<'a> Translator<'a> {
         for l in raw.license_tests.iter().flatten() {
             self.license(l);
         }
+        let checks_something = self
+            .out
+            .lines()
+            .any(|l| matches!(l, "[[test]]" | "[[file]]" | "[metadata]" | "[[license]]"));
+        if self.errors.is_empty() && !checks_something {
+            let e = self.at(&raw.schema_version, "the config has no tests");
+            self.push(e.with_hint(
+                "add commandTests, fileExistenceTests, fileContentTests, metadataTest or \
+                 licenseTests (cst fails a config without tests too)",
+            ));
+        }
         Translation {
             toml: self.out,
             errors: self.errors,
@@ -231,12 +258,33 @@ impl<'a> Translator<'a> {
         kind: &str,
     ) -> String {
         match name {
-            Some(n) if !n.trim().is_empty() => format!("{kind}: {}", n.as_str()),
+            Some(n) if n.chars().any(char::is_control) => {
+                let c = n.chars().find(|c| c.is_control()).unwrap_or_default();
+                let e = self.at(
+                    n,
+                    format!("the test name contains the control character {c:?}"),
+                );
+                self.push(e.with_hint("names are one line of printable text"));
+                String::new()
+            }
+            Some(n) if !n.trim().is_empty() => self.unique(format!("{kind}: {}", n.as_str())),
             _ => {
                 let e = self.at(at, format!("a {} has no `name`", kind.to_lowercase()));
                 self.push(e.with_hint("give every test a `name`; cst fails a test without one"));
                 String::new()
             }
+        }
+    }
+
+    /// `name`, or `name #2`, `#3`, ... when an earlier test has it: cst runs tests of the same
+    /// name, archsmoke's reports tell results apart by name.
+    fn unique(&mut self, name: String) -> String {
+        let count = self.names.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            name
+        } else {
+            format!("{name} #{count}")
         }
     }
 
@@ -326,28 +374,47 @@ impl<'a> Translator<'a> {
                 setup.iter().map(|c| list(c)).collect::<Vec<_>>().join(", ")
             ));
         }
-        let (literal, expanded): (Vec<_>, Vec<_>) =
-            global.iter().cloned().partition(|(_, v)| !v.contains('$'));
-        if !expanded.is_empty() {
-            self.line(format!("env_expand = {}", table(&expanded)));
+        // What cst commits into the image before the test (so both the container and the `$VAR`
+        // expansion of the command see it, expanded against the image's environment): in schema
+        // 2.0.0 the global variables always; in 1.0.0 they only reach `setup` containers, so
+        // only a test with a setup sees them. A setup also commits the test's own variables.
+        let mut committed: Vec<(String, String)> = Vec::new();
+        if !v1 || !setup.is_empty() {
+            committed.extend(global.iter().cloned());
+        } else if !global.is_empty() {
+            self.note("globalEnvVars dropped: in schema 1.0.0 cst gives them only to `setup` commands, and this test has none.");
         }
-        let mut plain = literal;
-        if run_options.set && !env.is_empty() {
+        let mut plain = Vec::new();
+        if !setup.is_empty() {
+            committed.extend(env);
+        } else if run_options.set && !env.is_empty() {
             self.note("envVars dropped: cst replaces a test's environment with containerRunOptions' when those are set.");
         } else {
             plain.extend(env);
         }
-        plain.extend(run_options.env.iter().cloned());
-        // A later variable replaces an earlier one of the same name, as in the container.
-        let mut seen = std::collections::BTreeSet::new();
-        let mut plain: Vec<(String, String)> = plain
+        let plain: Vec<(String, String)> = last_wins(plain)
             .into_iter()
-            .rev()
-            .filter(|(k, _)| seen.insert(k.clone()))
+            .filter(|(k, _)| !run_options.env_from_host.contains(k))
             .collect();
-        plain.reverse();
+        // A variable given to the container at run time hides the committed one.
+        let committed: Vec<(String, String)> = last_wins(committed)
+            .into_iter()
+            .filter(|(k, _)| {
+                !plain.iter().any(|(p, _)| p == k) && !run_options.env_from_host.contains(k)
+            })
+            .collect();
+        if !committed.is_empty() {
+            self.line(format!("env_expand = {}", table(&committed)));
+        }
         if !plain.is_empty() {
             self.line(format!("env = {}", table(&plain)));
+        }
+        if !run_options.env_from_host.is_empty() {
+            self.note("containerRunOptions.envVars: passed from archsmoke's environment when it runs, masked in every report.");
+            self.line(format!(
+                "env_from_host = {}",
+                list(&run_options.env_from_host)
+            ));
         }
         if run_options.privileged {
             self.line("privileged = true");
@@ -463,8 +530,13 @@ impl<'a> Translator<'a> {
         self.line("[[file]]");
         self.line(format!("name = {}", s(&name)));
         self.line(format!("path = {}", s(&path)));
-        self.note("cst looks at the entry itself: a symlink is not followed.");
-        self.line("follow = false");
+        if path.len() > 1 && path.ends_with('/') {
+            self.note("a trailing slash resolves a symlink to the directory it names, as the kernel (and cst) do.");
+            self.line("follow = true");
+        } else {
+            self.note("cst looks at the entry itself: a symlink is not followed.");
+            self.line("follow = false");
+        }
         if !exists {
             self.line("exists = false");
             if t.permissions.is_some()
@@ -645,6 +717,7 @@ impl<'a> Translator<'a> {
             return;
         }
         self.line("[metadata]");
+        self.line("name = \"Metadata Test\"");
         for l in lines {
             self.line(l);
         }
@@ -668,7 +741,8 @@ impl<'a> Translator<'a> {
             return;
         }
         self.line("[[license]]");
-        self.line("name = \"License Test\"");
+        let name = self.unique("License Test".to_owned());
+        self.line(format!("name = {}", s(&name)));
         if l.debian.unwrap_or(false) {
             let _ = writeln!(
                 self.out,
@@ -730,17 +804,25 @@ impl<'a> Translator<'a> {
             }
         }
         if let Some(vars) = &o.env_vars {
-            for name in vars.iter() {
-                // cst passes the host's value at run time, or nothing when it is unset or empty.
-                if let Ok(value) = std::env::var(name)
-                    && !value.is_empty()
-                {
-                    out.env.push((name.clone(), value));
-                }
+            // Names of host variables (CI secrets, often): the values are read when the spec is
+            // loaded, never written into the conversion.
+            if let Some(bad) = vars
+                .iter()
+                .find(|n| n.is_empty() || n.contains(['=', '\0']))
+            {
+                let e = self.at(
+                    vars,
+                    format!(
+                        "containerRunOptions.envVars: `{}` is not a variable name",
+                        bad.escape_debug()
+                    ),
+                );
+                self.push(e.with_hint("list names of this machine's environment variables"));
+            } else {
+                out.env_from_host.extend(vars.iter().cloned());
             }
             if !vars.is_empty() {
                 out.set = true;
-                self.note("containerRunOptions.envVars: the values below are this machine's, read at conversion.");
             }
         }
         if let Some(p) = &o.privileged
@@ -763,5 +845,6 @@ struct RunOptions {
     set: bool,
     privileged: bool,
     user: Option<String>,
-    env: Vec<(String, String)>,
+    /// containerRunOptions.envVars: host variables passed through by name.
+    env_from_host: Vec<String>,
 }

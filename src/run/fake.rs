@@ -112,7 +112,7 @@ impl Fake {
             exit_code: finished.then_some(script.exit_code),
             stdout: Captured {
                 bytes: script.stdout.clone().into_bytes(),
-                dropped: 0,
+                ..Captured::default()
             },
             stderr: Captured::default(),
             timed_out: !finished,

@@ -566,13 +566,37 @@ fn record(
                 });
             } else {
                 let code = r.exit_code.unwrap_or(-1);
-                report.mismatches =
-                    output::check(&test.expect, code, &report.stdout, &report.stderr);
-                report.status = if report.mismatches.is_empty() {
-                    TestStatus::Passed
-                } else {
-                    TestStatus::Failed
-                };
+                let out = r.stdout.whole_text().map_err(|why| ("stdout", why));
+                let err = r.stderr.whole_text().map_err(|why| ("stderr", why));
+                match (out, err) {
+                    (Ok(out), Ok(err)) => {
+                        report.mismatches = output::check_whole(
+                            &test.expect,
+                            code,
+                            output::Stream {
+                                whole: &out,
+                                shown: &report.stdout,
+                            },
+                            output::Stream {
+                                whole: &err,
+                                shown: &report.stderr,
+                            },
+                        );
+                        report.status = if report.mismatches.is_empty() {
+                            TestStatus::Passed
+                        } else {
+                            TestStatus::Failed
+                        };
+                    }
+                    (Err((stream, why)), _) | (_, Err((stream, why))) => {
+                        report.status = TestStatus::Error;
+                        report.error = Some(format!(
+                            "the test's {stream} {why}, so its expectations cannot be checked \
+                             on the whole output (make the command print less, or pipe it \
+                             through `tail` or `grep` inside the container)"
+                        ));
+                    }
+                }
             }
         }
         // A command the image lacks is the image's defect: a failed test, not an engine error.

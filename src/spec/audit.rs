@@ -119,6 +119,8 @@ impl std::fmt::Display for FileKind {
 /// Expectations on the image config; `None` leaves a field unchecked.
 #[derive(Debug, Clone, Default)]
 pub struct MetadataCheck {
+    /// The result's name, when not `metadata`.
+    pub name: Option<String>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
@@ -423,7 +425,16 @@ impl Validator<'_> {
         };
         let exposed_ports_include = port_list(raw.exposed_ports_include)?;
         let unexposed_ports = port_list(raw.unexposed_ports)?;
+        if let Some(name) = &raw.name {
+            self.check_name(name)?;
+            if name.get_ref().trim().is_empty() {
+                return Err(self
+                    .err(name, "`name` is empty")
+                    .with_hint("leave it out to name the result `metadata`"));
+            }
+        }
         Ok(MetadataCheck {
+            name: raw.name.map(|n| n.into_inner()),
             labels_matches,
             exposed_ports_include,
             unexposed_ports,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod expand;
 mod hardening;
 mod hints;
+mod host_env;
 mod raw;
 mod service;
 
@@ -968,15 +969,12 @@ impl Validator<'_> {
             }
             None => BTreeMap::new(),
         };
+        let (env, secret_env) = self.env_from_host(raw, secret_env)?;
         Ok(TestSpec {
             name: name.to_owned(),
             command: raw.command.as_ref().map(|c| c.get_ref().clone()),
             entrypoint: raw.entrypoint.as_ref().map(|e| e.get_ref().clone()),
-            env: raw
-                .env
-                .as_ref()
-                .map(|e| e.get_ref().clone())
-                .unwrap_or_default(),
+            env,
             secret_env,
             privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,

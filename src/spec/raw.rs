@@ -80,6 +80,8 @@ pub struct RawLicense {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetadata {
+    /// The result's name (default `metadata`); cst configs keep cst's `Metadata Test`.
+    pub name: Option<Spanned<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, String>>,
@@ -135,6 +137,9 @@ pub struct RawTest {
     pub env: Option<Spanned<BTreeMap<String, String>>>,
     /// Like `env`, but the values never appear in output, reports or logs.
     pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
+    /// Names of variables of archsmoke's own environment passed to the test as they are when
+    /// the spec is loaded (unset or empty ones are not passed), masked like `secret_env`.
+    pub env_from_host: Option<Spanned<Vec<String>>>,
     pub privileged: Option<Spanned<bool>>,
     pub timeout: Option<Spanned<String>>,
     pub pids_limit: Option<Spanned<i64>>,

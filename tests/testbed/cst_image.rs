@@ -1,8 +1,9 @@
 //! The `cst` fixture: the six busybox images plus a layer and a config made for the
 //! container-structure-test differential suite (`tests/cst.rs`, `tests/fixtures/cst/`):
 //! setuid, setgid and sticky modes, files owned by 1000:1000, files with and without a trailing
-//! newline, Debian copyright files, an absolute symlink, and a config with an entrypoint (cst
-//! clears it for command tests), env, labels, exposed ports, volumes and a workdir.
+//! newline, Debian copyright files, an absolute symlink, a symlink to a directory, a hard link,
+//! and a config with an entrypoint (cst clears it for command tests), env, labels, exposed
+//! ports, volumes and a workdir.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -84,6 +85,18 @@ pub fn extra_layer() -> Result<Layer> {
             owned(Regular, 0o4755, 0, b"#!/bin/sh\necho tool\n"),
         ),
         ("srv/scratch/".into(), Entry::Dir(0o1777)),
+        // A symlink to the setgid directory: `/srv/dirlink/` (trailing slash) is the directory.
+        ("srv/dirlink".into(), Entry::Symlink("/srv/shared")),
+        // A hard link and its target; entries are sorted, so the target comes first.
+        ("srv/files/".into(), Entry::Dir(0o755)),
+        (
+            "srv/files/original".into(),
+            Entry::File(0o644, b"linked bytes\n".to_vec()),
+        ),
+        (
+            "srv/files/same".into(),
+            Entry::Hardlink("srv/files/original"),
+        ),
         ("usr/".into(), Entry::Dir(0o755)),
         ("usr/bin/".into(), Entry::Dir(0o755)),
         ("usr/bin/bb".into(), Entry::Symlink("/bin/busybox")),

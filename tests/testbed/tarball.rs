@@ -8,6 +8,9 @@ pub enum Entry {
     Dir(u32),
     File(u32, Vec<u8>),
     Symlink(&'static str),
+    /// A hard link (tar type `1`) to an earlier entry of the same archive, as `ln a b` in a
+    /// Dockerfile's RUN step leaves it.
+    Hardlink(&'static str),
     /// Any tar entry kind with its full mode (setuid, setgid, sticky bits included) and owner.
     Owned {
         kind: tar::EntryType,
@@ -53,6 +56,13 @@ pub fn tar_archive(mut entries: Vec<(String, Entry)>, mtime: u64) -> Result<Vec<
             Entry::Symlink(target) => {
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_mode(0o777);
+                header.set_size(0);
+                header.set_link_name(target)?;
+                &[]
+            }
+            Entry::Hardlink(target) => {
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_mode(0o644);
                 header.set_size(0);
                 header.set_link_name(target)?;
                 &[]

@@ -354,7 +354,10 @@ fn is_failure(t: &TestReport) -> bool {
 fn is_audit(t: &TestReport) -> bool {
     t.command.is_none()
         && t.timeout.is_zero()
-        && (t.name == "audit elf" || t.name == "metadata" || t.name.starts_with("file "))
+        && (t.name == "audit elf"
+            || t.name == "metadata"
+            || t.name == "Metadata Test"
+            || t.name.starts_with("file "))
 }
 
 /// Problems that mean "could not run here", listed with the skipped platforms.
