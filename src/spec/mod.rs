@@ -13,6 +13,7 @@ pub mod expand;
 mod hardening;
 mod hints;
 mod raw;
+mod recover;
 mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +30,7 @@ pub use audit::{
 pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
+use recover::{blank_line, blank_table, table_range};
 pub use service::{
     HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
     TlsOptions, TlsVerify, applies as service_applies,
@@ -361,13 +363,21 @@ pub const MAX_ERRORS: usize = 20;
 
 /// Validate spec text, reporting every problem (up to [`MAX_ERRORS`]) in the order of the file.
 ///
-/// The TOML reader stops at its first error, so the reader is asked again with the table that
-/// held it blanked out (spaces for every character but newlines, so that positions stay), until
-/// it reads the rest. What it read is then validated table by table. A file with both kinds of
-/// problem shows both.
+/// The TOML reader stops at its first error, so the reader is asked again with the offending
+/// key's line blanked out (spaces for every character but newlines, so that positions stay),
+/// until it reads the rest: every wrong key of a table is reported, not only its first. When
+/// the line is not a whole `key = value` of its own (a multi-line array, a header) or the same
+/// error comes back, the table that held it is blanked instead. A required key that is missing
+/// only because its line was blanked is no news and is not reported. What the reader read is
+/// then validated table by table. A file with both kinds of problem shows both.
 pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
     let mut errors: Vec<SpecError> = Vec::new();
     let mut text_now = text.to_owned();
+    // Offsets of the lines blanked so far (not of whole tables), and of those whose key meant
+    // something (a known key of the wrong type, a wrong key inside an inline table), which can
+    // leave their table looking incomplete.
+    let mut blanked_lines: Vec<usize> = Vec::new();
+    let mut touched: Vec<usize> = Vec::new();
     let raw = loop {
         match toml::from_str::<RawSpec>(&text_now) {
             Ok(raw) => break Some(raw),
@@ -377,23 +387,53 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
                 let again = errors
                     .iter()
                     .any(|x| x.line == err.line && x.column == err.column);
-                if !again {
+                let (start, end) = table_range(&text_now, offset);
+                let ours = e.message().starts_with("missing field")
+                    && blanked_lines.iter().any(|&at| (start..end).contains(&at));
+                if !again && !ours {
                     errors.push(err);
                 }
-                match (again, blank_table(&text_now, offset)) {
-                    (false, Some(blanked)) if errors.len() < MAX_ERRORS => text_now = blanked,
-                    _ => break None,
+                if errors.len() >= MAX_ERRORS {
+                    break None;
+                }
+                let line = (!again && !ours)
+                    .then(|| blank_line(&text_now, offset))
+                    .flatten();
+                match line {
+                    Some((blanked, at, key)) => {
+                        blanked_lines.push(at);
+                        let unknown = parse_unknown_field(e.message()).map(|(f, _)| f);
+                        if unknown.is_none() || unknown != key {
+                            touched.push(at);
+                        }
+                        text_now = blanked;
+                    }
+                    None => match blank_table(&text_now, offset) {
+                        Some(blanked) => text_now = blanked,
+                        None => break None,
+                    },
                 }
             }
         }
     };
     if let Some(raw) = raw {
+        // A table with a line blanked out may look incomplete (a probe without its `http`):
+        // its other problems are reported once its wrong keys are fixed.
+        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+        let touched: Vec<(usize, usize)> = touched
+            .iter()
+            .map(|&at| {
+                let (start, end) = table_range(text, at);
+                (line_of(start), line_of(end))
+            })
+            .collect();
+        let news = |e: &SpecError| !touched.iter().any(|&(a, b)| (a..b).contains(&e.line));
         match (Validator { path, text }.spec(raw)) {
             Ok(spec) if errors.is_empty() => return Ok(spec),
             Ok(_) => {}
             // A table blanked out may leave the rest looking empty; that is no news.
             Err(more) if !errors.is_empty() => {
-                errors.extend(more.into_iter().filter(|e| e.line > 0));
+                errors.extend(more.into_iter().filter(|e| e.line > 0 && news(e)));
             }
             Err(more) => errors.extend(more),
         }
@@ -401,55 +441,6 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
     errors.sort_by_key(|e| (e.line, e.column));
     errors.truncate(MAX_ERRORS);
     Err(errors)
-}
-
-/// `text` with the table around `offset` (from its `[header]` to the next one) blanked out, or
-/// only the line at `offset` when it sits before the first header; `None` when nothing there is
-/// left to blank.
-fn blank_table(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let is_header = |start: usize| text[start..].trim_start().starts_with('[');
-    // The header at or above the offset.
-    let mut start = line_start(offset);
-    while start > 0 && !is_header(start) {
-        start = line_start(start - 1);
-    }
-    let end = if is_header(start) {
-        // Up to the next header that is not one of this table's own subtables (`[test.expect]`
-        // under `[[test]]`), which would otherwise attach to the table before it.
-        let name = text[start..]
-            .trim_start()
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        let own = |at: usize| {
-            let header = text[at..].trim_start().trim_start_matches('[').trim_start();
-            header.starts_with(&format!("{name}."))
-        };
-        let next_line = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
-        let mut at = next_line(start);
-        while at < text.len() && (!is_header(at) || own(at)) {
-            at = next_line(at);
-        }
-        at
-    } else {
-        start = line_start(offset);
-        text[offset..].find('\n').map_or(text.len(), |i| offset + i)
-    };
-    let region = &text[start..end];
-    if region.chars().all(char::is_whitespace) {
-        return None;
-    }
-    // Byte for byte, so that every later offset still points at the same place.
-    let blanked: String = region
-        .bytes()
-        .map(|b| if b == b'\n' { '\n' } else { ' ' })
-        .collect();
-    Some(format!("{}{blanked}{}", &text[..start], &text[end..]))
 }
 
 /// Turn a TOML or serde error into a positioned one, adding "did you mean" for unknown keys.
