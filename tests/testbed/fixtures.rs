@@ -61,9 +61,10 @@ struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Directory holding the `web-tls` fixture's parts: `server.pem`, `server.key` and
-    /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them).
+    /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them). Without it (the demo
+    /// profile) there is no `web-tls` fixture.
     #[arg(long)]
-    tls_dir: PathBuf,
+    tls_dir: Option<PathBuf>,
 }
 
 /// The root filesystem layer of each architecture, built once from its busybox binary, which
@@ -330,7 +331,9 @@ async fn run(args: Args) -> Result<()> {
             args.busybox_dir.join(p.debian_arch).join("busybox"),
         )?)
     })?);
-    fixtures.push(service::web_tls(&args.tls_dir)?);
+    if let Some(tls_dir) = &args.tls_dir {
+        fixtures.push(service::web_tls(tls_dir)?);
+    }
 
     let mut plain_http = vec![args.registry.clone()];
     plain_http.extend(args.auth_registry.clone());
