@@ -218,9 +218,12 @@ pub fn plan_routed(
                     &exec,
                 );
             }
-            let factor = match exec {
-                ExecMode::Emulated { .. } => spec.settings.emulated_timeout_factor,
-                _ => 1.0,
+            let (factor, ready_factor) = match exec {
+                ExecMode::Emulated { .. } => (
+                    spec.settings.emulated_timeout_factor,
+                    spec.settings.ready_factor(),
+                ),
+                _ => (1.0, 1.0),
             };
             let tests = spec
                 .tests
@@ -255,7 +258,7 @@ pub fn plan_routed(
                 .as_ref()
                 .map(|s| crate::service::PlannedService {
                     limits: spec.settings.limits,
-                    ..crate::service::plan(s, &platform, &exec, factor)
+                    ..crate::service::plan(s, &platform, &exec, factor, ready_factor)
                 });
             PlannedPlatform {
                 order,
@@ -730,5 +733,43 @@ mod tests {
         assert!(text.contains("unknown emulation policy `never`"), "{text}");
         assert!(text.contains("bad.toml:2:"), "{text}");
         assert!(text.contains("\"forbid\""), "{text}");
+    }
+
+    /// Issue 28: a readiness deadline under emulation took the tests' factor (10×), so a service
+    /// on the wrong port made a 30 s readiness wait five minutes.
+    #[test]
+    fn readiness_under_emulation_takes_its_own_smaller_factor() {
+        let img = image(&["linux/amd64", "linux/arm64"]);
+        let ready = |settings: &str| {
+            let text = format!(
+                "[settings]\n{settings}\n[service]\n[service.ready]\ntcp = 8080\ntimeout = \"30s\"\n\
+                 [[test]]\nname = \"t\"\ncommand = [\"true\"]\n"
+            );
+            let spec = crate::spec::parse(Path::new("web.toml"), &text).expect("valid spec");
+            let planned = plan(
+                &spec,
+                &img,
+                &engine(binfmt(&["arm64"])),
+                &Overrides::default(),
+            );
+            let of = |name: &str| {
+                let pp = planned
+                    .platforms
+                    .iter()
+                    .find(|pp| pp.platform.to_string() == name)
+                    .expect("planned");
+                let service = pp.service.as_ref().expect("a service");
+                (
+                    service.ready.timeout.as_secs(),
+                    pp.tests[0].timeout.as_secs(),
+                )
+            };
+            (of("linux/amd64"), of("linux/arm64"))
+        };
+        // Native: as written. Emulated: readiness 3x, the tests still 10x.
+        assert_eq!(ready(""), ((30, 30), (90, 300)));
+        assert_eq!(ready("emulated_ready_factor = 5"), ((30, 30), (150, 300)));
+        // A spec that lowered the tests' factor below 3 gets no longer readiness wait.
+        assert_eq!(ready("emulated_timeout_factor = 2"), ((30, 30), (60, 60)));
     }
 }

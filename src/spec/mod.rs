@@ -43,6 +43,11 @@ use crate::platform::{MatchMode, Platform};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default multiplier applied to timeouts under emulation (process start is ~10× slower in QEMU).
 pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
+/// Default multiplier for a service's readiness deadline under emulation. A service starts once
+/// and then mostly waits, so the slowdown that counts is its start-up, measured at 2 to 3× under
+/// QEMU (issue 28), not the ~10× of many short processes: a wrong port then fails in a minute or
+/// two, not in five. Never more than the spec's `emulated_timeout_factor`.
+pub const DEFAULT_EMULATED_READY_FACTOR: f64 = 3.0;
 /// The largest `output_limit` accepted: every test keeps this much per stream in memory.
 pub const MAX_OUTPUT_LIMIT: usize = 256 << 20;
 /// The longest timeout accepted, before the emulation factor.
@@ -113,6 +118,8 @@ impl Spec {
 pub struct Settings {
     pub timeout: Duration,
     pub emulated_timeout_factor: f64,
+    /// `emulated_ready_factor` as written; see [`Settings::ready_factor`].
+    pub emulated_ready_factor: Option<f64>,
     /// Containers at once over all platforms; `None` picks the default.
     pub jobs: Option<usize>,
     pub network: String,
@@ -142,11 +149,22 @@ pub enum Isolation {
     Exec,
 }
 
+impl Settings {
+    /// The multiplier of a service's readiness deadline under emulation: `emulated_ready_factor`
+    /// when the spec sets it, else [`DEFAULT_EMULATED_READY_FACTOR`] capped by
+    /// `emulated_timeout_factor` (a spec that lowered that one wants no longer wait here).
+    pub fn ready_factor(&self) -> f64 {
+        self.emulated_ready_factor
+            .unwrap_or(DEFAULT_EMULATED_READY_FACTOR.min(self.emulated_timeout_factor))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             timeout: DEFAULT_TIMEOUT,
             emulated_timeout_factor: DEFAULT_EMULATED_TIMEOUT_FACTOR,
+            emulated_ready_factor: None,
             jobs: None,
             network: "none".to_owned(),
             variant_match: MatchMode::Strict,
@@ -804,6 +822,17 @@ impl Validator<'_> {
                     .with_hint("use a factor from 1 to 1000; 10 suits QEMU"));
             }
             s.emulated_timeout_factor = v;
+        }
+        if let Some(f) = &raw.emulated_ready_factor {
+            let v = *f.get_ref();
+            if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
+                return Err(self
+                    .err(f, format!("emulated_ready_factor {v} is out of range"))
+                    .with_hint(
+                        "use a factor from 1 to 1000; 3 suits a service's start under QEMU",
+                    ));
+            }
+            s.emulated_ready_factor = Some(v);
         }
         if let Some(j) = &raw.jobs {
             let v = *j.get_ref();
