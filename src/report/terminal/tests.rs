@@ -143,3 +143,33 @@ fn the_summary_says_where_the_time_went_and_skips_phases_never_reached() {
     assert!(text.ends_with("containers 40.1s\n"), "{text}");
     assert!(!render(&fixtures::all_passing(), true).contains("time:"));
 }
+
+/// Issue 28: at 80 columns (a CI log) the footnote was 80 wide plus the dim style's reset, and
+/// the image and engine lines 82 to 95: every line of the summary now fits.
+#[test]
+fn every_line_fits_80_columns_with_a_long_reference_and_endpoint() {
+    // terminal_width(): no COLUMNS and no terminal under `cargo test` is 80 columns.
+    let mut report = fixtures::all_passing();
+    report.image.reference = "127.0.0.1:5000/archsmoke/busybox:multi".into();
+    report.image.attestations = 2;
+    if let Some(e) = &mut report.engine {
+        e.version = "20.10.24+dfsg1".into();
+        e.endpoint = "unix:///var/run/docker.sock".into();
+    }
+    let text = render(&report, false);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line:?}\n{text}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        text.contains("\n  2 attestation manifest(s) skipped\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  at unix:///var/run/docker.sock\n"),
+        "{text}"
+    );
+}
