@@ -635,12 +635,15 @@ fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()
     for r in report.platforms.iter().filter(|r| !r.skipped()) {
         if let Some(problem) = &r.problem {
             heading(w)?;
-            writeln!(
-                w,
-                "\n  {} {}",
-                p.bold.apply_to(&r.platform),
-                problem.message
-            )?;
+            // Messages that already open with the platform ("linux/arm64 would run emulated
+            // ...") are not prefixed with it a second time; the platform is still in bold.
+            let name = r.platform.to_string();
+            let rest = problem
+                .message
+                .strip_prefix(&name)
+                .filter(|rest| rest.starts_with(' '))
+                .map_or_else(|| format!(" {}", problem.message), str::to_owned);
+            writeln!(w, "\n  {}{rest}", p.bold.apply_to(&name))?;
             if let Some(h) = &problem.hint {
                 writeln!(w, "    = hint: {h}")?;
             }

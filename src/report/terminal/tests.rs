@@ -173,3 +173,22 @@ fn every_line_fits_80_columns_with_a_long_reference_and_endpoint() {
         "{text}"
     );
 }
+
+/// Issue 28: `linux/arm64 linux/arm64 would run emulated ...`.
+#[test]
+fn a_problem_that_names_its_platform_is_not_headed_by_it_twice() {
+    let mut report = fixtures::all_passing();
+    let arm = &mut report.platforms[1];
+    let name = arm.platform.to_string();
+    arm.problem = Some(Problem {
+        kind: ProblemKind::EmulationForbidden,
+        message: format!("{name} would run emulated by qemu-aarch64, and the policy forbids it"),
+        hint: None,
+    });
+    let text = render(&report, false);
+    assert!(
+        text.contains(&format!("\n  {name} would run emulated")),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("{name} {name}")), "{text}");
+}
