@@ -100,7 +100,7 @@ record_system_changes() {
 # progress?"), so retry. A failure on one index (say bookworm-security for armhf) does not
 # stop us when what we need can still be installed from the indexes apt does have:
 # require_candidates decides that.
-apt_update() {
+apt_update() { # [packages this update is for]
   local attempt
   for attempt in 1 2 3 4 5; do
     log "apt: apt-get update (attempt $attempt/5)"
@@ -108,17 +108,23 @@ apt_update() {
       return 0
     fi
     grep -E '^(E|W):' "$STATE/apt-update.log" | head -3 >&2 || true
+    # An index we do not need (say bookworm-security for ppc64el, mid-sync) is no reason to
+    # wait through four more attempts: go on once apt can install everything asked for.
+    if (($#)) && [[ -z $(lacking_candidates "$@") ]]; then
+      log "apt: every package needed has an installable version; going on"
+      return 0
+    fi
     [[ $attempt == 5 ]] || sleep $((attempt * 2))
   done
   log "apt: apt-get update kept failing (log: $STATE/apt-update.log); going on with the indexes apt has"
 }
 
-# Dies with a clear message when apt knows no installable version of one of the packages
-# (apt-cache prints nothing for a name it has never heard of, "(none)" when nothing installs).
-require_candidates() {
-  local policy lacking
+# The packages apt knows no installable version of (apt-cache prints nothing for a name it has
+# never heard of, "(none)" when nothing installs), on one line.
+lacking_candidates() {
+  local policy
   policy=$(apt-cache policy "$@" 2>/dev/null || true)
-  lacking=$(awk -v wanted="$*" -v native=":$(dpkg --print-architecture)" '
+  awk -v wanted="$*" -v native=":$(dpkg --print-architecture)" '
     /^[^ ]/ { pkg = $1; sub(/:$/, "", pkg) }
     /^  Candidate: / && $2 != "(none)" { ok[pkg] = 1 }
     END {
@@ -128,7 +134,13 @@ require_candidates() {
         if (substr(p, length(p) - length(native) + 1) == native) p = substr(p, 1, length(p) - length(native))
         if (!(p in ok)) printf "%s ", w[i]
       }
-    }' <<<"$policy")
+    }' <<<"$policy"
+}
+
+# Dies with a clear message when one of the packages cannot be installed.
+require_candidates() {
+  local lacking
+  lacking=$(lacking_candidates "$@")
   [[ -z $lacking ]] ||
     die "apt has no installable version of: $lacking; check /etc/apt/sources.list* and $STATE/apt-update.log"
 }
@@ -169,10 +181,10 @@ ensure_packages() {
       dpkg --add-architecture "$arch"
     fi
   done
-  apt_update
-
   local wanted=("${missing[@]}")
   for arch in "${arches[@]}"; do wanted+=("busybox-static:$arch"); done
+  apt_update "${wanted[@]}"
+
   require_candidates "${wanted[@]}"
 
   if ((${#missing[@]})); then
