@@ -10,7 +10,8 @@
 # Usage: scripts/release.sh [--profile PROFILE] [--out DIR] [--source URL]
 #        scripts/release.sh --profile PROFILE --testbed-tls-server DIR
 #
-# --profile picks the cargo profile (default release; tests/run uses the lighter dist-test).
+# --profile picks the cargo profile (default dist: release plus thin LTO, for published binaries;
+# tests/run uses the lighter dist-test).
 # --testbed-tls-server builds only the test bed's HTTPS fixture server (feature `testbed`) for
 # both targets into DIR as testbed-tls-server-linux-{amd64,arm64}, with the same toolchains
 # (the same C compiler settings keep cargo from rebuilding what the release build compiled).
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROFILE=release
+PROFILE=dist
 OUT=$ROOT/dist
 SOURCE=${ARCHSMOKE_SOURCE:-}
 TESTBED_TLS=
@@ -34,7 +35,7 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --source) SOURCE=$2; shift 2 ;;
     --testbed-tls-server) TESTBED_TLS=$2; shift 2 ;;
-    -h | --help) sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

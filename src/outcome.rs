@@ -460,11 +460,18 @@ fn slowdowns_against(platforms: &mut [PlatformReport], engine: &str, native: &Pl
     }
 }
 
+/// An image check (`file ...`, `metadata`, `license ...`, `audit elf`): it runs no command and
+/// has no timeout. Its time is reading layers beside the containers, not the platform's CPU, so
+/// it is no part of a slowdown (a one-test run whose native audit read more layers showed 0.1×).
+fn is_image_check(t: &TestReport) -> bool {
+    t.command.is_none() && t.timeout.is_zero()
+}
+
 /// The passed tests of a platform and their times: a baseline.
 fn passed_times(p: &PlatformReport) -> Vec<(String, Duration)> {
     p.tests
         .iter()
-        .filter(|t| t.status == TestStatus::Passed)
+        .filter(|t| t.status == TestStatus::Passed && !is_image_check(t))
         .map(|t| (t.name.clone(), t.duration))
         .collect()
 }
@@ -476,7 +483,7 @@ fn slowdowns_from(p: &mut PlatformReport, base: &[(String, Duration)]) {
         let Some((_, b)) = base.iter().find(|(n, _)| *n == t.name) else {
             continue;
         };
-        if t.status == TestStatus::Passed && !b.is_zero() {
+        if t.status == TestStatus::Passed && !b.is_zero() && !is_image_check(t) {
             t.slowdown = Some(t.duration.as_secs_f64() / b.as_secs_f64());
             mine += t.duration;
             theirs += *b;

@@ -162,3 +162,24 @@ fn slowdowns_skip_what_cannot_be_compared() {
         Duration::from_millis(1100)
     );
 }
+
+/// Issue 28: SLOW read 0.1× on a one-test run, the native platform's image audit (reading
+/// layers beside the containers) dwarfing the emulated one's. Image checks are no part of it.
+#[test]
+fn image_checks_are_left_out_of_slowdowns() {
+    let mut report = all_passing();
+    let audit = |millis: u64| TestReport {
+        command: None,
+        timeout: Duration::ZERO,
+        ..passed("audit elf", "", millis)
+    };
+    report.platforms[0].tests = vec![passed("machine", "", 100), audit(9000)];
+    report.platforms[1].tests = vec![passed("machine", "", 300), audit(200)];
+    for p in &mut report.platforms {
+        p.slowdown = None;
+    }
+    report.compute_slowdowns();
+    let arm = &report.platforms[1];
+    assert!(close(arm.slowdown, 3.0), "{:?}", arm.slowdown);
+    assert_eq!(arm.tests[1].slowdown, None);
+}

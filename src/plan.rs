@@ -263,6 +263,8 @@ fn contents(
     exec: &ExecMode,
 ) -> (Vec<PlannedTest>, Option<crate::service::PlannedService>) {
     let factor = exec.timeout_factor(spec.settings.emulated_timeout_factor);
+    // Start-up under QEMU is slower by less than compute: readiness has its own factor.
+    let ready_factor = exec.timeout_factor(spec.settings.ready_factor());
     let tests = spec
         .tests
         .iter()
@@ -296,7 +298,7 @@ fn contents(
         .as_ref()
         .map(|s| crate::service::PlannedService {
             limits: spec.settings.limits,
-            ..crate::service::plan(s, platform, exec, factor)
+            ..crate::service::plan(s, platform, exec, factor, ready_factor)
         });
     (tests, service)
 }
@@ -806,7 +808,10 @@ mod tests {
             twin.service.as_ref().expect("service"),
         );
         assert_eq!(ns.ready.timeout, Duration::from_secs(3));
-        assert_eq!(ts.ready.timeout, Duration::from_secs(30));
+        assert_eq!(
+            ts.ready.timeout,
+            Duration::from_secs(3).mul_f64(spec.settings.ready_factor())
+        );
         assert_eq!(ts.probes[0].timeout, Duration::from_secs(20));
         assert!(ns.interpreter.is_none());
         assert!(
@@ -833,5 +838,43 @@ mod tests {
             .find(|r| r.engine == "default")
             .expect("twin");
         assert!(twin.problem.is_some(), "forbid must stop the emulated twin");
+    }
+
+    /// Issue 28: a readiness deadline under emulation took the tests' factor (10×), so a service
+    /// on the wrong port made a 30 s readiness wait five minutes.
+    #[test]
+    fn readiness_under_emulation_takes_its_own_smaller_factor() {
+        let img = image(&["linux/amd64", "linux/arm64"]);
+        let ready = |settings: &str| {
+            let text = format!(
+                "[settings]\n{settings}\n[service]\n[service.ready]\ntcp = 8080\ntimeout = \"30s\"\n\
+                 [[test]]\nname = \"t\"\ncommand = [\"true\"]\n"
+            );
+            let spec = crate::spec::parse(Path::new("web.toml"), &text).expect("valid spec");
+            let planned = plan(
+                &spec,
+                &img,
+                &engine(binfmt(&["arm64"])),
+                &Overrides::default(),
+            );
+            let of = |name: &str| {
+                let pp = planned
+                    .platforms
+                    .iter()
+                    .find(|pp| pp.platform.to_string() == name)
+                    .expect("planned");
+                let service = pp.service.as_ref().expect("a service");
+                (
+                    service.ready.timeout.as_secs(),
+                    pp.tests[0].timeout.as_secs(),
+                )
+            };
+            (of("linux/amd64"), of("linux/arm64"))
+        };
+        // Native: as written. Emulated: readiness 3x, the tests still 10x.
+        assert_eq!(ready(""), ((30, 30), (90, 300)));
+        assert_eq!(ready("emulated_ready_factor = 5"), ((30, 30), (150, 300)));
+        // A spec that lowered the tests' factor below 3 gets no longer readiness wait.
+        assert_eq!(ready("emulated_timeout_factor = 2"), ((30, 30), (60, 60)));
     }
 }

@@ -18,8 +18,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use common::{Run, archsmoke, json_report, platform, spec};
 
-/// `ARM64_PORT` in `tests/testbed/arm64-engine.sh`.
-const ARM64_ENGINE: &str = "tcp://127.0.0.1:23764";
+/// The guest's engine: `ARM64_PORT` as `tests/testbed/arm64-engine.sh` chose it.
+fn arm64_engine() -> String {
+    format!(
+        "tcp://127.0.0.1:{}",
+        common::testbed_port("ARM64_PORT", 23764)
+    )
+}
 
 /// One test at a time on the guest: two emulated CPUs, and the compared timings are its own.
 static GUEST: Mutex<()> = Mutex::new(());
@@ -30,7 +35,8 @@ fn guest() -> MutexGuard<'static, ()> {
 
 /// The engine answers and says aarch64, else the test fails with the command that fixes it.
 fn require_arm64_engine() {
-    let url = ARM64_ENGINE.replacen("tcp://", "http://", 1);
+    let engine = arm64_engine();
+    let url = engine.replacen("tcp://", "http://", 1);
     let get = |path: &str| {
         let out = Command::new("curl")
             .args(["-sS", "-m", "10", &format!("{url}{path}")])
@@ -44,13 +50,13 @@ fn require_arm64_engine() {
     let (ping, err) = get("/_ping");
     assert_eq!(
         ping, "OK",
-        "no arm64 engine on {ARM64_ENGINE} ({err}): run `tests/testbed/arm64-engine.sh up` (as root) first"
+        "no arm64 engine on {engine} ({err}): run `tests/testbed/arm64-engine.sh up` (as root) first"
     );
     let (info, _) = get("/info");
     let info: serde_json::Value = serde_json::from_str(&info).expect("/info is JSON");
     assert_eq!(
         info["Architecture"], "aarch64",
-        "the engine on {ARM64_ENGINE} is not the arm64 guest: {info:#}"
+        "the engine on {engine} is not the arm64 guest: {info:#}"
     );
 }
 
@@ -95,7 +101,7 @@ fn run_on_both(s: &common::SpecFile, args: &[&str]) -> (Run, serde_json::Value) 
     let json = s.dir.path().join("report.json");
     let mut c = clean();
     c.args(["run", s.path(), "--image", &oci_archive()])
-        .args(["--engine", &format!("arm64={ARM64_ENGINE}")])
+        .args(["--engine", &format!("arm64={}", arm64_engine())])
         .args(args)
         .args(["--json", json.to_str().expect("utf-8")]);
     let started = std::time::Instant::now();
@@ -171,7 +177,7 @@ stdout = "aarch64\n"
     assert_eq!(amd64["result"], "passed", "{amd64:#}");
 
     let e = engine(&report, "arm64");
-    assert_eq!(e["endpoint"], ARM64_ENGINE, "{e:#}");
+    assert_eq!(e["endpoint"], arm64_engine().as_str(), "{e:#}");
     assert_eq!(e["platform"], "linux/arm64", "{e:#}");
 
     // The matrix names the engine of each row.

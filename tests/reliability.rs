@@ -241,7 +241,7 @@ fn docker(args: &[&str]) {
 }
 
 fn amd64_digest() -> String {
-    let text = std::fs::read_to_string("/var/tmp/archsmoke-testbed/fixtures.json")
+    let text = std::fs::read_to_string(common::testbed_dir().join("fixtures.json"))
         .expect("fixtures.json: run `sudo tests/testbed/up.sh`");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("fixtures.json parses");
     doc["tags"]["multi"]["platforms"]["linux/amd64"]

@@ -184,8 +184,7 @@ fn gc_run_after_kill_9_of_a_service_run_removes_its_containers_and_relay_image()
     assert_eq!(run_images(&id), Vec::<String>::new(), "{}", g.explain());
 }
 
-/// The test bed's htpasswd registry and its user.
-const AUTH_REGISTRY: &str = "127.0.0.1:5001";
+/// The test bed's htpasswd registry's user.
 const PASSWORD: &str = "archsmoke-secret";
 
 /// A Docker config directory logged in to the htpasswd registry.
@@ -202,7 +201,10 @@ fn logged_in() -> tempfile::TempDir {
     };
     std::fs::write(
         dir.path().join("config.json"),
-        format!(r#"{{"auths":{{"{AUTH_REGISTRY}":{{"auth":"{auth}"}}}}}}"#),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            common::auth_registry()
+        ),
     )
     .expect("config.json");
     dir
@@ -217,7 +219,7 @@ fn pull_through_spec_engine(extra: &[&str]) -> (Run, Vec<String>) {
         "spec-engine",
         &format!(
             r#"
-image = "{AUTH_REGISTRY}/{}:multi"
+image = "{}/{}:multi"
 platforms = ["linux/arm64"]
 
 [[engine]]
@@ -229,6 +231,7 @@ platforms = ["linux/arm64"]
 name = "t"
 command = ["true"]
 "#,
+            common::auth_registry(),
             common::REPO,
             engine.url()
         ),

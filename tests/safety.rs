@@ -63,7 +63,7 @@ fn privileged_is_refused_at_load_unless_the_command_line_allows_it() {
 fn secrets_and_registry_credentials_appear_in_no_output() {
     const TOKEN: &str = "tok-3f9a1c-planted-secret";
     let fixtures: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("/var/tmp/archsmoke-testbed/fixtures.json")
+        &std::fs::read_to_string(common::testbed_dir().join("fixtures.json"))
             .expect("fixtures.json: run `sudo tests/testbed/up.sh`"),
     )
     .expect("fixtures.json parses");

@@ -64,7 +64,8 @@ fn status<'a>(p: &'a Value, name: &str) -> &'a str {
 #[test]
 fn the_example_web_spec_passes_on_all_six_platforms_with_every_readiness_and_check_kind() {
     let text = std::fs::read_to_string(repo_root().join("smoke-tests/web.toml")).expect("spec");
-    let s = spec("web", &text);
+    // The example names the documented registry port; the test bed may have chosen another.
+    let s = spec("web", &text.replace("127.0.0.1:5000", &common::registry()));
     let dir = s.dir.path();
     let (json, junit, summary) = (
         dir.join("r.json"),
@@ -281,6 +282,47 @@ http = {{ port = 8080, path = "/" }}
         assert_eq!(status(p, "probe home page"), "skipped");
     }
     assert!(r.stdout.contains("linux/arm64 not ready"), "{}", r.stdout);
+}
+
+/// Issue 28: an arm64 build listening on 8081 while the spec waits for 8080 waited the tests'
+/// emulation factor (10×) and then said only what it waited for. Readiness has its own factor
+/// (3× by default) and the failure names the ports the container does listen on.
+#[test]
+fn readiness_on_the_wrong_port_fails_at_its_own_factor_naming_the_ports_that_listen() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[service]
+[service.ready]
+tcp = 8080
+timeout = "3s"
+
+[[probe]]
+name = "home page"
+tcp = 8080
+"#,
+        image("web-port")
+    );
+    let (r, report) = run_spec("wrong-port", &text, &[]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert_eq!(platform(&report, "linux/amd64")["result"], "passed");
+    let arm64 = platform(&report, "linux/arm64");
+    assert_eq!(arm64["service"]["ready_timeout_secs"], 9.0, "{arm64:#}");
+    let ready = test(arm64, "service ready");
+    assert_eq!(ready["status"], "failed");
+    let why = ready["mismatches"][0]["actual"].as_str().expect("actual");
+    assert!(why.contains("port 8080 to accept connections"), "{why}");
+    assert!(
+        why.contains("the container listens on TCP port 8081"),
+        "the failure names the port the service did open: {why}"
+    );
+    assert!(
+        r.stdout.contains("listens on TCP port 8081"),
+        "the terminal shows it too:\n{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! End to end: image sources beyond the registry (`oci-archive:`, `oci-layout:`,
 //! `docker-daemon:`) on the real engine and QEMU, registry credentials against the htpasswd
-//! registry on 127.0.0.1:5001, strict platform matching against a layout built here, and the
-//! exit codes of broken layouts and references.
+//! registry (127.0.0.1:5001 unless that port was taken), strict platform matching against a
+//! layout built here, and the exit codes of broken layouts and references.
 
 mod common;
 
@@ -10,13 +10,11 @@ use std::process::Command;
 
 use common::{Run, archsmoke, labelled_containers, registry, repo_root, run, spec};
 
-const TESTBED_OCI: &str = "/var/tmp/archsmoke-testbed/oci";
-const AUTH_REGISTRY: &str = "127.0.0.1:5001";
 const AMD64_CHILD: &str = "sha256:075f4706e5ca71366c8967dc86f4abcf6538c381f357a3a71f513cc93298e0d6";
 
 /// A file of the test bed's OCI fixtures; missing means the test bed is not up.
 fn testbed_oci(name: &str) -> PathBuf {
-    let path = Path::new(TESTBED_OCI).join(name);
+    let path = common::testbed_dir().join("oci").join(name);
     assert!(
         path.exists(),
         "{} is missing: run `sudo tests/testbed/up.sh` first",
@@ -427,7 +425,7 @@ fn credentials_from_docker_config_reach_the_registry_and_the_engine_pull() {
         "YXJjaHNtb2tlOmFyY2hzbW9rZS1zZWNyZXQ="
     );
     common::require_testbed();
-    let reference = format!("{AUTH_REGISTRY}/archsmoke/busybox:multi");
+    let reference = format!("{}/archsmoke/busybox:multi", common::auth_registry());
     let s = spec("auth", TRUE_SPEC);
     let with_config = |config: &Path| {
         Run::from(
@@ -450,14 +448,15 @@ fn credentials_from_docker_config_reach_the_registry_and_the_engine_pull() {
     let r = with_config(empty.path());
     assert_eq!(r.code, 3, "{}", r.explain());
     assert!(
-        r.stdout.contains(&format!("docker login {AUTH_REGISTRY}")),
+        r.stdout
+            .contains(&format!("docker login {}", common::auth_registry())),
         "{}",
         r.explain()
     );
 
     let logged_in = tempfile::tempdir().expect("temp dir");
     let config = serde_json::json!({
-        "auths": { AUTH_REGISTRY: { "auth": base64(b"archsmoke:archsmoke-secret") } }
+        "auths": { (common::auth_registry()): { "auth": base64(b"archsmoke:archsmoke-secret") } }
     });
     std::fs::write(
         logged_in.path().join("config.json"),
@@ -466,7 +465,10 @@ fn credentials_from_docker_config_reach_the_registry_and_the_engine_pull() {
     .expect("config.json");
     // Make the engine pull from the authenticated registry: only this test creates that
     // reference, and removing it only untags an image other references may share.
-    let pinned = format!("{AUTH_REGISTRY}/archsmoke/busybox@{AMD64_CHILD}");
+    let pinned = format!(
+        "{}/archsmoke/busybox@{AMD64_CHILD}",
+        common::auth_registry()
+    );
     let _ = Command::new("docker").args(["rmi", &pinned]).output();
     let r = with_config(logged_in.path());
     assert_eq!(r.code, 0, "{}", r.explain());

@@ -158,7 +158,7 @@ fn push_no_emulator_index() -> String {
     let multi = image("multi");
     let registry = registry();
     let fixtures: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("/var/tmp/archsmoke-testbed/fixtures.json")
+        &std::fs::read_to_string(common::testbed_dir().join("fixtures.json"))
             .expect("fixtures.json (run `sudo tests/testbed/up.sh`)"),
     )
     .expect("fixtures.json parses");
@@ -394,7 +394,12 @@ stdout = "x86_64\n"
 fn the_emulation_example_spec_passes_on_the_demo_image() {
     require_testbed();
     let path = repo_root().join("smoke-tests/emulation.toml");
-    let r = run(&["run", path.to_str().expect("path")]);
+    let r = run(&[
+        "run",
+        path.to_str().expect("path"),
+        "--image",
+        &image("multi"),
+    ]);
     assert_eq!(r.code, 0, "{}", r.explain());
     for p in [
         "linux/amd64",

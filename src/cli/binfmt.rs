@@ -36,8 +36,9 @@ enum BinfmtAction {
         #[arg(long)]
         force: bool,
     },
-    /// Unregister architectures' entries. Needs root.
+    /// Unregister the QEMU entries of architectures (as `install` names them). Needs root.
     Remove {
+        /// Architectures whose entries to remove (arm64, ppc64le, ...).
         #[arg(value_name = "ARCH", required = true)]
         archs: Vec<String>,
     },

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use crate::diagnostic::Diagnostic;
@@ -27,14 +27,14 @@ pub struct ManArgs {
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<i32, Diagnostic> {
-    let mut command = super::Cli::command();
+    let mut command = super::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "archsmoke", &mut out);
     write_stdout(&out)
 }
 
 pub fn man(args: &ManArgs) -> Result<i32, Diagnostic> {
-    let command = super::Cli::command();
+    let command = super::command();
     match &args.out_dir {
         None => {
             let mut out = Vec::new();
@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     fn completion(shell: Shell) -> String {
-        let mut command = super::super::Cli::command();
+        let mut command = super::super::command();
         let mut out = Vec::new();
         clap_complete::generate(shell, &mut command, "archsmoke", &mut out);
         String::from_utf8(out).expect("completions are UTF-8")
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn man_page_is_roff_with_every_subcommand() {
         let mut out = Vec::new();
-        clap_mangen::Man::new(super::super::Cli::command())
+        clap_mangen::Man::new(super::super::command())
             .render(&mut out)
             .expect("render");
         let page = String::from_utf8(out).expect("UTF-8");
@@ -117,5 +117,55 @@ mod tests {
                 "no {sub} in the page"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    /// The long help of `archsmoke <path...>`.
+    fn help(path: &[&str]) -> String {
+        let mut command = super::super::command();
+        // Globals reach the subcommands' help when the command is built, as at parse time.
+        command.build();
+        let mut sub = &mut command;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).expect("subcommand");
+        }
+        sub.render_long_help().to_string()
+    }
+
+    /// Issue 28: `--host` and `-q` were offered by commands that never use them.
+    #[test]
+    fn global_flags_show_only_where_they_mean_something() {
+        for name in ["completions", "man", "validate", "convert"] {
+            let text = help(&[name]);
+            assert!(!text.contains("--host"), "{name}:\n{text}");
+            assert!(!text.contains("--quiet"), "{name}:\n{text}");
+        }
+        let run = help(&["run"]);
+        assert!(run.contains("--host") && run.contains("--quiet"), "{run}");
+        // Still accepted where hidden: they are global.
+        super::super::command()
+            .try_get_matches_from([
+                "archsmoke",
+                "validate",
+                "--host",
+                "unix:///x",
+                "-q",
+                "a.toml",
+            ])
+            .expect("hidden global flags still parse");
+    }
+
+    #[test]
+    fn host_help_names_the_context_lookup_and_binfmt_remove_says_what_it_takes() {
+        let run = help(&["run"]);
+        assert!(run.contains("DOCKER_CONTEXT"), "{run}");
+        assert!(run.contains("currentContext"), "{run}");
+        let remove = help(&["binfmt", "remove"]);
+        assert!(
+            remove.contains("Architectures whose entries to remove"),
+            "{remove}"
+        );
     }
 }

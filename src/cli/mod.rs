@@ -20,7 +20,7 @@ mod verify_attestations;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostic;
 use crate::exit;
@@ -53,7 +53,9 @@ pub struct GlobalArgs {
     /// When to use colour (NO_COLOR in the environment means never under `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
-    /// Docker Engine endpoint (default: DOCKER_HOST, else unix:///var/run/docker.sock).
+    /// Docker Engine endpoint (default: DOCKER_HOST, else the Docker context named by
+    /// DOCKER_CONTEXT or by currentContext in the Docker config, else
+    /// unix:///var/run/docker.sock).
     #[arg(long, global = true, value_name = "URL")]
     host: Option<String>,
 }
@@ -376,9 +378,49 @@ impl GlobalArgs {
     }
 }
 
+/// Subcommands that never talk to an engine, and those that print no run: the global `--host`
+/// and `-q` are accepted there (they are global) but not offered in their help.
+const NO_ENGINE: &[&str] = &[
+    "completions",
+    "man",
+    "validate",
+    "convert",
+    "merge",
+    "binfmt",
+];
+const NOTHING_TO_QUIET: &[&str] = &["completions", "man", "validate", "convert"];
+
+/// The command line's definition, as parsed and as documented (help, completions, man page).
+pub fn command() -> clap::Command {
+    let mut command = Cli::command();
+    // A subcommand that has an argument of a global's id keeps its own (clap propagates a
+    // global only where the id is free), and its value still reaches the global's field: so a
+    // hidden twin hides the global there. Mutating the global after `build` would not do:
+    // clap's built indices would then point at the wrong arguments.
+    let twin = |id: &str| {
+        let global = command
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .cloned()
+            .expect("a global argument of that id");
+        global.hide(true)
+    };
+    let (host, quiet) = (twin("host"), twin("quiet"));
+    for name in NO_ENGINE {
+        command = command.mut_subcommand(name, |c| c.arg(host.clone()));
+    }
+    for name in NOTHING_TO_QUIET {
+        command = command.mut_subcommand(name, |c| c.arg(quiet.clone()));
+    }
+    command
+}
+
 /// Parse the command line, run, and return the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() {

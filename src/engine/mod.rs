@@ -14,6 +14,7 @@
 mod capture;
 pub mod endpoint;
 mod exec;
+mod listening;
 mod service;
 mod ssh;
 mod start_error;

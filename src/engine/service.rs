@@ -242,6 +242,26 @@ impl Engine {
         })
     }
 
+    /// The TCP ports the container listens on, when its engine is on this machine (read from
+    /// its first process's network namespace); `None` when that cannot be known from here.
+    pub async fn listening_ports(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::collections::BTreeSet<u16>>, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(op("inspect the service container"))?;
+        let pid = inspect.state.and_then(|s| s.pid).unwrap_or(0);
+        let full_id = inspect.id.unwrap_or_else(|| id.to_owned());
+        Ok(super::listening::of_process(
+            std::path::Path::new("/proc"),
+            pid,
+            &full_id,
+        ))
+    }
+
     /// The container's processes as the engine lists them (`ps -ef` columns).
     pub async fn top(&self, id: &str) -> Result<Vec<ProcessRow>, EngineError> {
         let top = self

@@ -196,14 +196,13 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
     }
     writeln!(w)?;
     let img = &report.image;
-    write!(w, "{} {}", p.bold.apply_to("image"), img.reference)?;
+    let mut what = img.reference.clone();
     if let Some(d) = &img.digest {
-        write!(w, " ({})", short_digest(d))?;
+        what.push_str(&format!(" ({})", short_digest(d)));
     }
-    if img.attestations > 0 {
-        write!(w, ", {} attestation manifest(s) skipped", img.attestations)?;
-    }
-    writeln!(w)?;
+    let tail = (img.attestations > 0)
+        .then(|| format!("{} attestation manifest(s) skipped", img.attestations));
+    header_line(w, &p, "image", &what, ", ", tail.as_deref())?;
     if report.engines.is_empty() && report.problem.is_none() && !report.platforms.is_empty() {
         writeln!(
             w,
@@ -223,14 +222,17 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
             )?;
         }
     } else if let Some(e) = &report.engine {
-        writeln!(
+        let what = format!(
+            "Docker {} (API {}) {}",
+            e.version, e.api_version, e.platform
+        );
+        header_line(
             w,
-            "{} Docker {} (API {}) {} at {}",
-            p.bold.apply_to("engine"),
-            e.version,
-            e.api_version,
-            e.platform,
-            e.endpoint
+            &p,
+            "engine",
+            &what,
+            " ",
+            Some(&format!("at {}", e.endpoint)),
         )?;
     }
     if let Some(problem) = &report.problem {
@@ -249,9 +251,9 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
                 w,
                 "{}",
                 p.dim.apply_to(
-                    "TIME is each platform's wall time (pull and image checks included); the \
-                     slowdown\nis its passed tests' summed time over the same tests' time \
-                     when run natively."
+                    "TIME is each platform's wall time (pull and image checks included); the\n\
+                     slowdown is its passed tests' summed time over the same tests' time when\n\
+                     run natively."
                 )
             )?;
         }
@@ -442,6 +444,30 @@ fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Res
     Ok(())
 }
 
+/// `LABEL WHAT<sep>TAIL` on one line when it fits the terminal, else TAIL on a line of its own,
+/// indented, so that a long reference or endpoint does not wrap mid-word at 80 columns.
+fn header_line(
+    w: &mut dyn Write,
+    p: &Palette,
+    label: &str,
+    what: &str,
+    sep: &str,
+    tail: Option<&str>,
+) -> io::Result<()> {
+    let label_styled = p.bold.apply_to(label);
+    match tail {
+        None => writeln!(w, "{label_styled} {what}"),
+        Some(tail) => {
+            let one = label.chars().count() + 1 + what.chars().count() + sep.chars().count();
+            if one + tail.chars().count() <= terminal_width() {
+                writeln!(w, "{label_styled} {what}{sep}{tail}")
+            } else {
+                writeln!(w, "{label_styled} {what}{}\n  {tail}", sep.trim_end())
+            }
+        }
+    }
+}
+
 /// The columns the final matrix may use: `COLUMNS`, else the terminal's width, else 80 (a log or
 /// a pipe: the width people read CI logs at).
 pub(crate) fn terminal_width() -> usize {
@@ -628,12 +654,15 @@ fn failures(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()
     for r in report.platforms.iter().filter(|r| !r.skipped()) {
         if let Some(problem) = &r.problem {
             heading(w)?;
-            writeln!(
-                w,
-                "\n  {} {}",
-                p.bold.apply_to(&r.platform),
-                problem.message
-            )?;
+            // Messages that already open with the platform ("linux/arm64 would run emulated
+            // ...") are not prefixed with it a second time; the platform is still in bold.
+            let name = r.platform.to_string();
+            let rest = problem
+                .message
+                .strip_prefix(&name)
+                .filter(|rest| rest.starts_with(' '))
+                .map_or_else(|| format!(" {}", problem.message), str::to_owned);
+            writeln!(w, "\n  {}{rest}", p.bold.apply_to(&name))?;
             if let Some(h) = &problem.hint {
                 writeln!(w, "    = hint: {h}")?;
             }

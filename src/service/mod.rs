@@ -74,15 +74,17 @@ pub fn unrun_reports(planned: &PlannedPlatform, service: &PlannedService) -> Vec
     checks::blank(planned, service)
 }
 
-/// The service as it runs on `platform` in `mode`, timeouts multiplied by `factor`.
+/// The service as it runs on `platform` in `mode`: probe timeouts multiplied by `factor`, the
+/// readiness deadline by `ready_factor` (emulation slows a start-up less than many short runs).
 pub fn plan(
     spec: &ServiceSpec,
     platform: &Platform,
     mode: &ExecMode,
     factor: f64,
+    ready_factor: f64,
 ) -> PlannedService {
     let mut ready = spec.ready.clone();
-    ready.timeout = ready.timeout.mul_f64(factor);
+    ready.timeout = ready.timeout.mul_f64(ready_factor);
     PlannedService {
         limits: crate::limits::Limits::default(),
         command: spec.command.clone(),

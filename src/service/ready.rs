@@ -104,13 +104,37 @@ pub async fn wait(
         exited = exited(relay) => Err(exited),
         () = tokio::time::sleep_until(deadline) => Err(NotReady {
             message: format!(
-                "not ready after {}: still waiting for {}",
+                "not ready after {}: still waiting for {}{}",
                 humantime::format_duration(ready.timeout),
-                describe_pending()
+                describe_pending(),
+                listening(relay).await
             ),
             exit_code: None,
         }),
     }
+}
+
+/// What the container listens on, for the deadline's message: a service on the wrong port (an
+/// arm64 build on 8081 while the spec waits for 8080) shows at once. Empty when the engine is
+/// not on this machine or does not answer in time.
+async fn listening(relay: &Relay) -> String {
+    let ask = relay.engine().listening_ports(&relay.service);
+    match tokio::time::timeout(Duration::from_secs(5), ask).await {
+        Ok(Ok(Some(ports))) => listening_words(&ports),
+        _ => String::new(),
+    }
+}
+
+fn listening_words(ports: &std::collections::BTreeSet<u16>) -> String {
+    if ports.is_empty() {
+        return "; the container listens on no TCP port".to_owned();
+    }
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    format!(
+        "; the container listens on TCP port{} {}",
+        if ports.len() == 1 { "" } else { "s" },
+        list.join(", ")
+    )
 }
 
 /// What the service still lacks, in the spec's words.

@@ -14,6 +14,7 @@ mod hardening;
 mod hints;
 mod host_env;
 mod raw;
+mod recover;
 mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +31,7 @@ pub use audit::{
 pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
+use recover::{blank_line, blank_table, table_range};
 pub use service::{
     HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
     TlsOptions, TlsVerify, applies as service_applies,
@@ -42,6 +44,11 @@ use crate::platform::{MatchMode, Platform};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default multiplier applied to timeouts under emulation (process start is ~10× slower in QEMU).
 pub const DEFAULT_EMULATED_TIMEOUT_FACTOR: f64 = 10.0;
+/// Default multiplier for a service's readiness deadline under emulation. A service starts once
+/// and then mostly waits, so the slowdown that counts is its start-up, measured at 2 to 3× under
+/// QEMU (issue 28), not the ~10× of many short processes: a wrong port then fails in a minute or
+/// two, not in five. Never more than the spec's `emulated_timeout_factor`.
+pub const DEFAULT_EMULATED_READY_FACTOR: f64 = 3.0;
 /// The largest `output_limit` accepted: every test keeps this much per stream in memory.
 pub const MAX_OUTPUT_LIMIT: usize = 256 << 20;
 /// The longest timeout accepted, before the emulation factor.
@@ -112,6 +119,8 @@ impl Spec {
 pub struct Settings {
     pub timeout: Duration,
     pub emulated_timeout_factor: f64,
+    /// `emulated_ready_factor` as written; see [`Settings::ready_factor`].
+    pub emulated_ready_factor: Option<f64>,
     /// Containers at once over all platforms; `None` picks the default.
     pub jobs: Option<usize>,
     pub network: String,
@@ -141,11 +150,22 @@ pub enum Isolation {
     Exec,
 }
 
+impl Settings {
+    /// The multiplier of a service's readiness deadline under emulation: `emulated_ready_factor`
+    /// when the spec sets it, else [`DEFAULT_EMULATED_READY_FACTOR`] capped by
+    /// `emulated_timeout_factor` (a spec that lowered that one wants no longer wait here).
+    pub fn ready_factor(&self) -> f64 {
+        self.emulated_ready_factor
+            .unwrap_or(DEFAULT_EMULATED_READY_FACTOR.min(self.emulated_timeout_factor))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             timeout: DEFAULT_TIMEOUT,
             emulated_timeout_factor: DEFAULT_EMULATED_TIMEOUT_FACTOR,
+            emulated_ready_factor: None,
             jobs: None,
             network: "none".to_owned(),
             variant_match: MatchMode::Strict,
@@ -378,13 +398,21 @@ pub const MAX_ERRORS: usize = 20;
 
 /// Validate spec text, reporting every problem (up to [`MAX_ERRORS`]) in the order of the file.
 ///
-/// The TOML reader stops at its first error, so the reader is asked again with the table that
-/// held it blanked out (spaces for every character but newlines, so that positions stay), until
-/// it reads the rest. What it read is then validated table by table. A file with both kinds of
-/// problem shows both.
+/// The TOML reader stops at its first error, so the reader is asked again with the offending
+/// key's line blanked out (spaces for every character but newlines, so that positions stay),
+/// until it reads the rest: every wrong key of a table is reported, not only its first. When
+/// the line is not a whole `key = value` of its own (a multi-line array, a header) or the same
+/// error comes back, the table that held it is blanked instead. A required key that is missing
+/// only because its line was blanked is no news and is not reported. What the reader read is
+/// then validated table by table. A file with both kinds of problem shows both.
 pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
     let mut errors: Vec<SpecError> = Vec::new();
     let mut text_now = text.to_owned();
+    // Offsets of the lines blanked so far (not of whole tables), and of those whose key meant
+    // something (a known key of the wrong type, a wrong key inside an inline table), which can
+    // leave their table looking incomplete.
+    let mut blanked_lines: Vec<usize> = Vec::new();
+    let mut touched: Vec<usize> = Vec::new();
     let raw = loop {
         match toml::from_str::<RawSpec>(&text_now) {
             Ok(raw) => break Some(raw),
@@ -394,24 +422,54 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
                 let again = errors
                     .iter()
                     .any(|x| x.line == err.line && x.column == err.column);
-                if !again {
+                let (start, end) = table_range(&text_now, offset);
+                let ours = e.message().starts_with("missing field")
+                    && blanked_lines.iter().any(|&at| (start..end).contains(&at));
+                if !again && !ours {
                     errors.push(err);
                 }
-                match (again, blank_table(&text_now, offset)) {
-                    (false, Some(blanked)) if errors.len() < MAX_ERRORS => text_now = blanked,
-                    _ => break None,
+                if errors.len() >= MAX_ERRORS {
+                    break None;
+                }
+                let line = (!again && !ours)
+                    .then(|| blank_line(&text_now, offset))
+                    .flatten();
+                match line {
+                    Some((blanked, at, key)) => {
+                        blanked_lines.push(at);
+                        let unknown = parse_unknown_field(e.message()).map(|(f, _)| f);
+                        if unknown.is_none() || unknown != key {
+                            touched.push(at);
+                        }
+                        text_now = blanked;
+                    }
+                    None => match blank_table(&text_now, offset) {
+                        Some(blanked) => text_now = blanked,
+                        None => break None,
+                    },
                 }
             }
         }
     };
     if let Some(raw) = raw {
+        // A table with a line blanked out may look incomplete (a probe without its `http`):
+        // its other problems are reported once its wrong keys are fixed.
         let lines = line_starts(text);
+        let line_of = |at: usize| lines.partition_point(|&start| start <= at).max(1);
+        let touched: Vec<(usize, usize)> = touched
+            .iter()
+            .map(|&at| {
+                let (start, end) = table_range(text, at);
+                (line_of(start), line_of(end))
+            })
+            .collect();
+        let news = |e: &SpecError| !touched.iter().any(|&(a, b)| (a..b).contains(&e.line));
         match (Validator { path, text, lines }.spec(raw)) {
             Ok(spec) if errors.is_empty() => return Ok(spec),
             Ok(_) => {}
             // A table blanked out may leave the rest looking empty; that is no news.
             Err(more) if !errors.is_empty() => {
-                errors.extend(more.into_iter().filter(|e| e.line > 0));
+                errors.extend(more.into_iter().filter(|e| e.line > 0 && news(e)));
             }
             Err(more) => errors.extend(more),
         }
@@ -419,55 +477,6 @@ pub fn parse_all(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
     errors.sort_by_key(|e| (e.line, e.column));
     errors.truncate(MAX_ERRORS);
     Err(errors)
-}
-
-/// `text` with the table around `offset` (from its `[header]` to the next one) blanked out, or
-/// only the line at `offset` when it sits before the first header; `None` when nothing there is
-/// left to blank.
-fn blank_table(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let is_header = |start: usize| text[start..].trim_start().starts_with('[');
-    // The header at or above the offset.
-    let mut start = line_start(offset);
-    while start > 0 && !is_header(start) {
-        start = line_start(start - 1);
-    }
-    let end = if is_header(start) {
-        // Up to the next header that is not one of this table's own subtables (`[test.expect]`
-        // under `[[test]]`), which would otherwise attach to the table before it.
-        let name = text[start..]
-            .trim_start()
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
-        let own = |at: usize| {
-            let header = text[at..].trim_start().trim_start_matches('[').trim_start();
-            header.starts_with(&format!("{name}."))
-        };
-        let next_line = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
-        let mut at = next_line(start);
-        while at < text.len() && (!is_header(at) || own(at)) {
-            at = next_line(at);
-        }
-        at
-    } else {
-        start = line_start(offset);
-        text[offset..].find('\n').map_or(text.len(), |i| offset + i)
-    };
-    let region = &text[start..end];
-    if region.chars().all(char::is_whitespace) {
-        return None;
-    }
-    // Byte for byte, so that every later offset still points at the same place.
-    let blanked: String = region
-        .bytes()
-        .map(|b| if b == b'\n' { '\n' } else { ' ' })
-        .collect();
-    Some(format!("{}{blanked}{}", &text[..start], &text[end..]))
 }
 
 /// Turn a TOML or serde error into a positioned one, adding "did you mean" for unknown keys.
@@ -841,6 +850,17 @@ impl Validator<'_> {
                     .with_hint("use a factor from 1 to 1000; 10 suits QEMU"));
             }
             s.emulated_timeout_factor = v;
+        }
+        if let Some(f) = &raw.emulated_ready_factor {
+            let v = *f.get_ref();
+            if !(v.is_finite() && (1.0..=1000.0).contains(&v)) {
+                return Err(self
+                    .err(f, format!("emulated_ready_factor {v} is out of range"))
+                    .with_hint(
+                        "use a factor from 1 to 1000; 3 suits a service's start under QEMU",
+                    ));
+            }
+            s.emulated_ready_factor = Some(v);
         }
         if let Some(j) = &raw.jobs {
             let v = *j.get_ref();

@@ -114,6 +114,7 @@ pub struct RawAudit {
 pub struct RawSettings {
     pub timeout: Option<Spanned<String>>,
     pub emulated_timeout_factor: Option<Spanned<f64>>,
+    pub emulated_ready_factor: Option<Spanned<f64>>,
     pub jobs: Option<Spanned<i64>>,
     pub network: Option<Spanned<String>>,
     pub variant_match: Option<Spanned<String>>,

@@ -367,3 +367,80 @@ path = "/bin/app"
     assert_eq!(spec.lines.get("version"), Some(&4));
     assert_eq!(spec.lines.get("file /bin/app"), Some(&7));
 }
+
+#[test]
+fn every_wrong_key_of_one_table_is_reported_not_only_the_first() {
+    // Issue 28: `stdot`, `exit_cod` and `timeout = "fast"` in one table gave one problem.
+    let errors = all_errors(
+        r#"image = "x:1"
+
+[[test]]
+name = "one"
+command = ["true"]
+stdot = "x"
+exit_cod = 0
+timeout = "fast"
+"#,
+    );
+    let at: Vec<(usize, &str)> = errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        at.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+        [6, 7, 8],
+        "{at:#?}"
+    );
+    assert!(errors[0].message.contains("stdot"), "{at:#?}");
+    assert_eq!(errors[0].hint.as_deref(), Some("did you mean `stdout`?"));
+    assert!(errors[1].message.contains("exit_cod"), "{at:#?}");
+}
+
+/// Issue 28: six problems in three tables (`timout`, `exit_code = "0"`, `"linux/arm46"`, ...)
+/// came out three per round, one per table.
+#[test]
+fn seven_problems_in_four_tables_are_seven_problems_in_one_round() {
+    let errors = all_errors(
+        r#"image = "x:1"
+platforms = ["linux/amd64", "linux/arm46"]
+
+[settings]
+timout = "20s"
+jobs = "many"
+
+[[test]]
+name = "one"
+command = ["true"]
+exit_code = "0"
+stdot = "x"
+
+[[test]]
+name = "two"
+command = ["true"]
+timeout = "fast"
+exti_code = 1
+"#,
+    );
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(
+        lines,
+        [2, 5, 6, 11, 12, 17, 18],
+        "{:#?}",
+        errors
+            .iter()
+            .map(|e| (e.line, &e.message))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_required_key_blanked_for_its_type_error_is_not_reported_missing() {
+    let errors =
+        all_errors("image = \"x:1\"\n[[test]]\nname = \"a\"\ncommand = 1\nstdot = \"x\"\n");
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        !messages.iter().any(|m| m.contains("missing field")),
+        "{messages:?}"
+    );
+    assert_eq!(errors.len(), 2, "{messages:?}");
+}

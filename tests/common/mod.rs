@@ -8,9 +8,40 @@ use std::process::{Command, Output};
 
 pub const REPO: &str = "archsmoke/busybox";
 
+/// The test bed's state directory (fixtures.json, ports.env, oci/).
+pub fn testbed_dir() -> PathBuf {
+    std::env::var_os("ARCHSMOKE_TESTBED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/archsmoke-testbed"))
+}
+
+/// A port `tests/testbed/up.sh` chose and recorded in `ports.env` (`NAME=PORT` lines): no port
+/// of the test bed is fixed, another program may hold the documented one. An older test bed
+/// without the file listens on the documented port.
+pub fn testbed_port(name: &str, documented: u16) -> u16 {
+    let path = testbed_dir().join("ports.env");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    port_in(&text, name).unwrap_or(documented)
+}
+
+/// The last `NAME=PORT` line's port (a later choice overrides an earlier one).
+fn port_in(ports_env: &str, name: &str) -> Option<u16> {
+    ports_env
+        .lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .filter_map(|p| p.trim().parse().ok())
+        .next_back()
+}
+
 /// The test registry (no auth).
 pub fn registry() -> String {
-    std::env::var("ARCHSMOKE_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_owned())
+    std::env::var("ARCHSMOKE_TEST_REGISTRY")
+        .unwrap_or_else(|_| format!("127.0.0.1:{}", testbed_port("REGISTRY_PORT", 5000)))
+}
+
+/// The test registry with basic auth (`archsmoke` / `archsmoke-secret`).
+pub fn auth_registry() -> String {
+    format!("127.0.0.1:{}", testbed_port("AUTH_REGISTRY_PORT", 5001))
 }
 
 /// A fixture image reference, e.g. `image("multi")`.
@@ -168,4 +199,15 @@ pub fn platform<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json
         .iter()
         .find(|p| p["platform"] == name)
         .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn the_last_line_of_a_name_wins_and_other_names_do_not_match() {
+        let text = "REGISTRY_PORT=5000\nAUTH_REGISTRY_PORT=5001\nREGISTRY_PORT=41234\n";
+        assert_eq!(super::port_in(text, "REGISTRY_PORT"), Some(41234));
+        assert_eq!(super::port_in(text, "AUTH_REGISTRY_PORT"), Some(5001));
+        assert_eq!(super::port_in(text, "SSHD_PORT"), None);
+    }
 }

@@ -170,7 +170,8 @@ command = ["true"]
 fn a_remote_engine_pulls_with_the_credentials_archsmoke_sends() {
     let b = bed();
     let reference = format!(
-        "127.0.0.1:5001/{}@{}",
+        "{}/{}@{}",
+        common::auth_registry(),
         common::REPO,
         child_ref("multi", "linux/amd64")
             .rsplit_once('@')
@@ -181,7 +182,10 @@ fn a_remote_engine_pulls_with_the_credentials_archsmoke_sends() {
     let config = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         config.path().join("config.json"),
-        r#"{"auths": {"127.0.0.1:5001": {"auth": "YXJjaHNtb2tlOmFyY2hzbW9rZS1zZWNyZXQ="}}}"#,
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "YXJjaHNtb2tlOmFyY2hzbW9rZS1zZWNyZXQ="}}}}}}"#,
+            common::auth_registry()
+        ),
     )
     .expect("config.json");
     let s = pinned_spec(&["linux/amd64"], "linux/amd64", "true", &b);
@@ -191,7 +195,7 @@ fn a_remote_engine_pulls_with_the_credentials_archsmoke_sends() {
         "run",
         s.path(),
         "--image",
-        "127.0.0.1:5001/archsmoke/busybox:multi",
+        &format!("{}/archsmoke/busybox:multi", common::auth_registry()),
         "--trust-spec-engines",
     ]);
     let (r, report) = run_json(&mut c, &s);
@@ -244,6 +248,40 @@ fn wait_for_run_container(host: &str, deadline: Duration) -> Option<String> {
     None
 }
 
+/// Removes every container of run `id` on `host`, and checks none is left.
+fn remove_run_containers(host: &str, id: &str) {
+    let out = docker_on(
+        host,
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=archsmoke.run={id}"),
+        ],
+    );
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    for c in &ids {
+        let rm = docker_on(host, &["rm", "-f", c]);
+        assert!(rm.status.success(), "docker rm -f {c} on {host}: {rm:?}");
+    }
+    let after = docker_on(
+        host,
+        &[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=archsmoke.run={id}"),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&after.stdout).trim().is_empty(),
+        "containers of run {id} are still on {host}"
+    );
+}
+
 #[test]
 fn an_engine_lost_mid_run_fails_only_its_platforms() {
     let b = bed_alone();
@@ -267,6 +305,11 @@ fn an_engine_lost_mid_run_fails_only_its_platforms() {
         .status();
     let out = child.wait_with_output().expect("archsmoke finishes");
     restart_engine2();
+    // archsmoke could not remove its container from a dead engine; the restarted engine still
+    // holds it, exited. Remove it here so the test leaves engine2 as it found it.
+    if let Some(id) = &started {
+        remove_run_containers(&b.engine2_socket, id);
+    }
     assert!(started.is_some(), "a container started on engine2");
     let r = Run::from(out);
     assert_eq!(r.code, 3, "{}", r.explain());

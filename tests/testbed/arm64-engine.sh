@@ -45,6 +45,13 @@ die() {
   printf '[arm64-engine] ERROR: %s\n' "$*" >&2
   exit 1
 }
+# shellcheck source=tests/testbed/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+# The VM forwards PORT: choose_port's "ours".
+vm_ours() { # port
+  local pid
+  pid=$(vm_pid) && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "hostfwd=tcp:127.0.0.1:$1-"
+}
 installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
 
 host_packages() {
@@ -166,9 +173,6 @@ vm_boot() {
   kernel=$(compgen -G "$DIR/rootfs/boot/vmlinuz-*" | sort -V | tail -1)
   initrd=$(compgen -G "$DIR/rootfs/boot/initrd.img-*" | sort -V | tail -1)
   [[ -n $kernel && -n $initrd ]] || die "no kernel or initrd in $DIR/rootfs/boot"
-  if ss -Hltn "sport = :$ARM64_PORT" | grep -q .; then
-    die "127.0.0.1:$ARM64_PORT is taken by something else: $(ss -Hltnp "sport = :$ARM64_PORT")"
-  fi
   log "booting the VM (console: $DIR/console.log)"
   : >"$DIR/console.log"
   nice -n 15 qemu-system-aarch64 -M virt -cpu max -accel tcg,thread=multi \
@@ -209,7 +213,7 @@ up() {
   host_packages
   build_rootfs
   build_image
-  vm_pid >/dev/null || vm_boot
+  vm_pid >/dev/null || { choose_port ARM64_PORT "$ARM64_PORT" vm_ours && vm_boot; }
   wait_engine
   log "up in $((SECONDS - START_TIME)) s"
 }
@@ -237,6 +241,8 @@ status() {
 }
 
 [[ $EUID -eq 0 ]] || die "run as root"
+# The port recorded in $STATE/ports.env (tests/arm64_engine.rs reads it there too).
+known_port ARM64_PORT "$ARM64_PORT"
 case ${1:-} in
 up) up ;;
 down) vm_stop ;;

@@ -24,6 +24,8 @@
 # Idempotent: each step checks whether its work is done; a second run takes about a second.
 
 ENGINES=$STATE/engines
+# The documented ports; ensure_engines chooses the ones in use (ports.sh) and engines.json
+# records them.
 ENGINE2_TLS_PORT=23760
 SSHD_PORT=22220
 ENGINE2_BRIDGE=asmk-br2
@@ -99,6 +101,12 @@ engine2_pid() {
   [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] && echo "$pid"
 }
 
+# engine2 (started by us) listens on PORT: choose_port's "ours".
+engine2_ours() { # port
+  local pid
+  pid=$(engine2_pid) && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "tcp://127.0.0.1:$1 "
+}
+
 engine2_stop() {
   local pid i
   pid=$(engine2_pid) || return 0
@@ -141,19 +149,26 @@ ensure_engine2() {
     return 0
   fi
   engine2_bridge
-  if ! engine2_pid >/dev/null; then
+  local pid
+  if ! pid=$(engine2_pid); then
     log "engines: starting engine2 (log: $dir/dockerd.log)"
     setsid nohup dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" \
       --exec-root "$ENGINE2_EXEC_ROOT" --pidfile "$dir/dockerd.pid" -b "$ENGINE2_BRIDGE" \
       -H "unix://$(engine2_sock)" -H "tcp://127.0.0.1:$ENGINE2_TLS_PORT" \
       --tlsverify --tlscacert "$tls/ca.pem" --tlscert "$tls/server-cert.pem" --tlskey "$tls/server-key.pem" \
       >>"$dir/dockerd.log" 2>&1 </dev/null &
+    pid=$!
   fi
   local i
   for ((i = 0; i < 60; i++)); do
     if engine2_answers && engine2_tls_answers; then
       log "engines: engine2 answers (unix://$(engine2_sock), tcp://127.0.0.1:$ENGINE2_TLS_PORT with TLS)"
       return 0
+    fi
+    # A dockerd that could not bind (a port taken since it was chosen, say) exits at once:
+    # waiting longer would only hide why.
+    if [[ ! -e /proc/$pid ]]; then
+      explain_exit "engine2's dockerd (tcp://127.0.0.1:$ENGINE2_TLS_PORT)" "$dir/dockerd.log"
     fi
     sleep 1
   done
@@ -222,6 +237,12 @@ sshd_pid() {
   local pid
   pid=$(cat "$ENGINES/ssh/sshd.pid" 2>/dev/null || true)
   [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == sshd ]] && echo "$pid"
+}
+
+# Our sshd listens on PORT: choose_port's "ours".
+sshd_ours() { # port
+  local pid
+  pid=$(sshd_pid) && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-p $1 "
 }
 
 ensure_sshd() {
@@ -341,6 +362,7 @@ engines_json() {
   "context": "archsmoke-tls",
   "ssh": "ssh://archsmoke-ssh",
   "ssh_port": $SSHD_PORT,
+  "engine2_tls_port": $ENGINE2_TLS_PORT,
   "ssh_unknown_host": "ssh://archsmoke-ssh-unknown",
   "ssh_engine2": "ssh://archsmoke-ssh-engine2",
   "podman_socket": "unix://$(podman_sock)",
@@ -352,6 +374,8 @@ EOF
 
 ensure_engines() {
   mkdir -p "$ENGINES"
+  choose_port ENGINE2_TLS_PORT "$ENGINE2_TLS_PORT" engine2_ours
+  choose_port SSHD_PORT "$SSHD_PORT" sshd_ours
   engines_packages
   engines_certs
   ensure_engine2
@@ -368,19 +392,26 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   set -euo pipefail
   STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
   ENGINES=$STATE/engines
-  REGISTRY=127.0.0.1:5000
-  AUTH_REGISTRY=127.0.0.1:5001
   START_TIME=$SECONDS
   log() { printf '[testbed %3ds] %s\n' "$((SECONDS - START_TIME))" "$*" >&2; }
   die() {
     printf '[testbed] ERROR: %s\n' "$*" >&2
     exit 1
   }
+  # shellcheck source=tests/testbed/ports.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+  known_port REGISTRY_PORT 5000
+  known_port AUTH_REGISTRY_PORT 5001
+  REGISTRY=127.0.0.1:$REGISTRY_PORT
+  AUTH_REGISTRY=127.0.0.1:$AUTH_REGISTRY_PORT
   installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
   apt_update() { apt-get update -q -o DPkg::Lock::Timeout=300 >"$STATE/apt-update.log" 2>&1 || true; }
   require_candidates() { :; }
   case ${1:-all} in
-  engine2) ensure_engine2 ;;
+  engine2)
+    known_port ENGINE2_TLS_PORT "$ENGINE2_TLS_PORT"
+    ensure_engine2
+    ;;
   all) ensure_engines ;;
   *) die "usage: $0 [all|engine2]" ;;
   esac

@@ -62,8 +62,9 @@ struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Directory holding the `web-tls` fixture's parts: `server.pem`, `server.key` and
-    /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them).
-    #[arg(long, required_unless_present = "real_images")]
+    /// `bin/testbed-tls-server-linux-{amd64,arm64}` (up.sh makes them). Without it (the demo
+    /// profile) there is no `web-tls` fixture.
+    #[arg(long)]
     tls_dir: Option<PathBuf>,
     /// Build only the real images (tests/testbed/real.rs) from the layer tars in this directory
     /// (real-images.sh makes them), push them to --registry and add them to `--out`'s
@@ -332,15 +333,17 @@ async fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.real_images {
         return run_real(&args, dir).await;
     }
-    let (Some(busybox_dir), Some(tls_dir)) = (&args.busybox_dir, &args.tls_dir) else {
-        return Err("--busybox-dir and --tls-dir are required".into());
+    let Some(busybox_dir) = &args.busybox_dir else {
+        return Err("--busybox-dir is required (or --real-images)".into());
     };
     let layers = Layers::load(busybox_dir)?;
     let mut fixtures = build_fixtures(&layers)?;
     fixtures.extend(service::fixtures(|p| {
         Ok(fs::read(busybox_dir.join(p.debian_arch).join("busybox"))?)
     })?);
-    fixtures.push(service::web_tls(tls_dir)?);
+    if let Some(tls_dir) = &args.tls_dir {
+        fixtures.push(service::web_tls(tls_dir)?);
+    }
 
     let mut plain_http = vec![args.registry.clone()];
     plain_http.extend(args.auth_registry.clone());

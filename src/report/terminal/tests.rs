@@ -198,3 +198,52 @@ fn a_platform_that_ran_nothing_says_not_tested_in_the_matrix_list_and_verdict() 
         "{text}"
     );
 }
+
+/// Issue 28: at 80 columns (a CI log) the footnote was 80 wide plus the dim style's reset, and
+/// the image and engine lines 82 to 95: every line of the summary now fits.
+#[test]
+fn every_line_fits_80_columns_with_a_long_reference_and_endpoint() {
+    // terminal_width(): no COLUMNS and no terminal under `cargo test` is 80 columns.
+    let mut report = fixtures::all_passing();
+    report.image.reference = "127.0.0.1:5000/archsmoke/busybox:multi".into();
+    report.image.attestations = 2;
+    if let Some(e) = &mut report.engine {
+        e.version = "20.10.24+dfsg1".into();
+        e.endpoint = "unix:///var/run/docker.sock".into();
+    }
+    let text = render(&report, false);
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line:?}\n{text}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        text.contains("\n  2 attestation manifest(s) skipped\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  at unix:///var/run/docker.sock\n"),
+        "{text}"
+    );
+}
+
+/// Issue 28: `linux/arm64 linux/arm64 would run emulated ...`.
+#[test]
+fn a_problem_that_names_its_platform_is_not_headed_by_it_twice() {
+    let mut report = fixtures::all_passing();
+    let arm = &mut report.platforms[1];
+    let name = arm.platform.to_string();
+    arm.problem = Some(Problem {
+        kind: ProblemKind::EmulationForbidden,
+        message: format!("{name} would run emulated by qemu-aarch64, and the policy forbids it"),
+        hint: None,
+    });
+    let text = render(&report, false);
+    assert!(
+        text.contains(&format!("\n  {name} would run emulated")),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("{name} {name}")), "{text}");
+}
