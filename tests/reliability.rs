@@ -258,6 +258,8 @@ fn peak_rss(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Nothing is expected of the flood's stdout, so it is never kept whole (a stream with
+/// expectations past the documented hard bound is an error instead: see `engine::capture`).
 #[test]
 fn a_gigabyte_of_output_keeps_memory_bounded_and_the_tail() {
     let s = spec(
@@ -271,7 +273,6 @@ output_limit = "1MiB"
 [[test]]
 name = "flood"
 command = ["sh", "-c", "yes | head -c 1000000000; echo END"]
-stdout_contains = "END"
 timeout = "10m"
 "#,
             image("multi")

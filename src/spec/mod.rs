@@ -248,6 +248,17 @@ pub struct StreamExpect {
     pub not_matches: Vec<Regex>,
 }
 
+impl StreamExpect {
+    /// Nothing is expected of this stream: it need not be kept whole to be checked.
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_none()
+            && self.contains.is_empty()
+            && self.matches.is_empty()
+            && self.excludes.is_empty()
+            && self.not_matches.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct ExpectLayer {
     exit_code: Option<i64>,
