@@ -1,0 +1,97 @@
+//! End to end on the real images of the test bed (`archsmoke/real`): `inspect` shows an image's
+//! size (config and layers, as the registry stores them), not its manifest's few hundred bytes;
+//! `audit --json` says how long resolving and auditing took.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::run;
+
+const REAL: &str = "archsmoke/real";
+
+/// A real image's reference; fails loudly when the test bed does not have it.
+fn real(tag: &str) -> String {
+    let registry = common::registry();
+    let url = format!("http://{registry}/v2/{REAL}/tags/list");
+    let out = Command::new("curl")
+        .args(["-fsS", "-m", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
+        "the test registry at {registry} has no {REAL}:{tag} ({}): run `sudo tests/testbed/up.sh` \
+         (ensure_real_images) first",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    format!("{registry}/{REAL}:{tag}")
+}
+
+/// A manifest of the test registry, read with curl rather than archsmoke.
+fn manifest(digest: &str) -> Value {
+    let url = format!("http://{}/v2/{REAL}/manifests/{digest}", common::registry());
+    let out = Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "5",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            &url,
+        ])
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "{url}: {out:?}");
+    serde_json::from_slice(&out.stdout).expect("a JSON manifest")
+}
+
+/// On main, SIZE (and the JSON) showed the manifest's size: 406 for a 33 MB image.
+#[test]
+fn inspect_shows_the_images_size_not_the_manifests() {
+    let image = real("python");
+    let r = run(&["inspect", &image, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let table = run(&["inspect", &image]);
+    assert_eq!(table.code, 0, "{}", table.explain());
+    let mut seen = 0;
+    for entry in report["entries"].as_array().expect("entries") {
+        if entry["kind"] != "image" {
+            continue;
+        }
+        let m = manifest(entry["digest"].as_str().expect("digest"));
+        let layers: u64 = m["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| l["size"].as_u64().expect("size"))
+            .sum();
+        let expected = m["config"]["size"].as_u64().expect("config size") + layers;
+        assert!(expected > 1_000_000, "{m:#}");
+        assert_eq!(entry["image_size"].as_u64(), Some(expected), "{entry:#}");
+        let platform = entry["platform"].as_str().expect("platform");
+        let shown = format!("{:.1} MB", expected as f64 / 1e6);
+        assert!(
+            table.row(platform).contains(&shown),
+            "{platform}: no {shown} in\n{}",
+            table.stdout
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "{report:#}");
+}
+
+/// On main, `audit --json` had every phase null.
+#[test]
+fn audit_json_says_how_long_resolving_and_auditing_took() {
+    let r = run(&["audit", &real("nginx"), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let phases = &report["phases"];
+    for phase in ["resolve_secs", "audit_secs"] {
+        assert!(phases[phase].as_f64().is_some(), "{phase}: {phases:#}");
+    }
+    assert!(phases["audit_secs"].as_f64() > Some(0.0), "{phases:#}");
+}
