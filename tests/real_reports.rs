@@ -95,3 +95,54 @@ fn audit_json_says_how_long_resolving_and_auditing_took() {
     }
     assert!(phases["audit_secs"].as_f64() > Some(0.0), "{phases:#}");
 }
+
+/// An attribute of the `<testsuite>` start tag named `suite` in a JUnit document.
+fn suite_attribute(xml: &str, suite: &str, attribute: &str) -> String {
+    let tag = xml
+        .split("<testsuite ")
+        .skip(1)
+        .map(|t| &t[..t.find('>').expect("a start tag")])
+        .find(|t| t.contains(&format!("name=\"{suite}\"")))
+        .unwrap_or_else(|| panic!("no suite {suite} in\n{xml}"));
+    let key = format!(" {attribute}=\"");
+    let start = format!(" {tag}").find(&key).expect("the attribute") + key.len() - 1;
+    tag[start..].split('"').next().expect("a value").to_owned()
+}
+
+/// On main, a suite's `time` was the sum of its test cases, each image check charged the whole
+/// audit: more than the platform took, and nothing like the matrix's TIME.
+#[test]
+fn a_junit_suite_takes_its_platforms_wall_time() {
+    let spec = common::spec(
+        "nginx",
+        &format!(
+            "image = \"{}\"\n\n[[test]]\nname = \"version\"\ncommand = [\"nginx\", \"-v\"]\n\n\
+             [metadata]\ncmd = [\"nginx\", \"-g\", \"daemon off;\"]\n\n[audit]\nelf = \"error\"\n",
+            real("nginx")
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let r = run(&[
+        "run",
+        spec.path(),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    let report = common::json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        let wall = common::platform(&report, p)["duration_secs"]
+            .as_f64()
+            .expect("duration");
+        let time: f64 = suite_attribute(&xml, p, "time").parse().expect("a number");
+        assert!(
+            (time - wall).abs() < 0.002,
+            "{p}: suite time {time}, platform {wall}\n{xml}"
+        );
+    }
+}
