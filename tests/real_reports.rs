@@ -109,10 +109,8 @@ fn suite_attribute(xml: &str, suite: &str, attribute: &str) -> String {
     tag[start..].split('"').next().expect("a value").to_owned()
 }
 
-/// On main, a suite's `time` was the sum of its test cases, each image check charged the whole
-/// audit: more than the platform took, and nothing like the matrix's TIME.
-#[test]
-fn a_junit_suite_takes_its_platforms_wall_time() {
+/// A run of the real nginx image with a test and two image checks: its JUnit text and JSON report.
+fn nginx_run() -> (String, Value) {
     let spec = common::spec(
         "nginx",
         &format!(
@@ -134,7 +132,14 @@ fn a_junit_suite_takes_its_platforms_wall_time() {
     ]);
     assert_eq!(r.code, 0, "{}", r.explain());
     let xml = std::fs::read_to_string(&junit).expect("JUnit written");
-    let report = common::json_report(&json);
+    (xml, common::json_report(&json))
+}
+
+/// On main, a suite's `time` was the sum of its test cases, each image check charged the whole
+/// audit: more than the platform took, and nothing like the matrix's TIME.
+#[test]
+fn a_junit_suite_takes_its_platforms_wall_time() {
+    let (xml, report) = nginx_run();
     for p in ["linux/amd64", "linux/arm64"] {
         let wall = common::platform(&report, p)["duration_secs"]
             .as_f64()
@@ -143,6 +148,30 @@ fn a_junit_suite_takes_its_platforms_wall_time() {
         assert!(
             (time - wall).abs() < 0.002,
             "{p}: suite time {time}, platform {wall}\n{xml}"
+        );
+    }
+}
+
+/// On main, `metadata` and `audit elf` each carried the whole audit's time (layers read once for
+/// both), so together they claimed twice what the audit took.
+#[test]
+fn image_checks_share_the_audit_time_rather_than_each_claiming_it() {
+    let (_, report) = nginx_run();
+    for p in ["linux/amd64", "linux/arm64"] {
+        let platform = common::platform(&report, p);
+        let wall = platform["duration_secs"].as_f64().expect("duration");
+        let tests = platform["tests"].as_array().expect("tests");
+        let time = |name: &str| {
+            tests
+                .iter()
+                .find(|t| t["name"] == name)
+                .and_then(|t| t["duration_secs"].as_f64())
+                .unwrap_or_else(|| panic!("{p}: no {name} in {platform:#}"))
+        };
+        let (metadata, elf) = (time("metadata"), time("audit elf"));
+        assert!(
+            metadata + elf <= wall + 0.002,
+            "{p}: metadata {metadata} s + audit elf {elf} s > the platform's {wall} s"
         );
     }
 }
