@@ -25,6 +25,12 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         crate::pipeline::open_readable(&args.image, global.host.as_deref(), &keep)
             .await
             .map_err(crate::pipeline::Unresolved::into_diagnostic)?;
+    // No engine is asked and no container runs (a `docker-daemon:` image's save counts as
+    // resolving it), so those two phases stay empty.
+    let phases = Phases {
+        resolve: Some(started.elapsed()),
+        ..Phases::default()
+    };
     let targets: Vec<Target> = resolved
         .entries
         .iter()
@@ -43,7 +49,12 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
             args.image
         );
     }
+    let audit_started = Instant::now();
     let audits = audit::audit(&image, &targets, &Checks::elf_only()).await;
+    let phases = Phases {
+        audit: Some(audit_started.elapsed()),
+        ..phases
+    };
     let mut report = RunReport {
         run_id: new_run_id(),
         spec: String::new(),
@@ -83,7 +94,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
             .collect(),
         problem: None,
         interrupted: false,
-        phases: Phases::default(),
+        phases,
         spec_lines: Default::default(),
         emulation_differences: Vec::new(),
     };

@@ -218,7 +218,20 @@ impl PlatformImage {
 pub struct PlatformContents {
     pub image: PlatformImage,
     pub config: ImageConfiguration,
+    /// The config blob's size, as the manifest's descriptor says.
+    pub config_size: u64,
     pub layers: Vec<Descriptor>,
+}
+
+impl PlatformContents {
+    /// What the image weighs in the registry: its config and every (compressed) layer, which is
+    /// what a user means by the image's size, not its manifest's few hundred bytes.
+    /// Saturating: the sizes come from the manifest, which may lie.
+    pub fn size(&self) -> u64 {
+        self.layers
+            .iter()
+            .fold(self.config_size, |sum, l| sum.saturating_add(l.size()))
+    }
 }
 
 /// An image in a registry.
@@ -487,6 +500,7 @@ impl Docs<'_> {
         Ok(PlatformContents {
             image,
             config,
+            config_size: manifest.config().size(),
             layers: manifest.layers().clone(),
         })
     }

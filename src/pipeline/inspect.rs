@@ -32,14 +32,19 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
     let (image, resolved) = image.map_err(super::Unresolved::into_diagnostic)?;
     let details = join_all(resolved.entries.iter().map(|entry| async {
         if entry.kind != image::EntryKind::Image {
-            return (None, None);
+            return (None, None, None);
         }
-        match image.platform_image(entry).await {
-            Ok(pi) => {
+        match image.platform_contents(entry).await {
+            Ok(contents) => {
+                let pi = &contents.image;
                 let problem = entry.platform.as_ref().and_then(|p| pi.config_mismatch(p));
-                (Some(pi.config_platform), problem)
+                (
+                    Some(pi.config_platform.clone()),
+                    Some(contents.size()),
+                    problem,
+                )
             }
-            Err(e) => (None, Some(e.to_string())),
+            Err(e) => (None, None, Some(e.to_string())),
         }
     }))
     .await;
@@ -58,8 +63,9 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
         .zip(details)
         .zip(modes)
         .map(
-            |((entry, (config_platform, problem)), runs_here)| InspectEntry {
+            |((entry, (config_platform, image_size, problem)), runs_here)| InspectEntry {
                 config_platform,
+                image_size,
                 runs_here: runs_here.unwrap_or(None),
                 problem,
                 ..entry_of(entry)
@@ -84,6 +90,7 @@ fn entry_of(entry: &IndexEntry) -> InspectEntry {
         digest: entry.digest.clone(),
         media_type: entry.media_type.clone(),
         size: entry.size,
+        image_size: None,
         platform: entry.platform.clone(),
         kind: match entry.kind {
             image::EntryKind::Image => EntryKind::Image,

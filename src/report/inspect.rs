@@ -34,7 +34,10 @@ pub struct InspectReport {
 pub struct InspectEntry {
     pub digest: String,
     pub media_type: String,
+    /// The manifest's size, as the index entry says.
     pub size: i64,
+    /// The image's size: config and layers (runnable entries whose manifest could be read).
+    pub image_size: Option<u64>,
     pub platform: Option<Platform>,
     pub kind: EntryKind,
     /// The index the entry was found in, when it is not the top-level one.
@@ -145,6 +148,24 @@ pub fn render_table_at(report: &InspectReport, w: &mut dyn Write, width: usize) 
     Ok(())
 }
 
+/// Bytes as people read them (decimal units, as registries and `docker images` show sizes).
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
 fn table_lines(
     report: &InspectReport,
     (digest_chars, short_mode): (Option<usize>, bool),
@@ -185,7 +206,7 @@ fn table_lines(
             [
                 platform,
                 digest,
-                e.size.to_string(),
+                e.image_size.map_or_else(|| "-".into(), human_size),
                 e.config_platform
                     .as_ref()
                     .map_or_else(|| "-".into(), |p| printable(&p.to_string())),
@@ -216,4 +237,18 @@ fn table_lines(
             .map(|r| line([&r[0], &r[1], &r[2], &r[3], &r[4]])),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_in_decimal_units_like_registries_show_them() {
+        assert_eq!(human_size(406), "406 B");
+        assert_eq!(human_size(33_299_345), "33.3 MB");
+        assert_eq!(human_size(1_000), "1.0 kB");
+        assert_eq!(human_size(95_000_000_000), "95.0 GB");
+        assert_eq!(human_size(u64::MAX), "18446744.1 TB");
+    }
 }

@@ -1,0 +1,177 @@
+//! End to end on the real images of the test bed (`archsmoke/real`): `inspect` shows an image's
+//! size (config and layers, as the registry stores them), not its manifest's few hundred bytes;
+//! `audit --json` says how long resolving and auditing took.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::run;
+
+const REAL: &str = "archsmoke/real";
+
+/// A real image's reference; fails loudly when the test bed does not have it.
+fn real(tag: &str) -> String {
+    let registry = common::registry();
+    let url = format!("http://{registry}/v2/{REAL}/tags/list");
+    let out = Command::new("curl")
+        .args(["-fsS", "-m", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
+        "the test registry at {registry} has no {REAL}:{tag} ({}): run `sudo tests/testbed/up.sh` \
+         (ensure_real_images) first",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    format!("{registry}/{REAL}:{tag}")
+}
+
+/// A manifest of the test registry, read with curl rather than archsmoke.
+fn manifest(digest: &str) -> Value {
+    let url = format!("http://{}/v2/{REAL}/manifests/{digest}", common::registry());
+    let out = Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "5",
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json",
+            &url,
+        ])
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "{url}: {out:?}");
+    serde_json::from_slice(&out.stdout).expect("a JSON manifest")
+}
+
+/// On main, SIZE (and the JSON) showed the manifest's size: 406 for a 33 MB image.
+#[test]
+fn inspect_shows_the_images_size_not_the_manifests() {
+    let image = real("python");
+    let r = run(&["inspect", &image, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let table = run(&["inspect", &image]);
+    assert_eq!(table.code, 0, "{}", table.explain());
+    let mut seen = 0;
+    for entry in report["entries"].as_array().expect("entries") {
+        if entry["kind"] != "image" {
+            continue;
+        }
+        let m = manifest(entry["digest"].as_str().expect("digest"));
+        let layers: u64 = m["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| l["size"].as_u64().expect("size"))
+            .sum();
+        let expected = m["config"]["size"].as_u64().expect("config size") + layers;
+        assert!(expected > 1_000_000, "{m:#}");
+        assert_eq!(entry["image_size"].as_u64(), Some(expected), "{entry:#}");
+        let platform = entry["platform"].as_str().expect("platform");
+        let shown = format!("{:.1} MB", expected as f64 / 1e6);
+        assert!(
+            table.row(platform).contains(&shown),
+            "{platform}: no {shown} in\n{}",
+            table.stdout
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "{report:#}");
+}
+
+/// On main, `audit --json` had every phase null.
+#[test]
+fn audit_json_says_how_long_resolving_and_auditing_took() {
+    let r = run(&["audit", &real("nginx"), "--json"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let phases = &report["phases"];
+    for phase in ["resolve_secs", "audit_secs"] {
+        assert!(phases[phase].as_f64().is_some(), "{phase}: {phases:#}");
+    }
+    assert!(phases["audit_secs"].as_f64() > Some(0.0), "{phases:#}");
+}
+
+/// An attribute of the `<testsuite>` start tag named `suite` in a JUnit document.
+fn suite_attribute(xml: &str, suite: &str, attribute: &str) -> String {
+    let tag = xml
+        .split("<testsuite ")
+        .skip(1)
+        .map(|t| &t[..t.find('>').expect("a start tag")])
+        .find(|t| t.contains(&format!("name=\"{suite}\"")))
+        .unwrap_or_else(|| panic!("no suite {suite} in\n{xml}"));
+    let key = format!(" {attribute}=\"");
+    let start = format!(" {tag}").find(&key).expect("the attribute") + key.len() - 1;
+    tag[start..].split('"').next().expect("a value").to_owned()
+}
+
+/// A run of the real nginx image with a test and two image checks: its JUnit text and JSON report.
+fn nginx_run() -> (String, Value) {
+    let spec = common::spec(
+        "nginx",
+        &format!(
+            "image = \"{}\"\n\n[[test]]\nname = \"version\"\ncommand = [\"nginx\", \"-v\"]\n\n\
+             [metadata]\ncmd = [\"nginx\", \"-g\", \"daemon off;\"]\n\n[audit]\nelf = \"error\"\n",
+            real("nginx")
+        ),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let r = run(&[
+        "run",
+        spec.path(),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    (xml, common::json_report(&json))
+}
+
+/// On main, a suite's `time` was the sum of its test cases, each image check charged the whole
+/// audit: more than the platform took, and nothing like the matrix's TIME.
+#[test]
+fn a_junit_suite_takes_its_platforms_wall_time() {
+    let (xml, report) = nginx_run();
+    for p in ["linux/amd64", "linux/arm64"] {
+        let wall = common::platform(&report, p)["duration_secs"]
+            .as_f64()
+            .expect("duration");
+        let time: f64 = suite_attribute(&xml, p, "time").parse().expect("a number");
+        assert!(
+            (time - wall).abs() < 0.002,
+            "{p}: suite time {time}, platform {wall}\n{xml}"
+        );
+    }
+}
+
+/// On main, `metadata` and `audit elf` each carried the whole audit's time (layers read once for
+/// both), so together they claimed twice what the audit took.
+#[test]
+fn image_checks_share_the_audit_time_rather_than_each_claiming_it() {
+    let (_, report) = nginx_run();
+    for p in ["linux/amd64", "linux/arm64"] {
+        let platform = common::platform(&report, p);
+        let wall = platform["duration_secs"].as_f64().expect("duration");
+        let tests = platform["tests"].as_array().expect("tests");
+        let time = |name: &str| {
+            tests
+                .iter()
+                .find(|t| t["name"] == name)
+                .and_then(|t| t["duration_secs"].as_f64())
+                .unwrap_or_else(|| panic!("{p}: no {name} in {platform:#}"))
+        };
+        let (metadata, elf) = (time("metadata"), time("audit elf"));
+        assert!(
+            metadata + elf <= wall + 0.002,
+            "{p}: metadata {metadata} s + audit elf {elf} s > the platform's {wall} s"
+        );
+    }
+}
