@@ -7,30 +7,9 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use common::{json_report, platform, run};
-
-const REAL: &str = "archsmoke/real";
-
-/// A real image's reference; fails loudly when the test bed does not have it.
-fn real(tag: &str) -> String {
-    let registry = common::registry();
-    let url = format!("http://{registry}/v2/{REAL}/tags/list");
-    let out = Command::new("curl")
-        .args(["-fsS", "-m", "5", &url])
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
-        "the test registry at {registry} has no {REAL}:{tag} ({}): run `sudo tests/testbed/up.sh` \
-         (ensure_real_images) first",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    format!("{registry}/{REAL}:{tag}")
-}
+use common::{json_report, platform, real, run};
 
 /// `init` on `tag`, then `run` of what it wrote: the spec's text, parsed, and the run's report.
 fn init_then_run(tag: &str) -> (String, toml::Table, Value) {

@@ -8,26 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::run;
-
-const REAL: &str = "archsmoke/real";
-
-/// A real image's reference; fails loudly when the test bed does not have it.
-fn real(tag: &str) -> String {
-    let registry = common::registry();
-    let url = format!("http://{registry}/v2/{REAL}/tags/list");
-    let out = Command::new("curl")
-        .args(["-fsS", "-m", "5", &url])
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
-        "the test registry at {registry} has no {REAL}:{tag} ({}): run `sudo tests/testbed/up.sh` \
-         (ensure_real_images) first",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    format!("{registry}/{REAL}:{tag}")
-}
+use common::{REAL, real, run};
 
 /// A manifest of the test registry, read with curl rather than archsmoke.
 fn manifest(digest: &str) -> Value {

@@ -34,15 +34,20 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
         if entry.kind != image::EntryKind::Image {
             return (None, None, None);
         }
-        match image.platform_contents(entry).await {
+        // The size needs the layer descriptors; an engine's own image has none to give, so
+        // its config alone answers and the size stays unknown.
+        let (pi, size) = match image.platform_contents(entry).await {
             Ok(contents) => {
-                let pi = &contents.image;
+                let size = contents.size();
+                (Ok(contents.image), Some(size))
+            }
+            Err(_) if image.daemon_name().is_some() => (image.platform_image(entry).await, None),
+            Err(e) => (Err(e), None),
+        };
+        match pi {
+            Ok(pi) => {
                 let problem = entry.platform.as_ref().and_then(|p| pi.config_mismatch(p));
-                (
-                    Some(pi.config_platform.clone()),
-                    Some(contents.size()),
-                    problem,
-                )
+                (Some(pi.config_platform), size, problem)
             }
             Err(e) => (None, None, Some(e.to_string())),
         }

@@ -201,6 +201,26 @@ pub fn platform<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json
         .unwrap_or_else(|| panic!("no {name} in {report:#}"))
 }
 
+/// The repository of the test bed's real images (Debian packages, `tests/testbed/real.rs`).
+pub const REAL: &str = "archsmoke/real";
+
+/// A real image's reference; fails loudly when the test bed does not have it.
+pub fn real(tag: &str) -> String {
+    let registry = registry();
+    let url = format!("http://{registry}/v2/{REAL}/tags/list");
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", "-m", "5", &url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(tag),
+        "the test registry at {registry} has no {REAL}:{tag} ({}): run `tests/testbed/up.sh` \
+         (ensure_real_images) first",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    format!("{registry}/{REAL}:{tag}")
+}
+
 #[cfg(test)]
 mod port_tests {
     #[test]
