@@ -15,18 +15,7 @@ pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diag
     let report = crate::report::read::read_wire(report_path).map_err(|e| {
         Diagnostic::usage(e.to_string()).with_hint("give the file `archsmoke run --json` wrote")
     })?;
-    let fail = |e: crate::image::ImageError| {
-        if e.is_usage() {
-            Diagnostic::usage(e.to_string()).with_hint(e.hint())
-        } else {
-            Diagnostic::infrastructure(e.to_string()).with_hint(e.hint())
-        }
-    };
-    let source = ImageSource::open(&args.list).map_err(fail)?;
-    if let Some(c) = source.credentials() {
-        crate::redact::register([c.password.as_str()]);
-    }
-    let list = source.resolve().await.map_err(fail)?;
+    let (_source, list) = open_list(&args.list).await?;
     let rules = crate::verify::Rules {
         min_tests: args.min_tests,
     };
@@ -83,4 +72,27 @@ pub async fn verify(args: &VerifyArgs, _global: &GlobalArgs) -> Result<i32, Diag
         args.min_tests
     );
     Ok(exit::TEST_FAILED)
+}
+
+/// The image (manifest list) `verify` names, opened and resolved; its password is masked from
+/// then on. Shared by both forms of `verify`.
+pub(super) async fn open_list(
+    list: &str,
+) -> Result<(ImageSource, crate::image::ResolvedImage), Diagnostic> {
+    let source = ImageSource::open(list).map_err(image_error)?;
+    if let Some(c) = source.credentials() {
+        crate::redact::register([c.password.as_str()]);
+    }
+    let resolved = source.resolve().await.map_err(image_error)?;
+    Ok((source, resolved))
+}
+
+/// An image error as `verify` exits on it: a reference the user wrote wrongly is usage (2),
+/// anything else infrastructure (3).
+pub(super) fn image_error(e: crate::image::ImageError) -> Diagnostic {
+    if e.is_usage() {
+        Diagnostic::usage(e.to_string()).with_hint(e.hint())
+    } else {
+        Diagnostic::infrastructure(e.to_string()).with_hint(e.hint())
+    }
 }

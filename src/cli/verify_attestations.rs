@@ -45,18 +45,7 @@ pub async fn verify(args: &VerifyArgs) -> Result<i32, Diagnostic> {
             })
         })
         .collect::<Result<_, _>>()?;
-    let fail = |e: crate::image::ImageError| {
-        if e.is_usage() {
-            Diagnostic::usage(e.to_string()).with_hint(e.hint())
-        } else {
-            Diagnostic::infrastructure(e.to_string()).with_hint(e.hint())
-        }
-    };
-    let source = ImageSource::open(&args.list).map_err(fail)?;
-    if let Some(c) = source.credentials() {
-        crate::redact::register([c.password.as_str()]);
-    }
-    let list = source.resolve().await.map_err(fail)?;
+    let (source, list) = super::verify::open_list(&args.list).await?;
     let ImageSource::Registry(image) = &source else {
         return Err(Diagnostic::usage(format!(
             "{} is not a registry image: attestations are read from a registry",
@@ -86,7 +75,7 @@ pub async fn verify(args: &VerifyArgs) -> Result<i32, Diagnostic> {
         };
         let found = crate::attest::fetch(image, &entry.digest)
             .await
-            .map_err(fail)?;
+            .map_err(super::verify::image_error)?;
         let mut unreadable = Vec::new();
         let envelopes: Vec<_> = found
             .into_iter()

@@ -167,14 +167,7 @@ impl Registry {
             .http
             .get(&url)
             .header(reqwest::header::ACCEPT, ACCEPTED.join(", "));
-        match self.bearer(reference).await? {
-            Some(token) => request = request.bearer_auth(token),
-            None => {
-                if let Some(c) = &self.credentials {
-                    request = request.basic_auth(&c.username, Some(&c.password));
-                }
-            }
-        }
+        request = self.authorize(request, reference).await?;
         let response = request
             .send()
             .await
@@ -223,6 +216,22 @@ impl Registry {
 
     /// The bearer token for `reference`'s repository, exchanged once (oci-client does the
     /// exchange; `None` when the registry asks for none or for basic auth).
+    /// `request` with this registry's credentials: its bearer token when it hands out tokens,
+    /// else basic auth with the user's credentials, else nothing.
+    async fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        reference: &Reference,
+    ) -> Result<reqwest::RequestBuilder, ImageError> {
+        Ok(match self.bearer(reference).await? {
+            Some(token) => request.bearer_auth(token),
+            None => match &self.credentials {
+                Some(c) => request.basic_auth(&c.username, Some(&c.password)),
+                None => request,
+            },
+        })
+    }
+
     async fn bearer(&self, reference: &Reference) -> Result<Option<String>, ImageError> {
         self.token
             .get_or_try_init(|| async {

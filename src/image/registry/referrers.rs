@@ -163,14 +163,7 @@ impl Registry {
             subject.digest().unwrap_or_default()
         );
         let mut request = self.http.get(&url);
-        match self.bearer(subject).await? {
-            Some(token) => request = request.bearer_auth(token),
-            None => {
-                if let Some(c) = &self.credentials {
-                    request = request.basic_auth(&c.username, Some(&c.password));
-                }
-            }
-        }
+        request = self.authorize(request, subject).await?;
         let response = request
             .send()
             .await
