@@ -52,6 +52,8 @@ pub struct PlannedTest {
     /// `KEY=value` pairs whose values must never be shown.
     pub secret_env: Vec<String>,
     pub privileged: bool,
+    /// Bind mounts and added capabilities (only with `--allow-privileged`).
+    pub host: crate::limits::HostAccess,
     pub expect: Expect,
     pub timeout: Duration,
     pub limits: crate::limits::Limits,
@@ -280,6 +282,7 @@ fn contents(
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
             privileged: t.privileged,
+            host: t.host.clone(),
             env_expand: t
                 .env_expand
                 .iter()

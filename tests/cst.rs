@@ -153,7 +153,10 @@ fn archsmoke_verdicts(config: &Path, platforms: Option<&str>) -> BTreeMap<String
         .args(["--image", &image("cst"), "--json"])
         .arg(&json)
         .arg("--junit")
-        .arg(&junit);
+        .arg(&junit)
+        // `run-options-host.yaml` mounts a host file and adds a capability, as cst's own
+        // containeropts test does; the refusal without the flag is tested beside the code.
+        .arg("--allow-privileged");
     if let Some(p) = platforms {
         cmd.args(["--platform", p]);
     }
@@ -319,8 +322,9 @@ fn the_cst_suite_runs_on_all_six_platforms() {
 #[test]
 fn every_suite_config_validates_and_converts() {
     for config in configs() {
+        // `run-options-host.yaml` mounts a host file: valid only with the flag.
         let out = archsmoke()
-            .arg("validate")
+            .args(["validate", "--allow-privileged"])
             .arg(&config)
             .output()
             .expect("runs");
@@ -336,7 +340,7 @@ fn every_suite_config_validates_and_converts() {
         let toml = dir.path().join("converted.toml");
         std::fs::write(&toml, &out.stdout).expect("write");
         let out = archsmoke()
-            .arg("validate")
+            .args(["validate", "--allow-privileged"])
             .arg(&toml)
             .output()
             .expect("runs");
@@ -386,16 +390,17 @@ fn validate_reports_every_problem_with_positions_and_exit_2() {
 
 /// The public configs that archsmoke refuses, with the exact first line of its message: features
 /// left out on purpose.
-const REFUSED: [(&str, &str); 2] = [
-    (
-        "cst--tests_amd64_ubuntu_22_04_containeropts_envfile_test.yaml",
-        ":7:12: containerRunOptions.envFile is not supported by archsmoke",
-    ),
-    (
-        "cst--tests_amd64_ubuntu_22_04_containeropts_test.yaml",
-        ":19:5: containerRunOptions.bindMounts: archsmoke never mounts host paths into test containers",
-    ),
-];
+const REFUSED: [(&str, &str); 1] = [(
+    "cst--tests_amd64_ubuntu_22_04_containeropts_envfile_test.yaml",
+    ":7:12: containerRunOptions.envFile is not supported by archsmoke",
+)];
+
+/// The public configs `validate` accepts only with `--allow-privileged` (privileged containers,
+/// host mounts, added capabilities), with the first line of the refusal without it.
+const NEED_THE_FLAG: [(&str, &str); 1] = [(
+    "cst--tests_amd64_ubuntu_22_04_containeropts_test.yaml",
+    ":15:15: the config asks for privileged containers",
+)];
 
 #[test]
 fn public_configs_validate_and_convert() {
@@ -421,6 +426,27 @@ fn public_configs_validate_and_convert() {
             .expect("runs");
         let convert = archsmoke().arg("convert").arg(file).output().expect("runs");
         let stderr = String::from_utf8_lossy(&validate.stderr);
+        if let Some((_, message)) = NEED_THE_FLAG.iter().find(|(n, _)| *n == name) {
+            assert_eq!(validate.status.code(), Some(2), "{name}: {stderr}");
+            let first = stderr.lines().next().unwrap_or_default();
+            assert!(first.ends_with(message), "{name}: {first}");
+            let allowed = archsmoke()
+                .args(["validate", "--allow-privileged"])
+                .arg(file)
+                .output()
+                .expect("runs");
+            assert!(allowed.status.success(), "{name}: {allowed:?}");
+            assert!(convert.status.success(), "{name}: {convert:?}");
+            let toml = String::from_utf8_lossy(&convert.stdout);
+            for needle in [
+                "mounts = [\"/tmp/test:/tmp/test\"]",
+                "cap_add = [\"sys_admin\"]",
+            ] {
+                assert!(toml.contains(needle), "{needle} in {toml}");
+            }
+            accepted += 1;
+            continue;
+        }
         match REFUSED.iter().find(|(n, _)| *n == name) {
             Some((_, message)) => {
                 assert_eq!(validate.status.code(), Some(2), "{name}: {stderr}");

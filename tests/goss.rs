@@ -370,3 +370,49 @@ fn real_public_goss_files_validate_and_convert_or_are_refused_where_unsupported(
         }
     }
 }
+
+#[test]
+fn dgoss_run_arguments_env_and_cmd_reach_the_service_on_a_native_and_an_emulated_platform() {
+    // `dgoss run -e PORT=9090 IMAGE from-cmd`: the web image's /bin/start listens on $PORT and
+    // ignores its arguments, which stay on its command line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("goss.yaml"),
+        "port:\n  tcp:9090:\n    listening: true\n  tcp:8080:\n    listening: false\n\
+         command:\n  tr '\\0' ' ' < /proc/1/cmdline:\n    exit-status: 0\n    \
+         stdout: [\"/bin/start from-cmd\"]\n  echo \"$GREETING\":\n    exit-status: 0\n    \
+         stdout: [hello]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("goss_wait.yaml"),
+        "port:\n  tcp:9090:\n    listening: true\n",
+    )
+    .expect("write");
+    let json = dir.path().join("report.json");
+    let out = archsmoke()
+        .arg("run")
+        .arg(dir.path().join("goss.yaml"))
+        .args(["--image", &image("web"), "--json"])
+        .arg(&json)
+        .args(["--platform", "linux/amd64,linux/arm64"])
+        .args(["-e", "PORT=9090", "--service-env", "GREETING"])
+        .env("GREETING", "hello")
+        .args(["--", "from-cmd"])
+        .output()
+        .expect("archsmoke starts");
+    let r = common::Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report = json_report(&json);
+    for name in ["linux/amd64", "linux/arm64"] {
+        let s = statuses(platform(&report, name));
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert!(s.values().all(|v| v == "passed"), "{name}: {s:?}");
+    }
+    // The value taken from this machine's environment is masked in the report.
+    let text = std::fs::read_to_string(&json).expect("report");
+    assert!(
+        !text.contains("hello\\n"),
+        "GREETING's value leaked: {text}"
+    );
+}

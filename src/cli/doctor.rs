@@ -323,6 +323,7 @@ async fn probe_one(
         ),
         network: "none".into(),
         privileged: false,
+        host: Default::default(),
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
         limits: crate::limits::Limits::default(),

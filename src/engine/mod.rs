@@ -38,6 +38,7 @@ use serde::Serialize;
 
 use capture::Capture;
 pub use capture::Captured;
+
 pub use exec::{ExecRequest, KeepaliveRequest};
 pub use service::{
     LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService,
@@ -207,6 +208,8 @@ pub struct ContainerRequest {
     pub network: String,
     /// Only when the command line allowed it (`--allow-privileged`).
     pub privileged: bool,
+    /// Bind mounts and added capabilities; likewise only with `--allow-privileged`.
+    pub host: crate::limits::HostAccess,
     pub timeout: Duration,
     /// Bytes kept per stream; the tail is kept.
     pub output_limit: usize,
@@ -664,11 +667,11 @@ impl Engine {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
-            host_config: Some(sandbox(
-                &request.network,
-                request.privileged,
-                request.limits,
-            )),
+            host_config: Some(HostConfig {
+                binds: (!request.host.binds.is_empty()).then(|| request.host.binds.clone()),
+                cap_add: (!request.host.cap_add.is_empty()).then(|| request.host.cap_add.clone()),
+                ..sandbox(&request.network, request.privileged, request.limits)
+            }),
             ..Default::default()
         };
         let options = CreateContainerOptions {

@@ -248,18 +248,37 @@ impl Engine {
         &self,
         id: &str,
     ) -> Result<Option<std::collections::BTreeSet<u16>>, EngineError> {
+        let (pid, full_id) = self.first_process(id).await?;
+        Ok(super::listening::of_process(
+            std::path::Path::new("/proc"),
+            pid,
+            &full_id,
+        ))
+    }
+
+    /// The sockets of the container's network namespace as goss's `port` reads them, when its
+    /// engine is on this machine; `None` when that cannot be known from here.
+    pub async fn sockets(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<crate::check::service::Socket>>, EngineError> {
+        let (pid, full_id) = self.first_process(id).await?;
+        Ok(super::listening::sockets_of_process(
+            std::path::Path::new("/proc"),
+            pid,
+            &full_id,
+        ))
+    }
+
+    /// The pid (on the engine's machine) of the container's first process, and its full id.
+    async fn first_process(&self, id: &str) -> Result<(i64, String), EngineError> {
         let inspect = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(op("inspect the service container"))?;
         let pid = inspect.state.and_then(|s| s.pid).unwrap_or(0);
-        let full_id = inspect.id.unwrap_or_else(|| id.to_owned());
-        Ok(super::listening::of_process(
-            std::path::Path::new("/proc"),
-            pid,
-            &full_id,
-        ))
+        Ok((pid, inspect.id.unwrap_or_else(|| id.to_owned())))
     }
 
     /// The container's processes as the engine lists them (`ps -ef` columns).

@@ -313,24 +313,40 @@ impl Translator<'_> {
                 message: format!("`{spec}` is not a port"),
                 hint: "goss writes ports as tcp:8080, tcp6:8080, udp:53".into(),
             })?;
-        if !matches!(proto, "tcp" | "tcp6") {
+        if !matches!(proto, "tcp" | "tcp6" | "udp" | "udp6") {
             return Err(Problem {
                 span,
-                message: format!("port `{spec}`: {proto} is not supported"),
-                hint: "archsmoke's probes connect over TCP; a UDP port cannot be told listening from outside".into(),
+                message: format!("port `{spec}`: `{proto}` is not a socket table"),
+                hint: "goss writes ports as tcp:8080, tcp6:8080, udp:53, udp6:53".into(),
             });
         }
         let listening = boolean(r.required("listening")?, "listening")?;
+        let ips = match r.get("ip") {
+            Some(n) => {
+                let ips = strings(n, "ip")?;
+                if let Some(bad) = ips
+                    .iter()
+                    .find(|ip| ip.parse::<std::net::IpAddr>().is_err())
+                {
+                    return Err(problem(
+                        n,
+                        format!("port `{spec}`: `{bad}` is not an IP address"),
+                        "write the addresses goss lists, such as 0.0.0.0 or ::",
+                    ));
+                }
+                ips
+            }
+            None => Vec::new(),
+        };
         let mut t = String::new();
         let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
-        t.push_str("# goss reads the listening sockets; archsmoke connects from the service's network namespace.\n");
-        if proto == "tcp6" {
-            t.push_str("# tcp6: a dual-stack socket, reached here over 127.0.0.1.\n");
+        t.push_str("# goss reads the namespace's socket tables (its netstat); so does archsmoke, from the\n# engine's machine: a dual-stack listener ([::]:8080) is tcp6, not tcp, in both.\n");
+        let _ = writeln!(t, "socket = {}", s(&format!("{proto}:{port}")));
+        let _ = writeln!(t, "open = {listening}");
+        if !ips.is_empty() {
+            let _ = writeln!(t, "ips = {}", list(&ips));
         }
-        if r.get("ip").is_some() {
-            t.push_str("# `ip` not checked: the connection proves the port listens on the loopback address.\n");
-        }
-        let _ = writeln!(t, "tcp = {port}\nopen = {listening}\n");
+        t.push('\n');
         self.out.probes.push_str(&t);
         Ok(())
     }
@@ -432,15 +448,16 @@ impl Translator<'_> {
             }
             http.push(format!("headers = {{ {} }}", pairs.join(", ")));
         }
-        let mut t = String::new();
-        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
-        let follow = r
+        let no_follow = r
             .get("no-follow-redirects")
             .map(|n| boolean(n, "no-follow-redirects"))
             .transpose()?;
-        if follow != Some(true) {
-            t.push_str("# goss follows redirects unless no-follow-redirects; archsmoke compares the first answer's status.\n");
+        // goss's client follows redirects unless told not to (resource/http.go).
+        if no_follow != Some(true) {
+            http.push("follow_redirects = true".into());
         }
+        let mut t = String::new();
+        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
         let _ = writeln!(t, "http = {{ {} }}", http.join(", "));
         if let Some(n) = r.get("timeout") {
             let _ = writeln!(t, "timeout = {}", s(&millis(n, "timeout", "5000ms")?));

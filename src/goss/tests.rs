@@ -174,17 +174,20 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
             .unwrap_or_else(|| panic!("no {name}"))
     };
     assert!(matches!(
-        probe("Port: tcp:8080").kind,
-        ProbeKind::Tcp {
+        &probe("Port: tcp:8080").kind,
+        ProbeKind::Socket {
+            table: crate::spec::SocketTable::Tcp,
             port: 8080,
-            open: true
+            open: true,
+            ..
         }
     ));
     assert!(matches!(
         probe("Port: tcp:9000").kind,
-        ProbeKind::Tcp {
+        ProbeKind::Socket {
             port: 9000,
-            open: false
+            open: false,
+            ..
         }
     ));
     let http = probe("HTTP: http://localhost:8080/");
@@ -260,7 +263,7 @@ fn the_wait_file_is_readiness_with_dgoss_timeouts() {
 fn what_cannot_be_checked_is_an_error_at_the_resource() {
     let e = errors(
         "file:\n  /etc/x:\n    exists: true\n    sha256: abc\n\
-         port:\n  udp:53:\n    listening: true\n\
+         port:\n  sctp:53:\n    listening: true\n\
          http:\n  https://example.com/:\n    status: 200\n\
          service:\n  sshd:\n    running: true\n\
          command:\n  ls:\n    exit-status: {lt: 2}\n\
@@ -270,7 +273,7 @@ fn what_cannot_be_checked_is_an_error_at_the_resource() {
     assert_eq!(e.len(), 6, "{e:#?}");
     let want = [
         "goss.yaml:4:13: file `/etc/x`: `sha256` is not supported",
-        "goss.yaml:6:3: port `udp:53`: udp is not supported",
+        "goss.yaml:6:3: port `sctp:53`: `sctp` is not a socket table",
         "goss.yaml:9:3: `https://example.com/`: archsmoke probes the service itself",
         "goss.yaml:12:3: service `sshd` is not supported",
         "goss.yaml:16:18: `exit-status` with the matcher `lt` is not supported",
@@ -372,7 +375,7 @@ fn files_vars_and_templates_are_found_where_dgoss_finds_them() {
     assert_eq!(service.ready.tcp, Some(8081));
     assert!(matches!(
         service.probes[0].kind,
-        ProbeKind::Tcp { port: 8081, .. }
+        ProbeKind::Socket { port: 8081, .. }
     ));
     assert_eq!(spec.files[0].path, "/www");
     // The wait file alone is not its own readiness.

@@ -216,7 +216,7 @@ impl Translator<'_> {
     }
 
     pub(super) fn root(&mut self) -> Option<Node> {
-        match marked_yaml::parse_yaml(0, self.src.text) {
+        match crate::yaml::parse(self.src.text, crate::yaml::Options::default()) {
             Ok(n) => Some(n),
             Err(e) => {
                 let message = format!("malformed YAML: {e}");
@@ -235,7 +235,7 @@ impl Translator<'_> {
                 };
                 self.errors.push(err.with_hint(
                     "goss files are YAML mappings of resource types (file, port, http, ...); \
-                     anchors and tags are not supported",
+                     tags (`!!str`) are not supported",
                 ));
                 None
             }

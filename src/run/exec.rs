@@ -176,6 +176,7 @@ mod tests {
             setup: Vec::new(),
             user: None,
             privileged: false,
+            host: Default::default(),
         }
     }
 
