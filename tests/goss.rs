@@ -131,6 +131,13 @@ fn the_differential_suite_gets_gosss_verdicts_on_six_platforms_native_and_emulat
             .unwrap_or_else(|| panic!("no service ready on {name}"));
         assert_eq!(ready["status"], "passed", "{ready:#}");
     }
+    // A resource's `meta` is in the JSON report with its result, as in goss's JSON output.
+    assert_eq!(
+        report["meta"]["KernelParam: kernel.ostype: value"],
+        serde_json::json!({"owner": "platform-team", "severity": 2}),
+        "{}",
+        report["meta"]
+    );
     // One run, a native and an emulated platform.
     assert_eq!(platform(&report, "linux/amd64")["mode"], "native");
     let arm64 = platform(&report, "linux/arm64")["mode"].to_string();
@@ -177,9 +184,24 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
     assert_eq!(r.code, 1, "{}", r.explain());
     let amd64 = statuses(platform(&report, "linux/amd64"));
     let arm64 = statuses(platform(&report, "linux/arm64"));
-    assert_eq!(amd64["probe Port: tcp:8080"], "passed", "{}", r.explain());
-    assert_eq!(arm64["probe Port: tcp:8080"], "failed", "{}", r.explain());
-    assert_eq!(arm64["process Process: httpd"], "passed", "{}", r.explain());
+    assert_eq!(
+        amd64["probe Port: tcp:8080: listening"],
+        "passed",
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        arm64["probe Port: tcp:8080: listening"],
+        "failed",
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        arm64["process Process: httpd: running"],
+        "passed",
+        "{}",
+        r.explain()
+    );
     assert!(r.row("linux/arm64").ends_with("FAIL"), "{}", r.stdout);
     assert!(r.row("linux/amd64").ends_with("ok"), "{}", r.stdout);
     let only = r
@@ -216,10 +238,12 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
         let p = platform(&report, name);
         let s = statuses(p);
         for ok in [
-            "File: /bin/httpd",
-            "probe Port: tcp:8080",
-            "process Process: httpd",
-            "User: www",
+            "File: /bin/httpd: exists",
+            "File: /bin/httpd: mode",
+            "probe Port: tcp:8080: listening",
+            "process Process: httpd: running",
+            "User: www: exists",
+            "User: www: uid",
         ] {
             assert_eq!(s[ok], "passed", "{ok} on {name}: {}", r.explain());
         }

@@ -96,6 +96,7 @@ pub async fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<i32, Diagnos
         interrupted: false,
         phases,
         spec_lines: Default::default(),
+        meta: Default::default(),
         emulation_differences: Vec::new(),
     };
     audit::merge_into(&mut report.platforms, audits);

@@ -87,6 +87,9 @@ pub struct Spec {
     /// The spec line that declares each result (a test, file or license check, by its report
     /// name), for annotations that point at it. Empty for a translated cst config.
     pub lines: BTreeMap<String, usize>,
+    /// `[meta."<result>"]`: data the JSON report carries with a result (goss's `meta`), by
+    /// report name, each a JSON object.
+    pub meta: BTreeMap<String, serde_json::Value>,
 }
 
 impl Spec {
@@ -683,8 +686,10 @@ impl Validator<'_> {
                 ),
             ]);
         }
+        let meta = self.meta(&raw.meta, &tests, &files, &licenses, service.as_ref())?;
         let spec = Spec {
             path: self.path.to_owned(),
+            meta,
             name,
             image,
             platforms,
@@ -759,6 +764,58 @@ impl Validator<'_> {
     /// The 1-based line of a byte offset.
     fn line_of(&self, offset: usize) -> usize {
         self.lines.partition_point(|&start| start <= offset).max(1)
+    }
+
+    /// `[meta]`: every key names a result of the spec, as reports name it.
+    fn meta(
+        &self,
+        raw: &BTreeMap<Spanned<String>, toml::Table>,
+        tests: &[TestSpec],
+        files: &[FileCheck],
+        licenses: &[LicenseCheck],
+        service: Option<&ServiceSpec>,
+    ) -> Result<BTreeMap<String, serde_json::Value>, Vec<SpecError>> {
+        if raw.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut names: Vec<String> = tests.iter().map(|t| t.name.clone()).collect();
+        names.extend(files.iter().map(FileCheck::report_name));
+        names.extend(licenses.iter().map(|l| l.name.clone()));
+        if let Some(s) = service {
+            names.extend(s.probes.iter().map(|p| format!("probe {}", p.name)));
+            names.extend(s.processes.iter().map(|p| format!("process {}", p.name)));
+        }
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (name, table) in raw {
+            if !names.iter().any(|n| n == name.get_ref()) {
+                let hint = match did_you_mean(name.get_ref(), names.iter().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "name a result as reports name it: a test's or file's name, \
+                             `probe NAME`, `process NAME`"
+                        .to_owned(),
+                };
+                errors.push(
+                    self.err(
+                        name,
+                        format!("[meta]: no result is named `{}`", name.get_ref()),
+                    )
+                    .with_hint(hint),
+                );
+                continue;
+            }
+            match serde_json::to_value(table) {
+                Ok(v) => {
+                    out.insert(name.get_ref().clone(), v);
+                }
+                Err(e) => errors.push(self.err(name, format!("[meta]: {e}"))),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The `--allow-privileged` refusal of a test's bind mounts or added capabilities.

@@ -32,6 +32,9 @@ pub struct RawSpec {
     pub logs: Option<Spanned<super::service::RawLogs>>,
     #[serde(default, rename = "engine")]
     pub engines: Vec<Spanned<super::engines::RawEngine>>,
+    /// Data carried into the JSON report with a result, by result name (goss's `meta`).
+    #[serde(default)]
+    pub meta: BTreeMap<Spanned<String>, toml::Table>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.

@@ -469,3 +469,17 @@ fn a_required_key_blanked_for_its_type_error_is_not_reported_missing() {
     );
     assert_eq!(errors.len(), 2, "{messages:?}");
 }
+
+#[test]
+fn meta_tables_name_results_as_reports_do() {
+    let spec = parse_str(
+        "[service]\n[[test]]\nname = \"t\"\ncommand = [\"x\"]\n[[probe]]\nname = \"p\"\ntcp = 80\n\
+         [meta.t]\nowner = \"web\"\n[meta.\"probe p\"]\nlevel = 2\n",
+    )
+    .expect("valid");
+    assert_eq!(spec.meta["t"], serde_json::json!({"owner": "web"}));
+    assert_eq!(spec.meta["probe p"], serde_json::json!({"level": 2}));
+    let e = err("[[test]]\nname = \"uname\"\n[meta.unmae]\nx = 1\n");
+    assert!(e.message.contains("no result is named `unmae`"), "{e}");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `uname`?"));
+}
