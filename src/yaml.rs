@@ -407,7 +407,7 @@ mod tests {
         let mut doc = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for i in 1..10 {
             let p = format!("*l{}", i - 1);
-            let refs = vec![p.as_str(); 10].join(", ");
+            let refs = [p.as_str(); 10].join(", ");
             doc.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
         }
         let start = std::time::Instant::now();

@@ -3,7 +3,7 @@
 //! archsmoke on the same image (the test bed's `:cst` fixture) and platform (linux/amd64, the
 //! engine's, and linux/arm64 under QEMU), and every test must get the same verdict from both;
 //! then archsmoke runs the same configs on all six platforms. Real public configs (`tests/fixtures/cst/public/`) must validate
-//! and convert.
+//! and convert, and four of them join the differential suite on the `:cst` fixture.
 
 mod common;
 
@@ -52,6 +52,25 @@ fn configs() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     out.sort();
+    out
+}
+
+/// Real public configs (`tests/fixtures/cst/public/`, sources in its SOURCES.md) run in the
+/// differential suite on the `:cst` fixture standing in for their images: both tools must give
+/// each test the same verdict, passing or failing. Only configs that check nothing the engine
+/// adds to a container (`/etc/hosts`, ...: a documented difference) are here.
+const PUBLIC_IN_DIFFERENTIAL: [&str; 4] = [
+    "distroless--base_testdata_base.yaml",
+    "distroless--base_testdata_debug.yaml",
+    "distroless--static_testdata_debian12.yaml",
+    "distroless--nodejs_testdata_check_headers.yaml",
+];
+
+/// The suite's own configs, then the public ones above.
+fn differential_configs() -> Vec<PathBuf> {
+    let public = repo_root().join("tests/fixtures/cst/public");
+    let mut out = configs();
+    out.extend(PUBLIC_IN_DIFFERENTIAL.iter().map(|name| public.join(name)));
     out
 }
 
@@ -217,7 +236,7 @@ struct Compared {
 #[test]
 fn container_structure_test_and_archsmoke_agree_test_by_test() {
     local_images();
-    let configs = configs();
+    let configs = differential_configs();
     let jobs: Vec<(&PathBuf, &'static str)> = configs
         .iter()
         .flat_map(|c| DIFFERENTIAL.iter().map(move |p| (c, *p)))

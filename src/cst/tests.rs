@@ -393,10 +393,7 @@ fn anchors_aliases_and_merge_keys_load_and_a_billion_laughs_does_not() {
     let mut doc = String::from("schemaVersion: 2.0.0\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
     for i in 1..10 {
         let p = format!("*x{}", i - 1);
-        doc.push_str(&format!(
-            "x{i}: &x{i} [{}]\n",
-            vec![p.as_str(); 10].join(", ")
-        ));
+        doc.push_str(&format!("x{i}: &x{i} [{}]\n", [p.as_str(); 10].join(", ")));
     }
     let e = errors(&doc);
     assert!(e[0].contains("excessive aliasing"), "{e:?}");

@@ -264,7 +264,7 @@ mod tests {
             ..flags()
         };
         let host = service_args(&mut with, &f).expect("applies");
-        assert_eq!(host, [path.clone()]);
+        assert_eq!(host, std::slice::from_ref(&path));
         let service = with.service.as_ref().expect("service");
         assert_eq!(service.env["A"], "flag");
         assert_eq!(service.env["B"], "b");
