@@ -171,7 +171,7 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("goss.yaml"),
-        "port:\n  tcp:8080:\n    listening: true\nprocess:\n  httpd:\n    running: true\n",
+        "port:\n  tcp6:8080:\n    listening: true\nprocess:\n  httpd:\n    running: true\n",
     )
     .expect("write");
     // Ready once the server answers on either port, as a dgoss user would wait for it.
@@ -185,13 +185,13 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
     let amd64 = statuses(platform(&report, "linux/amd64"));
     let arm64 = statuses(platform(&report, "linux/arm64"));
     assert_eq!(
-        amd64["probe Port: tcp:8080: listening"],
+        amd64["probe Port: tcp6:8080: listening"],
         "passed",
         "{}",
         r.explain()
     );
     assert_eq!(
-        arm64["probe Port: tcp:8080: listening"],
+        arm64["probe Port: tcp6:8080: listening"],
         "failed",
         "{}",
         r.explain()
@@ -209,7 +209,7 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
         .split("only under emulation")
         .nth(1)
         .unwrap_or_else(|| panic!("no emulation-only line:\n{}", r.stdout));
-    assert!(only.contains("Port: tcp:8080"), "{}", r.stdout);
+    assert!(only.contains("Port: tcp6:8080"), "{}", r.stdout);
 }
 
 #[test]
@@ -217,7 +217,7 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("goss.yaml"),
-        "file:\n  /bin/httpd:\n    exists: true\n    mode: \"0755\"\nport:\n  tcp:8080:\n    listening: true\n\
+        "file:\n  /bin/httpd:\n    exists: true\n    mode: \"0755\"\nport:\n  tcp6:8080:\n    listening: true\n\
          process:\n  httpd:\n    running: true\nuser:\n  www:\n    exists: true\n    uid: 33\n\
          command:\n  echo hi:\n    exit-status: 0\n",
     )
@@ -240,7 +240,7 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
         for ok in [
             "File: /bin/httpd: exists",
             "File: /bin/httpd: mode",
-            "probe Port: tcp:8080: listening",
+            "probe Port: tcp6:8080: listening",
             "process Process: httpd: running",
             "User: www: exists",
             "User: www: uid",
@@ -402,7 +402,7 @@ fn dgoss_run_arguments_env_and_cmd_reach_the_service_on_a_native_and_an_emulated
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("goss.yaml"),
-        "port:\n  tcp:9090:\n    listening: true\n  tcp:8080:\n    listening: false\n\
+        "port:\n  tcp6:9090:\n    listening: true\n  tcp6:8080:\n    listening: false\n\
          command:\n  tr '\\0' ' ' < /proc/1/cmdline:\n    exit-status: 0\n    \
          stdout: [\"/bin/start from-cmd\"]\n  echo \"$GREETING\":\n    exit-status: 0\n    \
          stdout: [hello]\n",

@@ -212,7 +212,10 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
             }
         }
         ProbeKind::Http { request, expect } => {
-            // Each hop of a redirect is a request of its own, within the probe's one deadline.
+            // Each hop of a redirect is a request of its own, through a relay of its own, with
+            // the probe's timeout of its own: a relay's start is archsmoke's cost, not the
+            // service's, and would otherwise eat the later hops' time.
+            let mut deadline = deadline;
             let mut current: HttpRequest = (**request).clone();
             let mut hops: Vec<String> = Vec::new();
             let answer = loop {
@@ -237,6 +240,7 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
                     Some(Ok(next)) if hops.len() < crate::spec::MAX_REDIRECTS => {
                         hops.push(format!("{} {} -> {}", a.status, current.path, next.path));
                         current = next;
+                        deadline = tokio::time::Instant::now() + probe.timeout;
                     }
                     Some(next) => {
                         let why = next.err().unwrap_or_else(|| {
