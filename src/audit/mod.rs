@@ -8,11 +8,10 @@
 //! Results are [`TestReport`]s that join each platform's run results; no container is started.
 //! The checks themselves are pure functions in [`crate::check::image`], listed once per
 //! platform there; this module reads what they need (the I/O) and turns their mismatches into
-//! reports. The layer reader ([`layer`], [`fs`]) stays here, beside the reading, and is plain
-//! data: it takes any `Read` and never names the image module, so the checks can read its
-//! filesystem model.
+//! reports. The layer reader ([`layer`]) stays here, beside the reading: it takes any `Read` and
+//! fills the filesystem model the checks own ([`crate::check::fs`]), so `audit` imports `check`
+//! and never the other way.
 
-pub mod fs;
 pub mod layer;
 mod license;
 mod source;
@@ -25,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
+use crate::check::fs::{EntryKind, Layer, Lookup, MergedFs};
 use crate::check::image::{self, ImageCheck, ImageView};
 use crate::image::{ImageError, IndexEntry, PlatformContents};
 use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
-use fs::{Lookup, MergedFs};
-use layer::{EntryKind, Layer, ScanOptions};
+use layer::ScanOptions;
 
 /// Layers read at once: each holds a connection and a decompressor busy.
 const LAYERS_AT_ONCE: usize = 2;

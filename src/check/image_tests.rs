@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::audit::layer::{Entry, EntryKind, Layer};
+use crate::check::fs::{Entry, EntryKind, Layer};
 
 fn entry(path: &str, kind: EntryKind) -> Entry {
     Entry {
