@@ -202,6 +202,21 @@ pub enum ProblemKind {
     NotTested,
 }
 
+impl Problem {
+    /// The image's config names another platform than its index entry (`message` says which).
+    pub fn config_mismatch(message: String) -> Problem {
+        Problem {
+            kind: ProblemKind::ConfigMismatch,
+            message,
+            hint: Some(
+                "the image was built for another platform than its index claims; \
+                 rebuild it with the right --platform"
+                    .into(),
+            ),
+        }
+    }
+}
+
 impl ProblemKind {
     /// Whether this proves a defect in the image, as opposed to a failure around it.
     pub fn is_defect(self) -> bool {
@@ -233,6 +248,29 @@ pub struct TestReport {
     pub slowdown: Option<f64>,
     /// Why the test could not run (engine failure), when it could not.
     pub error: Option<String>,
+}
+
+impl TestReport {
+    /// A result named `name` with `status` and nothing else yet: no command, output, time,
+    /// mismatch or error. Every result starts here.
+    pub fn new(name: String, status: TestStatus) -> TestReport {
+        TestReport {
+            name,
+            command: None,
+            status,
+            exit_code: None,
+            expected_exit_code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            mismatches: Vec::new(),
+            duration: Duration::ZERO,
+            timeout: Duration::ZERO,
+            slowdown: None,
+            error: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -27,7 +27,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::check::fs::{EntryKind, Layer, Lookup, MergedFs};
 use crate::check::image::{self, ImageCheck, ImageView};
 use crate::image::{ImageError, IndexEntry, PlatformContents};
-use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
+use crate::outcome::{Mismatch, PlatformReport, Problem, TestReport, TestStatus};
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
 use layer::ScanOptions;
@@ -266,15 +266,7 @@ async fn audit_platform(
     let problem = contents
         .image
         .config_mismatch(&entry_platform)
-        .map(|message| Problem {
-            kind: ProblemKind::ConfigMismatch,
-            message,
-            hint: Some(
-                "the image was built for another platform than its index claims; \
-             rebuild it with the right --platform"
-                    .into(),
-            ),
-        });
+        .map(Problem::config_mismatch);
     let layers: Result<Vec<Arc<Layer>>, String> = if checks.needs_layers() {
         contents
             .layers
@@ -436,20 +428,8 @@ fn errored(name: String, error: &str, duration: Duration) -> TestReport {
 
 fn blank(name: String, status: TestStatus, duration: Duration) -> TestReport {
     TestReport {
-        name,
-        command: None,
-        status,
-        exit_code: None,
-        expected_exit_code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
         duration,
-        timeout: Duration::ZERO,
-        slowdown: None,
-        error: None,
+        ..TestReport::new(name, status)
     }
 }
 

@@ -52,6 +52,23 @@ pub struct Entry {
     pub content: Option<Vec<u8>>,
 }
 
+impl Entry {
+    /// A root-owned entry with mode 0755 and nothing read: what a directory no header names
+    /// stands for.
+    pub fn new(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            elf: None,
+            content: None,
+        }
+    }
+}
+
 /// One layer, as far as the checks need it, in archive order.
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
@@ -94,16 +111,7 @@ impl MergedFs {
         let mut fs = MergedFs {
             nodes: BTreeMap::new(),
             stored_at: BTreeMap::new(),
-            implicit_dir: Entry {
-                path: String::new(),
-                kind: EntryKind::Directory,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                elf: None,
-                content: None,
-            },
+            implicit_dir: Entry::new("", EntryKind::Directory),
         };
         for (index, layer) in layers.iter().enumerate() {
             // Whiteouts and opaque markers hide what the layers below hold, never what this
@@ -266,16 +274,7 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, kind: EntryKind) -> Entry {
-        Entry {
-            path: path.into(),
-            kind,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            elf: None,
-            content: None,
-        }
+        Entry::new(path, kind)
     }
 
     fn layer(entries: Vec<Entry>) -> Arc<Layer> {

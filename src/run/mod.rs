@@ -215,15 +215,7 @@ async fn prepare<B: Backend>(
         .await
         .map_err(|e| Problem::registry(&e))?;
     if let Some(message) = image.config_mismatch(&entry_platform) {
-        return Err(Problem {
-            kind: ProblemKind::ConfigMismatch,
-            message,
-            hint: Some(
-                "the image was built for another platform than its index claims; \
-                 rebuild it with the right --platform"
-                    .into(),
-            ),
-        });
+        return Err(Problem::config_mismatch(message));
     }
     ctx.emit(Event::PullStarted {
         platform: planned.platform.clone(),
@@ -518,20 +510,10 @@ async fn run_with_setup<B: Backend>(
 /// A test that has not run (yet): what cancellation leaves behind.
 fn blank_report(test: &PlannedTest) -> TestReport {
     TestReport {
-        name: test.name.clone(),
         command: test.command.clone(),
-        status: TestStatus::NotRun,
-        exit_code: None,
         expected_exit_code: test.expect.exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
         timeout: test.timeout,
-        slowdown: None,
-        error: None,
+        ..TestReport::new(test.name.clone(), TestStatus::NotRun)
     }
 }
 

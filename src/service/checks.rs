@@ -56,20 +56,10 @@ pub(super) fn blank(planned: &PlannedPlatform, service: &PlannedService) -> Vec<
 
 fn report(name: &str, command: Option<Vec<String>>, timeout: Duration) -> TestReport {
     TestReport {
-        name: name.to_owned(),
         command,
-        status: TestStatus::Skipped,
-        exit_code: None,
-        expected_exit_code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
         timeout,
-        slowdown: None,
         error: Some("not run: the service was not ready".into()),
+        ..TestReport::new(name.to_owned(), TestStatus::Skipped)
     }
 }
 
