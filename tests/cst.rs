@@ -486,3 +486,53 @@ fn public_configs_validate_and_convert() {
         files.len() - accepted
     );
 }
+
+#[test]
+fn added_capabilities_and_mounts_reach_the_container_only_behind_allow_privileged() {
+    // cst's `capabilities` become `cap_add`: the engine's default set plus SYS_ADMIN (bit 21),
+    // here 00000000a80425fb + 0x200000 on Docker 20.10, native and emulated alike.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("caps.yaml");
+    std::fs::write(
+        &config,
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  capabilities: [sys_admin]\n  \
+         bindMounts: [/etc/os-release:/host-os-release:ro]\ncommandTests:\n  - name: caps\n    \
+         command: grep\n    args: [CapEff, /proc/self/status]\n    \
+         expectedOutput: [\"CapEff:\\\\s+0*a82425fb\"]\n  - name: mount\n    command: cat\n    \
+         args: [/host-os-release]\n    expectedOutput: [\"ID=\"]\n",
+    )
+    .expect("write");
+    let refused = archsmoke()
+        .arg("run")
+        .arg(&config)
+        .args(["--image", &image("cst")])
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("caps.yaml:4:15: the config mounts host paths"),
+        "{refused:?}"
+    );
+    let json = dir.path().join("report.json");
+    let out = archsmoke()
+        .arg("run")
+        .arg(&config)
+        .args(["--image", &image("cst"), "--allow-privileged", "--json"])
+        .arg(&json)
+        .args(["--platform", "linux/amd64,linux/arm64"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_report(&json);
+    for p in DIFFERENTIAL {
+        for t in platform(&report, p)["tests"].as_array().expect("tests") {
+            assert_eq!(t["status"], "passed", "{p}: {t:#}");
+        }
+    }
+}

@@ -45,29 +45,31 @@ pub fn guest_command(line: &str, interpreter: Option<&Interpreter>) -> String {
     words.join(" ")
 }
 
-/// A TCP probe: `connected` is whether the connection succeeded, `errno` why not.
 /// One socket of a network namespace's tables (see [`crate::spec::SocketTable`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Socket {
     /// The table it is in: a dual-stack socket (`[::]:8080`) is in `tcp6` only, as goss sees it.
     pub table: SocketTable,
-    pub ip: std::net::IpAddr,
+    /// The address in its canonical text (`0.0.0.0`, `::`, `::ffff:127.0.0.1`), as the spec
+    /// writes `ips` (both go through Rust's address type, so `0:0::0` is `::` on both sides).
+    pub ip: String,
     pub port: u16,
 }
 
-/// goss's `port`: the socket is in the table (`open`) or not, bound to at least `ips`.
+/// goss's `port`: the socket is in the table (`open`) or not, bound to at least `ips`
+/// (canonical addresses, like [`Socket::ip`]).
 pub fn socket(
     table: SocketTable,
     port: u16,
     open: bool,
-    ips: &[std::net::IpAddr],
+    ips: &[String],
     found: &[Socket],
 ) -> Vec<Mismatch> {
     let what = format!("{}:{port}", table.name());
-    let bound: Vec<std::net::IpAddr> = found
+    let bound: Vec<&str> = found
         .iter()
         .filter(|s| s.table == table && s.port == port)
-        .map(|s| s.ip)
+        .map(|s| s.ip.as_str())
         .collect();
     let listing = || {
         let same_port: Vec<String> = found
@@ -96,10 +98,10 @@ pub fn socket(
         _ => {}
     }
     if open && !bound.is_empty() {
-        let missing: Vec<String> = ips
+        let missing: Vec<&str> = ips
             .iter()
+            .map(String::as_str)
             .filter(|ip| !bound.contains(ip))
-            .map(ToString::to_string)
             .collect();
         if !missing.is_empty() {
             out.push(Mismatch {
@@ -119,6 +121,7 @@ pub fn socket(
     out
 }
 
+/// A TCP probe: `connected` is whether the connection succeeded, `errno` why not.
 pub fn tcp(port: u16, expect_open: bool, connected: bool, errno: Option<i64>) -> Vec<Mismatch> {
     if connected == expect_open {
         return Vec::new();
@@ -516,7 +519,7 @@ mod tests {
 
     #[test]
     fn a_socket_is_found_in_its_own_table_with_its_addresses() {
-        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let ip = |s: &str| s.to_owned();
         let found = [
             Socket {
                 table: SocketTable::Tcp6,

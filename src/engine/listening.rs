@@ -46,7 +46,7 @@ pub fn sockets(table: SocketTable, text: &str) -> Vec<Socket> {
             let (ip, port) = local.split_once(':')?;
             Some(Socket {
                 table,
-                ip: kernel_ip(ip)?,
+                ip: kernel_ip(ip)?.to_string(),
                 port: u16::from_str_radix(port, 16).ok()?,
             })
         })

@@ -234,7 +234,8 @@ pub enum ProbeKind {
         table: SocketTable,
         port: u16,
         open: bool,
-        ips: Vec<std::net::IpAddr>,
+        /// Canonical addresses (`::`, not `0::0`): what [`crate::check::service::Socket`] holds.
+        ips: Vec<String>,
     },
     Http {
         request: Box<HttpRequest>,
@@ -729,12 +730,15 @@ impl Validator<'_> {
                 .get_ref()
                 .iter()
                 .map(|ip| {
-                    ip.trim().parse::<std::net::IpAddr>().map_err(|_| {
-                        self.err(ips, format!("`{ip}` is not an IP address"))
-                            .with_hint(
-                                "write addresses such as \"0.0.0.0\", \"::\" or \"127.0.0.1\"",
-                            )
-                    })
+                    ip.trim()
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.to_string())
+                        .map_err(|_| {
+                            self.err(ips, format!("`{ip}` is not an IP address"))
+                                .with_hint(
+                                    "write addresses such as \"0.0.0.0\", \"::\" or \"127.0.0.1\"",
+                                )
+                        })
                 })
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
