@@ -40,8 +40,8 @@ use capture::Capture;
 pub use capture::Captured;
 pub use exec::{ExecRequest, KeepaliveRequest};
 pub use service::{
-    LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService,
-    ServiceRequest, ServiceState, Stopped,
+    LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService, ServiceState,
+    Stopped,
 };
 
 use crate::diagnostic::printable;
@@ -193,11 +193,12 @@ pub struct LocalImage {
 /// id, and the images carry the run's label, so the end of the run and `gc` find them.
 pub const COMMIT_REPOSITORY: &str = "archsmoke-commit";
 
-/// One container to run.
+/// One container to run: a test's, or a service's (the one request type of both).
 #[derive(Debug, Clone)]
 pub struct ContainerRequest {
     pub image: String,
     pub platform: Platform,
+    /// `None` keeps the image's CMD / ENTRYPOINT.
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<String>,
@@ -205,12 +206,34 @@ pub struct ContainerRequest {
     pub user: Option<String>,
     pub labels: HashMap<String, String>,
     pub network: String,
-    /// Only when the command line allowed it (`--allow-privileged`).
+    /// Only when the command line allowed it (`--allow-privileged`); never for a service.
     pub privileged: bool,
+    /// A test's deadline; a service has none (it runs until it is stopped) and ignores it.
     pub timeout: Duration,
-    /// Bytes kept per stream; the tail is kept.
+    /// Bytes kept, the tail: per stream for a test, both streams together for a service.
     pub output_limit: usize,
     pub limits: Limits,
+}
+
+/// The engine's create body for `request`: attached output, no TTY, the sandbox.
+fn create_body(request: &ContainerRequest) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(request.image.clone()),
+        cmd: request.command.clone(),
+        entrypoint: request.entrypoint.clone(),
+        env: Some(request.env.clone()),
+        user: request.user.clone(),
+        labels: Some(request.labels.clone()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        host_config: Some(sandbox(
+            &request.network,
+            request.privileged,
+            request.limits,
+        )),
+        ..Default::default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -667,23 +690,7 @@ impl Engine {
         &self,
         request: &ContainerRequest,
     ) -> Result<String, EngineError> {
-        let body = ContainerCreateBody {
-            image: Some(request.image.clone()),
-            cmd: request.command.clone(),
-            entrypoint: request.entrypoint.clone(),
-            env: Some(request.env.clone()),
-            user: request.user.clone(),
-            labels: Some(request.labels.clone()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            host_config: Some(sandbox(
-                &request.network,
-                request.privileged,
-                request.limits,
-            )),
-            ..Default::default()
-        };
+        let body = create_body(request);
         let options = CreateContainerOptions {
             name: None,
             platform: request.platform.to_string(),
