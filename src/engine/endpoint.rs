@@ -74,6 +74,15 @@ impl Endpoint {
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
     fn home(&self) -> Option<PathBuf>;
+    /// Where system paths such as `/var/run/docker.sock` are looked for: `/`, or a temp dir in
+    /// tests.
+    fn root(&self) -> PathBuf {
+        PathBuf::from("/")
+    }
+    /// The user's id, for `/run/user/<uid>` when `XDG_RUNTIME_DIR` is unset.
+    fn uid(&self) -> Option<u32> {
+        Some(nix::unistd::getuid().as_raw())
+    }
 }
 
 /// The real environment.
@@ -138,13 +147,36 @@ pub fn default_endpoint(host_flag: Option<&str>, env: &dyn Env) -> Result<Endpoi
             endpoint.name = DEFAULT_NAME.to_owned();
             Ok(endpoint)
         }
-        _ => Ok(Endpoint::named(
-            DEFAULT_NAME,
-            DEFAULT_SOCKET,
-            None,
-            "the default socket",
-        )),
+        _ => Ok(found_socket(env).unwrap_or_else(|| {
+            Endpoint::named(DEFAULT_NAME, DEFAULT_SOCKET, None, DEFAULT_ORIGIN)
+        })),
     }
+}
+
+/// The origin of the docker CLI's last resort, `/var/run/docker.sock`.
+pub const DEFAULT_ORIGIN: &str = "the default socket";
+
+/// Where the docker CLI would fail for want of `/var/run/docker.sock`, the first engine socket
+/// of [`super::discover::candidates`] that exists (a rootless Docker or Podman of this user,
+/// a laptop VM's engine), named with what it is and why it was taken.
+fn found_socket(env: &dyn Env) -> Option<Endpoint> {
+    let default = env
+        .root()
+        .join(DEFAULT_SOCKET.trim_start_matches("unix:///"));
+    if super::discover::is_socket(&default) {
+        return None;
+    }
+    let found = super::discover::present(env).into_iter().next()?;
+    Some(Endpoint::named(
+        DEFAULT_NAME,
+        &found.host,
+        None,
+        &format!(
+            "{}, found because neither DOCKER_HOST nor a context is set and \
+             /var/run/docker.sock does not exist",
+            found.kind
+        ),
+    ))
 }
 
 /// The longest Docker `config.json` read: auths and helpers for hundreds of registries fit.

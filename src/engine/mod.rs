@@ -12,9 +12,11 @@
 //! --probe` ([`crate::probe`]) and images run from OCI layouts ([`crate::image::layout`]).
 
 mod capture;
+pub mod discover;
 pub mod endpoint;
 mod exec;
 mod listening;
+pub mod locality;
 mod service;
 mod ssh;
 mod start_error;
@@ -166,8 +168,15 @@ impl crate::outcome::Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
-    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own.
+    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own
+    /// ([`locality::judge`]: a unix socket to a VM's engine is not local).
     pub local: bool,
+    /// Why `local` is what it is, in one clause (for `doctor`).
+    pub local_why: String,
+    /// `/info`'s `KernelVersion` (empty when the engine did not say).
+    pub kernel: String,
+    /// `/info`'s `OperatingSystem`: "Docker Desktop", "OrbStack", "Ubuntu 24.04 LTS", ...
+    pub operating_system: String,
     pub version: String,
     pub api_version: String,
     /// The engine's own platform (from `/info`, never from the CLI's machine).
@@ -237,7 +246,7 @@ pub struct Engine {
     docker: Docker,
     endpoint: String,
     name: String,
-    /// It shares this machine's kernel, so this machine's binfmt entries are its own.
+    /// A unix socket: it may share this machine's kernel ([`Engine::info`] decides).
     local: bool,
     /// Why registry credentials must not go to this engine, if they must not.
     withheld: Option<String>,
@@ -379,8 +388,13 @@ impl Engine {
             .iter()
             .flatten()
             .any(|o| o.contains("name=rootless"));
+        let kernel = printable(&info.kernel_version.clone().unwrap_or_default());
+        let locality = locality::judge(self.local, &locality::ThisMachine::read(), &kernel);
         Ok(EngineInfo {
-            local: self.local,
+            local: locality.shares_kernel,
+            local_why: locality.why,
+            kernel,
+            operating_system: printable(&info.operating_system.clone().unwrap_or_default()),
             endpoint: self.endpoint.clone(),
             version: printable(&version.version.unwrap_or_default()),
             api_version: printable(&version.api_version.unwrap_or_default()),
@@ -1104,10 +1118,17 @@ fn connect_hint(endpoint: &Endpoint, detail: &str) -> String {
             "--host" => "--host",
             "DOCKER_HOST" => "DOCKER_HOST",
             o if o.starts_with("context") => "the context",
-            "the default socket" => "DOCKER_HOST",
+            endpoint::DEFAULT_ORIGIN => "DOCKER_HOST",
             _ => "the engine's URL",
         }
-    )
+    ) + if endpoint.origin == endpoint::DEFAULT_ORIGIN {
+        "; on a laptop, start Docker Desktop, colima, OrbStack or Rancher Desktop (each makes \
+         its context current), or point DOCKER_HOST at a rootless engine, e.g. \
+         unix://$XDG_RUNTIME_DIR/podman/podman.sock after `systemctl --user start \
+         podman.socket`; `archsmoke doctor` lists the engine sockets it finds"
+    } else {
+        ""
+    }
 }
 
 /// bollard's TLS and oci-client's share rustls; with one crypto provider compiled in rustls
