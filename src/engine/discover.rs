@@ -112,6 +112,12 @@ pub fn is_socket(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
 
+/// A socket this process may connect to (connecting needs write permission on it).
+pub fn usable(path: &Path) -> bool {
+    use nix::unistd::AccessFlags;
+    is_socket(path) && nix::unistd::access(path, AccessFlags::R_OK | AccessFlags::W_OK).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -80,6 +80,14 @@ pub fn judge(unix_socket: bool, this: &ThisMachine, engine_kernel: &str) -> Loca
     Locality { shares_kernel, why }
 }
 
+/// The `unix://` socket's file belongs to a user other than root (a rootless engine's).
+pub fn socket_owner_is_a_user(host: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    host.strip_prefix("unix://")
+        .and_then(|path| std::fs::metadata(path).ok())
+        .is_some_and(|m| m.uid() != 0)
+}
+
 fn pretty_os(os: &str) -> &str {
     match os {
         "macos" => "macOS",
@@ -142,6 +150,22 @@ mod tests {
             kernel: None,
         };
         assert!(judge(true, &unknown_here, "6.1.0").shares_kernel);
+    }
+
+    #[test]
+    fn a_socket_a_user_owns_is_a_rootless_engines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("podman.sock");
+        let _l = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let host = format!("unix://{}", path.display());
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(socket_owner_is_a_user(&host), !root);
+        std::os::unix::fs::chown(&path, Some(1000), None).ok();
+        if root {
+            assert!(socket_owner_is_a_user(&host), "owned by uid 1000 now");
+        }
+        assert!(!socket_owner_is_a_user("tcp://127.0.0.1:2375"));
+        assert!(!socket_owner_is_a_user("unix:///no/such.sock"));
     }
 
     #[test]

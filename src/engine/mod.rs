@@ -383,13 +383,16 @@ impl Engine {
         .map_err(op)?;
         let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
         let machine = info.architecture.clone().unwrap_or_default();
+        let kernel = printable(&info.kernel_version.clone().unwrap_or_default());
+        let locality = locality::judge(self.local, &locality::ThisMachine::read(), &kernel);
+        // Rootless Docker says so in its security options; Podman's Docker API does not, but
+        // an engine on this kernel whose socket a user owns runs as that user.
         let rootless = info
             .security_options
             .iter()
             .flatten()
-            .any(|o| o.contains("name=rootless"));
-        let kernel = printable(&info.kernel_version.clone().unwrap_or_default());
-        let locality = locality::judge(self.local, &locality::ThisMachine::read(), &kernel);
+            .any(|o| o.contains("name=rootless"))
+            || (locality.shares_kernel && locality::socket_owner_is_a_user(&self.endpoint));
         Ok(EngineInfo {
             local: locality.shares_kernel,
             local_why: locality.why,

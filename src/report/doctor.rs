@@ -191,18 +191,17 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
     }
     if let Some(origin) = &e.origin {
         match &e.kind {
-            Some(kind) => writeln!(w, "        chosen: {origin} ({kind})")?,
-            None => writeln!(w, "        chosen: {origin}")?,
+            Some(kind) if !origin.starts_with(kind.as_str()) => {
+                writeln!(w, "        chosen: {origin} ({kind})")?
+            }
+            _ => writeln!(w, "        chosen: {origin}")?,
         }
     }
     if let Some(locality) = &e.locality {
-        let os = e
-            .operating_system
-            .as_deref()
-            .filter(|o| !o.is_empty())
-            .map(|o| format!("{o}: "))
-            .unwrap_or_default();
-        writeln!(w, "        kernel: {os}{locality}")?;
+        match e.operating_system.as_deref().filter(|o| !o.is_empty()) {
+            Some(os) => writeln!(w, "        where:  {locality} ({os})")?,
+            None => writeln!(w, "        where:  {locality}")?,
+        }
     }
     let others: Vec<&SocketReport> = report.sockets.iter().filter(|s| !s.chosen).collect();
     if !others.is_empty() {
