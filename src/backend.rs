@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 
 use crate::engine::{
     ContainerRequest, ContainerResult, Engine, EngineError, ExecRequest, KeepaliveRequest,
-    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
-    ServiceRequest, ServiceState, Stopped, call_timeout, unanswered,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService, ServiceState,
+    Stopped, call_timeout, unanswered,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -111,7 +111,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Create, attach and start a service container; its lines go to `sink` as they arrive.
     fn start_service(
         &self,
-        request: &ServiceRequest,
+        request: &ContainerRequest,
         sink: LineSink,
     ) -> impl Future<Output = Result<RunningService, EngineError>> + Send;
 
@@ -274,7 +274,7 @@ impl Backend for Engine {
 
     async fn start_service(
         &self,
-        request: &ServiceRequest,
+        request: &ContainerRequest,
         sink: LineSink,
     ) -> Result<RunningService, EngineError> {
         Engine::start_service(self, request, sink).await

@@ -211,6 +211,23 @@ mod tests {
     }
 
     #[test]
+    fn a_known_emulator_version_is_in_every_mode_that_uses_that_emulator() {
+        let mut engine = local_amd64(&["arm64"]);
+        let ExecMode::Emulated { emulator } = engine.mode(&p("linux/arm64")) else {
+            panic!("arm64 is emulated here");
+        };
+        assert_eq!(emulator.version, None, "not asked yet");
+        engine.know_versions(&[(
+            emulator.interpreter.clone(),
+            Some("qemu-aarch64 version 7.2.22".into()),
+        )]);
+        let mode = engine.mode(&p("linux/arm64"));
+        assert_eq!(mode.to_string(), "qemu-aarch64 7.2.22");
+        // Native platforms and other emulators are untouched.
+        assert_eq!(engine.mode(&p("linux/amd64")).to_string(), "native");
+    }
+
+    #[test]
     fn the_engines_own_architecture_is_native_and_its_32_bit_companion_compat() {
         let engine = local_amd64(&[]);
         assert_eq!(

@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::{ArchiveChunks, Backend};
 use crate::engine::{
     Captured, ContainerRequest, ContainerResult, EngineError, ExecRequest, KeepaliveRequest,
-    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
-    ServiceRequest, ServiceState, Stopped,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService, ServiceState,
+    Stopped,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -244,7 +244,7 @@ impl Backend for Fake {
 
     async fn start_service(
         &self,
-        _request: &ServiceRequest,
+        _request: &ContainerRequest,
         mut sink: LineSink,
     ) -> Result<RunningService, EngineError> {
         let id = self.create("service");

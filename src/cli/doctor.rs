@@ -17,9 +17,7 @@ use super::{DoctorArgs, GlobalArgs};
 use crate::arch;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::{BinfmtState, Entry, emulator_version, register};
-use crate::engine::{
-    ContainerRequest, Engine, EngineInfo, RUN_LABEL, ServiceRequest, discover, endpoint,
-};
+use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL, discover, endpoint};
 use crate::exit;
 use crate::mode::ExecMode;
 use crate::outcome::DEFAULT_ENGINE;
@@ -459,7 +457,10 @@ async fn see_emulator(
         eprintln!("warning: cannot load {}: {e}", image.reference);
         return (None, false);
     }
-    let request = ServiceRequest {
+    let request = ContainerRequest {
+        privileged: false,
+        // A service has no deadline of its own; [`SEE_TIMEOUT`] bounds the look.
+        timeout: SEE_TIMEOUT,
         image: image.reference.clone(),
         platform: platform.clone(),
         // Port 1 on a container without a network: refused, retried every 50 ms until killed.
