@@ -667,6 +667,9 @@ mod tests {
         EngineInfo {
             endpoint: "unix:///var/run/docker.sock".into(),
             local: true,
+            local_why: String::new(),
+            kernel: String::new(),
+            operating_system: String::new(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             platform: p("linux/amd64"),
@@ -915,6 +918,9 @@ mod tests {
             EngineInfo {
                 endpoint: "tcp://arm:2376".into(),
                 local: false,
+                local_why: String::new(),
+                kernel: String::new(),
+                operating_system: String::new(),
                 platform: p("linux/arm64"),
                 ..info()
             },

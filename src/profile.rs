@@ -192,6 +192,9 @@ mod tests {
                 "tcp://arm-box:2376".into()
             },
             local,
+            local_why: String::new(),
+            kernel: String::new(),
+            operating_system: String::new(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             platform: p(platform),

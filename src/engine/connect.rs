@@ -147,10 +147,17 @@ pub(super) fn connect_hint(endpoint: &Endpoint, detail: &str) -> String {
             "--host" => "--host",
             "DOCKER_HOST" => "DOCKER_HOST",
             o if o.starts_with("context") => "the context",
-            "the default socket" => "DOCKER_HOST",
+            endpoint::DEFAULT_ORIGIN => "DOCKER_HOST",
             _ => "the engine's URL",
         }
-    )
+    ) + if endpoint.origin == endpoint::DEFAULT_ORIGIN {
+        "; on a laptop, start Docker Desktop, colima, OrbStack or Rancher Desktop (each makes \
+         its context current), or point DOCKER_HOST at a rootless engine, e.g. \
+         unix://$XDG_RUNTIME_DIR/podman/podman.sock after `systemctl --user start \
+         podman.socket`; `archsmoke doctor` lists the engine sockets it finds"
+    } else {
+        ""
+    }
 }
 
 /// bollard's TLS and oci-client's share rustls; with one crypto provider compiled in rustls
@@ -255,13 +262,21 @@ impl Engine {
         .map_err(op)?;
         let os = info.os_type.clone().unwrap_or_else(|| "linux".into());
         let machine = info.architecture.clone().unwrap_or_default();
+        let kernel = printable(&info.kernel_version.clone().unwrap_or_default());
+        let locality = locality::judge(self.local, &locality::ThisMachine::read(), &kernel);
+        // Rootless Docker says so in its security options; Podman's Docker API does not, but
+        // an engine on this kernel whose socket a user owns runs as that user.
         let rootless = info
             .security_options
             .iter()
             .flatten()
-            .any(|o| o.contains("name=rootless"));
+            .any(|o| o.contains("name=rootless"))
+            || (locality.shares_kernel && locality::socket_owner_is_a_user(&self.endpoint));
         Ok(EngineInfo {
-            local: self.local,
+            local: locality.shares_kernel,
+            local_why: locality.why,
+            kernel,
+            operating_system: printable(&info.operating_system.clone().unwrap_or_default()),
             endpoint: self.endpoint.clone(),
             version: printable(&version.version.unwrap_or_default()),
             api_version: printable(&version.api_version.unwrap_or_default()),

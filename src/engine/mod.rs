@@ -14,10 +14,12 @@
 mod capture;
 mod connect;
 mod containers;
+pub mod discover;
 pub mod endpoint;
 mod exec;
 mod images;
 mod listening;
+pub mod locality;
 mod service;
 mod ssh;
 mod start_error;
@@ -172,8 +174,15 @@ impl crate::outcome::Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
-    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own.
+    /// The engine shares this machine's kernel, so this machine's binfmt entries are its own
+    /// ([`locality::judge`]: a unix socket to a VM's engine is not local).
     pub local: bool,
+    /// Why `local` is what it is, in one clause (for `doctor`).
+    pub local_why: String,
+    /// `/info`'s `KernelVersion` (empty when the engine did not say).
+    pub kernel: String,
+    /// `/info`'s `OperatingSystem`: "Docker Desktop", "OrbStack", "Ubuntu 24.04 LTS", ...
+    pub operating_system: String,
     pub version: String,
     pub api_version: String,
     /// The engine's own platform (from `/info`, never from the CLI's machine).
@@ -186,7 +195,7 @@ pub struct Engine {
     docker: Docker,
     endpoint: String,
     name: String,
-    /// It shares this machine's kernel, so this machine's binfmt entries are its own.
+    /// A unix socket: it may share this machine's kernel ([`Engine::info`] decides).
     local: bool,
     /// Why registry credentials must not go to this engine, if they must not.
     withheld: Option<String>,
