@@ -42,6 +42,8 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Result<Flags, Diagnostic> {
         engines: args.engines.clone(),
         compare_emulation: args.compare_emulation.clone(),
         quiet: global.quiet,
+        reprobe: args.reprobe,
+        probe_cache_ttl: args.probe_cache_ttl,
     })
 }
 

@@ -14,6 +14,7 @@
 mod capture;
 pub mod endpoint;
 mod exec;
+mod identity;
 mod listening;
 mod service;
 mod ssh;
@@ -39,6 +40,7 @@ use serde::Serialize;
 use capture::Capture;
 pub use capture::Captured;
 pub use exec::{ExecRequest, KeepaliveRequest};
+pub use identity::EngineBoot;
 pub use service::{
     LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService,
     ServiceRequest, ServiceState, Stopped,

@@ -43,6 +43,11 @@ pub struct Flags {
     pub compare_emulation: Vec<Platform>,
     /// `-q`: no progress lines from the pipeline itself.
     pub quiet: bool,
+    /// `--reprobe`: probe remote engines' emulators again instead of trusting the cache.
+    pub reprobe: bool,
+    /// `--probe-cache-ttl`: how long a probe's answer is reused (zero: never); default
+    /// [`super::probe::DEFAULT_TTL`].
+    pub probe_cache_ttl: Option<std::time::Duration>,
 }
 
 /// What `--image` says: one reference, or per-platform images (`PLATFORM=REF`, each once),
@@ -87,6 +92,8 @@ pub struct Config {
     pub compare_emulation: Vec<Platform>,
     /// `-q`: no progress lines from the pipeline itself.
     pub quiet: bool,
+    /// Where remote engines' probe answers are remembered between runs.
+    pub probe_cache: super::probe::ProbeCache,
 }
 
 impl Config {
@@ -156,6 +163,10 @@ impl Config {
                 skip_unavailable: flags.skip_unavailable,
             },
             quiet: flags.quiet,
+            probe_cache: super::probe::ProbeCache::new(
+                flags.probe_cache_ttl.unwrap_or(super::probe::DEFAULT_TTL),
+                flags.reprobe,
+            ),
             spec_path: flags.spec,
             host: flags.host,
             image,

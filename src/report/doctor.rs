@@ -23,7 +23,21 @@ pub struct DoctorReport {
     pub probe_run_id: Option<String>,
     pub engine: EngineStatus,
     pub binfmt: BinfmtReport,
+    /// For a remote engine that gives an ID: the probe cache runs share with doctor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_cache: Option<ProbeCacheReport>,
     pub platforms: Vec<PlatformReport>,
+}
+
+/// What doctor did with the probe cache: without `--probe` the decisions include what it
+/// remembers; with `--probe` nothing is taken from it and the fresh answers are written to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeCacheReport {
+    pub path: PathBuf,
+    /// Platforms whose decision is an earlier probe's answer, taken from the cache.
+    pub recalled: Vec<Platform>,
+    /// The fresh probes' answers were written to it.
+    pub updated: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,7 +179,21 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
         writeln!(w, "        note: {note}")?;
     }
     if let Some(id) = &report.probe_run_id {
-        writeln!(w, "probes  run {id}")?;
+        writeln!(w, "probes  run {id} (fresh, not from the probe cache)")?;
+    }
+    if let Some(c) = &report.probe_cache {
+        if !c.recalled.is_empty() {
+            let names: Vec<String> = c.recalled.iter().map(ToString::to_string).collect();
+            writeln!(
+                w,
+                "cache   {} emulated by an earlier probe, from {} (`doctor --probe` probes again)",
+                names.join(", "),
+                c.path.display()
+            )?;
+        }
+        if c.updated {
+            writeln!(w, "cache   probe answers written to {}", c.path.display())?;
+        }
     }
     writeln!(w)?;
     if b.entries.is_empty() {
@@ -361,6 +389,7 @@ mod tests {
                 error: Some("cannot reach unix:///nowhere.sock: connection refused".into()),
                 hint: Some("start the engine".into()),
             },
+            probe_cache: None,
             binfmt: BinfmtReport {
                 dir: "/proc/sys/fs/binfmt_misc".into(),
                 mounted: true,
