@@ -139,3 +139,66 @@ fn a_restarted_engine_is_probed_again() {
         after.explain()
     );
 }
+
+/// `doctor` against engine2 over TLS with `cache` as the cache directory: its JSON.
+fn doctor_over_tls(b: &Bed, cache: &Path, args: &[&str]) -> serde_json::Value {
+    let mut c = clean();
+    c.env("DOCKER_TLS_VERIFY", "1")
+        .env("DOCKER_CERT_PATH", &b.cert_path)
+        .env("XDG_CACHE_HOME", cache)
+        .env_remove("ARCHSMOKE_PROBE_CACHE_TTL")
+        .args(["--host", &b.engine2_tls, "doctor", "--json"])
+        .args(args);
+    let r = go(c);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.explain()))
+}
+
+fn doctor_row<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["platforms"]
+        .as_array()
+        .expect("platforms")
+        .iter()
+        .find(|p| p["platform"] == name)
+        .unwrap_or_else(|| panic!("{name} in {report:#}"))
+}
+
+#[test]
+fn doctor_probe_probes_afresh_and_fills_the_cache_that_doctor_and_runs_read() {
+    let b = bed();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let probed = doctor_over_tls(&b, cache.path(), &["--probe"]);
+    assert!(probed["probe_run_id"].is_string(), "{probed:#}");
+    assert_eq!(probed["probe_cache"]["updated"], true, "{probed:#}");
+    assert_eq!(doctor_row(&probed, "linux/arm64")["probe"]["status"], "ok");
+    // Again with --probe: probed again, never taken from the cache.
+    let again = doctor_over_tls(&b, cache.path(), &["--probe"]);
+    assert_eq!(again["probe_cache"]["recalled"], serde_json::json!([]));
+    assert_eq!(doctor_row(&again, "linux/arm64")["probe"]["status"], "ok");
+
+    let plain = doctor_over_tls(&b, cache.path(), &[]);
+    let recalled = plain["probe_cache"]["recalled"]
+        .as_array()
+        .expect("recalled");
+    assert!(
+        recalled.contains(&serde_json::json!("linux/arm64")),
+        "{plain:#}"
+    );
+    // engine2 is amd64: its own platform runs natively and is no emulator to remember.
+    assert!(
+        !recalled.contains(&serde_json::json!("linux/amd64")),
+        "{plain:#}"
+    );
+    let arm64 = doctor_row(&plain, "linux/arm64");
+    assert_eq!(arm64["decision"]["mode"], "emulated", "{arm64:#}");
+    assert!(arm64["probe"].is_null());
+
+    let s = arm64_spec();
+    let (r, counts, _) = over_tls(&b, &s, cache.path(), |_| {});
+    assert_eq!(
+        counts,
+        (0, 1),
+        "the run uses doctor's answer: {}",
+        r.explain()
+    );
+}
