@@ -7,13 +7,15 @@ The floor is what any audit must at least do: decompress every layer and walk it
 `zcat LAYER | tar t`, for the same layer blobs, fetched from the registry beforehand (not timed).
 It is measured two ways: one layer after another, and as many layers at once as the audit
 reads (`xargs -P`), since the audit reads the platforms' layers side by side. The audit
-(`archsmoke audit REF --json`) does more than the floor: it fetches the blobs over HTTP,
+(`archsmoke audit REF --json`, from the registry and from an OCI layout of the same image made
+with skopeo) does more than the floor: it fetches the blobs (over HTTP from the registry),
 verifies each one's SHA-256, and reads ELF headers; `sha256sum` of the blobs is shown for
 scale. Each figure is a whole process; the commands alternate round by round (a different one
 first each round) so that the ratios hold on this shared machine at this moment.
 
 Usage: benches/audit_floor.py [--rounds N] [--bin PATH] [--images python,nginx,kitchen]
-Needs the test bed (tests/testbed/up.sh) and GNU time (/usr/bin/time) for the peak RSS.
+Needs the test bed (tests/testbed/up.sh), skopeo (the test bed installs it) and GNU time
+(/usr/bin/time) for the peak RSS.
 """
 import argparse
 import http.client
@@ -107,8 +109,16 @@ def main():
             fetch(registry, digest, path)
             paths.append(path)
         quoted = " ".join(paths)
+        # The same image as an OCI layout: the audit then reads the same files as the floor,
+        # without the registry's HTTP in between.
+        layout = os.path.join(blobs, f"layout-{tag}")
+        if not os.path.exists(layout):
+            subprocess.run(["skopeo", "copy", "--all", "--src-tls-verify=false",
+                            f"docker://{registry}/{REPO}:{tag}", f"oci:{layout}:{tag}"],
+                           check=True, stdout=subprocess.DEVNULL)
         commands = {
             "archsmoke audit": [args.bin, "audit", f"{registry}/{REPO}:{tag}", "--json"],
+            "audit, OCI layout": [args.bin, "audit", f"oci-layout:{layout}:{tag}", "--json"],
             "floor, one by one": ["sh", "-c",
                                   f"for f in {quoted}; do zcat $f | tar t >/dev/null; done"],
             f"floor, {LAYERS_AT_ONCE} at once": [
@@ -149,8 +159,9 @@ def main():
             rss = max(r for _, r in rows) / 1024
             print(f"  {name:<22} {wall:>6.2f}s  {wall / floor:>5.2f}x floor ({LAYERS_AT_ONCE} at "
                   f"once)  {wall / serial:>5.2f}x floor (one by one)  peak RSS {rss:>6.1f} MiB")
-        audit = statistics.median(w for w, _ in results[(tag, "archsmoke audit")])
-        verdicts.append((tag, audit / floor, audit / serial))
+        for name in ("archsmoke audit", "audit, OCI layout"):
+            audit = statistics.median(w for w, _ in results[(tag, name)])
+            verdicts.append((f"{tag}, {name}", audit / floor, audit / serial))
     print("\ntargets:")
     for tag, parallel, serial in verdicts:
         verdict = "PASS" if parallel <= TARGET else "MISS"
