@@ -12,6 +12,7 @@ use crate::exit;
 use crate::mode::ExecMode;
 use crate::platform::Platform;
 
+pub mod doctor;
 pub mod inspect;
 
 #[derive(Debug, Clone, Serialize)]

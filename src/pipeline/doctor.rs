@@ -17,12 +17,12 @@ use crate::emulation::{BinfmtState, Entry, emulator_version, register};
 use crate::engine::{Engine, EngineInfo};
 use crate::mode::ExecMode;
 use crate::outcome::DEFAULT_ENGINE;
-use crate::platform::Platform;
-use crate::profile::EngineProfile;
-use crate::report::doctor::{
+use crate::outcome::doctor::{
     BinfmtReport, DOCTOR_SCHEMA_VERSION, DoctorReport, EngineStatus, EntryReport, PlatformReport,
     ProbeCacheReport, ProbeOutcome, ProbeReport,
 };
+use crate::platform::Platform;
+use crate::profile::EngineProfile;
 
 /// The platforms every doctor report covers: what multi-arch images commonly ship.
 pub const DOCTOR_PLATFORMS: &[&str] = &[
