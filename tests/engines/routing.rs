@@ -432,9 +432,17 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
     let arm64 = platform(&report, "linux/arm64");
     assert_eq!(arm64["execution"]["mode"], "emulated", "{arm64:#}");
     assert_eq!(arm64["mode"], "emulated (probed)");
-    // The probe image is gone again.
-    let images = docker_on(&b.engine2_socket, &["images", "-q", "archsmoke-probe"]);
-    assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty());
+    // This run's probe image is gone again (other tests' runs may probe engine2 meanwhile).
+    let run_id = report["run_id"].as_str().expect("run_id");
+    let images = docker_on(
+        &b.engine2_socket,
+        &["images", "--format", "{{.Tag}}", "archsmoke-probe"],
+    );
+    let left = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        !left.lines().any(|t| t.starts_with(run_id)),
+        "probe images of run {run_id} left: {left}"
+    );
 }
 
 /// `--compare-emulation` on a platform no engine of another architecture can emulate (every
