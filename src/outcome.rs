@@ -12,6 +12,7 @@ use crate::exit;
 use crate::mode::ExecMode;
 use crate::platform::Platform;
 
+pub mod doctor;
 pub mod inspect;
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +77,20 @@ pub struct Phases {
     pub run: Option<Duration>,
     /// Reading layers and configs for the `[audit]`, `[[file]]` and `[metadata]` checks.
     pub audit: Option<Duration>,
+    /// Learning what remote engines emulate, before the plan; `None` when no platform needed it.
+    pub probe: Option<ProbePhase>,
+}
+
+/// What learning remote engines' emulators took: probe containers, or answers remembered from
+/// an earlier run (the probe cache). A platform probed on one engine only is pulled there
+/// beside its probe, so this phase includes those pulls and the run's find the images present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ProbePhase {
+    pub duration: Duration,
+    /// Platforms a probe container ran for, on some engine.
+    pub probed: usize,
+    /// Platforms answered from the probe cache.
+    pub cached: usize,
 }
 
 /// An engine as reports describe it: what it said about itself, under the name the run gave it

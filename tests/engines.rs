@@ -325,3 +325,6 @@ mod routing;
 
 #[path = "engines/merge.rs"]
 mod merge;
+
+#[path = "engines/probe_cache.rs"]
+mod probe_cache;

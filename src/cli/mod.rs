@@ -212,12 +212,16 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Also run a tiny self-built container of each platform to confirm what the engine runs.
+    /// Also run a tiny self-built container of each platform to confirm what the engine runs
+    /// (always afresh; a remote engine's answers are then written to the probe cache).
     #[arg(long)]
     probe: bool,
     /// Print JSON (a versioned format) instead of a table.
     #[arg(long)]
     json: bool,
+    /// How long a remote engine's probe answer is reused (default 10m; 0: no cache).
+    #[arg(long, value_name = "DURATION", env = "ARCHSMOKE_PROBE_CACHE_TTL", value_parser = parse_ttl)]
+    probe_cache_ttl: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +315,22 @@ pub struct RunArgs {
     /// the image in `dgoss run`.
     #[arg(last = true, value_name = "CMD")]
     service_command: Vec<String>,
+    /// Probe what remote engines emulate again, instead of reusing an earlier run's answer
+    /// from the probe cache.
+    #[arg(long)]
+    reprobe: bool,
+    /// How long a remote engine's probe answer is reused while the engine has not restarted
+    /// (default 10m; 0 turns the cache off).
+    #[arg(long, value_name = "DURATION", env = "ARCHSMOKE_PROBE_CACHE_TTL", value_parser = parse_ttl)]
+    probe_cache_ttl: Option<std::time::Duration>,
+}
+
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write a duration such as 10m, 90s or 0 for no cache)"))
 }
 
 fn parse_engine(text: &str) -> Result<crate::spec::EngineSpec, String> {

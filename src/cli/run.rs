@@ -44,6 +44,8 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Result<Flags, Diagnostic> {
         quiet: global.quiet,
         service_env: args.service_env.clone(),
         service_command: (!args.service_command.is_empty()).then(|| args.service_command.clone()),
+        reprobe: args.reprobe,
+        probe_cache_ttl: args.probe_cache_ttl,
     })
 }
 

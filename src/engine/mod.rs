@@ -18,6 +18,7 @@ pub mod discover;
 pub mod endpoint;
 mod exec;
 mod images;
+mod identity;
 mod listening;
 pub mod locality;
 mod service;
@@ -45,6 +46,7 @@ use serde::Serialize;
 use capture::Capture;
 pub use capture::Captured;
 pub use exec::{ExecRequest, KeepaliveRequest};
+pub use identity::EngineBoot;
 pub use service::{
     LineSink, ProcessRow, RelayConnection, RelayRequest, RelayStream, RunningService, ServiceState,
     Stopped,

@@ -47,6 +47,11 @@ pub struct Flags {
     pub service_env: Vec<String>,
     /// The arguments after `--`: the `[service]`'s command.
     pub service_command: Option<Vec<String>>,
+    /// `--reprobe`: probe remote engines' emulators again instead of trusting the cache.
+    pub reprobe: bool,
+    /// `--probe-cache-ttl`: how long a probe's answer is reused (zero: never); default
+    /// [`super::probe::DEFAULT_TTL`].
+    pub probe_cache_ttl: Option<std::time::Duration>,
 }
 
 /// dgoss's `docker run` arguments (`-e`, a CMD) applied to the spec's service; only a spec with
@@ -135,6 +140,8 @@ pub struct Config {
     pub compare_emulation: Vec<Platform>,
     /// `-q`: no progress lines from the pipeline itself.
     pub quiet: bool,
+    /// Where remote engines' probe answers are remembered between runs.
+    pub probe_cache: super::probe::ProbeCache,
 }
 
 impl Config {
@@ -207,6 +214,10 @@ impl Config {
             }
             .over(&spec),
             quiet: flags.quiet,
+            probe_cache: super::probe::ProbeCache::new(
+                flags.probe_cache_ttl.unwrap_or(super::probe::DEFAULT_TTL),
+                flags.reprobe,
+            ),
             spec_path: flags.spec,
             host: flags.host,
             image,

@@ -16,11 +16,12 @@
 
 mod audit_only;
 mod config;
+pub mod doctor;
 pub mod engines;
 mod image_only;
 mod inspect;
 mod open;
-mod probe;
+pub mod probe;
 mod starter;
 
 use std::collections::BTreeMap;
@@ -198,12 +199,18 @@ where
         .iter()
         .flat_map(|e| e.platforms.iter().map(|p| (p.clone(), e.name.clone())))
         .collect();
-    probe::learn_remote(
+    report.phases.probe = probe::learn_remote(
         &mut router,
         &engines.engines,
         &wanted,
         &pins,
         &report.run_id,
+        &config.probe_cache,
+        probe::Prefetch {
+            source: &source,
+            resolved: &resolved,
+        },
+        config.quiet,
     )
     .await;
     report.engines = router

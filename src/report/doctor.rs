@@ -1,165 +1,11 @@
-//! `archsmoke doctor`: what this machine and its engine can run, as a table or as JSON. The CLI
-//! gathers the facts (engine, binfmt_misc, decisions, probes); this module holds the report's
-//! types, the one judgement made from them (does a probe agree with the binfmt-based decision)
-//! and the renderers. It touches neither the engine nor the file system.
+//! `archsmoke doctor`: what this machine and its engine can run, as a table or as JSON. The
+//! report's types are plain data in [`crate::outcome::doctor`]; the pipeline gathers them and
+//! this module only renders them. It touches neither the engine nor the file system.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 
-use serde::Serialize;
-
-use crate::mode::{EmulatorKind, ExecMode};
-use crate::outcome::EngineSummary;
-use crate::platform::Platform;
-
-/// Version of the JSON written by `doctor --json`; bumped on any incompatible change.
-pub const DOCTOR_SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DoctorReport {
-    pub schema_version: u32,
-    /// With `--probe`: the `archsmoke.run` label value of the probe containers, which is also
-    /// in the probe images' tags (`archsmoke-probe:<run id>-...`).
-    pub probe_run_id: Option<String>,
-    pub engine: EngineStatus,
-    /// The engine sockets found on this machine (Docker Desktop, colima, OrbStack, Rancher
-    /// Desktop, rootless Docker, Podman), whether or not the chosen engine is one of them.
-    pub sockets: Vec<SocketReport>,
-    pub binfmt: BinfmtReport,
-    pub platforms: Vec<PlatformReport>,
-}
-
-/// One engine socket that exists on this machine.
-#[derive(Debug, Clone, Serialize)]
-pub struct SocketReport {
-    /// What usually listens there: "Docker Desktop (macOS)", "rootless Podman", ...
-    pub kind: String,
-    pub host: String,
-    /// The engine doctor describes (and `run` would use).
-    pub chosen: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineStatus {
-    pub endpoint: String,
-    pub reachable: bool,
-    /// Present when the engine answered.
-    pub info: Option<EngineSummary>,
-    /// Why it did not answer, and what to do.
-    pub error: Option<String>,
-    pub hint: Option<String>,
-    /// Why this engine: "DOCKER_HOST", "context desktop-linux", "the default socket", ...
-    pub origin: Option<String>,
-    /// What listens there, when its socket is one a known tool makes ("OrbStack").
-    pub kind: Option<String>,
-    /// The engine's kernel release and operating system, as its `/info` names them.
-    pub kernel: Option<String>,
-    pub operating_system: Option<String>,
-    /// Whether it shares this machine's kernel, and why (a unix socket to a VM does not).
-    pub locality: Option<String>,
-}
-
-/// This machine's binfmt_misc state and what it means for the engine.
-#[derive(Debug, Clone, Serialize)]
-pub struct BinfmtReport {
-    pub dir: PathBuf,
-    pub mounted: bool,
-    pub enabled: bool,
-    /// Why the state could not be read (then the other fields say nothing).
-    pub error: Option<String>,
-    /// False when the engine is not on this machine: its kernel's entries are not these, and
-    /// the decisions below assume nothing about them.
-    pub applies_to_engine: bool,
-    /// A caveat about the above (remote or rootless engine).
-    pub note: Option<String>,
-    /// Entries whose magic accepts the ELF executables of an architecture archsmoke knows.
-    pub entries: Vec<EntryReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EntryReport {
-    pub name: String,
-    pub enabled: bool,
-    pub interpreter: PathBuf,
-    pub flags: String,
-    /// Recognized from the interpreter (qemu, rosetta, fex, other); the architectures come from
-    /// the magic.
-    pub kind: EmulatorKind,
-    /// OCI architectures whose executables this entry takes.
-    pub architectures: Vec<String>,
-    /// First line of `<interpreter> --version`, when it answers.
-    pub version: Option<String>,
-    /// What the flags (or their absence) mean for containers.
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformReport {
-    pub platform: Platform,
-    /// How the engine should run it, judged from binfmt_misc.
-    pub decision: ExecMode,
-    /// With `--probe`: what actually happened.
-    pub probe: Option<ProbeReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProbeReport {
-    #[serde(flatten)]
-    pub outcome: ProbeOutcome,
-    /// Whether the outcome is what the decision predicted; `None` when nothing was run.
-    pub agrees: Option<bool>,
-    /// The emulator the engine ran it with, seen in the engine's process list (for an engine
-    /// whose binfmt_misc is not visible from here): "rosetta /run/rosetta/rosetta".
-    pub emulator: Option<SeenEmulator>,
-}
-
-/// An emulator as a running container's process list shows it: the interpreter the kernel
-/// started in front of the program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SeenEmulator {
-    pub kind: EmulatorKind,
-    /// The interpreter's path as the engine's process list shows it; empty when the list
-    /// showed the program itself (the emulator hides, or none runs).
-    pub interpreter: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ProbeOutcome {
-    /// The probe container ran and exited 0.
-    Ok { duration_ms: u64 },
-    /// It could not start, exited non-zero or timed out; `message` is the engine's or ours.
-    Failed { message: String },
-    /// Nothing was run, for `reason`.
-    NotProbed { reason: String },
-}
-
-impl ProbeReport {
-    /// Relates `outcome` to `decision`: native and emulated platforms should run, unavailable
-    /// ones should not.
-    pub fn new(outcome: ProbeOutcome, decision: &ExecMode) -> ProbeReport {
-        let predicted = !matches!(decision, ExecMode::Unavailable { .. });
-        let agrees = match &outcome {
-            ProbeOutcome::Ok { .. } => Some(predicted),
-            ProbeOutcome::Failed { .. } => Some(!predicted),
-            ProbeOutcome::NotProbed { .. } => None,
-        };
-        ProbeReport {
-            outcome,
-            agrees,
-            emulator: None,
-        }
-    }
-}
-
-impl DoctorReport {
-    /// Probes whose outcome contradicts the binfmt-based decision.
-    pub fn disagreements(&self) -> impl Iterator<Item = &PlatformReport> {
-        self.platforms
-            .iter()
-            .filter(|p| p.probe.as_ref().and_then(|r| r.agrees) == Some(false))
-    }
-}
+use crate::mode::ExecMode;
+pub use crate::outcome::doctor::*;
 
 pub fn render_json(report: &DoctorReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -228,7 +74,21 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
         writeln!(w, "        note: {note}")?;
     }
     if let Some(id) = &report.probe_run_id {
-        writeln!(w, "probes  run {id}")?;
+        writeln!(w, "probes  run {id} (fresh, not from the probe cache)")?;
+    }
+    if let Some(c) = &report.probe_cache {
+        if !c.recalled.is_empty() {
+            let names: Vec<String> = c.recalled.iter().map(ToString::to_string).collect();
+            writeln!(
+                w,
+                "cache   {} emulated by an earlier probe, from {} (`doctor --probe` probes again)",
+                names.join(", "),
+                c.path.display()
+            )?;
+        }
+        if c.updated {
+            writeln!(w, "cache   probe answers written to {}", c.path.display())?;
+        }
     }
     writeln!(w)?;
     if b.entries.is_empty() {
@@ -379,7 +239,8 @@ fn line<S: AsRef<str>>(cells: &[S], widths: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mode::Emulator;
+    use crate::mode::{Emulator, EmulatorKind};
+    use crate::platform::Platform;
 
     fn emulated() -> ExecMode {
         ExecMode::Emulated {
@@ -441,6 +302,7 @@ mod tests {
                 locality: None,
             },
             sockets: Vec::new(),
+            probe_cache: None,
             binfmt: BinfmtReport {
                 dir: "/proc/sys/fs/binfmt_misc".into(),
                 mounted: true,

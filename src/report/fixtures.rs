@@ -213,6 +213,7 @@ pub fn run(platforms: Vec<PlatformReport>) -> RunReport {
             resolve: Some(Duration::from_millis(9)),
             run: Some(Duration::from_millis(40_100)),
             audit: Some(Duration::from_millis(2_300)),
+            probe: None,
         },
         spec_lines: Default::default(),
         meta: Default::default(),
@@ -326,6 +327,7 @@ pub fn registry_unreachable() -> RunReport {
         resolve: None,
         run: None,
         audit: None,
+        probe: None,
     };
     report.problem = Some(problem(
         ProblemKind::Registry,

@@ -33,9 +33,11 @@
 //!   "engines": [{"name", "endpoint", "local", "version", "api_version", "platform",
 //!                "rootless"}],                 // every engine the run used; "default" when the
 //!                                              // spec names none
-//!   "phases": {"engine_secs", "resolve_secs", "run_secs", "audit_secs"},
+//!   "phases": {"engine_secs", "resolve_secs", "run_secs", "audit_secs", "probe_secs",
+//!              "probe_platforms"?: {"probed", "cached"}},
 //!                                              // wall time per phase, null if never reached;
-//!                                              // engine and resolve run side by side
+//!                                              // engine and resolve run side by side; probe:
+//!                                              // remote engines' emulators (or the cache)
 //!   "spec_lines": {result name: line},        // where the spec declares each test, file
 //!                                              // and license check (absent for cst configs)
 //!   "meta": {result name: {...}},             // the spec's [meta] (a goss file's `meta`),

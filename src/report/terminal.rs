@@ -259,11 +259,22 @@ fn phases(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> 
     let parts: Vec<String> = [
         ("engine", ph.engine),
         ("index", ph.resolve),
+        ("emulators", ph.probe.map(|p| p.duration)),
         ("containers", ph.run),
         ("audit", ph.audit),
     ]
     .into_iter()
-    .filter_map(|(name, d)| d.map(|d| format!("{name} {}", short_secs(d))))
+    .filter_map(|(name, d)| {
+        d.map(|d| {
+            // Answers from the cache cost no container: say so, or the time looks too good.
+            let cached = name == "emulators" && ph.probe.is_some_and(|p| p.probed == 0);
+            format!(
+                "{name}{} {}",
+                if cached { " (cached)" } else { "" },
+                short_secs(d)
+            )
+        })
+    })
     .collect();
     if parts.is_empty() {
         return Ok(());

@@ -208,7 +208,7 @@ fn a_remote_engine_pulls_with_the_credentials_archsmoke_sends() {
     );
 }
 
-fn engine2_pid() -> i32 {
+pub(super) fn engine2_pid() -> i32 {
     let dir = std::env::var("ARCHSMOKE_TESTBED_DIR")
         .unwrap_or_else(|_| "/var/tmp/archsmoke-testbed".to_owned());
     std::fs::read_to_string(Path::new(&dir).join("engines/dockerd2/dockerd.pid"))
@@ -218,7 +218,7 @@ fn engine2_pid() -> i32 {
         .expect("pid")
 }
 
-fn restart_engine2() {
+pub(super) fn restart_engine2() {
     let status = Command::new(common::repo_root().join("tests/testbed/engines.sh"))
         .arg("engine2")
         .status()
@@ -415,9 +415,12 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
             image("multi")
         ),
     );
+    // A cache of its own: another run's answer would spare the probe this test is about.
+    let cache = tempfile::tempdir().expect("temp dir");
     let mut c = clean();
     c.env("DOCKER_TLS_VERIFY", "1")
         .env("DOCKER_CERT_PATH", &b.cert_path)
+        .env("XDG_CACHE_HOME", cache.path())
         .args(["run", s.path(), "--host", &b.engine2_tls]);
     let (r, report) = run_json(&mut c, &s);
     assert_eq!(r.code, 0, "{}", r.explain());
@@ -429,9 +432,17 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
     let arm64 = platform(&report, "linux/arm64");
     assert_eq!(arm64["execution"]["mode"], "emulated", "{arm64:#}");
     assert_eq!(arm64["mode"], "emulated (probed)");
-    // The probe image is gone again.
-    let images = docker_on(&b.engine2_socket, &["images", "-q", "archsmoke-probe"]);
-    assert!(String::from_utf8_lossy(&images.stdout).trim().is_empty());
+    // This run's probe image is gone again (other tests' runs may probe engine2 meanwhile).
+    let run_id = report["run_id"].as_str().expect("run_id");
+    let images = docker_on(
+        &b.engine2_socket,
+        &["images", "--format", "{{.Tag}}", "archsmoke-probe"],
+    );
+    let left = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        !left.lines().any(|t| t.starts_with(run_id)),
+        "probe images of run {run_id} left: {left}"
+    );
 }
 
 /// `--compare-emulation` on a platform no engine of another architecture can emulate (every

@@ -241,11 +241,22 @@ fn verdict(report: &RunReport) -> Verdict {
     let phases = [
         ("engine", ph.engine),
         ("index", ph.resolve),
+        ("emulators", ph.probe.map(|p| p.duration)),
         ("containers", ph.run),
         ("audit", ph.audit),
     ]
     .into_iter()
-    .filter_map(|(name, d)| d.map(|d| format!("{name} {}", secs(d))))
+    .filter_map(|(name, d)| {
+        d.map(|d| {
+            // Answers from the cache cost no container: say so, or the time looks too good.
+            let cached = name == "emulators" && ph.probe.is_some_and(|p| p.probed == 0);
+            format!(
+                "{name}{} {}",
+                if cached { " (cached)" } else { "" },
+                secs(d)
+            )
+        })
+    })
     .collect::<Vec<_>>()
     .join(" · ");
     Verdict {

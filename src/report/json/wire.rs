@@ -69,6 +69,19 @@ pub struct Phases {
     pub resolve_secs: Option<f64>,
     pub run_secs: Option<f64>,
     pub audit_secs: Option<f64>,
+    /// Learning what remote engines emulate (absent in reports written before it was timed).
+    #[serde(default)]
+    pub probe_secs: Option<f64>,
+    /// How the platforms of `probe_secs` were answered; absent when none needed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_platforms: Option<ProbeCounts>,
+}
+
+/// Platforms answered by a probe container now, and from the probe cache.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default)]
+pub struct ProbeCounts {
+    pub probed: usize,
+    pub cached: usize,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
@@ -296,6 +309,11 @@ impl From<&RunReport> for Report {
                 resolve_secs: r.phases.resolve.map(secs),
                 run_secs: r.phases.run.map(secs),
                 audit_secs: r.phases.audit.map(secs),
+                probe_secs: r.phases.probe.map(|p| secs(p.duration)),
+                probe_platforms: r.phases.probe.map(|p| ProbeCounts {
+                    probed: p.probed,
+                    cached: p.cached,
+                }),
             },
             spec_lines: r.spec_lines.clone(),
             meta: r.meta.clone(),
@@ -454,6 +472,14 @@ impl Report {
                 resolve: self.phases.resolve_secs.map(duration),
                 run: self.phases.run_secs.map(duration),
                 audit: self.phases.audit_secs.map(duration),
+                probe: self.phases.probe_secs.map(|d| {
+                    let counts = self.phases.probe_platforms.unwrap_or_default();
+                    outcome::ProbePhase {
+                        duration: duration(d),
+                        probed: counts.probed,
+                        cached: counts.cached,
+                    }
+                }),
             },
             spec_lines: self.spec_lines,
             meta: self.meta,
