@@ -68,6 +68,8 @@ enum ColorChoice {
     Never,
 }
 
+// One value, parsed once per process: boxing `RunArgs` would buy nothing but noise in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a spec's tests on every platform of the image.

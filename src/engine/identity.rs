@@ -12,7 +12,8 @@
 //! keeps running (`docker run --privileged tonistiigi/binfmt --install ...`). The cache's short
 //! lifetime bounds that, and `--reprobe` skips it.
 
-use super::{CONNECT_TIMEOUT, Engine, EngineError, bounded, printable};
+use super::connect::CONNECT_TIMEOUT;
+use super::{Engine, EngineError, bounded, printable};
 
 /// An engine's identity and the start of its daemon, as far as its API tells them.
 #[derive(Debug, Clone, PartialEq, Eq)]
