@@ -15,6 +15,7 @@ mod capture;
 pub mod endpoint;
 mod exec;
 mod listening;
+mod replay;
 mod service;
 mod ssh;
 mod start_error;
