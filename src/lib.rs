@@ -19,10 +19,12 @@
 pub mod arch;
 pub mod attest;
 pub mod audit;
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod cst;
 pub mod diagnostic;
+pub mod digest;
 pub mod emulation;
 pub mod engine;
 pub mod event;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::{Backend, RunContext, blank_report, labels, record, runs_as};
+use super::{Backend, RunContext, blank_report, labels, record};
 use crate::engine::{ExecRequest, KeepaliveRequest};
 use crate::event::Event;
 use crate::outcome::{Problem, ProblemKind, TestReport, TestStatus};
@@ -27,7 +27,7 @@ pub(super) async fn run_tests<B: Backend>(
 ) -> Result<Vec<TestReport>, Problem> {
     let request = KeepaliveRequest {
         image: image_id.to_owned(),
-        platform: runs_as(planned),
+        platform: planned.runs_as(),
         keepalive: keepalive.to_vec(),
         labels: labels(ctx, &planned.platform, None),
         network: network.to_owned(),
