@@ -239,9 +239,9 @@ impl SigningKey {
             return Err(KeyError::new(
                 "this is cosign's own key format (scrypt and NaCl secretbox), which archsmoke \
                  does not read",
-                "make the key with openssl as encrypted PKCS#8 (openssl genpkey -algorithm EC \
-                 -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -out KEY.pem) and give cosign the \
-                 same key: cosign import-key-pair --key KEY.pem",
+                "give archsmoke a key of its own, made with openssl as encrypted PKCS#8: openssl \
+                 genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -out \
+                 KEY.pem",
             ));
         }
         if text.contains("Proc-Type: 4,ENCRYPTED") {
@@ -482,7 +482,7 @@ mod tests {
         )
         .err()
         .expect("cosign's format refused");
-        assert!(e.hint.contains("cosign import-key-pair"), "{}", e.hint);
+        assert!(e.hint.contains("openssl"), "{}", e.hint);
     }
 
     #[test]
