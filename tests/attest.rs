@@ -447,3 +447,300 @@ fn attach(repo: &str, subject_hex: &str, layer: &[u8]) {
         &serde_json::to_vec(&index).expect("json"),
     );
 }
+
+/// `openssl genpkey ... -aes-256-cbc -pass env:VAR`: a password-encrypted PKCS#8 key as
+/// OpenSSL writes it, and its public half.
+fn encrypted_keypair(
+    dir: &Path,
+    name: &str,
+    algorithm: &[&str],
+    password: &str,
+) -> (String, String) {
+    let key = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub"));
+    sh(Command::new("openssl")
+        .env("GENPKEY_PASSWORD", password)
+        .arg("genpkey")
+        .args(algorithm)
+        .args(["-aes-256-cbc", "-pass", "env:GENPKEY_PASSWORD", "-out"])
+        .arg(&key));
+    sh(Command::new("openssl")
+        .env("GENPKEY_PASSWORD", password)
+        .args(["pkey", "-passin", "env:GENPKEY_PASSWORD", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public));
+    let text = std::fs::read_to_string(&key).expect("key");
+    assert!(
+        text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{text}"
+    );
+    (
+        key.to_str().expect("utf-8").to_owned(),
+        public.to_str().expect("utf-8").to_owned(),
+    )
+}
+
+#[test]
+fn password_encrypted_keys_sign_with_the_password_from_the_environment() {
+    let s = spec("attest-encrypted", SPEC);
+    let dir = s.dir.path();
+    let list = own_copy();
+    let password = "correct horse battery staple";
+    let (p256, p256_public) = encrypted_keypair(
+        dir,
+        "p256",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        password,
+    );
+    let (ed25519, ed25519_public) =
+        encrypted_keypair(dir, "ed25519", &["-algorithm", "ed25519"], password);
+    let json = dir.join("report.json");
+    let json = json.to_str().expect("utf-8");
+    let with_password = |args: &[&str], password: Option<&str>| {
+        let mut c = archsmoke();
+        c.env_remove("ARCHSMOKE_KEY_PASSWORD").args(args);
+        if let Some(p) = password {
+            c.env("ARCHSMOKE_KEY_PASSWORD", p);
+        }
+        Run::from(c.output().expect("archsmoke starts"))
+    };
+
+    // run --attest signs with the P-256 key; attest signs the same report with the Ed25519 one.
+    let r = with_password(
+        &[
+            "run",
+            s.path(),
+            "--image",
+            &list,
+            "--platform",
+            "linux/amd64",
+            "--json",
+            json,
+            "--attest",
+            "--key",
+            &p256,
+        ],
+        Some(password),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(r.stdout.contains("attached as sha256:"), "{}", r.explain());
+    let r = with_password(&["attest", json, "--key", &ed25519], Some(password));
+    assert_eq!(r.code, 0, "{}", r.explain());
+    for public in [&p256_public, &ed25519_public] {
+        let v = go(&[
+            "verify",
+            &list,
+            "--attestations",
+            "--key",
+            public,
+            "--platform",
+            "linux/amd64",
+        ]);
+        assert_eq!(v.code, 0, "{public}: {}", v.explain());
+        assert!(
+            v.stdout.contains("verified: all 1 child manifest(s)"),
+            "{}",
+            v.explain()
+        );
+    }
+
+    // No password, an empty one, a wrong one: each says what and where, and exits 2 before
+    // anything is signed or pushed.
+    let statements = dir.join("refused");
+    let attest = |password: Option<&str>| {
+        with_password(
+            &[
+                "attest",
+                json,
+                "--key",
+                &p256,
+                "--no-push",
+                "--attest-dir",
+                statements.to_str().expect("utf-8"),
+            ],
+            password,
+        )
+    };
+    let r = attest(None);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!(
+            "{p256}: the key is encrypted (ENCRYPTED PRIVATE KEY) and ARCHSMOKE_KEY_PASSWORD is \
+             not set"
+        )),
+        "{}",
+        r.explain()
+    );
+    let r = attest(Some(""));
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(
+        r.stderr.contains("ARCHSMOKE_KEY_PASSWORD is empty"),
+        "{}",
+        r.explain()
+    );
+    let r = attest(Some("incorrect horse"));
+    assert_eq!(r.code, 2, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!(
+            "{p256}: ARCHSMOKE_KEY_PASSWORD does not decrypt the key"
+        )),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("openssl pkey -in {p256} -noout")),
+        "{}",
+        r.explain()
+    );
+    assert!(!statements.exists(), "a refused key wrote statements");
+}
+
+/// The test bed's registry with the OCI 1.1 referrers API (go-containerregistry's, started by
+/// tests/testbed/referrers-registry.sh), or a failure that says how to start it.
+fn referrers_registry() -> String {
+    let host = format!(
+        "127.0.0.1:{}",
+        common::testbed_port("REFERRERS_REGISTRY_PORT", 5002)
+    );
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .arg(format!("http://{host}/v2/"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200",
+        "no registry with the referrers API answers on {host}: run tests/testbed/up.sh (as root)"
+    );
+    host
+}
+
+#[test]
+fn a_registry_with_the_referrers_api_lists_the_attestation_itself() {
+    let host = referrers_registry();
+    let s = spec("attest-referrers", SPEC);
+    let dir = s.dir.path();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let repo = format!("archsmoke/referrers-{nanos}");
+    let list = format!("{host}/{repo}:multi");
+    sh(Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{}", image("multi")),
+        &format!("docker://{list}"),
+    ]));
+    let (key, public) = keypair(dir, "signer");
+    let (_, other_public) = keypair(dir, "other");
+    let json = dir.join("report.json");
+    let r = go(&[
+        "run",
+        s.path(),
+        "--image",
+        &list,
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--attest",
+        "--key",
+        &key,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(
+        r.stdout.matches("(referrers API)").count(),
+        2,
+        "{}",
+        r.explain()
+    );
+
+    // The registry's own referrers endpoint lists the artifact (read with curl, not archsmoke),
+    // and no referrers tag was written: the tag schema is for registries without the API.
+    let doc = common::json_report(&json);
+    let child = common::platform(&doc, "linux/amd64")["entry"]["digest"]
+        .as_str()
+        .expect("child digest")
+        .to_owned();
+    let out = Command::new("curl")
+        .arg("-fsS")
+        .arg(format!("http://{host}/v2/{repo}/referrers/{child}"))
+        .output()
+        .expect("curl runs");
+    assert!(out.status.success(), "{out:?}");
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).expect("an index");
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{index}"
+    );
+    let listed = index["manifests"].as_array().expect("manifests");
+    assert_eq!(listed.len(), 1, "{index}");
+    let artifact = listed[0]["digest"].as_str().expect("artifact digest");
+    assert!(
+        r.stdout
+            .contains(&format!("attached as {artifact} (referrers API)")),
+        "{}",
+        r.explain()
+    );
+    let tags = sh(Command::new("skopeo").args([
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{host}/{repo}"),
+    ]));
+    assert!(
+        !tags.contains("sha256-"),
+        "a referrers tag on a registry with the API: {tags}"
+    );
+
+    // verify reads them back through the API: both verify, arm64 as emulated; the policy and a
+    // wrong key refuse as on any registry.
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            list.as_str(),
+            "--attestations",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ];
+        args.extend_from_slice(extra);
+        go(&args)
+    };
+    let v = verify(&["--key", &public]);
+    assert_eq!(v.code, 0, "{}", v.explain());
+    assert!(
+        v.stdout.contains("verified: all 2 child manifest(s)"),
+        "{}",
+        v.explain()
+    );
+    assert!(v.row("linux/amd64").contains(artifact), "{}", v.explain());
+    let v = verify(&["--key", &public, "--require-native", "linux/arm64"]);
+    assert_eq!(v.code, 1, "{}", v.explain());
+    assert!(
+        v.stdout.contains(
+            "linux/arm64 ran emulated (qemu-aarch64), and the policy requires it natively"
+        ),
+        "{}",
+        v.explain()
+    );
+    let v = verify(&["--key", &other_public]);
+    assert_eq!(v.code, 1, "{}", v.explain());
+    assert!(
+        v.stdout.contains("signature does not verify"),
+        "{}",
+        v.explain()
+    );
+}

@@ -19,12 +19,12 @@ fn pem(label: &str, der: &[u8]) -> String {
 fn p256() -> SigningKey {
     let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
         .expect("generate");
-    SigningKey::from_pem(&pem("PRIVATE KEY", doc.as_ref())).expect("p256")
+    SigningKey::from_pem(&pem("PRIVATE KEY", doc.as_ref()), None).expect("p256")
 }
 
 fn ed25519() -> SigningKey {
     let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("generate");
-    SigningKey::from_pem(&pem("PRIVATE KEY", doc.as_ref())).expect("ed25519")
+    SigningKey::from_pem(&pem("PRIVATE KEY", doc.as_ref()), None).expect("ed25519")
 }
 
 /// `all_passing()`'s statements (amd64 native, arm64 emulated), signed with `key`.

@@ -25,7 +25,8 @@ pub struct AttestArgs {
 /// The flags `attest` and `run --attest` share.
 #[derive(Debug, Args)]
 pub struct Signing {
-    /// The private key, PEM: ECDSA P-256 or Ed25519 (PKCS#8). Never give it on a shared disk.
+    /// The private key, PEM: ECDSA P-256 or Ed25519 (PKCS#8). Encrypted (`ENCRYPTED PRIVATE
+    /// KEY`): its password in the environment variable ARCHSMOKE_KEY_PASSWORD.
     #[arg(long, value_name = "KEY.pem")]
     pub key: Option<PathBuf>,
     /// Also write each statement, its predicate and the signed envelope into this directory
@@ -58,6 +59,18 @@ pub fn read_key(path: &Path) -> Result<String, Diagnostic> {
         .map_err(|e| Diagnostic::usage(format!("{}: cannot read the key: {e}", path.display())))
 }
 
+/// The private key at `path`, decrypted with [`keys::PASSWORD_ENV`] when it is encrypted.
+pub fn load_signing_key(path: &Path) -> Result<keys::SigningKey, Diagnostic> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let password = std::env::var_os(keys::PASSWORD_ENV);
+    keys::SigningKey::from_pem(&read_key(path)?, password.as_deref().map(|p| p.as_bytes())).map_err(
+        |e| {
+            Diagnostic::usage(format!("{}: {e}", path.display()))
+                .with_hint(e.hint.replace("KEY.pem", &path.display().to_string()))
+        },
+    )
+}
+
 /// Signs a statement per tested child of `report`, writes them to `--attest-dir`, and attaches
 /// them in the registry; prints one line per statement. Exit 3 when the registry refuses one.
 pub async fn sign_and_push(report: &wire::Report, signing: &Signing) -> Result<i32, Diagnostic> {
@@ -65,10 +78,7 @@ pub async fn sign_and_push(report: &wire::Report, signing: &Signing) -> Result<i
         return Err(Diagnostic::usage("attesting needs --key KEY.pem")
             .with_hint("generate one: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem"));
     };
-    let key = keys::SigningKey::from_pem(&read_key(key_path)?).map_err(|e| {
-        Diagnostic::usage(format!("{}: {e}", key_path.display()))
-            .with_hint("give an ECDSA P-256 or Ed25519 private key in PEM (PKCS#8)")
-    })?;
+    let key = load_signing_key(key_path)?;
     let repository = parse_reference(&report.image.reference).map_err(|e| {
         Diagnostic::usage(format!(
             "the report's image {} is not one registry reference: {e}",

@@ -21,6 +21,7 @@ mod identity;
 mod images;
 mod listening;
 pub mod locality;
+mod replay;
 mod service;
 mod ssh;
 mod start_error;

@@ -112,8 +112,12 @@ impl Run {
     }
 }
 
+/// The binary under test: this build's, or the one `ARCHSMOKE_TEST_BIN` names (to see an
+/// end-to-end test fail on another build, say main's before a fix).
 pub fn archsmoke() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_archsmoke"));
+    let bin = std::env::var_os("ARCHSMOKE_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_archsmoke").into());
+    let mut c = Command::new(bin);
     c.env("NO_COLOR", "1").env_remove("RUST_LOG");
     c
 }

@@ -60,6 +60,7 @@ stop_pidfile() { # pidfile comm-prefix
 for pidfile in "$STATE"/registry/registry-*.pid; do
   [[ -f $pidfile ]] && stop_pidfile "$pidfile" docker-regist
 done
+stop_pidfile "$STATE/referrers-registry/registry.pid" referrers-regis
 stop_pidfile "$STATE/engines/dockerd2/dockerd.pid" dockerd
 stop_pidfile "$STATE/engines/ssh/sshd.pid" sshd
 stop_pidfile "$STATE/engines/podman/podman.pid" podman

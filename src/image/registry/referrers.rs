@@ -6,6 +6,7 @@
 //! tag `sha256-<hex>` of the subject, which the pusher reads, extends and pushes back. The read
 //! side is oci-client's `pull_referrers`, which falls back to the same tag.
 
+use oci_client::errors::OciDistributionError;
 use oci_client::{Reference, RegistryOperation};
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
@@ -68,19 +69,16 @@ impl Registry {
             subject.repository().to_owned(),
             "attest".to_owned(),
         );
-        self.client
+        let push_token = self
+            .client
             .auth(&repo, &self.auth, RegistryOperation::Push)
             .await
             .map_err(|e| classify(&repo, e))?;
-        self.client
-            .push_blob(&repo, b"{}".to_vec(), EMPTY_DIGEST)
-            .await
-            .map_err(|e| classify(&repo, e))?;
+        self.push_small_blob(&repo, b"{}".to_vec(), EMPTY_DIGEST)
+            .await?;
         let layer_digest = sha256_digest(artifact.layer);
-        self.client
-            .push_blob(&repo, artifact.layer.to_vec(), &layer_digest)
-            .await
-            .map_err(|e| classify(&repo, e))?;
+        self.push_small_blob(&repo, artifact.layer.to_vec(), &layer_digest)
+            .await?;
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
@@ -106,14 +104,8 @@ impl Registry {
             subject.repository().to_owned(),
             digest.clone(),
         );
-        self.client
-            .push_manifest_raw(
-                &by_digest,
-                body.clone(),
-                HeaderValue::from_static(OCI_MANIFEST),
-            )
-            .await
-            .map_err(|e| classify(&by_digest, e))?;
+        self.put_manifest(&by_digest, &body, push_token.as_deref())
+            .await?;
         if self.has_referrers_api(subject).await? {
             return Ok((digest, Listing::ReferrersApi));
         }
@@ -151,6 +143,84 @@ impl Registry {
             .await
             .map_err(|e| classify(&tag, e))?;
         Ok((digest, Listing::TagSchema))
+    }
+
+    /// Pushes a blob of a few bytes (an attestation layer, the empty config). oci-client insists
+    /// on the `Location` header the distribution spec puts on a finished upload; some registries
+    /// (go-containerregistry's) store the blob and leave the header out. What counts is that the
+    /// blob is there, so a missing header is a failure only when it is not.
+    async fn push_small_blob(
+        &self,
+        repo: &Reference,
+        bytes: Vec<u8>,
+        digest: &str,
+    ) -> Result<(), ImageError> {
+        match self.client.push_blob(repo, bytes, digest).await {
+            Ok(_) => Ok(()),
+            Err(OciDistributionError::RegistryNoLocationError)
+                if self.has_blob(repo, digest).await =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify(repo, e)),
+        }
+    }
+
+    /// PUTs an OCI image manifest at `reference` (by digest) with the push token, if any. Not
+    /// through oci-client: its workaround for a registry that leaves out the `Location` header
+    /// of a stored manifest (go-containerregistry's, ECR) panics on a reference by digest.
+    async fn put_manifest(
+        &self,
+        reference: &Reference,
+        body: &[u8],
+        push_token: Option<&str>,
+    ) -> Result<(), ImageError> {
+        let scheme = if self.plain_http { "http" } else { "https" };
+        let url = format!(
+            "{scheme}://{}/v2/{}/manifests/{}",
+            reference.resolve_registry(),
+            reference.repository(),
+            reference.digest().unwrap_or_default()
+        );
+        let mut request = self
+            .http
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, OCI_MANIFEST)
+            .body(body.to_vec());
+        request = match (push_token, &self.credentials) {
+            (Some(token), _) => request.bearer_auth(token),
+            (None, Some(c)) => request.basic_auth(&c.username, Some(&c.password)),
+            (None, None) => request,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| classify(reference, e.into()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = bounded_body(response, MAX_MANIFEST_BYTES, "manifest push reply")
+            .await
+            .unwrap_or_default();
+        Err(classify(
+            reference,
+            super::status_error(status, &body, &url),
+        ))
+    }
+
+    /// Whether `repo` holds the blob `digest` (`HEAD /v2/<name>/blobs/<digest>`).
+    async fn has_blob(&self, repo: &Reference, digest: &str) -> bool {
+        let scheme = if self.plain_http { "http" } else { "https" };
+        let url = format!(
+            "{scheme}://{}/v2/{}/blobs/{digest}",
+            repo.resolve_registry(),
+            repo.repository()
+        );
+        let Ok(request) = self.authorize(self.http.head(&url), repo).await else {
+            return false;
+        };
+        request.send().await.is_ok_and(|r| r.status().is_success())
     }
 
     /// Whether the registry answers the referrers API for `subject` (by digest).
