@@ -19,6 +19,7 @@ fn mismatch(check: String, expected: &str, actual: String) -> Mismatch {
         check,
         expected: expected.to_owned(),
         actual,
+        note: None,
     }
 }
 

@@ -43,10 +43,17 @@ pub fn check_whole(
             check: "exit code".into(),
             expected: expect.exit_code.to_string(),
             actual: exit_code.to_string(),
+            note: None,
         });
     }
     stream_whole("stdout", &expect.stdout, stdout, &mut out);
     stream_whole("stderr", &expect.stderr, stderr, &mut out);
+    // A check's name is its key with spaces (`stdout contains`: `stdout_contains`).
+    if let Some(o) = &expect.overridden {
+        for m in &mut out {
+            m.note = o.note(&m.check.replace(' ', "_"));
+        }
+    }
     out
 }
 
@@ -63,6 +70,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
             check: name.to_owned(),
             expected: exact.clone(),
             actual: shown.to_owned(),
+            note: None,
         });
     }
     for needle in &expect.contains {
@@ -71,6 +79,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} contains"),
                 expected: needle.clone(),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -80,6 +89,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} matches"),
                 expected: re.as_str().to_owned(),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -89,6 +99,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} not matches"),
                 expected: format!("no match of `{}`", re.as_str()),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -98,6 +109,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} excludes"),
                 expected: format!("no `{needle}`"),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }

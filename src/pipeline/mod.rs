@@ -361,6 +361,14 @@ fn audit_targets(plan: &mut Plan, checks: &audit::Checks) -> Vec<audit::Target> 
     let mut targets: Vec<audit::Target> = Vec::new();
     for p in rows {
         let Some((entry, _)) = &p.entry else { continue };
+        // A platform skipped on purpose (policy, `--skip-unavailable`) counts nowhere: its image
+        // checks would add passes for a platform nobody tested.
+        if p.problem
+            .as_ref()
+            .is_some_and(|pr| pr.kind == crate::outcome::ProblemKind::NotTested)
+        {
+            continue;
+        }
         if targets.iter().any(|t| t.platform == p.platform) {
             continue;
         }

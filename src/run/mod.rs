@@ -13,6 +13,7 @@ mod exec;
 mod expand;
 #[cfg(test)]
 mod fake;
+mod slots;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::output;
 pub use backend::{ArchiveChunks, Backend};
+pub use slots::Slots;
 
 use crate::engine::{
     COMMIT_REPOSITORY, ContainerRequest, ContainerResult, Engine, EngineError, LocalImage,
@@ -86,7 +88,10 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
     for planned in plan.platforms {
         let (ctx, slots, network) = (ctx.clone(), slots.clone(), network.clone());
         let order = planned.order;
-        set.spawn(async move { (order, run_platform(planned, &ctx, &slots, &network).await) });
+        set.spawn(async move {
+            let slots = Slots::for_platform(&slots);
+            (order, run_platform(planned, &ctx, &slots, &network).await)
+        });
     }
     let mut reports: Vec<(usize, PlatformReport)> = Vec::new();
     while let Some(joined) = set.join_next().await {
@@ -106,7 +111,7 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
 async fn run_platform<B: Backend>(
     planned: PlannedPlatform,
     ctx: &Arc<RunContext<B>>,
-    slots: &Arc<Semaphore>,
+    slots: &Slots,
     network: &Arc<String>,
 ) -> PlatformReport {
     let start = Instant::now();
@@ -149,6 +154,12 @@ async fn run_platform<B: Backend>(
                             crate::service::run(&planned, service, &image_id, ctx, slots, network)
                                 .await;
                         report.tests = tests;
+                        if !service.native_processes.is_empty() && report.problem.is_none() {
+                            report.problem = Some(crate::service::native_process_problem(
+                                &planned,
+                                &service.native_processes,
+                            ));
+                        }
                         report.service = Some(Box::new(service));
                     }
                     (None, Isolation::Container) => {
@@ -185,7 +196,8 @@ async fn run_platform<B: Backend>(
         };
         report.tests = unrun_reports(&planned, status, &error);
     }
-    report.duration = start.elapsed();
+    // Waiting for a job slot while none of its containers ran is other platforms' time.
+    report.duration = start.elapsed().saturating_sub(slots.queued());
     ctx.emit(Event::PlatformFinished {
         report: report.clone(),
     });
@@ -356,7 +368,7 @@ async fn run_tests<B: Backend>(
     planned: &PlannedPlatform,
     image: &RunImage,
     ctx: &Arc<RunContext<B>>,
-    slots: &Arc<Semaphore>,
+    slots: &Slots,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
     let runs_as = runs_as(planned);
@@ -444,7 +456,7 @@ async fn run_test<B: Backend>(
     request: &ContainerRequest,
     platform: &Platform,
     ctx: &RunContext<B>,
-    slots: &Semaphore,
+    slots: &Slots,
 ) -> TestReport {
     let mut report = blank_report(test);
     let _permit = tokio::select! {
@@ -563,6 +575,7 @@ fn record(
                     check: "timeout".into(),
                     expected: format!("exit within {}", humantime::format_duration(test.timeout)),
                     actual: "still running; killed".into(),
+                    note: None,
                 });
             } else {
                 let code = r.exit_code.unwrap_or(-1);
@@ -617,6 +630,7 @@ fn record(
                 actual: "missing: the image has no such program (a defect of the image, not of \
                          the engine); install it or correct the command's path"
                     .into(),
+                note: None,
             });
         }
         Err(e) => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::http::ExchangeError;
 use super::{LOGS_TEST, PlannedService, READY_TEST, Relay};
-use crate::check::service::{self as check, Process, guest_command};
+use crate::check::service::{self as check, Process, guest};
 use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
@@ -104,9 +104,17 @@ pub(super) async fn run(
     if !service.processes.is_empty() {
         let listed = ctx.engine.top(id).await.map(|rows| {
             rows.into_iter()
-                .map(|row| Process {
-                    user: row.user,
-                    command: guest_command(&row.command, service.interpreter.as_ref()),
+                .map(|row| {
+                    let g = guest(
+                        &row.command,
+                        row.executable.as_deref(),
+                        service.interpreter.as_ref(),
+                    );
+                    Process {
+                        user: row.user,
+                        command: g.command,
+                        executable: g.executable,
+                    }
                 })
                 .collect::<Vec<_>>()
         });
@@ -213,6 +221,7 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
                             ),
                         },
                         actual: e,
+                        note: None,
                     }];
                     r.status = TestStatus::Failed;
                 }
@@ -222,6 +231,7 @@ async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
                         check: format!("http {}", request.port),
                         expected: format!("an answer {}", request.status),
                         actual: e,
+                        note: None,
                     }];
                     r.status = TestStatus::Failed;
                 }
@@ -243,6 +253,7 @@ fn error_or_timeout(r: &mut TestReport, probe: &ProbeSpec, e: String) {
                 humantime::format_duration(probe.timeout)
             ),
             actual: "no answer; the probe was abandoned".into(),
+            note: None,
         }];
     } else {
         r.status = TestStatus::Error;
@@ -278,6 +289,7 @@ async fn run_test(relay: &Relay, id: &str, test: &PlannedTest, r: &mut TestRepor
                     check: "timeout".into(),
                     expected: format!("exit within {}", humantime::format_duration(test.timeout)),
                     actual: "still running; it ends with the service".into(),
+                    note: None,
                 }];
             } else {
                 let code = result.exit_code.unwrap_or(-1);
