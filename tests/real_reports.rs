@@ -316,3 +316,48 @@ fn the_html_page_counts_findings_not_checks() {
         &page[page.find("id=\"audit\"").unwrap_or(0)..]
     );
 }
+
+/// Issue 24: with `--jobs 1`, TIME held the wait for a job slot: the platform that ran second
+/// showed the first one's tests too (amd64 54 s for ~8 s of tests). Each platform's TIME is now
+/// its own work: near its tests' summed time, not the run's.
+#[test]
+fn time_leaves_out_the_wait_for_a_job_slot() {
+    let mut text = format!(
+        "image = \"{}\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n\n[audit]\nelf = \"off\"\n",
+        real("python")
+    );
+    for i in 0..3 {
+        text.push_str(&format!(
+            "\n[[test]]\nname = \"sleep {i}\"\ncommand = [\"python3\", \"-c\", \"import time; \
+             time.sleep(2)\"]\ntimeout = \"60s\"\n"
+        ));
+    }
+    let spec = common::spec("queue", &text);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("report.json");
+    let r = run(&[
+        "run",
+        spec.path(),
+        "--jobs",
+        "1",
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report = common::json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        let row = common::platform(&report, p);
+        let own: f64 = row["tests"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .map(|t| t["duration_secs"].as_f64().expect("duration"))
+            .sum();
+        let time = row["duration_secs"].as_f64().expect("duration");
+        assert!(
+            time >= own && time < own * 1.3 + 2.0,
+            "{p}: TIME {time:.2} s for {own:.2} s of its own tests (the run took {} s)",
+            report["duration_secs"]
+        );
+    }
+}

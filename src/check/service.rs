@@ -237,11 +237,12 @@ fn selects(spec: &ProcessSpec, p: &Process) -> bool {
         && spec.user.as_ref().is_none_or(|u| &p.user == u)
 }
 
-/// What `spec` asks for, in words: `matching REGEX, executable /usr/sbin/nginx, user www-data`.
+/// What `spec` asks for, in words: `command matching REGEX, executable /usr/sbin/nginx, user
+/// www-data`.
 fn wanted(spec: &ProcessSpec) -> String {
     let mut parts = Vec::new();
     if let Some(re) = &spec.command_matches {
-        parts.push(format!("matching {}", re.as_str()));
+        parts.push(format!("command matching {}", re.as_str()));
     }
     if let Some(exe) = &spec.executable {
         parts.push(format!("executable {exe}"));
@@ -268,13 +269,13 @@ pub fn processes(spec: &ProcessSpec, list: &[Process]) -> Vec<Mismatch> {
     match spec.count {
         Some(n) if count != n as usize => vec![Mismatch {
             check: "process count".into(),
-            expected: format!("{n} process(es) {}", wanted(spec)),
+            expected: format!("{n} process(es) with {}", wanted(spec)),
             actual: format!("{count} among:\n{}", shown()),
             note: None,
         }],
         None if count == 0 => vec![Mismatch {
             check: "process".into(),
-            expected: format!("a process {}", wanted(spec)),
+            expected: format!("a process with {}", wanted(spec)),
             actual: shown(),
             note: None,
         }],
@@ -529,7 +530,10 @@ mod tests {
         assert!(processes(&spec("nginx", Some("www-data"), Some(2)), &list).is_empty());
         assert!(processes(&spec("master", Some("root"), Some(1)), &list).is_empty());
         let m = processes(&spec("nginx", Some("nobody"), None), &list);
-        assert_eq!(m[0].expected, "a process matching nginx, user nobody");
+        assert_eq!(
+            m[0].expected,
+            "a process with command matching nginx, user nobody"
+        );
         assert_eq!(
             m[0].actual,
             "root nginx: master process nginx -g daemon off; (/usr/sbin/nginx)\n\

@@ -178,6 +178,12 @@ pub(crate) fn short_digest(d: &str) -> String {
     hex.chars().take(12).collect()
 }
 
+/// What the matrix's TIME and SLOW measure, under the matrix (they can seem to disagree), in 80
+/// columns. The README shows it as printed (`tests/docs.rs` checks that).
+pub const MATRIX_FOOTNOTE: &str = "TIME is each platform's wall time: pull and image checks in, waits for a job\n\
+     slot out. SLOW is its passed tests' time over the same tests' native time,\n\
+     container starts included: compute-bound code slows down more than SLOW says.";
+
 /// The final summary: header, matrix, failures, totals.
 pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> io::Result<()> {
     let p = Palette::new(opts.color);
@@ -247,15 +253,7 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         matrix(&report.platforms, w, &p)?;
         if report.platforms.iter().any(|r| r.slowdown.is_some()) {
             // TIME and SLOW measure different things and can seem to disagree; say what each is.
-            writeln!(
-                w,
-                "{}",
-                p.dim.apply_to(
-                    "TIME is each platform's wall time: pull and image checks in, waits for a job\n\
-                     slot out. SLOW is its passed tests' time over the same tests' native time,\n\
-                     container starts included: compute-bound code slows down more than SLOW says."
-                )
-            )?;
+            writeln!(w, "{}", p.dim.apply_to(MATRIX_FOOTNOTE))?;
         }
     }
     if let Some(line) = super::service::ready_line(report) {
