@@ -291,11 +291,7 @@ pub fn encode_escaped(bytes: &[u8]) -> String {
 
 /// Lower-case hex, the form the kernel prints in an entry's `magic`/`mask` lines.
 pub fn to_hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::digest::hex(bytes)
 }
 
 pub(crate) fn serialize_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {

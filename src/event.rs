@@ -56,6 +56,11 @@ pub enum Event {
     },
     /// The first interrupt arrived: running containers are being stopped.
     Cancelling,
+    /// Something the user should know that did not stop the run: an engine that did not answer,
+    /// a sweep that failed. Reporters print it as they print everything, secrets masked.
+    Warning {
+        message: String,
+    },
 }
 
 /// What consumes the events of a run as they happen (the live view, plain progress lines). The

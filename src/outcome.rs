@@ -14,6 +14,7 @@ use crate::platform::Platform;
 
 mod emulation_only;
 pub use emulation_only::EmulationOnly;
+pub mod inspect;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -212,6 +213,21 @@ pub enum ProblemKind {
     NotTested,
 }
 
+impl Problem {
+    /// The image's config names another platform than its index entry (`message` says which).
+    pub fn config_mismatch(message: String) -> Problem {
+        Problem {
+            kind: ProblemKind::ConfigMismatch,
+            message,
+            hint: Some(
+                "the image was built for another platform than its index claims; \
+                 rebuild it with the right --platform"
+                    .into(),
+            ),
+        }
+    }
+}
+
 impl ProblemKind {
     /// Whether this proves a defect in the image, as opposed to a failure around it.
     pub fn is_defect(self) -> bool {
@@ -245,6 +261,29 @@ pub struct TestReport {
     pub error: Option<String>,
 }
 
+impl TestReport {
+    /// A result named `name` with `status` and nothing else yet: no command, output, time,
+    /// mismatch or error. Every result starts here.
+    pub fn new(name: String, status: TestStatus) -> TestReport {
+        TestReport {
+            name,
+            command: None,
+            status,
+            exit_code: None,
+            expected_exit_code: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+            mismatches: Vec::new(),
+            duration: Duration::ZERO,
+            timeout: Duration::ZERO,
+            slowdown: None,
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestStatus {
@@ -257,6 +296,33 @@ pub enum TestStatus {
     NotRun,
     /// Not run on purpose: its platform was not tested (see [`ProblemKind::NotTested`]).
     Skipped,
+}
+
+impl TestStatus {
+    /// The image was proven wrong: the test failed, or did not finish in time. The one answer
+    /// to "does failed include timeouts": every "failed" count (the exit code, the matrices,
+    /// the HTML's findings) is this; the JSON report's totals also count the two apart
+    /// (`failed`, `timed_out`), as its schema says.
+    pub fn is_failure(self) -> bool {
+        matches!(self, TestStatus::Failed | TestStatus::TimedOut)
+    }
+
+    /// The test ran to a verdict on the image: it passed or it failed.
+    pub fn ran(self) -> bool {
+        self == TestStatus::Passed || self.is_failure()
+    }
+}
+
+impl Mismatch {
+    /// A test still running at its deadline: `actual` says what became of it.
+    pub fn timeout(limit: Duration, actual: &str) -> Mismatch {
+        Mismatch {
+            check: "timeout".into(),
+            expected: format!("exit within {}", humantime::format_duration(limit)),
+            actual: actual.to_owned(),
+            note: None,
+        }
+    }
 }
 
 /// One expectation that did not hold.
@@ -299,10 +365,7 @@ impl PlatformReport {
     }
 
     pub fn failed(&self) -> usize {
-        self.tests
-            .iter()
-            .filter(|t| matches!(t.status, TestStatus::Failed | TestStatus::TimedOut))
-            .count()
+        self.tests.iter().filter(|t| t.status.is_failure()).count()
     }
 
     /// Results that did not pass, whatever the reason: failed, timed out, errored or not run.
@@ -466,12 +529,12 @@ impl RunReport {
 fn twin_slowdowns(platforms: &mut [PlatformReport]) {
     let native_rows: Vec<(Platform, Vec<(String, Duration)>)> = platforms
         .iter()
-        .filter(|p| matches!(p.mode, Some(ExecMode::Native { .. })))
+        .filter(|p| p.mode.as_ref().is_some_and(|m| m.is_native()))
         .map(|p| (p.platform.clone(), passed_times(p)))
         .collect();
     for p in platforms
         .iter_mut()
-        .filter(|p| matches!(p.mode, Some(ExecMode::Emulated { .. })))
+        .filter(|p| p.mode.as_ref().is_some_and(|m| m.is_emulated()))
     {
         if let Some((_, base)) = native_rows.iter().find(|(pl, _)| *pl == p.platform) {
             // Whatever the engine's own baseline said is replaced, not mixed in.

@@ -9,11 +9,14 @@ use std::time::Duration;
 use crate::emulation::Policy;
 use crate::image::{EntryKind, IndexEntry, ResolvedImage};
 use crate::mode::ExecMode;
-use crate::outcome::{Problem, ProblemKind};
+use crate::outcome::{EntryChoice, Problem, ProblemKind};
 use crate::platform::{self, MatchMode, MatchReason, Platform};
 use crate::profile::EngineProfile;
 use crate::route::{Route, Router};
 use crate::spec::{Expect, Spec};
+
+mod service;
+pub use service::{PlannedService, plan_service};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -29,18 +32,45 @@ pub struct PlannedPlatform {
     pub platform: Platform,
     /// The name of the engine that runs it ([`EngineProfile::name`]).
     pub engine: String,
-    /// The index entry to run, and why it was chosen; `None` with a problem.
-    pub entry: Option<(IndexEntry, String)>,
+    /// Whether it runs, from which index entry, or why not.
+    pub readiness: Readiness,
     pub mode: ExecMode,
-    /// Known before running: the platform cannot run at all.
-    pub problem: Option<Problem>,
     pub tests: Vec<PlannedTest>,
     /// The `[service]` of this platform, when the spec has one: its tests then run inside it.
-    pub service: Option<crate::service::PlannedService>,
+    pub service: Option<PlannedService>,
     /// Image checks (files, metadata, licenses, the ELF audit) this row reports: they read the
-    /// image, not a container, and go to the first row of each platform. Set by the pipeline,
-    /// which knows the image source.
+    /// image, not a container, and go to the first row of each platform. Counted by
+    /// [`Plan::with_image_checks`] from the checks the pipeline chose for the image source.
     pub image_checks: usize,
+}
+
+/// Whether a planned platform runs, decided by the plan: from an index entry (and why that one
+/// was chosen), or not at all, for a reason known before anything starts.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    Runnable {
+        entry: IndexEntry,
+        reason: String,
+    },
+    /// It cannot run (the image lacks it, no engine or emulator runs it, or the policy says no);
+    /// the entry is kept when the image has one, so reports still name it.
+    Blocked {
+        entry: Option<(IndexEntry, String)>,
+        problem: Problem,
+    },
+}
+
+impl Readiness {
+    /// Stops a runnable platform with `problem`; a blocked one keeps its first problem (a
+    /// platform the image lacks stays a defect whatever the policy says).
+    fn block(&mut self, problem: Problem) {
+        if let Readiness::Runnable { entry, reason } = self {
+            *self = Readiness::Blocked {
+                entry: Some((entry.clone(), std::mem::take(reason))),
+                problem,
+            };
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +96,46 @@ pub struct PlannedTest {
 }
 
 impl Plan {
+    /// The rows that report their platform's image checks (files, metadata, licenses, the ELF
+    /// audit, which read the image, not a container): one per platform that has an index entry,
+    /// the first in the reports' order (the user's, a compared platform's native row first), so
+    /// that a platform compared on two engines is checked once. Indices into `platforms`.
+    pub fn image_check_rows(&self) -> Vec<usize> {
+        let mut rows: Vec<usize> = (0..self.platforms.len()).collect();
+        rows.sort_by_key(|&i| {
+            let p = &self.platforms[i];
+            (p.order, !p.mode.is_native())
+        });
+        let mut owners: Vec<usize> = Vec::new();
+        for i in rows {
+            let p = &self.platforms[i];
+            // A platform skipped on purpose (policy, `--skip-unavailable`) counts nowhere: image
+            // checks would add passes for a platform nobody tested (its row read `1 0`).
+            let skipped = p
+                .problem()
+                .is_some_and(|pr| pr.kind == ProblemKind::NotTested);
+            if p.entry().is_some()
+                && !skipped
+                && !owners
+                    .iter()
+                    .any(|&o| self.platforms[o].platform == p.platform)
+            {
+                owners.push(i);
+            }
+        }
+        owners
+    }
+
+    /// The plan with each row of [`Plan::image_check_rows`] told how many image-check results
+    /// `count` gives its platform, so that every count of the run includes them from the start.
+    pub fn with_image_checks(mut self, count: impl Fn(&Platform) -> usize) -> Plan {
+        for i in self.image_check_rows() {
+            let p = &mut self.platforms[i];
+            p.image_checks = count(&p.platform);
+        }
+        self
+    }
+
     pub fn test_count(&self) -> usize {
         self.platforms
             .iter()
@@ -79,6 +149,39 @@ impl PlannedPlatform {
     /// checks.
     pub fn result_count(&self) -> usize {
         self.container_count() + self.image_checks
+    }
+
+    /// The index entry it runs (or would have run), and why that one was chosen.
+    pub fn entry(&self) -> Option<(&IndexEntry, &str)> {
+        match &self.readiness {
+            Readiness::Runnable { entry, reason } => Some((entry, reason)),
+            Readiness::Blocked { entry, .. } => entry.as_ref().map(|(e, r)| (e, r.as_str())),
+        }
+    }
+
+    /// Why it cannot run, when the plan knows it cannot.
+    pub fn problem(&self) -> Option<&Problem> {
+        match &self.readiness {
+            Readiness::Runnable { .. } => None,
+            Readiness::Blocked { problem, .. } => Some(problem),
+        }
+    }
+
+    /// The entry as reports show it.
+    pub fn entry_choice(&self) -> Option<EntryChoice> {
+        self.entry().map(|(e, reason)| EntryChoice {
+            digest: e.digest.clone(),
+            platform: e.platform.clone().unwrap_or_else(|| self.platform.clone()),
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// The platform that actually runs: the index entry's, which under compatible matching can
+    /// differ from the one asked for.
+    pub fn runs_as(&self) -> Platform {
+        self.entry()
+            .and_then(|(e, _)| e.platform.clone())
+            .unwrap_or_else(|| self.platform.clone())
     }
 
     /// Results that need the engine: the tests and the service's checks.
@@ -97,6 +200,54 @@ pub struct Overrides {
     /// `--skip-unavailable`: a platform that cannot run here is reported as not tested instead
     /// of failing the run.
     pub skip_unavailable: bool,
+}
+
+impl Overrides {
+    /// The command line over the spec, the spec over the defaults: each setting's precedence
+    /// is spelled once, in the accessors below. [`crate::pipeline::Config`] holds the merged
+    /// values (every `Some`), so the plan's own reading of them changes nothing.
+    pub fn over(&self, spec: &Spec) -> Overrides {
+        Overrides {
+            platforms: self.platforms(spec).map(<[Platform]>::to_vec),
+            variant_match: Some(self.variant_match(spec)),
+            emulation: Some(self.emulation(spec)),
+            skip_unavailable: self.skip_unavailable,
+        }
+    }
+
+    /// The platforms asked for: `--platform`, else the spec's `platforms`; `None` for every
+    /// platform of the image ([`platforms_to_run`]).
+    pub fn platforms<'a>(&'a self, spec: &'a Spec) -> Option<&'a [Platform]> {
+        self.platforms.as_deref().or(spec.platforms.as_deref())
+    }
+
+    pub fn variant_match(&self, spec: &Spec) -> MatchMode {
+        self.variant_match.unwrap_or(spec.settings.variant_match)
+    }
+
+    pub fn emulation(&self, spec: &Spec) -> Policy {
+        self.emulation.unwrap_or(spec.settings.emulation)
+    }
+}
+
+/// The platforms a run covers, in order: those asked for, else every platform the index offers
+/// that an engine of `engine`'s operating system can run (entries of another OS, such as
+/// Windows images in a Linux engine's index, are listed by `inspect` but are not part of
+/// "every platform"). The plan and the remote probes both ask this.
+pub fn platforms_to_run(
+    image: &ResolvedImage,
+    asked: Option<&[Platform]>,
+    engine: &EngineProfile,
+) -> Vec<Platform> {
+    match asked {
+        Some(asked) => asked.to_vec(),
+        None => dedup(
+            image
+                .runnable_platforms()
+                .into_iter()
+                .filter(|p| engine.runs_os(p)),
+        ),
+    }
 }
 
 /// The plan of a run on one engine.
@@ -126,32 +277,17 @@ pub fn plan_routed(
         .filter(|e| e.kind == EntryKind::Image)
         .filter_map(|e| e.platform.as_ref().map(|p| (e, p)))
         .collect();
-    let platforms: Vec<Platform> = overrides
-        .platforms
-        .clone()
-        .or_else(|| spec.platforms.clone())
-        .unwrap_or_else(|| {
-            // Entries of another OS (Windows images in a Linux engine's index) are listed by
-            // `inspect` but never runnable here, so they are not part of "every platform".
-            dedup(
-                candidates
-                    .iter()
-                    .map(|(_, p)| (*p).clone())
-                    .filter(|p| p.os() == engine.platform().os()),
-            )
-        });
-    let mode = overrides
-        .variant_match
-        .unwrap_or(spec.settings.variant_match);
+    let platforms = platforms_to_run(image, overrides.platforms(spec), engine);
+    let mode = overrides.variant_match(spec);
     let offered: Vec<Platform> = candidates.iter().map(|(_, p)| (*p).clone()).collect();
-    let policy = overrides.emulation.unwrap_or(spec.settings.emulation);
+    let policy = overrides.emulation(spec);
 
     let mut planned: Vec<PlannedPlatform> = platforms
         .into_iter()
         .enumerate()
         .map(|(order, platform)| {
             let selection = platform::select(&platform, &offered, mode);
-            let (entry, mut problem) = match selection {
+            let mut readiness = match selection {
                 Some(sel) => {
                     let mut reason = match &sel.reason {
                         MatchReason::Exact => format!("exact match for {platform}"),
@@ -164,16 +300,25 @@ pub fn plan_routed(
                             offered[sel.index]
                         ));
                     }
-                    (Some((candidates[sel.index].0.clone(), reason)), None)
+                    Readiness::Runnable {
+                        entry: candidates[sel.index].0.clone(),
+                        reason,
+                    }
                 }
-                None => (None, Some(missing(&platform, &offered, mode))),
+                None => Readiness::Blocked {
+                    entry: None,
+                    problem: missing(&platform, &offered, mode),
+                },
             };
             // Under compatible matching the entry may be another platform (arm/v7 for arm64):
             // what runs, and so what needs an emulator, is the entry's platform.
-            let runs_as = entry
-                .as_ref()
-                .and_then(|(e, _)| e.platform.clone())
-                .unwrap_or_else(|| platform.clone());
+            let runs_as = match &readiness {
+                Readiness::Runnable { entry, .. } => entry.platform.clone(),
+                Readiness::Blocked { entry, .. } => {
+                    entry.as_ref().and_then(|(e, _)| e.platform.clone())
+                }
+            }
+            .unwrap_or_else(|| platform.clone());
             let (engine, exec, unreachable) = match router.route(&runs_as, policy) {
                 Route::Engine(e) => (e, e.mode(&runs_as), None),
                 Route::Failed {
@@ -188,14 +333,12 @@ pub fn plan_routed(
                     Some((name.to_owned(), problem.clone())),
                 ),
             };
-            if problem.is_none()
-                && let Some((_, p)) = &unreachable
-            {
-                problem = Some(p.clone());
+            if let Some((_, p)) = &unreachable {
+                readiness.block(p.clone());
             }
             // Said in the plan's own words, before the policy: no policy makes it runnable.
-            if problem.is_none() && runs_as.os() != engine.platform().os() {
-                problem = Some(Problem {
+            if !engine.runs_os(&runs_as) {
+                readiness.block(Problem {
                     kind: ProblemKind::EmulatorUnavailable,
                     message: format!(
                         "cannot run {runs_as} on this engine: it runs {} containers, and no \
@@ -209,23 +352,22 @@ pub fn plan_routed(
                 });
             }
             // A platform the image lacks stays a defect whatever the policy says.
-            if problem.is_none() {
-                problem = policy_problem(
-                    policy,
-                    overrides.skip_unavailable,
-                    &platform,
-                    engine.platform(),
-                    &exec,
-                );
+            if let Some(p) = policy_problem(
+                policy,
+                overrides.skip_unavailable,
+                &platform,
+                engine.platform(),
+                &exec,
+            ) {
+                readiness.block(p);
             }
             let (tests, service) = contents(spec, &platform, &exec);
             PlannedPlatform {
                 order,
                 platform,
                 engine: unreachable.map_or_else(|| engine.name().to_owned(), |(n, _)| n),
-                entry,
+                readiness,
                 mode: exec,
-                problem,
                 tests,
                 service,
                 image_checks: 0,
@@ -243,7 +385,7 @@ pub fn plan_routed(
     planned.extend(twins);
     // Emulated platforms are the slowest; starting them first shortens the whole run.
     planned.sort_by_key(|p| match p.mode {
-        _ if p.problem.is_some() => 2,
+        _ if p.problem().is_some() => 2,
         ExecMode::Emulated { .. } => 0,
         ExecMode::Native { .. } => 1,
         ExecMode::Unavailable { .. } => 2,
@@ -261,7 +403,7 @@ fn contents(
     spec: &Spec,
     platform: &Platform,
     exec: &ExecMode,
-) -> (Vec<PlannedTest>, Option<crate::service::PlannedService>) {
+) -> (Vec<PlannedTest>, Option<PlannedService>) {
     let factor = exec.timeout_factor(spec.settings.emulated_timeout_factor);
     // Start-up under QEMU is slower by less than compute: readiness has its own factor.
     let ready_factor = exec.timeout_factor(spec.settings.ready_factor());
@@ -293,13 +435,16 @@ fn contents(
             limits: t.limits,
         })
         .collect();
-    let service = spec
-        .service
-        .as_ref()
-        .map(|s| crate::service::PlannedService {
-            limits: spec.settings.limits,
-            ..crate::service::plan(s, platform, exec, factor, ready_factor)
-        });
+    let service = spec.service.as_ref().map(|s| {
+        plan_service(
+            s,
+            platform,
+            exec,
+            factor,
+            ready_factor,
+            spec.settings.limits,
+        )
+    });
     (tests, service)
 }
 
@@ -315,7 +460,7 @@ fn compare_twins(
 ) -> Vec<PlannedPlatform> {
     let mut twins = Vec::new();
     for native in planned.iter().filter(|p| compare.contains(&p.platform)) {
-        if !native.mode.is_native() || native.problem.is_some() {
+        if !native.mode.is_native() || native.problem().is_some() {
             continue;
         }
         let mut twin = native.clone();
@@ -326,13 +471,15 @@ fn compare_twins(
                 twin.engine = engine.name().to_owned();
                 twin.mode = engine.mode(&native.platform);
                 (twin.tests, twin.service) = contents(spec, &native.platform, &twin.mode);
-                twin.problem = policy_problem(
+                if let Some(p) = policy_problem(
                     policy,
                     skip_unavailable,
                     &native.platform,
                     engine.platform(),
                     &twin.mode,
-                );
+                ) {
+                    twin.readiness.block(p);
+                }
             }
             None => {
                 twin.mode = ExecMode::Unavailable {
@@ -344,7 +491,7 @@ fn compare_twins(
                            (`archsmoke binfmt install`), e.g. --engine amd64=ssh://user@amd64-box"
                         .into(),
                 };
-                twin.problem = Some(Problem {
+                twin.readiness.block(Problem {
                     kind: ProblemKind::EmulatorUnavailable,
                     message: format!(
                         "cannot compare {} natively and emulated: no other engine emulates it",
@@ -541,7 +688,7 @@ mod tests {
     fn outcome(plan: &Plan) -> Vec<(String, Option<ProblemKind>)> {
         plan.platforms
             .iter()
-            .map(|pp| (pp.platform.to_string(), pp.problem.as_ref().map(|x| x.kind)))
+            .map(|pp| (pp.platform.to_string(), pp.problem().map(|x| x.kind)))
             .collect()
     }
 
@@ -721,7 +868,7 @@ mod tests {
         };
         let planned = plan(&spec(""), &img, &engine(binfmt(&[])), &asked);
         let windows = &planned.platforms[0];
-        let problem = windows.problem.as_ref().expect("not runnable");
+        let problem = windows.problem().expect("not runnable");
         assert_eq!(
             problem.kind,
             ProblemKind::EmulatorUnavailable,
@@ -800,7 +947,7 @@ mod tests {
             .find(|r| r.engine == "default")
             .expect("twin");
         assert!(native.mode.is_native() && twin.mode.is_emulated());
-        assert!(twin.problem.is_none(), "{:?}", twin.problem);
+        assert!(twin.problem().is_none(), "{:?}", twin.problem());
         assert_eq!(native.tests[0].timeout, Duration::from_secs(5));
         assert_eq!(twin.tests[0].timeout, Duration::from_secs(50));
         let (ns, ts) = (
@@ -837,7 +984,10 @@ mod tests {
             .iter()
             .find(|r| r.engine == "default")
             .expect("twin");
-        assert!(twin.problem.is_some(), "forbid must stop the emulated twin");
+        assert!(
+            twin.problem().is_some(),
+            "forbid must stop the emulated twin"
+        );
     }
 
     /// Issue 28: a readiness deadline under emulation took the tests' factor (10×), so a service

@@ -35,6 +35,8 @@ pub struct EngineProfile {
     binfmt: Option<BinfmtState>,
     /// What probe containers showed, platform by platform.
     learned: Vec<(Platform, ExecMode)>,
+    /// Each emulator's version, by interpreter, once asked ([`EngineProfile::know_versions`]).
+    versions: Vec<(std::path::PathBuf, Option<String>)>,
 }
 
 impl EngineProfile {
@@ -47,6 +49,7 @@ impl EngineProfile {
             info: Some(info),
             binfmt,
             learned: Vec::new(),
+            versions: Vec::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl EngineProfile {
             info: None,
             binfmt,
             learned: Vec::new(),
+            versions: Vec::new(),
         }
     }
 
@@ -117,13 +121,40 @@ impl EngineProfile {
         self.learned.push((platform, mode));
     }
 
-    /// How this engine runs `platform` (the rules are in the module documentation).
+    /// Whether this engine can run `platform`'s operating system at all: no emulator runs
+    /// another OS's images. The one place that says so, for the modes and the plan.
+    pub fn runs_os(&self, platform: &Platform) -> bool {
+        platform.os() == self.platform.os()
+    }
+
+    /// Records each emulator's version (asked of its interpreter by the caller, which may run
+    /// processes); [`Self::mode`] names it from now on, so a plan is made with the versions in.
+    pub fn know_versions(&mut self, versions: &[(std::path::PathBuf, Option<String>)]) {
+        self.versions = versions.to_vec();
+    }
+
+    /// How this engine runs `platform` (the rules are in the module documentation), with the
+    /// emulator's version when it is known.
     pub fn mode(&self, platform: &Platform) -> ExecMode {
+        let mut mode = self.mode_of(platform);
+        if let ExecMode::Emulated { emulator } = &mut mode
+            && emulator.version.is_none()
+            && let Some((_, version)) = self
+                .versions
+                .iter()
+                .find(|(i, _)| *i == emulator.interpreter)
+        {
+            emulator.version.clone_from(version);
+        }
+        mode
+    }
+
+    fn mode_of(&self, platform: &Platform) -> ExecMode {
         if let Some((_, mode)) = self.learned.iter().find(|(p, _)| p == platform) {
             return mode.clone();
         }
         let os = self.platform.os();
-        if platform.os() != os {
+        if !self.runs_os(platform) {
             return ExecMode::Unavailable {
                 reason: format!(
                     "a {} image; this engine runs {os} containers",

@@ -10,7 +10,6 @@
 //! from the [`EngineProfile`]s, so routing is unit-tested without engines.
 
 use crate::emulation::Policy;
-use crate::mode::ExecMode;
 use crate::outcome::Problem;
 use crate::platform::Platform;
 use crate::profile::EngineProfile;
@@ -79,8 +78,8 @@ impl Router {
                 return Route::Failed { engine, problem };
             }
         }
-        let native = |e: &&EngineProfile| matches!(e.mode(platform), ExecMode::Native { .. });
-        let emulated = |e: &&EngineProfile| matches!(e.mode(platform), ExecMode::Emulated { .. });
+        let native = |e: &&EngineProfile| e.mode(platform).is_native();
+        let emulated = |e: &&EngineProfile| e.mode(platform).is_emulated();
         let first = |f: &dyn Fn(&&EngineProfile) -> bool| self.profiles.iter().find(|e| f(e));
         let chosen = if policy == Policy::Only {
             first(&emulated).or_else(|| first(&native))
@@ -92,9 +91,9 @@ impl Router {
 
     /// For `--compare-emulation`: an engine other than `native_engine` that emulates `platform`.
     pub fn emulating(&self, platform: &Platform, native_engine: &str) -> Option<&EngineProfile> {
-        self.profiles.iter().find(|e| {
-            e.name() != native_engine && matches!(e.mode(platform), ExecMode::Emulated { .. })
-        })
+        self.profiles
+            .iter()
+            .find(|e| e.name() != native_engine && e.mode(platform).is_emulated())
     }
 }
 

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::engine::EngineInfo;
-use crate::mode::{Emulator, EmulatorKind};
+use crate::mode::{Emulator, EmulatorKind, ExecMode};
 use crate::outcome::ProblemKind;
 
 fn p(s: &str) -> Platform {

@@ -1,10 +1,12 @@
 //! Reading a small file the user points at (a spec, the Docker config, TLS material): only a
 //! regular file, opened without blocking (a FIFO with no writer would hang the run, and its first
 //! signal with it) and read up to a bound (`/dev/zero` or a sparse gigabyte would fill memory).
+//! Also where the Docker config lives (`docker_config_dir`), which both the engine (contexts) and
+//! the registry client (credentials) read.
 
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The file's bytes; `InvalidData` when it is not a regular file or is longer than `limit`.
 pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
@@ -28,6 +30,35 @@ pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     String::from_utf8(read(path, limit)?)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// The longest Docker `config.json` read: auths and helpers for hundreds of registries fit.
+pub const CONFIG_LIMIT: u64 = 4 << 20;
+
+/// The process environment, as the resolution needs it (a fake in unit tests).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+    fn home(&self) -> Option<PathBuf>;
+}
+
+/// The real environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+}
+
+/// `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn docker_config_dir(env: &dyn Env) -> PathBuf {
+    env.var("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| env.home().map(|h| h.join(".docker")))
+        .unwrap_or_else(|| PathBuf::from(".docker"))
 }
 
 #[cfg(test)]

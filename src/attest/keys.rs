@@ -13,7 +13,6 @@ use aws_lc_rs::signature::{
     KeyPair,
 };
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
 /// The environment variable that holds an encrypted private key's password (never a flag:
 /// flags show in process lists and CI logs).
@@ -180,10 +179,7 @@ impl PublicKey {
 
     /// SHA-256 of the SubjectPublicKeyInfo, hex.
     pub fn key_id(&self) -> String {
-        Sha256::digest(&self.spki)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::digest::sha256_hex(&self.spki)
     }
 
     /// Whether `signature` is this key's over `message`.

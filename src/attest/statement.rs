@@ -132,7 +132,7 @@ pub fn statements(report: &wire::Report, repository: &str) -> Vec<Statement> {
                 predicate: Predicate {
                     platform: p.platform.to_string(),
                     result: p.result.unwrap_or(Verdict::Error),
-                    native: matches!(p.execution, Some(ExecMode::Native { .. })),
+                    native: p.execution.as_ref().is_some_and(|m| m.is_native()),
                     execution: p.execution.clone(),
                     engine,
                     tests: p

@@ -13,61 +13,12 @@ use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 
 use crate::arch::Endian;
+use crate::check::fs::{ElfIdent, Entry, EntryKind, Layer};
 use crate::spec::normalize_path;
 
 /// How much of an ELF file is read for its program headers and interpreter path; linkers put
 /// both in the first page, so this is generous.
 const ELF_PREFIX: usize = 64 << 10;
-
-/// What a layer entry is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
-    File,
-    Directory,
-    Symlink(String),
-    /// A hard link to another path of the image (absolute, normalized).
-    Hardlink(String),
-    /// Devices, fifos and the like.
-    Other,
-    /// `.wh.<name>`: the path is removed from the layers below.
-    Whiteout,
-    /// `.wh..wh..opq` in a directory: its content in the layers below is hidden.
-    Opaque,
-}
-
-/// Identity of an ELF file: what the audit compares with the platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ElfIdent {
-    pub class: u8,
-    pub endian: Endian,
-    pub e_machine: u16,
-    /// `e_type`: 1 relocatable, 2 executable, 3 shared object (or PIE), 4 core.
-    pub e_type: u16,
-    /// `e_entry`: 0 when the file has no entry point (most shared libraries).
-    pub entry: u64,
-    /// PT_INTERP, when the file is dynamically linked.
-    pub interpreter: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Absolute and normalized; for whiteouts the path they remove.
-    pub path: String,
-    pub kind: EntryKind,
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub size: u64,
-    pub elf: Option<ElfIdent>,
-    /// Kept only for paths a content check names, and only up to the limit.
-    pub content: Option<Vec<u8>>,
-}
-
-/// One layer, as far as the checks need it, in archive order.
-#[derive(Debug, Clone, Default)]
-pub struct Layer {
-    pub entries: Vec<Entry>,
-}
 
 /// What to keep while scanning.
 #[derive(Debug, Clone, Default)]

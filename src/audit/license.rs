@@ -5,8 +5,7 @@
 
 use std::future::Future;
 
-use super::fs::{Lookup, MergedFs};
-use super::layer::EntryKind;
+use crate::check::fs::{EntryKind, Lookup, MergedFs};
 use crate::outcome::Mismatch;
 use crate::spec::LicenseCheck;
 

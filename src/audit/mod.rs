@@ -8,11 +8,10 @@
 //! Results are [`TestReport`]s that join each platform's run results; no container is started.
 //! The checks themselves are pure functions in [`crate::check::image`], listed once per
 //! platform there; this module reads what they need (the I/O) and turns their mismatches into
-//! reports. The layer reader ([`layer`], [`fs`]) stays here, beside the reading, and is plain
-//! data: it takes any `Read` and never names the image module, so the checks can read its
-//! filesystem model.
+//! reports. The layer reader ([`layer`]) stays here, beside the reading: it takes any `Read` and
+//! fills the filesystem model the checks own ([`crate::check::fs`]), so `audit` imports `check`
+//! and never the other way.
 
-pub mod fs;
 pub mod layer;
 mod license;
 mod source;
@@ -25,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
+use crate::check::fs::{EntryKind, Layer, Lookup, MergedFs};
 use crate::check::image::{self, ImageCheck, ImageView};
 use crate::image::{ImageError, IndexEntry, PlatformContents};
-use crate::outcome::{Mismatch, PlatformReport, Problem, ProblemKind, TestReport, TestStatus};
+use crate::outcome::{Mismatch, PlatformReport, Problem, TestReport, TestStatus};
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
-use fs::{Lookup, MergedFs};
-use layer::{EntryKind, Layer, ScanOptions};
+use layer::ScanOptions;
 
 /// Layers read at once: each holds a connection and a decompressor busy.
 const LAYERS_AT_ONCE: usize = 2;
@@ -267,15 +266,7 @@ async fn audit_platform(
     let problem = contents
         .image
         .config_mismatch(&entry_platform)
-        .map(|message| Problem {
-            kind: ProblemKind::ConfigMismatch,
-            message,
-            hint: Some(
-                "the image was built for another platform than its index claims; \
-             rebuild it with the right --platform"
-                    .into(),
-            ),
-        });
+        .map(Problem::config_mismatch);
     let layers: Result<Vec<Arc<Layer>>, String> = if checks.needs_layers() {
         contents
             .layers
@@ -437,20 +428,8 @@ fn errored(name: String, error: &str, duration: Duration) -> TestReport {
 
 fn blank(name: String, status: TestStatus, duration: Duration) -> TestReport {
     TestReport {
-        name,
-        command: None,
-        status,
-        exit_code: None,
-        expected_exit_code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
         duration,
-        timeout: Duration::ZERO,
-        slowdown: None,
-        error: None,
+        ..TestReport::new(name, status)
     }
 }
 

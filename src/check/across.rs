@@ -1,7 +1,6 @@
 //! Checks across platforms: a test marked `same_output` must print the same stdout everywhere;
 //! a platform run both natively and emulated lists every test the two rows disagree on.
 
-use crate::mode::ExecMode;
 use crate::outcome::{EmulationDifference, Mismatch, PlatformReport, RunReport, TestStatus};
 use crate::platform::Platform;
 
@@ -53,19 +52,14 @@ pub fn same_output(report: &mut RunReport, tests: &[String], native: &Platform) 
 /// run, skipped, or an engine that could not run them) are left out: an engine's failure says
 /// nothing about emulation, and the failures section already shows it.
 pub fn emulation_differences(platforms: &[PlatformReport]) -> Vec<EmulationDifference> {
-    let ran = |t: &&crate::outcome::TestReport| {
-        matches!(
-            t.status,
-            TestStatus::Passed | TestStatus::Failed | TestStatus::TimedOut
-        )
-    };
+    let ran = |t: &&crate::outcome::TestReport| t.status.ran();
     let mut out = Vec::new();
     for native in platforms
         .iter()
-        .filter(|p| matches!(p.mode, Some(ExecMode::Native { .. })))
+        .filter(|p| p.mode.as_ref().is_some_and(|m| m.is_native()))
     {
         let Some(emulated) = platforms.iter().find(|p| {
-            p.platform == native.platform && matches!(p.mode, Some(ExecMode::Emulated { .. }))
+            p.platform == native.platform && p.mode.as_ref().is_some_and(|m| m.is_emulated())
         }) else {
             continue;
         };

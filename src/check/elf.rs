@@ -26,10 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use oci_spec::image::ImageConfiguration;
 
+use super::fs::{ElfIdent, Entry, EntryKind, Lookup, MergedFs};
 use super::image::{describe, expected_arch};
 use crate::arch::{ArchDef, Endian};
-use crate::audit::fs::{Lookup, MergedFs};
-use crate::audit::layer::{ElfIdent, Entry, EntryKind};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
 use crate::spec::AuditSettings;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::audit::layer::Layer;
+use crate::check::fs::Layer;
 use crate::spec::ElfLevel;
 
 const X86_64: Machine = (64, Endian::Little, EM_X86_64);

@@ -4,17 +4,17 @@
 //!
 //! [`for_platform`] is the one list of a platform's image checks: the audit takes names, order,
 //! what needs layers and what fails from it, and nothing else names a check. Reading the layers
-//! and the config (I/O) is [`crate::audit`]'s; the filesystem model the checks read is its plain
-//! data ([`MergedFs`], [`Entry`]), which knows nothing of where the bytes came from.
+//! and the config (I/O) is `audit`'s; the filesystem model the checks read is plain data of
+//! this module's own ([`super::fs`]: [`MergedFs`], [`Entry`]), which knows nothing of where the
+//! bytes came from.
 
 use std::collections::BTreeSet;
 
 use oci_spec::image::ImageConfiguration;
 
+use super::fs::{Entry, EntryKind, Lookup, MergedFs};
 use super::output;
 use crate::arch::{self, ArchDef, Endian};
-use crate::audit::fs::{Lookup, MergedFs};
-use crate::audit::layer::{Entry, EntryKind};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
 use crate::spec::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, StreamExpect};

@@ -3,19 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::audit::layer::{Entry, EntryKind, Layer};
+use crate::check::fs::{Entry, EntryKind, Layer};
 
 fn entry(path: &str, kind: EntryKind) -> Entry {
-    Entry {
-        path: path.into(),
-        kind,
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        elf: None,
-        content: None,
-    }
+    Entry::new(path, kind)
 }
 
 fn fs(entries: Vec<Entry>) -> MergedFs {

@@ -7,12 +7,16 @@
 //! - [`elf`]: the ELF audit, which files a platform could not run (called by [`image`]);
 //! - [`across`]: one test's results compared over platforms (`same_output`).
 //!
-//! Checks never do I/O and know nothing of the engine or the registry: the runner hands them
-//! captured output, the audit ([`crate::audit`]) hands them the image's config and merged
-//! filesystem.
+//! - [`fs`]: the filesystem model the image checks read (entries, the merged view), filled by
+//!   the audit from the layers.
+//!
+//! Checks never do I/O and know nothing of the engine, the registry or the audit that reads the
+//! image: the runner hands them captured output, the audit hands them the image's config and
+//! merged filesystem.
 
 pub mod across;
 pub mod elf;
+pub mod fs;
 pub mod image;
 pub mod output;
 pub mod service;

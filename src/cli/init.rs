@@ -20,7 +20,9 @@ pub struct InitArgs {
 }
 
 pub async fn init(args: &InitArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
-    let text = crate::pipeline::starter_spec(&args.image, global.host.as_deref()).await?;
+    let text =
+        crate::pipeline::starter_spec(&args.image, global.host.as_deref(), super::signals::watch)
+            .await?;
     match &args.output {
         None => print!("{text}"),
         Some(path) => {

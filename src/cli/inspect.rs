@@ -8,6 +8,9 @@ use crate::report::inspect::{render_json, render_table};
 
 pub async fn inspect(args: &InspectArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let report = crate::pipeline::inspect(&args.image, global.host.as_deref()).await?;
+    for warning in &report.warnings {
+        eprintln!("warning: {}", crate::redact::text(warning));
+    }
     // An entry that could not be read (a digest mismatch, a registry error: no config, and a
     // problem) is an infrastructure failure even though the rest of the index is shown.
     let unreadable = report

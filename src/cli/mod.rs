@@ -14,6 +14,7 @@ mod inspect;
 mod merge;
 mod outputs;
 mod run;
+mod signals;
 mod verify;
 mod verify_attestations;
 

@@ -9,7 +9,7 @@ use super::{GlobalArgs, IsolationArg, RunArgs};
 use crate::diagnostic::Diagnostic;
 use crate::event::EventSink;
 use crate::outcome::RunReport;
-use crate::pipeline::{self, Canceller, Config, Flags};
+use crate::pipeline::{self, Config, Flags};
 use crate::report::live::{self, LiveView};
 use crate::report::terminal::{EventLines, TerminalOptions};
 use crate::spec;
@@ -17,7 +17,7 @@ use crate::spec;
 pub async fn run(args: &RunArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let config = Config::load(flags(args, global)?)?;
     outputs::pause_github_commands(args.format);
-    let report = pipeline::run(&config, reporter(global), Canceller::on_signals).await?;
+    let report = pipeline::run(&config, reporter(global), super::signals::watch).await?;
     finish(&report, args, global).await
 }
 

@@ -11,10 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-/// The engine name of the one engine a run uses when nothing names more.
-pub const DEFAULT_NAME: &str = "default";
+use crate::outcome::DEFAULT_ENGINE;
+pub use crate::userfile::{CONFIG_LIMIT, Env, ProcessEnv, docker_config_dir};
+
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 
 /// TLS material for a `tcp://` engine (Docker's `ca.pem`, `cert.pem`, `key.pem`).
@@ -70,38 +70,12 @@ impl Endpoint {
     }
 }
 
-/// The process environment, as the resolution needs it (a fake in unit tests).
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-    fn home(&self) -> Option<PathBuf>;
-}
-
-/// The real environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-    fn home(&self) -> Option<PathBuf> {
-        std::env::var_os("HOME").map(PathBuf::from)
-    }
-}
-
 /// Why an engine could not even be named: a context that does not exist or cannot be read.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{what}")]
 pub struct EndpointError {
     pub what: String,
     pub hint: String,
-}
-
-/// `$DOCKER_CONFIG`, else `~/.docker`.
-pub fn docker_config_dir(env: &dyn Env) -> PathBuf {
-    env.var("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| env.home().map(|h| h.join(".docker")))
-        .unwrap_or_else(|| PathBuf::from(".docker"))
 }
 
 /// The default engine, with the docker CLI's precedence.
@@ -115,7 +89,7 @@ pub fn default_endpoint(host_flag: Option<&str>, env: &dyn Env) -> Result<Endpoi
                     .unwrap_or_else(|| docker_config_dir(env));
                 TlsFiles::in_dir(&dir)
             });
-        Endpoint::named(DEFAULT_NAME, host, tls, origin)
+        Endpoint::named(DEFAULT_ENGINE, host, tls, origin)
     };
     if let Some(host) = host_flag.filter(|h| !h.is_empty()) {
         return Ok(with_env_tls(host, "--host"));
@@ -133,22 +107,19 @@ pub fn default_endpoint(host_flag: Option<&str>, env: &dyn Env) -> Result<Endpoi
         None => current_context(&docker_config_dir(env))?,
     };
     match context {
-        Some(name) if name != DEFAULT_NAME => {
+        Some(name) if name != DEFAULT_ENGINE => {
             let mut endpoint = context_endpoint(&name, env)?;
-            endpoint.name = DEFAULT_NAME.to_owned();
+            endpoint.name = DEFAULT_ENGINE.to_owned();
             Ok(endpoint)
         }
         _ => Ok(Endpoint::named(
-            DEFAULT_NAME,
+            DEFAULT_ENGINE,
             DEFAULT_SOCKET,
             None,
             "the default socket",
         )),
     }
 }
-
-/// The longest Docker `config.json` read: auths and helpers for hundreds of registries fit.
-pub const CONFIG_LIMIT: u64 = 4 << 20;
 
 /// `currentContext` of `config.json` in the Docker config directory, when set.
 fn current_context(config_dir: &Path) -> Result<Option<String>, EndpointError> {
@@ -257,10 +228,7 @@ pub fn context_endpoint(name: &str, env: &dyn Env) -> Result<Endpoint, EndpointE
 }
 
 fn hex_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(text.as_bytes())
 }
 
 /// `ssh://[user@]host[:port]` split for the system ssh client.

@@ -80,7 +80,7 @@ fn precedence_is_the_docker_clis() {
         (e.host.as_str(), e.origin.as_str()),
         ("ssh://me@box", "context other")
     );
-    assert_eq!(e.name, DEFAULT_NAME);
+    assert_eq!(e.name, DEFAULT_ENGINE);
 
     let e = default_endpoint(None, &env(home.path(), &[])).expect("valid");
     assert_eq!(e.host, "tcp://10.0.0.1:2376");

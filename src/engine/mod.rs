@@ -5,7 +5,7 @@
 //! in CI), describes the engine, pulls one platform's image by digest, and offers the steps of one test
 //! container: create, attach before start so no output is lost, wait instead of polling until a
 //! deadline, kill, remove. The order of those steps (kill at the deadline, remove whatever
-//! happened) is the runner's, through [`crate::run::Backend`]. Every container carries the run's label
+//! happened) is the runner's, through [`crate::backend::Backend`]. Every container carries the run's label
 //! so that [`Engine::remove_run`] and `archsmoke gc` can find anything a crash left behind. Under
 //! exec isolation it keeps one container per platform and runs tests as execs in it (`exec`). It
 //! also loads and removes `docker load` archives: the tiny probe images of `archsmoke doctor
@@ -223,6 +223,19 @@ pub struct ContainerResult {
     pub duration: Duration,
 }
 
+impl ContainerResult {
+    /// What a test report keeps of it: the streams' tails, what was dropped of them, the exit
+    /// code and the time. The one copy, for a test container and an exec in a service alike.
+    pub fn fill(&self, report: &mut crate::outcome::TestReport) {
+        report.stdout = self.stdout.text();
+        report.stderr = self.stderr.text();
+        report.stdout_dropped = self.stdout.dropped;
+        report.stderr_dropped = self.stderr.dropped;
+        report.duration = self.duration;
+        report.exit_code = self.exit_code;
+    }
+}
+
 /// A container carrying [`RUN_LABEL`].
 #[derive(Debug, Clone)]
 pub struct LabelledContainer {
@@ -253,7 +266,7 @@ impl Engine {
     pub async fn connect(host: Option<&str>) -> Result<Engine, EngineError> {
         let endpoint = endpoint::default_endpoint(host, &endpoint::ProcessEnv).map_err(|e| {
             EngineError::Config {
-                engine: endpoint::DEFAULT_NAME.into(),
+                engine: crate::outcome::DEFAULT_ENGINE.into(),
                 detail: e.what,
                 hint: e.hint,
             }

@@ -71,6 +71,12 @@ pub struct RunningService {
 }
 
 impl RunningService {
+    /// A started service whose output `output` drains (a backend other than the real engine
+    /// makes its own).
+    pub fn new(id: String, output: tokio::task::JoinHandle<Captured>) -> RunningService {
+        RunningService { id, output }
+    }
+
     /// The kept tail of the output; waits (bounded) for the stream to end, which it does once
     /// the container has stopped.
     pub async fn output(self, wait: Duration) -> Captured {

@@ -181,7 +181,7 @@ fn every_entry_is_classified_and_nested_indexes_are_followed() {
     let kinds: Vec<(Option<String>, EntryKind)> = image
         .entries
         .iter()
-        .map(|e| (e.platform.as_ref().map(ToString::to_string), e.kind.clone()))
+        .map(|e| (e.platform.as_ref().map(ToString::to_string), e.kind))
         .collect();
     assert_eq!(
         kinds,
@@ -233,7 +233,7 @@ fn plan_takes_the_first_duplicate_and_never_runs_windows_on_linux() {
         .iter()
         .find(|p| p.platform.to_string() == "linux/amd64")
         .expect("amd64 planned");
-    let (entry, reason) = amd.entry.as_ref().expect("amd64 has an entry");
+    let (entry, reason) = amd.entry().expect("amd64 has an entry");
     assert_eq!(entry.digest, amd64["digest"].as_str().expect("digest"));
     assert_ne!(entry.digest, duplicate["digest"].as_str().expect("digest"));
     assert!(
@@ -246,7 +246,7 @@ fn plan_takes_the_first_duplicate_and_never_runs_windows_on_linux() {
         ..Overrides::default()
     };
     let windows = plan::plan(&spec, &image, &engine, &asked);
-    let problem = windows.platforms[0].problem.as_ref().expect("not runnable");
+    let problem = windows.platforms[0].problem().expect("not runnable");
     assert_eq!(problem.kind, ProblemKind::EmulatorUnavailable);
     assert!(
         problem.message.contains("runs linux containers"),

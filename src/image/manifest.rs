@@ -5,7 +5,6 @@
 //! `mediaType` field, or from its shape when the field is absent (it is optional in OCI).
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
-use sha2::{Digest as _, Sha256};
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -111,19 +110,11 @@ pub fn parse_config(bytes: &[u8]) -> Result<ImageConfiguration, ManifestError> {
     })
 }
 
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    sha256_text(&Sha256::digest(bytes))
-}
+pub use crate::digest::sha256_digest;
 
 /// `sha256:<hex>` of a finished SHA-256 hash.
 pub fn sha256_text(hash: &[u8]) -> String {
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{}", crate::digest::hex(hash))
 }
 
 /// Whether `bytes` hash to `expected`. Digests of other algorithms are not verified (sha512 is

@@ -24,6 +24,7 @@ use oci_client::Reference;
 use oci_spec::image::{Descriptor, ImageConfiguration};
 use serde::Serialize;
 
+pub use crate::outcome::inspect::EntryKind;
 use crate::platform::Platform;
 use layout::Layout;
 use manifest::{Manifest, ManifestError, is_attestation, parse_config, parse_manifest};
@@ -132,20 +133,6 @@ pub fn parse_reference(text: &str) -> Result<Reference, ImageError> {
         reference: text.to_owned(),
         detail: e.to_string(),
     })
-}
-
-/// What an index entry is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryKind {
-    /// An image for a platform: a candidate to run.
-    Image,
-    /// A buildx attestation manifest (`unknown/unknown`): never runnable.
-    Attestation,
-    /// An image entry without a platform: cannot be matched.
-    NoPlatform,
-    /// A child of a media type that is neither an image nor an index; ignored as the spec says.
-    Ignored,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -80,7 +80,7 @@ pub fn docker_credentials(registry: &str) -> Option<Credentials> {
 /// and blocking: only a regular file of a sane size. Anything else is said once and the pull
 /// goes on anonymously, as the docker CLI goes on without an unreadable config.
 fn config_readable() -> bool {
-    use crate::engine::endpoint::{CONFIG_LIMIT, ProcessEnv, docker_config_dir};
+    use crate::userfile::{CONFIG_LIMIT, ProcessEnv, docker_config_dir};
     static READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *READABLE.get_or_init(|| {
         let path = docker_config_dir(&ProcessEnv).join("config.json");

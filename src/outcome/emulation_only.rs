@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::{ExecMode, Platform, RunReport, TestReport, TestStatus, is_image_check};
+use super::{Platform, RunReport, TestReport, TestStatus, is_image_check};
 
 /// One test of one emulated platform that passed natively and failed there.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -31,7 +31,7 @@ impl RunReport {
     pub fn emulation_only(&self) -> Vec<EmulationOnly> {
         let mut out = Vec::new();
         for r in &self.platforms {
-            if !matches!(r.mode, Some(ExecMode::Emulated { .. })) {
+            if !r.mode.as_ref().is_some_and(|m| m.is_emulated()) {
                 continue;
             }
             for t in &r.tests {
@@ -43,7 +43,7 @@ impl RunReport {
                 let native: Vec<(&Platform, &TestReport)> = self
                     .platforms
                     .iter()
-                    .filter(|n| matches!(n.mode, Some(ExecMode::Native { .. })))
+                    .filter(|n| n.mode.as_ref().is_some_and(|m| m.is_native()))
                     .filter_map(|n| {
                         n.tests
                             .iter()

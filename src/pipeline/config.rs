@@ -72,7 +72,8 @@ pub struct Config {
     pub image: String,
     pub source: SourceSpec,
     pub host: Option<String>,
-    /// What the plan takes from the command line over the spec.
+    /// What the plan takes from the command line over the spec, merged with the spec (every
+    /// value decided: `platforms` is `None` only when neither names any).
     pub overrides: Overrides,
     pub jobs: usize,
     pub output_limit: usize,
@@ -154,7 +155,8 @@ impl Config {
                 variant_match: flags.variant_match,
                 emulation: flags.emulation,
                 skip_unavailable: flags.skip_unavailable,
-            },
+            }
+            .over(&spec),
             quiet: flags.quiet,
             spec_path: flags.spec,
             host: flags.host,

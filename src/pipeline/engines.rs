@@ -94,7 +94,11 @@ pub struct Engines {
 }
 
 /// Profiles and pins from the connected engines. `Err` with the first error when none answered.
-pub fn assemble(all: Vec<Connected>) -> Result<Engines, EngineError> {
+/// A named engine that did not answer is a warning on `events`.
+pub fn assemble(
+    all: Vec<Connected>,
+    events: &tokio::sync::mpsc::UnboundedSender<crate::event::Event>,
+) -> Result<Engines, EngineError> {
     let mut profiles = Vec::new();
     let mut engines = BTreeMap::new();
     let mut failed = Vec::new();
@@ -117,7 +121,9 @@ pub fn assemble(all: Vec<Connected>) -> Result<Engines, EngineError> {
             }
             Err(e) => {
                 if c.name != DEFAULT_ENGINE {
-                    eprintln!("warning: {e}");
+                    let _ = events.send(crate::event::Event::Warning {
+                        message: e.to_string(),
+                    });
                 }
                 failed.push((c.name.clone(), Problem::engine(&e)));
                 first_error.get_or_insert(e);
@@ -201,8 +207,5 @@ pub async fn execute(
 }
 
 fn mode_rank(r: &PlatformReport) -> u8 {
-    match r.mode {
-        Some(crate::mode::ExecMode::Native { .. }) => 0,
-        _ => 1,
-    }
+    u8::from(!r.mode.as_ref().is_some_and(|m| m.is_native()))
 }

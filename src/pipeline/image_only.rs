@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Config, Unresolved, audit_targets, describe_image, fold_in, image_checks, relay, spawn_audit,
-    timed,
+    Config, Unresolved, audit_targets, counted, describe_image, fold_in, image_checks, relay,
+    spawn_audit, timed,
 };
 use crate::diagnostic::Diagnostic;
 use crate::event::{Event, EventSink};
@@ -27,17 +27,10 @@ fn row(p: &crate::plan::PlannedPlatform) -> PlatformReport {
     PlatformReport {
         platform: p.platform.clone(),
         engine: None,
-        entry: p
-            .entry
-            .as_ref()
-            .map(|(e, reason)| crate::outcome::EntryChoice {
-                digest: e.digest.clone(),
-                platform: e.platform.clone().unwrap_or_else(|| p.platform.clone()),
-                reason: reason.clone(),
-            }),
+        entry: p.entry_choice(),
         mode: None,
         pull: None,
-        problem: p.problem.clone().filter(|pr| pr.kind.is_defect()),
+        problem: p.problem().filter(|pr| pr.kind.is_defect()).cloned(),
         tests: Vec::new(),
         duration: std::time::Duration::ZERO,
         slowdown: None,
@@ -104,7 +97,8 @@ pub(super) async fn run(
     );
     plan.platforms.sort_by_key(|p| p.order);
     let checks = image_checks(config, &source);
-    let targets = audit_targets(&mut plan, &checks);
+    let plan = counted(plan, &checks);
+    let targets = audit_targets(&plan, &checks);
     let owners = plan
         .platforms
         .iter()

@@ -1,6 +1,6 @@
 //! `inspect`'s pipeline: open the image and the engine as a run does, read every entry's config,
 //! and ask the engine profile how each runnable entry would run. The result is the plain
-//! [`InspectReport`] that [`crate::report::inspect`] renders.
+//! [`InspectReport`] that `report::inspect` renders.
 
 use futures_util::future::join_all;
 
@@ -8,8 +8,8 @@ use super::open::{Opened, open};
 use crate::diagnostic::Diagnostic;
 use crate::image::{self, IndexEntry, SourceSpec};
 use crate::mode::ExecMode;
+use crate::outcome::inspect::{INSPECT_SCHEMA_VERSION, InspectEntry, InspectReport};
 use crate::profile::EngineProfile;
-use crate::report::inspect::{EntryKind, INSPECT_SCHEMA_VERSION, InspectEntry, InspectReport};
 
 /// The index of `text` and how the engine at `host` would run each entry. Without an engine the
 /// index is still worth showing: the "runs here" column is then left empty, with a warning.
@@ -22,10 +22,11 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
         resolve_time,
         ..
     } = open(text, &source, host).await;
+    let mut warnings = Vec::new();
     let profile = match engine {
         Ok((_, info)) => Some(EngineProfile::read(info)),
         Err(e) => {
-            eprintln!("warning: {e}; not saying how entries would run");
+            warnings.push(format!("{e}; not saying how entries would run"));
             None
         }
     };
@@ -86,6 +87,7 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
         resolve_secs: resolve_time,
         engine: profile.and_then(|p| p.summary()),
         entries,
+        warnings,
     })
 }
 
@@ -97,12 +99,7 @@ fn entry_of(entry: &IndexEntry) -> InspectEntry {
         size: entry.size,
         image_size: None,
         platform: entry.platform.clone(),
-        kind: match entry.kind {
-            image::EntryKind::Image => EntryKind::Image,
-            image::EntryKind::Attestation => EntryKind::Attestation,
-            image::EntryKind::NoPlatform => EntryKind::NoPlatform,
-            image::EntryKind::Ignored => EntryKind::Ignored,
-        },
+        kind: entry.kind,
         nested_in: entry.nested_in.clone(),
         config_platform: None,
         runs_here: None,

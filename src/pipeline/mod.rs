@@ -14,6 +14,7 @@
 //! opened is a report with a problem, not an error. Only what the user wrote wrongly is an
 //! `Err` (exit 2, no report). `inspect` opens its inputs through the same [`open`].
 
+mod audit_only;
 mod config;
 pub mod engines;
 mod image_only;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use audit_only::audit_image;
 pub use config::{Config, DEFAULT_JOBS, Flags, image_arg};
 pub use inspect::inspect;
 pub use open::{Opened, Unresolved, connect, open, open_readable, timed};
@@ -41,8 +43,10 @@ use crate::diagnostic::Diagnostic;
 use crate::engine::Engine;
 use crate::event::{Event, EventSink};
 use crate::image::{ImageSource, ResolvedImage};
+use crate::mode::ExecMode;
 use crate::outcome::{ImageSummary, Phases, Problem, RunReport};
 use crate::plan::{self, Plan};
+use crate::platform::Platform;
 use crate::route::Router;
 use crate::run::RunContext;
 
@@ -66,43 +70,12 @@ impl Canceller {
         }
         self.token.cancel();
     }
-
-    /// The command line's watcher: the first SIGINT/SIGTERM cancels gracefully, the second
-    /// exits at once (the sweep is skipped; `archsmoke gc` finds what is left by its label).
-    pub async fn on_signals(self) {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        self.cancel();
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        crate::report::live::show_cursor();
-        eprintln!(
-            "interrupted twice: exiting without cleanup; `archsmoke gc` removes what is left"
-        );
-        std::process::exit(crate::exit::INFRASTRUCTURE);
-    }
 }
 
-/// A run id unique enough to tell concurrent runs on one engine apart, short enough to read.
+/// A run id unique enough to tell concurrent runs on one engine apart, short enough to read,
+/// and random, so that nothing inside an image can guess another run's.
 pub fn new_run_id() -> String {
-    use sha2::{Digest, Sha256};
-    let nanos = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("{nanos}-{}", std::process::id());
-    let hash = Sha256::digest(seed.as_bytes());
-    hash.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    crate::digest::random_hex(6)
 }
 
 /// Runs `config` to its report. `watch` is started before the engine handshake and the index
@@ -111,7 +84,7 @@ pub fn new_run_id() -> String {
 /// stopped at the end, so that it can still force an exit while the sweep waits on the engine.
 pub async fn run<W, F>(
     config: &Config,
-    sink: Box<dyn EventSink>,
+    mut sink: Box<dyn EventSink>,
     watch: W,
 ) -> Result<RunReport, Diagnostic>
 where
@@ -139,7 +112,7 @@ where
         spec_lines: config.spec.lines.clone(),
         emulation_differences: Vec::new(),
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let watcher = Watcher(tokio::spawn(watch(Canceller {
         token: cancel.clone(),
@@ -182,9 +155,10 @@ where
         engine: opened.engine,
     }];
     connected.extend(named);
-    let engines = match engines::assemble(connected) {
+    let engines = match engines::assemble(connected, &tx) {
         Ok(engines) => engines,
         Err(e) => {
+            warned_early(&mut rx, &mut sink);
             // Still a report: the CI dashboard should say why nothing ran.
             report.problem = Some(Problem::engine(&e));
             report.duration = started.elapsed();
@@ -202,6 +176,7 @@ where
         Ok(pair) => pair,
         Err(Unresolved::Usage(d)) => return Err(d),
         Err(Unresolved::Problem(problem)) => {
+            warned_early(&mut rx, &mut sink);
             report.problem = Some(problem);
             report.duration = started.elapsed();
             return Ok(report);
@@ -212,12 +187,11 @@ where
     crate::redact::register(source.all_credentials().iter().map(|c| c.password.as_str()));
     describe_image(&mut report.image, &source, &resolved);
 
-    let wanted = config
-        .overrides
-        .platforms
-        .clone()
-        .or_else(|| config.spec.platforms.clone())
-        .unwrap_or_else(|| resolved.runnable_platforms());
+    let wanted = plan::platforms_to_run(
+        &resolved,
+        config.overrides.platforms.as_deref(),
+        router.primary(),
+    );
     let pins: Vec<_> = config
         .engines
         .iter()
@@ -236,15 +210,18 @@ where
         .iter()
         .filter_map(|p| p.summary())
         .collect();
-    let mut plan = plan_with_versions(config, &resolved, &router).await;
     let checks = image_checks(config, &source);
-    let audit_targets = audit_targets(&mut plan, &checks);
+    let plan = counted(
+        plan_with_versions(config, &resolved, &mut router, &wanted).await,
+        &checks,
+    );
+    let audit_targets = audit_targets(&plan, &checks);
     // An engine's image is read from what the engine saves of it; the directory lives as long
     // as the run.
     let keep = tempfile::tempdir().ok();
     let (audit_source, audit_targets) = match (&keep, source.daemon_name()) {
         (Some(keep), Some(_)) if !audit_targets.is_empty() => {
-            saved_for_checks(config, &source, audit_targets, keep).await
+            saved_for_checks(config, &source, audit_targets, keep, &tx).await
         }
         _ => (source.clone(), audit_targets),
     };
@@ -281,6 +258,14 @@ where
     Ok(report)
 }
 
+/// A run that ends before its plan runs still hands the sink what it warned about (a named
+/// engine that did not answer).
+fn warned_early(rx: &mut mpsc::UnboundedReceiver<Event>, sink: &mut Box<dyn EventSink>) {
+    while let Ok(event) = rx.try_recv() {
+        sink.handle(&event);
+    }
+}
+
 /// The signal watcher's task, stopped when the run returns, whichever way it returns.
 struct Watcher(tokio::task::JoinHandle<()>);
 
@@ -292,13 +277,8 @@ impl Drop for Watcher {
 
 /// `sha256:<hex>` of the spec file as it is now (read again: the parsed spec keeps no bytes).
 fn spec_digest(path: &std::path::Path) -> Option<String> {
-    use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path).ok()?;
-    let hex: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Some(format!("sha256:{hex}"))
+    Some(crate::digest::sha256_digest(&bytes))
 }
 
 /// What the index said about the image, for the report.
@@ -312,28 +292,48 @@ fn describe_image(summary: &mut ImageSummary, source: &ImageSource, resolved: &R
     summary.attestations = resolved.attestations();
 }
 
-/// The plan, with each emulator's version asked once.
-async fn plan_with_versions(config: &Config, resolved: &ResolvedImage, router: &Router) -> Plan {
-    let mut plan = plan::plan_routed(
+/// The plan, made once every emulator it may use has been asked its version: the profiles
+/// answer with the versions, so the plan needs no patching afterwards.
+async fn plan_with_versions(
+    config: &Config,
+    resolved: &ResolvedImage,
+    router: &mut Router,
+    wanted: &[Platform],
+) -> Plan {
+    // What may run: the platforms asked for, the index's (compatible matching may take another
+    // entry), the compared ones; on every engine, as each engine's profile says.
+    let mut platforms = wanted.to_vec();
+    platforms.extend(resolved.runnable_platforms());
+    platforms.extend(config.compare_emulation.iter().cloned());
+    let mut interpreters: Vec<std::path::PathBuf> = Vec::new();
+    for profile in router.profiles() {
+        for p in &platforms {
+            if let ExecMode::Emulated { emulator } = profile.mode(p)
+                && !interpreters.contains(&emulator.interpreter)
+            {
+                interpreters.push(emulator.interpreter);
+            }
+        }
+    }
+    // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
+    // one after another before the first container can start.
+    let asked = interpreters.into_iter().map(|i| {
+        tokio::task::spawn_blocking(move || {
+            let version = crate::emulation::emulator_version(&i);
+            (i, version)
+        })
+    });
+    let versions: Vec<_> = join_all(asked).await.into_iter().flatten().collect();
+    for profile in router.profiles_mut() {
+        profile.know_versions(&versions);
+    }
+    plan::plan_routed(
         &config.spec,
         resolved,
         router,
         &config.overrides,
         &config.compare_emulation,
-    );
-    // Each version is a QEMU process start (~0.1 s under load): run them side by side, not
-    // one after another before the first container can start.
-    let versions = plan.platforms.iter().map(|p| {
-        let mode = p.mode.clone();
-        tokio::task::spawn_blocking(move || mode.with_emulator_version())
-    });
-    let versions = futures_util::future::join_all(versions).await;
-    for (p, mode) in plan.platforms.iter_mut().zip(versions) {
-        if let Ok(mode) = mode {
-            p.mode = mode;
-        }
-    }
-    plan
+    )
 }
 
 /// The image checks of the run: the spec's, less the default ELF audit where it cannot work.
@@ -347,38 +347,31 @@ fn image_checks(config: &Config, source: &ImageSource) -> audit::Checks {
     checks
 }
 
-/// The index entries the image checks read: one per platform that has one, from its first row
-/// (a platform compared on two engines is one image). That row is told how many results the
-/// checks add, so that every count of the run includes them from the start.
-fn audit_targets(plan: &mut Plan, checks: &audit::Checks) -> Vec<audit::Target> {
+/// The index entries the image checks read: one per platform that has one, from the row that
+/// reports them ([`Plan::image_check_rows`]).
+fn audit_targets(plan: &Plan, checks: &audit::Checks) -> Vec<audit::Target> {
     if checks.is_empty() {
         return Vec::new();
     }
-    // In the reports' order (the user's, a compared platform's native row first), so that the
-    // row that owns the checks is the one `audit::merge_into` gives them to.
-    let mut rows: Vec<&mut plan::PlannedPlatform> = plan.platforms.iter_mut().collect();
-    rows.sort_by_key(|p| (p.order, !native(Some(&p.mode))));
-    let mut targets: Vec<audit::Target> = Vec::new();
-    for p in rows {
-        let Some((entry, _)) = &p.entry else { continue };
-        // A platform skipped on purpose (policy, `--skip-unavailable`) counts nowhere: its image
-        // checks would add passes for a platform nobody tested.
-        if p.problem
-            .as_ref()
-            .is_some_and(|pr| pr.kind == crate::outcome::ProblemKind::NotTested)
-        {
-            continue;
-        }
-        if targets.iter().any(|t| t.platform == p.platform) {
-            continue;
-        }
-        p.image_checks = checks.count_for(&p.platform);
-        targets.push(audit::Target {
-            platform: p.platform.clone(),
-            entry: entry.clone(),
-        });
+    plan.image_check_rows()
+        .into_iter()
+        .filter_map(|i| {
+            let p = &plan.platforms[i];
+            let (entry, _) = p.entry()?;
+            Some(audit::Target {
+                platform: p.platform.clone(),
+                entry: entry.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The plan's rows told how many results the image checks add (none when there are none).
+fn counted(plan: Plan, checks: &audit::Checks) -> Plan {
+    if checks.is_empty() {
+        return plan;
     }
-    targets
+    plan.with_image_checks(|p| checks.count_for(p))
 }
 
 /// The source the image checks read for an engine's image, and their targets in it: the image
@@ -389,6 +382,7 @@ async fn saved_for_checks(
     source: &Arc<ImageSource>,
     targets: Vec<audit::Target>,
     keep: &tempfile::TempDir,
+    events: &mpsc::UnboundedSender<Event>,
 ) -> (Arc<ImageSource>, Vec<audit::Target>) {
     match open_readable(&config.image, config.host.as_deref(), keep).await {
         Ok((saved, resolved)) => {
@@ -415,10 +409,12 @@ async fn saved_for_checks(
                 Unresolved::Usage(d) => d.message,
                 Unresolved::Problem(p) => p.message,
             };
-            eprintln!(
-                "warning: the engine could not save {} for the image checks: {why}",
-                config.image
-            );
+            let _ = events.send(Event::Warning {
+                message: format!(
+                    "the engine could not save {} for the image checks: {why}",
+                    config.image
+                ),
+            });
             (source.clone(), targets)
         }
     }
@@ -429,7 +425,7 @@ async fn saved_for_checks(
 type Owner = (crate::platform::Platform, Option<String>, bool);
 
 fn native(mode: Option<&crate::mode::ExecMode>) -> bool {
-    matches!(mode, Some(crate::mode::ExecMode::Native { .. }))
+    mode.as_ref().is_some_and(|m| m.is_native())
 }
 
 /// The image checks' results with the time they took; `None` when the run was interrupted
@@ -515,7 +511,6 @@ async fn execute(
         services: Default::default(),
     };
     let (platforms, run_time) = timed(engines::execute(plan, engines, config.jobs, make_ctx)).await;
-    drop(tx);
     let loaded = match source.as_ref() {
         ImageSource::Layout(layout) => layout.take_loaded(),
         _ => Vec::new(),
@@ -524,9 +519,11 @@ async fn execute(
     join_all(
         engines
             .values()
-            .map(|(engine, _)| sweep(engine, run_id, &loaded)),
+            .map(|(engine, _)| sweep(engine, run_id, &loaded, &tx)),
     )
     .await;
+    // The sweep's warnings are the last events.
+    drop(tx);
     // The printer ends when the last sender (held by the run context) is gone and the image
     // checks are in.
     let audited = printer.await.ok().flatten();
@@ -595,27 +592,35 @@ async fn relay(
 /// Removes containers abandoned by an interrupt, or whose removal failed, and the tags of images
 /// loaded from an OCI layout. Bounded as a whole: when the engine has gone away the report must
 /// still be written.
-async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
+async fn sweep(
+    engine: &Engine,
+    run_id: &str,
+    loaded: &[String],
+    events: &mpsc::UnboundedSender<Event>,
+) {
     let name = engine.name();
+    let warn = |message: String| {
+        let _ = events.send(Event::Warning { message });
+    };
     let work = async {
         // Creates and loads an interrupt abandoned land first, so the list below has them.
         engine.stop_creating().await;
         match engine.remove_run(Some(run_id)).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, engine = name, "removed leftover containers"),
-            Err(e) => eprintln!(
-                "warning: could not sweep this run's containers on engine \"{name}\": {e}; \
+            Err(e) => warn(format!(
+                "could not sweep this run's containers on engine \"{name}\": {e}; \
                  `archsmoke gc --run {run_id}` removes them once the engine is back"
-            ),
+            )),
         }
         // Images loaded from an OCI layout are this run's own; the tag alone goes, so an image
         // the engine also holds under another name stays. A tag this engine never loaded is no
         // error.
         for tag in loaded {
             if let Err(e) = engine.remove_image(tag).await {
-                eprintln!(
-                    "warning: could not remove the loaded image {tag} from engine \"{name}\": {e}"
-                );
+                warn(format!(
+                    "could not remove the loaded image {tag} from engine \"{name}\": {e}"
+                ));
             }
         }
         // Probe and relay images tagged with this run: one whose load an interrupt abandoned
@@ -627,16 +632,16 @@ async fn sweep(engine: &Engine, run_id: &str, loaded: &[String]) {
             })
             .await
         {
-            eprintln!(
-                "warning: could not remove this run's probe images from engine \"{name}\": {e}"
-            );
+            warn(format!(
+                "could not remove this run's probe images from engine \"{name}\": {e}"
+            ));
         }
     };
     if tokio::time::timeout(SWEEP_TIMEOUT, work).await.is_err() {
-        eprintln!(
-            "warning: engine \"{name}\" did not finish the final sweep within {SWEEP_TIMEOUT:?}; \
+        warn(format!(
+            "engine \"{name}\" did not finish the final sweep within {SWEEP_TIMEOUT:?}; \
              `archsmoke gc --run {run_id}` removes this run's containers (and \
              `archsmoke gc` its loaded images) once it is back"
-        );
+        ));
     }
 }

@@ -57,7 +57,18 @@ struct Seen {
 }
 
 /// The starter spec for `text`, as TOML with comments.
-pub async fn starter_spec(text: &str, host: Option<&str>) -> Result<String, Diagnostic> {
+///
+/// `watch` is handed each trial run's [`Canceller`], as [`super::run`] hands it (the command
+/// line's signal watcher).
+pub async fn starter_spec<W, F>(
+    text: &str,
+    host: Option<&str>,
+    watch: W,
+) -> Result<String, Diagnostic>
+where
+    W: Fn(Canceller) -> F + Copy,
+    F: Future<Output = ()> + Send + 'static,
+{
     let source = SourceSpec::parse(text)
         .map_err(|e| Diagnostic::usage(e.to_string()).with_hint(e.hint()))?;
     let opened = open(text, &source, host).await;
@@ -104,7 +115,7 @@ pub async fn starter_spec(text: &str, host: Option<&str>) -> Result<String, Diag
         program: program.clone(),
         port: exposed.as_deref().and_then(first_tcp_port),
     };
-    let seen = trial(&known, host).await;
+    let seen = trial(&known, host, watch).await;
 
     let mut s = String::new();
     let _ = writeln!(
@@ -299,15 +310,19 @@ fn first_tcp_port(ports: &[String]) -> Option<u16> {
 /// Runs every candidate check on the image, as the spec would: with the service when the image
 /// EXPOSEs a port, since the final spec's tests then run inside it; again without it when it did
 /// not come up, so that the tests are still judged.
-async fn trial(known: &Known, host: Option<&str>) -> Seen {
+async fn trial<W, F>(known: &Known, host: Option<&str>, watch: W) -> Seen
+where
+    W: Fn(Canceller) -> F + Copy,
+    F: Future<Output = ()> + Send + 'static,
+{
     let with_service = known.port.is_some();
-    let mut seen = match run_trial(known, host, with_service).await {
+    let mut seen = match run_trial(known, host, with_service, watch).await {
         Ok(report) => judge(known, &report, with_service),
         Err(why) => unknown(&why),
     };
     if with_service && seen.service.is_err() {
         let service = seen.service;
-        seen = match run_trial(known, host, false).await {
+        seen = match run_trial(known, host, false, watch).await {
             Ok(report) => judge(known, &report, false),
             Err(why) => unknown(&why),
         };
@@ -363,11 +378,16 @@ fn version_name(flag: &str) -> String {
     format!("version {flag}")
 }
 
-async fn run_trial(
+async fn run_trial<W, F>(
     known: &Known,
     host: Option<&str>,
     with_service: bool,
-) -> Result<RunReport, String> {
+    watch: W,
+) -> Result<RunReport, String>
+where
+    W: Fn(Canceller) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let path = PathBuf::from("archsmoke-init-trial.toml");
     let spec = crate::spec::parse(&path, &trial_spec(known, with_service))
         .map_err(|e| format!("its trial spec is invalid: {e}"))?;
@@ -378,7 +398,7 @@ async fn run_trial(
         ..Flags::default()
     };
     let config = Config::new(spec, flags).map_err(|d| d.to_string())?;
-    let report = super::run(&config, Box::new(Silent), Canceller::on_signals)
+    let report = super::run(&config, Box::new(Silent), watch)
         .await
         .map_err(|d| d.to_string())?;
     match &report.problem {

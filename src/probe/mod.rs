@@ -11,8 +11,8 @@
 pub mod elf;
 pub mod relay;
 
+use crate::digest::sha256_hex;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 
 use crate::platform::Platform;
 
@@ -74,7 +74,7 @@ pub fn image_archive(
         )?;
         b.into_inner()?
     };
-    let layer_digest = hex_sha256(&layer);
+    let layer_digest = sha256_hex(&layer);
     let mut config = json!({
         "architecture": platform.architecture(),
         "os": platform.os(),
@@ -89,7 +89,7 @@ pub fn image_archive(
         config["config"]["Labels"][k] = json!(v);
     }
     let config = serde_json::to_vec(&config)?;
-    let config_name = format!("{}.json", hex_sha256(&config));
+    let config_name = format!("{}.json", sha256_hex(&config));
     let layer_name = format!("{layer_digest}/layer.tar");
     let manifest = serde_json::to_vec(&json!([{
         "Config": config_name,
@@ -118,13 +118,6 @@ fn append(
     header.set_uid(0);
     header.set_gid(0);
     b.append_data(&mut header, path, data)
-}
-
-fn hex_sha256(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]
@@ -168,7 +161,7 @@ mod tests {
         let config_name = manifest[0]["Config"].as_str().expect("Config");
         let config_bytes = &get(config_name).2;
         // Docker names the config by its digest and checks the layer against diff_ids.
-        assert_eq!(format!("{}.json", hex_sha256(config_bytes)), config_name);
+        assert_eq!(format!("{}.json", sha256_hex(config_bytes)), config_name);
         let config: serde_json::Value = serde_json::from_slice(config_bytes).expect("JSON");
         assert_eq!(config["architecture"], "arm");
         assert_eq!(config["variant"], "v7");
@@ -178,7 +171,7 @@ mod tests {
         let layer = &get(layer_name).2;
         assert_eq!(
             config["rootfs"]["diff_ids"][0],
-            format!("sha256:{}", hex_sha256(layer))
+            format!("sha256:{}", sha256_hex(layer))
         );
         let inner = self::files(layer);
         assert_eq!(inner.len(), 1);

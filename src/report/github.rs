@@ -18,7 +18,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::terminal::{mode_text, secs, short_digest, status_word};
+use super::words::{self, mode as mode_text, secs, short_digest, status as status_word};
 use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
 
 /// Longest annotation message; GitHub truncates long ones anyway, and the summary has the rest.
@@ -31,16 +31,7 @@ pub fn enabled(github_actions: Option<&str>) -> bool {
 
 /// A fresh token for [`stop_commands`]: unguessable by the tests, whose output it fences.
 pub fn pause_token() -> String {
-    use sha2::{Digest, Sha256};
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("archsmoke-{nanos}-{}", std::process::id());
-    Sha256::digest(seed.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::random_hex(16)
 }
 
 /// The line after which the runner ignores workflow commands, until [`resume_commands`].
@@ -148,11 +139,7 @@ fn is_failure(t: &TestReport) -> bool {
 }
 
 fn verb(t: &TestReport) -> &'static str {
-    match t.status {
-        TestStatus::TimedOut => "timed out",
-        TestStatus::Error => "could not run",
-        _ => "failed",
-    }
+    words::failure_verb(t.status)
 }
 
 /// Expected vs actual, one check per pair of lines.
@@ -216,7 +203,7 @@ pub fn summary_markdown(report: &RunReport) -> String {
             p.passed(),
             p.not_passed(),
             secs(p.duration),
-            p.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
+            p.slowdown.map_or_else(|| "-".into(), words::ratio),
             result(p),
         ));
     }
@@ -344,18 +331,13 @@ const CHART_PALETTE: &str = "#1f6feb, #d4570b";
 /// each label also says which it is, for readers who cannot tell the colours apart. `None` when
 /// no platform ran.
 pub fn time_chart(report: &RunReport) -> Option<String> {
-    use crate::mode::ExecMode;
     let bars: Vec<(String, bool, f64)> = report
         .platforms
         .iter()
         .filter(|p| !p.skipped() && !p.duration.is_zero())
         .filter_map(|p| {
-            let emulated = match p.mode.as_ref()? {
-                ExecMode::Native { .. } => false,
-                ExecMode::Emulated { .. } => true,
-                ExecMode::Unavailable { .. } => return None,
-            };
-            let kind = if emulated { "emulated" } else { "native" };
+            let kind = words::mode_kind(p.mode.as_ref())?;
+            let emulated = p.mode.as_ref().is_some_and(|m| m.is_emulated());
             let label = chart_text(&format!("{} ({kind})", p.platform));
             Some((label, emulated, p.duration.as_secs_f64()))
         })

@@ -274,7 +274,7 @@ fn emulation_only_text(e: &EmulationOnly) -> String {
 
 /// A failure of a platform or of the whole run, as a test case named `name`.
 fn problem_case(name: &str, problem: &Problem) -> TestCase {
-    let kind = super::problem_kind_name(problem.kind);
+    let kind = super::words::problem_kind(problem.kind);
     let mut body = problem.message.clone();
     if let Some(hint) = &problem.hint {
         body.push_str("\nhint: ");
@@ -392,9 +392,7 @@ fn junit_duration(d: Duration) -> junit_report::Duration {
     junit_report::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn secs(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64())
-}
+use super::words::secs_exact as secs;
 
 /// Facts about one platform's run, as (key, value); keys are stable (they become property names).
 fn platform_facts(report: &RunReport, p: &PlatformReport) -> Vec<(String, String)> {
@@ -432,7 +430,7 @@ fn platform_facts(report: &RunReport, p: &PlatformReport) -> Vec<(String, String
     if let Some(problem) = &p.problem {
         push(
             "problem.kind",
-            super::problem_kind_name(problem.kind).into(),
+            super::words::problem_kind(problem.kind).into(),
         );
         push("problem.message", problem.message.clone());
         if let Some(h) = &problem.hint {
@@ -468,7 +466,7 @@ fn run_facts(report: &RunReport) -> Vec<(String, String)> {
     if let Some(problem) = &report.problem {
         f.push((
             "problem.kind".into(),
-            super::problem_kind_name(problem.kind).into(),
+            super::words::problem_kind(problem.kind).into(),
         ));
         f.push(("problem.message".into(), problem.message.clone()));
         if let Some(h) = &problem.hint {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use console::Style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::terminal::{self, TerminalOptions, secs, started_text};
+use super::terminal::{self, TerminalOptions, started_text};
+use super::words::secs;
 use crate::event::{Event, EventSink};
 use crate::outcome::{PlatformReport, TestStatus};
 use crate::platform::Platform;
@@ -159,7 +160,7 @@ impl LiveView {
                         .finish_with_message(self.verdict(report, &line.mode));
                 }
             }
-            Event::Cancelling => {
+            Event::Cancelling | Event::Warning { .. } => {
                 if let Some(text) = terminal::event_line(event, self.opts) {
                     self.print(&text);
                 }

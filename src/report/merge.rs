@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use crate::mode::ExecMode;
 use crate::outcome::{EngineSummary, RunReport};
 
 /// Why shards cannot be merged.
@@ -100,7 +99,7 @@ pub fn merge(shards: Vec<(String, RunReport)>) -> Result<RunReport, MergeError> 
             .engines
             .extend(renamed.iter().map(|(_, e)| e.clone()));
         for mut p in shard.platforms {
-            let native = matches!(p.mode, Some(ExecMode::Native { .. }));
+            let native = p.mode.as_ref().is_some_and(|m| m.is_native());
             if let Some((_, other_native, other)) = seen.iter().find(|(q, _, _)| *q == p.platform) {
                 if *other_native == native {
                     return Err(MergeError {

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod read;
 pub mod service;
 pub mod terminal;
+pub mod words;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -25,17 +26,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::outcome::{Mismatch, ProblemKind};
-
-/// A slowdown as the matrices show it: one decimal, two below 0.1 (a system-emulated "native"
-/// engine can be 30 times slower than QEMU user emulation, and `0.0×` would say nothing).
-pub(crate) fn ratio(s: f64) -> String {
-    if s < 0.1 {
-        format!("{s:.2}×")
-    } else {
-        format!("{s:.1}×")
-    }
-}
+use crate::outcome::Mismatch;
 
 /// Whether a mismatch's values are shown quoted, with escapes. Values that read plainly (a
 /// version, a path, a list or string as the spec writes them) are shown as they are; when either
@@ -170,21 +161,6 @@ fn replace(
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| context(&format!("syncing directory {} failed", dir.display()), e))
-}
-
-/// The name of a problem kind in report files (JSON `kind`, JUnit `type`); part of both formats.
-fn problem_kind_name(kind: ProblemKind) -> &'static str {
-    match kind {
-        ProblemKind::MissingPlatform => "missing_platform",
-        ProblemKind::ConfigMismatch => "config_mismatch",
-        ProblemKind::NativeProcess => "native_process",
-        ProblemKind::EmulatorUnavailable => "emulator_unavailable",
-        ProblemKind::Registry => "registry",
-        ProblemKind::Engine => "engine",
-        ProblemKind::Interrupted => "interrupted",
-        ProblemKind::EmulationForbidden => "emulation_forbidden",
-        ProblemKind::NotTested => "not_tested",
-    }
 }
 
 /// The directory a path's file lives in; `report.xml` (empty parent) lives in `.`.

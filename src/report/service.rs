@@ -26,10 +26,7 @@ pub fn ready_line(report: &RunReport) -> Option<String> {
         .map(|(p, s)| match s.ready_secs {
             Some(secs) => {
                 let ratio = match native {
-                    Some(n)
-                        if n > 0.0
-                            && matches!(p.mode, Some(crate::mode::ExecMode::Emulated { .. })) =>
-                    {
+                    Some(n) if n > 0.0 && p.mode.as_ref().is_some_and(|m| m.is_emulated()) => {
                         format!(" ({:.1}×)", secs / n)
                     }
                     _ => String::new(),

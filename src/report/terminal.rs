@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use console::Style;
 
+use super::words::{self, mode as mode_text, secs, short_digest, status as status_word};
 use crate::event::{Event, EventSink};
 use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
@@ -145,6 +146,7 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
         Event::Cancelling => {
             "interrupted: stopping containers (press Ctrl-C again to force)".into()
         }
+        Event::Warning { message } => format!("warning: {message}"),
     };
     Some(line)
 }
@@ -157,25 +159,6 @@ pub(crate) fn started_text(mode: Option<&ExecMode>, engine: Option<&str>) -> Str
         Some(e) if e != crate::outcome::DEFAULT_ENGINE => format!("{mode} on {e}"),
         _ => mode,
     }
-}
-
-pub(crate) fn mode_text(mode: &ExecMode) -> String {
-    // ExecMode's Display is the short table form: `native`, `qemu-aarch64 7.2.22`, ...
-    mode.to_string()
-}
-
-pub(crate) fn secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 10.0 {
-        format!("{s:.2}s")
-    } else {
-        format!("{s:.1}s")
-    }
-}
-
-pub(crate) fn short_digest(d: &str) -> String {
-    let hex = d.strip_prefix("sha256:").unwrap_or(d);
-    hex.chars().take(12).collect()
 }
 
 /// What the matrix's TIME and SLOW measure, under the matrix (they can seem to disagree), in 80
@@ -349,18 +332,6 @@ fn emulation_differences(report: &RunReport, w: &mut dyn Write, p: &Palette) -> 
         )?;
     }
     Ok(())
-}
-
-/// A test status as the reports' sentences say it.
-pub(crate) fn status_word(s: TestStatus) -> &'static str {
-    match s {
-        TestStatus::Passed => "passed",
-        TestStatus::Failed => "failed",
-        TestStatus::TimedOut => "timed out",
-        TestStatus::Error => "could not run",
-        TestStatus::NotRun => "not run",
-        TestStatus::Skipped => "skipped",
-    }
 }
 
 /// Tests that passed natively but failed (or timed out) under emulation
@@ -546,7 +517,7 @@ fn matrix_lines(platforms: &[PlatformReport], fit: Fit) -> Vec<(String, String)>
                 r.passed().to_string(),
                 r.not_passed().to_string(),
                 secs(r.duration),
-                r.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
+                r.slowdown.map_or_else(|| "-".into(), words::ratio),
                 result.to_owned(),
             ]
         })

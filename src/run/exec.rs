@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{Backend, RunContext, blank_report, labels, record, runs_as};
+use super::{Backend, RunContext, blank_report, labels, record};
 use crate::engine::{ExecRequest, KeepaliveRequest};
 use crate::event::Event;
 use crate::outcome::{Problem, ProblemKind, TestReport, TestStatus};
@@ -20,12 +20,12 @@ pub(super) async fn run_tests<B: Backend>(
     image_id: &str,
     keepalive: &[String],
     ctx: &Arc<RunContext<B>>,
-    slots: &super::Slots,
+    slots: &crate::slots::Slots,
     network: &str,
 ) -> Result<Vec<TestReport>, Problem> {
     let request = KeepaliveRequest {
         image: image_id.to_owned(),
-        platform: runs_as(planned),
+        platform: planned.runs_as(),
         keepalive: keepalive.to_vec(),
         labels: labels(ctx, &planned.platform, None),
         network: network.to_owned(),
@@ -115,8 +115,8 @@ pub(super) async fn run_tests<B: Backend>(
 
 async fn acquire<B: Backend>(
     ctx: &RunContext<B>,
-    slots: &super::Slots,
-) -> Option<super::slots::Permit> {
+    slots: &crate::slots::Slots,
+) -> Option<crate::slots::Permit> {
     tokio::select! {
         permit = slots.acquire() => permit.ok(),
         () = ctx.cancel.cancelled() => None,

@@ -8,12 +8,8 @@
 //! output: it emits [`Event`]s and returns owned results. Cancellation stops new work at once;
 //! in-flight containers are abandoned to the caller's sweep by run label.
 
-mod backend;
 mod exec;
 mod expand;
-#[cfg(test)]
-mod fake;
-mod slots;
 #[cfg(test)]
 mod tests;
 
@@ -25,20 +21,20 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::backend::{ArchiveChunks, Backend};
 use crate::check::output;
-pub use backend::{ArchiveChunks, Backend};
-pub use slots::Slots;
+use crate::slots::Slots;
 
 use crate::engine::{
     COMMIT_REPOSITORY, ContainerRequest, ContainerResult, Engine, EngineError, LocalImage,
     RUN_LABEL,
 };
 use crate::event::Event;
-use crate::image::{ImageSource, PlatformImage};
+use crate::image::{ImageSource, IndexEntry, PlatformImage};
 use crate::outcome::{
-    EntryChoice, Mismatch, PlatformReport, Problem, ProblemKind, PullReport, TestReport, TestStatus,
+    Mismatch, PlatformReport, Problem, ProblemKind, PullReport, TestReport, TestStatus,
 };
-use crate::plan::{Plan, PlannedPlatform, PlannedTest};
+use crate::plan::{Plan, PlannedPlatform, PlannedTest, Readiness};
 use crate::platform::Platform;
 
 /// Per-stream capture limit unless configured otherwise.
@@ -102,9 +98,7 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
         }
     }
     reports.sort_by_key(|(i, _)| *i);
-    if let Some(engine) = ctx.engine.engine() {
-        ctx.services.cleanup(engine).await;
-    }
+    ctx.services.cleanup(&ctx.engine).await;
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
@@ -124,35 +118,44 @@ async fn run_platform<B: Backend>(
     let mut report = PlatformReport {
         platform: planned.platform.clone(),
         engine: Some(planned.engine.clone()),
-        entry: planned.entry.as_ref().map(|(e, reason)| EntryChoice {
-            digest: e.digest.clone(),
-            platform: e
-                .platform
-                .clone()
-                .unwrap_or_else(|| planned.platform.clone()),
-            reason: reason.clone(),
-        }),
+        entry: planned.entry_choice(),
         mode: Some(planned.mode.clone()),
         pull: None,
-        problem: planned.problem.clone(),
+        problem: planned.problem().cloned(),
         tests: Vec::new(),
         duration: Duration::ZERO,
         slowdown: None,
         service: None,
         containers_done: None,
     };
-    if report.problem.is_some() {
-        // Known from the plan; the results are listed below.
-        // A platform with only image checks (files, metadata, audit) needs no pull and no container.
-    } else if planned.container_count() > 0 {
-        match prepare(&planned, ctx).await {
+    // Blocked: known from the plan; the results are listed below. A platform with only image
+    // checks (files, metadata, audit) needs no pull and no container.
+    if let Readiness::Runnable { entry, .. } = &planned.readiness
+        && planned.container_count() > 0
+    {
+        match prepare(&planned, entry, ctx).await {
             Ok((image_id, pull, image_env)) => {
                 report.pull = Some(pull);
                 match (&planned.service, &ctx.isolation) {
                     (Some(service), _) => {
-                        let (tests, service) =
-                            crate::service::run(&planned, service, &image_id, ctx, slots, network)
-                                .await;
+                        let settings = crate::service::RunSettings {
+                            run_id: ctx.run_id.clone(),
+                            owner: ctx.owner.clone(),
+                            output_limit: ctx.output_limit,
+                            cancel: ctx.cancel.clone(),
+                            events: ctx.events.clone(),
+                            shared: ctx.services.clone(),
+                        };
+                        let (tests, service) = crate::service::run(
+                            &planned,
+                            service,
+                            &image_id,
+                            &ctx.engine,
+                            &settings,
+                            slots,
+                            network,
+                        )
+                        .await;
                         report.tests = tests;
                         if !service.native_processes.is_empty() && report.problem.is_none() {
                             report.problem = Some(crate::service::native_process_problem(
@@ -207,11 +210,9 @@ async fn run_platform<B: Backend>(
 /// Resolve the platform's child image, check its config, and make it present in the engine.
 async fn prepare<B: Backend>(
     planned: &PlannedPlatform,
+    entry: &IndexEntry,
     ctx: &RunContext<B>,
 ) -> Result<(String, PullReport, Vec<String>), Problem> {
-    let Some((entry, _)) = &planned.entry else {
-        unreachable!("the plan gives every platform without a problem an entry");
-    };
     let entry_platform = entry
         .platform
         .clone()
@@ -225,15 +226,7 @@ async fn prepare<B: Backend>(
         .await
         .map_err(|e| Problem::registry(&e))?;
     if let Some(message) = image.config_mismatch(&entry_platform) {
-        return Err(Problem {
-            kind: ProblemKind::ConfigMismatch,
-            message,
-            hint: Some(
-                "the image was built for another platform than its index claims; \
-                 rebuild it with the right --platform"
-                    .into(),
-            ),
-        });
+        return Err(Problem::config_mismatch(message));
     }
     ctx.emit(Event::PullStarted {
         platform: planned.platform.clone(),
@@ -371,7 +364,7 @@ async fn run_tests<B: Backend>(
     slots: &Slots,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
-    let runs_as = runs_as(planned);
+    let runs_as = planned.runs_as();
     let mut set = JoinSet::new();
     for (i, test) in planned.tests.iter().cloned().enumerate() {
         let (command, entrypoint, env) = expand::resolve(&test, &image.env);
@@ -422,16 +415,6 @@ fn unrun_reports(planned: &PlannedPlatform, status: TestStatus, error: &str) -> 
         t.error = Some(error.to_owned());
     }
     tests
-}
-
-/// The platform that actually runs: the index entry's, which under compatible matching can
-/// differ from the one asked for.
-pub(crate) fn runs_as(planned: &PlannedPlatform) -> Platform {
-    planned
-        .entry
-        .as_ref()
-        .and_then(|(e, _)| e.platform.clone())
-        .unwrap_or_else(|| planned.platform.clone())
 }
 
 fn labels<B: Backend>(
@@ -538,20 +521,10 @@ async fn run_with_setup<B: Backend>(
 /// A test that has not run (yet): what cancellation leaves behind.
 fn blank_report(test: &PlannedTest) -> TestReport {
     TestReport {
-        name: test.name.clone(),
         command: test.command.clone(),
-        status: TestStatus::NotRun,
-        exit_code: None,
         expected_exit_code: test.expect.exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
         timeout: test.timeout,
-        slowdown: None,
-        error: None,
+        ..TestReport::new(test.name.clone(), TestStatus::NotRun)
     }
 }
 
@@ -563,20 +536,12 @@ fn record(
 ) {
     match result {
         Ok(r) => {
-            report.stdout = r.stdout.text();
-            report.stderr = r.stderr.text();
-            report.stdout_dropped = r.stdout.dropped;
-            report.stderr_dropped = r.stderr.dropped;
-            report.duration = r.duration;
-            report.exit_code = r.exit_code;
+            r.fill(report);
             if r.timed_out {
                 report.status = TestStatus::TimedOut;
-                report.mismatches.push(Mismatch {
-                    check: "timeout".into(),
-                    expected: format!("exit within {}", humantime::format_duration(test.timeout)),
-                    actual: "still running; killed".into(),
-                    note: None,
-                });
+                report
+                    .mismatches
+                    .push(Mismatch::timeout(test.timeout, "still running; killed"));
             } else {
                 let code = r.exit_code.unwrap_or(-1);
                 // A stream nothing is expected of is never needed whole: only one with

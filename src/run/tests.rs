@@ -1,4 +1,4 @@
-//! The runner against a fake engine ([`super::fake`]): deadlines, cancellation, cleanup and the
+//! The runner against a fake engine ([`crate::backend::fake`]): deadlines, cancellation, cleanup and the
 //! `jobs` bound, on tokio's paused clock so an hour-long test takes a microsecond.
 
 use std::sync::Arc;
@@ -7,13 +7,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::fake::{Fake, Script};
 use super::{Isolation, RunContext, execute};
+use crate::backend::fake::{Fake, Script};
 use crate::emulation::ExecMode;
 use crate::event::Event;
 use crate::image::{EntryKind, ImageSource, IndexEntry};
 use crate::outcome::{PlatformReport, ProblemKind, TestStatus};
-use crate::plan::{Plan, PlannedPlatform, PlannedTest};
+use crate::plan::{Plan, PlannedPlatform, PlannedTest, Readiness};
 use crate::platform::Platform;
 use crate::spec::{Expect, StreamExpect};
 
@@ -47,8 +47,8 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
     PlannedPlatform {
         order,
         engine: crate::outcome::DEFAULT_ENGINE.into(),
-        entry: Some((
-            IndexEntry {
+        readiness: Readiness::Runnable {
+            entry: IndexEntry {
                 digest: format!("sha256:{arch}"),
                 media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                 size: 0,
@@ -56,11 +56,10 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
                 kind: EntryKind::Image,
                 nested_in: None,
             },
-            "exact match".into(),
-        )),
+            reason: "exact match".into(),
+        },
         platform,
         mode: ExecMode::Native { compat: false },
-        problem: None,
         tests: tests.iter().map(|t| test(t, 10 * SECOND)).collect(),
         service: None,
         image_checks: 0,

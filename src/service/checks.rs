@@ -7,12 +7,13 @@
 use std::time::{Duration, Instant};
 
 use super::http::ExchangeError;
-use super::{LOGS_TEST, PlannedService, READY_TEST, Relay};
+use super::{LOGS_TEST, READY_TEST, Relay};
+use crate::backend::Backend;
 use crate::check::service::{self as check, Process, guest};
 use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
-use crate::plan::{PlannedPlatform, PlannedTest};
+use crate::plan::{PlannedPlatform, PlannedService, PlannedTest};
 use crate::spec::{ProbeKind, ProbeSpec, TlsVerify};
 
 /// Every result the platform will have, not run yet: readiness, probes, processes, the tests,
@@ -55,20 +56,10 @@ pub(super) fn blank(planned: &PlannedPlatform, service: &PlannedService) -> Vec<
 
 fn report(name: &str, command: Option<Vec<String>>, timeout: Duration) -> TestReport {
     TestReport {
-        name: name.to_owned(),
         command,
-        status: TestStatus::Skipped,
-        exit_code: None,
-        expected_exit_code: 0,
-        stdout: String::new(),
-        stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
-        mismatches: Vec::new(),
-        duration: Duration::ZERO,
         timeout,
-        slowdown: None,
         error: Some("not run: the service was not ready".into()),
+        ..TestReport::new(name.to_owned(), TestStatus::Skipped)
     }
 }
 
@@ -80,8 +71,8 @@ pub(super) fn finished(planned: &PlannedPlatform, report: &TestReport) -> Event 
 }
 
 /// Run every check but `[logs]`, filling the matching reports.
-pub(super) async fn run(
-    relay: &Relay,
+pub(super) async fn run<B: Backend>(
+    relay: &Relay<'_, B>,
     planned: &PlannedPlatform,
     service: &PlannedService,
     id: &str,
@@ -150,7 +141,7 @@ pub(super) async fn run(
     }
 }
 
-fn start(relay: &Relay, planned: &PlannedPlatform, name: &str) {
+fn start<B: Backend>(relay: &Relay<'_, B>, planned: &PlannedPlatform, name: &str) {
     relay.ctx.emit(Event::TestStarted {
         platform: planned.platform.clone(),
         test: name.to_owned(),
@@ -165,7 +156,7 @@ fn verdict(mismatches: &[Mismatch]) -> TestStatus {
     }
 }
 
-async fn run_probe(relay: &Relay, probe: &ProbeSpec, r: &mut TestReport) {
+async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut TestReport) {
     r.error = None;
     let deadline = tokio::time::Instant::now() + probe.timeout;
     let limit = relay.ctx.output_limit;
@@ -261,7 +252,12 @@ fn error_or_timeout(r: &mut TestReport, probe: &ProbeSpec, e: String) {
     }
 }
 
-async fn run_test(relay: &Relay, id: &str, test: &PlannedTest, r: &mut TestReport) {
+async fn run_test<B: Backend>(
+    relay: &Relay<'_, B>,
+    id: &str,
+    test: &PlannedTest,
+    r: &mut TestReport,
+) {
     r.error = None;
     let request = ExecRequest {
         argv: test
@@ -277,20 +273,13 @@ async fn run_test(relay: &Relay, id: &str, test: &PlannedTest, r: &mut TestRepor
     };
     match relay.engine().exec(id, &request).await {
         Ok(result) => {
-            r.stdout = result.stdout.text();
-            r.stderr = result.stderr.text();
-            r.stdout_dropped = result.stdout.dropped;
-            r.stderr_dropped = result.stderr.dropped;
-            r.duration = result.duration;
-            r.exit_code = result.exit_code;
+            result.fill(r);
             if result.timed_out {
                 r.status = TestStatus::TimedOut;
-                r.mismatches = vec![Mismatch {
-                    check: "timeout".into(),
-                    expected: format!("exit within {}", humantime::format_duration(test.timeout)),
-                    actual: "still running; it ends with the service".into(),
-                    note: None,
-                }];
+                r.mismatches = vec![Mismatch::timeout(
+                    test.timeout,
+                    "still running; it ends with the service",
+                )];
             } else {
                 let code = result.exit_code.unwrap_or(-1);
                 r.mismatches =

@@ -12,8 +12,10 @@
 //! `process NAME`, `logs`, and the tests), so every reporter shows them; the time to ready and
 //! the output's tail go to the platform's [`ServiceReport`].
 //!
-//! Engine calls go through [`crate::engine`]; checks are pure functions in
-//! [`crate::check::service`]; HTTP is spoken by hyper ([`http`]).
+//! Engine calls go through the runner's seam, [`crate::backend::Backend`] (so a fake backend can
+//! run a service in a unit test); checks are pure functions in [`crate::check::service`]; HTTP
+//! is spoken by hyper ([`http`]). The runner calls this module and hands it what it needs
+//! ([`RunSettings`]); this module never names the runner.
 
 mod checks;
 pub mod http;
@@ -24,15 +26,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use crate::check::service::{Interpreter, LogMatcher};
-use crate::emulation::ExecMode;
-use crate::engine::{Engine, ServiceRequest};
+use crate::backend::Backend;
+use crate::check::service::LogMatcher;
+use crate::engine::ServiceRequest;
 use crate::event::Event;
 use crate::outcome::{Mismatch, Problem, ProblemKind, ServiceReport, TestReport, TestStatus};
-use crate::plan::PlannedPlatform;
+use crate::plan::{PlannedPlatform, PlannedService};
 use crate::platform::Platform;
-use crate::run::{Backend, RunContext};
-use crate::spec::{LogsSpec, ProbeSpec, ProcessSpec, Ready, ServiceSpec};
+use crate::spec::LogsSpec;
 
 /// Name of the readiness result in reports.
 pub const READY_TEST: &str = "service ready";
@@ -43,80 +44,10 @@ const DRAIN_WAIT: Duration = Duration::from_secs(5);
 /// Lines of the service's output a readiness failure shows.
 const TAIL_LINES: usize = 20;
 
-/// The service of one platform, with every timeout already multiplied for its mode.
-#[derive(Debug, Clone)]
-pub struct PlannedService {
-    pub command: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub stop_timeout: Duration,
-    pub ready: Ready,
-    pub probes: Vec<ProbeSpec>,
-    pub processes: Vec<ProcessSpec>,
-    pub logs: Option<LogsSpec>,
-    /// How the engine's process lines of this platform start under emulation.
-    pub interpreter: Option<Interpreter>,
-    /// The pids and memory limits of `[settings]`: a service is confined like a test.
-    pub limits: crate::limits::Limits,
-}
-
-impl PlannedService {
-    /// Results this service adds to the platform: readiness, probes, processes, logs.
-    pub fn check_count(&self) -> usize {
-        1 + self.probes.len() + self.processes.len() + usize::from(self.logs.is_some())
-    }
-}
-
 /// Every result the service and the platform's tests would report, none of them run yet:
 /// what a platform that never started lists, so that its counts match the plan's.
 pub fn unrun_reports(planned: &PlannedPlatform, service: &PlannedService) -> Vec<TestReport> {
     checks::blank(planned, service)
-}
-
-/// The service as it runs on `platform` in `mode`: probe timeouts multiplied by `factor`, the
-/// readiness deadline by `ready_factor` (emulation slows a start-up less than many short runs).
-pub fn plan(
-    spec: &ServiceSpec,
-    platform: &Platform,
-    mode: &ExecMode,
-    factor: f64,
-    ready_factor: f64,
-) -> PlannedService {
-    let mut ready = spec.ready.clone();
-    ready.timeout = ready.timeout.mul_f64(ready_factor);
-    PlannedService {
-        limits: crate::limits::Limits::default(),
-        command: spec.command.clone(),
-        entrypoint: spec.entrypoint.clone(),
-        env: spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        user: spec.user.clone(),
-        stop_timeout: spec.stop_timeout,
-        ready,
-        probes: spec
-            .probes
-            .iter()
-            .filter(|p| crate::spec::service_applies(&p.platforms, platform))
-            .map(|p| ProbeSpec {
-                timeout: p.timeout.mul_f64(factor),
-                ..p.clone()
-            })
-            .collect(),
-        processes: spec
-            .processes
-            .iter()
-            .filter(|p| crate::spec::service_applies(&p.platforms, platform))
-            .cloned()
-            .collect(),
-        logs: spec.logs.clone(),
-        interpreter: match mode {
-            ExecMode::Emulated { emulator } => Some(Interpreter {
-                path: emulator.interpreter.display().to_string(),
-                preserves_argv0: emulator.flags.contains('P'),
-            }),
-            _ => None,
-        },
-    }
 }
 
 /// What the platforms of one run share: the relay image, loaded once into the engine.
@@ -127,17 +58,15 @@ pub struct Shared {
 
 impl Shared {
     /// The relay image's reference and platform (the engine's own), loading it on first use.
-    async fn relay_image(
+    async fn relay_image<B: Backend>(
         &self,
-        engine: &Engine,
+        engine: &B,
         run_id: &str,
         owner: &[(String, String)],
     ) -> Result<(String, Platform), String> {
         self.relay
             .get_or_init(|| async {
-                let info = engine.info().await.map_err(|e| e.to_string())?;
-                let platform =
-                    Platform::new(info.platform.os(), info.platform.architecture(), None);
+                let platform = engine.own_platform().await.map_err(|e| e.to_string())?;
                 let image = crate::probe::relay::relay_image(&platform, run_id, owner)
                     .map_err(|e| format!("cannot build the probe relay image: {e}"))?
                     .ok_or_else(|| {
@@ -158,7 +87,7 @@ impl Shared {
     }
 
     /// Remove the relay image if this run loaded it.
-    pub async fn cleanup(&self, engine: &Engine) {
+    pub async fn cleanup<B: Backend>(&self, engine: &B) {
         if let Some(Ok((reference, _))) = self.relay.get()
             && let Err(e) = engine.remove_image(reference).await
         {
@@ -167,9 +96,24 @@ impl Shared {
     }
 }
 
-/// What a service run needs of its run: the real engine and the run's settings.
-struct Ctx {
-    engine: Engine,
+/// What a service run needs of its run besides the engine, handed over by the runner (this
+/// module never names the runner: the runner calls it).
+#[derive(Clone)]
+pub struct RunSettings {
+    pub run_id: String,
+    /// This process's owner labels: `gc` spares a live run's service and relays by them.
+    pub owner: Vec<(String, String)>,
+    pub output_limit: usize,
+    pub cancel: tokio_util::sync::CancellationToken,
+    pub events: tokio::sync::mpsc::UnboundedSender<Event>,
+    /// What the run's platforms share (the relay image).
+    pub shared: Arc<Shared>,
+}
+
+/// What a service run needs of its run: the engine (through the runner's seam) and the run's
+/// settings.
+struct Ctx<'a, B> {
+    engine: &'a B,
     run_id: String,
     /// This process's owner labels: `gc` spares a live run's service and relays by them.
     owner: Vec<(String, String)>,
@@ -179,7 +123,7 @@ struct Ctx {
     services: Arc<Shared>,
 }
 
-impl Ctx {
+impl<B: Backend> Ctx<'_, B> {
     fn emit(&self, event: Event) {
         // A reporter that went away must not stop the run.
         let _ = self.events.send(event);
@@ -212,8 +156,9 @@ pub async fn run<B: Backend>(
     planned: &PlannedPlatform,
     service: &PlannedService,
     image_id: &str,
-    run: &Arc<RunContext<B>>,
-    slots: &crate::run::Slots,
+    engine: &B,
+    run: &RunSettings,
+    slots: &crate::slots::Slots,
     network: &str,
 ) -> (Vec<TestReport>, ServiceReport) {
     let mut report = ServiceReport {
@@ -221,21 +166,15 @@ pub async fn run<B: Backend>(
         ..ServiceReport::default()
     };
     let mut tests = checks::blank(planned, service);
-    let Some(engine) = run.engine.engine() else {
-        tests[0].status = TestStatus::Error;
-        tests[0].error = Some("service runs need a Docker Engine".into());
-        return (tests, report);
-    };
-    let ctx = Arc::new(Ctx {
-        engine: engine.clone(),
+    let ctx = &Ctx {
+        engine,
         run_id: run.run_id.clone(),
         owner: run.owner.clone(),
         output_limit: run.output_limit,
         cancel: run.cancel.clone(),
         events: run.events.clone(),
-        services: run.services.clone(),
-    });
-    let ctx = &ctx;
+        services: run.shared.clone(),
+    };
     let permit = tokio::select! {
         p = slots.acquire() => p.ok(),
         () = ctx.cancel.cancelled() => None,
@@ -280,7 +219,7 @@ pub async fn run<B: Backend>(
     });
     let request = ServiceRequest {
         image: image_id.to_owned(),
-        platform: crate::run::runs_as(planned),
+        platform: planned.runs_as(),
         command: service.command.clone(),
         entrypoint: service.entrypoint.clone(),
         env: service.env.clone(),
@@ -309,7 +248,7 @@ pub async fn run<B: Backend>(
     let id = running.id.clone();
     let start = Instant::now();
     let relay = Relay {
-        ctx: ctx.clone(),
+        ctx,
         service: id.clone(),
         platform: planned.platform.clone(),
         live: Mutex::new(Vec::new()),
@@ -412,7 +351,11 @@ pub async fn run<B: Backend>(
 /// The processes of an emulated platform's service that no interpreter runs (see
 /// [`crate::check::service::native_in_emulated`]); none when the list cannot be read (the
 /// `[[process]]` checks report that).
-async fn native_processes(ctx: &Ctx, service: &PlannedService, id: &str) -> Vec<String> {
+async fn native_processes<B: Backend>(
+    ctx: &Ctx<'_, B>,
+    service: &PlannedService,
+    id: &str,
+) -> Vec<String> {
     let Ok(rows) = ctx.engine.top(id).await else {
         return Vec::new();
     };
@@ -434,7 +377,7 @@ async fn native_processes(ctx: &Ctx, service: &PlannedService, id: &str) -> Vec<
 pub fn native_process_problem(planned: &PlannedPlatform, lines: &[String]) -> Problem {
     let platform = &planned.platform;
     let emulator = match &planned.mode {
-        ExecMode::Emulated { emulator } => emulator.entry.clone(),
+        crate::mode::ExecMode::Emulated { emulator } => emulator.entry.clone(),
         _ => "the emulator".to_owned(),
     };
     Problem {
@@ -466,17 +409,17 @@ fn not_run(tests: &mut [TestReport]) {
 }
 
 /// Opens relay connections into one service's network namespace.
-struct Relay {
-    ctx: Arc<Ctx>,
+struct Relay<'a, B> {
+    ctx: &'a Ctx<'a, B>,
     service: String,
     platform: Platform,
     /// Relays not removed yet: a wait abandoned at its deadline leaves its relay here.
     live: Mutex<Vec<String>>,
 }
 
-impl Relay {
-    fn engine(&self) -> &Engine {
-        &self.ctx.engine
+impl<B: Backend> Relay<'_, B> {
+    fn engine(&self) -> &B {
+        self.ctx.engine
     }
 
     /// Connect to `port` inside the service (retrying refusals when `wait`), then hand the
@@ -492,7 +435,7 @@ impl Relay {
         let (image, platform) = self
             .ctx
             .services
-            .relay_image(self.engine(), &self.ctx.run_id, &self.ctx.owner)
+            .relay_image(self.ctx.engine, &self.ctx.run_id, &self.ctx.owner)
             .await?;
         let request = crate::engine::RelayRequest {
             image,
@@ -567,5 +510,96 @@ mod tests {
         assert_eq!(last_lines("a\nb", 5), "a\nb");
         assert_eq!(last_lines("", 3), "");
         assert_eq!(last_lines(&"é".repeat(5000), 1).len(), 4096);
+    }
+
+    /// A service behind the runner's seam: the fake backend starts it, its log makes it ready,
+    /// its process list and its whole log are judged, and it is stopped and removed, in that
+    /// order, with nothing left.
+    #[tokio::test(start_paused = true)]
+    async fn a_service_runs_through_the_backend_and_is_removed() {
+        use crate::backend::fake::{Fake, ServiceScript};
+        use crate::image::{EntryKind, IndexEntry};
+        use crate::mode::ExecMode;
+        use crate::plan::Readiness;
+
+        let spec = crate::spec::parse(
+            std::path::Path::new("web.toml"),
+            "image = \"x\"\n[service]\n[service.ready]\nlog = [\"listening on \\\\d+\"]\n\
+             [[process]]\nname = \"server\"\ncommand_matches = \"^httpd -f$\"\n\
+             [logs]\nexcludes = [\"panic\"]\n",
+        )
+        .expect("a valid spec");
+        let platform = Platform::new("linux", "amd64", None);
+        let mode = ExecMode::Native { compat: false };
+        let service = crate::plan::plan_service(
+            spec.service.as_ref().expect("a service"),
+            &platform,
+            &mode,
+            1.0,
+            1.0,
+            crate::limits::Limits::default(),
+        );
+        let planned = PlannedPlatform {
+            order: 0,
+            platform: platform.clone(),
+            engine: crate::outcome::DEFAULT_ENGINE.into(),
+            readiness: Readiness::Runnable {
+                entry: IndexEntry {
+                    digest: "sha256:amd64".into(),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    size: 0,
+                    platform: Some(platform),
+                    kind: EntryKind::Image,
+                    nested_in: None,
+                },
+                reason: "exact match".into(),
+            },
+            mode,
+            tests: Vec::new(),
+            service: Some(service.clone()),
+            image_checks: 0,
+        };
+        let fake = Fake::default().with_service(ServiceScript {
+            lines: vec!["listening on 8080".into()],
+            processes: vec![("root".into(), "httpd -f".into())],
+        });
+        let (events, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let settings = RunSettings {
+            run_id: "r1".into(),
+            owner: Vec::new(),
+            output_limit: 1 << 20,
+            cancel: tokio_util::sync::CancellationToken::new(),
+            events,
+            shared: Arc::default(),
+        };
+        let slots = crate::slots::Slots::for_platform(&Arc::new(tokio::sync::Semaphore::new(1)));
+        let (tests, report) = run(
+            &planned, &service, "image-x", &fake, &settings, &slots, "none",
+        )
+        .await;
+
+        let results: Vec<(&str, TestStatus)> =
+            tests.iter().map(|t| (t.name.as_str(), t.status)).collect();
+        assert_eq!(
+            results,
+            [
+                (READY_TEST, TestStatus::Passed),
+                ("process server", TestStatus::Passed),
+                (LOGS_TEST, TestStatus::Passed),
+            ]
+        );
+        assert!(report.ready && !report.killed, "{report:?}");
+        assert_eq!(report.log_lines, 1);
+        let id = fake.container_of("service").expect("a service container");
+        assert_eq!(
+            fake.calls_for(&id),
+            ["create", "start", "top", "stop", "remove"]
+        );
+        assert!(fake.state().live.is_empty(), "nothing is left");
+        let mut finished = 0;
+        while let Ok(event) = seen.try_recv() {
+            finished += usize::from(matches!(event, Event::TestFinished { .. }));
+        }
+        assert_eq!(finished, 3, "every result is an event");
     }
 }

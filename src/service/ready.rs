@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Relay;
+use crate::backend::Backend;
 use crate::engine::{ExecRequest, RelayConnection};
 use crate::spec::Ready;
 
@@ -31,8 +32,8 @@ pub struct NotReady {
 }
 
 /// Wait until every condition holds, the container exits, or the deadline passes.
-pub async fn wait(
-    relay: &Relay,
+pub async fn wait<B: Backend>(
+    relay: &Relay<'_, B>,
     ready: &Ready,
     log_ready: watch::Receiver<bool>,
 ) -> Result<(), NotReady> {
@@ -117,7 +118,7 @@ pub async fn wait(
 /// What the container listens on, for the deadline's message: a service on the wrong port (an
 /// arm64 build on 8081 while the spec waits for 8080) shows at once. Empty when the engine is
 /// not on this machine or does not answer in time.
-async fn listening(relay: &Relay) -> String {
+async fn listening<B: Backend>(relay: &Relay<'_, B>) -> String {
     let ask = relay.engine().listening_ports(&relay.service);
     match tokio::time::timeout(Duration::from_secs(5), ask).await {
         Ok(Ok(Some(ports))) => listening_words(&ports),
@@ -179,7 +180,7 @@ fn describe(ready: &Ready, pending: &[&str], last_http: &str) -> String {
 }
 
 /// Resolves when the container is no longer running (or was restarted).
-async fn exited(relay: &Relay) -> NotReady {
+async fn exited<B: Backend>(relay: &Relay<'_, B>) -> NotReady {
     loop {
         match relay.engine().service_state(&relay.service).await {
             Ok(state) if !state.running || state.restarts > 0 => {
@@ -215,7 +216,7 @@ async fn exited(relay: &Relay) -> NotReady {
     }
 }
 
-async fn tcp(relay: &Relay, port: u16, deadline: Instant) -> Result<(), String> {
+async fn tcp<B: Backend>(relay: &Relay<'_, B>, port: u16, deadline: Instant) -> Result<(), String> {
     relay
         .with_connection(port, true, deadline, async |c| match c {
             RelayConnection::Connected(_) => Ok(()),
@@ -227,8 +228,8 @@ async fn tcp(relay: &Relay, port: u16, deadline: Instant) -> Result<(), String> 
         .map_err(|e| format!("port {port}: {e}"))
 }
 
-async fn http(
-    relay: &Relay,
+async fn http<B: Backend>(
+    relay: &Relay<'_, B>,
     request: &crate::spec::HttpRequest,
     deadline: Instant,
     last_http: &std::sync::Mutex<String>,
@@ -260,7 +261,7 @@ async fn http(
     ))
 }
 
-async fn healthy(relay: &Relay, deadline: Instant) -> Result<(), String> {
+async fn healthy<B: Backend>(relay: &Relay<'_, B>, deadline: Instant) -> Result<(), String> {
     loop {
         let state = relay
             .engine()
@@ -285,7 +286,11 @@ async fn healthy(relay: &Relay, deadline: Instant) -> Result<(), String> {
     }
 }
 
-async fn exec(relay: &Relay, argv: &[String], deadline: Instant) -> Result<(), String> {
+async fn exec<B: Backend>(
+    relay: &Relay<'_, B>,
+    argv: &[String],
+    deadline: Instant,
+) -> Result<(), String> {
     let mut last = String::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

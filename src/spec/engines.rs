@@ -119,7 +119,7 @@ impl Validator<'_> {
             let e = table.get_ref();
             let name = e.name.get_ref().clone();
             check_name(&name).map_err(|m| self.err(&e.name, m))?;
-            if name == crate::engine::endpoint::DEFAULT_NAME || !names.insert(name.clone()) {
+            if name == crate::outcome::DEFAULT_ENGINE || !names.insert(name.clone()) {
                 return Err(self
                     .err(&e.name, format!("engine name `{name}` is taken"))
                     .with_hint(

@@ -13,7 +13,7 @@ use crate::mode::ExecMode;
 use crate::outcome::{
     EmulationOnly, Mismatch, PlatformReport, ProblemKind, RunReport, TestReport, TestStatus,
 };
-use crate::report::terminal::{secs, short_digest};
+use crate::report::words::{self, secs, short_digest};
 
 #[cfg(test)]
 pub(in crate::report::html) use pictures::phases_of;
@@ -378,7 +378,7 @@ fn row(report: &RunReport, p: &PlatformReport) -> Row {
         passed: p.passed(),
         failed: p.not_passed(),
         time: secs(p.duration),
-        slowdown: p.slowdown.map_or_else(|| "-".into(), crate::report::ratio),
+        slowdown: p.slowdown.map_or_else(|| "-".into(), words::ratio),
         result,
         result_class,
     }
@@ -469,10 +469,8 @@ fn failure(p: &PlatformReport, t: &TestReport) -> Failure {
     Failure {
         test: clean_line(&t.name),
         verb: match t.status {
-            TestStatus::TimedOut => "timed out",
-            TestStatus::Error => "could not run",
-            TestStatus::NotRun => "not run",
-            _ => "failed",
+            TestStatus::NotRun => words::status(t.status),
+            s => words::failure_verb(s),
         },
         time: secs(t.duration),
         command: t.command.as_ref().map(|c| clean_line(&format!("{c:?}"))),
@@ -538,7 +536,7 @@ fn audit(platforms: &[PlatformReport]) -> Audit {
             check: clean_line(&t.name),
             level: match t.status {
                 TestStatus::Passed => "warning",
-                TestStatus::Failed | TestStatus::TimedOut => "failed",
+                s if s.is_failure() => "failed",
                 _ => "error",
             },
             error: t.error.as_deref().map(clean),

@@ -204,3 +204,22 @@ fn only_a_real_terminal_without_other_stderr_writers_gets_the_live_view() {
     assert!(!wanted(true, false, 0, true, Some("xterm")), "RUST_LOG");
     assert!(!wanted(true, false, 0, false, Some("dumb")), "TERM=dumb");
 }
+
+#[test]
+fn a_pipeline_warning_is_printed_above_the_lines_with_secrets_masked() {
+    let term = InMemoryTerm::new(20, 120);
+    let mut live = view(&term);
+    live.handle(&started(&["linux/arm64"]));
+    crate::redact::register(["warning-secret-4711"]);
+    live.handle(&Event::Warning {
+        message: "could not sweep engine \"remote\": token warning-secret-4711 refused".into(),
+    });
+    settle();
+    let screen = term.contents();
+    assert!(
+        screen.contains("warning: could not sweep engine \"remote\": token"),
+        "{screen}"
+    );
+    assert!(!screen.contains("warning-secret-4711"), "{screen}");
+    assert!(line_of(&term, "linux/arm64").contains("waiting"));
+}

@@ -247,3 +247,20 @@ fn a_problem_that_names_its_platform_is_not_headed_by_it_twice() {
     );
     assert!(!text.contains(&format!("{name} {name}")), "{text}");
 }
+
+#[test]
+fn a_warning_is_a_line_even_when_quiet() {
+    let warning = Event::Warning {
+        message: "engine \"remote\" did not answer".into(),
+    };
+    for quiet in [false, true] {
+        let opts = TerminalOptions {
+            color: false,
+            quiet,
+        };
+        assert_eq!(
+            event_line(&warning, opts).as_deref(),
+            Some("warning: engine \"remote\" did not answer")
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{clean_line, is_audit};
 use crate::mode::ExecMode;
 use crate::outcome::{PlatformReport, TestReport, TestStatus};
-use crate::report::terminal::secs;
+use crate::report::words::{self, secs};
 
 /// Horizontal stacked bars, one per platform, in SVG user units.
 pub struct Chart {
@@ -77,12 +77,10 @@ pub struct HeatCell {
 /// `native`, `emulated` or `other` (unavailable, not run, image checks only): how a platform's
 /// bar and column are told apart.
 pub(super) fn kind(p: &PlatformReport) -> &'static str {
-    match &p.mode {
-        _ if p.skipped() => "other",
-        Some(ExecMode::Native { .. }) => "native",
-        Some(ExecMode::Emulated { .. }) => "emulated",
-        _ => "other",
+    if p.skipped() {
+        return "other";
     }
+    words::mode_kind(p.mode.as_ref()).unwrap_or("other")
 }
 
 fn kind_label(p: &PlatformReport) -> String {
@@ -343,12 +341,8 @@ fn heat_cell(p: &PlatformReport, t: &TestReport, longest: f64) -> HeatCell {
 
 fn status_text(s: TestStatus) -> &'static str {
     match s {
-        TestStatus::Passed => "passed",
-        TestStatus::Failed => "failed",
-        TestStatus::TimedOut => "timed out",
-        TestStatus::Error => "could not run",
         TestStatus::NotRun => "not run (interrupted)",
-        TestStatus::Skipped => "skipped",
+        s => words::status(s),
     }
 }
 

@@ -1,12 +1,17 @@
-//! The runner's view of an engine: the few calls it makes, behind one trait.
+//! The runner's view of an engine: the few calls it makes, behind one trait. It sits apart from
+//! the runner so that the service runs, which the runner calls, reach the engine through it too.
 //!
 //! [`Backend`] is what the runner needs from an engine and nothing more: make an image present
 //! (pull, load, look up), the steps of one test container (create, attach+start+wait to a
-//! deadline, kill, remove) and the exec-isolation calls. [`crate::engine::Engine`] implements it
-//! for real; the runner's unit tests implement it with a fake that keeps time with tokio's
-//! paused clock, so scheduling, timeouts, cancellation and cleanup order are tested in
-//! milliseconds. The order of a test container's steps lives here, once
+//! deadline, kill, remove), the exec-isolation calls, and what a `[service]` run does (start,
+//! watch, list processes, stop and remove the service; create and connect probe relays).
+//! [`crate::engine::Engine`] implements it for real; the unit tests implement it with a fake
+//! that keeps time with tokio's paused clock, so scheduling, timeouts, cancellation, service
+//! lifecycles and cleanup order are tested in milliseconds. The order of a test container's steps lives here, once
 //! ([`Backend::run_container`]), for every implementation.
+
+#[cfg(test)]
+pub(crate) mod fake;
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +21,8 @@ use tokio::sync::mpsc;
 
 use crate::engine::{
     ContainerRequest, ContainerResult, Engine, EngineError, ExecRequest, KeepaliveRequest,
-    LocalImage, call_timeout, unanswered,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
+    ServiceRequest, ServiceState, Stopped, call_timeout, unanswered,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -93,11 +99,58 @@ pub trait Backend: Send + Sync + 'static {
         async { None }
     }
 
-    /// The real engine, for `[service]` runs, whose many engine calls (attach, top, stop,
-    /// relays) are exercised end to end rather than faked; `None` for a fake.
-    fn engine(&self) -> Option<&Engine> {
-        None
-    }
+    /// The engine's own platform: what a probe relay container is built for.
+    fn own_platform(&self) -> impl Future<Output = Result<Platform, EngineError>> + Send;
+
+    /// Load a whole `docker load` archive held in memory (the probe relay image).
+    fn load_image(
+        &self,
+        archive: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    /// Create, attach and start a service container; its lines go to `sink` as they arrive.
+    fn start_service(
+        &self,
+        request: &ServiceRequest,
+        sink: LineSink,
+    ) -> impl Future<Output = Result<RunningService, EngineError>> + Send;
+
+    /// What the engine says about a service container now.
+    fn service_state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<ServiceState, EngineError>> + Send;
+
+    /// The TCP ports the container listens on, when that can be known from here.
+    fn listening_ports(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<std::collections::BTreeSet<u16>>, EngineError>> + Send;
+
+    /// The container's processes as the engine lists them.
+    fn top(&self, id: &str) -> impl Future<Output = Result<Vec<ProcessRow>, EngineError>> + Send;
+
+    /// Stop a service, killing it after `grace`.
+    fn stop_service(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<Stopped, EngineError>> + Send;
+
+    /// Remove a service or relay container (killing it if it runs).
+    fn remove_service(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Create a relay container joined to a service's network namespace; returns its id.
+    fn create_relay(
+        &self,
+        request: &RelayRequest,
+    ) -> impl Future<Output = Result<String, EngineError>> + Send;
+
+    /// Start a relay and read whether its connection to the service's port succeeded.
+    fn connect_relay(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<RelayConnection, EngineError>> + Send;
 
     /// Commit a stopped container as `archsmoke-commit:<tag>` with the run's labels; the new
     /// image's ID. Backends without images (test fakes) cannot.
@@ -206,8 +259,56 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 impl Backend for Engine {
-    fn engine(&self) -> Option<&Engine> {
-        Some(self)
+    async fn own_platform(&self) -> Result<Platform, EngineError> {
+        let info = Engine::info(self).await?;
+        Ok(Platform::new(
+            info.platform.os(),
+            info.platform.architecture(),
+            None,
+        ))
+    }
+
+    async fn load_image(&self, archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
+        Engine::load_image(self, archive).await
+    }
+
+    async fn start_service(
+        &self,
+        request: &ServiceRequest,
+        sink: LineSink,
+    ) -> Result<RunningService, EngineError> {
+        Engine::start_service(self, request, sink).await
+    }
+
+    async fn service_state(&self, id: &str) -> Result<ServiceState, EngineError> {
+        Engine::service_state(self, id).await
+    }
+
+    async fn listening_ports(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::collections::BTreeSet<u16>>, EngineError> {
+        Engine::listening_ports(self, id).await
+    }
+
+    async fn top(&self, id: &str) -> Result<Vec<ProcessRow>, EngineError> {
+        Engine::top(self, id).await
+    }
+
+    async fn stop_service(&self, id: &str, grace: Duration) -> Result<Stopped, EngineError> {
+        Engine::stop_service(self, id, grace).await
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
+        Engine::remove_service(self, id).await
+    }
+
+    async fn create_relay(&self, request: &RelayRequest) -> Result<String, EngineError> {
+        Engine::create_relay(self, request).await
+    }
+
+    async fn connect_relay(&self, id: &str) -> Result<RelayConnection, EngineError> {
+        Engine::connect_relay(self, id).await
     }
 
     async fn ensure_image(

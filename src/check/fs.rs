@@ -1,11 +1,79 @@
 //! One platform's filesystem as a container would see it: its layers stacked bottom to top with
 //! whiteouts and opaque directories applied (the OCI image-layer rules), and paths resolved
-//! through symlinks without ever leaving the image's root.
+//! through symlinks without ever leaving the image's root. The entry types live here, with the
+//! view the checks read; `audit` fills them from the layers' archives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::layer::{Entry, EntryKind, Layer};
+use crate::arch::Endian;
+
+/// What a layer entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Directory,
+    Symlink(String),
+    /// A hard link to another path of the image (absolute, normalized).
+    Hardlink(String),
+    /// Devices, fifos and the like.
+    Other,
+    /// `.wh.<name>`: the path is removed from the layers below.
+    Whiteout,
+    /// `.wh..wh..opq` in a directory: its content in the layers below is hidden.
+    Opaque,
+}
+
+/// Identity of an ELF file: what the audit compares with the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfIdent {
+    pub class: u8,
+    pub endian: Endian,
+    pub e_machine: u16,
+    /// `e_type`: 1 relocatable, 2 executable, 3 shared object (or PIE), 4 core.
+    pub e_type: u16,
+    /// `e_entry`: 0 when the file has no entry point (most shared libraries).
+    pub entry: u64,
+    /// PT_INTERP, when the file is dynamically linked.
+    pub interpreter: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Absolute and normalized; for whiteouts the path they remove.
+    pub path: String,
+    pub kind: EntryKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    pub elf: Option<ElfIdent>,
+    /// Kept only for paths a content check names, and only up to the limit.
+    pub content: Option<Vec<u8>>,
+}
+
+impl Entry {
+    /// A root-owned entry with mode 0755 and nothing read: what a directory no header names
+    /// stands for.
+    pub fn new(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: path.into(),
+            kind,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            elf: None,
+            content: None,
+        }
+    }
+}
+
+/// One layer, as far as the checks need it, in archive order.
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    pub entries: Vec<Entry>,
+}
 
 /// Symlink hops before a path is declared a loop (Linux's own limit).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -43,16 +111,7 @@ impl MergedFs {
         let mut fs = MergedFs {
             nodes: BTreeMap::new(),
             stored_at: BTreeMap::new(),
-            implicit_dir: Entry {
-                path: String::new(),
-                kind: EntryKind::Directory,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                elf: None,
-                content: None,
-            },
+            implicit_dir: Entry::new("", EntryKind::Directory),
         };
         for (index, layer) in layers.iter().enumerate() {
             // Whiteouts and opaque markers hide what the layers below hold, never what this
@@ -215,16 +274,7 @@ mod tests {
     use super::*;
 
     fn entry(path: &str, kind: EntryKind) -> Entry {
-        Entry {
-            path: path.into(),
-            kind,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            elf: None,
-            content: None,
-        }
+        Entry::new(path, kind)
     }
 
     fn layer(entries: Vec<Entry>) -> Arc<Layer> {

@@ -2,6 +2,8 @@
 //! by sleeping on tokio's clock (paused in the tests, so an hour passes in a microsecond), and
 //! every call is written to a log the tests read back. It proves scheduling, deadlines,
 //! cancellation and cleanup order; what a real engine does is proven end to end in `tests/`.
+//! A service "runs" as a scripted one ([`ServiceScript`]): it prints its lines at start, lists
+//! its processes, and stops when told; relays refuse every connection.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,7 +12,8 @@ use std::time::Duration;
 use super::{ArchiveChunks, Backend};
 use crate::engine::{
     Captured, ContainerRequest, ContainerResult, EngineError, ExecRequest, KeepaliveRequest,
-    LocalImage,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
+    ServiceRequest, ServiceState, Stopped,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -23,6 +26,15 @@ pub struct Script {
     pub stdout: String,
     pub fail_create: bool,
     pub fail_start: bool,
+}
+
+/// How a `[service]` container behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceScript {
+    /// Printed at start, one line each (what log readiness and `[logs]` read).
+    pub lines: Vec<String>,
+    /// The engine's process list of the running service: (user, command line).
+    pub processes: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -39,6 +51,7 @@ pub struct State {
 #[derive(Clone, Default)]
 pub struct Fake {
     scripts: Arc<HashMap<String, Script>>,
+    service: Arc<ServiceScript>,
     state: Arc<Mutex<State>>,
 }
 
@@ -51,8 +64,15 @@ impl Fake {
                     .map(|(k, v)| (k.to_owned(), v))
                     .collect(),
             ),
+            service: Arc::default(),
             state: Arc::default(),
         }
+    }
+
+    /// This fake, with its services behaving as `service` says.
+    pub fn with_service(mut self, service: ServiceScript) -> Fake {
+        self.service = Arc::new(service);
+        self
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -211,5 +231,88 @@ impl Backend for Fake {
 
     async fn remove_keepalive(&self, id: &str) -> Result<(), EngineError> {
         self.remove_container(id).await
+    }
+
+    async fn own_platform(&self) -> Result<Platform, EngineError> {
+        Ok(Platform::new("linux", "amd64", None))
+    }
+
+    async fn load_image(&self, _archive: Vec<u8>) -> Result<Vec<String>, EngineError> {
+        self.log("load relay".into());
+        Ok(Vec::new())
+    }
+
+    async fn start_service(
+        &self,
+        _request: &ServiceRequest,
+        mut sink: LineSink,
+    ) -> Result<RunningService, EngineError> {
+        let id = self.create("service");
+        self.log(format!("start {id}"));
+        let mut text = String::new();
+        for line in &self.service.lines {
+            sink(line);
+            text.push_str(line);
+            text.push('\n');
+        }
+        let output = tokio::spawn(async move {
+            Captured {
+                bytes: text.into_bytes(),
+                ..Captured::default()
+            }
+        });
+        Ok(RunningService::new(id, output))
+    }
+
+    async fn service_state(&self, id: &str) -> Result<ServiceState, EngineError> {
+        Ok(ServiceState {
+            running: self.state().live.contains(id),
+            exit_code: None,
+            restarts: 0,
+            health: None,
+            oom_killed: false,
+            error: None,
+        })
+    }
+
+    async fn listening_ports(&self, _id: &str) -> Result<Option<BTreeSet<u16>>, EngineError> {
+        Ok(None)
+    }
+
+    async fn top(&self, id: &str) -> Result<Vec<ProcessRow>, EngineError> {
+        self.log(format!("top {id}"));
+        Ok(self
+            .service
+            .processes
+            .iter()
+            .map(|(user, command)| ProcessRow {
+                user: user.clone(),
+                command: command.clone(),
+                executable: None,
+            })
+            .collect())
+    }
+
+    async fn stop_service(&self, id: &str, _grace: Duration) -> Result<Stopped, EngineError> {
+        self.log(format!("stop {id}"));
+        Ok(Stopped {
+            killed: false,
+            exit_code: Some(0),
+            duration: Duration::ZERO,
+        })
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
+        self.remove_container(id).await
+    }
+
+    async fn create_relay(&self, _request: &RelayRequest) -> Result<String, EngineError> {
+        Ok(self.create("relay"))
+    }
+
+    async fn connect_relay(&self, id: &str) -> Result<RelayConnection, EngineError> {
+        self.log(format!("connect {id}"));
+        // ECONNREFUSED: nothing listens inside a fake service.
+        Ok(RelayConnection::Failed { errno: 111 })
     }
 }

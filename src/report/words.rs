@@ -1,0 +1,112 @@
+//! The reports' one vocabulary: the words for a test's status, a failure, a platform's mode and a
+//! problem's kind, and the number formats (seconds, slowdowns, digests) that the terminal, JUnit,
+//! GitHub and HTML renderers print. A word changes here or nowhere, so two reports of one run
+//! cannot name one thing two ways. The JSON report's words are its wire names
+//! ([`problem_kind`] is shared with JUnit's `type`).
+
+use std::time::Duration;
+
+use crate::mode::ExecMode;
+use crate::outcome::{ProblemKind, TestStatus};
+
+/// A test status as the reports' sentences say it.
+pub fn status(s: TestStatus) -> &'static str {
+    match s {
+        TestStatus::Passed => "passed",
+        TestStatus::Failed => "failed",
+        TestStatus::TimedOut => "timed out",
+        TestStatus::Error => "could not run",
+        TestStatus::NotRun => "not run",
+        TestStatus::Skipped => "skipped",
+    }
+}
+
+/// What a test that did not pass did, as a failure's heading says it: it timed out, could not
+/// run, or (anything else) failed.
+pub fn failure_verb(s: TestStatus) -> &'static str {
+    match s {
+        TestStatus::TimedOut | TestStatus::Error => status(s),
+        _ => status(TestStatus::Failed),
+    }
+}
+
+/// `native` or `emulated`, as the charts tell a platform's bars apart; `None` for a platform
+/// that did not run (unavailable, or no mode).
+pub fn mode_kind(mode: Option<&ExecMode>) -> Option<&'static str> {
+    match mode? {
+        ExecMode::Native { .. } => Some("native"),
+        ExecMode::Emulated { .. } => Some("emulated"),
+        ExecMode::Unavailable { .. } => None,
+    }
+}
+
+/// A mode in a table: `native`, `native (32-bit compat)`, `qemu-aarch64 7.2.22`, `unavailable`.
+pub fn mode(mode: &ExecMode) -> String {
+    mode.to_string()
+}
+
+/// The name of a problem kind in report files (JSON `kind`, JUnit `type`); part of both formats.
+pub fn problem_kind(kind: ProblemKind) -> &'static str {
+    match kind {
+        ProblemKind::MissingPlatform => "missing_platform",
+        ProblemKind::ConfigMismatch => "config_mismatch",
+        ProblemKind::NativeProcess => "native_process",
+        ProblemKind::EmulatorUnavailable => "emulator_unavailable",
+        ProblemKind::Registry => "registry",
+        ProblemKind::Engine => "engine",
+        ProblemKind::Interrupted => "interrupted",
+        ProblemKind::EmulationForbidden => "emulation_forbidden",
+        ProblemKind::NotTested => "not_tested",
+    }
+}
+
+/// Seconds for people: two decimals below ten seconds, one above (`1.25s`, `12.5s`).
+pub fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+/// Seconds for machines (JUnit's `time`): milliseconds, no unit.
+pub fn secs_exact(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
+}
+
+/// A slowdown as the matrices show it: one decimal, two below 0.1 (a system-emulated "native"
+/// engine can be 30 times slower than QEMU user emulation, and `0.0×` would say nothing).
+pub fn ratio(s: f64) -> String {
+    if s < 0.1 {
+        format!("{s:.2}×")
+    } else {
+        format!("{s:.1}×")
+    }
+}
+
+/// A digest as tables show it: the first twelve hex digits, as `docker images` does.
+pub fn short_digest(d: &str) -> String {
+    let hex = d.strip_prefix("sha256:").unwrap_or(d);
+    hex.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_the_reports_print_them() {
+        assert_eq!(secs(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(secs(Duration::from_millis(12_500)), "12.5s");
+        assert_eq!(secs_exact(Duration::from_millis(1250)), "1.250");
+        assert_eq!(ratio(0.05), "0.05×");
+        assert_eq!(ratio(2.54), "2.5×");
+        assert_eq!(
+            short_digest(&format!("sha256:{}", "ab".repeat(32))),
+            "abababababab"
+        );
+        assert_eq!(failure_verb(TestStatus::NotRun), "failed");
+        assert_eq!(failure_verb(TestStatus::Error), "could not run");
+    }
+}
