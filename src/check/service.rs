@@ -80,10 +80,18 @@ pub fn guest(line: &str, exe: Option<&str>, interpreter: Option<&Interpreter>) -
 /// The lines of an emulated platform's process list that no interpreter runs: programs of the
 /// engine's own architecture inside a container that should hold only the platform's (a static
 /// amd64 binary in an arm64 image runs natively on an amd64 host, and passes every test).
-/// Zombies (`[name] <defunct>`) have no executable left and are not judged.
+/// Zombies (`[name] <defunct>`) have no executable left and are not judged, and neither is the
+/// engine's own `runc init` (`runc:[2:INIT]`), a host program that sets up each `docker exec`
+/// inside the container for a moment (readiness `exec`, a service's `[[test]]`s).
 pub fn native_in_emulated(list: &[(String, Guest)]) -> Vec<String> {
     list.iter()
-        .filter(|(line, g)| !g.emulated && !line.trim_start().starts_with('['))
+        .filter(|(line, g)| {
+            let line = line.trim_start();
+            !g.emulated
+                && !line.starts_with('[')
+                && !line.starts_with("runc init")
+                && !line.starts_with("runc:[")
+        })
         .map(|(line, g)| match &g.executable {
             Some(exe) if !line.contains(exe.as_str()) => format!("{line} ({exe})"),
             _ => line.clone(),
@@ -581,6 +589,9 @@ mod tests {
                 Some("/usr/local/bin/busybox"),
             ),
             ("[sh] <defunct>", None),
+            // A `docker exec` being set up: the engine's runc, not the image's.
+            ("runc init", Some("/")),
+            ("runc:[2:INIT]", None),
         ];
         let list: Vec<(String, Guest)> = lines
             .iter()
