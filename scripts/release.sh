@@ -9,6 +9,17 @@
 #
 # Usage: scripts/release.sh [--profile PROFILE] [--out DIR] [--source URL]
 #        scripts/release.sh --profile PROFILE --testbed-tls-server DIR
+#        scripts/release.sh --darwin [--profile PROFILE] [--out DIR]     (on macOS)
+#        scripts/release.sh --check-darwin                               (on Linux)
+#
+# --darwin builds archsmoke-darwin-arm64 and archsmoke-darwin-amd64 and SHA256SUMS-darwin instead,
+# on a Mac with Xcode's command line tools (`xcode-select --install`: its clang compiles the C
+# of aws-lc and libzstd for both targets, and links). The Linux image is not built there.
+# --check-darwin type-checks archsmoke and every Rust dependency for both macOS targets on this
+# Linux machine (`cargo check --all-targets`): no macOS SDK exists here, so a stand-in C
+# compiler writes empty objects for the C crates (aws-lc-sys, zstd-sys) and nothing is linked.
+# It proves that the Rust code compiles for macOS (the Linux-only parts are gated), not that
+# the binary links or runs there: the macOS job of .github/workflows/release.yml does that.
 #
 # --profile picks the cargo profile (default dist: release plus thin LTO, for published binaries;
 # tests/run uses the lighter dist-test).
@@ -27,6 +38,7 @@ PROFILE=dist
 OUT=$ROOT/dist
 SOURCE=${ARCHSMOKE_SOURCE:-}
 TESTBED_TLS=
+DARWIN=
 ARCHES=(amd64 arm64)
 
 while (($#)); do
@@ -35,7 +47,9 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --source) SOURCE=$2; shift 2 ;;
     --testbed-tls-server) TESTBED_TLS=$2; shift 2 ;;
-    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --darwin) DARWIN=build; shift ;;
+    --check-darwin) DARWIN=check; shift ;;
+    -h | --help) sed -n '2,36s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -227,7 +241,87 @@ build_docs() {
   "$bin" man --out-dir "$OUT/man"
 }
 
+darwin_triple() { # amd64|arm64
+  case $1 in amd64) echo x86_64-apple-darwin ;; arm64) echo aarch64-apple-darwin ;; esac
+}
+
+ensure_darwin_targets() {
+  command -v rustup >/dev/null || die "rustup is not installed; the macOS targets come from rustup"
+  local installed missing=() arch t
+  installed=$(rustup target list --installed)
+  for arch in "${ARCHES[@]}"; do
+    t=$(darwin_triple "$arch")
+    grep -qx "$t" <<<"$installed" || missing+=("$t")
+  done
+  if ((${#missing[@]})); then
+    log "rustup target add ${missing[*]}"
+    rustup target add "${missing[@]}" >&2 || die "rustup target add ${missing[*]} failed"
+  fi
+}
+
+# Both macOS binaries, on a Mac: Xcode's clang is cc-rs's default C compiler and the linker.
+build_darwin() {
+  [[ $(uname -s) == Darwin ]] || die "--darwin builds on macOS (Xcode's SDK); on Linux use --check-darwin"
+  command -v clang >/dev/null || die "no clang: install Xcode's command line tools (xcode-select --install)"
+  ensure_darwin_targets
+  local arch t targets=()
+  for arch in "${ARCHES[@]}"; do targets+=(--target "$(darwin_triple "$arch")"); done
+  log "cargo build --locked --profile $PROFILE ${targets[*]} --bin archsmoke"
+  (cd "$ROOT" && cargo build --locked --quiet --profile "$PROFILE" "${targets[@]}" --bin archsmoke) ||
+    die "cargo build failed"
+  for arch in "${ARCHES[@]}"; do
+    t=$(darwin_triple "$arch")
+    cp "${CARGO_TARGET_DIR:-$ROOT/target}/$t/$(profile_dir)/archsmoke" "$OUT/archsmoke-darwin-$arch"
+    log "darwin/$arch: $OUT/archsmoke-darwin-$arch"
+  done
+  (cd "$OUT" && shasum -a 256 archsmoke-darwin-amd64 archsmoke-darwin-arm64 >SHA256SUMS-darwin)
+  sed 's/^/  /' "$OUT/SHA256SUMS-darwin" >&2
+}
+
+# The macOS type check on Linux (see the header): a stand-in C compiler that writes an empty
+# object wherever one is asked for (`-o FILE`, or cc-rs's `-FoFILE` when it takes an unknown
+# compiler for MSVC-like), and the system's ar.
+check_darwin() {
+  ensure_darwin_targets
+  local fake arch t targets=()
+  fake=$(mktemp -d)
+  cat >"$fake/cc" <<'CC'
+#!/bin/sh
+out= prev=
+for a in "$@"; do
+  [ "$prev" = -o ] && out=$a
+  case $a in -Fo?*) out=${a#-Fo} ;; esac
+  prev=$a
+done
+[ -n "$out" ] && : >"$out"
+exit 0
+CC
+  chmod +x "$fake/cc"
+  for arch in "${ARCHES[@]}"; do
+    t=$(darwin_triple "$arch")
+    export "CC_${t//-/_}=$fake/cc" "AR_${t//-/_}=ar"
+    targets+=(--target "$t")
+  done
+  log "cargo check --locked --all-targets ${targets[*]} (C crates not compiled, nothing linked)"
+  if ! (cd "$ROOT" && cargo check --locked --quiet --all-targets "${targets[@]}"); then
+    rm -rf "$fake"
+    die "cargo check for macOS failed"
+  fi
+  rm -rf "$fake"
+  log "archsmoke's Rust code and its Rust dependencies compile for ${targets[*]}"
+}
+
 main() {
+  if [[ $DARWIN == check ]]; then
+    check_darwin
+    return 0
+  fi
+  if [[ $DARWIN == build ]]; then
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    build_darwin
+    return 0
+  fi
   if [[ -n $TESTBED_TLS ]]; then
     OUT=$TESTBED_TLS
     mkdir -p "$OUT"

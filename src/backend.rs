@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 
 use crate::engine::{
     ContainerRequest, ContainerResult, Engine, EngineError, ExecRequest, KeepaliveRequest,
-    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
-    ServiceRequest, ServiceState, Stopped, call_timeout, unanswered,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService, ServiceState,
+    Stopped, call_timeout, unanswered,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -111,7 +111,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Create, attach and start a service container; its lines go to `sink` as they arrive.
     fn start_service(
         &self,
-        request: &ServiceRequest,
+        request: &ContainerRequest,
         sink: LineSink,
     ) -> impl Future<Output = Result<RunningService, EngineError>> + Send;
 
@@ -126,6 +126,13 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<std::collections::BTreeSet<u16>>, EngineError>> + Send;
+
+    /// The sockets of the container's network namespace (goss's `port`), when that can be
+    /// known from here.
+    fn sockets(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Vec<crate::check::service::Socket>>, EngineError>> + Send;
 
     /// The container's processes as the engine lists them.
     fn top(&self, id: &str) -> impl Future<Output = Result<Vec<ProcessRow>, EngineError>> + Send;
@@ -274,7 +281,7 @@ impl Backend for Engine {
 
     async fn start_service(
         &self,
-        request: &ServiceRequest,
+        request: &ContainerRequest,
         sink: LineSink,
     ) -> Result<RunningService, EngineError> {
         Engine::start_service(self, request, sink).await
@@ -289,6 +296,13 @@ impl Backend for Engine {
         id: &str,
     ) -> Result<Option<std::collections::BTreeSet<u16>>, EngineError> {
         Engine::listening_ports(self, id).await
+    }
+
+    async fn sockets(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<crate::check::service::Socket>>, EngineError> {
+        Engine::sockets(self, id).await
     }
 
     async fn top(&self, id: &str) -> Result<Vec<ProcessRow>, EngineError> {

@@ -50,6 +50,53 @@ impl Limits {
     }
 }
 
+/// What a test container may take from the host beyond the sandbox: bind mounts of host paths
+/// and added capabilities (cst's `containerRunOptions.bindMounts` and `capabilities`). Like
+/// `privileged`, a spec gets them only with `--allow-privileged`: a spec is often written by
+/// someone other than whoever runs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostAccess {
+    /// `HOST:CONTAINER` or `HOST:CONTAINER:ro|rw`, as `docker run -v` takes them.
+    pub binds: Vec<String>,
+    /// Capabilities added to the default set, as `CAP_SYS_ADMIN`.
+    pub cap_add: Vec<String>,
+}
+
+impl HostAccess {
+    pub fn is_empty(&self) -> bool {
+        self.binds.is_empty() && self.cap_add.is_empty()
+    }
+}
+
+/// A capability as the engine takes it: `sys_admin`, `SYS_ADMIN` and `CAP_SYS_ADMIN` are the
+/// same one (Docker normalises them alike); `None` for anything that is not a capability name.
+pub fn capability(name: &str) -> Option<String> {
+    let upper = name.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .then(|| format!("CAP_{bare}"))
+}
+
+/// Why `bind` is not `HOST:CONTAINER[:ro|rw]` with absolute paths, if it is not.
+pub fn bind_problem(bind: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = bind.split(':').collect();
+    let (host, container, mode) = match parts.as_slice() {
+        [h, c] => (*h, *c, None),
+        [h, c, m] => (*h, *c, Some(*m)),
+        _ => return Some("a bind mount is HOST:CONTAINER or HOST:CONTAINER:ro"),
+    };
+    if !host.starts_with('/') || !container.starts_with('/') {
+        return Some("both paths of a bind mount are absolute");
+    }
+    if mode.is_some_and(|m| !matches!(m, "ro" | "rw")) {
+        return Some("a bind mount's mode is ro or rw");
+    }
+    if bind.contains('\0') {
+        return Some("a bind mount cannot hold a NUL byte");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +116,19 @@ mod tests {
                 memory: 1 << 30
             }
         );
+    }
+
+    #[test]
+    fn capabilities_and_binds_are_read_as_docker_reads_them() {
+        for name in ["sys_admin", "SYS_ADMIN", "CAP_SYS_ADMIN", " cap_sys_admin "] {
+            assert_eq!(capability(name).as_deref(), Some("CAP_SYS_ADMIN"), "{name}");
+        }
+        assert_eq!(capability("CAP_"), None);
+        assert_eq!(capability("net-admin"), None);
+        assert_eq!(bind_problem("/tmp/test:/tmp/test"), None);
+        assert_eq!(bind_problem("/etc/os-release:/host/os-release:ro"), None);
+        assert!(bind_problem("tmp:/tmp").is_some());
+        assert!(bind_problem("/a:/b:rx").is_some());
+        assert!(bind_problem("/a").is_some());
     }
 }

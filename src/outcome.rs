@@ -44,6 +44,8 @@ pub struct RunReport {
     pub phases: Phases,
     /// The spec line that declares each result, by result name (see `Spec::lines`).
     pub spec_lines: std::collections::BTreeMap<String, usize>,
+    /// The spec's `[meta]` data by result name (goss's `meta`), carried into the JSON report.
+    pub meta: std::collections::BTreeMap<String, serde_json::Value>,
     /// Tests of a platform run both natively and emulated (`--compare-emulation`) whose
     /// outcome or output differ between the two rows.
     pub emulation_differences: Vec<EmulationDifference>,
@@ -683,6 +685,7 @@ mod engine_tests {
             interrupted: false,
             phases: Phases::default(),
             spec_lines: Default::default(),
+            meta: Default::default(),
             emulation_differences: Vec::new(),
         }
     }

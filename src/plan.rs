@@ -82,6 +82,8 @@ pub struct PlannedTest {
     /// `KEY=value` pairs whose values must never be shown.
     pub secret_env: Vec<String>,
     pub privileged: bool,
+    /// Bind mounts and added capabilities (only with `--allow-privileged`).
+    pub host: crate::limits::HostAccess,
     pub expect: Expect,
     pub timeout: Duration,
     pub limits: crate::limits::Limits,
@@ -422,6 +424,7 @@ fn contents(
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect(),
             privileged: t.privileged,
+            host: t.host.clone(),
             env_expand: t
                 .env_expand
                 .iter()
@@ -670,6 +673,9 @@ mod tests {
         EngineInfo {
             endpoint: "unix:///var/run/docker.sock".into(),
             local: true,
+            local_why: String::new(),
+            kernel: String::new(),
+            operating_system: String::new(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             platform: p("linux/amd64"),
@@ -918,6 +924,9 @@ mod tests {
             EngineInfo {
                 endpoint: "tcp://arm:2376".into(),
                 local: false,
+                local_why: String::new(),
+                kernel: String::new(),
+                operating_system: String::new(),
                 platform: p("linux/arm64"),
                 ..info()
             },

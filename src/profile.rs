@@ -192,6 +192,9 @@ mod tests {
                 "tcp://arm-box:2376".into()
             },
             local,
+            local_why: String::new(),
+            kernel: String::new(),
+            operating_system: String::new(),
             version: "20.10.24".into(),
             api_version: "1.41".into(),
             platform: p(platform),
@@ -205,6 +208,23 @@ mod tests {
             info("linux/amd64", true),
             Some(binfmt(arches)),
         )
+    }
+
+    #[test]
+    fn a_known_emulator_version_is_in_every_mode_that_uses_that_emulator() {
+        let mut engine = local_amd64(&["arm64"]);
+        let ExecMode::Emulated { emulator } = engine.mode(&p("linux/arm64")) else {
+            panic!("arm64 is emulated here");
+        };
+        assert_eq!(emulator.version, None, "not asked yet");
+        engine.know_versions(&[(
+            emulator.interpreter.clone(),
+            Some("qemu-aarch64 version 7.2.22".into()),
+        )]);
+        let mode = engine.mode(&p("linux/arm64"));
+        assert_eq!(mode.to_string(), "qemu-aarch64 7.2.22");
+        // Native platforms and other emulators are untouched.
+        assert_eq!(engine.mode(&p("linux/amd64")).to_string(), "native");
     }
 
     #[test]

@@ -80,6 +80,16 @@ fn problem(p: &mut Option<Problem>) {
     }
 }
 
+/// Mask every string inside a JSON value (a `[meta]` table, written by the spec's author).
+fn json_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => in_place(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(json_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(json_strings),
+        _ => {}
+    }
+}
+
 /// Mask every text field of a report that a spec, a test or an image can put a secret in:
 /// names, paths and references as well as captured output, mismatches, errors and problems.
 pub fn report(report: &mut RunReport) {
@@ -88,6 +98,13 @@ pub fn report(report: &mut RunReport) {
     report.spec_lines = std::mem::take(&mut report.spec_lines)
         .into_iter()
         .map(|(name, line)| (text(&name), line))
+        .collect();
+    report.meta = std::mem::take(&mut report.meta)
+        .into_iter()
+        .map(|(name, mut value)| {
+            json_strings(&mut value);
+            (text(&name), value)
+        })
         .collect();
     for d in &mut report.emulation_differences {
         in_place(&mut d.test);

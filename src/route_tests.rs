@@ -14,6 +14,9 @@ fn engine(name: &str, arch: &str, emulates: Option<&str>) -> EngineProfile {
     let info = EngineInfo {
         endpoint: format!("tcp://{name}:2376"),
         local: false,
+        local_why: String::new(),
+        kernel: String::new(),
+        operating_system: String::new(),
         version: "20.10.24".into(),
         api_version: "1.41".into(),
         platform: p(arch),

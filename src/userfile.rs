@@ -39,6 +39,15 @@ pub const CONFIG_LIMIT: u64 = 4 << 20;
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
     fn home(&self) -> Option<PathBuf>;
+    /// Where system paths such as `/var/run/docker.sock` are looked for: `/`, or a temp dir in
+    /// tests.
+    fn root(&self) -> PathBuf {
+        PathBuf::from("/")
+    }
+    /// The user's id, for `/run/user/<uid>` when `XDG_RUNTIME_DIR` is unset.
+    fn uid(&self) -> Option<u32> {
+        Some(nix::unistd::getuid().as_raw())
+    }
 }
 
 /// The real environment.

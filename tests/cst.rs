@@ -3,7 +3,7 @@
 //! archsmoke on the same image (the test bed's `:cst` fixture) and platform (linux/amd64, the
 //! engine's, and linux/arm64 under QEMU), and every test must get the same verdict from both;
 //! then archsmoke runs the same configs on all six platforms. Real public configs (`tests/fixtures/cst/public/`) must validate
-//! and convert.
+//! and convert, and four of them join the differential suite on the `:cst` fixture.
 
 mod common;
 
@@ -52,6 +52,25 @@ fn configs() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     out.sort();
+    out
+}
+
+/// Real public configs (`tests/fixtures/cst/public/`, sources in its SOURCES.md) run in the
+/// differential suite on the `:cst` fixture standing in for their images: both tools must give
+/// each test the same verdict, passing or failing. Only configs that check nothing the engine
+/// adds to a container (`/etc/hosts`, ...: a documented difference) are here.
+const PUBLIC_IN_DIFFERENTIAL: [&str; 4] = [
+    "distroless--base_testdata_base.yaml",
+    "distroless--base_testdata_debug.yaml",
+    "distroless--static_testdata_debian12.yaml",
+    "distroless--nodejs_testdata_check_headers.yaml",
+];
+
+/// The suite's own configs, then the public ones above.
+fn differential_configs() -> Vec<PathBuf> {
+    let public = repo_root().join("tests/fixtures/cst/public");
+    let mut out = configs();
+    out.extend(PUBLIC_IN_DIFFERENTIAL.iter().map(|name| public.join(name)));
     out
 }
 
@@ -153,7 +172,10 @@ fn archsmoke_verdicts(config: &Path, platforms: Option<&str>) -> BTreeMap<String
         .args(["--image", &image("cst"), "--json"])
         .arg(&json)
         .arg("--junit")
-        .arg(&junit);
+        .arg(&junit)
+        // `run-options-host.yaml` mounts a host file and adds a capability, as cst's own
+        // containeropts test does; the refusal without the flag is tested beside the code.
+        .arg("--allow-privileged");
     if let Some(p) = platforms {
         cmd.args(["--platform", p]);
     }
@@ -214,7 +236,7 @@ struct Compared {
 #[test]
 fn container_structure_test_and_archsmoke_agree_test_by_test() {
     local_images();
-    let configs = configs();
+    let configs = differential_configs();
     let jobs: Vec<(&PathBuf, &'static str)> = configs
         .iter()
         .flat_map(|c| DIFFERENTIAL.iter().map(move |p| (c, *p)))
@@ -319,8 +341,9 @@ fn the_cst_suite_runs_on_all_six_platforms() {
 #[test]
 fn every_suite_config_validates_and_converts() {
     for config in configs() {
+        // `run-options-host.yaml` mounts a host file: valid only with the flag.
         let out = archsmoke()
-            .arg("validate")
+            .args(["validate", "--allow-privileged"])
             .arg(&config)
             .output()
             .expect("runs");
@@ -336,7 +359,7 @@ fn every_suite_config_validates_and_converts() {
         let toml = dir.path().join("converted.toml");
         std::fs::write(&toml, &out.stdout).expect("write");
         let out = archsmoke()
-            .arg("validate")
+            .args(["validate", "--allow-privileged"])
             .arg(&toml)
             .output()
             .expect("runs");
@@ -386,16 +409,17 @@ fn validate_reports_every_problem_with_positions_and_exit_2() {
 
 /// The public configs that archsmoke refuses, with the exact first line of its message: features
 /// left out on purpose.
-const REFUSED: [(&str, &str); 2] = [
-    (
-        "cst--tests_amd64_ubuntu_22_04_containeropts_envfile_test.yaml",
-        ":7:12: containerRunOptions.envFile is not supported by archsmoke",
-    ),
-    (
-        "cst--tests_amd64_ubuntu_22_04_containeropts_test.yaml",
-        ":19:5: containerRunOptions.bindMounts: archsmoke never mounts host paths into test containers",
-    ),
-];
+const REFUSED: [(&str, &str); 1] = [(
+    "cst--tests_amd64_ubuntu_22_04_containeropts_envfile_test.yaml",
+    ":7:12: containerRunOptions.envFile is not supported by archsmoke",
+)];
+
+/// The public configs `validate` accepts only with `--allow-privileged` (privileged containers,
+/// host mounts, added capabilities), with the first line of the refusal without it.
+const NEED_THE_FLAG: [(&str, &str); 1] = [(
+    "cst--tests_amd64_ubuntu_22_04_containeropts_test.yaml",
+    ":15:15: the config asks for privileged containers",
+)];
 
 #[test]
 fn public_configs_validate_and_convert() {
@@ -421,6 +445,27 @@ fn public_configs_validate_and_convert() {
             .expect("runs");
         let convert = archsmoke().arg("convert").arg(file).output().expect("runs");
         let stderr = String::from_utf8_lossy(&validate.stderr);
+        if let Some((_, message)) = NEED_THE_FLAG.iter().find(|(n, _)| *n == name) {
+            assert_eq!(validate.status.code(), Some(2), "{name}: {stderr}");
+            let first = stderr.lines().next().unwrap_or_default();
+            assert!(first.ends_with(message), "{name}: {first}");
+            let allowed = archsmoke()
+                .args(["validate", "--allow-privileged"])
+                .arg(file)
+                .output()
+                .expect("runs");
+            assert!(allowed.status.success(), "{name}: {allowed:?}");
+            assert!(convert.status.success(), "{name}: {convert:?}");
+            let toml = String::from_utf8_lossy(&convert.stdout);
+            for needle in [
+                "mounts = [\"/tmp/test:/tmp/test\"]",
+                "cap_add = [\"sys_admin\"]",
+            ] {
+                assert!(toml.contains(needle), "{needle} in {toml}");
+            }
+            accepted += 1;
+            continue;
+        }
         match REFUSED.iter().find(|(n, _)| *n == name) {
             Some((_, message)) => {
                 assert_eq!(validate.status.code(), Some(2), "{name}: {stderr}");
@@ -440,4 +485,54 @@ fn public_configs_validate_and_convert() {
         files.len(),
         files.len() - accepted
     );
+}
+
+#[test]
+fn added_capabilities_and_mounts_reach_the_container_only_behind_allow_privileged() {
+    // cst's `capabilities` become `cap_add`: the engine's default set plus SYS_ADMIN (bit 21),
+    // here 00000000a80425fb + 0x200000 on Docker 20.10, native and emulated alike.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("caps.yaml");
+    std::fs::write(
+        &config,
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  capabilities: [sys_admin]\n  \
+         bindMounts: [/etc/os-release:/host-os-release:ro]\ncommandTests:\n  - name: caps\n    \
+         command: grep\n    args: [CapEff, /proc/self/status]\n    \
+         expectedOutput: [\"CapEff:\\\\s+0*a82425fb\"]\n  - name: mount\n    command: cat\n    \
+         args: [/host-os-release]\n    expectedOutput: [\"ID=\"]\n",
+    )
+    .expect("write");
+    let refused = archsmoke()
+        .arg("run")
+        .arg(&config)
+        .args(["--image", &image("cst")])
+        .output()
+        .expect("runs");
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("caps.yaml:4:15: the config mounts host paths"),
+        "{refused:?}"
+    );
+    let json = dir.path().join("report.json");
+    let out = archsmoke()
+        .arg("run")
+        .arg(&config)
+        .args(["--image", &image("cst"), "--allow-privileged", "--json"])
+        .arg(&json)
+        .args(["--platform", "linux/amd64,linux/arm64"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_report(&json);
+    for p in DIFFERENTIAL {
+        for t in platform(&report, p)["tests"].as_array().expect("tests") {
+            assert_eq!(t["status"], "passed", "{p}: {t:#}");
+        }
+    }
 }

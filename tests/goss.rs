@@ -131,6 +131,13 @@ fn the_differential_suite_gets_gosss_verdicts_on_six_platforms_native_and_emulat
             .unwrap_or_else(|| panic!("no service ready on {name}"));
         assert_eq!(ready["status"], "passed", "{ready:#}");
     }
+    // A resource's `meta` is in the JSON report with its result, as in goss's JSON output.
+    assert_eq!(
+        report["meta"]["KernelParam: kernel.ostype: value"],
+        serde_json::json!({"owner": "platform-team", "severity": 2}),
+        "{}",
+        report["meta"]
+    );
     // One run, a native and an emulated platform.
     assert_eq!(platform(&report, "linux/amd64")["mode"], "native");
     let arm64 = platform(&report, "linux/arm64")["mode"].to_string();
@@ -164,7 +171,7 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("goss.yaml"),
-        "port:\n  tcp:8080:\n    listening: true\nprocess:\n  httpd:\n    running: true\n",
+        "port:\n  tcp6:8080:\n    listening: true\nprocess:\n  httpd:\n    running: true\n",
     )
     .expect("write");
     // Ready once the server answers on either port, as a dgoss user would wait for it.
@@ -177,9 +184,24 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
     assert_eq!(r.code, 1, "{}", r.explain());
     let amd64 = statuses(platform(&report, "linux/amd64"));
     let arm64 = statuses(platform(&report, "linux/arm64"));
-    assert_eq!(amd64["probe Port: tcp:8080"], "passed", "{}", r.explain());
-    assert_eq!(arm64["probe Port: tcp:8080"], "failed", "{}", r.explain());
-    assert_eq!(arm64["process Process: httpd"], "passed", "{}", r.explain());
+    assert_eq!(
+        amd64["probe Port: tcp6:8080: listening"],
+        "passed",
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        arm64["probe Port: tcp6:8080: listening"],
+        "failed",
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        arm64["process Process: httpd: running"],
+        "passed",
+        "{}",
+        r.explain()
+    );
     assert!(r.row("linux/arm64").ends_with("FAIL"), "{}", r.stdout);
     assert!(r.row("linux/amd64").ends_with("ok"), "{}", r.stdout);
     let only = r
@@ -187,7 +209,7 @@ fn a_port_listening_elsewhere_on_arm64_fails_only_there_in_one_run() {
         .split("only under emulation")
         .nth(1)
         .unwrap_or_else(|| panic!("no emulation-only line:\n{}", r.stdout));
-    assert!(only.contains("Port: tcp:8080"), "{}", r.stdout);
+    assert!(only.contains("Port: tcp6:8080"), "{}", r.stdout);
 }
 
 #[test]
@@ -195,7 +217,7 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("goss.yaml"),
-        "file:\n  /bin/httpd:\n    exists: true\n    mode: \"0755\"\nport:\n  tcp:8080:\n    listening: true\n\
+        "file:\n  /bin/httpd:\n    exists: true\n    mode: \"0755\"\nport:\n  tcp6:8080:\n    listening: true\n\
          process:\n  httpd:\n    running: true\nuser:\n  www:\n    exists: true\n    uid: 33\n\
          command:\n  echo hi:\n    exit-status: 0\n",
     )
@@ -216,10 +238,12 @@ fn without_a_shell_file_port_and_process_still_pass_and_commands_say_why_not() {
         let p = platform(&report, name);
         let s = statuses(p);
         for ok in [
-            "File: /bin/httpd",
-            "probe Port: tcp:8080",
-            "process Process: httpd",
-            "User: www",
+            "File: /bin/httpd: exists",
+            "File: /bin/httpd: mode",
+            "probe Port: tcp6:8080: listening",
+            "process Process: httpd: running",
+            "User: www: exists",
+            "User: www: uid",
         ] {
             assert_eq!(s[ok], "passed", "{ok} on {name}: {}", r.explain());
         }
@@ -369,4 +393,50 @@ fn real_public_goss_files_validate_and_convert_or_are_refused_where_unsupported(
             assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
         }
     }
+}
+
+#[test]
+fn dgoss_run_arguments_env_and_cmd_reach_the_service_on_a_native_and_an_emulated_platform() {
+    // `dgoss run -e PORT=9090 IMAGE from-cmd`: the web image's /bin/start listens on $PORT and
+    // ignores its arguments, which stay on its command line.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("goss.yaml"),
+        "port:\n  tcp6:9090:\n    listening: true\n  tcp6:8080:\n    listening: false\n\
+         command:\n  tr '\\0' ' ' < /proc/1/cmdline:\n    exit-status: 0\n    \
+         stdout: [\"/bin/start from-cmd\"]\n  echo \"$GREETING\":\n    exit-status: 0\n    \
+         stdout: [hello]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("goss_wait.yaml"),
+        "port:\n  tcp:9090:\n    listening: true\n",
+    )
+    .expect("write");
+    let json = dir.path().join("report.json");
+    let out = archsmoke()
+        .arg("run")
+        .arg(dir.path().join("goss.yaml"))
+        .args(["--image", &image("web"), "--json"])
+        .arg(&json)
+        .args(["--platform", "linux/amd64,linux/arm64"])
+        .args(["-e", "PORT=9090", "--service-env", "GREETING"])
+        .env("GREETING", "hello")
+        .args(["--", "from-cmd"])
+        .output()
+        .expect("archsmoke starts");
+    let r = common::Run::from(out);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let report = json_report(&json);
+    for name in ["linux/amd64", "linux/arm64"] {
+        let s = statuses(platform(&report, name));
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert!(s.values().all(|v| v == "passed"), "{name}: {s:?}");
+    }
+    // The value taken from this machine's environment is masked in the report.
+    let text = std::fs::read_to_string(&json).expect("report");
+    assert!(
+        !text.contains("hello\\n"),
+        "GREETING's value leaked: {text}"
+    );
 }

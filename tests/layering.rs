@@ -493,11 +493,11 @@ const RULES: &[Rule] = &[
         unless: &[],
     },
     Rule {
-        name: "the plan is pure: no I/O, no engine calls",
-        from: &["plan", "route", "profile"],
+        name: "the plan and the router are pure: no I/O, no engine",
+        from: &["plan", "route"],
         except_from: &[],
         never: &[
-            "engine::Engine",
+            "engine",
             "backend",
             "run",
             "service",

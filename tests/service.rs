@@ -410,6 +410,42 @@ excludes = "panic"
 }
 
 #[test]
+fn a_service_exec_test_is_matched_on_its_whole_output_not_the_kept_tail() {
+    // The report keeps 1 KiB of `seq 1 20000` (108,894 bytes); the expectations see all of it,
+    // as a test container's do (before, `^1\n2\n3\n` failed on the kept tail).
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[settings]
+output_limit = "1KiB"
+
+[service]
+[service.ready]
+tcp = 8080
+
+[[test]]
+name = "head of a long output"
+command = ["seq", "1", "20000"]
+stdout_matches = ["(?-m)\\A1\\n2\\n3\\n", "(?-m)19999\\n20000\\n\\z"]
+stdout_contains = "\n10000\n"
+"#,
+        image("web")
+    );
+    let (r, report) = run_spec("whole-exec", &text, &[]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    for name in ["linux/amd64", "linux/arm64"] {
+        let t = test(platform(&report, name), "head of a long output");
+        assert_eq!(t["status"], "passed", "{t:#}");
+        assert!(
+            t["stdout_dropped_bytes"].as_u64().expect("dropped") > 100_000,
+            "{t:#}"
+        );
+    }
+}
+
+#[test]
 fn a_service_ignoring_sigterm_is_killed_after_stop_timeout() {
     let text = format!(
         r#"

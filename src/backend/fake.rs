@@ -12,8 +12,8 @@ use std::time::Duration;
 use super::{ArchiveChunks, Backend};
 use crate::engine::{
     Captured, ContainerRequest, ContainerResult, EngineError, ExecRequest, KeepaliveRequest,
-    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService,
-    ServiceRequest, ServiceState, Stopped,
+    LineSink, LocalImage, ProcessRow, RelayConnection, RelayRequest, RunningService, ServiceState,
+    Stopped,
 };
 use crate::image::registry::Credentials;
 use crate::platform::Platform;
@@ -244,7 +244,7 @@ impl Backend for Fake {
 
     async fn start_service(
         &self,
-        _request: &ServiceRequest,
+        _request: &ContainerRequest,
         mut sink: LineSink,
     ) -> Result<RunningService, EngineError> {
         let id = self.create("service");
@@ -276,6 +276,13 @@ impl Backend for Fake {
     }
 
     async fn listening_ports(&self, _id: &str) -> Result<Option<BTreeSet<u16>>, EngineError> {
+        Ok(None)
+    }
+
+    async fn sockets(
+        &self,
+        _id: &str,
+    ) -> Result<Option<Vec<crate::check::service::Socket>>, EngineError> {
         Ok(None)
     }
 

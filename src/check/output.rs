@@ -1,7 +1,51 @@
 //! Exit code and output expectations.
 
-use crate::outcome::Mismatch;
+use crate::outcome::{Mismatch, TestReport, TestStatus};
 use crate::spec::{Expect, StreamExpect};
+
+/// A finished command's verdict into `report`: its expectations matched on the whole of each
+/// stream (`whole`, from the capture: the whole stream, or why it was not kept whole), as cst
+/// matches them, while the report keeps what it shows (its `stdout`/`stderr`, the kept part).
+/// For test containers, exec isolation and a service's exec tests alike.
+pub fn judge(
+    report: &mut TestReport,
+    expect: &Expect,
+    code: i64,
+    [stdout, stderr]: [Result<String, String>; 2],
+) {
+    match (
+        stdout.map_err(|why| ("stdout", why)),
+        stderr.map_err(|why| ("stderr", why)),
+    ) {
+        (Ok(out), Ok(err)) => {
+            report.mismatches = check_whole(
+                expect,
+                code,
+                Stream {
+                    whole: &out,
+                    shown: &report.stdout,
+                },
+                Stream {
+                    whole: &err,
+                    shown: &report.stderr,
+                },
+            );
+            report.status = if report.mismatches.is_empty() {
+                TestStatus::Passed
+            } else {
+                TestStatus::Failed
+            };
+        }
+        (Err((stream, why)), _) | (_, Err((stream, why))) => {
+            report.status = TestStatus::Error;
+            report.error = Some(format!(
+                "the test's {stream} {why}, so its expectations cannot be checked on the whole \
+                 output (make the command print less, or pipe it through `tail` or `grep` \
+                 inside the container)"
+            ));
+        }
+    }
+}
 
 /// Every expectation of `expect` that the result breaks, in a stable order.
 pub fn check(expect: &Expect, exit_code: i64, stdout: &str, stderr: &str) -> Vec<Mismatch> {

@@ -9,7 +9,7 @@
 use regex::Regex;
 
 use crate::outcome::Mismatch;
-use crate::spec::{HttpExpect, HttpRequest, LogsSpec, ProcessSpec};
+use crate::spec::{HttpExpect, HttpRequest, LogsSpec, ProcessSpec, SocketTable};
 
 /// How an emulated platform's process lines start, from its binfmt entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +97,85 @@ pub fn native_in_emulated(list: &[(String, Guest)]) -> Vec<String> {
             _ => line.clone(),
         })
         .collect()
+}
+
+/// One socket of a network namespace's tables (see [`crate::spec::SocketTable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Socket {
+    /// The table it is in: a dual-stack socket (`[::]:8080`) is in `tcp6` only, as goss sees it.
+    pub table: SocketTable,
+    /// The address in its canonical text (`0.0.0.0`, `::`, `::ffff:127.0.0.1`), as the spec
+    /// writes `ips` (both go through Rust's address type, so `0:0::0` is `::` on both sides).
+    pub ip: String,
+    pub port: u16,
+}
+
+/// goss's `port`: the socket is in the table (`open`) or not, bound to at least `ips`
+/// (canonical addresses, like [`Socket::ip`]).
+pub fn socket(
+    table: SocketTable,
+    port: u16,
+    open: bool,
+    ips: &[String],
+    found: &[Socket],
+) -> Vec<Mismatch> {
+    let what = format!("{}:{port}", table.name());
+    let bound: Vec<&str> = found
+        .iter()
+        .filter(|s| s.table == table && s.port == port)
+        .map(|s| s.ip.as_str())
+        .collect();
+    let listing = || {
+        let same_port: Vec<String> = found
+            .iter()
+            .filter(|s| s.port == port)
+            .map(|s| format!("{}:{}", s.table.name(), s.ip))
+            .collect();
+        if same_port.is_empty() {
+            format!("no socket on port {port}")
+        } else {
+            format!("port {port} is bound as {}", same_port.join(", "))
+        }
+    };
+    let mut out = Vec::new();
+    match (open, bound.is_empty()) {
+        (true, true) => out.push(Mismatch {
+            check: format!("listening {what}"),
+            expected: "listening".into(),
+            actual: listing(),
+            note: None,
+        }),
+        (false, false) => out.push(Mismatch {
+            check: format!("listening {what}"),
+            expected: "not listening".into(),
+            actual: listing(),
+            note: None,
+        }),
+        _ => {}
+    }
+    if open && !bound.is_empty() {
+        let missing: Vec<&str> = ips
+            .iter()
+            .map(String::as_str)
+            .filter(|ip| !bound.contains(ip))
+            .collect();
+        if !missing.is_empty() {
+            out.push(Mismatch {
+                check: format!("ip {what}"),
+                expected: format!("bound to {}", missing.join(", ")),
+                actual: format!(
+                    "bound to {}",
+                    bound
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                note: None,
+            });
+        }
+    }
+    out
 }
 
 /// A TCP probe: `connected` is whether the connection succeeded, `errno` why not.
@@ -440,6 +519,7 @@ mod tests {
             body: None,
             status,
             tls: None,
+            follow_redirects: false,
         }
     }
 
@@ -622,5 +702,35 @@ mod tests {
         assert_eq!(mm.len(), 1);
         assert_eq!(mm[0].actual, "thread main: panic at the disco");
         assert_eq!(m.lines, 4);
+    }
+
+    #[test]
+    fn a_socket_is_found_in_its_own_table_with_its_addresses() {
+        let ip = |s: &str| s.to_owned();
+        let found = [
+            Socket {
+                table: SocketTable::Tcp6,
+                ip: ip("::"),
+                port: 8080,
+            },
+            Socket {
+                table: SocketTable::Udp,
+                ip: ip("127.0.0.11"),
+                port: 53,
+            },
+        ];
+        // A dual-stack listener is `tcp6:8080`, not `tcp:8080`, as goss sees it.
+        let m = socket(SocketTable::Tcp, 8080, true, &[], &found);
+        assert_eq!(m[0].actual, "port 8080 is bound as tcp6:::");
+        assert!(socket(SocketTable::Tcp6, 8080, true, &[ip("::")], &found).is_empty());
+        assert!(socket(SocketTable::Udp, 53, true, &[], &found).is_empty());
+        let m = socket(SocketTable::Udp, 53, true, &[ip("0.0.0.0")], &found);
+        assert_eq!(m[0].check, "ip udp:53");
+        assert_eq!(m[0].actual, "bound to 127.0.0.11");
+        assert!(socket(SocketTable::Udp6, 53, false, &[], &found).is_empty());
+        assert_eq!(
+            socket(SocketTable::Udp, 53, false, &[], &found)[0].expected,
+            "not listening"
+        );
     }
 }

@@ -45,6 +45,8 @@ enum BinfmtAction {
 }
 
 pub fn binfmt(args: &BinfmtArgs) -> Result<i32, Diagnostic> {
+    // Before anything reads /proc: on macOS there is none, and the emulators are the VM's.
+    register::linux_only().map_err(register_error)?;
     let dir = PathBuf::from(DEFAULT_BINFMT_DIR);
     match &args.action {
         BinfmtAction::List { json } => {
@@ -82,6 +84,9 @@ pub fn binfmt(args: &BinfmtArgs) -> Result<i32, Diagnostic> {
 }
 
 fn register_error(e: RegisterError) -> Diagnostic {
+    if matches!(e, RegisterError::NotLinux { .. }) {
+        return Diagnostic::usage(e.to_string()).with_hint(register::VM_EMULATORS_HINT);
+    }
     let usage = matches!(
         e,
         RegisterError::UnknownArch { .. }

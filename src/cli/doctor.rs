@@ -17,7 +17,7 @@ use super::{DoctorArgs, GlobalArgs};
 use crate::arch;
 use crate::diagnostic::Diagnostic;
 use crate::emulation::{BinfmtState, Entry, emulator_version, register};
-use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL};
+use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL, discover, endpoint};
 use crate::exit;
 use crate::mode::ExecMode;
 use crate::outcome::DEFAULT_ENGINE;
@@ -26,7 +26,7 @@ use crate::probe;
 use crate::profile::EngineProfile;
 use crate::report::doctor::{
     BinfmtReport, DOCTOR_SCHEMA_VERSION, DoctorReport, EngineStatus, EntryReport, PlatformReport,
-    ProbeOutcome, ProbeReport, render_json, render_table,
+    ProbeOutcome, ProbeReport, SeenEmulator, SocketReport, render_json, render_table,
 };
 use crate::run::Backend as _;
 
@@ -50,19 +50,34 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagnostic> {
     let (engine, info, status) = connect(global.host.as_deref()).await;
+    let sockets: Vec<SocketReport> = discover::present(&endpoint::ProcessEnv)
+        .into_iter()
+        .map(|c| SocketReport {
+            chosen: c.host == status.endpoint,
+            kind: c.kind,
+            host: c.host,
+        })
+        .collect();
     let dir = &crate::emulation::binfmt::read_dir();
-    let (state, read_error) = match BinfmtState::read(dir) {
-        Ok(s) => (s, None),
-        // Unreadable counts as not mounted: nothing the kernel would use is known.
-        Err(e) => (
+    let unreadable = |error: String| {
+        (
             BinfmtState {
                 dir: dir.to_path_buf(),
                 mounted: false,
                 enabled: false,
                 entries: Vec::new(),
             },
-            Some(e.to_string()),
-        ),
+            Some(error),
+        )
+    };
+    let (state, read_error) = match register::linux_only() {
+        // macOS has no binfmt_misc: the engine's emulators are in its VM.
+        Err(e) => unreadable(e.to_string()),
+        Ok(()) => match BinfmtState::read(dir) {
+            Ok(s) => (s, None),
+            // Unreadable counts as not mounted: nothing the kernel would use is known.
+            Err(e) => unreadable(e.to_string()),
+        },
     };
     // Without an engine, say what an engine on this machine would do.
     let profile = match info {
@@ -90,6 +105,14 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
             let (mut probes, clean) = run_probes(engine, &platforms, &decisions, run_id).await;
             infrastructure_failed |= !clean;
             if !local {
+                let (seen, clean) =
+                    see_emulators(engine, profile.platform(), &platforms, &probes, run_id).await;
+                infrastructure_failed |= !clean;
+                for (probe, seen) in probes.iter_mut().zip(seen) {
+                    probe.emulator = seen;
+                }
+            }
+            if !local {
                 // A remote engine's binfmt_misc is unknown, so `unavailable` there is no
                 // prediction to agree or disagree with; the probe is the answer.
                 for (p, d) in probes.iter_mut().zip(&decisions) {
@@ -107,6 +130,7 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
         schema_version: DOCTOR_SCHEMA_VERSION,
         probe_run_id,
         engine: status,
+        sockets,
         binfmt: BinfmtReport {
             dir: state.dir.clone(),
             mounted: state.mounted,
@@ -146,12 +170,25 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
 /// The engine, what it said about itself, and its status for the report; the first two are
 /// `None` when it did not answer.
 async fn connect(host: Option<&str>) -> (Option<Engine>, Option<EngineInfo>, EngineStatus) {
+    let chosen = endpoint::default_endpoint(host, &endpoint::ProcessEnv).ok();
+    let origin = chosen.as_ref().map(|e| e.origin.clone());
+    let kind = chosen.as_ref().and_then(|e| {
+        discover::candidates(&endpoint::ProcessEnv)
+            .into_iter()
+            .find(|c| c.host == e.host)
+            .map(|c| c.kind)
+    });
     let failed = |endpoint: String, e: crate::engine::EngineError| EngineStatus {
         endpoint,
         reachable: false,
         info: None,
         error: Some(e.to_string()),
         hint: Some(e.hint()),
+        origin: origin.clone(),
+        kind: kind.clone(),
+        kernel: None,
+        operating_system: None,
+        locality: None,
     };
     let engine = match Engine::connect(host).await {
         Ok(engine) => engine,
@@ -171,6 +208,11 @@ async fn connect(host: Option<&str>) -> (Option<Engine>, Option<EngineInfo>, Eng
                 info: EngineProfile::new(DEFAULT_ENGINE, info.clone(), None).summary(),
                 error: None,
                 hint: None,
+                origin: origin.clone(),
+                kind: kind.clone(),
+                kernel: Some(info.kernel.clone()),
+                operating_system: Some(info.operating_system.clone()),
+                locality: Some(info.local_why.clone()),
             };
             (Some(engine), Some(info), status)
         }
@@ -187,11 +229,12 @@ fn binfmt_note(info: Option<&EngineInfo>, engine_arch: &str) -> Option<String> {
             "the engine did not answer; the modes below are for an engine on this machine \
              ({engine_arch})"
         )),
-        Some(i) if !i.local => Some(
-            "the engine is not on this machine, so these entries are not its entries; run \
-             `archsmoke doctor --probe` to see what it runs"
-                .into(),
-        ),
+        Some(i) if !i.local => Some(format!(
+            "the engine does not share this machine's kernel ({}), so these entries are not \
+             its entries; run `archsmoke doctor --probe` to see what it runs and with which \
+             emulator",
+            i.local_why
+        )),
         Some(i) if i.rootless => Some(
             "rootless engine: on kernels 6.7+ its user namespace may mount a private, empty \
              binfmt_misc instead of this one; run `archsmoke doctor --probe` to confirm"
@@ -323,6 +366,7 @@ async fn probe_one(
         ),
         network: "none".into(),
         privileged: false,
+        host: Default::default(),
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
         limits: crate::limits::Limits::default(),
@@ -365,6 +409,107 @@ async fn probe_one(
     (ProbeReport::new(outcome, decision), removed)
 }
 
+/// How long the engine's process list may take to show an emulated relay.
+const SEE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// For each probed platform of another architecture than the engine's, the emulator the engine
+/// ran it with, as its process list shows: a relay of that architecture (the only programs
+/// archsmoke has that keep running: [`crate::probe::relay`], amd64 and arm64) retries a refused
+/// connection every 50 ms while the engine lists its processes. The kernel starts the binfmt
+/// interpreter in front of the program, so the first word of the command is QEMU's or
+/// Rosetta's path (`/run/rosetta/rosetta`, `/mnt/lima-rosetta/rosetta`). Returns whether every
+/// container and image was removed.
+async fn see_emulators(
+    engine: &Engine,
+    native: &Platform,
+    platforms: &[Platform],
+    probes: &[ProbeReport],
+    run_id: &str,
+) -> (Vec<Option<SeenEmulator>>, bool) {
+    let mut seen = Vec::with_capacity(platforms.len());
+    let mut clean = true;
+    for (platform, probe) in platforms.iter().zip(probes) {
+        let ran = matches!(probe.outcome, ProbeOutcome::Ok { .. });
+        if !ran || platform.architecture() == native.architecture() {
+            seen.push(None);
+            continue;
+        }
+        let (emulator, removed) = see_emulator(engine, platform, run_id).await;
+        clean &= removed;
+        seen.push(emulator);
+    }
+    (seen, clean)
+}
+
+async fn see_emulator(
+    engine: &Engine,
+    platform: &Platform,
+    run_id: &str,
+) -> (Option<SeenEmulator>, bool) {
+    let image = match probe::relay::relay_image(
+        platform,
+        &format!("{run_id}-seen"),
+        &crate::owner::labels(),
+    ) {
+        Ok(Some(image)) => image,
+        _ => return (None, true),
+    };
+    if let Err(e) = engine.load_image(image.archive).await {
+        eprintln!("warning: cannot load {}: {e}", image.reference);
+        return (None, false);
+    }
+    let request = ContainerRequest {
+        privileged: false,
+        // A service has no deadline of its own; [`SEE_TIMEOUT`] bounds the look.
+        timeout: SEE_TIMEOUT,
+        image: image.reference.clone(),
+        platform: platform.clone(),
+        // Port 1 on a container without a network: refused, retried every 50 ms until killed.
+        command: Some(vec!["1".into(), "wait".into()]),
+        entrypoint: None,
+        env: Vec::new(),
+        user: Some("65534".into()),
+        labels: HashMap::from_iter(
+            [(RUN_LABEL.to_owned(), run_id.to_owned())]
+                .into_iter()
+                .chain(crate::owner::labels()),
+        ),
+        network: "none".into(),
+        output_limit: 4096,
+        limits: crate::limits::Limits::default(),
+        host: Default::default(),
+    };
+    let seen = async {
+        let running = engine
+            .start_service(&request, Box::new(|_| {}))
+            .await
+            .ok()?;
+        let rows = tokio::time::timeout(SEE_TIMEOUT, engine.top(&running.id)).await;
+        let _ = engine.remove_service(&running.id).await;
+        let command = rows.ok()?.ok()?.into_iter().next()?.command;
+        Some(seen_in(&command))
+    }
+    .await;
+    let removed = engine.remove_image(&image.reference).await.is_ok();
+    (seen, removed)
+}
+
+/// The emulator in a process list's command line of the relay (`/probe 1 wait`): the word
+/// before the program, if any.
+fn seen_in(command: &str) -> SeenEmulator {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    if first.is_empty() || first == crate::probe::PROBE_PATH {
+        return SeenEmulator {
+            kind: crate::emulation::EmulatorKind::Other,
+            interpreter: String::new(),
+        };
+    }
+    SeenEmulator {
+        kind: crate::emulation::binfmt::classify_interpreter(Path::new(first)),
+        interpreter: first.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +538,21 @@ mod tests {
         assert!(w[0].contains("echo 1 | sudo tee /proc/sys/fs/binfmt_misc/qemu-aarch64"));
         assert!(w[1].contains("no F flag") && w[1].contains("binfmt install --force arm64"));
         assert!(w[2].contains("no P flag") && w[2].contains("busybox"));
+    }
+
+    #[test]
+    fn the_emulator_is_the_word_before_the_program() {
+        let qemu = seen_in("/usr/libexec/qemu-binfmt/x86_64-binfmt-P /probe /probe 1 wait");
+        assert_eq!(qemu.kind, crate::emulation::EmulatorKind::Qemu);
+        assert_eq!(qemu.interpreter, "/usr/libexec/qemu-binfmt/x86_64-binfmt-P");
+        // Docker Desktop, OrbStack (/run/rosetta) and lima/colima (/mnt/lima-rosetta): no P flag.
+        for path in ["/run/rosetta/rosetta", "/mnt/lima-rosetta/rosetta"] {
+            let r = seen_in(&format!("{path} /probe 1 wait"));
+            assert_eq!(r.kind, crate::emulation::EmulatorKind::Rosetta, "{path}");
+            assert_eq!(r.interpreter, path);
+        }
+        let hidden = seen_in("/probe 1 wait");
+        assert!(hidden.interpreter.is_empty());
     }
 
     #[test]

@@ -303,6 +303,14 @@ pub struct RunArgs {
     /// side by side (overrides `compare_emulation`).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_delimiter = ',')]
     compare_emulation: Vec<Platform>,
+    /// An environment variable of the spec's `[service]` (a goss file's image), as dgoss's
+    /// `docker run -e`: NAME=VALUE, or NAME for this machine's value (masked in reports).
+    #[arg(long = "service-env", short = 'e', value_name = "NAME[=VALUE]")]
+    service_env: Vec<String>,
+    /// After `--`: the `[service]`'s command (the image's CMD replaced), as the arguments after
+    /// the image in `dgoss run`.
+    #[arg(last = true, value_name = "CMD")]
+    service_command: Vec<String>,
 }
 
 fn parse_engine(text: &str) -> Result<crate::spec::EngineSpec, String> {

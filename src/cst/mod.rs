@@ -8,13 +8,12 @@
 //! always read as cst configs.
 
 mod raw;
-mod re2;
 mod translate;
 mod yaml;
 
 use std::path::Path;
 
-use marked_yaml::{FromYamlError, LoadError, LoaderOptions};
+use marked_yaml::{FromYamlError, LoadError};
 
 use crate::spec::{self, Spec, SpecError, did_you_mean};
 use raw::RawConfig;
@@ -117,10 +116,13 @@ fn translate(path: &Path, text: &str) -> Result<translate::Translation, Vec<Spec
 /// position, as in cst's `yaml.UnmarshalStrict`.
 fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
     // Quoted scalars stay strings (`"yes"`, `"~"`, `"1"`), as yaml.v2 reads them.
-    let options = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        .prevent_coercion(true);
-    let mut node = marked_yaml::parse_yaml_with_options(0, text, options)
+    // Anchors, aliases and merge keys resolved, as yaml.v2 resolves them.
+    let options = crate::yaml::Options {
+        duplicate_keys_error: true,
+        prevent_coercion: true,
+        merge_in_document_order: true,
+    };
+    let mut node = crate::yaml::parse(text, options)
         .map_err(|e| yaml_error(path, text, &FromYamlError::ParseYaml(e)))?;
     yaml::as_yaml11(&mut node);
     let json = path.extension().is_some_and(|e| e == "json");
@@ -202,10 +204,6 @@ fn yaml_error(path: &Path, text: &str, e: &FromYamlError) -> SpecError {
             LoadError::TopLevelMustBeMapping(m) => {
                 at(m, "a cst config is a mapping at its top level".into())
                     .with_hint("start with `schemaVersion: 2.0.0`")
-            }
-            LoadError::UnexpectedAnchor(m) => {
-                at(m, "YAML anchors and aliases are not supported".into())
-                    .with_hint("write the repeated part out in full")
             }
             LoadError::UnexpectedTag(m) => {
                 at(m, "YAML tags (`!name`) are not supported".into()).with_hint("remove the tag")

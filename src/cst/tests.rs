@@ -115,12 +115,42 @@ fn files_and_metadata_translate() {
 }
 
 #[test]
-fn bind_mounts_are_refused_and_privileged_is_located() {
+fn bind_mounts_and_capabilities_need_the_flag_and_privileged_is_located() {
+    let path = Path::new("c.yaml");
+    let text = "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a:/b]\n  \
+                capabilities: [sys_admin]\ncommandTests:\n  - name: a\n    command: ls\n";
+    let toml = conv(text).expect("valid");
+    assert!(
+        toml.contains("mounts = [\"/a:/b\"]\ncap_add = [\"sys_admin\"]"),
+        "{toml}"
+    );
+    let spec = load(path, text).expect("valid");
+    assert_eq!(spec.tests[0].host.binds, ["/a:/b"]);
+    assert_eq!(spec.tests[0].host.cap_add, ["CAP_SYS_ADMIN"]);
+    let refused = spec.check_privileged(false).expect_err("refused");
+    assert!(
+        refused
+            .to_string()
+            .starts_with("c.yaml:3:15: the config mounts host paths"),
+        "{refused}"
+    );
+    assert!(spec.check_privileged(true).is_ok());
+    let caps_only = "schemaVersion: 2.0.0\ncontainerRunOptions:\n  capabilities: [net_admin]\n\
+                     commandTests:\n  - name: a\n    command: ls\n";
+    let refused = load(path, caps_only)
+        .expect("valid")
+        .check_privileged(false);
+    assert!(
+        refused
+            .expect_err("refused")
+            .to_string()
+            .starts_with("c.yaml:3:17: the config adds capabilities"),
+    );
     let e = errors(
-        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a:/b]\ncommandTests:\n  - name: a\n    command: ls\n",
+        "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [a:/b]\ncommandTests:\n  - name: a\n    command: ls\n",
     );
     assert!(
-        e[0].contains("c.yaml:3:15: containerRunOptions.bindMounts"),
+        e[0].contains("c.yaml:3:15: containerRunOptions.bindMounts: bad mount `a:/b`"),
         "{e:?}"
     );
     let path = Path::new("p.yaml");
@@ -346,4 +376,25 @@ fn a_json_config_ignores_unknown_keys_as_cst_does() {
     assert_eq!(spec.tests[0].name, "Command Test: a");
     // YAML stays strict.
     assert!(load(Path::new("c.yaml"), text).is_err());
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys_load_and_a_billion_laughs_does_not() {
+    let toml = conv(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - &e\n    name: a\n    command: echo\n    \
+         args: [hi]\n  - <<: *e\n    name: b\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        toml.matches("command = [\"echo\", \"hi\"]").count(),
+        2,
+        "{toml}"
+    );
+    let mut doc = String::from("schemaVersion: 2.0.0\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n");
+    for i in 1..10 {
+        let p = format!("*x{}", i - 1);
+        doc.push_str(&format!("x{i}: &x{i} [{}]\n", [p.as_str(); 10].join(", ")));
+    }
+    let e = errors(&doc);
+    assert!(e[0].contains("excessive aliasing"), "{e:?}");
 }

@@ -98,7 +98,7 @@ fn last_wins(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
 /// A cst regex as archsmoke writes it: `$` and `^` at the ends of the whole text, as in Go, and
 /// RE2's ASCII-only `\d`, `\w`, `\s` and `\b` (archsmoke's own regexes are Unicode-aware).
 fn go_regex(pattern: &str) -> String {
-    format!("(?-m){}", super::re2::ascii_classes(pattern))
+    format!("(?-m){}", crate::re2::ascii_classes(pattern))
 }
 
 impl<'a> Translator<'a> {
@@ -418,6 +418,12 @@ impl<'a> Translator<'a> {
         }
         if run_options.privileged {
             self.line("privileged = true");
+        }
+        if !run_options.binds.is_empty() {
+            self.line(format!("mounts = {}", list(&run_options.binds)));
+        }
+        if !run_options.cap_add.is_empty() {
+            self.line(format!("cap_add = {}", list(&run_options.cap_add)));
         }
         if let Some(u) = &run_options.user {
             self.line(format!("user = {}", s(u)));
@@ -759,14 +765,59 @@ impl<'a> Translator<'a> {
     fn run_options(&mut self, spanned: &Spanned<RawRunOptions>) -> RunOptions {
         let o: &RawRunOptions = spanned;
         let mut out = RunOptions::default();
+        // Host mounts and capabilities weaken isolation like `privileged`: the same gate.
+        let gate = |what: &str| {
+            format!(
+                "a {what} weakens isolation like privileged: pass --allow-privileged if you trust \
+                 this config, or remove it"
+            )
+        };
         if let Some(b) = &o.bind_mounts
             && !b.is_empty()
         {
-            let e = self.at(b, "containerRunOptions.bindMounts: archsmoke never mounts host paths into test containers");
-            self.push(e.with_hint(
-                "put what the test needs into the image, or give it to the test through `env`; \
-                 a bind mount would also make the test depend on the machine that runs it",
-            ));
+            out.set = true;
+            if let Some((bind, why)) = b
+                .iter()
+                .find_map(|m| crate::limits::bind_problem(m).map(|why| (m, why)))
+            {
+                let e = self.at(
+                    b,
+                    format!(
+                        "containerRunOptions.bindMounts: bad mount `{}`: {why}",
+                        bind.escape_debug()
+                    ),
+                );
+                self.push(e.with_hint("write HOST:CONTAINER or HOST:CONTAINER:ro, both absolute"));
+            } else {
+                out.binds = b.to_vec();
+                let e = self.at(b, "the config mounts host paths into test containers");
+                self.privileged_at
+                    .get_or_insert(e.with_hint(gate("host mount")));
+            }
+        }
+        if let Some(c) = &o.capabilities
+            && !c.is_empty()
+        {
+            out.set = true;
+            match c.iter().find(|n| crate::limits::capability(n).is_none()) {
+                Some(bad) => {
+                    let e = self.at(
+                        c,
+                        format!(
+                            "containerRunOptions.capabilities: `{}` is not a capability",
+                            bad.escape_debug()
+                        ),
+                    );
+                    self.push(e.with_hint("write names such as sys_admin or NET_ADMIN"));
+                }
+                None => {
+                    // As written: the spec reads `sys_admin` as Docker does.
+                    out.cap_add = c.to_vec();
+                    let e = self.at(c, "the config adds capabilities to test containers");
+                    self.privileged_at
+                        .get_or_insert(e.with_hint(gate("capability")));
+                }
+            }
         }
         if let Some(u) = o.user.as_ref().filter(|u| !u.is_empty()) {
             out.set = true;
@@ -776,13 +827,6 @@ impl<'a> Translator<'a> {
             (
                 "allocateTty",
                 o.allocate_tty.as_ref().filter(|t| ***t).map(|t| t.span()),
-            ),
-            (
-                "capabilities",
-                o.capabilities
-                    .as_ref()
-                    .filter(|c| !c.is_empty())
-                    .map(|c| c.span()),
             ),
             (
                 "envFile",
@@ -830,6 +874,7 @@ impl<'a> Translator<'a> {
         {
             out.set = true;
             out.privileged = true;
+            // Named first: it is the widest of the gated options.
             self.privileged_at = Some(self.at(p, "the config asks for privileged containers").with_hint(
                 "a privileged container can take over the host; pass --allow-privileged if you \
                  trust this config, or remove `privileged: true`",
@@ -847,4 +892,7 @@ struct RunOptions {
     user: Option<String>,
     /// containerRunOptions.envVars: host variables passed through by name.
     env_from_host: Vec<String>,
+    /// containerRunOptions.bindMounts and capabilities (gated like `privileged`).
+    binds: Vec<String>,
+    cap_add: Vec<String>,
 }

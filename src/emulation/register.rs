@@ -122,6 +122,11 @@ pub enum RegisterError {
          binfmt_misc`)"
     )]
     NoBinfmtMisc { dir: PathBuf },
+    #[error(
+        "binfmt_misc is a Linux kernel feature and this machine runs {os}: the engine runs in a \
+         Linux VM, and its emulators are registered inside that VM, not here"
+    )]
+    NotLinux { os: &'static str },
     #[error("cannot mount binfmt_misc on {dir}: {errno}")]
     Mount { dir: PathBuf, errno: Errno },
     #[error(transparent)]
@@ -323,6 +328,7 @@ pub fn install<S: AsRef<str>>(
     opts: &InstallOptions,
 ) -> Result<Vec<InstallOutcome>, RegisterError> {
     let archs = resolve_archs(names)?;
+    linux_only()?;
     if opts.interpreter.is_some() && archs.len() > 1 {
         return Err(RegisterError::InterpreterForMany { count: archs.len() });
     }
@@ -390,6 +396,7 @@ pub fn remove<S: AsRef<str>>(
     binfmt_dir: &Path,
 ) -> Result<Vec<RemoveOutcome>, RegisterError> {
     let archs = resolve_archs(names)?;
+    linux_only()?;
     require_root(|| {
         let mut cmd = String::from("sudo archsmoke binfmt remove");
         names.iter().for_each(|n| push_arg(&mut cmd, n.as_ref()));
@@ -515,6 +522,27 @@ fn push_arg(cmd: &mut String, arg: &str) {
     }
 }
 
+/// binfmt_misc exists only in a Linux kernel: anywhere else (macOS with Docker Desktop, colima,
+/// OrbStack or Rancher Desktop) the engine's emulators live in its Linux VM.
+pub fn linux_only() -> Result<(), RegisterError> {
+    match std::env::consts::OS {
+        "linux" => Ok(()),
+        "macos" => Err(RegisterError::NotLinux { os: "macOS" }),
+        "windows" => Err(RegisterError::NotLinux { os: "Windows" }),
+        other => Err(RegisterError::NotLinux { os: other }),
+    }
+}
+
+/// How the Linux VM of each laptop engine manages its emulators: the hint of
+/// [`RegisterError::NotLinux`].
+pub const VM_EMULATORS_HINT: &str = "the engine's VM registers them: Docker Desktop (Settings > \
+     General > \"Use Rosetta for x86_64/amd64 emulation on Apple Silicon\"; QEMU otherwise), \
+     colima (`colima start --vm-type vz --vz-rosetta`; QEMU otherwise), OrbStack (Rosetta by \
+     default on Apple Silicon, in its settings), Rancher Desktop (Preferences > Virtual Machine > Emulation: \
+     VZ + Rosetta). For other architectures, register QEMU inside the VM with `docker run \
+     --privileged --rm tonistiigi/binfmt --install all`. See what the engine runs with \
+     `archsmoke doctor --probe`.";
+
 /// Mounts binfmt_misc on `dir` unless its `register` file shows it is mounted already.
 /// Returns true when it mounted.
 pub fn ensure_mounted(dir: &Path) -> Result<bool, RegisterError> {
@@ -526,6 +554,12 @@ pub fn ensure_mounted(dir: &Path) -> Result<bool, RegisterError> {
             dir: dir.to_path_buf(),
         });
     }
+    mount_binfmt_misc(dir)?;
+    Ok(true)
+}
+
+#[cfg(target_os = "linux")]
+fn mount_binfmt_misc(dir: &Path) -> Result<(), RegisterError> {
     nix::mount::mount(
         Some("binfmt_misc"),
         dir,
@@ -541,8 +575,12 @@ pub fn ensure_mounted(dir: &Path) -> Result<bool, RegisterError> {
             dir: dir.to_path_buf(),
             errno,
         },
-    })?;
-    Ok(true)
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn mount_binfmt_misc(_dir: &Path) -> Result<(), RegisterError> {
+    linux_only()
 }
 
 /// What `list` shows: the kernel's state and, per definition, how this machine runs it.

@@ -84,6 +84,19 @@ impl Captured {
     }
 }
 
+impl Captured {
+    /// What expectations are matched against: the whole stream when something is expected of
+    /// it (or why it was not kept whole), else the kept part, which nothing reads (a stream
+    /// nothing is expected of need not be kept whole, at any size).
+    pub fn for_matching(&self, expected: bool) -> Result<String, String> {
+        if expected {
+            self.whole_text()
+        } else {
+            Ok(self.text())
+        }
+    }
+}
+
 impl Capture {
     pub fn new(limit: usize) -> Capture {
         Capture {

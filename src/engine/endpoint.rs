@@ -112,13 +112,43 @@ pub fn default_endpoint(host_flag: Option<&str>, env: &dyn Env) -> Result<Endpoi
             endpoint.name = DEFAULT_ENGINE.to_owned();
             Ok(endpoint)
         }
-        _ => Ok(Endpoint::named(
-            DEFAULT_ENGINE,
-            DEFAULT_SOCKET,
-            None,
-            "the default socket",
-        )),
+        _ => Ok(found_socket(env).unwrap_or_else(|| {
+            Endpoint::named(DEFAULT_ENGINE, DEFAULT_SOCKET, None, DEFAULT_ORIGIN)
+        })),
     }
+}
+
+/// The origin of the docker CLI's last resort, `/var/run/docker.sock`.
+pub const DEFAULT_ORIGIN: &str = "the default socket";
+
+/// Where the docker CLI would fail for want of a `/var/run/docker.sock` this user may use (none
+/// exists, or it is root's and the user is not in its group), the first engine socket of
+/// [`super::discover::candidates`] this user may use (its rootless Docker or Podman, a laptop
+/// VM's engine), named with what it is and why it was taken.
+fn found_socket(env: &dyn Env) -> Option<Endpoint> {
+    let default = env
+        .root()
+        .join(DEFAULT_SOCKET.trim_start_matches("unix:///"));
+    let why = if !super::discover::is_socket(&default) {
+        "does not exist"
+    } else if !super::discover::usable(&default) {
+        "is not this user's to use"
+    } else {
+        return None;
+    };
+    let found = super::discover::present(env)
+        .into_iter()
+        .find(|c| super::discover::usable(&c.path))?;
+    Some(Endpoint::named(
+        DEFAULT_ENGINE,
+        &found.host,
+        None,
+        &format!(
+            "{}, found because neither DOCKER_HOST nor a context is set and \
+             /var/run/docker.sock {why}",
+            found.kind
+        ),
+    ))
 }
 
 /// `currentContext` of `config.json` in the Docker config directory, when set.

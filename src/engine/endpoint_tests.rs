@@ -14,6 +14,13 @@ impl Env for FakeEnv {
     fn home(&self) -> Option<PathBuf> {
         Some(self.home.clone())
     }
+    // No system socket exists in the temp home, so nothing is found there.
+    fn root(&self) -> PathBuf {
+        self.home.clone()
+    }
+    fn uid(&self) -> Option<u32> {
+        None
+    }
 }
 
 fn env(home: &Path, vars: &[(&'static str, &str)]) -> FakeEnv {
@@ -177,4 +184,49 @@ fn ssh_urls_split_like_the_docker_clis() {
     assert!(SshTarget::parse("ssh://host/path").is_err());
     assert!(SshTarget::parse("ssh://@host").is_err());
     assert!(SshTarget::parse("tcp://host").is_err());
+}
+
+#[test]
+fn without_the_default_socket_the_first_engine_found_is_taken_and_named() {
+    let home = tempfile::tempdir().expect("valid");
+    let xdg = home.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("podman")).expect("valid");
+    let _podman =
+        std::os::unix::net::UnixListener::bind(xdg.join("podman/podman.sock")).expect("bind");
+    let xdg_text = xdg.display().to_string();
+    let e = default_endpoint(None, &env(home.path(), &[("XDG_RUNTIME_DIR", &xdg_text)]))
+        .expect("valid");
+    assert_eq!(
+        e.host,
+        format!("unix://{}", xdg.join("podman/podman.sock").display())
+    );
+    assert!(
+        e.origin
+            .starts_with("rootless Podman, found because neither DOCKER_HOST"),
+        "{}",
+        e.origin
+    );
+    // The docker CLI's own choices still win over anything found.
+    let e = default_endpoint(
+        None,
+        &env(
+            home.path(),
+            &[
+                ("XDG_RUNTIME_DIR", &xdg_text),
+                ("DOCKER_HOST", "tcp://1.2.3.4:2375"),
+            ],
+        ),
+    )
+    .expect("valid");
+    assert_eq!(e.origin, "DOCKER_HOST");
+    // And the default socket, when it exists, is the docker CLI's answer: nothing is looked for.
+    std::fs::create_dir_all(home.path().join("var/run")).expect("valid");
+    let _docker = std::os::unix::net::UnixListener::bind(home.path().join("var/run/docker.sock"))
+        .expect("bind");
+    let e = default_endpoint(None, &env(home.path(), &[("XDG_RUNTIME_DIR", &xdg_text)]))
+        .expect("valid");
+    assert_eq!(
+        (e.host.as_str(), e.origin.as_str()),
+        (DEFAULT_SOCKET, DEFAULT_ORIGIN)
+    );
 }

@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use super::capture::{Capture, Captured};
 use super::chain;
-use super::{Engine, EngineError, op, sandbox};
+use super::{ContainerRequest, Engine, EngineError, op};
 use crate::platform::Platform;
 
 /// The relay runs as `nobody` (by number: the relay image has no passwd file).
@@ -42,23 +42,6 @@ const RELAY_MEMORY: i64 = 64 << 20;
 /// Lines longer than this are handed to the line sink in pieces, so a flood without newlines
 /// cannot grow a buffer without bound.
 const MAX_LINE: usize = 64 << 10;
-
-/// The service container to start.
-#[derive(Debug, Clone)]
-pub struct ServiceRequest {
-    pub image: String,
-    pub platform: Platform,
-    /// `None` keeps the image's CMD / ENTRYPOINT.
-    pub command: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
-    pub env: Vec<String>,
-    pub user: Option<String>,
-    pub labels: HashMap<String, String>,
-    pub network: String,
-    /// Bytes of output kept (the tail), stdout and stderr together.
-    pub output_limit: usize,
-    pub limits: crate::limits::Limits,
-}
 
 /// Receives every line the service prints (stdout and stderr, in arrival order), without its
 /// line break. Called on the engine's stream task: it must be quick.
@@ -153,22 +136,10 @@ impl Engine {
     /// the output's tail is kept for [`RunningService::output`].
     pub async fn start_service(
         &self,
-        request: &ServiceRequest,
+        request: &ContainerRequest,
         mut sink: LineSink,
     ) -> Result<RunningService, EngineError> {
-        let body = ContainerCreateBody {
-            image: Some(request.image.clone()),
-            cmd: request.command.clone(),
-            entrypoint: request.entrypoint.clone(),
-            env: Some(request.env.clone()),
-            user: request.user.clone(),
-            labels: Some(request.labels.clone()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            tty: Some(false),
-            host_config: Some(sandbox(&request.network, false, request.limits)),
-            ..Default::default()
-        };
+        let body = super::create_body(request);
         let options = CreateContainerOptions {
             name: None,
             platform: request.platform.to_string(),
@@ -257,18 +228,37 @@ impl Engine {
         &self,
         id: &str,
     ) -> Result<Option<std::collections::BTreeSet<u16>>, EngineError> {
+        let (pid, full_id) = self.first_process(id).await?;
+        Ok(super::listening::of_process(
+            std::path::Path::new("/proc"),
+            pid,
+            &full_id,
+        ))
+    }
+
+    /// The sockets of the container's network namespace as goss's `port` reads them, when its
+    /// engine is on this machine; `None` when that cannot be known from here.
+    pub async fn sockets(
+        &self,
+        id: &str,
+    ) -> Result<Option<Vec<crate::check::service::Socket>>, EngineError> {
+        let (pid, full_id) = self.first_process(id).await?;
+        Ok(super::listening::sockets_of_process(
+            std::path::Path::new("/proc"),
+            pid,
+            &full_id,
+        ))
+    }
+
+    /// The pid (on the engine's machine) of the container's first process, and its full id.
+    async fn first_process(&self, id: &str) -> Result<(i64, String), EngineError> {
         let inspect = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(op("inspect the service container"))?;
         let pid = inspect.state.and_then(|s| s.pid).unwrap_or(0);
-        let full_id = inspect.id.unwrap_or_else(|| id.to_owned());
-        Ok(super::listening::of_process(
-            std::path::Path::new("/proc"),
-            pid,
-            &full_id,
-        ))
+        Ok((pid, inspect.id.unwrap_or_else(|| id.to_owned())))
     }
 
     /// The container's processes as the engine lists them: user, executable and command line

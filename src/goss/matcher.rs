@@ -55,9 +55,18 @@ impl Stream {
     }
 }
 
+/// A goss (Go RE2) pattern in Rust's regex syntax with RE2's meaning: `\d`, `\w`, `\s` and `\b`
+/// ASCII-only, a `[` inside a class a literal (see [`crate::re2`]); refused with its position
+/// when Rust's regex cannot compile it.
+fn go_regex(node: &Node, pattern: &str) -> Result<String, Problem> {
+    let re = crate::re2::ascii_classes(pattern);
+    check_regex(node, pattern, &re)?;
+    Ok(re)
+}
+
 /// A Go RE2 pattern compiled with Rust's regex (the same syntax but for a few forms).
-fn check_regex(node: &Node, pattern: &str) -> Result<(), Problem> {
-    RegexBuilder::new(pattern)
+fn check_regex(node: &Node, pattern: &str, re: &str) -> Result<(), Problem> {
+    RegexBuilder::new(re)
         .size_limit(1 << 20)
         .build()
         .map(|_| ())
@@ -153,12 +162,11 @@ fn pattern(node: &Node, text: &str, out: &mut Stream) -> Result<(), Problem> {
         None => (false, text.strip_prefix('\\').unwrap_or(text)),
     };
     if body.len() >= 2 && body.starts_with('/') && body.ends_with('/') {
-        let re = &body[1..body.len() - 1];
-        check_regex(node, re)?;
+        let re = go_regex(node, &body[1..body.len() - 1])?;
         if inverse {
-            out.not_matches.push(re.to_owned());
+            out.not_matches.push(re);
         } else {
-            out.matches.push(re.to_owned());
+            out.matches.push(re);
         }
     } else if inverse {
         // goss: an inverse pattern that is empty never matches, so "!" passes everywhere.
@@ -223,6 +231,23 @@ fn stream_into(node: &Node, what: &str, negated: bool, out: &mut Stream) -> Resu
                     _ => Err(problem(value, "`and` takes a list of matchers", "")),
                 },
                 "not" => stream_into(value, what, !negated, out),
+                // not (a or b) is: not a, and not b.
+                "or" if negated => match value {
+                    Node::Sequence(items) => {
+                        for item in items.iter() {
+                            stream_into(item, what, true, out)?;
+                        }
+                        Ok(())
+                    }
+                    _ => Err(problem(value, "`or` takes a list of matchers", "")),
+                },
+                // One regex: the alternation of what each branch asks of the whole text.
+                "or" => {
+                    let mut alternatives = Vec::new();
+                    or_branches(value, what, &mut alternatives)?;
+                    out.matches.push(format!("(?:{})", alternatives.join("|")));
+                    Ok(())
+                }
                 "equal" if !negated => {
                     out.exact = Some(text()?.to_owned());
                     Ok(())
@@ -239,10 +264,7 @@ fn stream_into(node: &Node, what: &str, negated: bool, out: &mut Stream) -> Resu
                 op @ ("match-regexp" | "have-prefix" | "have-suffix") => {
                     let t = text()?;
                     let re = match op {
-                        "match-regexp" => {
-                            check_regex(value, t)?;
-                            format!("(?-m){t}")
-                        }
+                        "match-regexp" => format!("(?-m){}", go_regex(value, t)?),
                         "have-prefix" => format!("(?-m)\\A{}", regex::escape(t)),
                         _ => format!("(?-m){}\\z", regex::escape(t)),
                     };
@@ -260,11 +282,67 @@ fn stream_into(node: &Node, what: &str, negated: bool, out: &mut Stream) -> Resu
                         if negated { "not: " } else { "" }
                     ),
                     "archsmoke supports a list of patterns, a string (equal), have-patterns, \
-                     contain-substring, match-regexp, have-prefix, have-suffix, not and and",
+                     contain-substring, match-regexp, have-prefix, have-suffix, not, and, or",
                 )),
             }
         }
     }
+}
+
+/// The branches of an `or` on a text, each as one regex over the whole text (archsmoke's
+/// stream regexes are multi-line, so each branch says which it needs): a string is equality,
+/// `contain-substring`, `match-regexp`, `have-prefix`, `have-suffix`, a one-pattern list (per
+/// line), and a nested `or`. A branch that needs two regexes at once (`and`, a longer list) or
+/// an absence (`not`, `!x`) cannot be one alternative: refused with its position.
+fn or_branches(node: &Node, what: &str, out: &mut Vec<String>) -> Result<(), Problem> {
+    let Node::Sequence(items) = node else {
+        return Err(problem(node, "`or` takes a list of matchers", ""));
+    };
+    let refuse = |n: &Node, form: &str| {
+        Err(problem(
+            n,
+            format!("{form} inside `or` on `{what}` is not supported"),
+            "archsmoke checks an `or` as one regex: each branch may be a string,              contain-substring, match-regexp, have-prefix, have-suffix, a one-pattern list or              another `or`",
+        ))
+    };
+    for item in items.iter() {
+        match item {
+            Node::Scalar(s) => out.push(format!("(?-m:\\A{}\\z)", regex::escape(s.as_str()))),
+            Node::Sequence(list) if list.len() == 1 => {
+                let mut one = Stream::default();
+                stream_into(item, what, false, &mut one)?;
+                if let Some(c) = one.contains.first() {
+                    out.push(regex::escape(c));
+                } else if let Some(m) = one.matches.first() {
+                    out.push(format!("(?m:{m})"));
+                } else {
+                    return refuse(item, "an inverse pattern (`!x`)");
+                }
+            }
+            Node::Sequence(_) => return refuse(item, "a list of several patterns"),
+            Node::Mapping(m) if m.len() == 1 => {
+                let (key, value) = m.iter().next().expect("one entry");
+                let text = || scalar(value, key.as_str());
+                match key.as_str() {
+                    "equal" => out.push(format!("(?-m:\\A{}\\z)", regex::escape(text()?))),
+                    "contain-substring" => out.push(regex::escape(text()?)),
+                    "match-regexp" => out.push(format!("(?-m:{})", go_regex(value, text()?)?)),
+                    "have-prefix" => out.push(format!("(?-m:\\A{})", regex::escape(text()?))),
+                    "have-suffix" => out.push(format!("(?-m:{}\\z)", regex::escape(text()?))),
+                    "or" => or_branches(value, what, out)?,
+                    other => return refuse(item, &format!("`{other}`")),
+                }
+            }
+            Node::Mapping(_) => {
+                return Err(problem(
+                    item,
+                    "a matcher inside `or` has several keys",
+                    "a gomega matcher is a mapping with one key",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -321,14 +399,67 @@ mod tests {
 
     #[test]
     fn what_archsmoke_cannot_express_is_a_problem_at_its_position() {
-        let n = node("{or: [a, b]}");
-        let e = stream(&n, "stdout").expect_err("or");
-        assert!(e.message.contains("`or`"), "{}", e.message);
-        assert_eq!(e.span.expect("position").0, 1);
+        let n = node("{or: [a, {and: [b]}]}");
+        let e = stream(&n, "stdout").expect_err("and in or");
+        assert!(e.message.contains("`and` inside `or`"), "{}", e.message);
+        assert_eq!(e.span.expect("position"), (1, 13));
         let e = integer(&node("{lt: 2}"), "exit-status").expect_err("lt");
         assert!(e.message.contains("`lt`"), "{}", e.message);
         assert!(stream(&node("['/(unclosed/']"), "body").is_err());
         assert!(stream(&node("{not: [a]}"), "body").is_err());
+    }
+
+    #[test]
+    fn or_is_one_alternation_and_not_or_is_each_absent() {
+        let s = stream(
+            &node(
+                "{or: [exact, {contain-substring: 'a.b'}, {match-regexp: '^x\\d$'}, ['/^l\\w/'], \
+                 {or: [{have-prefix: p}, {have-suffix: s}]}]}",
+            ),
+            "stdout",
+        )
+        .expect("or");
+        assert_eq!(
+            s.matches,
+            [r"(?:(?-m:\Aexact\z)|a\.b|(?-m:^x[0-9]$)|(?m:^l[0-9A-Za-z_])|(?-m:\Ap)|(?-m:s\z))"]
+        );
+        let re = regex::RegexBuilder::new(&s.matches[0])
+            .multi_line(true)
+            .build()
+            .expect("compiles");
+        for (text, want) in [
+            ("exact", true),
+            ("exact\n", false),
+            ("x a.b y", true),
+            ("x7", true),
+            ("x\u{663}", false),
+            ("one\nlZ", true),
+            ("p...", true),
+            ("...s", true),
+            ("none", false),
+        ] {
+            assert_eq!(re.is_match(text), want, "{text:?}");
+        }
+        let n = stream(
+            &node("{not: {or: [{contain-substring: a}, {match-regexp: '^b'}]}}"),
+            "stdout",
+        )
+        .expect("not or");
+        assert_eq!(n.excludes, ["a"]);
+        assert_eq!(n.not_matches, ["(?-m)^b"]);
+        // `not: a` (a string) is refused on its own, so it is in `not: {or: ...}` too.
+        assert!(stream(&node("{not: {or: [{contain-substring: a}, ['!x']]}}"), "s").is_err());
+        assert!(stream(&node("{or: [['!x']]}"), "stdout").is_err());
+        assert!(stream(&node("{or: [[a, b]]}"), "stdout").is_err());
+    }
+
+    #[test]
+    fn goss_regexes_have_re2s_ascii_classes() {
+        let s = stream(&node(r"['/\d+/', '!/\s/']"), "stdout").expect("stream");
+        assert_eq!(s.matches, ["[0-9]+"]);
+        assert_eq!(s.not_matches, [r"[\t\n\f\r ]"]);
+        let s = stream(&node(r#"{match-regexp: '\bw\b'}"#), "stdout").expect("stream");
+        assert_eq!(s.matches, [r"(?-m)(?-u:\b)w(?-u:\b)"]);
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn context(files: &Files, knobs: &Knobs) -> Result<template::Context, Vec<SpecEr
         env: knobs.env.clone(),
     };
     let parse = |path: &Path, text: &str| {
-        marked_yaml::parse_yaml(0, text).map_err(|e| {
+        crate::yaml::parse(text, crate::yaml::Options::default()).map_err(|e| {
             vec![
                 SpecError::file(path, format!("the vars file is not YAML or JSON: {e}"))
                     .with_hint("goss vars files are YAML (or JSON) mappings"),

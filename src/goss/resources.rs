@@ -156,79 +156,104 @@ impl Translator<'_> {
             });
         }
         let exists = boolean(r.required("exists")?, "exists")?;
-        let mut t = String::new();
-        let _ = writeln!(t, "[[file]]\nname = {}\npath = {}", s(&r.name), s(path));
-        t.push_str("# goss reads a file's attributes with lstat: a symlink is not followed.\n");
-        t.push_str("follow = false\n");
-        if !exists {
-            t.push_str("exists = false\n\n");
-            self.out.files.push_str(&t);
-            return Ok(());
-        }
-        if let Some(n) = r.get("filetype") {
-            match scalar(n, "filetype")? {
-                kind @ ("file" | "directory" | "symlink") => {
-                    let _ = writeln!(t, "type = {}", s(kind));
-                }
-                other => {
+        // goss reports each attribute as a result of its own (resource/file.go Validate), in
+        // this order; each is a `[[file]]` read with lstat (a symlink is not followed), but
+        // `contents`, read with open.
+        let mut checks: Vec<(&str, String)> = vec![("exists", format!("exists = {exists}\n"))];
+        let mut by_name = Vec::new();
+        if exists {
+            if let Some(n) = r.get("mode") {
+                let text = scalar(n, "mode")?;
+                let mode = u32::from_str_radix(text.trim(), 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        problem(
+                            n,
+                            format!("bad mode `{text}`"),
+                            "write the mode in octal as a string, such as \"0755\" or \"6775\"",
+                        )
+                    })?;
+                checks.push(("mode", format!("mode = {}\n", s(&format!("{mode:04o}")))));
+            }
+            let id = |key: &str| -> Result<Option<i64>, Problem> {
+                let Some(n) = r.get(key) else { return Ok(None) };
+                let id = integer(n, key)?;
+                if !(0..=i64::from(u32::MAX)).contains(&id) {
                     return Err(problem(
                         n,
-                        format!("filetype `{other}` is not supported"),
-                        "archsmoke reads image layers, which hold files, directories and symlinks",
+                        format!("`{key}: {id}` can never match a file"),
+                        "ids are 0 to 4294967295",
                     ));
                 }
+                Ok(Some(id))
+            };
+            for (name_key, id_key, format) in [("owner", "uid", "%U"), ("group", "gid", "%G")] {
+                if let Some(n) = r.get(name_key) {
+                    match scalar(n, name_key)? {
+                        // root is uid and gid 0 in every image.
+                        "root" => checks.push((name_key, format!("{id_key} = 0\n"))),
+                        name => by_name.push((name_key, name.to_owned(), format)),
+                    }
+                }
+                if let Some(v) = id(id_key)? {
+                    checks.push((id_key, format!("{id_key} = {v}\n")));
+                }
             }
-        }
-        if let Some(n) = r.get("linked-to").or_else(|| r.get("linkedto")) {
-            let _ = writeln!(t, "target = {}", s(scalar(n, "linked-to")?));
-        }
-        if let Some(n) = r.get("mode") {
-            let text = scalar(n, "mode")?;
-            let mode = u32::from_str_radix(text.trim(), 8)
-                .ok()
-                .filter(|m| *m <= 0o7777)
-                .ok_or_else(|| {
-                    problem(
-                        n,
-                        format!("bad mode `{text}`"),
-                        "write the mode in octal as a string, such as \"0755\" or \"6775\"",
-                    )
-                })?;
-            let _ = writeln!(t, "mode = {}", s(&format!("{mode:04o}")));
-        }
-        let mut uid = r.get("uid").map(|n| integer(n, "uid")).transpose()?;
-        let mut gid = r.get("gid").map(|n| integer(n, "gid")).transpose()?;
-        let mut by_name = Vec::new();
-        for (key, id, format) in [("owner", &mut uid, "%U"), ("group", &mut gid, "%G")] {
-            if let Some(n) = r.get(key) {
-                match scalar(n, key)? {
-                    // root is uid and gid 0 in every image.
-                    "root" => *id = id.or(Some(0)),
-                    name => by_name.push((key, name.to_owned(), format)),
+            if let Some(n) = r.get("linked-to").or_else(|| r.get("linkedto")) {
+                let target = scalar(n, "linked-to")?;
+                checks.push(("linkedto", format!("target = {}\n", s(target))));
+            }
+            if let Some(n) = r.get("filetype") {
+                match scalar(n, "filetype")? {
+                    kind @ ("file" | "directory" | "symlink") => {
+                        checks.push(("filetype", format!("type = {}\n", s(kind))));
+                    }
+                    other => {
+                        return Err(problem(
+                            n,
+                            format!("filetype `{other}` is not supported"),
+                            "archsmoke reads image layers, which hold files, directories and symlinks",
+                        ));
+                    }
                 }
             }
         }
-        for (key, id) in [("uid", uid), ("gid", gid)] {
-            if let Some(id) = id {
-                if !(0..=i64::from(u32::MAX)).contains(&id) {
-                    return Err(Problem {
-                        span: r.at,
-                        message: format!("`{key}: {id}` can never match a file"),
-                        hint: "ids are 0 to 4294967295".into(),
-                    });
+        let mut contents = Vec::new();
+        for key in ["contains", "contents"] {
+            let Some(n) = r.get(key) else { continue };
+            let st = matcher::stream(n, key)?;
+            if st.is_empty() {
+                let _ = writeln!(
+                    self.out.files,
+                    "# file `{}`: `{key}: []` asserts nothing (as in goss)\n",
+                    r.id
+                );
+            } else if exists {
+                contents.push((key, st));
+            }
+        }
+        let size = match r.get("size").filter(|_| exists) {
+            Some(n) => {
+                let size = integer(n, "size")?;
+                if size < 0 {
+                    return Err(problem(n, format!("`size: {size}` can never match"), ""));
                 }
-                let _ = writeln!(t, "{key} = {id}");
+                Some(size)
             }
+            None => None,
+        };
+        let file = |attr: &str, keys: &str, follow: bool| {
+            format!(
+                "[[file]]\nname = {}\npath = {}\n{}{keys}\n",
+                s(&format!("{}: {attr}", r.name)),
+                s(path),
+                if follow { "" } else { "follow = false\n" }
+            )
+        };
+        for (attr, keys) in &checks {
+            self.out.files.push_str(&file(attr, keys, false));
         }
-        if let Some(n) = r.get("size") {
-            let size = integer(n, "size")?;
-            if size < 0 {
-                return Err(problem(n, format!("`size: {size}` can never match"), ""));
-            }
-            let _ = writeln!(t, "size = {size}");
-        }
-        t.push('\n');
-        self.out.files.push_str(&t);
         for (key, name, format) in by_name {
             let mut t = String::new();
             let _ = writeln!(t, "[[test]]\nname = {}", s(&format!("{}: {key}", r.name)));
@@ -244,28 +269,15 @@ impl Translator<'_> {
             let _ = writeln!(t, "stdout = {}\n", s(&format!("{name}\n")));
             self.out.tests.push_str(&t);
         }
-        for key in ["contents", "contains"] {
-            let Some(n) = r.get(key) else { continue };
-            let st = matcher::stream(n, key)?;
-            if st.is_empty() {
-                let _ = writeln!(
-                    self.out.files,
-                    "# file `{}`: `{key}: []` asserts nothing (as in goss)\n",
-                    r.id
-                );
-                continue;
-            }
-            let mut t = String::new();
-            let _ = writeln!(
-                t,
-                "[[file]]\nname = {}\npath = {}",
-                s(&format!("{}: {key}", r.name)),
-                s(path)
-            );
-            t.push_str("# goss reads contents with open: a symlink is followed.\n");
-            t.push_str(&stream_keys("", &st, Some("content")));
-            t.push('\n');
-            self.out.files.push_str(&t);
+        for (key, st) in contents {
+            // goss reads contents with open: a symlink is followed.
+            let keys = stream_keys("", &st, Some("content"));
+            self.out.files.push_str(&file(key, &keys, true));
+        }
+        if let Some(size) = size {
+            self.out
+                .files
+                .push_str(&file("size", &format!("size = {size}\n"), false));
         }
         Ok(())
     }
@@ -278,7 +290,11 @@ impl Translator<'_> {
         };
         let running = boolean(r.required("running")?, "running")?;
         let mut t = String::new();
-        let _ = writeln!(t, "[[process]]\nname = {}", s(&r.name));
+        let _ = writeln!(
+            t,
+            "[[process]]\nname = {}",
+            s(&format!("{}: running", r.name))
+        );
         t.push_str(
             "# goss matches the executable's name (comm): the command line's first word here.\n",
         );
@@ -313,24 +329,48 @@ impl Translator<'_> {
                 message: format!("`{spec}` is not a port"),
                 hint: "goss writes ports as tcp:8080, tcp6:8080, udp:53".into(),
             })?;
-        if !matches!(proto, "tcp" | "tcp6") {
+        if !matches!(proto, "tcp" | "tcp6" | "udp" | "udp6") {
             return Err(Problem {
                 span,
-                message: format!("port `{spec}`: {proto} is not supported"),
-                hint: "archsmoke's probes connect over TCP; a UDP port cannot be told listening from outside".into(),
+                message: format!("port `{spec}`: `{proto}` is not a socket table"),
+                hint: "goss writes ports as tcp:8080, tcp6:8080, udp:53, udp6:53".into(),
             });
         }
         let listening = boolean(r.required("listening")?, "listening")?;
+        let ips = match r.get("ip") {
+            Some(n) => {
+                let ips = strings(n, "ip")?;
+                if let Some(bad) = ips
+                    .iter()
+                    .find(|ip| ip.parse::<std::net::IpAddr>().is_err())
+                {
+                    return Err(problem(
+                        n,
+                        format!("port `{spec}`: `{bad}` is not an IP address"),
+                        "write the addresses goss lists, such as 0.0.0.0 or ::",
+                    ));
+                }
+                ips
+            }
+            None => Vec::new(),
+        };
+        let socket = s(&format!("{proto}:{port}"));
         let mut t = String::new();
-        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
-        t.push_str("# goss reads the listening sockets; archsmoke connects from the service's network namespace.\n");
-        if proto == "tcp6" {
-            t.push_str("# tcp6: a dual-stack socket, reached here over 127.0.0.1.\n");
-        }
+        let _ = writeln!(
+            t,
+            "[[probe]]\nname = {}",
+            s(&format!("{}: listening", r.name))
+        );
+        t.push_str("# goss reads the namespace's socket tables (its netstat); so does archsmoke, from the\n# engine's machine: a dual-stack listener ([::]:8080) is tcp6, not tcp, in both.\n");
+        let _ = writeln!(t, "socket = {socket}\nopen = {listening}\n");
         if r.get("ip").is_some() {
-            t.push_str("# `ip` not checked: the connection proves the port listens on the loopback address.\n");
+            let _ = writeln!(
+                t,
+                "[[probe]]\nname = {}\nsocket = {socket}\nips = {}\n",
+                s(&format!("{}: ip", r.name)),
+                list(&ips)
+            );
         }
-        let _ = writeln!(t, "tcp = {port}\nopen = {listening}\n");
         self.out.probes.push_str(&t);
         Ok(())
     }
@@ -354,7 +394,7 @@ impl Translator<'_> {
         let _ = writeln!(
             t,
             "[[probe]]\nname = {}\ntcp = {}\nopen = {reachable}",
-            s(&r.name),
+            s(&format!("{}: reachable", r.name)),
             url.port
         );
         if let Some(n) = r.get("timeout") {
@@ -432,15 +472,16 @@ impl Translator<'_> {
             }
             http.push(format!("headers = {{ {} }}", pairs.join(", ")));
         }
-        let mut t = String::new();
-        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
-        let follow = r
+        let no_follow = r
             .get("no-follow-redirects")
             .map(|n| boolean(n, "no-follow-redirects"))
             .transpose()?;
-        if follow != Some(true) {
-            t.push_str("# goss follows redirects unless no-follow-redirects; archsmoke compares the first answer's status.\n");
+        // goss's client follows redirects unless told not to (resource/http.go).
+        if no_follow != Some(true) {
+            http.push("follow_redirects = true".into());
         }
+        let mut t = String::new();
+        let _ = writeln!(t, "[[probe]]\nname = {}", s(&r.name));
         let _ = writeln!(t, "http = {{ {} }}", http.join(", "));
         if let Some(n) = r.get("timeout") {
             let _ = writeln!(t, "timeout = {}", s(&millis(n, "timeout", "5000ms")?));
@@ -529,7 +570,7 @@ impl Translator<'_> {
         };
         let value = scalar(r.required("value")?, "value")?;
         let mut t = String::new();
-        let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
+        let _ = writeln!(t, "[[test]]\nname = {}", s(&format!("{}: value", r.name)));
         t.push_str("# goss reads the parameter with sysctl; archsmoke with the image's `cat`, in the service container.\n");
         let _ = writeln!(
             t,
@@ -562,30 +603,33 @@ impl Translator<'_> {
         };
         let exists = boolean(r.required("exists")?, "exists")?;
         let n = lit(name);
-        let mut matches = vec![format!("^{n}:")];
+        // One result per attribute, as goss reports them (resource/user.go Validate), each a
+        // pattern over /etc/passwd.
+        let key = if exists { "matches" } else { "not_matches" };
+        let mut checks = vec![("exists", format!("^{n}:"))];
         if exists {
             for (key, field) in [("uid", 2), ("gid", 3)] {
                 if let Some(v) = r.get(key) {
                     let v = integer(v, key)?;
-                    matches.push(format!("^{n}:(?:[^:\\n]*:){{{}}}{v}:", field - 1));
+                    checks.push((key, format!("^{n}:(?:[^:\\n]*:){{{}}}{v}:", field - 1)));
                 }
             }
             for (key, field) in [("home", 5), ("shell", 6)] {
                 if let Some(v) = r.get(key) {
                     let v = lit(scalar(v, key)?);
                     let end = if field == 6 { "$" } else { ":" };
-                    matches.push(format!("^{n}:(?:[^:\\n]*:){{{}}}{v}{end}", field - 1));
+                    checks.push((key, format!("^{n}:(?:[^:\\n]*:){{{}}}{v}{end}", field - 1)));
                 }
             }
         }
-        let mut t = String::new();
-        let _ = writeln!(t, "[[file]]\nname = {}\npath = \"/etc/passwd\"", s(&r.name));
-        let key = if exists { "matches" } else { "not_matches" };
-        if !exists {
-            matches.truncate(1);
+        for (attr, pattern) in checks {
+            let _ = writeln!(
+                self.out.files,
+                "[[file]]\nname = {}\npath = \"/etc/passwd\"\n{key} = {}\n",
+                s(&format!("{}: {attr}", r.name)),
+                list(&[pattern])
+            );
         }
-        let _ = writeln!(t, "{key} = {}\n", list(&matches));
-        self.out.files.push_str(&t);
         if let (true, Some(g)) = (exists, r.get("groups")) {
             let groups = strings(g, "groups")?;
             let mut t = String::new();
@@ -614,18 +658,19 @@ impl Translator<'_> {
         };
         let exists = boolean(r.required("exists")?, "exists")?;
         let n = lit(name);
-        let mut t = String::new();
-        let _ = writeln!(t, "[[file]]\nname = {}\npath = \"/etc/group\"", s(&r.name));
-        if exists {
-            let mut matches = vec![format!("^{n}:")];
-            if let Some(v) = r.get("gid") {
-                matches.push(format!("^{n}:[^:\\n]*:{}:", integer(v, "gid")?));
-            }
-            let _ = writeln!(t, "matches = {}\n", list(&matches));
-        } else {
-            let _ = writeln!(t, "not_matches = {}\n", list(&[format!("^{n}:")]));
+        let key = if exists { "matches" } else { "not_matches" };
+        let mut checks = vec![("exists", format!("^{n}:"))];
+        if let (true, Some(v)) = (exists, r.get("gid")) {
+            checks.push(("gid", format!("^{n}:[^:\\n]*:{}:", integer(v, "gid")?)));
         }
-        self.out.files.push_str(&t);
+        for (attr, pattern) in checks {
+            let _ = writeln!(
+                self.out.files,
+                "[[file]]\nname = {}\npath = \"/etc/group\"\n{key} = {}\n",
+                s(&format!("{}: {attr}", r.name)),
+                list(&[pattern])
+            );
+        }
         Ok(())
     }
 
@@ -647,6 +692,20 @@ impl Translator<'_> {
                 "apk" => ("/lib/apk/db/installed", format!("^P:{n}$"), |n, v| {
                     format!("^P:{n}\\nV:{v}$")
                 }),
+                "rpm" => {
+                    return Err(Problem {
+                        span: r.at,
+                        message: format!(
+                            "package `{name}`: the rpm database is not read (it is binary: \
+                             BerkeleyDB, sqlite or ndb under /var/lib/rpm)"
+                        ),
+                        hint: format!(
+                            "archsmoke reads the text databases of dpkg and apk from the image's \
+                             layers; on an rpm-based image check the package with a command, \
+                             `rpm -q {name}` (exit-status: 0), which needs rpm in the image"
+                        ),
+                    });
+                }
                 other => {
                     return Err(Problem {
                         span: r.at,
@@ -658,20 +717,25 @@ impl Translator<'_> {
                     });
                 }
             };
-        let mut t = String::new();
-        let _ = writeln!(t, "[[file]]\nname = {}\npath = {}", s(&r.name), s(path));
-        if installed {
-            let mut matches = vec![found];
-            if let Some(v) = r.get("versions") {
-                for v in strings(v, "versions")? {
-                    matches.push(version(&n, &lit(&v)));
-                }
-            }
-            let _ = writeln!(t, "matches = {}\n", list(&matches));
-        } else {
-            let _ = writeln!(t, "not_matches = {}\n", list(&[found]));
+        // goss's results: `installed`, then `version` (resource/package.go Validate).
+        let key = if installed { "matches" } else { "not_matches" };
+        let mut checks = vec![("installed", vec![found])];
+        if let (true, Some(v)) = (installed, r.get("versions")) {
+            let versions = strings(v, "versions")?;
+            checks.push((
+                "version",
+                versions.iter().map(|v| version(&n, &lit(v))).collect(),
+            ));
         }
-        self.out.files.push_str(&t);
+        for (attr, patterns) in checks {
+            let _ = writeln!(
+                self.out.files,
+                "[[file]]\nname = {}\npath = {}\n{key} = {}\n",
+                s(&format!("{}: {attr}", r.name)),
+                s(path),
+                list(&patterns)
+            );
+        }
         Ok(())
     }
 }

@@ -116,35 +116,55 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
             .find(|f| f.report_name() == name)
             .unwrap_or_else(|| panic!("no {name}"))
     };
-    let index = file("File: /www/index.html");
-    assert_eq!(index.mode, Some(0o644));
-    assert_eq!(index.uid, Some(0));
-    assert!(!index.follow);
+    // One result per attribute, as goss reports them, each read with lstat.
+    let names: Vec<String> = spec
+        .files
+        .iter()
+        .map(|f| f.report_name())
+        .filter(|n| n.starts_with("File: /www/index.html"))
+        .collect();
+    assert_eq!(
+        names,
+        ["exists", "mode", "owner", "filetype", "contents"]
+            .map(|a| format!("File: /www/index.html: {a}"))
+    );
+    assert!(file("File: /www/index.html: exists").exists);
+    let mode = file("File: /www/index.html: mode");
+    assert_eq!(
+        (mode.mode, mode.uid, mode.follow),
+        (Some(0o644), None, false)
+    );
+    assert_eq!(file("File: /www/index.html: owner").uid, Some(0));
     let contents = file("File: /www/index.html: contents");
     assert!(contents.follow);
     assert_eq!(contents.contains, ["welcome"]);
     assert_eq!(contents.excludes, ["error"]);
     assert!(contents.matches[0].is_match("<p>\n<h1>hi</h1>\n"));
-    assert_eq!(file("File: /bin/su").mode, Some(0o6775));
-    assert!(!file("File: /nope").exists);
-    assert_eq!(file("File: /bin/sh").target.as_deref(), Some("busybox"));
+    assert_eq!(file("File: /bin/su: mode").mode, Some(0o6775));
+    assert!(!file("File: /nope: exists").exists);
+    assert_eq!(
+        file("File: /bin/sh: linkedto").target.as_deref(),
+        Some("busybox")
+    );
 
-    let passwd = file("User: www-data");
-    assert_eq!(passwd.path, "/etc/passwd");
     let line =
         "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
-    assert!(
-        passwd.matches.iter().all(|r| r.is_match(line)),
-        "{:?}",
-        passwd.matches
-    );
+    for attr in ["exists", "uid", "home"] {
+        let passwd = file(&format!("User: www-data: {attr}"));
+        assert_eq!(passwd.path, "/etc/passwd");
+        assert!(passwd.matches.iter().all(|r| r.is_match(line)), "{attr}");
+    }
+    let passwd = file("User: www-data: home");
     let wrong_home = line.replace("/var/www", "/srv");
     assert!(!passwd.matches.iter().all(|r| r.is_match(&wrong_home)));
-    let group = file("Group: www-data");
+    let group = file("Group: www-data: gid");
     assert!(group.matches.iter().all(|r| r.is_match("www-data:x:33:\n")));
     assert!(!group.matches.iter().all(|r| r.is_match("www-data:x:34:\n")));
+    assert!(file("Group: www-data: exists").matches[0].is_match("www-data:x:34:\n"));
 
-    let pkg = file("Package: nginx");
+    let installed = file("Package: nginx: installed");
+    assert_eq!(installed.matches.len(), 1);
+    let pkg = file("Package: nginx: version");
     let status = "Package: nginx\nStatus: install ok installed\nPriority: optional\n\
                   Version: 1.22.1-9\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n";
     assert!(pkg.matches.iter().all(|r| r.is_match(status)));
@@ -155,7 +175,7 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
     assert!(!pkg.matches.iter().all(|r| r.is_match(&other)));
 
     let process = &service.processes[0];
-    assert_eq!(process.name, "Process: httpd");
+    assert_eq!(process.name, "Process: httpd: running");
     let command = process.command_matches.as_ref().expect("command_matches");
     for cmdline in [
         "httpd -f -p 8080",
@@ -175,17 +195,24 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
             .unwrap_or_else(|| panic!("no {name}"))
     };
     assert!(matches!(
-        probe("Port: tcp:8080").kind,
-        ProbeKind::Tcp {
+        &probe("Port: tcp:8080: listening").kind,
+        ProbeKind::Socket {
+            table: crate::spec::SocketTable::Tcp,
             port: 8080,
-            open: true
+            open: true,
+            ..
         }
     ));
     assert!(matches!(
-        probe("Port: tcp:9000").kind,
-        ProbeKind::Tcp {
+        &probe("Port: tcp:8080: ip").kind,
+        ProbeKind::Socket { ips, .. } if ips.len() == 1
+    ));
+    assert!(matches!(
+        probe("Port: tcp:9000: listening").kind,
+        ProbeKind::Socket {
             port: 9000,
-            open: false
+            open: false,
+            ..
         }
     ));
     let http = probe("HTTP: http://localhost:8080/");
@@ -261,7 +288,7 @@ fn the_wait_file_is_readiness_with_dgoss_timeouts() {
 fn what_cannot_be_checked_is_an_error_at_the_resource() {
     let e = errors(
         "file:\n  /etc/x:\n    exists: true\n    sha256: abc\n\
-         port:\n  udp:53:\n    listening: true\n\
+         port:\n  sctp:53:\n    listening: true\n\
          http:\n  https://example.com/:\n    status: 200\n\
          service:\n  sshd:\n    running: true\n\
          command:\n  ls:\n    exit-status: {lt: 2}\n\
@@ -271,7 +298,7 @@ fn what_cannot_be_checked_is_an_error_at_the_resource() {
     assert_eq!(e.len(), 6, "{e:#?}");
     let want = [
         "goss.yaml:4:13: file `/etc/x`: `sha256` is not supported",
-        "goss.yaml:6:3: port `udp:53`: udp is not supported",
+        "goss.yaml:6:3: port `sctp:53`: `sctp` is not a socket table",
         "goss.yaml:9:3: `https://example.com/`: archsmoke probes the service itself",
         "goss.yaml:12:3: service `sshd` is not supported",
         "goss.yaml:16:18: `exit-status` with the matcher `lt` is not supported",
@@ -373,7 +400,7 @@ fn files_vars_and_templates_are_found_where_dgoss_finds_them() {
     assert_eq!(service.ready.tcp, Some(8081));
     assert!(matches!(
         service.probes[0].kind,
-        ProbeKind::Tcp { port: 8081, .. }
+        ProbeKind::Socket { port: 8081, .. }
     ));
     assert_eq!(spec.files[0].path, "/www");
     // The wait file alone is not its own readiness.
@@ -392,4 +419,59 @@ fn files_vars_and_templates_are_found_where_dgoss_finds_them() {
         .expect("goss");
     let e = load(&files, &knobs).expect_err("range");
     assert!(e[0].to_string().contains("goss.yaml:2:3:"), "{}", e[0]);
+}
+
+#[test]
+fn rpm_packages_are_refused_saying_what_is_read_and_what_to_write_instead() {
+    let opts = Options {
+        package: "rpm".into(),
+        ..Options::default()
+    };
+    let e = conv_with("package:\n  bash:\n    installed: true\n", None, &opts).expect_err("rpm");
+    let e = e[0].to_string();
+    assert!(
+        e.starts_with("goss.yaml:2:3: package `bash`: the rpm database is not read"),
+        "{e}"
+    );
+    assert!(e.contains("`rpm -q bash`"), "{e}");
+}
+
+#[test]
+fn ports_are_socket_table_checks_with_their_addresses() {
+    let toml = conv(
+        "port:\n  udp:53:\n    listening: true\n    ip: [127.0.0.11]\n  tcp6:8080:\n    \
+         listening: false\n",
+    )
+    .expect("valid");
+    for needle in [
+        "socket = \"udp:53\"\nopen = true\n",
+        "name = \"Port: udp:53: ip\"\nsocket = \"udp:53\"\nips = [\"127.0.0.11\"]",
+        "socket = \"tcp6:8080\"\nopen = false",
+    ] {
+        assert!(toml.contains(needle), "{needle} in\n{toml}");
+    }
+    let e = errors("port:\n  udp:53:\n    listening: true\n    ip: [dns]\n");
+    assert!(e[0].contains("`dns` is not an IP address"), "{e:?}");
+}
+
+#[test]
+fn meta_goes_with_every_result_of_its_resource_into_the_report() {
+    let spec = spec_of(
+        "file:\n  /etc/passwd:\n    exists: true\n    mode: \"0644\"\n    meta:\n      owner: web\n      \
+         severity: 3\n      tags: [a, b]\nport:\n  tcp:80:\n    listening: true\n    meta: {critical: true}\n",
+        None,
+    );
+    let web = serde_json::json!({"owner": "web", "severity": 3, "tags": ["a", "b"]});
+    assert_eq!(spec.meta["File: /etc/passwd: exists"], web);
+    assert_eq!(spec.meta["File: /etc/passwd: mode"], web);
+    assert_eq!(
+        spec.meta["probe Port: tcp:80: listening"],
+        serde_json::json!({"critical": true})
+    );
+    assert_eq!(spec.meta.len(), 3);
+    let e = errors("file:\n  /x:\n    exists: true\n    meta: [a]\n");
+    assert!(
+        e[0].starts_with("goss.yaml:4:11: `meta` is a mapping"),
+        "{e:?}"
+    );
 }

@@ -95,9 +95,23 @@ pub(super) struct Out {
     pub files: String,
     pub probes: String,
     pub processes: String,
+    /// `[meta."<result>"]` tables: each resource's `meta`, for every result it gives.
+    pub meta: String,
     /// Some check runs through `sh -c`, as goss runs commands.
     pub needs_shell: bool,
     names: std::collections::BTreeSet<String>,
+}
+
+impl Out {
+    /// Where each part ends now, to find what a resource added.
+    fn lengths(&self) -> [usize; 4] {
+        [
+            self.tests.len(),
+            self.files.len(),
+            self.probes.len(),
+            self.processes.len(),
+        ]
+    }
 }
 
 pub(super) struct Translator<'a> {
@@ -171,6 +185,7 @@ pub fn translate(main: &Source<'_>, wait: Option<&Source<'_>>, opts: &Options) -
         t.out.probes,
         t.out.processes,
         wait_processes,
+        t.out.meta,
     ] {
         toml.push_str(&part);
     }
@@ -216,7 +231,7 @@ impl Translator<'_> {
     }
 
     pub(super) fn root(&mut self) -> Option<Node> {
-        match marked_yaml::parse_yaml(0, self.src.text) {
+        match crate::yaml::parse(self.src.text, crate::yaml::Options::default()) {
             Ok(n) => Some(n),
             Err(e) => {
                 let message = format!("malformed YAML: {e}");
@@ -235,7 +250,7 @@ impl Translator<'_> {
                 };
                 self.errors.push(err.with_hint(
                     "goss files are YAML mappings of resource types (file, port, http, ...); \
-                     anchors and tags are not supported",
+                     tags (`!!str`) are not supported",
                 ));
                 None
             }
@@ -312,6 +327,7 @@ impl Translator<'_> {
             let name = title.unwrap_or_else(|| format!("{label}: {id}"));
             let name = self.unique(name);
             let r = Resource { id, name, map, at };
+            let before = self.out.lengths();
             let result = match kind {
                 "file" => self.file(&r),
                 "process" => self.process(&r),
@@ -329,9 +345,53 @@ impl Translator<'_> {
                     hint: unsupported_hint(kind).into(),
                 }),
             };
-            if let Err(p) = result {
-                self.problem(p);
+            match result {
+                Err(p) => self.problem(p),
+                Ok(()) => {
+                    if let Some(meta) = get("meta") {
+                        self.meta(meta, before);
+                    }
+                }
             }
+        }
+    }
+
+    /// goss carries a resource's `meta` into its JSON output with each of its results: so
+    /// does archsmoke's JSON report, through `[meta]` tables naming each result.
+    fn meta(&mut self, meta: &Node, before: [usize; 4]) {
+        let Some(table) = meta_value(meta).and_then(|v| match v {
+            toml::Value::Table(t) => Some(t),
+            _ => None,
+        }) else {
+            self.error(
+                pos(meta.span()),
+                "`meta` is a mapping",
+                "write meta: {key: value, ...}",
+            );
+            return;
+        };
+        let mut names = Vec::new();
+        let parts = [
+            (&self.out.tests, ""),
+            (&self.out.files, ""),
+            (&self.out.probes, "probe "),
+            (&self.out.processes, "process "),
+        ];
+        for ((part, prefix), from) in parts.into_iter().zip(before) {
+            for line in part[from..].lines().filter(|l| l.starts_with("name = ")) {
+                if let Ok(doc) = line.parse::<toml::Table>()
+                    && let Some(toml::Value::String(name)) = doc.get("name")
+                {
+                    names.push(format!("{prefix}{name}"));
+                }
+            }
+        }
+        for name in names {
+            let _ = writeln!(self.out.meta, "[meta.{}]", s(&name));
+            for (k, v) in &table {
+                let _ = writeln!(self.out.meta, "{} = {v}", s(k));
+            }
+            self.out.meta.push('\n');
         }
     }
 
@@ -352,6 +412,32 @@ impl Translator<'_> {
         }
         candidate
     }
+}
+
+/// A YAML value as TOML: mappings and lists as they are, a scalar as a boolean or integer when
+/// it reads as one (as goss's JSON output types them), else as its text.
+fn meta_value(node: &Node) -> Option<toml::Value> {
+    Some(match node {
+        Node::Scalar(s) => {
+            let text = s.as_str();
+            match text {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                _ => text.parse::<i64>().map_or_else(
+                    |_| toml::Value::String(text.to_owned()),
+                    toml::Value::Integer,
+                ),
+            }
+        }
+        Node::Sequence(items) => {
+            toml::Value::Array(items.iter().map(meta_value).collect::<Option<_>>()?)
+        }
+        Node::Mapping(map) => toml::Value::Table(
+            map.iter()
+                .map(|(k, v)| Some((k.as_str().to_owned(), meta_value(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+    })
 }
 
 fn unsupported_hint(kind: &str) -> &'static str {

@@ -131,6 +131,9 @@ fn linux_amd64_info() -> EngineInfo {
     EngineInfo {
         endpoint: "unix:///var/run/docker.sock".into(),
         local: true,
+        local_why: String::new(),
+        kernel: String::new(),
+        operating_system: String::new(),
         version: "20.10".into(),
         api_version: "1.41".into(),
         platform: Platform::parse("linux/amd64").expect("platform"),

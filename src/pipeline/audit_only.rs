@@ -92,6 +92,7 @@ pub async fn audit_image(
         interrupted: false,
         phases,
         spec_lines: Default::default(),
+        meta: Default::default(),
         emulation_differences: Vec::new(),
     };
     audit::merge_into(&mut report.platforms, audits);

@@ -43,6 +43,53 @@ pub struct Flags {
     pub compare_emulation: Vec<Platform>,
     /// `-q`: no progress lines from the pipeline itself.
     pub quiet: bool,
+    /// `--service-env`: `NAME=VALUE` or `NAME` (this machine's value), over `[service] env`.
+    pub service_env: Vec<String>,
+    /// The arguments after `--`: the `[service]`'s command.
+    pub service_command: Option<Vec<String>>,
+}
+
+/// dgoss's `docker run` arguments (`-e`, a CMD) applied to the spec's service; only a spec with
+/// a `[service]` (every goss file has one) takes them. Values taken from this machine's
+/// environment are returned, to be masked like `env_from_host`.
+pub fn service_args(spec: &mut Spec, flags: &Flags) -> Result<Vec<String>, Diagnostic> {
+    if flags.service_env.is_empty() && flags.service_command.is_none() {
+        return Ok(Vec::new());
+    }
+    let Some(service) = spec.service.as_mut() else {
+        return Err(Diagnostic::usage(format!(
+            "{}: --service-env and a command after `--` need a [service] in the spec",
+            flags.spec.display()
+        ))
+        .with_hint("add a [service] table, or leave the flags out"));
+    };
+    let mut from_host = Vec::new();
+    for entry in &flags.service_env {
+        let (name, value) = match entry.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            // As `docker run -e NAME`: this machine's value, or nothing when it is unset.
+            None => (entry.as_str(), std::env::var(entry).ok()),
+        };
+        if name.is_empty()
+            || name.contains('\0')
+            || value.as_deref().is_some_and(|v| v.contains('\0'))
+        {
+            return Err(Diagnostic::usage(format!(
+                "--service-env `{entry}` is not NAME=VALUE or NAME"
+            ))
+            .with_hint("as docker run -e: NAME=VALUE, or NAME to pass this machine's value"));
+        }
+        if let Some(value) = value {
+            if !entry.contains('=') {
+                from_host.push(value.clone());
+            }
+            service.env.insert(name.to_owned(), value);
+        }
+    }
+    if let Some(command) = &flags.service_command {
+        service.command = Some(command.clone());
+    }
+    Ok(from_host)
 }
 
 /// What `--image` says: one reference, or per-platform images (`PLATFORM=REF`, each once),
@@ -94,11 +141,13 @@ impl Config {
     /// Reads the spec named by `flags` and merges the two. Registers the spec's secrets with the
     /// redactor, so that nothing printed from here on shows them.
     pub fn load(flags: Flags) -> Result<Config, Diagnostic> {
-        let spec = crate::goss::load_any(&flags.spec, false)
+        let mut spec = crate::goss::load_any(&flags.spec, false)
             .map_err(|errors| Diagnostic::usage(crate::spec::error::all(&errors)))?;
         spec.check_privileged(flags.allow_privileged)
             .map_err(|e| Diagnostic::usage(e.to_string()))?;
+        let from_host = service_args(&mut spec, &flags)?;
         crate::redact::register(spec.secrets());
+        crate::redact::register(from_host.iter().map(String::as_str));
         Config::new(spec, flags)
     }
 
@@ -200,6 +249,42 @@ mod tests {
             spec: PathBuf::from("smoke.toml"),
             ..Flags::default()
         }
+    }
+
+    #[test]
+    fn dgoss_run_arguments_set_the_services_env_and_command() {
+        let mut with = spec("image = \"busybox\"\n[service]\nenv = { A = \"spec\", B = \"b\" }\n");
+        // PATH is set wherever tests run; the code is `forbid(unsafe)`, so no set_var.
+        let path = std::env::var("PATH").expect("PATH");
+        let f = Flags {
+            service_env: vec![
+                "A=flag".into(),
+                "PATH".into(),
+                "ARCHSMOKE_TEST_UNSET_NAME".into(),
+            ],
+            service_command: Some(vec!["httpd".into(), "-f".into()]),
+            ..flags()
+        };
+        let host = service_args(&mut with, &f).expect("applies");
+        assert_eq!(host, std::slice::from_ref(&path));
+        let service = with.service.as_ref().expect("service");
+        assert_eq!(service.env["A"], "flag");
+        assert_eq!(service.env["B"], "b");
+        assert_eq!(service.env["PATH"], path);
+        // An unset host variable is left out, as `docker run -e NAME` leaves it out.
+        assert!(!service.env.contains_key("ARCHSMOKE_TEST_UNSET_NAME"));
+        assert_eq!(
+            service.command.as_deref(),
+            Some(&["httpd".to_owned(), "-f".to_owned()][..])
+        );
+        let mut without = spec("image = \"busybox\"");
+        let e = service_args(&mut without, &f).expect_err("no service");
+        assert!(e.to_string().contains("need a [service]"), "{e}");
+        let bad = Flags {
+            service_env: vec!["=x".into()],
+            ..flags()
+        };
+        assert!(service_args(&mut with, &bad).is_err());
     }
 
     #[test]

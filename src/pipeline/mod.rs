@@ -110,6 +110,7 @@ where
         interrupted: false,
         phases: Phases::default(),
         spec_lines: config.spec.lines.clone(),
+        meta: config.spec.meta.clone(),
         emulation_differences: Vec::new(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -123,6 +123,7 @@ async fn probe(engine: &Engine, platform: &Platform, run_id: &str) -> ExecMode {
             .collect::<HashMap<_, _>>(),
         network: "none".into(),
         privileged: false,
+        host: Default::default(),
         timeout: PROBE_TIMEOUT,
         output_limit: 4096,
         limits: crate::limits::Limits::default(),

@@ -22,8 +22,21 @@ pub struct DoctorReport {
     /// in the probe images' tags (`archsmoke-probe:<run id>-...`).
     pub probe_run_id: Option<String>,
     pub engine: EngineStatus,
+    /// The engine sockets found on this machine (Docker Desktop, colima, OrbStack, Rancher
+    /// Desktop, rootless Docker, Podman), whether or not the chosen engine is one of them.
+    pub sockets: Vec<SocketReport>,
     pub binfmt: BinfmtReport,
     pub platforms: Vec<PlatformReport>,
+}
+
+/// One engine socket that exists on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketReport {
+    /// What usually listens there: "Docker Desktop (macOS)", "rootless Podman", ...
+    pub kind: String,
+    pub host: String,
+    /// The engine doctor describes (and `run` would use).
+    pub chosen: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +48,15 @@ pub struct EngineStatus {
     /// Why it did not answer, and what to do.
     pub error: Option<String>,
     pub hint: Option<String>,
+    /// Why this engine: "DOCKER_HOST", "context desktop-linux", "the default socket", ...
+    pub origin: Option<String>,
+    /// What listens there, when its socket is one a known tool makes ("OrbStack").
+    pub kind: Option<String>,
+    /// The engine's kernel release and operating system, as its `/info` names them.
+    pub kernel: Option<String>,
+    pub operating_system: Option<String>,
+    /// Whether it shares this machine's kernel, and why (a unix socket to a VM does not).
+    pub locality: Option<String>,
 }
 
 /// This machine's binfmt_misc state and what it means for the engine.
@@ -86,6 +108,19 @@ pub struct ProbeReport {
     pub outcome: ProbeOutcome,
     /// Whether the outcome is what the decision predicted; `None` when nothing was run.
     pub agrees: Option<bool>,
+    /// The emulator the engine ran it with, seen in the engine's process list (for an engine
+    /// whose binfmt_misc is not visible from here): "rosetta /run/rosetta/rosetta".
+    pub emulator: Option<SeenEmulator>,
+}
+
+/// An emulator as a running container's process list shows it: the interpreter the kernel
+/// started in front of the program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeenEmulator {
+    pub kind: EmulatorKind,
+    /// The interpreter's path as the engine's process list shows it; empty when the list
+    /// showed the program itself (the emulator hides, or none runs).
+    pub interpreter: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,7 +144,11 @@ impl ProbeReport {
             ProbeOutcome::Failed { .. } => Some(!predicted),
             ProbeOutcome::NotProbed { .. } => None,
         };
-        ProbeReport { outcome, agrees }
+        ProbeReport {
+            outcome,
+            agrees,
+            emulator: None,
+        }
     }
 }
 
@@ -148,6 +187,30 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
             if let Some(h) = &e.hint {
                 writeln!(w, "        fix: {h}")?;
             }
+        }
+    }
+    if let Some(origin) = &e.origin {
+        match &e.kind {
+            Some(kind) if !origin.starts_with(kind.as_str()) => {
+                writeln!(w, "        chosen: {origin} ({kind})")?
+            }
+            _ => writeln!(w, "        chosen: {origin}")?,
+        }
+    }
+    if let Some(locality) = &e.locality {
+        match e.operating_system.as_deref().filter(|o| !o.is_empty()) {
+            Some(os) => writeln!(w, "        where:  {locality} ({os})")?,
+            None => writeln!(w, "        where:  {locality}")?,
+        }
+    }
+    let others: Vec<&SocketReport> = report.sockets.iter().filter(|s| !s.chosen).collect();
+    if !others.is_empty() {
+        writeln!(
+            w,
+            "        also found (pick one with DOCKER_HOST or `docker context use`):"
+        )?;
+        for s in others {
+            writeln!(w, "          {}  {}", s.kind, s.host)?;
         }
     }
     let b = &report.binfmt;
@@ -212,7 +275,9 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
         .iter()
         .map(|p| {
             let mode = match &p.decision {
-                ExecMode::Unavailable { .. } if remote => "unknown (remote engine)".into(),
+                ExecMode::Unavailable { .. } if remote => {
+                    "unknown (not this machine's kernel)".into()
+                }
                 other => mode_text(other),
             };
             let mut row = vec![p.platform.to_string(), mode];
@@ -275,7 +340,16 @@ fn probe_text(r: &ProbeReport) -> String {
         None => "",
     };
     match &r.outcome {
-        ProbeOutcome::Ok { duration_ms } => format!("ok {duration_ms}ms{verdict}"),
+        ProbeOutcome::Ok { duration_ms } => match &r.emulator {
+            Some(seen) if seen.interpreter.is_empty() => {
+                format!("ok {duration_ms}ms{verdict}, emulator not shown")
+            }
+            Some(seen) => format!(
+                "ok {duration_ms}ms{verdict}, {} {}",
+                seen.kind, seen.interpreter
+            ),
+            None => format!("ok {duration_ms}ms{verdict}"),
+        },
         ProbeOutcome::Failed { .. } => format!("failed{verdict}"),
         ProbeOutcome::NotProbed { reason } => format!("not probed: {reason}"),
     }
@@ -360,7 +434,13 @@ mod tests {
                 info: None,
                 error: Some("cannot reach unix:///nowhere.sock: connection refused".into()),
                 hint: Some("start the engine".into()),
+                origin: None,
+                kind: None,
+                kernel: None,
+                operating_system: None,
+                locality: None,
             },
+            sockets: Vec::new(),
             binfmt: BinfmtReport {
                 dir: "/proc/sys/fs/binfmt_misc".into(),
                 mounted: true,

@@ -216,6 +216,7 @@ pub fn run(platforms: Vec<PlatformReport>) -> RunReport {
             audit: Some(Duration::from_millis(2_300)),
         },
         spec_lines: Default::default(),
+        meta: Default::default(),
         emulation_differences: Vec::new(),
     };
     report.compute_slowdowns();

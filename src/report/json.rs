@@ -38,6 +38,8 @@
 //!                                              // engine and resolve run side by side
 //!   "spec_lines": {result name: line},        // where the spec declares each test, file
 //!                                              // and license check (absent for cst configs)
+//!   "meta": {result name: {...}},             // the spec's [meta] (a goss file's `meta`),
+//!                                              // as written; absent when none
 //!   "emulation_differences": [{"platform", "test", "native_engine", "emulated_engine",
 //!       "native", "emulated", "differs": ["outcome" | "exit code" | "stdout" | "stderr"]}],
 //!                                              // --compare-emulation: tests whose native and

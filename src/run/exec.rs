@@ -175,6 +175,7 @@ mod tests {
             setup: Vec::new(),
             user: None,
             privileged: false,
+            host: Default::default(),
         }
     }
 

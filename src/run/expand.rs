@@ -67,6 +67,7 @@ mod tests {
             env: vec!["HOME=/literal/$PATH".into()],
             secret_env: Vec::new(),
             privileged: false,
+            host: Default::default(),
             expect: spec.tests[0]
                 .expect_for(&crate::platform::Platform::parse("linux/amd64").expect("p")),
             timeout: Duration::from_secs(1),

@@ -378,6 +378,7 @@ async fn run_tests<B: Backend>(
             labels: labels(ctx, &planned.platform, Some(&test.name)),
             network: network.to_string(),
             privileged: test.privileged,
+            host: test.host.clone(),
             timeout: test.timeout,
             output_limit: ctx.output_limit,
             limits: test.limits,
@@ -543,47 +544,15 @@ fn record(
                     .mismatches
                     .push(Mismatch::timeout(test.timeout, "still running; killed"));
             } else {
-                let code = r.exit_code.unwrap_or(-1);
-                // A stream nothing is expected of is never needed whole: only one with
-                // expectations past the hard bound cannot be checked.
-                let whole = |c: &crate::engine::Captured, e: &crate::spec::StreamExpect| {
-                    if e.is_empty() {
-                        Ok(c.text())
-                    } else {
-                        c.whole_text()
-                    }
-                };
-                let out = whole(&r.stdout, &test.expect.stdout).map_err(|why| ("stdout", why));
-                let err = whole(&r.stderr, &test.expect.stderr).map_err(|why| ("stderr", why));
-                match (out, err) {
-                    (Ok(out), Ok(err)) => {
-                        report.mismatches = output::check_whole(
-                            &test.expect,
-                            code,
-                            output::Stream {
-                                whole: &out,
-                                shown: &report.stdout,
-                            },
-                            output::Stream {
-                                whole: &err,
-                                shown: &report.stderr,
-                            },
-                        );
-                        report.status = if report.mismatches.is_empty() {
-                            TestStatus::Passed
-                        } else {
-                            TestStatus::Failed
-                        };
-                    }
-                    (Err((stream, why)), _) | (_, Err((stream, why))) => {
-                        report.status = TestStatus::Error;
-                        report.error = Some(format!(
-                            "the test's {stream} {why}, so its expectations cannot be checked \
-                             on the whole output (make the command print less, or pipe it \
-                             through `tail` or `grep` inside the container)"
-                        ));
-                    }
-                }
+                output::judge(
+                    report,
+                    &test.expect,
+                    r.exit_code.unwrap_or(-1),
+                    [
+                        r.stdout.for_matching(!test.expect.stdout.is_empty()),
+                        r.stderr.for_matching(!test.expect.stderr.is_empty()),
+                    ],
+                );
             }
         }
         // A command the image lacks is the image's defect: a failed test, not an engine error.

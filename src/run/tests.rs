@@ -27,6 +27,7 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
         env: Vec::new(),
         secret_env: Vec::new(),
         privileged: false,
+        host: Default::default(),
         expect: Expect {
             exit_code: 0,
             stdout: StreamExpect::default(),

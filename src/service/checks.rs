@@ -14,7 +14,7 @@ use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
 use crate::plan::{PlannedPlatform, PlannedService, PlannedTest};
-use crate::spec::{ProbeKind, ProbeSpec, TlsVerify};
+use crate::spec::{HttpRequest, ProbeKind, ProbeSpec, TlsVerify};
 
 /// Every result the platform will have, not run yet: readiness, probes, processes, the tests,
 /// and logs. Reports keep this order.
@@ -178,23 +178,89 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
                 Err(e) => error_or_timeout(r, probe, e),
             }
         }
+        ProbeKind::Socket {
+            table,
+            port,
+            open,
+            ips,
+        } => {
+            let read = tokio::time::timeout_at(deadline, relay.engine().sockets(&relay.service));
+            match read.await {
+                Ok(Ok(Some(found))) => {
+                    r.mismatches = check::socket(*table, *port, *open, ips, &found);
+                    r.stdout = found
+                        .iter()
+                        .map(|s| format!("{} {} {}\n", s.table.name(), s.ip, s.port))
+                        .collect();
+                    r.status = verdict(&r.mismatches);
+                }
+                Ok(Ok(None)) => {
+                    r.status = TestStatus::Error;
+                    r.error = Some(
+                        "the container's socket table is read from /proc on this machine, and \
+                         its engine runs elsewhere (or in another pid namespace): use \
+                         `tcp = PORT`, which connects from the service's namespace"
+                            .into(),
+                    );
+                }
+                Ok(Err(e)) => {
+                    r.status = TestStatus::Error;
+                    r.error = Some(format!("{e} ({})", e.hint()));
+                }
+                Err(_) => error_or_timeout(r, probe, "no answer before the deadline".into()),
+            }
+        }
         ProbeKind::Http { request, expect } => {
-            let answer = relay
-                .with_connection(request.port, false, deadline, async |c| match c {
-                    RelayConnection::Connected(stream) => {
-                        Ok(super::http::exchange(stream, request, limit).await)
+            // Each hop of a redirect is a request of its own, through a relay of its own, with
+            // the probe's timeout of its own: a relay's start is archsmoke's cost, not the
+            // service's, and would otherwise eat the later hops' time.
+            let mut deadline = deadline;
+            let mut current: HttpRequest = (**request).clone();
+            let mut hops: Vec<String> = Vec::new();
+            let answer = loop {
+                let answer = relay
+                    .with_connection(current.port, false, deadline, async |c| match c {
+                        RelayConnection::Connected(stream) => {
+                            Ok(super::http::exchange(stream, &current, limit).await)
+                        }
+                        RelayConnection::Failed { errno } => Err(format!(
+                            "nothing accepts connections on port {} (errno {errno}{})",
+                            current.port,
+                            if errno == 111 { ": refused" } else { "" }
+                        )),
+                    })
+                    .await;
+                let Ok(Ok(a)) = &answer else { break answer };
+                if !request.follow_redirects {
+                    break answer;
+                }
+                match super::http::next_hop(&current, a) {
+                    None => break answer,
+                    Some(Ok(next)) if hops.len() < crate::spec::MAX_REDIRECTS => {
+                        hops.push(format!("{} {} -> {}", a.status, current.path, next.path));
+                        current = next;
+                        deadline = tokio::time::Instant::now() + probe.timeout;
                     }
-                    RelayConnection::Failed { errno } => Err(format!(
-                        "nothing accepts connections on port {} (errno {errno}{})",
-                        request.port,
-                        if errno == 111 { ": refused" } else { "" }
-                    )),
-                })
-                .await;
+                    Some(next) => {
+                        let why = next.err().unwrap_or_else(|| {
+                            format!("stopped after {} redirects", crate::spec::MAX_REDIRECTS)
+                        });
+                        r.mismatches = vec![Mismatch {
+                            check: "redirect".into(),
+                            expected: "redirects that end on the service itself".into(),
+                            actual: why,
+                            note: None,
+                        }];
+                        r.stdout = format!("{}{}", redirects(&hops), a.transcript());
+                        r.status = TestStatus::Failed;
+                        return;
+                    }
+                }
+            };
             match answer {
                 Ok(Ok(a)) => {
                     r.mismatches = check::http(request, expect, &a);
-                    r.stdout = a.transcript();
+                    r.stdout = format!("{}{}", redirects(&hops), a.transcript());
                     r.stdout_dropped = a.body_dropped;
                     r.status = verdict(&r.mismatches);
                 }
@@ -230,6 +296,11 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
             }
         }
     }
+}
+
+/// The redirects a probe followed, as the first lines of its transcript.
+fn redirects(hops: &[String]) -> String {
+    hops.iter().map(|h| format!("redirect {h}\n")).collect()
 }
 
 /// A probe that ran out of time failed (the service is too slow: a finding); any other
@@ -281,10 +352,16 @@ async fn run_test<B: Backend>(
                     "still running; it ends with the service",
                 )];
             } else {
-                let code = result.exit_code.unwrap_or(-1);
-                r.mismatches =
-                    crate::check::output::check(&test.expect, code, &r.stdout, &r.stderr);
-                r.status = verdict(&r.mismatches);
+                // Matched on the whole output, as a test container's is (not the kept tail).
+                crate::check::output::judge(
+                    r,
+                    &test.expect,
+                    result.exit_code.unwrap_or(-1),
+                    [
+                        result.stdout.for_matching(!test.expect.stdout.is_empty()),
+                        result.stderr.for_matching(!test.expect.stderr.is_empty()),
+                    ],
+                );
             }
         }
         Err(e) => {

@@ -295,6 +295,88 @@ where
     answer
 }
 
+/// The request a redirect asks for, as Go's HTTP client (goss's) makes it: `None` when `answer`
+/// is no redirect (301, 302, 303, 307, 308 with a `Location`); an error, said as a finding,
+/// when it leads away from the service (another host, another scheme), which a probe from the
+/// service's own network namespace cannot follow.
+pub fn next_hop(request: &HttpRequest, answer: &HttpAnswer) -> Option<Result<HttpRequest, String>> {
+    if !matches!(answer.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = answer
+        .headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())?;
+    let location = location.split('#').next().unwrap_or(location);
+    let mut next = request.clone();
+    // 301, 302 and 303 turn a request other than HEAD into a GET without a body.
+    if matches!(answer.status, 301..=303) && request.method != "HEAD" {
+        next.method = "GET".into();
+        next.body = None;
+    }
+    let scheme_and_rest = location
+        .strip_prefix("http://")
+        .map(|r| (false, r))
+        .or_else(|| location.strip_prefix("https://").map(|r| (true, r)))
+        .or_else(|| {
+            location
+                .strip_prefix("//")
+                .map(|r| (request.tls.is_some(), r))
+        });
+    if let Some((https, rest)) = scheme_and_rest {
+        if https != request.tls.is_some() {
+            return Some(Err(format!(
+                "a redirect to {location}: another scheme (archsmoke follows redirects on the \
+                 probe's own scheme)"
+            )));
+        }
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) => (&rest[..i], rest[i..].to_owned()),
+            None => (rest, "/".to_owned()),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                (h, p.parse::<u16>().ok())
+            }
+            _ => (authority, Some(if https { 443 } else { 80 })),
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let own = request
+            .host
+            .rsplit_once(':')
+            .map_or(request.host.as_str(), |(h, _)| h);
+        let local = matches!(bare, "localhost" | "127.0.0.1" | "::1" | "0.0.0.0")
+            || bare.eq_ignore_ascii_case(own.trim_start_matches('[').trim_end_matches(']'));
+        let Some(port) = port.filter(|p| *p > 0 && local) else {
+            return Some(Err(format!(
+                "a redirect to {location}: another host (archsmoke probes the service itself)"
+            )));
+        };
+        next.port = port;
+        next.host = authority.to_owned();
+        next.path = path;
+    } else if location.starts_with('/') {
+        next.path = location.to_owned();
+    } else {
+        // Relative to the current path's directory.
+        let base = request.path.split('?').next().unwrap_or("/");
+        let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
+        next.path = format!("{dir}{location}");
+    }
+    if next
+        .path
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Some(Err(format!(
+            "a redirect to {location:?}: not a path a request can carry"
+        )));
+    }
+    Some(Ok(next))
+}
+
 fn describe(what: &str, e: &hyper::Error) -> String {
     let mut message = format!("{what}: {e}");
     let mut source = std::error::Error::source(e);
@@ -336,6 +418,7 @@ mod tests {
             headers: vec![("X-Token".into(), "abc".into())],
             body: Some("payload".into()),
             status: 201,
+            follow_redirects: false,
             tls: None,
         };
         let stream = RelayStream {
@@ -368,6 +451,7 @@ mod tests {
             headers: Vec::new(),
             body: None,
             status: 200,
+            follow_redirects: false,
             tls: Some(TlsOptions {
                 verify: TlsVerify::Insecure,
                 server_name: "localhost".into(),
@@ -394,6 +478,64 @@ mod tests {
         exchange(stream, &https(8080), 1024)
             .await
             .expect_err("no TLS")
+    }
+
+    #[test]
+    fn a_redirect_is_followed_as_gos_client_follows_it_to_the_service_only() {
+        let request = HttpRequest {
+            method: "POST".into(),
+            body: Some("x".into()),
+            path: "/a/b?q=1".into(),
+            ..https(8080)
+        };
+        let plain = HttpRequest {
+            tls: None,
+            ..request.clone()
+        };
+        let answer = |status: u16, location: &str| HttpAnswer {
+            status,
+            headers: vec![("location".into(), location.into())],
+            body: String::new(),
+            body_dropped: 0,
+        };
+        let next = |r: &HttpRequest, status, location| {
+            next_hop(r, &answer(status, location))
+                .map(|n| n.map(|n| (n.method, n.port, n.path, n.body)))
+        };
+        assert_eq!(next(&plain, 200, "/x"), None);
+        assert_eq!(
+            next(&plain, 302, "/new#frag"),
+            Some(Ok(("GET".into(), 8080, "/new".into(), None)))
+        );
+        // 307 and 308 keep the method and the body.
+        assert_eq!(
+            next(&plain, 307, "c"),
+            Some(Ok(("POST".into(), 8080, "/a/c".into(), Some("x".into()))))
+        );
+        assert_eq!(
+            next(&plain, 301, "http://localhost:9090/z"),
+            Some(Ok(("GET".into(), 9090, "/z".into(), None)))
+        );
+        assert_eq!(
+            next(&request, 308, "https://127.0.0.1/"),
+            Some(Ok(("POST".into(), 443, "/".into(), Some("x".into()))))
+        );
+        for (r, location) in [
+            (&plain, "https://localhost:8443/"),
+            (&plain, "http://example.com/"),
+            (&request, "http://localhost/"),
+        ] {
+            let e = next(r, 302, location)
+                .expect("a redirect")
+                .expect_err(location);
+            assert!(e.contains(location), "{e}");
+        }
+        // No Location: the answer stands.
+        let bare = HttpAnswer {
+            headers: Vec::new(),
+            ..answer(302, "")
+        };
+        assert!(next_hop(&plain, &bare).is_none());
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ use tokio::sync::OnceCell;
 
 use crate::backend::Backend;
 use crate::check::service::LogMatcher;
-use crate::engine::ServiceRequest;
+use crate::engine::ContainerRequest;
 use crate::event::Event;
 use crate::outcome::{Mismatch, Problem, ProblemKind, ServiceReport, TestReport, TestStatus};
 use crate::plan::{PlannedPlatform, PlannedService};
@@ -217,7 +217,7 @@ pub async fn run<B: Backend>(
             l.ready_tx.send_replace(true);
         }
     });
-    let request = ServiceRequest {
+    let request = ContainerRequest {
         image: image_id.to_owned(),
         platform: planned.runs_as(),
         command: service.command.clone(),
@@ -226,6 +226,10 @@ pub async fn run<B: Backend>(
         user: service.user.clone(),
         labels: ctx.labels(&planned.platform, "service"),
         network: network.to_owned(),
+        privileged: false,
+        host: Default::default(),
+        // A service has no deadline of its own: it runs until it is stopped.
+        timeout: Duration::ZERO,
         output_limit: ctx.output_limit,
         limits: service.limits,
     };

@@ -33,8 +33,8 @@ pub use error::{SpecError, did_you_mean};
 use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 use recover::{blank_line, blank_table, table_range};
 pub use service::{
-    HttpExpect, HttpRequest, LogsSpec, ProbeKind, ProbeSpec, ProcessSpec, Ready, ServiceSpec,
-    TlsOptions, TlsVerify, applies as service_applies,
+    HttpExpect, HttpRequest, LogsSpec, MAX_REDIRECTS, ProbeKind, ProbeSpec, ProcessSpec, Ready,
+    ServiceSpec, SocketTable, TlsOptions, TlsVerify, applies as service_applies,
 };
 
 use crate::emulation::Policy;
@@ -87,6 +87,9 @@ pub struct Spec {
     /// The spec line that declares each result (a test, file or license check, by its report
     /// name), for annotations that point at it. Empty for a translated cst config.
     pub lines: BTreeMap<String, usize>,
+    /// `[meta."<result>"]`: data the JSON report carries with a result (goss's `meta`), by
+    /// report name, each a JSON object.
+    pub meta: BTreeMap<String, serde_json::Value>,
 }
 
 impl Spec {
@@ -191,6 +194,8 @@ pub struct TestSpec {
     pub secret_env: BTreeMap<String, String>,
     /// Run privileged (only with `--allow-privileged`).
     pub privileged: bool,
+    /// Bind mounts and added capabilities (only with `--allow-privileged`).
+    pub host: crate::limits::HostAccess,
     pub timeout: Option<Duration>,
     /// Processes and memory of the test's container: its own, else the settings'.
     pub limits: crate::limits::Limits,
@@ -420,11 +425,15 @@ impl Spec {
             ));
         }
         if let Some(t) = self.tests.iter().find(|t| {
-            !t.setup.is_empty() || t.user.is_some() || t.expand_command || !t.env_expand.is_empty()
+            !t.setup.is_empty()
+                || t.user.is_some()
+                || t.expand_command
+                || !t.env_expand.is_empty()
+                || !t.host.is_empty()
         }) {
             return Err(format!(
-                "test `{}` uses `setup`, `user`, `expand_command` or `env_expand`, which need a \
-                 container of its own per test",
+                "test `{}` uses `setup`, `user`, `expand_command`, `env_expand`, `mounts` or \
+                 `cap_add`, which need a container of its own per test",
                 t.name
             ));
         }
@@ -709,6 +718,9 @@ impl Validator<'_> {
             if let Some(p) = t.get_ref().privileged.as_ref().filter(|p| *p.get_ref()) {
                 privileged.get_or_insert_with(|| self.privileged_error(p));
             }
+            if let Some(e) = self.host_access_gate(t.get_ref()) {
+                privileged.get_or_insert(e);
+            }
             test.privileged |= settings.as_ref().is_some_and(|s| s.privileged);
             if !seen.insert(test.name.clone()) {
                 found.keep::<()>(Err(self
@@ -748,8 +760,10 @@ impl Validator<'_> {
                 ),
             ]);
         }
+        let meta = self.meta(&raw.meta, &tests, &files, &licenses, service.as_ref())?;
         let spec = Spec {
             path: self.path.to_owned(),
+            meta,
             name,
             image,
             platforms,
@@ -824,6 +838,104 @@ impl Validator<'_> {
     /// The 1-based line of a byte offset.
     fn line_of(&self, offset: usize) -> usize {
         self.lines.partition_point(|&start| start <= offset).max(1)
+    }
+
+    /// `[meta]`: every key names a result of the spec, as reports name it.
+    fn meta(
+        &self,
+        raw: &BTreeMap<Spanned<String>, toml::Table>,
+        tests: &[TestSpec],
+        files: &[FileCheck],
+        licenses: &[LicenseCheck],
+        service: Option<&ServiceSpec>,
+    ) -> Result<BTreeMap<String, serde_json::Value>, Vec<SpecError>> {
+        if raw.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut names: Vec<String> = tests.iter().map(|t| t.name.clone()).collect();
+        names.extend(files.iter().map(FileCheck::report_name));
+        names.extend(licenses.iter().map(|l| l.name.clone()));
+        if let Some(s) = service {
+            names.extend(s.probes.iter().map(|p| format!("probe {}", p.name)));
+            names.extend(s.processes.iter().map(|p| format!("process {}", p.name)));
+        }
+        let mut out = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (name, table) in raw {
+            if !names.iter().any(|n| n == name.get_ref()) {
+                let hint = match did_you_mean(name.get_ref(), names.iter().map(String::as_str)) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => "name a result as reports name it: a test's or file's name, \
+                             `probe NAME`, `process NAME`"
+                        .to_owned(),
+                };
+                errors.push(
+                    self.err(
+                        name,
+                        format!("[meta]: no result is named `{}`", name.get_ref()),
+                    )
+                    .with_hint(hint),
+                );
+                continue;
+            }
+            match serde_json::to_value(table) {
+                Ok(v) => {
+                    out.insert(name.get_ref().clone(), v);
+                }
+                Err(e) => errors.push(self.err(name, format!("[meta]: {e}"))),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The `--allow-privileged` refusal of a test's bind mounts or added capabilities.
+    fn host_access_gate(&self, raw: &RawTest) -> Option<SpecError> {
+        let (at, what) = match (&raw.mounts, &raw.cap_add) {
+            (Some(m), _) if !m.get_ref().is_empty() => {
+                (m.span(), "the spec mounts host paths into a test container")
+            }
+            (_, Some(c)) if !c.get_ref().is_empty() => {
+                (c.span(), "the spec adds capabilities to a test container")
+            }
+            _ => return None,
+        };
+        Some(
+            SpecError::at(self.path, self.text, at.start, what).with_hint(
+                "a host mount or an added capability weakens isolation like privileged = true: \
+                 pass --allow-privileged if you trust this spec, or remove `mounts`/`cap_add`",
+            ),
+        )
+    }
+
+    /// A test's `mounts` and `cap_add`, checked.
+    fn host_access(&self, raw: &RawTest) -> Result<crate::limits::HostAccess, SpecError> {
+        let mut host = crate::limits::HostAccess::default();
+        if let Some(m) = &raw.mounts {
+            for bind in m.get_ref() {
+                if let Some(why) = crate::limits::bind_problem(bind) {
+                    return Err(self
+                        .err(m, format!("bad mount `{}`: {why}", bind.escape_debug()))
+                        .with_hint("write mounts = [\"/host/path:/path/in/container:ro\"]"));
+                }
+                host.binds.push(bind.clone());
+            }
+        }
+        if let Some(c) = &raw.cap_add {
+            for name in c.get_ref() {
+                let cap = crate::limits::capability(name).ok_or_else(|| {
+                    self.err(c, format!("`{}` is not a capability", name.escape_debug()))
+                        .with_hint(
+                            "write capability names such as \"SYS_ADMIN\" or \"CAP_NET_ADMIN\"",
+                        )
+                })?;
+                host.cap_add.push(cap);
+            }
+        }
+        Ok(host)
     }
 
     fn privileged_error(&self, at: &Spanned<bool>) -> SpecError {
@@ -1082,6 +1194,7 @@ impl Validator<'_> {
             env,
             secret_env,
             privileged: raw.privileged.as_ref().is_some_and(|p| *p.get_ref()),
+            host: self.host_access(raw)?,
             timeout: raw.timeout.as_ref().map(|t| self.duration(t)).transpose()?,
             limits: crate::limits::Limits::default(),
             platforms,

@@ -32,6 +32,9 @@ pub struct RawSpec {
     pub logs: Option<Spanned<super::service::RawLogs>>,
     #[serde(default, rename = "engine")]
     pub engines: Vec<Spanned<super::engines::RawEngine>>,
+    /// Data carried into the JSON report with a result, by result name (goss's `meta`).
+    #[serde(default)]
+    pub meta: BTreeMap<Spanned<String>, toml::Table>,
 }
 
 /// A `[[file]]` table: a file checked in the image layers, without a container.
@@ -142,6 +145,11 @@ pub struct RawTest {
     /// the spec is loaded (unset or empty ones are not passed), masked like `secret_env`.
     pub env_from_host: Option<Spanned<Vec<String>>>,
     pub privileged: Option<Spanned<bool>>,
+    /// Host paths bind-mounted into the test's container, `HOST:CONTAINER[:ro|rw]` (only with
+    /// `--allow-privileged`).
+    pub mounts: Option<Spanned<Vec<String>>>,
+    /// Capabilities added to the test's container (only with `--allow-privileged`).
+    pub cap_add: Option<Spanned<Vec<String>>>,
     pub timeout: Option<Spanned<String>>,
     pub pids_limit: Option<Spanned<i64>>,
     pub memory: Option<Spanned<String>>,

@@ -64,6 +64,9 @@ pub struct RawHttp {
     pub ca: Option<Spanned<String>>,
     pub insecure: Option<Spanned<bool>>,
     pub server_name: Option<Spanned<String>>,
+    /// Follow redirects to the service itself, as an HTTP client does (goss's default).
+    #[serde(default)]
+    pub follow_redirects: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +74,11 @@ pub struct RawHttp {
 pub struct RawProbe {
     pub name: Spanned<String>,
     pub tcp: Option<Spanned<i64>>,
+    /// A socket of the service's network namespace, as goss's `port` names it: `tcp:8080`,
+    /// `tcp6:8080`, `udp:53`, `udp6:53`.
+    pub socket: Option<Spanned<String>>,
+    /// Addresses the socket must be bound to (with `socket`).
+    pub ips: Option<Spanned<Vec<String>>>,
     pub open: Option<bool>,
     pub http: Option<Spanned<RawHttp>>,
     pub body_contains: Option<OneOrMany>,
@@ -151,7 +159,45 @@ pub struct HttpRequest {
     pub status: u16,
     /// `scheme = "https"`: TLS over the connection before HTTP.
     pub tls: Option<TlsOptions>,
+    /// Follow redirects (to the service itself, at most [`MAX_REDIRECTS`]) and check the last
+    /// answer; otherwise the first answer is checked.
+    pub follow_redirects: bool,
 }
+
+/// A socket table of a network namespace (`/proc/net/tcp`, ...), as goss's `port` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketTable {
+    Tcp,
+    Tcp6,
+    Udp,
+    Udp6,
+}
+
+impl SocketTable {
+    pub const ALL: [SocketTable; 4] = [Self::Tcp, Self::Tcp6, Self::Udp, Self::Udp6];
+
+    /// `tcp`, `tcp6`, `udp`, `udp6`: goss's name and the file's under `/proc/net`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Tcp6 => "tcp6",
+            Self::Udp => "udp",
+            Self::Udp6 => "udp6",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SocketTable> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// TCP lists listening sockets; UDP, which has no listening state, every socket.
+    pub fn is_tcp(self) -> bool {
+        matches!(self, Self::Tcp | Self::Tcp6)
+    }
+}
+
+/// Redirects a probe follows before it gives up, as Go's HTTP client (goss's) stops after 10.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// How an HTTPS request verifies the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +229,15 @@ pub struct ProbeSpec {
 pub enum ProbeKind {
     /// A TCP connection to the port must succeed (`open`) or be refused (`!open`).
     Tcp { port: u16, open: bool },
+    /// The namespace's socket table must (`open`) or must not hold the socket, bound to at
+    /// least `ips`: goss's `port`, read from `/proc/PID/net/*` of a local engine's container.
+    Socket {
+        table: SocketTable,
+        port: u16,
+        open: bool,
+        /// Canonical addresses (`::`, not `0::0`): what [`crate::check::service::Socket`] holds.
+        ips: Vec<String>,
+    },
     Http {
         request: Box<HttpRequest>,
         expect: Box<HttpExpect>,
@@ -462,6 +517,7 @@ impl Validator<'_> {
                 .collect(),
             body: h.body.clone(),
             status,
+            follow_redirects: h.follow_redirects,
         })
     }
 
@@ -557,6 +613,22 @@ impl Validator<'_> {
             || raw.body_matches.is_some()
             || raw.body_excludes.is_some()
             || raw.header_matches.is_some();
+        if raw.ips.is_some() && raw.socket.is_none() {
+            return Err(self
+                .err(
+                    &raw.name,
+                    format!("probe `{name}`: `ips` goes with `socket`"),
+                )
+                .with_hint("socket = \"tcp:8080\", ips = [\"0.0.0.0\"]"));
+        }
+        if let Some(socket) = &raw.socket {
+            if raw.tcp.is_some() || raw.http.is_some() || expects_http {
+                return Err(self
+                    .err(socket, format!("probe `{name}`: `socket` goes alone"))
+                    .with_hint("one probe reads a socket table, connects over tcp, or asks http"));
+            }
+            return self.socket_probe(raw, name, socket, spec_platforms);
+        }
         let kind = match (&raw.tcp, &raw.http) {
             (Some(port), None) => {
                 if expects_http {
@@ -617,7 +689,7 @@ impl Validator<'_> {
                 return Err(self
                     .err(
                         &raw.name,
-                        format!("probe `{name}` needs exactly one of `tcp` and `http`"),
+                        format!("probe `{name}` needs exactly one of `tcp`, `http` and `socket`"),
                     )
                     .with_hint("tcp = 8080, or http = { port = 8080, path = \"/\" }"));
             }
@@ -631,6 +703,67 @@ impl Validator<'_> {
         Ok(ProbeSpec {
             name: name.to_owned(),
             kind,
+            timeout: match &raw.timeout {
+                Some(t) => self.duration(t)?,
+                None => DEFAULT_PROBE_TIMEOUT,
+            },
+            platforms,
+        })
+    }
+
+    /// A `socket = "udp:53"` probe.
+    fn socket_probe(
+        &self,
+        raw: &RawProbe,
+        name: &str,
+        socket: &Spanned<String>,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<ProbeSpec, SpecError> {
+        let text = socket.get_ref().trim();
+        let bad = || {
+            self.err(socket, format!("bad socket `{text}`")).with_hint(
+                "write TABLE:PORT, TABLE one of tcp, tcp6, udp, udp6 (goss's port names)",
+            )
+        };
+        let (table, port) = text.split_once(':').ok_or_else(bad)?;
+        let table = SocketTable::parse(table).ok_or_else(bad)?;
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(bad)?;
+        let ips = match &raw.ips {
+            Some(ips) => ips
+                .get_ref()
+                .iter()
+                .map(|ip| {
+                    ip.trim()
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.to_string())
+                        .map_err(|_| {
+                            self.err(ips, format!("`{ip}` is not an IP address"))
+                                .with_hint(
+                                    "write addresses such as \"0.0.0.0\", \"::\" or \"127.0.0.1\"",
+                                )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let platforms = self.narrowed_platforms(
+            raw.platforms.as_deref(),
+            spec_platforms,
+            &raw.name,
+            &format!("probe `{name}`"),
+        )?;
+        Ok(ProbeSpec {
+            name: name.to_owned(),
+            kind: ProbeKind::Socket {
+                table,
+                port,
+                open: raw.open.unwrap_or(true),
+                ips,
+            },
             timeout: match &raw.timeout {
                 Some(t) => self.duration(t)?,
                 None => DEFAULT_PROBE_TIMEOUT,

@@ -83,7 +83,8 @@ fn bad_service_tables_are_positioned_errors() {
     let e =
         error("image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\ntcp = 1\nhttp = { port = 1 }\n");
     assert!(
-        e.message.contains("exactly one of `tcp` and `http`"),
+        e.message
+            .contains("exactly one of `tcp`, `http` and `socket`"),
         "{e:?}"
     );
     let e = error(
@@ -256,4 +257,44 @@ fn the_server_name_comes_from_the_host_header_without_its_port() {
     assert_eq!(host_name("web.example"), "web.example");
     assert_eq!(host_name("[::1]:8443"), "::1");
     assert_eq!(host_name("127.0.0.1:1"), "127.0.0.1");
+}
+
+#[test]
+fn a_socket_probe_names_its_table_port_and_addresses() {
+    let spec = load(
+        "image = \"x\"\n[service]\n[[probe]]\nname = \"dns\"\nsocket = \"udp:53\"\n\
+         ips = [\"0.0.0.0\", \"::\"]\n[[probe]]\nname = \"no tcp6\"\nsocket = \"tcp6:8080\"\nopen = false\n",
+    )
+    .expect("valid");
+    let probes = &spec.service.expect("service").probes;
+    let ProbeKind::Socket {
+        table,
+        port,
+        open,
+        ips,
+    } = &probes[0].kind
+    else {
+        panic!("{:?}", probes[0].kind);
+    };
+    assert_eq!((*table, *port, *open), (SocketTable::Udp, 53, true));
+    assert_eq!(ips.len(), 2);
+    assert!(matches!(
+        probes[1].kind,
+        ProbeKind::Socket { open: false, .. }
+    ));
+    for (bad, message) in [
+        ("socket = \"sctp:1\"", "bad socket `sctp:1`"),
+        ("socket = \"udp:0\"", "bad socket `udp:0`"),
+        (
+            "socket = \"udp:53\"\nips = [\"localhost\"]",
+            "`localhost` is not an IP address",
+        ),
+        ("socket = \"udp:53\"\ntcp = 53", "`socket` goes alone"),
+        ("tcp = 53\nips = [\"::\"]", "`ips` goes with `socket`"),
+    ] {
+        let e = error(&format!(
+            "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\n{bad}\n"
+        ));
+        assert!(e.message.contains(message), "{bad}: {e:?}");
+    }
 }

