@@ -46,6 +46,7 @@ pub mod report;
 pub mod route;
 pub mod run;
 pub mod service;
+pub mod slots;
 pub mod spec;
 pub mod userfile;
 pub mod verify;

@@ -13,6 +13,8 @@ use crate::mode::ExecMode;
 use crate::platform::Platform;
 
 pub mod doctor;
+mod emulation_only;
+pub use emulation_only::EmulationOnly;
 pub mod inspect;
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +172,11 @@ pub struct ServiceReport {
     pub logs_dropped: u64,
     /// Lines it printed over the whole run, all of them seen by `[logs]` and log readiness.
     pub log_lines: u64,
+    /// Processes of an emulated platform's container that no interpreter ran: programs of the
+    /// engine's own architecture (as `ps` showed them). Such a platform has a
+    /// [`ProblemKind::NativeProcess`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub native_processes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -213,6 +220,10 @@ pub enum ProblemKind {
     Interrupted,
     /// The platform needs an emulator and the emulation policy forbids emulation.
     EmulationForbidden,
+    /// A process of the engine's own architecture ran in an emulated platform's container,
+    /// outside the emulator: the image holds a program for another architecture, and what ran
+    /// there was not the platform's code. A defect of the image.
+    NativeProcess,
     /// Deliberately not tested: the emulation policy excludes it (`only` and a native platform)
     /// or `--skip-unavailable` skipped it. Neither a defect nor a failure: the exit code ignores
     /// it, and every report shows it as skipped.
@@ -239,7 +250,7 @@ impl ProblemKind {
     pub fn is_defect(self) -> bool {
         matches!(
             self,
-            ProblemKind::MissingPlatform | ProblemKind::ConfigMismatch
+            ProblemKind::MissingPlatform | ProblemKind::ConfigMismatch | ProblemKind::NativeProcess
         )
     }
 }
@@ -326,6 +337,7 @@ impl Mismatch {
             check: "timeout".into(),
             expected: format!("exit within {}", humantime::format_duration(limit)),
             actual: actual.to_owned(),
+            note: None,
         }
     }
 }
@@ -337,6 +349,31 @@ pub struct Mismatch {
     pub check: String,
     pub expected: String,
     pub actual: String,
+    /// Why the expectation was in force, when that is not plain from the spec at that place
+    /// (a key of the test that a per-platform override left in force).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Mismatch {
+    /// The expectation of a line that counts a group's findings not listed one by one.
+    pub const UNLISTED_IN_GROUP: &'static str = "no further findings in it";
+    /// The expectation of the last line, which counts every finding not listed.
+    pub const UNLISTED: &'static str = "no further mismatches";
+
+    /// How many findings this mismatch stands for: one, or for a line that counts findings not
+    /// listed one by one (its `actual` starts with the count), that count.
+    pub fn findings(&self) -> usize {
+        if self.expected != Self::UNLISTED_IN_GROUP && self.expected != Self::UNLISTED {
+            return 1;
+        }
+        let digits: String = self
+            .actual
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap_or(1)
+    }
 }
 
 impl PlatformReport {
@@ -543,7 +580,7 @@ fn slowdowns_against(platforms: &mut [PlatformReport], engine: &str, native: &Pl
 /// An image check (`file ...`, `metadata`, `license ...`, `audit elf`): it runs no command and
 /// has no timeout. Its time is reading layers beside the containers, not the platform's CPU, so
 /// it is no part of a slowdown (a one-test run whose native audit read more layers showed 0.1×).
-fn is_image_check(t: &TestReport) -> bool {
+pub(crate) fn is_image_check(t: &TestReport) -> bool {
     t.command.is_none() && t.timeout.is_zero()
 }
 

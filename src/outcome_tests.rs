@@ -20,7 +20,9 @@ fn problem(kind: ProblemKind) -> Problem {
 /// kind does not compile until someone says what it means for CI.
 fn expected(kind: ProblemKind) -> i32 {
     match kind {
-        ProblemKind::MissingPlatform | ProblemKind::ConfigMismatch => exit::TEST_FAILED,
+        ProblemKind::MissingPlatform | ProblemKind::ConfigMismatch | ProblemKind::NativeProcess => {
+            exit::TEST_FAILED
+        }
         ProblemKind::EmulatorUnavailable
         | ProblemKind::Registry
         | ProblemKind::Engine
@@ -30,9 +32,10 @@ fn expected(kind: ProblemKind) -> i32 {
     }
 }
 
-const KINDS: [ProblemKind; 8] = [
+const KINDS: [ProblemKind; 9] = [
     ProblemKind::MissingPlatform,
     ProblemKind::ConfigMismatch,
+    ProblemKind::NativeProcess,
     ProblemKind::EmulatorUnavailable,
     ProblemKind::Registry,
     ProblemKind::Engine,

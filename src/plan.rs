@@ -111,7 +111,13 @@ impl Plan {
         let mut owners: Vec<usize> = Vec::new();
         for i in rows {
             let p = &self.platforms[i];
+            // A platform skipped on purpose (policy, `--skip-unavailable`) counts nowhere: image
+            // checks would add passes for a platform nobody tested (its row read `1 0`).
+            let skipped = p
+                .problem()
+                .is_some_and(|pr| pr.kind == ProblemKind::NotTested);
             if p.entry().is_some()
+                && !skipped
                 && !owners
                     .iter()
                     .any(|&o| self.platforms[o].platform == p.platform)

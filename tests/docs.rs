@@ -268,3 +268,22 @@ fn the_guide_builds_with_mdbook_into_a_page_per_chapter() {
         }
     }
 }
+
+/// The README's matrices are pasted output: each carries the footnote the terminal prints now
+/// (it changed with issue 24's TIME and SLOW; an old paste would tell a newcomer the old story).
+#[test]
+fn the_readmes_matrices_show_the_footnote_the_terminal_prints() {
+    let text = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let matrices = text.matches("PLATFORM  ").count();
+    assert!(
+        matrices >= 2,
+        "the README shows the demo's and a first spec's output"
+    );
+    assert_eq!(
+        text.matches(archsmoke::report::terminal::MATRIX_FOOTNOTE)
+            .count(),
+        matrices,
+        "every matrix in README.md is followed by the footnote as printed:\n{}",
+        archsmoke::report::terminal::MATRIX_FOOTNOTE
+    );
+}

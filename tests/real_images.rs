@@ -172,3 +172,112 @@ command = ["/usr/bin/httpd-not-here"]
         );
     }
 }
+
+/// Issue 24's headline case, seen from the process list: the static amd64 busybox of the arm64
+/// image, started as a service, runs natively on this amd64 host inside the "emulated"
+/// container and passed everything. With the ELF audit off (so only this can catch it), the
+/// platform now fails with the problem `native_process`, naming the process.
+#[test]
+fn a_host_architecture_process_in_an_emulated_container_is_reported_as_that() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/arm64"]
+
+[service]
+entrypoint = ["/usr/local/bin/busybox"]
+command = ["httpd", "-f", "-p", "8080", "-h", "/"]
+ready = {{ tcp = 8080, timeout = "20s" }}
+
+[audit]
+elf = "off"
+"#,
+        real("kitchen-defects")
+    );
+    let s = spec("native-process", &text);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let report = json_report(&json);
+    let arm = platform(&report, "linux/arm64");
+    assert_eq!(arm["problem"]["kind"], "native_process", "{arm:#}");
+    assert_eq!(arm["problem"]["defect"], true, "{arm:#}");
+    let message = arm["problem"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("ran natively, not under qemu-aarch64")
+            && message.contains("/usr/local/bin/busybox httpd -f -p 8080 -h /"),
+        "{message}"
+    );
+    let native = arm["service"]["native_processes"]
+        .as_array()
+        .expect("native_processes");
+    assert_eq!(native.len(), 1, "{native:?}");
+    assert_eq!(test(arm, "service ready")["status"], "passed", "{arm:#}");
+    assert!(
+        r.stdout.contains("ran natively, not under"),
+        "{}",
+        r.explain()
+    );
+}
+
+/// Issue 24: nginx renames itself (`nginx: master process`, `nginx: worker process`), which
+/// QEMU user emulation hides from the engine; `executable` matches the program on both, `user`
+/// filters (root's master, www-data's workers), and a failure lists the processes one a line
+/// (nginx's own `daemon off;` holds the `;` the list used to be joined with). The arm64 service
+/// runs under QEMU: nothing is reported as a native process.
+#[test]
+fn processes_match_by_executable_with_user_as_a_filter_on_both_platforms() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64", "linux/arm64"]
+
+[service]
+ready = {{ tcp = 80, timeout = "30s" }}
+
+[[process]]
+name = "master"
+executable = "/usr/sbin/nginx"
+user = "root"
+count = 1
+
+[[process]]
+name = "workers"
+executable = "nginx"
+user = "www-data"
+
+[[process]]
+name = "php"
+executable = "php-fpm"
+"#,
+        real("nginx")
+    );
+    let s = spec("nginx-processes", &text);
+    let json = s.dir.path().join("report.json");
+    let r = run(&["run", s.path(), "--json", json.to_str().expect("path")]);
+    assert_eq!(r.code, 1, "only `php` fails: {}", r.explain());
+    let report = json_report(&json);
+    for p in ["linux/amd64", "linux/arm64"] {
+        let row = platform(&report, p);
+        assert!(row["problem"].is_null(), "{p}: {row:#}");
+        for name in ["process master", "process workers"] {
+            assert_eq!(test(row, name)["status"], "passed", "{p} {name}: {row:#}");
+        }
+        let php = test(row, "process php");
+        assert_eq!(php["status"], "failed", "{p}: {php:#}");
+        let listed = php["mismatches"][0]["actual"].as_str().expect("actual");
+        let lines: Vec<&str> = listed.lines().collect();
+        assert!(lines.len() >= 2, "{p}: one process a line: {listed}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("root ") && l.ends_with("daemon off;")
+                    || l.starts_with("root ") && l.contains("daemon off; (")),
+            "{p}: {listed}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("www-data ")),
+            "{p}: {listed}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ fn mismatch(check: String, expected: &str, actual: String) -> Mismatch {
         check,
         expected: expected.to_owned(),
         actual,
+        note: None,
     }
 }
 

@@ -295,6 +295,7 @@ impl Backend for Fake {
             .map(|(user, command)| ProcessRow {
                 user: user.clone(),
                 command: command.clone(),
+                executable: None,
             })
             .collect())
     }

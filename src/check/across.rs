@@ -38,6 +38,7 @@ pub fn same_output(report: &mut RunReport, tests: &[String], native: &Platform) 
                     check: format!("same output as {ref_platform}"),
                     expected: ref_stdout.clone(),
                     actual: test.stdout.clone(),
+                    note: None,
                 });
                 test.status = TestStatus::Failed;
             }

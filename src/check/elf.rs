@@ -159,6 +159,7 @@ pub fn elf(
             check: "architecture".into(),
             expected: format!("an architecture archsmoke knows for {platform}"),
             actual: "unknown: add it to qemu/binfmt.toml to audit its executables".into(),
+            note: None,
         }];
     };
     let expected = describe(arch.class, arch.endian, arch.e_machine);
@@ -192,6 +193,7 @@ pub fn elf(
                         "missing: {} that cannot start",
                         role.name().replacen("a ", "", 1)
                     ),
+                    note: None,
                 });
             }
         } else if !in_own_triplet_dir(&e.path, machine) {
@@ -203,6 +205,7 @@ pub fn elf(
                     describe(ident.class, ident.endian, ident.e_machine),
                     role.name()
                 ),
+                note: None,
             });
         }
         if found.is_empty() {
@@ -260,11 +263,12 @@ fn listed(mut findings: Vec<Finding<'_>>) -> Vec<Mismatch> {
         if in_group > listed_here && out.len() < MAX_LISTED {
             out.push(Mismatch {
                 check: format!("elf {group}"),
-                expected: "no further findings in it".into(),
+                expected: Mismatch::UNLISTED_IN_GROUP.into(),
                 actual: format!(
                     "{} more finding(s) in {group} not listed ({in_group} in all)",
                     in_group - listed_here
                 ),
+                note: None,
             });
             shown += in_group - listed_here;
         }
@@ -273,11 +277,12 @@ fn listed(mut findings: Vec<Finding<'_>>) -> Vec<Mismatch> {
     if shown < total {
         out.push(Mismatch {
             check: "more".into(),
-            expected: "no further mismatches".into(),
+            expected: Mismatch::UNLISTED.into(),
             actual: format!(
                 "{} more not listed ({total} finding(s) in all)",
                 total - shown
             ),
+            note: None,
         });
     }
     out

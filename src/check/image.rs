@@ -98,6 +98,7 @@ fn mismatch(
         check: check.into(),
         expected: expected.into(),
         actual: actual.into(),
+        note: None,
     }
 }
 

@@ -87,10 +87,17 @@ pub fn check_whole(
             check: "exit code".into(),
             expected: expect.exit_code.to_string(),
             actual: exit_code.to_string(),
+            note: None,
         });
     }
     stream_whole("stdout", &expect.stdout, stdout, &mut out);
     stream_whole("stderr", &expect.stderr, stderr, &mut out);
+    // A check's name is its key with spaces (`stdout contains`: `stdout_contains`).
+    if let Some(o) = &expect.overridden {
+        for m in &mut out {
+            m.note = o.note(&m.check.replace(' ', "_"));
+        }
+    }
     out
 }
 
@@ -107,6 +114,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
             check: name.to_owned(),
             expected: exact.clone(),
             actual: shown.to_owned(),
+            note: None,
         });
     }
     for needle in &expect.contains {
@@ -115,6 +123,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} contains"),
                 expected: needle.clone(),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -124,6 +133,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} matches"),
                 expected: re.as_str().to_owned(),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -133,6 +143,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} not matches"),
                 expected: format!("no match of `{}`", re.as_str()),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }
@@ -142,6 +153,7 @@ fn stream_whole(name: &str, expect: &StreamExpect, s: Stream<'_>, out: &mut Vec<
                 check: format!("{name} excludes"),
                 expected: format!("no `{needle}`"),
                 actual: shown.to_owned(),
+                note: None,
             });
         }
     }

@@ -24,25 +24,79 @@ pub struct Interpreter {
 /// the platform's own binfmt entry, and any `qemu-*` one (a remote engine's entries are not
 /// visible here; Debian names them `qemu-<arch>` or `<arch>-binfmt-P`).
 pub fn guest_command(line: &str, interpreter: Option<&Interpreter>) -> String {
-    let mut words: Vec<&str> = line.split_whitespace().collect();
-    let Some(first) = words.first().copied() else {
-        return String::new();
-    };
-    let base = first.rsplit('/').next().unwrap_or(first);
-    let (is_interpreter, preserves) = match interpreter {
-        Some(i) if i.path == first => (true, i.preserves_argv0),
+    guest(line, None, interpreter).command
+}
+
+/// A process line of the engine as the guest sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guest {
+    /// The command line, the interpreter stripped.
+    pub command: String,
+    /// The program's path: the engine's `exe` natively; under QEMU the path the kernel handed
+    /// the interpreter (the word after it: binfmt_misc passes the program's file name there).
+    pub executable: Option<String>,
+    /// An interpreter runs it: the line starts with one, or the executable is one.
+    pub emulated: bool,
+}
+
+fn is_interpreter(word: &str, interpreter: Option<&Interpreter>) -> (bool, bool) {
+    let base = word.rsplit('/').next().unwrap_or(word);
+    match interpreter {
+        Some(i) if i.path == word => (true, i.preserves_argv0),
         _ => (
             base.starts_with("qemu-") || base.contains("-binfmt"),
             base.ends_with("-P") || base.contains("binfmt-P"),
         ),
+    }
+}
+
+/// Read a `ps` line (`line`, with the engine's `exe` when it has one) as the guest sees it.
+pub fn guest(line: &str, exe: Option<&str>, interpreter: Option<&Interpreter>) -> Guest {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let Some(first) = words.first().copied() else {
+        return Guest {
+            command: String::new(),
+            executable: exe.map(str::to_owned),
+            emulated: false,
+        };
     };
-    if is_interpreter && words.len() > 1 {
+    let (by_line, preserves) = is_interpreter(first, interpreter);
+    let by_exe = exe.is_some_and(|e| is_interpreter(e, interpreter).0);
+    let mut executable = exe.map(str::to_owned);
+    if by_line && words.len() > 1 {
         words.remove(0);
+        executable = Some(words[0].to_owned());
         if preserves && words.len() > 1 {
             words.remove(0);
         }
     }
-    words.join(" ")
+    Guest {
+        command: words.join(" "),
+        executable,
+        emulated: by_line || by_exe,
+    }
+}
+
+/// The lines of an emulated platform's process list that no interpreter runs: programs of the
+/// engine's own architecture inside a container that should hold only the platform's (a static
+/// amd64 binary in an arm64 image runs natively on an amd64 host, and passes every test).
+/// Zombies (`[name] <defunct>`) have no executable left and are not judged, and neither is the
+/// engine's own `runc init` (`runc:[2:INIT]`), a host program that sets up each `docker exec`
+/// inside the container for a moment (readiness `exec`, a service's `[[test]]`s).
+pub fn native_in_emulated(list: &[(String, Guest)]) -> Vec<String> {
+    list.iter()
+        .filter(|(line, g)| {
+            let line = line.trim_start();
+            !g.emulated
+                && !line.starts_with('[')
+                && !line.starts_with("runc init")
+                && !line.starts_with("runc:[")
+        })
+        .map(|(line, g)| match &g.executable {
+            Some(exe) if !line.contains(exe.as_str()) => format!("{line} ({exe})"),
+            _ => line.clone(),
+        })
+        .collect()
 }
 
 /// One socket of a network namespace's tables (see [`crate::spec::SocketTable`]).
@@ -89,11 +143,13 @@ pub fn socket(
             check: format!("listening {what}"),
             expected: "listening".into(),
             actual: listing(),
+            note: None,
         }),
         (false, false) => out.push(Mismatch {
             check: format!("listening {what}"),
             expected: "not listening".into(),
             actual: listing(),
+            note: None,
         }),
         _ => {}
     }
@@ -115,6 +171,7 @@ pub fn socket(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+                note: None,
             });
         }
     }
@@ -137,6 +194,7 @@ pub fn tcp(port: u16, expect_open: bool, connected: bool, errno: Option<i64>) ->
         check: format!("tcp {port}"),
         expected: state(expect_open).to_owned(),
         actual,
+        note: None,
     }]
 }
 
@@ -171,6 +229,7 @@ pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> 
             check: "status".into(),
             expected: request.status.to_string(),
             actual: answer.status.to_string(),
+            note: None,
         });
     }
     for needle in &expect.body_contains {
@@ -179,6 +238,7 @@ pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> 
                 check: "body contains".into(),
                 expected: needle.clone(),
                 actual: excerpt(&answer.body),
+                note: None,
             });
         }
     }
@@ -188,6 +248,7 @@ pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> 
                 check: "body matches".into(),
                 expected: re.as_str().to_owned(),
                 actual: excerpt(&answer.body),
+                note: None,
             });
         }
     }
@@ -197,6 +258,7 @@ pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> 
                 check: "body excludes".into(),
                 expected: format!("no {needle:?}"),
                 actual: excerpt(&answer.body),
+                note: None,
             });
         }
     }
@@ -216,59 +278,96 @@ pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> 
                 } else {
                     values.join(", ")
                 },
+                note: None,
             });
         }
     }
     out
 }
 
-/// A process of the service, as checked: its user and the guest's command line.
+/// A process of the service, as checked: its user, the guest's command line and its program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     pub user: String,
     pub command: String,
+    pub executable: Option<String>,
+}
+
+impl Process {
+    /// One line of a failure's list: user, command, and the program when the command does not
+    /// name it.
+    fn shown(&self) -> String {
+        match &self.executable {
+            Some(exe) if !self.command.contains(exe.as_str()) => {
+                format!("{} {} ({exe})", self.user, self.command)
+            }
+            _ => format!("{} {}", self.user, self.command),
+        }
+    }
+}
+
+/// Whether `p` is one of the processes `spec` is about: its command line, its program and its
+/// user (a filter: `user = "www-data"` counts the workers, not the master) all as asked.
+fn selects(spec: &ProcessSpec, p: &Process) -> bool {
+    spec.command_matches
+        .as_ref()
+        .is_none_or(|re| re.is_match(&p.command))
+        && spec.executable.as_ref().is_none_or(|want| {
+            p.executable.as_deref().is_some_and(|exe| {
+                if want.contains('/') {
+                    exe == want
+                } else {
+                    exe.rsplit('/').next() == Some(want.as_str())
+                }
+            })
+        })
+        && spec.user.as_ref().is_none_or(|u| &p.user == u)
+}
+
+/// What `spec` asks for, in words: `command matching REGEX, executable /usr/sbin/nginx, user
+/// www-data`.
+fn wanted(spec: &ProcessSpec) -> String {
+    let mut parts = Vec::new();
+    if let Some(re) = &spec.command_matches {
+        parts.push(format!("command matching {}", re.as_str()));
+    }
+    if let Some(exe) = &spec.executable {
+        parts.push(format!("executable {exe}"));
+    }
+    if let Some(user) = &spec.user {
+        parts.push(format!("user {user}"));
+    }
+    parts.join(", ")
 }
 
 pub fn processes(spec: &ProcessSpec, list: &[Process]) -> Vec<Mismatch> {
-    let matching: Vec<&Process> = list
-        .iter()
-        .filter(|p| spec.command_matches.is_match(&p.command))
-        .collect();
+    let count = list.iter().filter(|p| selects(spec, p)).count();
+    // One process a line: a command line may hold any character, `;` included (`daemon off;`).
     let shown = || {
         if list.is_empty() {
             "no processes".to_owned()
         } else {
             list.iter()
-                .map(|p| format!("{} {}", p.user, p.command))
+                .map(Process::shown)
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join("\n")
         }
     };
-    let mut out = Vec::new();
-    let count = matching.len();
     match spec.count {
-        Some(n) if count != n as usize => out.push(Mismatch {
+        Some(n) if count != n as usize => vec![Mismatch {
             check: "process count".into(),
-            expected: format!("{n} matching {}", spec.command_matches.as_str()),
-            actual: format!("{count}: {}", shown()),
-        }),
-        None if count == 0 => out.push(Mismatch {
+            expected: format!("{n} process(es) with {}", wanted(spec)),
+            actual: format!("{count} among:\n{}", shown()),
+            note: None,
+        }],
+        None if count == 0 => vec![Mismatch {
             check: "process".into(),
-            expected: format!("a process matching {}", spec.command_matches.as_str()),
+            expected: format!("a process with {}", wanted(spec)),
             actual: shown(),
-        }),
-        _ => {}
+            note: None,
+        }],
+        _ => Vec::new(),
     }
-    if let Some(user) = &spec.user
-        && let Some(p) = matching.iter().find(|p| &p.user != user)
-    {
-        out.push(Mismatch {
-            check: "process user".into(),
-            expected: user.clone(),
-            actual: format!("{} ({})", p.user, p.command),
-        });
-    }
-    out
 }
 
 /// `[logs]` and log readiness over every line of the run, line by line as they arrive: lines
@@ -320,6 +419,7 @@ impl LogMatcher {
                     check: "logs contain".into(),
                     expected: needle.clone(),
                     actual: lines.clone(),
+                    note: None,
                 });
             }
         }
@@ -329,6 +429,7 @@ impl LogMatcher {
                     check: "logs match".into(),
                     expected: re.as_str().to_owned(),
                     actual: lines.clone(),
+                    note: None,
                 });
             }
         }
@@ -338,6 +439,7 @@ impl LogMatcher {
                     check: "logs exclude".into(),
                     expected: format!("no {needle:?}"),
                     actual: line.clone(),
+                    note: None,
                 });
             }
         }
@@ -460,24 +562,27 @@ mod tests {
     fn spec(pattern: &str, user: Option<&str>, count: Option<u32>) -> ProcessSpec {
         ProcessSpec {
             name: "p".into(),
-            command_matches: re(pattern),
+            command_matches: Some(re(pattern)),
+            executable: None,
             user: user.map(str::to_owned),
             count,
             platforms: None,
         }
     }
 
+    fn process(user: &str, command: &str, exe: &str) -> Process {
+        Process {
+            user: user.into(),
+            command: command.into(),
+            executable: Some(exe.into()),
+        }
+    }
+
     #[test]
     fn processes_by_command_user_and_count() {
         let list = [
-            Process {
-                user: "root".into(),
-                command: "httpd -f -p 8080".into(),
-            },
-            Process {
-                user: "root".into(),
-                command: "sleep 5".into(),
-            },
+            process("root", "httpd -f -p 8080", "/bin/busybox"),
+            process("root", "sleep 5", "/bin/busybox"),
         ];
         assert!(processes(&spec("httpd", Some("root"), Some(1)), &list).is_empty());
         assert!(processes(&spec("httpd", None, None), &list).is_empty());
@@ -491,9 +596,91 @@ mod tests {
         );
         assert_eq!(
             processes(&spec("httpd", Some("nobody"), None), &list)[0].check,
-            "process user"
+            "process"
         );
         assert!(processes(&spec("nginx", None, Some(0)), &list).is_empty());
+    }
+
+    /// Issue 24: `user` was checked on every match, so a master (root) and its workers
+    /// (www-data) could not both be described; it is a filter now, and the list of processes in
+    /// a failure is one a line (`;` is in nginx's own command line).
+    #[test]
+    fn user_filters_and_the_list_is_one_process_a_line() {
+        let list = [
+            process(
+                "root",
+                "nginx: master process nginx -g daemon off;",
+                "/usr/sbin/nginx",
+            ),
+            process("www-data", "nginx: worker process", "/usr/sbin/nginx"),
+            process("www-data", "nginx: worker process", "/usr/sbin/nginx"),
+        ];
+        assert!(processes(&spec("nginx", Some("www-data"), Some(2)), &list).is_empty());
+        assert!(processes(&spec("master", Some("root"), Some(1)), &list).is_empty());
+        let m = processes(&spec("nginx", Some("nobody"), None), &list);
+        assert_eq!(
+            m[0].expected,
+            "a process with command matching nginx, user nobody"
+        );
+        assert_eq!(
+            m[0].actual,
+            "root nginx: master process nginx -g daemon off; (/usr/sbin/nginx)\n\
+             www-data nginx: worker process (/usr/sbin/nginx)\n\
+             www-data nginx: worker process (/usr/sbin/nginx)"
+        );
+    }
+
+    #[test]
+    fn executable_matches_a_path_or_a_file_name_whatever_the_process_calls_itself() {
+        let list = [process("root", "nginx: master process", "/usr/sbin/nginx")];
+        let by = |exe: &str| ProcessSpec {
+            command_matches: None,
+            executable: Some(exe.into()),
+            ..spec(".", None, None)
+        };
+        assert!(processes(&by("/usr/sbin/nginx"), &list).is_empty());
+        assert!(processes(&by("nginx"), &list).is_empty());
+        assert_eq!(processes(&by("/usr/bin/nginx"), &list)[0].check, "process");
+        // Under QEMU the line is the original one and the program is the word after the
+        // interpreter: the same executable.
+        let emulated = guest(
+            "/usr/libexec/qemu-binfmt/aarch64-binfmt-P /usr/sbin/nginx nginx -g daemon off;",
+            Some("/usr/libexec/qemu-binfmt/aarch64-binfmt-P"),
+            None,
+        );
+        assert_eq!(emulated.executable.as_deref(), Some("/usr/sbin/nginx"));
+        assert_eq!(emulated.command, "nginx -g daemon off;");
+        assert!(emulated.emulated);
+    }
+
+    #[test]
+    fn a_process_no_interpreter_runs_is_native_in_an_emulated_container() {
+        let qemu = Interpreter {
+            path: "/usr/libexec/qemu-binfmt/aarch64-binfmt-P".into(),
+            preserves_argv0: true,
+        };
+        let lines = [
+            (
+                "/usr/libexec/qemu-binfmt/aarch64-binfmt-P /bin/sh sh -c sleep 9",
+                Some("/usr/libexec/qemu-binfmt/aarch64-binfmt-P"),
+            ),
+            (
+                "/usr/local/bin/busybox httpd -f -p 8080",
+                Some("/usr/local/bin/busybox"),
+            ),
+            ("[sh] <defunct>", None),
+            // A `docker exec` being set up: the engine's runc, not the image's.
+            ("runc init", Some("/")),
+            ("runc:[2:INIT]", None),
+        ];
+        let list: Vec<(String, Guest)> = lines
+            .iter()
+            .map(|(l, e)| ((*l).to_owned(), guest(l, *e, Some(&qemu))))
+            .collect();
+        assert_eq!(
+            native_in_emulated(&list),
+            ["/usr/local/bin/busybox httpd -f -p 8080"]
+        );
     }
 
     #[test]

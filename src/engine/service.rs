@@ -92,6 +92,9 @@ pub struct ProcessRow {
     pub user: String,
     /// The command line as `ps` shows it (under QEMU: the interpreter first).
     pub command: String,
+    /// The executable as the kernel ran it (`ps -o exe`, the target of `/proc/<pid>/exe`):
+    /// under QEMU, the interpreter. `None` when the engine's `ps` cannot show it.
+    pub executable: Option<String>,
 }
 
 /// How a service ended when it was stopped.
@@ -258,19 +261,26 @@ impl Engine {
         Ok((pid, inspect.id.unwrap_or_else(|| id.to_owned())))
     }
 
-    /// The container's processes as the engine lists them (`ps -ef` columns).
+    /// The container's processes as the engine lists them: user, executable and command line
+    /// (`ps -eo pid,user,exe,args`), or the `ps -ef` columns from an engine whose `ps` has no
+    /// `exe` (busybox's, older procps).
     pub async fn top(&self, id: &str) -> Result<Vec<ProcessRow>, EngineError> {
-        let top = self
-            .docker
-            .top_processes(
+        let top = |args: &str| {
+            self.docker.top_processes(
                 id,
                 Some(TopOptions {
-                    ps_args: "-ef".into(),
+                    ps_args: args.into(),
                 }),
             )
-            .await
-            .map_err(op("list the service's processes"))?;
+        };
+        let top = match top("-eo pid,user,exe,args").await {
+            Ok(t) => t,
+            Err(_) => top("-ef")
+                .await
+                .map_err(op("list the service's processes"))?,
+        };
         let titles = top.titles.unwrap_or_default();
+        let exe = titles.iter().position(|t| t == "EXE");
         let column = |names: &[&str]| titles.iter().position(|t| names.contains(&t.as_str()));
         let (Some(user), Some(command)) = (column(&["UID", "USER"]), column(&["CMD", "COMMAND"]))
         else {
@@ -289,6 +299,11 @@ impl Engine {
                 user: row.get(user).cloned().unwrap_or_default(),
                 // ps pads the last column; a command with spaces spans the rest of the row.
                 command: row.get(command..).map(|c| c.join(" ")).unwrap_or_default(),
+                // `-` for a process whose executable is gone (a zombie).
+                executable: exe
+                    .and_then(|i| row.get(i))
+                    .filter(|e| e.starts_with('/'))
+                    .cloned(),
             })
             .collect())
     }

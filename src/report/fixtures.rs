@@ -153,6 +153,7 @@ pub fn mismatch(check: &str, expected: &str, actual: &str) -> Mismatch {
         check: check.into(),
         expected: expected.into(),
         actual: actual.into(),
+        note: None,
     }
 }
 

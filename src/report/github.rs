@@ -164,6 +164,9 @@ fn test_details(t: &TestReport) -> String {
             (m.expected.clone(), m.actual.clone())
         };
         lines.push(format!("{}: expected {expected}, got {actual}", m.check));
+        if let Some(note) = &m.note {
+            lines.push(format!("note: {note}"));
+        }
     }
     lines.join("\n")
 }
@@ -269,6 +272,29 @@ pub fn summary_markdown(report: &RunReport) -> String {
     if !failures.is_empty() {
         md.push_str("\n#### Failures\n\n");
         md.push_str(&failures);
+    }
+    let only = report.emulation_only();
+    if !only.is_empty() {
+        md.push_str("\n#### Failed only under emulation (passed natively)\n\n");
+        for e in &only {
+            let on: Vec<String> = e
+                .passed_natively_on
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            md.push_str(&format!(
+                "- {} › **{}** {} (passed natively on {}){}\n",
+                code(&e.platform.to_string()),
+                cell(&e.test),
+                status_word(e.status),
+                on.join(", "),
+                if e.per_platform_expectation {
+                    ", against its per-platform expectation"
+                } else {
+                    ""
+                }
+            ));
+        }
     }
     if !report.emulation_differences.is_empty() {
         md.push_str("\n#### Emulation differences (the same platform, native vs emulated)\n\n");

@@ -46,6 +46,11 @@
 //!       "native", "emulated", "differs": ["outcome" | "exit code" | "stdout" | "stderr"]}],
 //!                                              // --compare-emulation: tests whose native and
 //!                                              // emulated rows disagree (absent when none)
+//!   "failed_only_under_emulation": [{"platform", "test", "status": "failed" | "timed_out",
+//!       "passed_natively_on": [platform], "per_platform_expectation": bool}],
+//!                                              // passed natively, failed emulated (absent
+//!                                              // when none); per_platform_expectation: held to
+//!                                              // an override the native output would not meet
 //!   "totals": {"platforms": {"total", "passed", "failed", "error", "skipped",
 //!                            "not_tested" (only when not zero)},
 //!              "tests": Counts},
@@ -69,14 +74,15 @@
 //!       "command": null | [string],            // null: the image's default command
 //!       "expected_exit_code", "exit_code": null | integer,   // null: killed or never ran
 //!       "stdout", "stdout_dropped_bytes", "stderr", "stderr_dropped_bytes",
-//!       "mismatches": [{"check", "expected", "actual"}],
+//!       "mismatches": [{"check", "expected", "actual", "note" (only when set)}],
 //!       "duration_secs", "timeout_secs", "slowdown": null | number,
 //!       "error": null | string                 // why the engine could not run it (skipped:
 //!                                              // why its platform was not tested)
 //!     }]
 //!   }]
 //! }
-//! Problem = {"kind": "missing_platform" | "config_mismatch" | "emulator_unavailable"
+//! Problem = {"kind": "missing_platform" | "config_mismatch" | "native_process"
+//!                    | "emulator_unavailable"
 //!                    | "registry" | "engine" | "interrupted" | "emulation_forbidden"
 //!                    | "not_tested",
 //!            "defect": bool,                   // true: the image itself is wrong

@@ -39,7 +39,9 @@ use junit_report::{Report, TestCase, TestCaseBuilder, TestSuite, TestSuiteBuilde
 use quick_xml::events::{BytesEnd, BytesStart, Event};
 use quick_xml::{Reader, Writer};
 
-use crate::outcome::{PlatformReport, Problem, ProblemKind, RunReport, TestReport, TestStatus};
+use crate::outcome::{
+    EmulationOnly, PlatformReport, Problem, ProblemKind, RunReport, TestReport, TestStatus,
+};
 
 /// Longest `message` attribute, in characters: dashboards show it on one line.
 const MESSAGE_CHARS: usize = 400;
@@ -138,7 +140,15 @@ fn platform_suite(report: &RunReport, p: &PlatformReport) -> (TestSuite, SuiteEx
         b.set_classname(&classname);
         cases.push(b.build());
     }
-    cases.extend(p.tests.iter().map(|t| test_case(&classname, t)));
+    let only: Vec<EmulationOnly> = report
+        .emulation_only()
+        .into_iter()
+        .filter(|e| e.platform == p.platform)
+        .collect();
+    cases.extend(p.tests.iter().map(|t| {
+        let note = only.iter().find(|e| e.test == t.name);
+        test_case(&classname, t, note)
+    }));
     let mut out = suite(&name, report, cases, platform_facts(report, p));
     out.1.time = Some(p.duration);
     out
@@ -170,19 +180,25 @@ fn suite(
     (suite, extras)
 }
 
-fn test_case(classname: &str, t: &TestReport) -> TestCase {
+/// A test's case; `emulation_only` when it passed natively and failed here under emulation,
+/// which its failure message then says first (dashboards show the message, not the trace).
+fn test_case(classname: &str, t: &TestReport, emulation_only: Option<&EmulationOnly>) -> TestCase {
     let name = text::line(&t.name);
     let time = junit_duration(t.duration);
     let mut b = match t.status {
         TestStatus::Passed => TestCaseBuilder::success(&name, time),
         TestStatus::Failed | TestStatus::TimedOut => {
+            let lead = emulation_only.map(emulation_only_text).unwrap_or_default();
             let mut b = TestCaseBuilder::failure(
                 &name,
                 time,
                 &text::line(failure_type(t)),
-                &message(&failure_message(t)),
+                &message(&format!("{lead}{}", failure_message(t))),
             );
-            b.set_trace(&text::body(&text::clean(&failure_body(t))));
+            b.set_trace(&text::body(&text::clean(&format!(
+                "{lead}{}",
+                failure_body(t)
+            ))));
             b
         }
         TestStatus::Error => {
@@ -231,6 +247,29 @@ fn test_case(classname: &str, t: &TestReport) -> TestCase {
         b.set_system_err(&text::block(&t.stderr, t.stderr_dropped));
     }
     b.build()
+}
+
+/// `failed only under emulation (passed natively on linux/amd64): `, the lead of a failure
+/// message, with a word on a per-platform expectation the native output would not meet.
+fn emulation_only_text(e: &EmulationOnly) -> String {
+    let on: Vec<String> = e
+        .passed_natively_on
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let what = match e.status {
+        TestStatus::TimedOut => "timed out",
+        _ => "failed",
+    };
+    let against = if e.per_platform_expectation {
+        ", against its per-platform expectation"
+    } else {
+        ""
+    };
+    format!(
+        "{what} only under emulation (passed natively on {}{against}): ",
+        on.join(", ")
+    )
 }
 
 /// A failure of a platform or of the whole run, as a test case named `name`.
@@ -315,6 +354,9 @@ fn failure_body(t: &TestReport) -> String {
             shown(m, &m.expected, VALUE_CHARS),
             shown(m, &m.actual, VALUE_CHARS)
         ));
+        if let Some(note) = &m.note {
+            out.push_str(&format!("  note: {note}\n"));
+        }
     }
     out.push_str(&command_line(t));
     if let Some(code) = t.exit_code {
@@ -394,6 +436,15 @@ fn platform_facts(report: &RunReport, p: &PlatformReport) -> Vec<(String, String
         if let Some(h) = &problem.hint {
             push("problem.hint", h.clone());
         }
+    }
+    let only: Vec<String> = report
+        .emulation_only()
+        .into_iter()
+        .filter(|e| e.platform == p.platform)
+        .map(|e| e.test)
+        .collect();
+    if !only.is_empty() {
+        push("failed_only_under_emulation", only.join(", "));
     }
     f.extend(super::service::facts(p));
     // The mode's own serialization carries the emulator's details (interpreter, flags,

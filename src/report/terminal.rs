@@ -161,6 +161,12 @@ pub(crate) fn started_text(mode: Option<&ExecMode>, engine: Option<&str>) -> Str
     }
 }
 
+/// What the matrix's TIME and SLOW measure, under the matrix (they can seem to disagree), in 80
+/// columns. The README shows it as printed (`tests/docs.rs` checks that).
+pub const MATRIX_FOOTNOTE: &str = "TIME is each platform's wall time: pull and image checks in, waits for a job\n\
+     slot out. SLOW is its passed tests' time over the same tests' native time,\n\
+     container starts included: compute-bound code slows down more than SLOW says.";
+
 /// The final summary: header, matrix, failures, totals.
 pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> io::Result<()> {
     let p = Palette::new(opts.color);
@@ -230,15 +236,7 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
         matrix(&report.platforms, w, &p)?;
         if report.platforms.iter().any(|r| r.slowdown.is_some()) {
             // TIME and SLOW measure different things and can seem to disagree; say what each is.
-            writeln!(
-                w,
-                "{}",
-                p.dim.apply_to(
-                    "TIME is each platform's wall time (pull and image checks included); the\n\
-                     slowdown is its passed tests' summed time over the same tests' time when\n\
-                     run natively."
-                )
-            )?;
+            writeln!(w, "{}", p.dim.apply_to(MATRIX_FOOTNOTE))?;
         }
     }
     if let Some(line) = super::service::ready_line(report) {
@@ -320,34 +318,6 @@ fn skipped(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()>
     Ok(())
 }
 
-/// Whether the native run `native` also satisfies every expectation `emulated` failed (the
-/// expectations differ when a `per_platform` override applies to one of them).
-fn meets_failed_expectations(native: &TestReport, emulated: &TestReport) -> bool {
-    native.expected_exit_code == emulated.expected_exit_code
-        && emulated.mismatches.iter().all(|m| {
-            let stream = |name: &str| match name {
-                "stdout" => Some(native.stdout.as_str()),
-                "stderr" => Some(native.stderr.as_str()),
-                _ => None,
-            };
-            let (name, how) = m.check.split_once(' ').unwrap_or((m.check.as_str(), ""));
-            match (stream(name), how) {
-                (Some(actual), "") => actual == m.expected,
-                (Some(actual), "contains") => actual.contains(m.expected.as_str()),
-                (Some(actual), "matches") => regex::RegexBuilder::new(&m.expected)
-                    .multi_line(true)
-                    .build()
-                    .map_or(true, |re| re.is_match(actual)),
-                _ => true,
-            }
-        })
-}
-
-/// Tests that passed natively but failed (or timed out) under emulation: the differences this
-/// tool exists to make visible.
-/// A per-platform override that fails where it applies is the spec's expectation, not an
-/// emulation difference: a test counts only when a native run passed *and* met the expectation
-/// the emulated run failed.
 /// `--compare-emulation`: each test whose native and emulated runs of one platform disagree.
 fn emulation_differences(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
     if report.emulation_differences.is_empty() {
@@ -375,35 +345,19 @@ fn emulation_differences(report: &RunReport, w: &mut dyn Write, p: &Palette) -> 
     Ok(())
 }
 
+/// Tests that passed natively but failed (or timed out) under emulation
+/// ([`RunReport::emulation_only`]): the differences this tool exists to make visible.
 fn emulation_only(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
-    let native_passed = |emulated: &TestReport| {
-        report.platforms.iter().any(|r| {
-            r.mode.as_ref().is_some_and(|m| m.is_native())
-                && r.tests.iter().any(|t| {
-                    t.name == emulated.name
-                        && t.status == TestStatus::Passed
-                        && meets_failed_expectations(t, emulated)
-                })
-        })
-    };
     let mut failed = Vec::new();
     let mut timed_out = Vec::new();
-    for r in &report.platforms {
-        if !r.mode.as_ref().is_some_and(|m| m.is_emulated()) {
-            continue;
+    for e in report.emulation_only() {
+        let mut item = format!("{} on {}", e.test, e.platform);
+        if e.per_platform_expectation {
+            item.push_str(" (against its per-platform expectation)");
         }
-        for t in &r.tests {
-            // An image check (no command, no timeout) reads the image, not a running platform:
-            // its verdict cannot depend on emulation, so it is never an emulation-only failure.
-            let image_check = t.command.is_none() && t.timeout.is_zero();
-            if image_check || !native_passed(t) {
-                continue;
-            }
-            match t.status {
-                TestStatus::Failed => failed.push(format!("{} on {}", t.name, r.platform)),
-                TestStatus::TimedOut => timed_out.push(format!("{} on {}", t.name, r.platform)),
-                _ => {}
-            }
+        match e.status {
+            TestStatus::TimedOut => timed_out.push(item),
+            _ => failed.push(item),
         }
     }
     if !failed.is_empty() {
@@ -714,6 +668,9 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
         writeln!(w, "    {}:", m.check)?;
         writeln!(w, "      expected: {}", p.ok.apply_to(shown(&m.expected)))?;
         writeln!(w, "      actual:   {}", p.bad.apply_to(shown(&m.actual)))?;
+        if let Some(note) = &m.note {
+            writeln!(w, "      = note: {note}")?;
+        }
     }
     for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
         if dropped > 0 {

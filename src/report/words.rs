@@ -50,6 +50,7 @@ pub fn problem_kind(kind: ProblemKind) -> &'static str {
     match kind {
         ProblemKind::MissingPlatform => "missing_platform",
         ProblemKind::ConfigMismatch => "config_mismatch",
+        ProblemKind::NativeProcess => "native_process",
         ProblemKind::EmulatorUnavailable => "emulator_unavailable",
         ProblemKind::Registry => "registry",
         ProblemKind::Engine => "engine",

@@ -7,8 +7,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use super::{Backend, RunContext, blank_report, labels, record};
 use crate::engine::{ExecRequest, KeepaliveRequest};
 use crate::event::Event;
@@ -22,7 +20,7 @@ pub(super) async fn run_tests<B: Backend>(
     image_id: &str,
     keepalive: &[String],
     ctx: &Arc<RunContext<B>>,
-    slots: &Arc<Semaphore>,
+    slots: &crate::slots::Slots,
     network: &str,
 ) -> Result<Vec<TestReport>, Problem> {
     let request = KeepaliveRequest {
@@ -115,10 +113,10 @@ pub(super) async fn run_tests<B: Backend>(
     Ok(reports)
 }
 
-async fn acquire<'a, B: Backend>(
+async fn acquire<B: Backend>(
     ctx: &RunContext<B>,
-    slots: &'a Semaphore,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    slots: &crate::slots::Slots,
+) -> Option<crate::slots::Permit> {
     tokio::select! {
         permit = slots.acquire() => permit.ok(),
         () = ctx.cancel.cancelled() => None,
@@ -167,6 +165,7 @@ mod tests {
                 exit_code: 0,
                 stdout: StreamExpect::default(),
                 stderr: StreamExpect::default(),
+                overridden: None,
             },
             timeout: Duration::from_secs(3),
             limits: crate::limits::Limits::default(),

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::backend::{ArchiveChunks, Backend};
 use crate::check::output;
+use crate::slots::Slots;
 
 use crate::engine::{
     COMMIT_REPOSITORY, ContainerRequest, ContainerResult, Engine, EngineError, LocalImage,
@@ -83,7 +84,10 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
     for planned in plan.platforms {
         let (ctx, slots, network) = (ctx.clone(), slots.clone(), network.clone());
         let order = planned.order;
-        set.spawn(async move { (order, run_platform(planned, &ctx, &slots, &network).await) });
+        set.spawn(async move {
+            let slots = Slots::for_platform(&slots);
+            (order, run_platform(planned, &ctx, &slots, &network).await)
+        });
     }
     let mut reports: Vec<(usize, PlatformReport)> = Vec::new();
     while let Some(joined) = set.join_next().await {
@@ -101,7 +105,7 @@ pub async fn execute<B: Backend>(plan: Plan, ctx: RunContext<B>) -> Vec<Platform
 async fn run_platform<B: Backend>(
     planned: PlannedPlatform,
     ctx: &Arc<RunContext<B>>,
-    slots: &Arc<Semaphore>,
+    slots: &Slots,
     network: &Arc<String>,
 ) -> PlatformReport {
     let start = Instant::now();
@@ -153,6 +157,12 @@ async fn run_platform<B: Backend>(
                         )
                         .await;
                         report.tests = tests;
+                        if !service.native_processes.is_empty() && report.problem.is_none() {
+                            report.problem = Some(crate::service::native_process_problem(
+                                &planned,
+                                &service.native_processes,
+                            ));
+                        }
                         report.service = Some(Box::new(service));
                     }
                     (None, Isolation::Container) => {
@@ -189,7 +199,8 @@ async fn run_platform<B: Backend>(
         };
         report.tests = unrun_reports(&planned, status, &error);
     }
-    report.duration = start.elapsed();
+    // Waiting for a job slot while none of its containers ran is other platforms' time.
+    report.duration = start.elapsed().saturating_sub(slots.queued());
     ctx.emit(Event::PlatformFinished {
         report: report.clone(),
     });
@@ -350,7 +361,7 @@ async fn run_tests<B: Backend>(
     planned: &PlannedPlatform,
     image: &RunImage,
     ctx: &Arc<RunContext<B>>,
-    slots: &Arc<Semaphore>,
+    slots: &Slots,
     network: &Arc<String>,
 ) -> Vec<TestReport> {
     let runs_as = planned.runs_as();
@@ -429,7 +440,7 @@ async fn run_test<B: Backend>(
     request: &ContainerRequest,
     platform: &Platform,
     ctx: &RunContext<B>,
-    slots: &Semaphore,
+    slots: &Slots,
 ) -> TestReport {
     let mut report = blank_report(test);
     let _permit = tokio::select! {
@@ -553,6 +564,7 @@ fn record(
                 actual: "missing: the image has no such program (a defect of the image, not of \
                          the engine); install it or correct the command's path"
                     .into(),
+                note: None,
             });
         }
         Err(e) => {

@@ -32,6 +32,7 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
             exit_code: 0,
             stdout: StreamExpect::default(),
             stderr: StreamExpect::default(),
+            overridden: None,
         },
         timeout,
         limits: crate::limits::Limits::default(),

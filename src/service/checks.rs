@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::http::ExchangeError;
 use super::{LOGS_TEST, READY_TEST, Relay};
 use crate::backend::Backend;
-use crate::check::service::{self as check, Process, guest_command};
+use crate::check::service::{self as check, Process, guest};
 use crate::engine::{ExecRequest, RelayConnection};
 use crate::event::Event;
 use crate::outcome::{Mismatch, TestReport, TestStatus};
@@ -95,9 +95,17 @@ pub(super) async fn run<B: Backend>(
     if !service.processes.is_empty() {
         let listed = ctx.engine.top(id).await.map(|rows| {
             rows.into_iter()
-                .map(|row| Process {
-                    user: row.user,
-                    command: guest_command(&row.command, service.interpreter.as_ref()),
+                .map(|row| {
+                    let g = guest(
+                        &row.command,
+                        row.executable.as_deref(),
+                        service.interpreter.as_ref(),
+                    );
+                    Process {
+                        user: row.user,
+                        command: g.command,
+                        executable: g.executable,
+                    }
                 })
                 .collect::<Vec<_>>()
         });
@@ -241,6 +249,7 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
                             check: "redirect".into(),
                             expected: "redirects that end on the service itself".into(),
                             actual: why,
+                            note: None,
                         }];
                         r.stdout = format!("{}{}", redirects(&hops), a.transcript());
                         r.status = TestStatus::Failed;
@@ -269,6 +278,7 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
                             ),
                         },
                         actual: e,
+                        note: None,
                     }];
                     r.status = TestStatus::Failed;
                 }
@@ -278,6 +288,7 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
                         check: format!("http {}", request.port),
                         expected: format!("an answer {}", request.status),
                         actual: e,
+                        note: None,
                     }];
                     r.status = TestStatus::Failed;
                 }
@@ -304,6 +315,7 @@ fn error_or_timeout(r: &mut TestReport, probe: &ProbeSpec, e: String) {
                 humantime::format_duration(probe.timeout)
             ),
             actual: "no answer; the probe was abandoned".into(),
+            note: None,
         }];
     } else {
         r.status = TestStatus::Error;

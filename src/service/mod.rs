@@ -24,13 +24,13 @@ mod ready;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 use crate::backend::Backend;
 use crate::check::service::LogMatcher;
 use crate::engine::ContainerRequest;
 use crate::event::Event;
-use crate::outcome::{Mismatch, ServiceReport, TestReport, TestStatus};
+use crate::outcome::{Mismatch, Problem, ProblemKind, ServiceReport, TestReport, TestStatus};
 use crate::plan::{PlannedPlatform, PlannedService};
 use crate::platform::Platform;
 use crate::spec::LogsSpec;
@@ -158,7 +158,7 @@ pub async fn run<B: Backend>(
     image_id: &str,
     engine: &B,
     run: &RunSettings,
-    slots: &Arc<Semaphore>,
+    slots: &crate::slots::Slots,
     network: &str,
 ) -> (Vec<TestReport>, ServiceReport) {
     let mut report = ServiceReport {
@@ -283,6 +283,7 @@ pub async fn run<B: Backend>(
                     humantime::format_duration(service.ready.timeout)
                 ),
                 actual: not_ready.message.clone(),
+                note: None,
             });
             tests[0].exit_code = not_ready.exit_code;
             report.exit_code = not_ready.exit_code;
@@ -295,6 +296,9 @@ pub async fn run<B: Backend>(
         ctx.emit(checks::finished(planned, &tests[0]));
     }
     if report.ready && !ctx.cancel.is_cancelled() {
+        if service.interpreter.is_some() {
+            report.native_processes = native_processes(ctx, service, &id).await;
+        }
         checks::run(&relay, planned, service, &id, &mut tests).await;
     }
 
@@ -346,6 +350,58 @@ pub async fn run<B: Backend>(
         not_run(&mut tests);
     }
     (tests, report)
+}
+
+/// The processes of an emulated platform's service that no interpreter runs (see
+/// [`crate::check::service::native_in_emulated`]); none when the list cannot be read (the
+/// `[[process]]` checks report that).
+async fn native_processes<B: Backend>(
+    ctx: &Ctx<'_, B>,
+    service: &PlannedService,
+    id: &str,
+) -> Vec<String> {
+    let Ok(rows) = ctx.engine.top(id).await else {
+        return Vec::new();
+    };
+    let list: Vec<(String, crate::check::service::Guest)> = rows
+        .into_iter()
+        .map(|r| {
+            let g = crate::check::service::guest(
+                &r.command,
+                r.executable.as_deref(),
+                service.interpreter.as_ref(),
+            );
+            (r.command, g)
+        })
+        .collect();
+    crate::check::service::native_in_emulated(&list)
+}
+
+/// The problem of an emulated platform whose container ran `lines` outside the emulator.
+pub fn native_process_problem(planned: &PlannedPlatform, lines: &[String]) -> Problem {
+    let platform = &planned.platform;
+    let emulator = match &planned.mode {
+        crate::mode::ExecMode::Emulated { emulator } => emulator.entry.clone(),
+        _ => "the emulator".to_owned(),
+    };
+    Problem {
+        kind: ProblemKind::NativeProcess,
+        message: format!(
+            "{} process(es) in {platform}'s container ran natively, not under {emulator}: {}; \
+             the image holds a program of the engine's own architecture, which a {platform} \
+             machine cannot run",
+            lines.len(),
+            lines
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        hint: Some(format!(
+            "rebuild that program for {platform}; `archsmoke audit IMAGE` lists every program of \
+             the wrong architecture in the image"
+        )),
+    }
 }
 
 /// What an interrupt left unrun is not run, not skipped because of the service.
@@ -520,7 +576,7 @@ mod tests {
             events,
             shared: Arc::default(),
         };
-        let slots = Arc::new(Semaphore::new(1));
+        let slots = crate::slots::Slots::for_platform(&Arc::new(tokio::sync::Semaphore::new(1)));
         let (tests, report) = run(
             &planned, &service, "image-x", &fake, &settings, &slots, "none",
         )

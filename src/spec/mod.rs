@@ -220,12 +220,19 @@ impl TestSpec {
     /// replacing whole keys (`stdout` replaces `stdout`, `stdout_contains` is left alone).
     pub fn expect_for(&self, platform: &Platform) -> Expect {
         let mut layer = self.expect.clone();
+        let mut set: Option<Vec<&'static str>> = None;
         for (p, over) in &self.per_platform {
             if p == platform {
                 layer.overlay(over);
+                set.get_or_insert_with(Vec::new).extend(over.keys());
             }
         }
-        layer.resolve()
+        let mut expect = layer.resolve();
+        expect.overridden = set.map(|keys| Overridden {
+            platform: platform.to_string(),
+            keys,
+        });
+        expect
     }
 
     pub fn runs_on(&self, platform: &Platform) -> bool {
@@ -241,6 +248,34 @@ pub struct Expect {
     pub exit_code: i64,
     pub stdout: StreamExpect,
     pub stderr: StreamExpect,
+    /// A per-platform override applies here: the keys it sets. Every other key of the test is
+    /// still in force, which a failure of one of them says.
+    pub overridden: Option<Overridden>,
+}
+
+/// The `[test.per_platform."P"]` table that applies to a platform, as its keys.
+#[derive(Debug, Clone)]
+pub struct Overridden {
+    pub platform: String,
+    pub keys: Vec<&'static str>,
+}
+
+impl Overridden {
+    /// What a mismatch of the test's own key `key` says when the override leaves it in force:
+    /// `None` when the override set `key` itself.
+    pub fn note(&self, key: &str) -> Option<String> {
+        if self.keys.contains(&key) {
+            return None;
+        }
+        let set: Vec<String> = self.keys.iter().map(|k| format!("`{k}`")).collect();
+        Some(format!(
+            "`{key}` is the test's own: [test.per_platform.\"{}\"] sets only {}, and a key it does \
+             not set still applies there (override `{key}` too, or move it into the other \
+             platforms' tables)",
+            self.platform,
+            set.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -294,7 +329,31 @@ impl ExpectLayer {
             exit_code: self.exit_code.unwrap_or(0),
             stdout: self.stdout.resolve(),
             stderr: self.stderr.resolve(),
+            overridden: None,
         }
+    }
+
+    /// The keys this layer sets, as a spec writes them (`stdout_contains`).
+    fn keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.exit_code.is_some() {
+            keys.push("exit_code");
+        }
+        keys.extend(self.stdout.keys([
+            "stdout",
+            "stdout_contains",
+            "stdout_matches",
+            "stdout_excludes",
+            "stdout_not_matches",
+        ]));
+        keys.extend(self.stderr.keys([
+            "stderr",
+            "stderr_contains",
+            "stderr_matches",
+            "stderr_excludes",
+            "stderr_not_matches",
+        ]));
+        keys
     }
 }
 
@@ -315,6 +374,21 @@ impl StreamLayer {
         if over.not_matches.is_some() {
             self.not_matches.clone_from(&over.not_matches);
         }
+    }
+
+    /// Of `names` (exact, contains, matches, excludes, not_matches), those this layer sets.
+    fn keys(&self, names: [&'static str; 5]) -> Vec<&'static str> {
+        [
+            self.exact.is_some(),
+            self.contains.is_some(),
+            self.matches.is_some(),
+            self.excludes.is_some(),
+            self.not_matches.is_some(),
+        ]
+        .into_iter()
+        .zip(names)
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
     }
 
     fn resolve(self) -> StreamExpect {

@@ -93,7 +93,8 @@ pub struct RawProbe {
 #[serde(deny_unknown_fields)]
 pub struct RawProcess {
     pub name: Spanned<String>,
-    pub command_matches: Spanned<String>,
+    pub command_matches: Option<Spanned<String>>,
+    pub executable: Option<Spanned<String>>,
     pub user: Option<String>,
     pub count: Option<Spanned<i64>>,
     pub platforms: Option<Vec<Spanned<String>>>,
@@ -255,7 +256,13 @@ pub struct HttpExpect {
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
     pub name: String,
-    pub command_matches: Regex,
+    /// A regex over the guest's command line (what `ps` shows natively; a program that renames
+    /// itself, such as `nginx: master process`, keeps its original line under QEMU).
+    pub command_matches: Option<Regex>,
+    /// The program's path (or, without a `/`, its file name) as the kernel ran it: the same on
+    /// every platform, whatever the process calls itself.
+    pub executable: Option<String>,
+    /// Only processes of this user count (a filter, so `user` tells a master from its workers).
     pub user: Option<String>,
     /// Exactly this many matching processes; `None`: at least one.
     pub count: Option<u32>,
@@ -771,11 +778,43 @@ impl Validator<'_> {
             return Err(self.err(&raw.name, "a process check's name is empty"));
         }
         self.check_text("the process check's name", name, &raw.name)?;
-        let one = Spanned::new(
-            raw.command_matches.span(),
-            OneOrMany::One(raw.command_matches.get_ref().clone()),
-        );
-        let command_matches = self.regexes(&one)?.remove(0);
+        let command_matches = match &raw.command_matches {
+            Some(c) => {
+                let one = Spanned::new(c.span(), OneOrMany::One(c.get_ref().clone()));
+                Some(self.regexes(&one)?.remove(0))
+            }
+            None => None,
+        };
+        let executable = match &raw.executable {
+            Some(e) => {
+                let path = e.get_ref().trim();
+                if path.is_empty() || (path.contains('/') && !path.starts_with('/')) {
+                    return Err(self
+                        .err(
+                            e,
+                            format!("executable `{path}` is neither a path nor a name"),
+                        )
+                        .with_hint(
+                            "give the program's absolute path (`/usr/sbin/nginx`) or its file \
+                             name (`nginx`)",
+                        ));
+                }
+                self.check_text("the process check's executable", path, e)?;
+                Some(path.to_owned())
+            }
+            None => None,
+        };
+        if command_matches.is_none() && executable.is_none() {
+            return Err(self
+                .err(
+                    &raw.name,
+                    format!("process check `{name}` says nothing to match"),
+                )
+                .with_hint(
+                    "add `executable = \"/usr/sbin/nginx\"` (the same on every platform) or \
+                     `command_matches = \"REGEX\"` (the command line)",
+                ));
+        }
         let count = match &raw.count {
             Some(c) => Some(u32::try_from(*c.get_ref()).map_err(|_| {
                 self.err(c, format!("count {} is out of range", c.get_ref()))
@@ -786,6 +825,7 @@ impl Validator<'_> {
         Ok(ProcessSpec {
             name: name.to_owned(),
             command_matches,
+            executable,
             user: raw.user.clone(),
             count,
             platforms: raw

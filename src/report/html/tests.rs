@@ -346,6 +346,7 @@ fn audit_findings_are_listed_and_kept_out_of_the_heat_map() {
             check: "/usr/bin/helper".into(),
             expected: "aarch64 (64-bit LSB)".into(),
             actual: "x86-64 (64-bit LSB)".into(),
+            note: None,
         }],
         ..passed("audit elf", "", 800)
     };
@@ -578,4 +579,46 @@ fn a_platform_that_ran_nothing_is_not_tested_in_the_matrix_verdict_and_notes() {
     assert!(page.not_tested.iter().any(|n| n.platform == "linux/amd64"));
     let text = html(&report);
     assert!(text.contains("NOT TESTED"));
+}
+
+/// Issue 24: an audit that listed 100 of 614 findings was "1 finding(s)" on the page: the count
+/// of checks with findings. The page counts findings, the unlisted ones included.
+#[test]
+fn the_audit_counts_every_finding_including_those_not_listed() {
+    let mut report = fixtures::all_passing();
+    let finding = |path: &str| Mismatch {
+        check: format!("elf {path}"),
+        expected: "aarch64".into(),
+        actual: "x86-64; libc6-i386".into(),
+        note: None,
+    };
+    let elf = TestReport {
+        command: None,
+        timeout: Duration::ZERO,
+        mismatches: vec![
+            finding("/usr/bin/a"),
+            finding("/usr/bin/b"),
+            Mismatch {
+                check: "elf libc6-i386".into(),
+                expected: Mismatch::UNLISTED_IN_GROUP.into(),
+                actual: "270 more finding(s) in libc6-i386 not listed (272 in all)".into(),
+                note: None,
+            },
+            Mismatch {
+                check: "more".into(),
+                expected: Mismatch::UNLISTED.into(),
+                actual: "342 more not listed (614 finding(s) in all)".into(),
+                note: None,
+            },
+        ],
+        ..passed("audit elf", "", 800)
+    };
+    report.platforms[1].tests.push(elf);
+    let page = html(&report);
+    let doc = parse(&page);
+    let audit = text(by_id(&doc, "audit"));
+    assert!(
+        audit.contains("614 finding(s) among 1 image check(s) on 1 platform(s)"),
+        "{audit}"
+    );
 }

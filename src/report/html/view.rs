@@ -10,7 +10,9 @@ use askama::Template;
 mod pictures;
 
 use crate::mode::ExecMode;
-use crate::outcome::{PlatformReport, ProblemKind, RunReport, TestReport, TestStatus};
+use crate::outcome::{
+    EmulationOnly, Mismatch, PlatformReport, ProblemKind, RunReport, TestReport, TestStatus,
+};
 use crate::report::words::{self, secs, short_digest};
 
 #[cfg(test)]
@@ -39,6 +41,8 @@ pub struct Page {
     pub platform_problems: Vec<PlatformNote>,
     pub failures: Vec<Failure>,
     pub not_tested: Vec<PlatformNote>,
+    /// Tests that passed natively and failed or timed out under emulation, one line each.
+    pub emulation_only: Vec<String>,
     pub audit: Audit,
 }
 
@@ -139,6 +143,9 @@ pub struct Audit {
     pub ran: bool,
     pub checks: usize,
     pub platforms: usize,
+    /// Every finding, also those a check counted but did not list (the ELF audit lists at
+    /// most a hundred): what the page says, not the number of checks with findings.
+    pub total: usize,
     pub findings: Vec<Finding>,
 }
 
@@ -153,6 +160,27 @@ pub struct Finding {
 
 pub fn page(report: &RunReport) -> Page {
     let tested: Vec<&PlatformReport> = report.platforms.iter().filter(|p| !p.skipped()).collect();
+    let only = report.emulation_only();
+    let only_line = |e: &EmulationOnly| {
+        let on: Vec<String> = e
+            .passed_natively_on
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let what = match e.status {
+            TestStatus::TimedOut => "timed out",
+            _ => "failed",
+        };
+        clean_line(&format!(
+            "{what} only under emulation (passed natively on {}){}",
+            on.join(", "),
+            if e.per_platform_expectation {
+                ", against its per-platform expectation"
+            } else {
+                ""
+            }
+        ))
+    };
     Page {
         title: format!("archsmoke: {}", clean_line(&report.image.reference)),
         verdict: verdict(report),
@@ -193,8 +221,21 @@ pub fn page(report: &RunReport) -> Page {
                 p.tests
                     .iter()
                     .filter(|t| !is_audit(t) && is_failure(t))
-                    .map(|t| failure(p, t))
+                    .map(|t| {
+                        let mut f = failure(p, t);
+                        let e = only
+                            .iter()
+                            .find(|e| e.platform == p.platform && e.test == t.name);
+                        if let Some(e) = e {
+                            f.notes.insert(0, only_line(e));
+                        }
+                        f
+                    })
             })
+            .collect(),
+        emulation_only: only
+            .iter()
+            .map(|e| clean_line(&format!("{} on {}: {}", e.test, e.platform, only_line(e))))
             .collect(),
         not_tested: report
             .platforms
@@ -387,6 +428,7 @@ fn platform_note(p: &PlatformReport) -> PlatformNote {
         kind: problem.map_or("", |pr| match pr.kind {
             ProblemKind::MissingPlatform => "missing from the index",
             ProblemKind::ConfigMismatch => "config disagrees with the index",
+            ProblemKind::NativeProcess => "a process ran outside the emulator",
             ProblemKind::EmulatorUnavailable => "no emulator",
             ProblemKind::Registry => "registry",
             ProblemKind::Engine => "engine",
@@ -410,7 +452,11 @@ fn failure(p: &PlatformReport, t: &TestReport) -> Failure {
             None => checks.push(check(&m.check, &m.expected, &m.actual)),
         }
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = t
+        .mismatches
+        .iter()
+        .filter_map(|m| m.note.as_deref().map(clean_line))
+        .collect();
     if t.status == TestStatus::TimedOut {
         notes.push(format!(
             "timed out after {}; the container was killed",
@@ -514,10 +560,20 @@ fn audit(platforms: &[PlatformReport]) -> Audit {
         .collect();
     let mut audited: Vec<String> = checks.iter().map(|(p, _)| p.platform.to_string()).collect();
     audited.dedup();
+    let total = checks
+        .iter()
+        .filter(|(_, t)| t.status != TestStatus::Passed || !t.mismatches.is_empty())
+        .map(|(_, t)| {
+            let counted: usize = t.mismatches.iter().map(Mismatch::findings).sum();
+            // A check that failed without a mismatch (it could not read the image) is one.
+            counted.max(1)
+        })
+        .sum();
     Audit {
         ran: !checks.is_empty(),
         checks: checks.len(),
         platforms: audited.len(),
+        total,
         findings,
     }
 }

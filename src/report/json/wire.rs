@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::exit;
 use crate::mode::ExecMode;
 use crate::outcome::{
-    self, EmulationDifference, EngineSummary, EntryChoice, ImageSummary, PlatformReport,
-    PlatformVerdict, ProblemKind, PullReport, RunReport, ServiceReport, TestReport, TestStatus,
+    self, EmulationDifference, EmulationOnly, EngineSummary, EntryChoice, ImageSummary,
+    PlatformReport, PlatformVerdict, ProblemKind, PullReport, RunReport, ServiceReport, TestReport,
+    TestStatus,
 };
 use crate::platform::Platform;
 
@@ -57,6 +58,10 @@ pub struct Report {
     /// Tests of a platform run natively and emulated whose outcome or output differ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emulation_differences: Vec<EmulationDifference>,
+    /// Tests that passed natively and failed or timed out under emulation (derived from the
+    /// platforms: a reader computes them again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_only_under_emulation: Vec<EmulationOnly>,
     #[serde(default)]
     pub totals: Totals,
     pub platforms: Vec<PlatformRow>,
@@ -248,6 +253,9 @@ pub struct Mismatch {
     pub check: String,
     pub expected: String,
     pub actual: String,
+    /// Why the expectation was in force, when the spec does not say it at that place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl From<&RunReport> for Report {
@@ -318,6 +326,7 @@ impl From<&RunReport> for Report {
             spec_lines: r.spec_lines.clone(),
             meta: r.meta.clone(),
             emulation_differences: r.emulation_differences.clone(),
+            failed_only_under_emulation: r.emulation_only(),
             totals,
             platforms,
         }
@@ -388,6 +397,7 @@ impl From<&TestReport> for Test {
                     check: m.check.clone(),
                     expected: m.expected.clone(),
                     actual: m.actual.clone(),
+                    note: m.note.clone(),
                 })
                 .collect(),
             duration_secs: secs(t.duration),
@@ -534,6 +544,7 @@ impl Test {
                     check: m.check,
                     expected: m.expected,
                     actual: m.actual,
+                    note: m.note,
                 })
                 .collect(),
             duration: duration(self.duration_secs),
