@@ -81,10 +81,16 @@ pub fn load(path: &Path, text: &str) -> Result<Spec, Vec<SpecError>> {
 }
 
 fn internal(path: &Path, e: &SpecError) -> SpecError {
+    translation_bug(path, e, "cst")
+}
+
+/// A translation (of a cst config or a goss file, `from`) that the spec loader refuses: every
+/// user mistake should have been refused with its position before this, so it is ours.
+pub(crate) fn translation_bug(path: &Path, e: &SpecError, from: &str) -> SpecError {
     SpecError::file(
         path,
         format!(
-            "the translated spec does not load ({}): a bug in archsmoke's cst support",
+            "the translated spec does not load ({}): a bug in archsmoke's {from} support",
             e.message
         ),
     )
@@ -172,6 +178,15 @@ pub(crate) fn error_at(
 
 /// Where `key:` first appears as a mapping key (the loader gives unknown keys no position).
 fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    if key.is_empty() {
+        // `:` alone: every position "contains" the empty key, so look for the bare colon (the
+        // search below would never move past it).
+        return text.lines().enumerate().find_map(|(n, line)| {
+            let body = line.trim_start_matches([' ', '-']);
+            body.starts_with(':')
+                .then(|| (n + 1, line[..line.len() - body.len()].chars().count() + 1))
+        });
+    }
     for (n, line) in text.lines().enumerate() {
         let mut from = 0;
         while let Some(i) = line[from..].find(key) {

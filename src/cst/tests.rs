@@ -326,6 +326,17 @@ fn a_control_character_in_a_name_is_positioned() {
 }
 
 #[test]
+fn an_empty_key_is_positioned_at_its_colon_and_does_not_hang() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-timeout.yaml): the key finder looked
+    // for the empty string forever.
+    let text = include_str!("../../fuzz/findings/cst-timeout.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let e = errors(text);
+    assert!(e[0].starts_with("c.yaml:2:1: unknown key ``"), "{e:?}");
+}
+
+#[test]
 fn run_options_env_vars_are_forwarded_by_name_never_by_value() {
     // A variable every test process has (the crate forbids `unsafe`, so none is set here).
     let name = "PATH";

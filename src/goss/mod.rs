@@ -204,14 +204,7 @@ fn load(files: &Files, knobs: &Knobs) -> Result<Spec, Vec<SpecError>> {
 }
 
 fn internal(path: &Path, e: &SpecError) -> SpecError {
-    SpecError::file(
-        path,
-        format!(
-            "the translated spec does not load ({}): a bug in archsmoke's goss support",
-            e.message
-        ),
-    )
-    .with_hint("`archsmoke convert` shows the translation; please report it")
+    crate::cst::translation_bug(path, e, "goss")
 }
 
 /// The template context: the vars file (then `GOSS_VARS_INLINE` over it) and the environment.

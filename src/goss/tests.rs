@@ -314,6 +314,27 @@ fn what_cannot_be_checked_is_an_error_at_the_resource() {
 }
 
 #[test]
+fn a_control_character_in_a_result_name_is_positioned_not_a_bug() {
+    // Found by the `goss` fuzz target
+    // (fuzz/findings/goss-translated-comment-control-character.yaml): the key became a test name
+    // the spec refuses, reported as a translation bug.
+    let e = errors(include_str!(
+        "../../fuzz/findings/goss-translated-comment-control-character.yaml"
+    ));
+    assert!(
+        e[0].starts_with("goss.yaml:2:3: file `/var/log/named/defauDEBIAN_\\u{6}IS_SANDBOX"),
+        "{e:#?}"
+    );
+    assert!(e[0].contains("'\\u{6}'"), "{e:#?}");
+    assert!(!e.iter().any(|x| x.contains("bug")), "{e:#?}");
+    let e = errors("command:\n  ls:\n    title: \"a\\tb\"\n    exit-status: 0\n");
+    assert!(
+        e[0].starts_with("goss.yaml:3:12: command `ls` names a result"),
+        "{e:#?}"
+    );
+}
+
+#[test]
 fn running_false_is_no_process_and_a_missing_exists_is_named() {
     let spec = spec_of("process:\n  cron:\n    running: false\n", None);
     assert!(spec.files.is_empty(), "no shell check without a command");

@@ -325,6 +325,22 @@ impl Translator<'_> {
                 .find(|(k, _)| *k == kind)
                 .map_or(kind, |(_, l)| *l);
             let name = title.unwrap_or_else(|| format!("{label}: {id}"));
+            // The name becomes every result's test name, which reports print on one line: a
+            // control character is the user's to fix here, not a translation that cannot load.
+            if let Some(c) = name.chars().find(|&c| crate::diagnostic::unprintable(c)) {
+                let at = match get("title") {
+                    Some(t) if t.as_scalar().is_some_and(|t| t.as_str().contains(c)) => {
+                        pos(t.span())
+                    }
+                    _ => at,
+                };
+                self.error(
+                    at,
+                    format!("{kind} `{}` names a result with the character {c:?}", id.escape_debug()),
+                    "a result's name (its title, or the resource's key) is one line of printable text",
+                );
+                continue;
+            }
             let name = self.unique(name);
             let r = Resource { id, name, map, at };
             let before = self.out.lengths();
