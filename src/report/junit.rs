@@ -188,7 +188,9 @@ fn test_case(classname: &str, t: &TestReport, emulation_only: Option<&EmulationO
     let mut b = match t.status {
         TestStatus::Passed => TestCaseBuilder::success(&name, time),
         TestStatus::Failed | TestStatus::TimedOut => {
-            let lead = emulation_only.map(emulation_only_text).unwrap_or_default();
+            let lead = emulation_only
+                .map(|e| format!("{}: ", super::words::emulation_only(e)))
+                .unwrap_or_default();
             let mut b = TestCaseBuilder::failure(
                 &name,
                 time,
@@ -247,29 +249,6 @@ fn test_case(classname: &str, t: &TestReport, emulation_only: Option<&EmulationO
         b.set_system_err(&text::block(&t.stderr, t.stderr_dropped));
     }
     b.build()
-}
-
-/// `failed only under emulation (passed natively on linux/amd64): `, the lead of a failure
-/// message, with a word on a per-platform expectation the native output would not meet.
-fn emulation_only_text(e: &EmulationOnly) -> String {
-    let on: Vec<String> = e
-        .passed_natively_on
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let what = match e.status {
-        TestStatus::TimedOut => "timed out",
-        _ => "failed",
-    };
-    let against = if e.per_platform_expectation {
-        ", against its per-platform expectation"
-    } else {
-        ""
-    };
-    format!(
-        "{what} only under emulation (passed natively on {}{against}): ",
-        on.join(", ")
-    )
 }
 
 /// A failure of a platform or of the whole run, as a test case named `name`.

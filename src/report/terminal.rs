@@ -254,26 +254,7 @@ pub fn summary(report: &RunReport, w: &mut dyn Write, opts: TerminalOptions) -> 
 /// emulated containers were slow.
 fn phases(report: &RunReport, w: &mut dyn Write, p: &Palette) -> io::Result<()> {
     let ph = &report.phases;
-    let parts: Vec<String> = [
-        ("engine", ph.engine),
-        ("index", ph.resolve),
-        ("emulators", ph.probe.map(|p| p.duration)),
-        ("containers", ph.run),
-        ("audit", ph.audit),
-    ]
-    .into_iter()
-    .filter_map(|(name, d)| {
-        d.map(|d| {
-            // Answers from the cache cost no container: say so, or the time looks too good.
-            let cached = name == "emulators" && ph.probe.is_some_and(|p| p.probed == 0);
-            format!(
-                "{name}{} {}",
-                if cached { " (cached)" } else { "" },
-                short_secs(d)
-            )
-        })
-    })
-    .collect();
+    let parts = super::words::phases(ph, short_secs);
     if parts.is_empty() {
         return Ok(());
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::mode::ExecMode;
-use crate::outcome::{ProblemKind, TestStatus};
+use crate::outcome::{EmulationOnly, Phases, ProblemKind, TestStatus};
 
 /// A test status as the reports' sentences say it.
 pub fn status(s: TestStatus) -> &'static str {
@@ -109,4 +109,52 @@ mod tests {
         assert_eq!(failure_verb(TestStatus::NotRun), "failed");
         assert_eq!(failure_verb(TestStatus::Error), "could not run");
     }
+}
+
+/// Where a run's time went, a part a phase (`engine 12ms`, `emulators (cached) 0.16s`), each
+/// duration written by `secs` (the terminal shows milliseconds, the page seconds).
+pub fn phases(ph: &Phases, secs: fn(Duration) -> String) -> Vec<String> {
+    [
+        ("engine", ph.engine),
+        ("index", ph.resolve),
+        ("emulators", ph.probe.map(|p| p.duration)),
+        ("containers", ph.run),
+        ("audit", ph.audit),
+    ]
+    .into_iter()
+    .filter_map(|(name, d)| {
+        d.map(|d| {
+            // Answers from the cache cost no container: say so, or the time looks too good.
+            let cached = name == "emulators" && ph.probe.is_some_and(|p| p.probed == 0);
+            format!(
+                "{name}{} {}",
+                if cached { " (cached)" } else { "" },
+                secs(d)
+            )
+        })
+    })
+    .collect()
+}
+
+/// `failed only under emulation (passed natively on linux/amd64)`, with a word on a
+/// per-platform expectation the native output would not meet.
+pub fn emulation_only(e: &EmulationOnly) -> String {
+    let on: Vec<String> = e
+        .passed_natively_on
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let what = match e.status {
+        TestStatus::TimedOut => "timed out",
+        _ => "failed",
+    };
+    let against = if e.per_platform_expectation {
+        ", against its per-platform expectation"
+    } else {
+        ""
+    };
+    format!(
+        "{what} only under emulation (passed natively on {}{against})",
+        on.join(", ")
+    )
 }

@@ -161,26 +161,7 @@ pub struct Finding {
 pub fn page(report: &RunReport) -> Page {
     let tested: Vec<&PlatformReport> = report.platforms.iter().filter(|p| !p.skipped()).collect();
     let only = report.emulation_only();
-    let only_line = |e: &EmulationOnly| {
-        let on: Vec<String> = e
-            .passed_natively_on
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let what = match e.status {
-            TestStatus::TimedOut => "timed out",
-            _ => "failed",
-        };
-        clean_line(&format!(
-            "{what} only under emulation (passed natively on {}){}",
-            on.join(", "),
-            if e.per_platform_expectation {
-                ", against its per-platform expectation"
-            } else {
-                ""
-            }
-        ))
-    };
+    let only_line = |e: &EmulationOnly| clean_line(&crate::report::words::emulation_only(e));
     Page {
         title: format!("archsmoke: {}", clean_line(&report.image.reference)),
         verdict: verdict(report),
@@ -279,27 +260,7 @@ fn verdict(report: &RunReport) -> Verdict {
         totals.push_str(" (interrupted)");
     }
     let ph = &report.phases;
-    let phases = [
-        ("engine", ph.engine),
-        ("index", ph.resolve),
-        ("emulators", ph.probe.map(|p| p.duration)),
-        ("containers", ph.run),
-        ("audit", ph.audit),
-    ]
-    .into_iter()
-    .filter_map(|(name, d)| {
-        d.map(|d| {
-            // Answers from the cache cost no container: say so, or the time looks too good.
-            let cached = name == "emulators" && ph.probe.is_some_and(|p| p.probed == 0);
-            format!(
-                "{name}{} {}",
-                if cached { " (cached)" } else { "" },
-                secs(d)
-            )
-        })
-    })
-    .collect::<Vec<_>>()
-    .join(" · ");
+    let phases = crate::report::words::phases(ph, secs).join(" · ");
     Verdict {
         class,
         text,
