@@ -7,6 +7,8 @@
 //! 0 when the engine answered (whatever it can run), 3 when it did not or a probe image could
 //! not be loaded or removed.
 
+use std::io::Write as _;
+
 use super::{DoctorArgs, GlobalArgs};
 use crate::diagnostic::Diagnostic;
 use crate::exit;
@@ -27,14 +29,22 @@ pub async fn doctor(args: &DoctorArgs, global: &GlobalArgs) -> Result<i32, Diagn
         &super::new_run_id(),
     )
     .await;
-    if args.json {
-        println!("{}", render_json(&report));
-        if let Some(err) = &report.engine.error {
-            eprintln!("error: {err}");
-        }
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        writeln!(out, "{}", render_json(&report))
     } else {
-        render_table(&report, &mut std::io::stdout().lock())
-            .map_err(|e| Diagnostic::infrastructure(format!("cannot write: {e}")))?;
+        render_table(&report, &mut out)
+    };
+    match written {
+        // `doctor | head`: the reader has what it wanted; the verdict still stands.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Diagnostic::infrastructure(format!("cannot write: {e}"))),
+        Ok(()) => {}
+    }
+    if args.json
+        && let Some(err) = &report.engine.error
+    {
+        eprintln!("error: {err}");
     }
     Ok(if infrastructure_failed {
         exit::INFRASTRUCTURE

@@ -37,6 +37,10 @@ pub fn render_table(report: &DoctorReport, w: &mut dyn Write) -> io::Result<()> 
     }
     if let Some(origin) = &e.origin {
         match &e.kind {
+            // "the default socket" found as "the default socket (rootful Docker)": once.
+            Some(kind) if kind.starts_with(origin.as_str()) => {
+                writeln!(w, "        chosen: {kind}")?
+            }
             Some(kind) if !origin.starts_with(kind.as_str()) => {
                 writeln!(w, "        chosen: {origin} ({kind})")?
             }
