@@ -91,26 +91,6 @@ pub fn short_digest(d: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_as_the_reports_print_them() {
-        assert_eq!(secs(Duration::from_millis(1250)), "1.25s");
-        assert_eq!(secs(Duration::from_millis(12_500)), "12.5s");
-        assert_eq!(secs_exact(Duration::from_millis(1250)), "1.250");
-        assert_eq!(ratio(0.05), "0.05×");
-        assert_eq!(ratio(2.54), "2.5×");
-        assert_eq!(
-            short_digest(&format!("sha256:{}", "ab".repeat(32))),
-            "abababababab"
-        );
-        assert_eq!(failure_verb(TestStatus::NotRun), "failed");
-        assert_eq!(failure_verb(TestStatus::Error), "could not run");
-    }
-}
-
 /// Where a run's time went, a part a phase (`engine 12ms`, `emulators (cached) 0.16s`), each
 /// duration written by `secs` (the terminal shows milliseconds, the page seconds).
 pub fn phases(ph: &Phases, secs: fn(Duration) -> String) -> Vec<String> {
@@ -157,4 +137,24 @@ pub fn emulation_only(e: &EmulationOnly) -> String {
         "{what} only under emulation (passed natively on {}{against})",
         on.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_the_reports_print_them() {
+        assert_eq!(secs(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(secs(Duration::from_millis(12_500)), "12.5s");
+        assert_eq!(secs_exact(Duration::from_millis(1250)), "1.250");
+        assert_eq!(ratio(0.05), "0.05×");
+        assert_eq!(ratio(2.54), "2.5×");
+        assert_eq!(
+            short_digest(&format!("sha256:{}", "ab".repeat(32))),
+            "abababababab"
+        );
+        assert_eq!(failure_verb(TestStatus::NotRun), "failed");
+        assert_eq!(failure_verb(TestStatus::Error), "could not run");
+    }
 }
