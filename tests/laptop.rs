@@ -44,6 +44,12 @@ fn rootless() -> Rootless {
 
 /// archsmoke as the user, in `dir`, with the environment its login session would have.
 fn as_user(r: &Rootless, dir: &Path, args: &[&str]) -> Run {
+    // The build's binary may sit where the user cannot reach it (a checkout under /root): a
+    // copy in the user's own directory runs wherever the checkout is.
+    let bin = dir.join("archsmoke");
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_archsmoke"), &bin).expect("copy the binary");
+    }
     let out = Command::new("runuser")
         .current_dir(dir)
         .args(["-u", &r.user, "--", "env", "-i"])
@@ -52,7 +58,7 @@ fn as_user(r: &Rootless, dir: &Path, args: &[&str]) -> Run {
         .arg(format!("USER={}", r.user))
         .arg(format!("XDG_RUNTIME_DIR={}", r.runtime_dir))
         .arg("NO_COLOR=1")
-        .arg(env!("CARGO_BIN_EXE_archsmoke"))
+        .arg(&bin)
         .args(args)
         .output()
         .expect("runuser runs");

@@ -265,7 +265,7 @@ fn failed_only_under_emulation_is_in_json_junit_and_html_with_overrides() {
     let section = &section[..section.find("</section>").expect("closed")];
     assert!(
         section.contains("machine on linux/arm64: failed only under emulation (passed natively on linux/amd64)")
-            && section.contains("cpu on linux/arm64: failed only under emulation (passed natively on linux/amd64), against its per-platform expectation"),
+            && section.contains("cpu on linux/arm64: failed only under emulation (passed natively on linux/amd64, against its per-platform expectation)"),
         "{section}"
     );
 }

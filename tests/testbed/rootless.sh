@@ -31,7 +31,9 @@ rootless_answers() {
 as_rootless() {
   local home
   home=$(getent passwd "$ROOTLESS_USER" | cut -d: -f6)
-  runuser -u "$ROOTLESS_USER" -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" \
+  # In its home: podman and conmon fail ("Failed to get working directory") in a directory
+  # the user cannot reach, such as a checkout under /root or one since deleted.
+  runuser -u "$ROOTLESS_USER" -- env -i -C "$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" \
     USER="$ROOTLESS_USER" LOGNAME="$ROOTLESS_USER" XDG_RUNTIME_DIR="$(rootless_runtime)" "$@"
 }
 
