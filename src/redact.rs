@@ -182,9 +182,7 @@ pub fn report(report: &mut RunReport) {
             for m in &mut t.mismatches {
                 in_place(&mut m.check);
                 in_place(&mut m.expected);
-                let quoted = cut
-                    .iter()
-                    .find_map(|(h, t)| quoted_stream(&m.actual, h, t));
+                let quoted = cut.iter().find_map(|(h, t)| quoted_stream(&m.actual, h, t));
                 match quoted {
                     Some(masked) => m.actual = masked,
                     // A report from before heads were kept quotes the tail alone.
@@ -286,10 +284,7 @@ mod tests {
         t.mismatches.push(Mismatch {
             check: "stdout matches".into(),
             expected: "^x".into(),
-            actual: format!(
-                "{}\n[… 1000 bytes omitted …]\n{}",
-                t.stdout_head, t.stdout
-            ),
+            actual: format!("{}\n[… 1000 bytes omitted …]\n{}", t.stdout_head, t.stdout),
             note: None,
         });
         let mut r = crate::report::fixtures::all_passing();

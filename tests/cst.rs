@@ -596,7 +596,12 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
         .env("GITHUB_STEP_SUMMARY", &summary)
         .arg("run")
         .arg(&config)
-        .args(["--image", &image("cst"), "--platform", "linux/amd64,linux/arm64"])
+        .args([
+            "--image",
+            &image("cst"),
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
         .arg("--json")
         .arg(&json)
         .arg("--junit")
@@ -639,7 +644,10 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
         let between: u64 = (last_in_head + 1..first_in_tail)
             .map(|n| n.to_string().len() as u64 + 1)
             .sum();
-        assert_eq!(omitted, between, "{p}: omitted, lines {last_in_head}..{first_in_tail}");
+        assert_eq!(
+            omitted, between,
+            "{p}: omitted, lines {last_in_head}..{first_in_tail}"
+        );
         assert_eq!(head.len() as u64 + omitted + tail.len() as u64, 1_288_895);
         let gap = format!("[… {omitted} bytes omitted …]");
         let actuals: Vec<&str> = t["mismatches"]
@@ -655,7 +663,10 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
             head.len(),
             tail.len()
         );
-        assert!(terminal.contains(&note), "{p}: the terminal lacks {note:?}:\n{terminal}");
+        assert!(
+            terminal.contains(&note),
+            "{p}: the terminal lacks {note:?}:\n{terminal}"
+        );
         assert!(junit.contains(&note), "{p}: JUnit lacks {note:?}");
         assert!(html.contains(&note), "{p}: HTML lacks {note:?}");
         assert!(summary.contains(&note), "{p}: the summary lacks {note:?}");
@@ -665,7 +676,11 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
         let head = t["stdout_head"].as_str().expect("a head");
         let tail = t["stdout"].as_str().expect("a tail");
         assert!(head.starts_with("[REDACTED]\naaa"), "{p}: {}", &head[..40]);
-        assert!(head.ends_with("aaa[REDACTED]"), "{p}: {}", &head[head.len() - 40..]);
+        assert!(
+            head.ends_with("aaa[REDACTED]"),
+            "{p}: {}",
+            &head[head.len() - 40..]
+        );
         assert!(tail.starts_with("[REDACTED]ccc"), "{p}: {}", &tail[..40]);
         // 2,337,492 bytes printed; 524,288 - 10 kept of each part around the secret's halves.
         assert_eq!(
@@ -677,14 +692,27 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
     // Both ends in the terminal (a mismatch quotes the start, `ends:` the end), in JUnit's
     // system-out, on the page and in the GitHub summary; one count between them in each.
     for (what, text, start, end) in [
-        ("terminal", &terminal, r#"actual:   "1\n2\n3\n4\n"#, r#"199999\n200000\n""#),
+        (
+            "terminal",
+            &terminal,
+            r#"actual:   "1\n2\n3\n4\n"#,
+            r#"199999\n200000\n""#,
+        ),
         ("JUnit", &junit, "1\n2\n3\n4\n", "199999\n200000\n"),
         ("HTML", &html, "1\n2\n3\n4\n", "199999\n200000\n"),
-        ("summary", &summary, r#""1\n2\n3\n4\n"#, r#"199999\n200000\n""#),
+        (
+            "summary",
+            &summary,
+            r#""1\n2\n3\n4\n"#,
+            r#"199999\n200000\n""#,
+        ),
     ] {
         assert!(text.contains(start), "{what} lacks the head {start:?}");
         assert!(text.contains(end), "{what} lacks the tail {end:?}");
-        assert!(text.contains(" bytes omitted …]"), "{what} lacks the omitted line");
+        assert!(
+            text.contains(" bytes omitted …]"),
+            "{what} lacks the omitted line"
+        );
     }
     assert!(terminal.contains("ends:   …"), "{terminal}");
     let (first, second) = CUT_SECRET.1.split_at(10);
@@ -697,7 +725,10 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
         ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
     ] {
         for piece in [first, second] {
-            assert!(!text.contains(piece), "{what} shows {piece:?} of the secret");
+            assert!(
+                !text.contains(piece),
+                "{what} shows {piece:?} of the secret"
+            );
         }
     }
 }

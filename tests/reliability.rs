@@ -322,14 +322,20 @@ timeout = "10m"
     let head = test["stdout_head"].as_str().expect("stdout_head");
     let tail = test["stdout"].as_str().expect("stdout");
     assert_eq!((head.len(), tail.len()), (32 * 1024, 32 * 1024), "{test}");
-    assert!(head.starts_with("y\ny\n") && tail.ends_with("y\nEND\n"), "{test}");
+    assert!(
+        head.starts_with("y\ny\n") && tail.ends_with("y\nEND\n"),
+        "{test}"
+    );
     assert_eq!(
         test["stdout_dropped_bytes"].as_u64(),
         Some(1_000_000_004 - 64 * 1024)
     );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(
-        xml.contains(&format!("[… {} bytes omitted …]", 1_000_000_004 - 64 * 1024)),
+        xml.contains(&format!(
+            "[… {} bytes omitted …]",
+            1_000_000_004 - 64 * 1024
+        )),
         "no truncation marker in the JUnit report"
     );
     eprintln!("peak RSS {} KiB", peak >> 10);

@@ -183,7 +183,10 @@ stdout = "something else"
         ("JUnit", &junit),
     ] {
         for piece in ["cut-sec", "7b1e5a"] {
-            assert!(!text.contains(piece), "{what} shows {piece:?} of the secret");
+            assert!(
+                !text.contains(piece),
+                "{what} shows {piece:?} of the secret"
+            );
         }
     }
 }

@@ -21,8 +21,10 @@ pub fn judge(
     ) {
         (Ok(out), Ok(err)) => {
             // A mismatch quotes a cut stream as every report shows it: head, gap, tail.
-            let shown_out = words::output(&report.stdout_head, report.stdout_omitted, &report.stdout);
-            let shown_err = words::output(&report.stderr_head, report.stderr_omitted, &report.stderr);
+            let shown_out =
+                words::output(&report.stdout_head, report.stdout_omitted, &report.stdout);
+            let shown_err =
+                words::output(&report.stderr_head, report.stderr_omitted, &report.stderr);
             report.mismatches = check_whole(
                 expect,
                 code,

@@ -269,7 +269,10 @@ fn head_partial(head: &[u8], next: Option<u8>) -> usize {
         return 0;
     }
     let window = snap_window(head.len());
-    if let Some(i) = head[head.len() - window..].iter().rposition(|&b| b == b'\n') {
+    if let Some(i) = head[head.len() - window..]
+        .iter()
+        .rposition(|&b| b == b'\n')
+    {
         return window - i - 1;
     }
     // A lead byte among the last three whose sequence runs past the end.
@@ -298,7 +301,10 @@ fn tail_partial(tail: &[u8], before: Option<u8>) -> usize {
     if let Some(i) = tail[..window].iter().position(|&b| b == b'\n') {
         return i + 1;
     }
-    tail.iter().take(3).take_while(|&&b| b & 0xC0 == 0x80).count()
+    tail.iter()
+        .take(3)
+        .take_while(|&&b| b & 0xC0 == 0x80)
+        .count()
 }
 
 /// How far from a cut a line break may be and still be snapped to.
@@ -385,7 +391,9 @@ mod tests {
 
     #[test]
     fn the_cuts_fall_between_lines() {
-        let stream: Vec<u8> = (1..=1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let stream: Vec<u8> = (1..=1000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         // Chunks that end anywhere, as pipes deliver them.
         let chunks: Vec<&[u8]> = stream.chunks(7).collect();
         let out = captured(64, &chunks);
@@ -402,7 +410,15 @@ mod tests {
         assert_eq!(out.head, "abcdef\n".repeat(4).as_bytes());
         assert_adds_up(&out, &stream);
         // A cut that already falls on a line break loses nothing more.
-        let stream = [&[b'h'; 19][..], b"\n", &[b'x'; 30], b"\n", &[b't'; 19], b"\n"].concat();
+        let stream = [
+            &[b'h'; 19][..],
+            b"\n",
+            &[b'x'; 30],
+            b"\n",
+            &[b't'; 19],
+            b"\n",
+        ]
+        .concat();
         let out = captured(40, &[&stream]);
         assert_eq!((out.head.len(), out.omitted, out.bytes.len()), (20, 31, 20));
         let out = captured(40, &stream.chunks(3).collect::<Vec<_>>());
@@ -425,7 +441,10 @@ mod tests {
     #[test]
     fn the_whole_stream_is_kept_for_matching() {
         let out = captured(4, &[b"first ", b"second"]);
-        assert_eq!((out.head.as_slice(), out.bytes.as_slice()), (&b"fi"[..], &b"nd"[..]));
+        assert_eq!(
+            (out.head.as_slice(), out.bytes.as_slice()),
+            (&b"fi"[..], &b"nd"[..])
+        );
         assert_eq!(out.whole_text().as_deref(), Ok("first second"));
         // Nothing omitted: the report's bytes are the whole stream, held once.
         let out = captured(100, &[b"short"]);

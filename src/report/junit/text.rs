@@ -79,7 +79,12 @@ pub fn block(head: &str, omitted: u64, tail: &str) -> String {
     } else {
         let (shown_head, head_cut) = start(&head, BLOCK_LIMIT / 2);
         let (shown_tail, tail_cut) = self::tail(&tail, BLOCK_LIMIT - shown_head.len());
-        words::output(shown_head, omitted + (head_cut + tail_cut) as u64, shown_tail).into_owned()
+        words::output(
+            shown_head,
+            omitted + (head_cut + tail_cut) as u64,
+            shown_tail,
+        )
+        .into_owned()
     };
     cdata(&text)
 }
@@ -203,7 +208,10 @@ mod tests {
         let b = block(&head, 1000, &tail);
         let cut = 1000 + head.len() + tail.len() - BLOCK_LIMIT;
         assert!(b.starts_with("FIRSThhh"));
-        assert!(b.contains(&format!("h\n[… {cut} bytes omitted …]\nt")), "{cut}");
+        assert!(
+            b.contains(&format!("h\n[… {cut} bytes omitted …]\nt")),
+            "{cut}"
+        );
         assert!(b.ends_with("tttLAST"));
         assert!(b.len() < BLOCK_LIMIT + 100);
         // A report written before heads were kept: the tail alone, after the count.

@@ -140,7 +140,9 @@ fn a_cut_failure_shows_both_ends_of_its_output_and_what_was_omitted() {
     test_failure("linux/amd64", &t, &mut out, &Palette::new(false)).expect("write to a Vec");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(
-        text.contains("stdout: its first 12345 bytes omitted (output_limit), its last 4 bytes kept"),
+        text.contains(
+            "stdout: its first 12345 bytes omitted (output_limit), its last 4 bytes kept"
+        ),
         "{text}"
     );
     assert!(!text.contains("begins:"), "{text}");
