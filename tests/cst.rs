@@ -732,3 +732,66 @@ fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_
         }
     }
 }
+
+/// Two rows of the guide's "differences from cst" table, checked against cst itself: values cst
+/// can never match (`-rwsr-xr-x`, `isExecutableBy: everyone`, `exposedPorts: ["8080/tcp"]`)
+/// fail only their own test there and are a load error here, and a config with no tests is a
+/// FAIL (exit 1) there and a load error (exit 2) here; neither message blames archsmoke.
+#[test]
+fn the_documented_differences_are_what_cst_does() {
+    local_images();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let never = dir.path().join("never.yaml");
+    std::fs::write(
+        &never,
+        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - name: setuid written ls-style\n    \
+         path: /bin/busybox\n    permissions: -rwsr-xr-x\n  - name: executable by everyone\n    \
+         path: /bin/busybox\n    isExecutableBy: everyone\n  - name: control\n    \
+         path: /bin/busybox\nmetadataTest:\n  exposedPorts: [\"8080/tcp\"]\n",
+    )
+    .expect("write");
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "schemaVersion: 2.0.0\n").expect("write");
+    for platform in DIFFERENTIAL {
+        let cst = cst_verdicts(&never, platform);
+        let expected: Verdicts = [
+            ("File Existence Test: control", true),
+            ("File Existence Test: executable by everyone", false),
+            ("File Existence Test: setuid written ls-style", false),
+            ("Metadata Test", false),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+        assert_eq!(cst, expected, "cst on {platform}");
+        let out = Command::new(cst_binary())
+            .args([
+                "test",
+                "--image",
+                &local_name(platform),
+                "--platform",
+                platform,
+            ])
+            .arg("--config")
+            .arg(&empty)
+            .output()
+            .expect("container-structure-test runs");
+        assert_eq!(out.status.code(), Some(1), "cst on {platform}: {out:?}");
+    }
+    for (config, says) in [
+        (&never, "never.yaml:5:18: "),
+        (&never, "never.yaml:8:21: "),
+        (&never, "never.yaml:12:18: "),
+        (&empty, "empty.yaml:1:16: the config has no tests"),
+    ] {
+        let out = archsmoke()
+            .args(["run", "--image", &image("cst")])
+            .arg(config)
+            .output()
+            .expect("archsmoke runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{says:?} in {stderr}");
+        assert!(!stderr.contains("bug"), "{stderr}");
+    }
+}
