@@ -262,11 +262,16 @@ pub struct TestReport {
     pub status: TestStatus,
     pub exit_code: Option<i64>,
     pub expected_exit_code: i64,
+    /// Each stream as captured: all of it, or its tail when the capture limit omitted some.
     pub stdout: String,
     pub stderr: String,
-    /// Bytes cut from the front of each stream by the capture limit.
-    pub stdout_dropped: u64,
-    pub stderr_dropped: u64,
+    /// Each stream's first bytes when the capture limit omitted some (empty otherwise, and in
+    /// reports written before heads were kept).
+    pub stdout_head: String,
+    pub stderr_head: String,
+    /// Bytes omitted between each stream's head and its tail by the capture limit.
+    pub stdout_omitted: u64,
+    pub stderr_omitted: u64,
     pub mismatches: Vec<Mismatch>,
     #[serde(with = "secs")]
     pub duration: Duration,
@@ -290,8 +295,10 @@ impl TestReport {
             expected_exit_code: 0,
             stdout: String::new(),
             stderr: String::new(),
-            stdout_dropped: 0,
-            stderr_dropped: 0,
+            stdout_head: String::new(),
+            stderr_head: String::new(),
+            stdout_omitted: 0,
+            stderr_omitted: 0,
             mismatches: Vec::new(),
             duration: Duration::ZERO,
             timeout: Duration::ZERO,
@@ -638,8 +645,10 @@ mod engine_tests {
             expected_exit_code: 0,
             stdout: String::new(),
             stderr: String::new(),
-            stdout_dropped: 0,
-            stderr_dropped: 0,
+            stdout_head: String::new(),
+            stderr_head: String::new(),
+            stdout_omitted: 0,
+            stderr_omitted: 0,
             mismatches: Vec::new(),
             duration: Duration::from_millis(millis),
             timeout: Duration::from_secs(60),

@@ -42,26 +42,77 @@ pub fn text(text: &str) -> String {
 /// `text` that is the tail of a longer output: besides [`text`]'s masking, a secret's end left
 /// at the start by the cut is masked too, so at most its last character can remain.
 pub fn tail(text: &str) -> String {
-    let cut = {
-        let list = SECRETS.read().unwrap_or_else(|e| e.into_inner());
-        list.iter()
-            .filter_map(|secret| {
-                // Proper suffixes of two characters or more, longest first.
-                secret
-                    .char_indices()
-                    .skip(1)
-                    .map(|(i, _)| &secret[i..])
-                    .take_while(|suffix| suffix.chars().nth(1).is_some())
-                    .find(|suffix| text.starts_with(suffix))
-                    .map(str::len)
-            })
-            .max()
-            .unwrap_or(0)
-    };
+    let cut = longest_affix(|secret| {
+        // Proper suffixes of two characters or more, longest first.
+        secret
+            .char_indices()
+            .skip(1)
+            .map(|(i, _)| &secret[i..])
+            .take_while(|suffix| suffix.chars().nth(1).is_some())
+            .find(|suffix| text.starts_with(suffix))
+            .map(str::len)
+    });
     if cut == 0 {
         return self::text(text);
     }
     format!("{MASK}{}", self::text(&text[cut..]))
+}
+
+/// `text` that is the head of a longer output: besides [`text`]'s masking, a secret's start
+/// left at the end by the cut is masked too, so at most its first character can remain.
+pub fn head(text: &str) -> String {
+    let cut = longest_affix(|secret| {
+        // Proper prefixes of two characters or more, longest first.
+        secret
+            .char_indices()
+            .skip(2)
+            .map(|(i, _)| &secret[..i])
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .find(|prefix| text.ends_with(prefix))
+            .map(str::len)
+    });
+    if cut == 0 {
+        return self::text(text);
+    }
+    format!("{}{MASK}", self::text(&text[..text.len() - cut]))
+}
+
+/// The longest piece of a registered secret that `found` finds in a text (0: none).
+fn longest_affix(found: impl Fn(&str) -> Option<usize>) -> usize {
+    let list = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    list.iter()
+        .filter_map(|secret| found(secret))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A stream of a test report: all of it (`omitted` is 0), or the head and tail of a cut one.
+fn stream(head_part: &mut String, omitted: u64, tail_part: &mut String) {
+    if omitted == 0 {
+        in_place(head_part);
+        in_place(tail_part);
+    } else {
+        *head_part = head(head_part);
+        *tail_part = tail(tail_part);
+    }
+}
+
+/// A mismatch's actual value quoting a cut stream (head, the omitted line, tail; see
+/// `check::output`): its head and tail masked as the stream's are, and the line between as any
+/// text. `None` when `actual` does not quote that stream.
+fn quoted_stream(actual: &str, head_part: &str, tail_part: &str) -> Option<String> {
+    let between = actual
+        .strip_prefix(head_part)?
+        .strip_suffix(tail_part)
+        .filter(|between| !between.is_empty())?;
+    let shown_head = if head_part.is_empty() {
+        String::new()
+    } else {
+        head(head_part)
+    };
+    Some(format!("{shown_head}{}{}", text(between), tail(tail_part)))
 }
 
 fn in_place(s: &mut String) {
@@ -119,29 +170,30 @@ pub fn report(report: &mut RunReport) {
         }
         for t in &mut platform.tests {
             in_place(&mut t.name);
-            for (output, dropped) in [
-                (&mut t.stdout, t.stdout_dropped),
-                (&mut t.stderr, t.stderr_dropped),
-            ] {
-                if dropped > 0 {
-                    *output = tail(output);
-                } else {
-                    in_place(output);
-                }
-            }
-            if let Some(e) = &mut t.error {
-                in_place(e);
-            }
-            let cut = t.stdout_dropped > 0 || t.stderr_dropped > 0;
+            // Mismatches first: they are recognised by the streams they quote, unmasked.
+            let cut: Vec<(&str, &str)> = [
+                (&t.stdout_head, t.stdout_omitted, &t.stdout),
+                (&t.stderr_head, t.stderr_omitted, &t.stderr),
+            ]
+            .into_iter()
+            .filter(|(_, omitted, _)| *omitted > 0)
+            .map(|(h, _, t)| (h.as_str(), t.as_str()))
+            .collect();
             for m in &mut t.mismatches {
                 in_place(&mut m.check);
                 in_place(&mut m.expected);
-                // The actual output a mismatch quotes is the kept tail.
-                if cut {
-                    m.actual = tail(&m.actual);
-                } else {
-                    in_place(&mut m.actual);
+                let quoted = cut.iter().find_map(|(h, t)| quoted_stream(&m.actual, h, t));
+                match quoted {
+                    Some(masked) => m.actual = masked,
+                    // A report from before heads were kept quotes the tail alone.
+                    None if !cut.is_empty() => m.actual = tail(&m.actual),
+                    None => in_place(&mut m.actual),
                 }
+            }
+            stream(&mut t.stdout_head, t.stdout_omitted, &mut t.stdout);
+            stream(&mut t.stderr_head, t.stderr_omitted, &mut t.stderr);
+            if let Some(e) = &mut t.error {
+                in_place(e);
             }
             if let Some(argv) = &mut t.command {
                 argv.iter_mut().for_each(in_place);
@@ -206,5 +258,44 @@ mod tests {
         // One character is as likely to be anything else: left alone.
         assert_eq!(tail("c and more"), "c and more");
         assert_eq!(tail("plain"), "plain");
+    }
+
+    #[test]
+    fn a_head_that_ends_inside_a_secret_masks_what_is_left_of_it() {
+        register(["head-secret-4e1d"]);
+        assert_eq!(head("first line\nhead-sec"), "first line\n[REDACTED]");
+        assert_eq!(
+            head("head-secret-4e1d, then he"),
+            "[REDACTED], then [REDACTED]"
+        );
+        assert_eq!(head("and h"), "and h");
+        assert_eq!(head("plain"), "plain");
+    }
+
+    #[test]
+    fn a_secret_split_by_either_cut_of_a_stream_is_masked_in_the_report_and_its_mismatch() {
+        use crate::outcome::{Mismatch, TestStatus};
+        register(["split-secret-a8c3"]);
+        let mut t = crate::outcome::TestReport::new("t".into(), TestStatus::Failed);
+        // Cut after `split-se` at the head's end and before `et-a8c3` at the tail's start.
+        t.stdout_head = "split-secret-a8c3 at the start\nsplit-se".into();
+        t.stdout_omitted = 1000;
+        t.stdout = "et-a8c3 at the end".into();
+        t.mismatches.push(Mismatch {
+            check: "stdout matches".into(),
+            expected: "^x".into(),
+            actual: format!("{}\n[… 1000 bytes omitted …]\n{}", t.stdout_head, t.stdout),
+            note: None,
+        });
+        let mut r = crate::report::fixtures::all_passing();
+        r.platforms[0].tests = vec![t];
+        report(&mut r);
+        let t = &r.platforms[0].tests[0];
+        assert_eq!(t.stdout_head, "[REDACTED] at the start\n[REDACTED]");
+        assert_eq!(t.stdout, "[REDACTED] at the end");
+        assert_eq!(
+            t.mismatches[0].actual,
+            "[REDACTED] at the start\n[REDACTED]\n[… 1000 bytes omitted …]\n[REDACTED] at the end"
+        );
     }
 }

@@ -49,7 +49,7 @@ fn configs() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/fixtures/cst")
         .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
         .collect();
     out.sort();
     out
@@ -534,5 +534,264 @@ fn added_capabilities_and_mounts_reach_the_container_only_behind_allow_privilege
         for t in platform(&report, p)["tests"].as_array().expect("tests") {
             assert_eq!(t["status"], "passed", "{p}: {t:#}");
         }
+    }
+}
+
+/// A secret `head_and_tail_config` forwards from the host; 20 characters, cut in the middle by
+/// both of the report's cuts.
+const CUT_SECRET: (&str, &str) = ("CST_CUT_SECRET", "cutsecret-5d2e8a7b1f");
+
+/// `seq 1 200000` (1,288,895 bytes, over the default 1 MiB output limit) with an expectation on
+/// its start that holds and one that fails; and a test printing the forwarded secret whole at
+/// the start, then across the head's cut (byte 524,288: half the limit) and across the tail's
+/// (524,288 bytes before the end), in lines too long to be snapped to.
+fn head_and_tail_config(dir: &Path) -> PathBuf {
+    let config = dir.join("long.yaml");
+    let secret = "env | sed -n 's/^CST_CUT_SECRET=//p'";
+    std::fs::write(
+        &config,
+        format!(
+            r#"schemaVersion: 2.0.0
+containerRunOptions:
+  envVars: [CST_CUT_SECRET]
+commandTests:
+  - name: counts
+    command: seq
+    args: ["1", "200000"]
+    expectedOutput: ["^1\n2\n3\n", "\n200001\n"]
+  - name: secrets at the cuts
+    command: sh
+    args:
+      - -c
+      - |
+        {secret}
+        head -c 524257 /dev/zero | tr '\0' a
+        {secret}
+        seq 1 200000
+        {secret} | tr -d '\n'
+        head -c 524277 /dev/zero | tr '\0' c
+        echo
+    expectedOutput: ["never printed"]
+"#
+        ),
+    )
+    .expect("write");
+    config
+}
+
+#[test]
+fn a_long_output_shows_its_head_and_tail_in_every_report_with_secrets_masked_at_both_cuts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = head_and_tail_config(dir.path());
+    let (json, junit, html, summary) = (
+        dir.path().join("report.json"),
+        dir.path().join("report.xml"),
+        dir.path().join("report.html"),
+        dir.path().join("summary.md"),
+    );
+    std::fs::write(&summary, "").expect("summary file");
+    let out = archsmoke()
+        .env(CUT_SECRET.0, CUT_SECRET.1)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .arg("run")
+        .arg(&config)
+        .args([
+            "--image",
+            &image("cst"),
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .expect("archsmoke runs");
+    let terminal = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{terminal}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_report(&json);
+    let read = |p: &Path| std::fs::read_to_string(p).expect("report written");
+    let (junit, html, summary) = (read(&junit), read(&html), read(&summary));
+    let find = |p: &str, name: &str| -> serde_json::Value {
+        platform(&report, p)["tests"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .find(|t| t["name"].as_str().is_some_and(|n| n.contains(name)))
+            .unwrap_or_else(|| panic!("{p}: no test {name}"))
+            .clone()
+    };
+    for p in DIFFERENTIAL {
+        // The head is the start the expectation talks about, the tail the end, both in whole
+        // lines, and the count is exactly the lines between them.
+        let t = find(p, "counts");
+        assert_eq!(t["status"], "failed", "{p}: {t:#}");
+        let head = t["stdout_head"].as_str().expect("a head");
+        let tail = t["stdout"].as_str().expect("a tail");
+        let omitted = t["stdout_dropped_bytes"].as_u64().expect("a count");
+        assert!(head.starts_with("1\n2\n3\n4\n"), "{p}: {}", &head[..40]);
+        assert!(tail.ends_with("\n199999\n200000\n"), "{p}");
+        let last_in_head: u64 = head.lines().last().expect("a line").parse().expect("n");
+        let first_in_tail: u64 = tail.lines().next().expect("a line").parse().expect("n");
+        let between: u64 = (last_in_head + 1..first_in_tail)
+            .map(|n| n.to_string().len() as u64 + 1)
+            .sum();
+        assert_eq!(
+            omitted, between,
+            "{p}: omitted, lines {last_in_head}..{first_in_tail}"
+        );
+        assert_eq!(head.len() as u64 + omitted + tail.len() as u64, 1_288_895);
+        let gap = format!("[… {omitted} bytes omitted …]");
+        let actuals: Vec<&str> = t["mismatches"]
+            .as_array()
+            .expect("mismatches")
+            .iter()
+            .filter_map(|m| m["actual"].as_str())
+            .collect();
+        assert_eq!(actuals, [format!("{head}{gap}\n{tail}")], "{p}");
+        let note = format!(
+            "stdout: {omitted} bytes omitted between its first {} and its last {} bytes \
+             (output_limit)",
+            head.len(),
+            tail.len()
+        );
+        assert!(
+            terminal.contains(&note),
+            "{p}: the terminal lacks {note:?}:\n{terminal}"
+        );
+        assert!(junit.contains(&note), "{p}: JUnit lacks {note:?}");
+        assert!(html.contains(&note), "{p}: HTML lacks {note:?}");
+        assert!(summary.contains(&note), "{p}: the summary lacks {note:?}");
+
+        let t = find(p, "secrets at the cuts");
+        assert_eq!(t["status"], "failed", "{p}: {t:#}");
+        let head = t["stdout_head"].as_str().expect("a head");
+        let tail = t["stdout"].as_str().expect("a tail");
+        assert!(head.starts_with("[REDACTED]\naaa"), "{p}: {}", &head[..40]);
+        assert!(
+            head.ends_with("aaa[REDACTED]"),
+            "{p}: {}",
+            &head[head.len() - 40..]
+        );
+        assert!(tail.starts_with("[REDACTED]ccc"), "{p}: {}", &tail[..40]);
+        // 2,337,492 bytes printed; 524,288 - 10 kept of each part around the secret's halves.
+        assert_eq!(
+            t["stdout_dropped_bytes"].as_u64(),
+            Some(2_337_492 - 2 * 524_288),
+            "{p}"
+        );
+    }
+    // Both ends in the terminal (a mismatch quotes the start, `ends:` the end), in JUnit's
+    // system-out, on the page and in the GitHub summary; one count between them in each.
+    for (what, text, start, end) in [
+        (
+            "terminal",
+            &terminal,
+            r#"actual:   "1\n2\n3\n4\n"#,
+            r#"199999\n200000\n""#,
+        ),
+        ("JUnit", &junit, "1\n2\n3\n4\n", "199999\n200000\n"),
+        ("HTML", &html, "1\n2\n3\n4\n", "199999\n200000\n"),
+        (
+            "summary",
+            &summary,
+            r#""1\n2\n3\n4\n"#,
+            r#"199999\n200000\n""#,
+        ),
+    ] {
+        assert!(text.contains(start), "{what} lacks the head {start:?}");
+        assert!(text.contains(end), "{what} lacks the tail {end:?}");
+        assert!(
+            text.contains(" bytes omitted …]"),
+            "{what} lacks the omitted line"
+        );
+    }
+    assert!(terminal.contains("ends:   …"), "{terminal}");
+    let (first, second) = CUT_SECRET.1.split_at(10);
+    for (what, text) in [
+        ("JSON", read(&json)),
+        ("JUnit", junit),
+        ("HTML", html),
+        ("summary", summary),
+        ("stdout", terminal),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+    ] {
+        for piece in [first, second] {
+            assert!(
+                !text.contains(piece),
+                "{what} shows {piece:?} of the secret"
+            );
+        }
+    }
+}
+
+/// Two rows of the guide's "differences from cst" table, checked against cst itself: values cst
+/// can never match (`-rwsr-xr-x`, `isExecutableBy: everyone`, `exposedPorts: ["8080/tcp"]`)
+/// fail only their own test there and are a load error here, and a config with no tests is a
+/// FAIL (exit 1) there and a load error (exit 2) here; neither message blames archsmoke.
+#[test]
+fn the_documented_differences_are_what_cst_does() {
+    local_images();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let never = dir.path().join("never.yaml");
+    std::fs::write(
+        &never,
+        "schemaVersion: 2.0.0\nfileExistenceTests:\n  - name: setuid written ls-style\n    \
+         path: /bin/busybox\n    permissions: -rwsr-xr-x\n  - name: executable by everyone\n    \
+         path: /bin/busybox\n    isExecutableBy: everyone\n  - name: control\n    \
+         path: /bin/busybox\nmetadataTest:\n  exposedPorts: [\"8080/tcp\"]\n",
+    )
+    .expect("write");
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "schemaVersion: 2.0.0\n").expect("write");
+    for platform in DIFFERENTIAL {
+        let cst = cst_verdicts(&never, platform);
+        let expected: Verdicts = [
+            ("File Existence Test: control", true),
+            ("File Existence Test: executable by everyone", false),
+            ("File Existence Test: setuid written ls-style", false),
+            ("Metadata Test", false),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_owned(), v))
+        .collect();
+        assert_eq!(cst, expected, "cst on {platform}");
+        let out = Command::new(cst_binary())
+            .args([
+                "test",
+                "--image",
+                &local_name(platform),
+                "--platform",
+                platform,
+            ])
+            .arg("--config")
+            .arg(&empty)
+            .output()
+            .expect("container-structure-test runs");
+        assert_eq!(out.status.code(), Some(1), "cst on {platform}: {out:?}");
+    }
+    for (config, says) in [
+        (&never, "never.yaml:5:18: "),
+        (&never, "never.yaml:8:21: "),
+        (&never, "never.yaml:12:18: "),
+        (&empty, "empty.yaml:1:16: the config has no tests"),
+    ] {
+        let out = archsmoke()
+            .args(["run", "--image", &image("cst")])
+            .arg(config)
+            .output()
+            .expect("archsmoke runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{says:?} in {stderr}");
+        assert!(!stderr.contains("bug"), "{stderr}");
     }
 }

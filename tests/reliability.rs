@@ -318,15 +318,24 @@ timeout = "10m"
     );
     let doc = json_report(&report);
     let test = &doc["platforms"][0]["tests"][0];
-    let kept = test["stdout"].as_str().expect("stdout").len() as u64;
-    assert_eq!(kept, 64 * 1024, "{test}");
+    // Half of the limit for the head, half for the tail; the bytes between them counted.
+    let head = test["stdout_head"].as_str().expect("stdout_head");
+    let tail = test["stdout"].as_str().expect("stdout");
+    assert_eq!((head.len(), tail.len()), (32 * 1024, 32 * 1024), "{test}");
+    assert!(
+        head.starts_with("y\ny\n") && tail.ends_with("y\nEND\n"),
+        "{test}"
+    );
     assert_eq!(
         test["stdout_dropped_bytes"].as_u64(),
         Some(1_000_000_004 - 64 * 1024)
     );
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(
-        xml.contains("bytes of this output are not shown"),
+        xml.contains(&format!(
+            "[… {} bytes omitted …]",
+            1_000_000_004 - 64 * 1024
+        )),
         "no truncation marker in the JUnit report"
     );
     eprintln!("peak RSS {} KiB", peak >> 10);

@@ -139,7 +139,8 @@ stderr_contains = "nothing like it"
 #[test]
 fn a_secret_cut_by_the_output_limit_leaves_no_readable_part() {
     const TOKEN: &str = "cut-secret-7b1e5a";
-    // 17 + 1016 bytes with a 1 KiB limit: the kept tail starts 9 bytes in, inside the secret.
+    // A 1 KiB limit keeps 512 bytes of head and 512 of tail. 505 + 17 + 600 + 17 + 504 bytes:
+    // the head ends 7 bytes into the first secret, the tail starts 9 bytes into the second.
     let s = spec(
         "cut",
         &format!(
@@ -151,7 +152,7 @@ output_limit = "1KiB"
 [[test]]
 name = "cut"
 secret_env = {{ TOKEN = "{TOKEN}" }}
-command = ["sh", "-c", "printf '%s' \"$TOKEN\"; head -c 1016 /dev/zero | tr '\\0' x"]
+command = ["sh", "-c", "head -c 505 /dev/zero | tr '\\0' x; printf '%s' \"$TOKEN\"; head -c 600 /dev/zero | tr '\\0' x; printf '%s' \"$TOKEN\"; head -c 504 /dev/zero | tr '\\0' x"]
 stdout = "something else"
 "#,
             image("multi")
@@ -170,7 +171,9 @@ stdout = "something else"
     assert_eq!(r.code, 1, "{}", r.explain());
     let report = common::json_report(&json);
     let t = &report["platforms"][0]["tests"][0];
-    assert_eq!(t["stdout_dropped_bytes"], 9, "{t:#}");
+    assert_eq!(t["stdout_dropped_bytes"], 1643 - 1024, "{t:#}");
+    let head = t["stdout_head"].as_str().expect("stdout_head");
+    assert!(head.ends_with("xxx[REDACTED]"), "{head}");
     let stdout = t["stdout"].as_str().expect("stdout");
     assert!(stdout.starts_with("[REDACTED]xxx"), "{stdout}");
     let junit = std::fs::read_to_string(&junit).expect("junit");
@@ -179,10 +182,12 @@ stdout = "something else"
         ("JSON", &report.to_string()),
         ("JUnit", &junit),
     ] {
-        assert!(
-            !text.contains("7b1e5a"),
-            "{what} shows the end of the secret"
-        );
+        for piece in ["cut-sec", "7b1e5a"] {
+            assert!(
+                !text.contains(piece),
+                "{what} shows {piece:?} of the secret"
+            );
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! Exit code and output expectations.
 
 use crate::outcome::{Mismatch, TestReport, TestStatus};
+use crate::report::words;
 use crate::spec::{Expect, StreamExpect};
 
 /// A finished command's verdict into `report`: its expectations matched on the whole of each
 /// stream (`whole`, from the capture: the whole stream, or why it was not kept whole), as cst
-/// matches them, while the report keeps what it shows (its `stdout`/`stderr`, the kept part).
+/// matches them, while a mismatch shows what the report keeps (the stream, or its head and
+/// tail with the count omitted between them).
 /// For test containers, exec isolation and a service's exec tests alike.
 pub fn judge(
     report: &mut TestReport,
@@ -18,16 +20,21 @@ pub fn judge(
         stderr.map_err(|why| ("stderr", why)),
     ) {
         (Ok(out), Ok(err)) => {
+            // A mismatch quotes a cut stream as every report shows it: head, gap, tail.
+            let shown_out =
+                words::output(&report.stdout_head, report.stdout_omitted, &report.stdout);
+            let shown_err =
+                words::output(&report.stderr_head, report.stderr_omitted, &report.stderr);
             report.mismatches = check_whole(
                 expect,
                 code,
                 Stream {
                     whole: &out,
-                    shown: &report.stdout,
+                    shown: &shown_out,
                 },
                 Stream {
                     whole: &err,
-                    shown: &report.stderr,
+                    shown: &shown_err,
                 },
             );
             report.status = if report.mismatches.is_empty() {

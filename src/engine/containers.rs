@@ -25,7 +25,8 @@ pub struct ContainerRequest {
     pub host: crate::limits::HostAccess,
     /// A test's deadline; a service has none (it runs until it is stopped) and ignores it.
     pub timeout: Duration,
-    /// Bytes kept, the tail: per stream for a test, both streams together for a service.
+    /// Bytes kept: per stream, head and tail, for a test; the tail of both streams together
+    /// for a service.
     pub output_limit: usize,
     pub limits: Limits,
 }
@@ -62,13 +63,16 @@ pub struct ContainerResult {
 }
 
 impl ContainerResult {
-    /// What a test report keeps of it: the streams' tails, what was dropped of them, the exit
-    /// code and the time. The one copy, for a test container and an exec in a service alike.
+    /// What a test report keeps of it: the streams (or their heads and tails, and what was
+    /// omitted between them), the exit code and the time. The one copy, for a test container
+    /// and an exec in a service alike.
     pub fn fill(&self, report: &mut crate::outcome::TestReport) {
         report.stdout = self.stdout.text();
         report.stderr = self.stderr.text();
-        report.stdout_dropped = self.stdout.dropped;
-        report.stderr_dropped = self.stderr.dropped;
+        report.stdout_head = self.stdout.head_text();
+        report.stderr_head = self.stderr.head_text();
+        report.stdout_omitted = self.stdout.omitted;
+        report.stderr_omitted = self.stderr.omitted;
         report.duration = self.duration;
         report.exit_code = self.exit_code;
     }

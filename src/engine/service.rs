@@ -170,7 +170,7 @@ impl Engine {
         };
         let limit = request.output_limit;
         let drain = tokio::spawn(async move {
-            let mut kept = Capture::new(limit);
+            let mut kept = Capture::tail_only(limit);
             let mut lines = LineSplitter::default();
             while let Some(chunk) = output.next().await {
                 let message = match chunk {

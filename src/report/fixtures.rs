@@ -89,8 +89,10 @@ pub fn passed(name: &str, stdout: &str, millis: u64) -> TestReport {
         expected_exit_code: 0,
         stdout: stdout.into(),
         stderr: String::new(),
-        stdout_dropped: 0,
-        stderr_dropped: 0,
+        stdout_head: String::new(),
+        stderr_head: String::new(),
+        stdout_omitted: 0,
+        stderr_omitted: 0,
         mismatches: Vec::new(),
         duration: Duration::from_millis(millis),
         timeout: Duration::from_secs(30),
@@ -374,7 +376,7 @@ pub fn hostile() -> RunReport {
     colours.stderr = nasty.into();
     let mut huge = passed("huge output", "", 2500);
     huge.stdout = big_output();
-    huge.stdout_dropped = 3 * 1024 * 1024;
+    huge.stdout_omitted = 3 * 1024 * 1024;
     let cdata_failure = failed(
         "cdata ]]> in names\x07",
         2,

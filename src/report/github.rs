@@ -23,6 +23,8 @@ use crate::outcome::{PlatformReport, RunReport, TestReport, TestStatus};
 
 /// Longest annotation message; GitHub truncates long ones anyway, and the summary has the rest.
 const ANNOTATION_CHARS: usize = 4000;
+/// About the most bytes of one expected or actual value a failure shows.
+const VALUE_BYTES: usize = 1500;
 
 /// Whether the process runs inside a GitHub Actions job.
 pub fn enabled(github_actions: Option<&str>) -> bool {
@@ -158,14 +160,28 @@ fn test_details(t: &TestReport) -> String {
         lines.push(format!("error: {e}"));
     }
     for m in &t.mismatches {
+        // Both ends of a long value (a cut output's head and tail): an annotation keeps its
+        // first characters only, and a job summary has a size limit.
+        let (expected, actual) = (
+            words::both_ends(&m.expected, VALUE_BYTES),
+            words::both_ends(&m.actual, VALUE_BYTES),
+        );
         let (expected, actual) = if super::needs_quotes(m) {
-            (format!("{:?}", m.expected), format!("{:?}", m.actual))
+            (format!("{expected:?}"), format!("{actual:?}"))
         } else {
-            (m.expected.clone(), m.actual.clone())
+            (expected.into_owned(), actual.into_owned())
         };
         lines.push(format!("{}: expected {expected}, got {actual}", m.check));
         if let Some(note) = &m.note {
             lines.push(format!("note: {note}"));
+        }
+    }
+    for (stream, head, omitted, tail) in [
+        ("stdout", &t.stdout_head, t.stdout_omitted, &t.stdout),
+        ("stderr", &t.stderr_head, t.stderr_omitted, &t.stderr),
+    ] {
+        if omitted > 0 {
+            lines.push(words::cut_note(stream, head, omitted, tail));
         }
     }
     lines.join("\n")

@@ -73,7 +73,8 @@
 //!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run" | "skipped",
 //!       "command": null | [string],            // null: the image's default command
 //!       "expected_exit_code", "exit_code": null | integer,   // null: killed or never ran
-//!       "stdout", "stdout_dropped_bytes", "stderr", "stderr_dropped_bytes",
+//!       "stdout", "stdout_dropped_bytes", "stdout_head" (only when bytes were omitted),
+//!       "stderr", "stderr_dropped_bytes", "stderr_head" (likewise),
 //!       "mismatches": [{"check", "expected", "actual", "note" (only when set)}],
 //!       "duration_secs", "timeout_secs", "slowdown": null | number,
 //!       "error": null | string                 // why the engine could not run it (skipped:
@@ -93,9 +94,11 @@
 //! A platform's `result` is `failed` when the image is proven wrong there (a failed or timed-out
 //! test, a missing or mislabelled platform), else `error` when something kept it from being
 //! checked (engine, emulator, interrupt), else `passed`; the run's `result` follows its exit
-//! code the same way. `stdout`/`stderr` are the captured text (the tail, when the capture limit
-//! dropped `*_dropped_bytes` from the front), exactly as the program wrote it, colour codes
-//! included; invalid UTF-8 was replaced with U+FFFD. `execution` is the emulation module's own
+//! code the same way. `stdout`/`stderr` are the captured text, exactly as the program wrote it,
+//! colour codes included; invalid UTF-8 was replaced with U+FFFD. Past the capture limit they are
+//! the tail, `*_head` the first bytes, and `*_dropped_bytes` counts the bytes omitted between
+//! them (a report written before heads were kept has no `*_head`: the bytes were dropped from
+//! the front). `execution` is the emulation module's own
 //! description of the mode and may gain fields.
 
 pub mod wire;

@@ -136,7 +136,7 @@ fn platform_suite(report: &RunReport, p: &PlatformReport) -> (TestSuite, SuiteEx
             "not_tested",
             &message(&format!("not tested: {}", problem.message)),
         );
-        b.set_system_out(&text::block(&body, 0));
+        b.set_system_out(&text::block("", 0, &body));
         b.set_classname(&classname);
         cases.push(b.build());
     }
@@ -162,7 +162,7 @@ fn suite(
 ) -> (TestSuite, SuiteExtras) {
     let mut suite = TestSuiteBuilder::new(&text::line(name))
         .add_testcases(cases)
-        .set_system_out(&text::block(&facts_text(&facts), 0))
+        .set_system_out(&text::block("", 0, &facts_text(&facts)))
         .build();
     // junit-report's default, `testsuite/<name>`, means nothing to anyone.
     suite.package = text::line(&report.suite);
@@ -240,13 +240,13 @@ fn test_case(classname: &str, t: &TestReport, emulation_only: Option<&EmulationO
                 )
             })
             .collect();
-        b.set_system_out(&text::block(&warnings, 0));
+        b.set_system_out(&text::block("", 0, &warnings));
     }
-    if !t.stdout.is_empty() || t.stdout_dropped > 0 {
-        b.set_system_out(&text::block(&t.stdout, t.stdout_dropped));
+    if !t.stdout.is_empty() || t.stdout_omitted > 0 {
+        b.set_system_out(&text::block(&t.stdout_head, t.stdout_omitted, &t.stdout));
     }
-    if !t.stderr.is_empty() || t.stderr_dropped > 0 {
-        b.set_system_err(&text::block(&t.stderr, t.stderr_dropped));
+    if !t.stderr.is_empty() || t.stderr_omitted > 0 {
+        b.set_system_err(&text::block(&t.stderr_head, t.stderr_omitted, &t.stderr));
     }
     b.build()
 }
@@ -335,6 +335,15 @@ fn failure_body(t: &TestReport) -> String {
         ));
         if let Some(note) = &m.note {
             out.push_str(&format!("  note: {note}\n"));
+        }
+    }
+    for (stream, head, omitted, tail) in [
+        ("stdout", &t.stdout_head, t.stdout_omitted, &t.stdout),
+        ("stderr", &t.stderr_head, t.stderr_omitted, &t.stderr),
+    ] {
+        if omitted > 0 {
+            out.push_str(&super::words::cut_note(stream, head, omitted, tail));
+            out.push('\n');
         }
     }
     out.push_str(&command_line(t));

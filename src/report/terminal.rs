@@ -653,17 +653,26 @@ fn test_failure(platform: &str, t: &TestReport, w: &mut dyn Write, p: &Palette) 
             writeln!(w, "      = note: {note}")?;
         }
     }
-    for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
-        if dropped > 0 {
-            writeln!(
-                w,
-                "    {stream}: the first {dropped} bytes were dropped (output_limit); \
-                 the tail was kept"
-            )?;
+    let mentions = |stream: &str| t.mismatches.iter().any(|m| m.check.starts_with(stream));
+    // A cut stream: how much is missing, and both of its ends (a mismatch quoting it shows
+    // only the start of what it quotes).
+    for (stream, head, omitted, tail) in [
+        ("stdout", &t.stdout_head, t.stdout_omitted, &t.stdout),
+        ("stderr", &t.stderr_head, t.stderr_omitted, &t.stderr),
+    ] {
+        if omitted > 0 {
+            writeln!(w, "    {}", words::cut_note(stream, head, omitted, tail))?;
+            if !head.is_empty() && !mentions(stream) {
+                writeln!(w, "      begins: {}", p.dim.apply_to(quote(head)))?;
+            }
+            writeln!(w, "      ends:   {}", p.dim.apply_to(quote_end(tail)))?;
         }
     }
-    let mentions_stderr = t.mismatches.iter().any(|m| m.check.starts_with("stderr"));
-    if !mentions_stderr && !t.stderr.trim().is_empty() && t.status != TestStatus::Passed {
+    if !mentions("stderr")
+        && t.stderr_omitted == 0
+        && !t.stderr.trim().is_empty()
+        && t.status != TestStatus::Passed
+    {
         writeln!(w, "    stderr: {}", p.dim.apply_to(quote(&t.stderr)))?;
     }
     Ok(())
@@ -675,6 +684,18 @@ const VALUE_MAX: usize = 400;
 /// Show a value with escapes visible and long values shortened, on one line.
 fn quote(s: &str) -> String {
     cut(&format!("{s:?}"), s.len())
+}
+
+/// Like [`quote`], long values shortened at their start: the end of an output.
+fn quote_end(s: &str) -> String {
+    let shown = format!("{s:?}");
+    let count = shown.chars().count();
+    if count > VALUE_MAX {
+        let end: String = shown.chars().skip(count - VALUE_MAX).collect();
+        format!("…{end} ({} bytes)", s.len())
+    } else {
+        shown
+    }
 }
 
 /// Show a plain value as it is, long values shortened.

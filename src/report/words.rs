@@ -4,6 +4,7 @@
 //! cannot name one thing two ways. The JSON report's words are its wire names
 //! ([`problem_kind`] is shared with JUnit's `type`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::mode::ExecMode;
@@ -139,6 +140,67 @@ pub fn emulation_only(e: &EmulationOnly) -> String {
     )
 }
 
+/// The line that stands in a text for bytes it does not show: `[… 239999 bytes omitted …]`.
+pub fn omitted(bytes: u64) -> String {
+    format!("[… {bytes} bytes omitted …]")
+}
+
+/// A captured stream as every report shows it: all of it, or its head, the [`omitted`] line and
+/// its tail. A report written before heads were kept has none: the line then opens the tail.
+pub fn output<'a>(head: &str, omitted: u64, tail: &'a str) -> Cow<'a, str> {
+    if omitted == 0 && head.is_empty() {
+        return Cow::Borrowed(tail);
+    }
+    let mut s = String::with_capacity(head.len() + tail.len() + 40);
+    s.push_str(head);
+    if !head.is_empty() && !head.ends_with('\n') {
+        s.push('\n');
+    }
+    s.push_str(&self::omitted(omitted));
+    s.push('\n');
+    s.push_str(tail);
+    Cow::Owned(s)
+}
+
+/// What the capture limit did to a stream, as a failure's notes say it.
+pub fn cut_note(stream: &str, head: &str, omitted: u64, tail: &str) -> String {
+    if head.is_empty() {
+        format!(
+            "{stream}: its first {omitted} bytes omitted (output_limit), its last {} bytes kept",
+            tail.len()
+        )
+    } else {
+        format!(
+            "{stream}: {omitted} bytes omitted between its first {} and its last {} \
+             bytes (output_limit)",
+            head.len(),
+            tail.len()
+        )
+    }
+}
+
+/// `text` cut to about `max` bytes for a place that shows no more: its start and its end, with
+/// the [`omitted`] line between them, each cut on a character boundary.
+pub fn both_ends(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
+    let mut start = max / 2;
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = text.len() - max / 2;
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    Cow::Owned(format!(
+        "{}\n{}\n{}",
+        &text[..start],
+        omitted((end - start) as u64),
+        &text[end..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +218,37 @@ mod tests {
         );
         assert_eq!(failure_verb(TestStatus::NotRun), "failed");
         assert_eq!(failure_verb(TestStatus::Error), "could not run");
+    }
+
+    #[test]
+    fn a_cut_stream_reads_head_omitted_tail() {
+        assert_eq!(output("", 0, "all\n"), "all\n");
+        assert_eq!(
+            output("1\n2\n", 10, "9\n10\n"),
+            "1\n2\n[… 10 bytes omitted …]\n9\n10\n"
+        );
+        // A head cut inside a line still leaves the line its own line.
+        assert_eq!(output("ab", 3, "yz"), "ab\n[… 3 bytes omitted …]\nyz");
+        // A report from before heads were kept.
+        assert_eq!(output("", 7, "tail"), "[… 7 bytes omitted …]\ntail");
+        assert_eq!(
+            cut_note("stdout", "ab", 3, "yz"),
+            "stdout: 3 bytes omitted between its first 2 and its last 2 bytes (output_limit)"
+        );
+        assert_eq!(
+            cut_note("stderr", "", 3, "yz"),
+            "stderr: its first 3 bytes omitted (output_limit), its last 2 bytes kept"
+        );
+    }
+
+    #[test]
+    fn a_long_text_keeps_both_ends() {
+        assert_eq!(both_ends("short", 10), "short");
+        assert_eq!(
+            both_ends("0123456789abcdefghij", 10),
+            "01234\n[… 10 bytes omitted …]\nfghij"
+        );
+        // Never inside a character: `é` is two bytes.
+        assert_eq!(both_ends("aaéébb", 6), "aa\n[… 4 bytes omitted …]\nbb");
     }
 }

@@ -261,7 +261,7 @@ async fn run_probe<B: Backend>(relay: &Relay<'_, B>, probe: &ProbeSpec, r: &mut 
                 Ok(Ok(a)) => {
                     r.mismatches = check::http(request, expect, &a);
                     r.stdout = format!("{}{}", redirects(&hops), a.transcript());
-                    r.stdout_dropped = a.body_dropped;
+                    r.stdout_omitted = a.body_dropped;
                     r.status = verdict(&r.mismatches);
                 }
                 // The service's TLS is what the probe checks, like its status: a finding.

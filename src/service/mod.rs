@@ -318,7 +318,7 @@ pub async fn run<B: Backend>(
     }
     let output = running.output(DRAIN_WAIT).await;
     report.logs = output.text();
-    report.logs_dropped = output.dropped;
+    report.logs_dropped = output.omitted;
     let logs = logs
         .lock()
         .map(|l| (l.lines, l.checks.as_ref().map(LogMatcher::mismatches)));
@@ -338,7 +338,7 @@ pub async fn run<B: Backend>(
             // Checked now: the "not run" placeholder no longer holds.
             t.error = None;
             t.stdout = report.logs.clone();
-            t.stdout_dropped = report.logs_dropped;
+            t.stdout_omitted = report.logs_dropped;
             ctx.emit(checks::finished(planned, t));
         }
     }

@@ -19,8 +19,8 @@ use crate::report::words::{self, secs, short_digest};
 pub(in crate::report::html) use pictures::phases_of;
 use pictures::{Chart, Heat, chart, heat};
 
-/// The most characters of one value (an output, an expected or actual text) the page shows; the
-/// tail is kept, as the end of an output is where the error usually is.
+/// About the most bytes of one value (an output, an expected or actual text) the page shows:
+/// its start and its end (a diff's line keeps its end).
 const VALUE_CHARS: usize = 16 * 1024;
 /// Values up to this long and without inner newlines are shown inline, quoted.
 const INLINE_CHARS: usize = 160;
@@ -427,16 +427,19 @@ fn failure(p: &PlatformReport, t: &TestReport) -> Failure {
     if t.status == TestStatus::NotRun {
         notes.push("not run: the run was interrupted first".to_owned());
     }
-    for (stream, dropped) in [("stdout", t.stdout_dropped), ("stderr", t.stderr_dropped)] {
-        if dropped > 0 {
-            notes.push(format!(
-                "{stream}: the first {dropped} bytes were dropped (output_limit); the tail was kept"
-            ));
+    let streams = [
+        ("stdout", &t.stdout_head, t.stdout_omitted, &t.stdout),
+        ("stderr", &t.stderr_head, t.stderr_omitted, &t.stderr),
+    ];
+    for (stream, head, omitted, tail) in streams {
+        if omitted > 0 {
+            notes.push(words::cut_note(stream, head, omitted, tail));
         }
     }
     let shows = |stream: &str| t.mismatches.iter().any(|m| m.check.starts_with(stream));
-    let output = |s: &str, stream: &str| {
-        (!s.trim().is_empty() && !shows(stream) && diffs.is_empty()).then(|| block(s))
+    let output = |(stream, head, omitted, tail): (&str, &String, u64, &String)| {
+        let s = words::output(head, omitted, tail);
+        (!s.trim().is_empty() && !shows(stream) && diffs.is_empty()).then(|| block(&s))
     };
     Failure {
         test: clean_line(&t.name),
@@ -447,8 +450,8 @@ fn failure(p: &PlatformReport, t: &TestReport) -> Failure {
         time: secs(t.duration),
         command: t.command.as_ref().map(|c| clean_line(&format!("{c:?}"))),
         error: t.error.as_deref().map(clean),
-        stdout: output(&t.stdout, "stdout"),
-        stderr: output(&t.stderr, "stderr"),
+        stdout: output(streams[0]),
+        stderr: output(streams[1]),
         checks,
         diffs,
         notes,
@@ -552,9 +555,11 @@ fn value(s: &str) -> Value {
     }
 }
 
+/// A long value keeps both ends: a cut output's head and tail (the line between them says how
+/// much is missing) or any other text's start and end.
 fn block(s: &str) -> Value {
     Value {
-        text: clean(&tail(s, VALUE_CHARS)),
+        text: clean(&words::both_ends(s, VALUE_CHARS)),
         block: true,
     }
 }

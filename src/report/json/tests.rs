@@ -300,3 +300,58 @@ fn a_platform_that_ran_nothing_is_not_tested_and_counted_apart() {
         json!({"total": 2, "passed": 1, "failed": 0, "error": 0, "skipped": 0, "not_tested": 1})
     );
 }
+
+#[test]
+fn a_cut_streams_head_is_written_and_read_back_and_a_report_without_heads_still_reads() {
+    let mut report = fixtures::all_passing();
+    let t = &mut report.platforms[0].tests[0];
+    t.stdout_head = "1\n2\n".into();
+    t.stdout_omitted = 1000;
+    t.stdout = "999\n1000\n".into();
+    let text = render(&report);
+    let doc = rendered(&report);
+    let cut = test(platform(&doc, "linux/amd64"), "shell runs");
+    assert_eq!(cut["stdout_head"], "1\n2\n");
+    assert_eq!(cut["stdout_dropped_bytes"], 1000);
+    assert_eq!(cut["stdout"], "999\n1000\n");
+    let whole = test(platform(&doc, "linux/arm64"), "shell runs");
+    assert!(whole.get("stdout_head").is_none(), "{whole:#}");
+    let back = crate::report::read::parse(&text).expect("reads back");
+    let t = &back.platforms[0].tests[0];
+    assert_eq!(
+        (t.stdout_head.as_str(), t.stdout_omitted, t.stdout.as_str()),
+        ("1\n2\n", 1000, "999\n1000\n")
+    );
+
+    // As the previous version wrote it: no head, and the bytes before the tail dropped.
+    let mut old: Value = serde_json::from_str(&text).expect("JSON");
+    old["platforms"][0]["tests"][0]
+        .as_object_mut()
+        .expect("a test")
+        .remove("stdout_head");
+    let old = old.to_string();
+    assert!(validator().is_valid(&serde_json::from_str(&old).expect("JSON")));
+    crate::report::read::parse_wire(&old).expect("verify reads an old report");
+    let back = crate::report::read::parse(&old).expect("merge reads an old report");
+    let shard = |platform: &str| {
+        let mut r = back.clone();
+        r.platforms.retain(|p| p.platform.to_string() == platform);
+        r
+    };
+    let merged = crate::report::merge::merge(vec![
+        ("amd64.json".into(), shard("linux/amd64")),
+        ("arm64.json".into(), shard("linux/arm64")),
+    ])
+    .expect("old shards merge");
+    let t = &merged.platforms[0].tests[0];
+    assert_eq!(
+        (t.stdout_head.as_str(), t.stdout_omitted, t.stdout.as_str()),
+        ("", 1000, "999\n1000\n")
+    );
+    let again = rendered(&merged);
+    assert!(
+        test(platform(&again, "linux/amd64"), "shell runs")
+            .get("stdout_head")
+            .is_none()
+    );
+}

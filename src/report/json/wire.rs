@@ -236,10 +236,18 @@ pub struct Test {
     pub command: Option<Vec<String>>,
     pub expected_exit_code: i64,
     pub exit_code: Option<i64>,
+    /// The stream, or its tail when the capture limit omitted some.
     pub stdout: String,
+    /// Bytes omitted before `stdout` (after `stdout_head`, when there is one).
     pub stdout_dropped_bytes: u64,
+    /// The stream's first bytes when some were omitted. Absent when nothing was, and in
+    /// reports written before heads were kept, whose `stdout` is the tail alone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stdout_head: String,
     pub stderr: String,
     pub stderr_dropped_bytes: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr_head: String,
     pub mismatches: Vec<Mismatch>,
     pub duration_secs: f64,
     /// Null for image checks (metadata, files, audit): they have no deadline.
@@ -387,9 +395,11 @@ impl From<&TestReport> for Test {
             expected_exit_code: t.expected_exit_code,
             exit_code: t.exit_code,
             stdout: t.stdout.clone(),
-            stdout_dropped_bytes: t.stdout_dropped,
+            stdout_dropped_bytes: t.stdout_omitted,
+            stdout_head: t.stdout_head.clone(),
             stderr: t.stderr.clone(),
-            stderr_dropped_bytes: t.stderr_dropped,
+            stderr_dropped_bytes: t.stderr_omitted,
+            stderr_head: t.stderr_head.clone(),
             mismatches: t
                 .mismatches
                 .iter()
@@ -535,8 +545,10 @@ impl Test {
             expected_exit_code: self.expected_exit_code,
             stdout: self.stdout,
             stderr: self.stderr,
-            stdout_dropped: self.stdout_dropped_bytes,
-            stderr_dropped: self.stderr_dropped_bytes,
+            stdout_head: self.stdout_head,
+            stderr_head: self.stderr_head,
+            stdout_omitted: self.stdout_dropped_bytes,
+            stderr_omitted: self.stderr_dropped_bytes,
             mismatches: self
                 .mismatches
                 .into_iter()

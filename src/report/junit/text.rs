@@ -8,9 +8,11 @@
 
 use std::fmt::Write as _;
 
+use super::super::words;
+
 /// The most text one `system-out`, `system-err` or failure body carries. Dashboards choke on
-/// multi-megabyte reports (Jenkins keeps every byte in memory per build), and the end of an
-/// output is where the error usually is, so the tail is kept.
+/// multi-megabyte reports (Jenkins keeps every byte in memory per build). An output's start says
+/// what ran and its end is where the error usually is, so a block keeps both.
 pub const BLOCK_LIMIT: usize = 64 * 1024;
 
 /// Removes ANSI escape sequences (CSI such as colours and cursor movement, OSC such as
@@ -64,17 +66,25 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// Captured output for a `system-out`/`system-err` element: cleaned, cut to the last
-/// [`BLOCK_LIMIT`] bytes, with a first line saying how much is missing, counting what the
-/// capture itself dropped (`dropped_before`), and safe inside CDATA.
-pub fn block(s: &str, dropped_before: u64) -> String {
-    let clean = clean(s);
-    let (kept, cut_here) = tail(&clean, BLOCK_LIMIT);
-    let cut = dropped_before + cut_here as u64;
-    let text = if cut > 0 {
-        format!("[archsmoke: the first {cut} bytes of this output are not shown]\n{kept}")
+/// Text for a `system-out`/`system-err` element: cleaned, at most [`BLOCK_LIMIT`] bytes of it,
+/// and safe inside CDATA. A captured stream comes as its `head`, the bytes the capture
+/// `omitted`, and its `tail` (any other text as `tail` alone); what is cut here goes with the
+/// omitted bytes, so the block shows both ends and one count of what is not shown between them
+/// (the reports' [`omitted`](super::super::words::omitted) line). Without a head (a report
+/// written before heads were kept), the tail fills the block.
+pub fn block(head: &str, omitted: u64, tail: &str) -> String {
+    let (head, tail) = (clean(head), clean(tail));
+    let text = if omitted == 0 && head.is_empty() {
+        words::both_ends(&tail, BLOCK_LIMIT).into_owned()
     } else {
-        kept.to_owned()
+        let (shown_head, head_cut) = start(&head, BLOCK_LIMIT / 2);
+        let (shown_tail, tail_cut) = self::tail(&tail, BLOCK_LIMIT - shown_head.len());
+        words::output(
+            shown_head,
+            omitted + (head_cut + tail_cut) as u64,
+            shown_tail,
+        )
+        .into_owned()
     };
     cdata(&text)
 }
@@ -101,6 +111,18 @@ pub fn body(clean: &str) -> String {
 /// whatever it is given in one `<![CDATA[...]]>` and does not do this itself.
 pub fn cdata(s: &str) -> String {
     s.replace("]]>", "]]]]><![CDATA[>")
+}
+
+/// The first `limit` bytes of `s` (on a character boundary) and how many bytes were cut.
+fn start(s: &str, limit: usize) -> (&str, usize) {
+    if s.len() <= limit {
+        return (s, 0);
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], s.len() - end)
 }
 
 /// The last `limit` bytes of `s` (on a character boundary) and how many bytes were cut.
@@ -164,35 +186,46 @@ mod tests {
     }
 
     #[test]
-    fn blocks_keep_the_tail_and_say_how_much_is_missing() {
-        let s = format!("{}END", "x".repeat(BLOCK_LIMIT * 2));
-        let b = block(&s, 1000);
-        let cut = s.len() - BLOCK_LIMIT + 1000;
-        assert!(
-            b.starts_with(&format!(
-                "[archsmoke: the first {cut} bytes of this output are not shown]\n"
-            )),
-            "{}",
-            &b[..100]
-        );
-        assert!(b.ends_with("END"));
+    fn a_long_block_keeps_both_ends_and_says_how_much_is_missing() {
+        let s = format!("START{}END", "x".repeat(BLOCK_LIMIT * 2));
+        let b = block("", 0, &s);
+        let cut = s.len() - BLOCK_LIMIT;
+        assert!(b.starts_with("STARTxxx"), "{}", &b[..100]);
+        assert!(b.contains(&format!("\n[… {cut} bytes omitted …]\n")));
+        assert!(b.ends_with("xxxEND"));
         assert!(b.len() < BLOCK_LIMIT + 100);
     }
 
     #[test]
-    fn a_block_the_capture_already_cut_still_says_so() {
+    fn a_stream_the_capture_cut_shows_its_head_and_tail_and_one_count() {
         assert_eq!(
-            block("tail\n", 42),
-            "[archsmoke: the first 42 bytes of this output are not shown]\ntail\n"
+            block("1\n2\n", 42, "9\n10\n"),
+            "1\n2\n[… 42 bytes omitted …]\n9\n10\n"
         );
-        assert_eq!(block("whole\n", 0), "whole\n");
+        // Heads and tails longer than the block: half of it each, the rest counted.
+        let head = format!("FIRST{}", "h".repeat(BLOCK_LIMIT));
+        let tail = format!("{}LAST", "t".repeat(BLOCK_LIMIT));
+        let b = block(&head, 1000, &tail);
+        let cut = 1000 + head.len() + tail.len() - BLOCK_LIMIT;
+        assert!(b.starts_with("FIRSThhh"));
+        assert!(
+            b.contains(&format!("h\n[… {cut} bytes omitted …]\nt")),
+            "{cut}"
+        );
+        assert!(b.ends_with("tttLAST"));
+        assert!(b.len() < BLOCK_LIMIT + 100);
+        // A report written before heads were kept: the tail alone, after the count.
+        assert_eq!(block("", 42, "tail\n"), "[… 42 bytes omitted …]\ntail\n");
+        assert_eq!(block("", 0, "whole\n"), "whole\n");
     }
 
     #[test]
     fn cutting_never_splits_a_character() {
         let s = "é".repeat(BLOCK_LIMIT);
-        let b = block(&s, 0);
-        assert!(b.ends_with('é'));
+        let b = block("", 0, &s);
+        assert!(b.starts_with('é') && b.ends_with('é'));
+        let b = block(&s, 1, &s);
+        assert!(b.starts_with('é') && b.ends_with('é'));
         let (kept, cut) = tail(&s, BLOCK_LIMIT - 1);
         assert_eq!(kept.len() + cut, s.len());
         assert!(

@@ -116,17 +116,36 @@ fn no_colour_means_no_control_codes() {
 }
 
 #[test]
-fn a_truncated_failure_says_what_was_dropped() {
-    let mut t = fixtures::failed("flood", 1, "tail", Vec::new());
-    t.stdout_dropped = 12345;
+fn a_cut_failure_shows_both_ends_of_its_output_and_what_was_omitted() {
+    let mut t = fixtures::failed("flood", 1, "199999\n200000\n", Vec::new());
+    t.stderr.clear();
+    t.stdout_head = "1\n2\n3\n".into();
+    t.stdout_omitted = 12345;
     let mut out = Vec::new();
     test_failure("linux/amd64", &t, &mut out, &Palette::new(false)).expect("write to a Vec");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(
-        text.contains("stdout: the first 12345 bytes were dropped"),
+        text.contains(
+            "stdout: 12345 bytes omitted between its first 6 and its last 14 bytes (output_limit)"
+        ),
         "{text}"
     );
-    assert!(!text.contains("stderr: the first"), "{text}");
+    assert!(text.contains(r#"begins: "1\n2\n3\n""#), "{text}");
+    assert!(text.contains(r#"ends:   "199999\n200000\n""#), "{text}");
+    assert!(!text.contains("stderr:"), "{text}");
+    // A report written before heads were kept: the tail alone.
+    let mut t = fixtures::failed("flood", 1, "tail", Vec::new());
+    t.stdout_omitted = 12345;
+    let mut out = Vec::new();
+    test_failure("linux/amd64", &t, &mut out, &Palette::new(false)).expect("write to a Vec");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains(
+            "stdout: its first 12345 bytes omitted (output_limit), its last 4 bytes kept"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("begins:"), "{text}");
 }
 
 #[test]
