@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::emulation::Policy;
-use crate::image::{EntryKind, IndexEntry, ResolvedImage};
+use crate::image::{IndexEntryKind, IndexEntry, ResolvedImage};
 use crate::mode::ExecMode;
 use crate::outcome::{EntryChoice, Problem, ProblemKind};
 use crate::platform::{self, MatchMode, MatchReason, Platform};
@@ -276,7 +276,7 @@ pub fn plan_routed(
     let candidates: Vec<(&IndexEntry, &Platform)> = image
         .entries
         .iter()
-        .filter(|e| e.kind == EntryKind::Image)
+        .filter(|e| e.kind == IndexEntryKind::Image)
         .filter_map(|e| e.platform.as_ref().map(|p| (e, p)))
         .collect();
     let platforms = platforms_to_run(image, overrides.platforms(spec), engine);
@@ -658,7 +658,7 @@ mod tests {
                     media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                     size: 500,
                     platform: Some(p(s)),
-                    kind: EntryKind::Image,
+                    kind: IndexEntryKind::Image,
                     nested_in: None,
                 })
                 .collect(),

@@ -19,7 +19,7 @@
 //! and the run itself was not interrupted and had no problem. There must be at least one such
 //! row: a child nobody tested is refused.
 
-use crate::image::{EntryKind, ResolvedImage};
+use crate::image::{IndexEntryKind, ResolvedImage};
 use crate::outcome::TestStatus;
 use crate::platform::Platform;
 use crate::report::json::wire::{self, Verdict};
@@ -68,7 +68,7 @@ pub fn children(list: &ResolvedImage, report: &wire::Report, rules: Rules) -> Ve
     let run_refusals = run_refusals(report);
     list.entries
         .iter()
-        .filter(|e| e.kind == EntryKind::Image)
+        .filter(|e| e.kind == IndexEntryKind::Image)
         .map(|e| {
             let rows: Vec<&wire::PlatformRow> = report
                 .platforms

@@ -19,7 +19,7 @@ fn list(report: &RunReport, extra: Option<&str>) -> ResolvedImage {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 1,
             platform: Some(e.platform.clone()),
-            kind: EntryKind::Image,
+            kind: IndexEntryKind::Image,
             nested_in: None,
         })
         .collect();
@@ -29,7 +29,7 @@ fn list(report: &RunReport, extra: Option<&str>) -> ResolvedImage {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 1,
             platform: Platform::parse("linux/s390x").ok(),
-            kind: EntryKind::Image,
+            kind: IndexEntryKind::Image,
             nested_in: None,
         });
     }

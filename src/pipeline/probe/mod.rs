@@ -21,7 +21,7 @@ use futures_util::future::join_all;
 pub use cache::{DEFAULT_TTL, ProbeCache};
 
 use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
-use crate::image::{EntryKind, ImageSource, ResolvedImage};
+use crate::image::{IndexEntryKind, ImageSource, ResolvedImage};
 use crate::mode::{Emulator, EmulatorKind, ExecMode};
 use crate::outcome::ProbePhase;
 use crate::platform::Platform;
@@ -295,7 +295,7 @@ impl Prefetch<'_> {
                 .resolved
                 .entries
                 .iter()
-                .find(|e| e.kind == EntryKind::Image && e.platform.as_ref() == Some(p))
+                .find(|e| e.kind == IndexEntryKind::Image && e.platform.as_ref() == Some(p))
             else {
                 return;
             };
