@@ -63,6 +63,22 @@ fn a_child_that_failed_is_named_with_its_platform() {
     assert!(bad[0].why.contains(&p), "{}", bad[0].why);
 }
 
+/// Verify names a test's status with the reports' words: a test that could not run says so,
+/// as the terminal, JUnit and HTML reports say it.
+#[test]
+fn a_test_that_could_not_run_is_named_in_the_reports_words() {
+    let mut report = fixtures::all_passing();
+    report.platforms[1].tests[0].status = crate::outcome::TestStatus::Error;
+    let name = report.platforms[1].tests[0].name.clone();
+    let bad = unverified(&list(&report, None), &wire_of(&report));
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].why.contains(&format!("{name} (could not run)")),
+        "{}",
+        bad[0].why
+    );
+}
+
 /// The first bypass: a platform whose tests were all limited to another one ran nothing.
 #[test]
 fn a_child_that_ran_no_test_is_refused() {
