@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::manifest::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
-use super::{IndexEntryKind, ImageError, ImageSource, ResolvedImage};
+use super::{ImageError, ImageSource, IndexEntryKind, ResolvedImage};
 use crate::engine::EngineInfo;
 use crate::outcome::ProblemKind;
 use crate::plan::{self, Overrides};

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use super::layout::Layout;
 use super::registry::Credentials;
 use super::{
-    Docs, IndexEntryKind, ImageError, IndexEntry, PlatformImage, RegistryImage, ResolvedImage,
+    Docs, ImageError, IndexEntry, IndexEntryKind, PlatformImage, RegistryImage, ResolvedImage,
     parse_reference,
 };
 use crate::platform::Platform;

@@ -394,7 +394,6 @@ where
     let flags = Flags {
         spec: path,
         host: host.map(str::to_owned),
-        quiet: true,
         ..Flags::default()
     };
     let config = Config::new(spec, flags).map_err(|d| d.to_string())?;

@@ -11,7 +11,7 @@ use super::{Isolation, RunContext, execute};
 use crate::backend::fake::{Fake, Script};
 use crate::emulation::ExecMode;
 use crate::event::Event;
-use crate::image::{IndexEntryKind, ImageSource, IndexEntry};
+use crate::image::{ImageSource, IndexEntry, IndexEntryKind};
 use crate::outcome::{PlatformReport, ProblemKind, TestStatus};
 use crate::plan::{Plan, PlannedPlatform, PlannedTest, Readiness};
 use crate::platform::Platform;

@@ -522,7 +522,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_service_runs_through_the_backend_and_is_removed() {
         use crate::backend::fake::{Fake, ServiceScript};
-        use crate::image::{IndexEntryKind, IndexEntry};
+        use crate::image::{IndexEntry, IndexEntryKind};
         use crate::mode::ExecMode;
         use crate::plan::Readiness;
 
