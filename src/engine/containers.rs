@@ -96,6 +96,23 @@ pub struct ContainerResult {
 }
 
 impl ContainerResult {
+    /// The result of a container or an exec that ended (`exit_code`) or was still running at
+    /// its deadline (`None`: timed out), with what its streams' captures kept.
+    pub(super) fn ended(
+        exit_code: Option<i64>,
+        stdout: Capture,
+        stderr: Capture,
+        duration: Duration,
+    ) -> ContainerResult {
+        ContainerResult {
+            exit_code,
+            stdout: stdout.finish(),
+            stderr: stderr.finish(),
+            timed_out: exit_code.is_none(),
+            duration,
+        }
+    }
+
     /// What a test report keeps of it: the streams' tails, what was dropped of them, the exit
     /// code and the time. The one copy, for a test container and an exec in a service alike.
     pub fn fill(&self, report: &mut crate::outcome::TestReport) {
@@ -245,17 +262,11 @@ impl Engine {
         })
         .await;
         let duration = start.elapsed();
-        let (exit_code, timed_out) = match finished {
-            Ok(code) => (Some(code?), false),
-            Err(_) => (None, true),
+        let exit_code = match finished {
+            Ok(code) => Some(code?),
+            Err(_) => None,
         };
-        Ok(ContainerResult {
-            exit_code,
-            stdout: stdout.finish(),
-            stderr: stderr.finish(),
-            timed_out,
-            duration,
-        })
+        Ok(ContainerResult::ended(exit_code, stdout, stderr, duration))
     }
 
     pub(super) async fn wait(&self, id: &str) -> Result<i64, EngineError> {

@@ -197,20 +197,14 @@ impl Engine {
         };
         let finished = tokio::time::timeout_at(deadline, run).await;
         let duration = start.elapsed();
-        let (exit_code, timed_out) = match finished {
+        let exit_code = match finished {
             Ok(streamed) => {
                 streamed?;
-                (Some(self.exec_exit_code(&exec_id, call).await?), false)
+                Some(self.exec_exit_code(&exec_id, call).await?)
             }
-            Err(_) => (None, true),
+            Err(_) => None,
         };
-        Ok(ContainerResult {
-            exit_code,
-            stdout: stdout.finish(),
-            stderr: stderr.finish(),
-            timed_out,
-            duration,
-        })
+        Ok(ContainerResult::ended(exit_code, stdout, stderr, duration))
     }
 
     async fn exec_exit_code(&self, exec_id: &str, call: Duration) -> Result<i64, EngineError> {
