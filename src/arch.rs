@@ -22,8 +22,9 @@ const DEFINITIONS_TOML: &str = include_str!("../qemu/binfmt.toml");
 /// QEMU's masks look at nothing past `e_machine`.
 pub const ELF_HEADER_PREFIX_LEN: usize = 20;
 
-const ET_EXEC: u16 = 2;
-const ET_DYN: u16 = 3;
+/// ELF `e_type`s: a fixed-address executable, and a shared object or PIE.
+pub const ET_EXEC: u16 = 2;
+pub const ET_DYN: u16 = 3;
 
 static DEFINITIONS: LazyLock<Vec<ArchDef>> = LazyLock::new(|| {
     // The file is fixed at build time and `arch::tests::embedded_definitions_parse` parses it, so

@@ -61,6 +61,11 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// Progress worth a line while nothing else moves (the engines being probed, the answers
+    /// taken from the probe cache); left out by quiet reporters, unlike a warning.
+    Note {
+        message: String,
+    },
 }
 
 /// What consumes the events of a run as they happen (the live view, plain progress lines). The

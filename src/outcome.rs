@@ -484,19 +484,6 @@ pub enum PlatformVerdict {
     NotTested,
 }
 
-impl PlatformVerdict {
-    /// The one word for it in prose and tables (`not tested`, not the JSON's `not_tested`).
-    pub fn word(self) -> &'static str {
-        match self {
-            PlatformVerdict::Passed => "passed",
-            PlatformVerdict::Failed => "failed",
-            PlatformVerdict::Error => "error",
-            PlatformVerdict::Skipped => "skipped",
-            PlatformVerdict::NotTested => "not tested",
-        }
-    }
-}
-
 impl RunReport {
     /// The exit code the run deserves, by the contract in [`crate::exit`].
     pub fn exit_code(&self) -> i32 {
@@ -724,7 +711,6 @@ mod engine_tests {
         let empty = platform("linux/amd64", "default", vec![]);
         assert!(empty.untested() && !empty.ok());
         assert_eq!(empty.verdict(), PlatformVerdict::NotTested);
-        assert_eq!(empty.verdict().word(), "not tested");
         let report = run(vec![passed.clone(), empty.clone()]);
         assert_eq!(report.untested(), 1);
         assert_eq!(report.exit_code(), exit::TEST_FAILED);

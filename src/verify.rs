@@ -19,10 +19,11 @@
 //! and the run itself was not interrupted and had no problem. There must be at least one such
 //! row: a child nobody tested is refused.
 
-use crate::image::{EntryKind, ResolvedImage};
+use crate::image::{IndexEntryKind, ResolvedImage};
 use crate::outcome::TestStatus;
 use crate::platform::Platform;
 use crate::report::json::wire::{self, Verdict};
+use crate::report::words;
 
 /// What verify demands of each child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub fn children(list: &ResolvedImage, report: &wire::Report, rules: Rules) -> Ve
     let run_refusals = run_refusals(report);
     list.entries
         .iter()
-        .filter(|e| e.kind == EntryKind::Image)
+        .filter(|e| e.kind == IndexEntryKind::Image)
         .map(|e| {
             let rows: Vec<&wire::PlatformRow> = report
                 .platforms
@@ -131,14 +132,17 @@ fn row_refusals(row: &wire::PlatformRow, rules: Rules) -> Vec<String> {
     let mut out = Vec::new();
     match row.result {
         Some(Verdict::Passed) => {}
-        Some(v) => out.push(format!("the report says {} on {on}", verdict_word(v))),
+        Some(v) => out.push(format!(
+            "the report says {} on {on}",
+            words::verdict(v.into())
+        )),
         None => out.push(format!("the report gives no result for {on}")),
     }
     let bad: Vec<String> = row
         .tests
         .iter()
         .filter(|t| !matches!(t.status, TestStatus::Passed))
-        .map(|t| format!("{} ({})", t.name, status_word(t.status)))
+        .map(|t| format!("{} ({})", t.name, words::status(t.status)))
         .collect();
     if !bad.is_empty() {
         out.push(format!("on {on} these did not pass: {}", bad.join(", ")));
@@ -159,27 +163,6 @@ fn row_refusals(row: &wire::PlatformRow, rules: Rules) -> Vec<String> {
         out.push(format!("{on} had a problem: {}", p.message));
     }
     out
-}
-
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Passed => "passed",
-        Verdict::Failed => "failed",
-        Verdict::Error => "error",
-        Verdict::Skipped => "skipped",
-        Verdict::NotTested => "not tested",
-    }
-}
-
-fn status_word(s: TestStatus) -> &'static str {
-    match s {
-        TestStatus::Passed => "passed",
-        TestStatus::Failed => "failed",
-        TestStatus::TimedOut => "timed out",
-        TestStatus::Error => "error",
-        TestStatus::NotRun => "not run",
-        TestStatus::Skipped => "skipped",
-    }
 }
 
 #[cfg(test)]

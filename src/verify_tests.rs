@@ -19,7 +19,7 @@ fn list(report: &RunReport, extra: Option<&str>) -> ResolvedImage {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 1,
             platform: Some(e.platform.clone()),
-            kind: EntryKind::Image,
+            kind: IndexEntryKind::Image,
             nested_in: None,
         })
         .collect();
@@ -29,7 +29,7 @@ fn list(report: &RunReport, extra: Option<&str>) -> ResolvedImage {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 1,
             platform: Platform::parse("linux/s390x").ok(),
-            kind: EntryKind::Image,
+            kind: IndexEntryKind::Image,
             nested_in: None,
         });
     }
@@ -61,6 +61,22 @@ fn a_child_that_failed_is_named_with_its_platform() {
     let p = report.platforms[1].platform.to_string();
     assert!(bad[0].why.contains("did not pass"), "{}", bad[0].why);
     assert!(bad[0].why.contains(&p), "{}", bad[0].why);
+}
+
+/// Verify names a test's status with the reports' words: a test that could not run says so,
+/// as the terminal, JUnit and HTML reports say it.
+#[test]
+fn a_test_that_could_not_run_is_named_in_the_reports_words() {
+    let mut report = fixtures::all_passing();
+    report.platforms[1].tests[0].status = crate::outcome::TestStatus::Error;
+    let name = report.platforms[1].tests[0].name.clone();
+    let bad = unverified(&list(&report, None), &wire_of(&report));
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].why.contains(&format!("{name} (could not run)")),
+        "{}",
+        bad[0].why
+    );
 }
 
 /// The first bypass: a platform whose tests were all limited to another one ran nothing.

@@ -550,7 +550,7 @@ fn special_files_are_refused_or_skipped_at_once() {
         .expect("archsmoke starts");
     let out = wait_at_most(child, Duration::from_secs(60));
     assert!(
-        out.stderr.contains("warning: cannot read") && out.stderr.contains("config.json"),
+        out.stderr.contains("WARN cannot read") && out.stderr.contains("config.json"),
         "{}",
         out.explain()
     );

@@ -12,7 +12,7 @@
 //! - merge with itself without a panic.
 #![no_main]
 
-use archsmoke::image::{EntryKind, IndexEntry, ResolvedImage};
+use archsmoke::image::{IndexEntryKind, IndexEntry, ResolvedImage};
 use archsmoke::outcome::TestStatus;
 use archsmoke::report::json::{self, wire};
 use archsmoke::report::{merge, read};
@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             size: 1,
             platform: Some(e.platform.clone()),
-            kind: EntryKind::Image,
+            kind: IndexEntryKind::Image,
             nested_in: None,
         })
         .collect();
@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         size: 1,
         platform: None,
-        kind: EntryKind::Image,
+        kind: IndexEntryKind::Image,
         nested_in: None,
     });
     let list = ResolvedImage {

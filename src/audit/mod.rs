@@ -452,7 +452,7 @@ mod tests {
                 media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                 size: 0,
                 platform: Some(platform),
-                kind: crate::image::EntryKind::Image,
+                kind: crate::image::IndexEntryKind::Image,
                 nested_in: None,
             },
         };

@@ -28,7 +28,7 @@ use oci_spec::image::ImageConfiguration;
 
 use super::fs::{ElfIdent, Entry, EntryKind, Lookup, MergedFs};
 use super::image::{describe, expected_arch};
-use crate::arch::{ArchDef, Endian};
+use crate::arch::{ArchDef, ET_DYN, ET_EXEC, Endian};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
 use crate::spec::AuditSettings;
@@ -38,8 +38,6 @@ pub const MAX_LISTED: usize = 100;
 /// The most files of one package (or directory) listed; the rest of it is one line.
 pub const PER_GROUP: usize = 5;
 
-const ET_EXEC: u16 = 2;
-const ET_DYN: u16 = 3;
 const EM_386: u16 = 3;
 const EM_ARM: u16 = 40;
 const EM_X86_64: u16 = 62;

@@ -41,7 +41,6 @@ fn flags(args: &RunArgs, global: &GlobalArgs) -> Result<Flags, Diagnostic> {
         skip_unavailable: args.skip_unavailable,
         engines: args.engines.clone(),
         compare_emulation: args.compare_emulation.clone(),
-        quiet: global.quiet,
         service_env: args.service_env.clone(),
         service_command: (!args.service_command.is_empty()).then(|| args.service_command.clone()),
         reprobe: args.reprobe,

@@ -10,7 +10,7 @@ use crate::attest::keys::PublicKey;
 use crate::attest::policy::{self, Policy};
 use crate::diagnostic::Diagnostic;
 use crate::exit;
-use crate::image::{EntryKind, ImageSource};
+use crate::image::{ImageSource, IndexEntryKind};
 use crate::platform::Platform;
 
 #[derive(Serialize)]
@@ -54,7 +54,11 @@ pub async fn verify(args: &VerifyArgs) -> Result<i32, Diagnostic> {
     };
     let now = SystemTime::now();
     let mut out = Vec::new();
-    for entry in list.entries.iter().filter(|e| e.kind == EntryKind::Image) {
+    for entry in list
+        .entries
+        .iter()
+        .filter(|e| e.kind == IndexEntryKind::Image)
+    {
         if !args.platforms.is_empty()
             && !entry
                 .platform

@@ -143,7 +143,7 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
                 let Some(at) = yaml::remove_unknown(&mut node, field, expected) else {
                     return Err(yaml_error(path, text, &FromYamlError::FromNode(e)));
                 };
-                let warning = error_at(
+                let warning = SpecError::at_line(
                     path,
                     text,
                     at.line(),
@@ -154,25 +154,6 @@ fn parse(path: &Path, text: &str) -> Result<RawConfig, SpecError> {
             }
             Err(e) => return Err(yaml_error(path, text, &FromYamlError::FromNode(e))),
         }
-    }
-}
-
-/// A 1-based line and column (as the YAML loader gives them) into a positioned error.
-pub(crate) fn error_at(
-    path: &Path,
-    text: &str,
-    line: usize,
-    column: usize,
-    message: impl Into<String>,
-) -> SpecError {
-    let source_line = text.lines().nth(line.saturating_sub(1)).map(str::to_owned);
-    SpecError {
-        path: path.to_owned(),
-        line,
-        column,
-        message: message.into(),
-        source_line,
-        hint: None,
     }
 }
 
@@ -212,7 +193,7 @@ fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
 
 fn yaml_error(path: &Path, text: &str, e: &FromYamlError) -> SpecError {
     let at = |m: &marked_yaml::Marker, message: String| {
-        error_at(path, text, m.line(), m.column(), message)
+        SpecError::at_line(path, text, m.line(), m.column(), message)
     };
     match e {
         FromYamlError::ParseYaml(load) => match load {
@@ -248,7 +229,7 @@ fn yaml_error(path: &Path, text: &str, e: &FromYamlError) -> SpecError {
                 if err.line == 0
                     && let Some((line, column)) = find_key(text, field)
                 {
-                    err = error_at(path, text, line, column, String::new());
+                    err = SpecError::at_line(path, text, line, column, String::new());
                 }
                 err.message = format!("unknown key `{field}`");
                 err = err.with_hint(match did_you_mean(field, expected.iter().copied()) {

@@ -116,7 +116,9 @@ impl<'a> Translator<'a> {
     /// An error at a span's start (line and column from the YAML loader, both 1-based).
     pub fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> SpecError {
         match spanned.span().start() {
-            Some(m) => super::error_at(self.path, self.text, m.line(), m.column(), message),
+            Some(m) => {
+                crate::spec::SpecError::at_line(self.path, self.text, m.line(), m.column(), message)
+            }
             None => SpecError::file(self.path, message),
         }
     }
@@ -476,7 +478,9 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn container_only_note(&mut self, path: &str) {
+    /// The `[[file]]` table of a file test, opened with its name and path, after a note on a
+    /// path that only a container has.
+    fn file_table(&mut self, name: &str, path: &str) {
         if CONTAINER_ONLY_PATHS
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{p}/")))
@@ -485,6 +489,9 @@ impl<'a> Translator<'a> {
                 "{path} is added by the engine to every container: cst sees it, archsmoke reads the image's layers and does not."
             ));
         }
+        self.line("[[file]]");
+        self.line(format!("name = {}", s(name)));
+        self.line(format!("path = {}", s(path)));
     }
 
     fn file_existence(&mut self, spanned: &Spanned<RawFileExistence>, v1: bool) {
@@ -532,10 +539,7 @@ impl<'a> Translator<'a> {
         let Some(path) = path else {
             return;
         };
-        self.container_only_note(&path);
-        self.line("[[file]]");
-        self.line(format!("name = {}", s(&name)));
-        self.line(format!("path = {}", s(&path)));
+        self.file_table(&name, &path);
         if path.len() > 1 && path.ends_with('/') {
             self.note("a trailing slash resolves a symlink to the directory it names, as the kernel (and cst) do.");
             self.line("follow = true");
@@ -587,10 +591,7 @@ impl<'a> Translator<'a> {
         let Some(path) = path else {
             return;
         };
-        self.container_only_note(&path);
-        self.line("[[file]]");
-        self.line(format!("name = {}", s(&name)));
-        self.line(format!("path = {}", s(&path)));
+        self.file_table(&name, &path);
         self.line("type = \"file\"");
         if !expected.is_empty() {
             self.line(format!("matches = {}", list(&expected)));

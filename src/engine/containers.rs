@@ -4,6 +4,7 @@
 
 // One `Engine`, split by job: each part shares the module's imports and helpers.
 use super::*;
+use bollard::container::LogOutput;
 
 /// One container to run: a test's, or a service's (the one request type of both).
 #[derive(Debug, Clone)]
@@ -52,6 +53,39 @@ pub(super) fn create_body(request: &ContainerRequest) -> ContainerCreateBody {
     }
 }
 
+/// How archsmoke attaches to a container it created, before starting it, so that the stream
+/// sees every byte: stdout and stderr (and stdin, for a relay). `logs: true` would also replay
+/// the log driver's copy, and Docker can deliver the same output through both (seen as
+/// doubled stdout on Docker 20.10), so it stays off, as `docker run` has it.
+pub(super) fn attach_options(stdin: bool) -> AttachContainerOptions {
+    AttachContainerOptions {
+        stream: true,
+        stdin,
+        stdout: true,
+        stderr: true,
+        logs: false,
+        ..Default::default()
+    }
+}
+
+/// Reads an attached output stream to its end into the two captures (a TTY's console output
+/// is stdout); a broken stream fails as `op`. The one reader of a test container and an exec.
+pub(super) async fn drain(
+    mut output: impl futures_util::Stream<Item = Result<LogOutput, BollardError>> + Unpin,
+    stdout: &mut Capture,
+    stderr: &mut Capture,
+    op: &'static str,
+) -> Result<(), EngineError> {
+    while let Some(chunk) = output.next().await {
+        match chunk.map_err(self::op(op))? {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => stdout.push(&message),
+            LogOutput::StdErr { message } => stderr.push(&message),
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct ContainerResult {
     /// `None` when the container was killed at its deadline.
@@ -63,6 +97,23 @@ pub struct ContainerResult {
 }
 
 impl ContainerResult {
+    /// The result of a container or an exec that ended (`exit_code`) or was still running at
+    /// its deadline (`None`: timed out), with what its streams' captures kept.
+    pub(super) fn ended(
+        exit_code: Option<i64>,
+        stdout: Capture,
+        stderr: Capture,
+        duration: Duration,
+    ) -> ContainerResult {
+        ContainerResult {
+            exit_code,
+            stdout: stdout.finish(),
+            stderr: stderr.finish(),
+            timed_out: exit_code.is_none(),
+            duration,
+        }
+    }
+
     /// What a test report keeps of it: the streams (or their heads and tails, and what was
     /// omitted between them), the exit code and the time. The one copy, for a test container
     /// and an exec in a service alike.
@@ -106,20 +157,34 @@ impl Engine {
         &self,
         request: &ContainerRequest,
     ) -> Result<String, EngineError> {
-        let body = create_body(request);
+        self.create(
+            "create a container",
+            &request.platform,
+            create_body(request),
+            call_timeout(request.timeout),
+        )
+        .await
+    }
+
+    /// Creates a container of `platform` from `body`, behind the gate that the run's sweep
+    /// closes ([`Engine::landing`]) and bounded by `limit`; returns its id. Every container
+    /// archsmoke makes is created here.
+    pub(super) async fn create(
+        &self,
+        op: &'static str,
+        platform: &Platform,
+        body: ContainerCreateBody,
+        limit: Duration,
+    ) -> Result<String, EngineError> {
         let options = CreateContainerOptions {
             name: None,
-            platform: request.platform.to_string(),
+            platform: platform.to_string(),
         };
-        let (docker, limit) = (self.docker.clone(), call_timeout(request.timeout));
-        self.landing("create a container", async move {
-            bounded(
-                limit,
-                "create a container",
-                docker.create_container(Some(options), body),
-            )
-            .await
-            .map(|created| created.id)
+        let docker = self.docker.clone();
+        self.landing(op, async move {
+            bounded(limit, op, docker.create_container(Some(options), body))
+                .await
+                .map(|created| created.id)
         })
         .await
     }
@@ -162,21 +227,12 @@ impl Engine {
         id: &str,
         request: &ContainerRequest,
     ) -> Result<ContainerResult, EngineError> {
-        // Attached before start, the stream sees every byte. `logs: true` would also replay the
-        // log driver's copy, and Docker can deliver the same output through both (seen as
-        // doubled stdout on Docker 20.10), so it stays off, as `docker run` has it.
-        let attach = AttachContainerOptions {
-            stream: true,
-            stdout: true,
-            stderr: true,
-            logs: false,
-            ..Default::default()
-        };
         let call = call_timeout(request.timeout);
-        let mut output = bounded(
+        let output = bounded(
             call,
             "attach to a container",
-            self.docker.attach_container(id, Some(attach)),
+            self.docker
+                .attach_container(id, Some(attach_options(false))),
         )
         .await?
         .output;
@@ -201,20 +257,7 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + request.timeout;
         let mut stdout = Capture::new(request.output_limit);
         let mut stderr = Capture::new(request.output_limit);
-        let drain = async {
-            while let Some(chunk) = output.next().await {
-                match chunk {
-                    Ok(bollard::container::LogOutput::StdOut { message })
-                    | Ok(bollard::container::LogOutput::Console { message }) => {
-                        stdout.push(&message)
-                    }
-                    Ok(bollard::container::LogOutput::StdErr { message }) => stderr.push(&message),
-                    Ok(bollard::container::LogOutput::StdIn { .. }) => {}
-                    Err(e) => return Err(op("stream container output")(e)),
-                }
-            }
-            Ok(())
-        };
+        let drain = drain(output, &mut stdout, &mut stderr, "stream container output");
         let wait = self.wait(id);
         let finished = tokio::time::timeout_at(deadline, async {
             let (drained, code) = tokio::join!(drain, wait);
@@ -223,17 +266,11 @@ impl Engine {
         })
         .await;
         let duration = start.elapsed();
-        let (exit_code, timed_out) = match finished {
-            Ok(code) => (Some(code?), false),
-            Err(_) => (None, true),
+        let exit_code = match finished {
+            Ok(code) => Some(code?),
+            Err(_) => None,
         };
-        Ok(ContainerResult {
-            exit_code,
-            stdout: stdout.finish(),
-            stderr: stderr.finish(),
-            timed_out,
-            duration,
-        })
+        Ok(ContainerResult::ended(exit_code, stdout, stderr, duration))
     }
 
     pub(super) async fn wait(&self, id: &str) -> Result<i64, EngineError> {

@@ -162,11 +162,12 @@ fn current_context(config_dir: &Path) -> Result<Option<String>, EndpointError> {
     let text = match crate::userfile::read_text(&path, CONFIG_LIMIT) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        // As the docker CLI does: say so, and go on as if there were none.
+        // As the docker CLI does: say so, and go on as if there were none. Through tracing,
+        // as the other warnings of choosing an engine, so that it is masked like every line.
         Err(e) => {
-            eprintln!(
-                "warning: cannot read {} ({e}); going on without it (fix it, or set \
-                 DOCKER_CONFIG to another directory)",
+            tracing::warn!(
+                "cannot read {} ({e}); going on without it (fix it, or set DOCKER_CONFIG to \
+                 another directory)",
                 path.display()
             );
             return Ok(None);

@@ -10,18 +10,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, StartContainerOptions,
-};
-use futures_util::StreamExt;
+use bollard::query_parameters::{InspectContainerOptions, StartContainerOptions};
 
 use super::capture::Capture;
 use super::chain;
 use super::{
-    CALL_TIMEOUT, ContainerResult, Engine, EngineError, bounded, call_timeout, op, sandbox,
+    CALL_TIMEOUT, ContainerResult, Engine, EngineError, bounded, call_timeout, drain, op, sandbox,
 };
 use crate::limits::Limits;
 use crate::platform::Platform;
@@ -68,22 +64,14 @@ impl Engine {
             host_config: Some(sandbox(&request.network, false, request.limits)),
             ..Default::default()
         };
-        let options = CreateContainerOptions {
-            name: None,
-            platform: request.platform.to_string(),
-        };
-        let docker = self.docker.clone();
         let id = self
-            .landing("create the keepalive container", async move {
-                bounded(
-                    CALL_TIMEOUT,
-                    "create the keepalive container",
-                    docker.create_container(Some(options), body),
-                )
-                .await
-            })
-            .await?
-            .id;
+            .create(
+                "create the keepalive container",
+                &request.platform,
+                body,
+                CALL_TIMEOUT,
+            )
+            .await?;
         if let Err(e) = bounded(
             CALL_TIMEOUT,
             "start the keepalive container",
@@ -197,7 +185,7 @@ impl Engine {
         let mut stdout = Capture::new(request.output_limit);
         let mut stderr = Capture::new(request.output_limit);
         let run = async {
-            let StartExecResults::Attached { mut output, .. } =
+            let StartExecResults::Attached { output, .. } =
                 started.await.map_err(op("start an exec"))?
             else {
                 return Err(EngineError::Operation {
@@ -205,33 +193,18 @@ impl Engine {
                     detail: "the engine detached an exec that was started attached".into(),
                 });
             };
-            while let Some(chunk) = output.next().await {
-                match chunk.map_err(op("stream exec output"))? {
-                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        stdout.push(&message)
-                    }
-                    LogOutput::StdErr { message } => stderr.push(&message),
-                    LogOutput::StdIn { .. } => {}
-                }
-            }
-            Ok(())
+            drain(output, &mut stdout, &mut stderr, "stream exec output").await
         };
         let finished = tokio::time::timeout_at(deadline, run).await;
         let duration = start.elapsed();
-        let (exit_code, timed_out) = match finished {
+        let exit_code = match finished {
             Ok(streamed) => {
                 streamed?;
-                (Some(self.exec_exit_code(&exec_id, call).await?), false)
+                Some(self.exec_exit_code(&exec_id, call).await?)
             }
-            Err(_) => (None, true),
+            Err(_) => None,
         };
-        Ok(ContainerResult {
-            exit_code,
-            stdout: stdout.finish(),
-            stderr: stderr.finish(),
-            timed_out,
-            duration,
-        })
+        Ok(ContainerResult::ended(exit_code, stdout, stderr, duration))
     }
 
     async fn exec_exit_code(&self, exec_id: &str, call: Duration) -> Result<i64, EngineError> {

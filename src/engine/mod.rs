@@ -67,7 +67,7 @@ use crate::platform::{self, Platform};
 pub use endpoint::{Endpoint, TlsFiles};
 
 pub use containers::{ContainerRequest, ContainerResult};
-use containers::{create_body, sandbox};
+use containers::{attach_options, create_body, drain, sandbox};
 pub use images::{COMMIT_REPOSITORY, LocalImage};
 pub use sweep::LabelledContainer;
 

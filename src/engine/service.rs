@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, InspectContainerOptions, StartContainerOptions,
-    StopContainerOptions, TopOptions,
+    InspectContainerOptions, StartContainerOptions, StopContainerOptions, TopOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -139,29 +138,19 @@ impl Engine {
         request: &ContainerRequest,
         mut sink: LineSink,
     ) -> Result<RunningService, EngineError> {
-        let body = super::create_body(request);
-        let options = CreateContainerOptions {
-            name: None,
-            platform: request.platform.to_string(),
-        };
-        let docker = self.docker.clone();
         let id = self
-            .landing("create the service container", async move {
-                docker
-                    .create_container(Some(options), body)
-                    .await
-                    .map_err(op("create the service container"))
-            })
-            .await?
-            .id;
-        let attach = AttachContainerOptions {
-            stream: true,
-            stdout: true,
-            stderr: true,
-            logs: false,
-            ..Default::default()
-        };
-        let mut output = match self.docker.attach_container(&id, Some(attach)).await {
+            .create(
+                "create the service container",
+                &request.platform,
+                super::create_body(request),
+                super::CALL_TIMEOUT,
+            )
+            .await?;
+        let mut output = match self
+            .docker
+            .attach_container(&id, Some(super::attach_options(false)))
+            .await
+        {
             Ok(a) => a.output,
             Err(e) => {
                 let _ = self.force_remove(&id).await;
@@ -385,35 +374,21 @@ impl Engine {
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptions {
-            name: None,
-            platform: request.platform.to_string(),
-        };
-        let docker = self.docker.clone();
-        self.landing("create a probe relay container", async move {
-            docker
-                .create_container(Some(options), body)
-                .await
-                .map_err(op("create a probe relay container"))
-        })
+        self.create(
+            "create a probe relay container",
+            &request.platform,
+            body,
+            super::CALL_TIMEOUT,
+        )
         .await
-        .map(|created| created.id)
     }
 
     /// Attach to and start a created relay; returns once it has connected or failed. The
     /// caller bounds this with its own deadline and removes the relay afterwards.
     pub async fn connect_relay(&self, id: &str) -> Result<RelayConnection, EngineError> {
-        let attach = AttachContainerOptions {
-            stream: true,
-            stdin: true,
-            stdout: true,
-            stderr: true,
-            logs: false,
-            ..Default::default()
-        };
         let attached = self
             .docker
-            .attach_container(id, Some(attach))
+            .attach_container(id, Some(super::attach_options(true)))
             .await
             .map_err(op("attach to a probe relay"))?;
         self.docker

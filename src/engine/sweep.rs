@@ -34,29 +34,13 @@ impl Engine {
         run_id: Option<&str>,
         created_before: Option<i64>,
     ) -> Result<usize, EngineError> {
-        let label = match run_id {
-            Some(id) => format!("{RUN_LABEL}={id}"),
-            None => RUN_LABEL.to_owned(),
-        };
-        let options = ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([("label".to_owned(), vec![label])])),
-            ..Default::default()
-        };
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(op("list containers"))?;
         let mut removed = 0;
-        for c in containers {
+        for c in self.labelled_containers(run_id).await? {
             if created_before.is_some_and(|t| c.created.is_none_or(|created| created >= t)) {
                 continue;
             }
-            if let Some(id) = c.id {
-                self.remove_container(&id).await?;
-                removed += 1;
-            }
+            self.remove_container(&c.id).await?;
+            removed += 1;
         }
         Ok(removed)
     }

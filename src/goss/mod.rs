@@ -253,7 +253,7 @@ fn read_rendered(path: &Path, ctx: &template::Context) -> Result<String, Vec<Spe
     }
     template::render(&text, ctx).map_err(|e| {
         vec![
-            crate::cst::error_at(path, &text, e.line, e.column, e.message).with_hint(
+            crate::spec::SpecError::at_line(path, &text, e.line, e.column, e.message).with_hint(
                 "archsmoke renders .Vars, .Env and getEnv; render other templates with \
                  `goss render` and give archsmoke the result",
             ),

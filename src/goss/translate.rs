@@ -214,7 +214,7 @@ impl Translator<'_> {
         let message = message.into();
         let e = match at {
             Some((line, column)) => {
-                crate::cst::error_at(self.src.path, self.src.text, line, column, message)
+                crate::spec::SpecError::at_line(self.src.path, self.src.text, line, column, message)
             }
             None => SpecError::file(self.src.path, message),
         };
@@ -246,7 +246,13 @@ impl Translator<'_> {
                 let err = if line == 0 {
                     SpecError::file(self.src.path, message)
                 } else {
-                    crate::cst::error_at(self.src.path, self.src.text, line, column, message)
+                    crate::spec::SpecError::at_line(
+                        self.src.path,
+                        self.src.text,
+                        line,
+                        column,
+                        message,
+                    )
                 };
                 self.errors.push(err.with_hint(
                     "goss files are YAML mappings of resource types (file, port, http, ...); \

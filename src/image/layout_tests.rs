@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::manifest::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
-use super::{EntryKind, ImageError, ImageSource, ResolvedImage};
+use super::{ImageError, ImageSource, IndexEntryKind, ResolvedImage};
 use crate::engine::EngineInfo;
 use crate::outcome::ProblemKind;
 use crate::plan::{self, Overrides};
@@ -181,7 +181,7 @@ fn every_entry_is_classified_and_nested_indexes_are_followed() {
     let (l, amd64, _) = every_shape();
     let image = resolve(&l.source()).expect("layout resolves");
     assert!(image.is_index);
-    let kinds: Vec<(Option<String>, EntryKind)> = image
+    let kinds: Vec<(Option<String>, IndexEntryKind)> = image
         .entries
         .iter()
         .map(|e| (e.platform.as_ref().map(ToString::to_string), e.kind))
@@ -189,13 +189,13 @@ fn every_entry_is_classified_and_nested_indexes_are_followed() {
     assert_eq!(
         kinds,
         vec![
-            (Some("linux/amd64".into()), EntryKind::Image),
-            (Some("linux/arm64".into()), EntryKind::Image),
-            (Some("unknown/unknown".into()), EntryKind::Attestation),
-            (None, EntryKind::NoPlatform),
-            (None, EntryKind::Ignored),
-            (Some("windows/amd64".into()), EntryKind::Image),
-            (Some("linux/amd64".into()), EntryKind::Image),
+            (Some("linux/amd64".into()), IndexEntryKind::Image),
+            (Some("linux/arm64".into()), IndexEntryKind::Image),
+            (Some("unknown/unknown".into()), IndexEntryKind::Attestation),
+            (None, IndexEntryKind::NoPlatform),
+            (None, IndexEntryKind::Ignored),
+            (Some("windows/amd64".into()), IndexEntryKind::Image),
+            (Some("linux/amd64".into()), IndexEntryKind::Image),
         ]
     );
     assert_eq!(image.attestations(), 1);

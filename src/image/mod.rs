@@ -24,7 +24,7 @@ use oci_client::Reference;
 use oci_spec::image::{Descriptor, ImageConfiguration};
 use serde::Serialize;
 
-pub use crate::outcome::inspect::EntryKind;
+pub use crate::outcome::inspect::IndexEntryKind;
 use crate::platform::Platform;
 use layout::Layout;
 use manifest::{Manifest, ManifestError, is_attestation, parse_config, parse_manifest};
@@ -141,7 +141,7 @@ pub struct IndexEntry {
     pub media_type: String,
     pub size: i64,
     pub platform: Option<Platform>,
-    pub kind: EntryKind,
+    pub kind: IndexEntryKind,
     /// The index the entry was found in, when it is not the top-level one.
     pub nested_in: Option<String>,
 }
@@ -164,7 +164,7 @@ impl ResolvedImage {
     pub fn runnable_platforms(&self) -> Vec<Platform> {
         self.entries
             .iter()
-            .filter(|e| e.kind == EntryKind::Image)
+            .filter(|e| e.kind == IndexEntryKind::Image)
             .filter_map(|e| e.platform.clone())
             .collect()
     }
@@ -172,7 +172,7 @@ impl ResolvedImage {
     pub fn attestations(&self) -> usize {
         self.entries
             .iter()
-            .filter(|e| e.kind == EntryKind::Attestation)
+            .filter(|e| e.kind == IndexEntryKind::Attestation)
             .count()
     }
 }
@@ -359,7 +359,7 @@ impl Docs<'_> {
                     media_type: media_type.clone(),
                     size: bytes.len() as i64,
                     platform: Some(config_platform(&config)),
-                    kind: EntryKind::Image,
+                    kind: IndexEntryKind::Image,
                     nested_in: None,
                 });
                 false
@@ -429,13 +429,13 @@ impl Docs<'_> {
             let kind = if media_type != manifest::OCI_MANIFEST
                 && media_type != manifest::DOCKER_MANIFEST
             {
-                EntryKind::Ignored
+                IndexEntryKind::Ignored
             } else if is_attestation(desc) || platform.as_ref().is_some_and(Platform::is_unknown) {
-                EntryKind::Attestation
+                IndexEntryKind::Attestation
             } else if platform.is_none() {
-                EntryKind::NoPlatform
+                IndexEntryKind::NoPlatform
             } else {
-                EntryKind::Image
+                IndexEntryKind::Image
             };
             out.push(IndexEntry {
                 digest,

@@ -88,8 +88,8 @@ fn config_readable() -> bool {
             Ok(_) => true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(e) => {
-                eprintln!(
-                    "warning: cannot read {} ({e}); pulling without stored credentials",
+                tracing::warn!(
+                    "cannot read {} ({e}); pulling without stored credentials",
                     path.display()
                 );
                 false

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use super::layout::Layout;
 use super::registry::Credentials;
 use super::{
-    Docs, EntryKind, ImageError, IndexEntry, PlatformImage, RegistryImage, ResolvedImage,
+    Docs, ImageError, IndexEntry, IndexEntryKind, PlatformImage, RegistryImage, ResolvedImage,
     parse_reference,
 };
 use crate::platform::Platform;
@@ -244,7 +244,7 @@ impl ImageSet {
             let images: Vec<&IndexEntry> = r
                 .entries
                 .iter()
-                .filter(|e| e.kind == EntryKind::Image)
+                .filter(|e| e.kind == IndexEntryKind::Image)
                 .collect();
             let entry = match images.as_slice() {
                 [one] if !r.is_index => Some(IndexEntry {
@@ -456,7 +456,7 @@ impl ResolvedImage {
                 media_type: "application/vnd.docker.container.image.v1+json".to_owned(),
                 size: 0,
                 platform: Some(platform),
-                kind: EntryKind::Image,
+                kind: IndexEntryKind::Image,
                 nested_in: None,
             }],
         }

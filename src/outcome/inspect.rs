@@ -39,7 +39,7 @@ pub struct InspectEntry {
     /// The image's size: config and layers (runnable entries whose manifest could be read).
     pub image_size: Option<u64>,
     pub platform: Option<Platform>,
-    pub kind: EntryKind,
+    pub kind: IndexEntryKind,
     /// The index the entry was found in, when it is not the top-level one.
     pub nested_in: Option<String>,
     /// What the image's own config says (runnable entries only).
@@ -54,7 +54,7 @@ pub struct InspectEntry {
 /// names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EntryKind {
+pub enum IndexEntryKind {
     /// An image for a platform: a candidate to run.
     Image,
     /// A buildx attestation manifest (`unknown/unknown`): never runnable.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::open::{Unresolved, open_readable};
 use crate::audit::{self, Checks, Target};
 use crate::diagnostic::Diagnostic;
-use crate::image::EntryKind;
+use crate::image::IndexEntryKind;
 use crate::outcome::{EntryChoice, ImageSummary, Phases, PlatformReport, RunReport};
 
 /// The audit of `image` as a run report. `starting` is told how many platforms are read, once
@@ -36,7 +36,7 @@ pub async fn audit_image(
     let targets: Vec<Target> = resolved
         .entries
         .iter()
-        .filter(|e| e.kind == EntryKind::Image)
+        .filter(|e| e.kind == IndexEntryKind::Image)
         .filter_map(|e| {
             e.platform.clone().map(|platform| Target {
                 platform,

@@ -41,8 +41,6 @@ pub struct Flags {
     pub engines: Vec<spec::EngineSpec>,
     /// `--compare-emulation`: wins over `[settings] compare_emulation`.
     pub compare_emulation: Vec<Platform>,
-    /// `-q`: no progress lines from the pipeline itself.
-    pub quiet: bool,
     /// `--service-env`: `NAME=VALUE` or `NAME` (this machine's value), over `[service] env`.
     pub service_env: Vec<String>,
     /// The arguments after `--`: the `[service]`'s command.
@@ -138,8 +136,6 @@ pub struct Config {
     pub trust_spec_engines: bool,
     /// Platforms to run natively and emulated side by side.
     pub compare_emulation: Vec<Platform>,
-    /// `-q`: no progress lines from the pipeline itself.
-    pub quiet: bool,
     /// Where remote engines' probe answers are remembered between runs.
     pub probe_cache: super::probe::ProbeCache,
 }
@@ -213,7 +209,6 @@ impl Config {
                 skip_unavailable: flags.skip_unavailable,
             }
             .over(&spec),
-            quiet: flags.quiet,
             probe_cache: super::probe::ProbeCache::new(
                 flags.probe_cache_ttl.unwrap_or(super::probe::DEFAULT_TTL),
                 flags.reprobe,

@@ -32,7 +32,7 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
     };
     let (image, resolved) = image.map_err(super::Unresolved::into_diagnostic)?;
     let details = join_all(resolved.entries.iter().map(|entry| async {
-        if entry.kind != image::EntryKind::Image {
+        if entry.kind != image::IndexEntryKind::Image {
             return (None, None, None);
         }
         // The size needs the layer descriptors; an engine's own image has none to give, so
@@ -56,7 +56,7 @@ pub async fn inspect(text: &str, host: Option<&str>) -> Result<InspectReport, Di
     .await;
     let modes = resolved.entries.iter().map(|entry| {
         let mode = match (&profile, &entry.platform, &entry.kind) {
-            (Some(profile), Some(p), image::EntryKind::Image) => Some(profile.mode(p)),
+            (Some(profile), Some(p), image::IndexEntryKind::Image) => Some(profile.mode(p)),
             _ => None,
         };
         // Each version is an emulator process start: side by side, not one after another.

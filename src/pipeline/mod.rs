@@ -199,6 +199,15 @@ where
         .iter()
         .flat_map(|e| e.platforms.iter().map(|p| (p.clone(), e.name.clone())))
         .collect();
+    // Said while the probes run, not after: the sink is handed each note at once (the relay
+    // starts with the plan), after what was warned so far.
+    warned_early(&mut rx, &mut sink);
+    let sink_now = std::sync::Mutex::new(&mut sink);
+    let note = |event: Event| {
+        if let Ok(mut sink) = sink_now.lock() {
+            sink.handle(&event);
+        }
+    };
     report.phases.probe = probe::learn_remote(
         &mut router,
         &engines.engines,
@@ -210,7 +219,7 @@ where
             source: &source,
             resolved: &resolved,
         },
-        config.quiet,
+        &note,
     )
     .await;
     report.engines = router

@@ -20,7 +20,7 @@ use super::open::{Unresolved, open};
 use super::{Canceller, Config, Flags};
 use crate::diagnostic::{Diagnostic, printable};
 use crate::event::{Event, EventSink};
-use crate::image::{EntryKind, SourceSpec};
+use crate::image::{IndexEntryKind, SourceSpec};
 use crate::outcome::{RunReport, TestStatus};
 use crate::platform::Platform;
 
@@ -76,7 +76,7 @@ where
     let entries: Vec<_> = resolved
         .entries
         .iter()
-        .filter(|e| e.kind == EntryKind::Image && e.platform.is_some())
+        .filter(|e| e.kind == IndexEntryKind::Image && e.platform.is_some())
         .collect();
     let configs = join_all(entries.iter().map(|e| image.platform_contents(e))).await;
     let platforms: Vec<Platform> = entries.iter().filter_map(|e| e.platform.clone()).collect();
@@ -394,7 +394,6 @@ where
     let flags = Flags {
         spec: path,
         host: host.map(str::to_owned),
-        quiet: true,
         ..Flags::default()
     };
     let config = Config::new(spec, flags).map_err(|d| d.to_string())?;

@@ -6,27 +6,23 @@
 //! kernel or QEMU that accepts the architecture. Whether a container of a platform can start at
 //! all is exactly what a probe must show; anything more would test the probe, not the engine.
 
-use crate::arch::Endian;
+use crate::arch::{ArchDef, ET_EXEC, Endian};
 
 /// Where the file is mapped. 4 MiB is above every kernel's `mmap_min_addr` and is aligned to the
 /// largest page size any of these architectures uses (64 KiB on some arm64 and ppc64le kernels).
 const LOAD_ADDRESS: u64 = 0x40_0000;
 const PAGE_ALIGN: u64 = 0x1_0000;
 
-const ET_EXEC: u16 = 2;
 const PT_LOAD: u32 = 1;
 const PF_X: u32 = 1;
 const PF_R: u32 = 4;
 
-/// One architecture's probe program.
+/// One architecture's probe program. Its ELF class, byte order and machine are the
+/// architecture's, from the one table ([`crate::arch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProbeProgram {
     /// The OCI architecture (`amd64`, `arm`, ...) it is for.
     pub oci: &'static str,
-    /// ELF class: 32 or 64.
-    pub class: u8,
-    pub endian: Endian,
-    pub e_machine: u16,
     /// ABI flags some loaders check (ARM EABI version, ppc64 ELFv2, RISC-V float ABI).
     pub e_flags: u32,
     /// The instructions, in file byte order.
@@ -38,9 +34,6 @@ pub struct ProbeProgram {
 pub const PROGRAMS: &[ProbeProgram] = &[
     ProbeProgram {
         oci: "amd64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 62, // EM_X86_64
         e_flags: 0,
         code: &[
             0x31, 0xff, // xor  edi, edi        ; status = 0
@@ -50,9 +43,6 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "386",
-        class: 32,
-        endian: Endian::Little,
-        e_machine: 3, // EM_386
         e_flags: 0,
         code: &[
             0x31, 0xdb, // xor  ebx, ebx        ; status = 0
@@ -62,9 +52,6 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "arm64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 183, // EM_AARCH64
         e_flags: 0,
         code: &[
             0x00, 0x00, 0x80, 0xd2, // movz x0, #0       ; status = 0
@@ -75,9 +62,6 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     ProbeProgram {
         // ARMv4 instructions in ARM state, so the same bytes serve arm/v5, v6 and v7.
         oci: "arm",
-        class: 32,
-        endian: Endian::Little,
-        e_machine: 40,        // EM_ARM
         e_flags: 0x0500_0000, // EF_ARM_EABI_VER5: the syscall number is in r7, not in svc's immediate
         code: &[
             0x00, 0x00, 0xa0, 0xe3, // mov r0, #0        ; status = 0
@@ -87,10 +71,7 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "ppc64le",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 21, // EM_PPC64
-        e_flags: 2,    // ELFv2 ABI: e_entry is the code itself, not a function descriptor
+        e_flags: 2, // ELFv2 ABI: e_entry is the code itself, not a function descriptor
         code: &[
             0x01, 0x00, 0x00, 0x38, // li r0, 1          ; __NR_exit
             0x00, 0x00, 0x60, 0x38, // li r3, 0          ; status = 0
@@ -99,9 +80,6 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "s390x",
-        class: 64,
-        endian: Endian::Big,
-        e_machine: 22, // EM_S390
         e_flags: 0,
         code: &[
             0xa7, 0x29, 0x00, 0x00, // lghi %r2, 0       ; status = 0
@@ -110,10 +88,7 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "riscv64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 243, // EM_RISCV
-        e_flags: 0x5,   // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, what lp64d toolchains write
+        e_flags: 0x5, // EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE, what lp64d toolchains write
         code: &[
             0x13, 0x05, 0x00, 0x00, // addi a0, zero, 0  ; status = 0
             0x93, 0x08, 0xd0, 0x05, // addi a7, zero, 93 ; __NR_exit (generic table)
@@ -122,9 +97,7 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "mips64le",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 8,         // EM_MIPS; the 64-bit class selects the n64 ABI
+        // The table's 64-bit class with EM_MIPS selects the n64 ABI.
         e_flags: 0x8000_0000, // EF_MIPS_ARCH_64R2
         code: &[
             0x00, 0x00, 0x04, 0x24, // addiu $a0, $zero, 0    ; status = 0
@@ -134,10 +107,7 @@ pub const PROGRAMS: &[ProbeProgram] = &[
     },
     ProbeProgram {
         oci: "loong64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 258, // EM_LOONGARCH
-        e_flags: 0x43,  // EF_LOONGARCH_OBJABI_V1 | EF_LOONGARCH_ABI_DOUBLE_FLOAT
+        e_flags: 0x43, // EF_LOONGARCH_OBJABI_V1 | EF_LOONGARCH_ABI_DOUBLE_FLOAT
         code: &[
             0x04, 0x00, 0x80, 0x03, // ori $a0, $zero, 0      ; status = 0
             0x0b, 0x74, 0x81, 0x03, // ori $a7, $zero, 93     ; __NR_exit (generic table)
@@ -152,13 +122,18 @@ pub fn program_for(oci_arch: &str) -> Option<&'static ProbeProgram> {
 }
 
 impl ProbeProgram {
+    /// The architecture's definition, whose ELF identity the program carries.
+    pub fn arch(&self) -> &'static ArchDef {
+        crate::arch::lookup(self.oci).expect("every probe program is of a defined architecture")
+    }
+
     /// Where execution starts: right after the headers.
     pub fn entry_point(&self) -> u64 {
         LOAD_ADDRESS + self.headers_len() as u64
     }
 
     fn headers_len(&self) -> usize {
-        match self.class {
+        match self.arch().class {
             32 => 52 + 32,
             _ => 64 + 56,
         }
@@ -166,10 +141,11 @@ impl ProbeProgram {
 
     /// The complete executable file.
     pub fn elf(&self) -> Vec<u8> {
-        let wide = self.class == 64;
+        let arch = self.arch();
+        let wide = arch.class == 64;
         let mut w = Writer {
             out: Vec::with_capacity(self.headers_len() + self.code.len()),
-            big: self.endian == Endian::Big,
+            big: arch.endian == Endian::Big,
         };
         let file_len = (self.headers_len() + self.code.len()) as u64;
         // e_ident
@@ -180,7 +156,7 @@ impl ProbeProgram {
         w.out.push(0); // EI_OSABI: System V
         w.out.extend_from_slice(&[0; 8]); // EI_ABIVERSION + padding
         w.u16(ET_EXEC);
-        w.u16(self.e_machine);
+        w.u16(arch.e_machine);
         w.u32(1); // e_version
         let (ehsize, phentsize) = if wide { (64, 56) } else { (52, 32) };
         w.addr(wide, self.entry_point());

@@ -12,7 +12,7 @@
 //! below are their `as` output (`objdump -d`), one instruction per line.
 
 use super::elf::ProbeProgram;
-use crate::arch::Endian;
+
 use crate::platform::Platform;
 
 /// Repository of relay images (`archsmoke gc` removes `archsmoke-probe` tags).
@@ -238,17 +238,11 @@ const ARM64: &[u8] = &[
 const PROGRAMS: &[ProbeProgram] = &[
     ProbeProgram {
         oci: "amd64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 62, // EM_X86_64
         e_flags: 0,
         code: AMD64,
     },
     ProbeProgram {
         oci: "arm64",
-        class: 64,
-        endian: Endian::Little,
-        e_machine: 183, // EM_AARCH64
         e_flags: 0,
         code: ARM64,
     },

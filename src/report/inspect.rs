@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use crate::diagnostic::printable;
 use crate::mode::ExecMode;
-use crate::outcome::inspect::{EntryKind, InspectEntry, InspectReport};
+use crate::outcome::inspect::{IndexEntryKind, InspectEntry, InspectReport};
 
 pub fn render_json(report: &InspectReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -124,10 +124,10 @@ fn table_lines(
                 .as_ref()
                 .map_or_else(|| "(none)".into(), |p| printable(&p.to_string()));
             let how = match e.kind {
-                EntryKind::Attestation => "attestation (not runnable)".to_owned(),
-                EntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
-                EntryKind::Ignored => format!("ignored: {}", printable(&e.media_type)),
-                EntryKind::Image => match (&e.problem, &e.runs_here) {
+                IndexEntryKind::Attestation => "attestation (not runnable)".to_owned(),
+                IndexEntryKind::NoPlatform => "no platform (not runnable)".to_owned(),
+                IndexEntryKind::Ignored => format!("ignored: {}", printable(&e.media_type)),
+                IndexEntryKind::Image => match (&e.problem, &e.runs_here) {
                     // Said in full below the table: cut to fit, it would lose the point.
                     (Some(_), _) => "PROBLEM (below)".to_owned(),
                     (None, Some(ExecMode::Unavailable { reason, .. })) => {

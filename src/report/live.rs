@@ -160,7 +160,7 @@ impl LiveView {
                         .finish_with_message(self.verdict(report, &line.mode));
                 }
             }
-            Event::Cancelling | Event::Warning { .. } => {
+            Event::Cancelling | Event::Warning { .. } | Event::Note { .. } => {
                 if let Some(text) = terminal::event_line(event, self.opts) {
                     self.print(&text);
                 }

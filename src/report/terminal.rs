@@ -147,6 +147,8 @@ pub fn event_line(event: &Event, opts: TerminalOptions) -> Option<String> {
             "interrupted: stopping containers (press Ctrl-C again to force)".into()
         }
         Event::Warning { message } => format!("warning: {message}"),
+        Event::Note { .. } if opts.quiet => return None,
+        Event::Note { message } => message.clone(),
     };
     Some(line)
 }

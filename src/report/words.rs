@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::mode::ExecMode;
-use crate::outcome::{EmulationOnly, Phases, ProblemKind, TestStatus};
+use crate::outcome::{EmulationOnly, Phases, PlatformVerdict, ProblemKind, TestStatus};
 
 /// A test status as the reports' sentences say it.
 pub fn status(s: TestStatus) -> &'static str {
@@ -19,6 +19,17 @@ pub fn status(s: TestStatus) -> &'static str {
         TestStatus::Error => "could not run",
         TestStatus::NotRun => "not run",
         TestStatus::Skipped => "skipped",
+    }
+}
+
+/// A platform's verdict in prose and tables (`not tested`, not the JSON's `not_tested`).
+pub fn verdict(v: PlatformVerdict) -> &'static str {
+    match v {
+        PlatformVerdict::Passed => "passed",
+        PlatformVerdict::Failed => "failed",
+        PlatformVerdict::Error => "error",
+        PlatformVerdict::Skipped => "skipped",
+        PlatformVerdict::NotTested => "not tested",
     }
 }
 
@@ -218,6 +229,7 @@ mod tests {
         );
         assert_eq!(failure_verb(TestStatus::NotRun), "failed");
         assert_eq!(failure_verb(TestStatus::Error), "could not run");
+        assert_eq!(verdict(PlatformVerdict::NotTested), "not tested");
     }
 
     #[test]

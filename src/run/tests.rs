@@ -11,7 +11,7 @@ use super::{Isolation, RunContext, execute};
 use crate::backend::fake::{Fake, Script};
 use crate::emulation::ExecMode;
 use crate::event::Event;
-use crate::image::{EntryKind, ImageSource, IndexEntry};
+use crate::image::{ImageSource, IndexEntry, IndexEntryKind};
 use crate::outcome::{PlatformReport, ProblemKind, TestStatus};
 use crate::plan::{Plan, PlannedPlatform, PlannedTest, Readiness};
 use crate::platform::Platform;
@@ -54,7 +54,7 @@ fn platform(order: usize, arch: &str, tests: &[&str]) -> PlannedPlatform {
                 media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                 size: 0,
                 platform: Some(platform.clone()),
-                kind: EntryKind::Image,
+                kind: IndexEntryKind::Image,
                 nested_in: None,
             },
             reason: "exact match".into(),

@@ -522,7 +522,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_service_runs_through_the_backend_and_is_removed() {
         use crate::backend::fake::{Fake, ServiceScript};
-        use crate::image::{EntryKind, IndexEntry};
+        use crate::image::{IndexEntry, IndexEntryKind};
         use crate::mode::ExecMode;
         use crate::plan::Readiness;
 
@@ -553,7 +553,7 @@ mod tests {
                     media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                     size: 0,
                     platform: Some(platform),
-                    kind: EntryKind::Image,
+                    kind: IndexEntryKind::Image,
                     nested_in: None,
                 },
                 reason: "exact match".into(),

@@ -30,13 +30,24 @@ impl SpecError {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = text[line_start..offset].chars().count() + 1;
-        let source_line = text[line_start..].lines().next().map(str::to_owned);
+        SpecError::at_line(path, text, line, column, message)
+    }
+
+    /// An error at a 1-based line and column of `text` (as the YAML loaders of cst configs and
+    /// goss files give positions).
+    pub fn at_line(
+        path: &Path,
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> SpecError {
         SpecError {
             path: path.to_owned(),
             line,
             column,
             message: message.into(),
-            source_line,
+            source_line: text.lines().nth(line.saturating_sub(1)).map(str::to_owned),
             hint: None,
         }
     }

@@ -21,7 +21,8 @@ use futures_util::future::join_all;
 pub use cache::{DEFAULT_TTL, ProbeCache};
 
 use crate::engine::{ContainerRequest, Engine, RUN_LABEL};
-use crate::image::{EntryKind, ImageSource, ResolvedImage};
+use crate::event::Event;
+use crate::image::{ImageSource, IndexEntryKind, ResolvedImage};
 use crate::mode::{Emulator, EmulatorKind, ExecMode};
 use crate::outcome::ProbePhase;
 use crate::platform::Platform;
@@ -232,7 +233,7 @@ pub async fn learn_remote(
     run_id: &str,
     cache: &ProbeCache,
     image: Prefetch<'_>,
-    quiet: bool,
+    note: &(dyn Fn(Event) + Sync),
 ) -> Option<ProbePhase> {
     let wanted = wanted(router, platforms, pins);
     if wanted.is_empty() {
@@ -251,7 +252,7 @@ pub async fn learn_remote(
         let pull: Vec<Platform> = platforms.iter().filter(|p| sole(p)).cloned().collect();
         Some(async move {
             let (learned, ()) = tokio::join!(
-                learn_engine(engine, platforms, run_id, cache, quiet),
+                learn_engine(engine, platforms, run_id, cache, note),
                 image.pull(engine, pull)
             );
             learned
@@ -295,7 +296,7 @@ impl Prefetch<'_> {
                 .resolved
                 .entries
                 .iter()
-                .find(|e| e.kind == EntryKind::Image && e.platform.as_ref() == Some(p))
+                .find(|e| e.kind == IndexEntryKind::Image && e.platform.as_ref() == Some(p))
             else {
                 return;
             };
@@ -321,7 +322,7 @@ async fn learn_engine(
     platforms: Vec<Platform>,
     run_id: &str,
     cache: &ProbeCache,
-    quiet: bool,
+    note: &(dyn Fn(Event) + Sync),
 ) -> (String, Vec<(Platform, ExecMode)>, usize, usize) {
     // Without the engine's boot there is no key, and every answer comes from a probe.
     let boot = engine.boot().await.ok();
@@ -343,20 +344,22 @@ async fn learn_engine(
         .into_iter()
         .filter(|p| !remembered.iter().any(|r| r.platform == *p))
         .collect();
-    if !quiet {
-        if !remembered.is_empty() {
-            eprintln!(
+    if !remembered.is_empty() {
+        note(Event::Note {
+            message: format!(
                 "engine \"{}\": {} platform(s) emulated, from the probe cache (`--reprobe` probes again)",
                 engine.name(),
                 remembered.len()
-            );
-        }
-        if !rest.is_empty() {
-            eprintln!(
+            ),
+        });
+    }
+    if !rest.is_empty() {
+        note(Event::Note {
+            message: format!(
                 "probing {} platform(s) on remote engines (their binfmt_misc entries are not visible from here)",
                 rest.len()
-            );
-        }
+            ),
+        });
     }
     let probes = join_all(rest.iter().map(|p| probe(engine, p, run_id))).await;
     let (mut ran, mut failed) = (Vec::new(), Vec::new());

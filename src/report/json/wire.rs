@@ -120,6 +120,18 @@ impl From<PlatformVerdict> for Verdict {
     }
 }
 
+impl From<Verdict> for PlatformVerdict {
+    fn from(v: Verdict) -> PlatformVerdict {
+        match v {
+            Verdict::Passed => PlatformVerdict::Passed,
+            Verdict::Failed => PlatformVerdict::Failed,
+            Verdict::Error => PlatformVerdict::Error,
+            Verdict::Skipped => PlatformVerdict::Skipped,
+            Verdict::NotTested => PlatformVerdict::NotTested,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Problem {
     pub kind: ProblemKind,

@@ -283,3 +283,19 @@ fn a_warning_is_a_line_even_when_quiet() {
         );
     }
 }
+
+#[test]
+fn a_note_is_a_line_unless_quiet() {
+    let note = Event::Note {
+        message: "probing 1 platform(s) on remote engines".into(),
+    };
+    let opts = |quiet| TerminalOptions {
+        color: false,
+        quiet,
+    };
+    assert_eq!(
+        event_line(&note, opts(false)).as_deref(),
+        Some("probing 1 platform(s) on remote engines")
+    );
+    assert_eq!(event_line(&note, opts(true)), None);
+}
