@@ -60,7 +60,7 @@ impl IntRange {
         let lo = lo.max(i128::from(domain.0));
         let hi = hi.min(i128::from(domain.1));
         // Both ends now lie inside `domain`, so they fit an i64.
-        (lo <= hi).then(|| (lo as i64, hi as i64))
+        (lo <= hi).then_some((lo as i64, hi as i64))
     }
 
     pub fn contains(&self, n: i64) -> bool {

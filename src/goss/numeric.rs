@@ -282,28 +282,37 @@ fn set_of(node: &Node, what: &str) -> Result<Vec<IntRange>, Problem> {
     }
 }
 
-/// A regex matching the decimal numbers from `lo` to `hi` (inclusive; `lo <= hi`) and no
-/// other, written as a program prints them (no `+`, no leading zeros, `-` before negatives),
-/// for a number archsmoke checks as text. ASCII digits only (`[0-9]`, never `\d`).
-pub fn decimal_regex(lo: i64, hi: i64) -> String {
+/// A regex matching the decimal numbers from `lo` to `hi` (inclusive; `lo <= hi`; `None` an
+/// open end, which takes numbers of any length, as goss's float comparison does) and no other,
+/// written as a program prints them (no `+`, no leading zeros, `-` before negatives), for a
+/// number archsmoke checks as text. ASCII digits only (`[0-9]`, never `\d`).
+pub fn decimal_regex(lo: Option<i64>, hi: Option<i64>) -> String {
     let mut alternatives = Vec::new();
-    if lo < 0 {
-        let neg_hi = hi.min(-1);
+    if lo.is_none_or(|lo| lo < 0) {
+        let neg_hi = hi.map_or(-1, |hi| hi.min(-1));
         // -5..=-2 is "-" then 2..=5.
-        for a in unsigned(neg_hi.unsigned_abs(), lo.unsigned_abs()) {
+        for a in unsigned(neg_hi.unsigned_abs(), lo.map(i64::unsigned_abs)) {
             alternatives.push(format!("-{a}"));
         }
     }
-    if hi >= 0 {
-        alternatives.extend(unsigned(lo.max(0) as u64, hi as u64));
+    if hi.is_none_or(|hi| hi >= 0) {
+        let from = lo.map_or(0, |lo| lo.max(0)) as u64;
+        alternatives.extend(unsigned(from, hi.map(|hi| hi as u64)));
     }
     format!("(?:{})", alternatives.join("|"))
 }
 
-/// Alternatives for `lo..=hi`, one per number of digits.
-fn unsigned(lo: u64, hi: u64) -> Vec<String> {
+/// Alternatives for `lo..=hi` (`None`: no end), one per number of digits.
+fn unsigned(lo: u64, hi: Option<u64>) -> Vec<String> {
     let digits = |n: u64| n.checked_ilog10().unwrap_or(0) + 1;
     let mut out = Vec::new();
+    let Some(hi) = hi else {
+        // Up to the last number of `lo`'s length, then every longer one.
+        let len = digits(lo);
+        out.extend(unsigned(lo, Some(10u64.pow(len) - 1)));
+        out.push(format!("[1-9][0-9]{{{len},}}"));
+        return out;
+    };
     for len in digits(lo)..=digits(hi) {
         let first = if len == 1 { 0 } else { 10u64.pow(len - 1) };
         let last = 10u64.checked_pow(len).map_or(u64::MAX, |p| p - 1);
@@ -448,7 +457,8 @@ mod tests {
             (i64::MIN, -9_223_372_036_854_775_000),
             (9_223_372_036_854_775_000, i64::MAX),
         ] {
-            let re = regex::Regex::new(&format!("^{}$", decimal_regex(lo, hi))).expect("regex");
+            let re = regex::Regex::new(&format!("^{}$", decimal_regex(Some(lo), Some(hi))))
+                .expect("regex");
             let probe = |n: i64| re.is_match(&n.to_string());
             let middle = (i128::from(lo) + (i128::from(hi) - i128::from(lo)) / 2) as i64;
             for n in [lo, hi, middle] {
@@ -461,7 +471,8 @@ mod tests {
         }
         // Every number of a small window, against a direct comparison.
         for (lo, hi) in [(0, 255), (13, 487), (-99, 101), (250, 1001)] {
-            let re = regex::Regex::new(&format!("^{}$", decimal_regex(lo, hi))).expect("regex");
+            let re = regex::Regex::new(&format!("^{}$", decimal_regex(Some(lo), Some(hi))))
+                .expect("regex");
             for n in -1200..1200 {
                 assert_eq!(
                     re.is_match(&n.to_string()),
@@ -470,5 +481,16 @@ mod tests {
                 );
             }
         }
+        // Open ends take numbers of any length, beyond i64 too (goss compares as floats).
+        let above =
+            regex::Regex::new(&format!("^{}$", decimal_regex(Some(300), None))).expect("re");
+        let below = regex::Regex::new(&format!("^{}$", decimal_regex(None, Some(-7)))).expect("re");
+        for n in -1200..1200 {
+            assert_eq!(above.is_match(&n.to_string()), n >= 300, "{n}");
+            assert_eq!(below.is_match(&n.to_string()), n <= -7, "{n}");
+        }
+        assert!(above.is_match("123456789012345678901234567890"));
+        assert!(below.is_match("-123456789012345678901234567890"));
+        assert!(!above.is_match("0300"));
     }
 }

@@ -72,7 +72,14 @@ fn decimal(node: &Node, what: &str, d: Domain) -> Result<String, Problem> {
     let (lo, hi) = range
         .within((d.min, d.max))
         .expect("numeric::range keeps only ranges inside the domain");
-    Ok(numeric::decimal_regex(lo, hi))
+    // An end neither the matcher nor the domain closes stays open: goss compares any number
+    // with it, however long.
+    let open_below = range.lower.is_none() && d.min == i64::MIN;
+    let open_above = range.upper.is_none() && d.max == i64::MAX;
+    Ok(numeric::decimal_regex(
+        (!open_below).then_some(lo),
+        (!open_above).then_some(hi),
+    ))
 }
 
 /// Ids and paths as literals inside archsmoke's regexes.
