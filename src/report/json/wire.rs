@@ -586,10 +586,14 @@ impl Test {
             command: self.command,
             status: self.status,
             exit_code: self.exit_code,
-            expected_exit: self.expected_exit_range.map_or_else(
-                || IntRange::exactly(self.expected_exit_code),
-                IntRange::from,
-            ),
+            // An empty range (written by hand) says nothing: the code is what is expected.
+            expected_exit: self
+                .expected_exit_range
+                .filter(|r| *r != ExitRange::default())
+                .map_or_else(
+                    || IntRange::exactly(self.expected_exit_code),
+                    IntRange::from,
+                ),
             stdout: self.stdout,
             stderr: self.stderr,
             stdout_dropped: self.stdout_dropped_bytes,
