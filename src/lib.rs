@@ -11,10 +11,11 @@
 //!
 //! [`pipeline`] drives a run and hands the CLI a finished [`outcome::RunReport`]; the CLI only
 //! parses, picks reporters and writes. The contract between running and reporting is plain data:
-//! [`outcome`], [`event`] and [`mode`], which depend on [`platform`] alone. Only [`engine`]
-//! talks to Docker (through bollard) and only [`image::registry`] talks to registries (through
-//! oci-client); checks ([`check`]) are pure functions; reporters ([`report`]) read the contract
-//! and nothing else (`tests/layering.rs` holds the code to these rules).
+//! [`outcome`], [`event`] and [`mode`], which depend on [`platform`] (and [`range`]) alone.
+//! Only [`engine`] talks to Docker (through bollard) and only [`image::registry`] talks to
+//! registries (through oci-client); checks ([`check`]) are pure functions; reporters
+//! ([`report`]) read the contract and nothing else (`tests/layering.rs` holds the code to these
+//! rules).
 
 pub mod arch;
 pub mod attest;
@@ -40,6 +41,7 @@ pub mod plan;
 pub mod platform;
 pub mod probe;
 pub mod profile;
+pub mod range;
 pub mod re2;
 pub mod redact;
 pub mod report;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::exit;
 use crate::mode::ExecMode;
 use crate::platform::Platform;
+use crate::range::IntRange;
 
 pub mod doctor;
 mod emulation_only;
@@ -261,7 +262,8 @@ pub struct TestReport {
     pub command: Option<Vec<String>>,
     pub status: TestStatus,
     pub exit_code: Option<i64>,
-    pub expected_exit_code: i64,
+    /// The exit code (or range of codes) the test expects.
+    pub expected_exit: IntRange,
     /// Each stream as captured: all of it, or its tail when the capture limit omitted some.
     pub stdout: String,
     pub stderr: String,
@@ -292,7 +294,7 @@ impl TestReport {
             command: None,
             status,
             exit_code: None,
-            expected_exit_code: 0,
+            expected_exit: IntRange::exactly(0),
             stdout: String::new(),
             stderr: String::new(),
             stdout_head: String::new(),
@@ -629,7 +631,7 @@ mod engine_tests {
             command: None,
             status,
             exit_code: Some(0),
-            expected_exit_code: 0,
+            expected_exit: IntRange::exactly(0),
             stdout: String::new(),
             stderr: String::new(),
             stdout_head: String::new(),

@@ -138,6 +138,37 @@ fn the_differential_suite_gets_gosss_verdicts_on_six_platforms_native_and_emulat
         "{}",
         report["meta"]
     );
+    // goss's numeric matchers are the spec's ranges, shown as written in every report.
+    for name in ["linux/amd64", "linux/s390x"] {
+        let tests = platform(&report, name)["tests"].as_array().expect("tests");
+        let find = |n: &str| {
+            tests
+                .iter()
+                .find(|t| t["name"] == n)
+                .unwrap_or_else(|| panic!("no {n} on {name}"))
+        };
+        let size = &find("File: /www/index.html too small: size")["mismatches"][0];
+        assert_eq!(
+            (&size["expected"], &size["actual"]),
+            (&">= 1 and < 100".into(), &"114".into()),
+            "{size:#}"
+        );
+        let t = find("Command: true");
+        assert_eq!(
+            t["expected_exit_range"],
+            serde_json::json!({"gt": 0}),
+            "{t:#}"
+        );
+        assert_eq!(t["mismatches"][0]["expected"], "> 0", "{t:#}");
+        let status = &find("probe HTTP: missing page below 400")["mismatches"][0];
+        assert_eq!(status["expected"], "< 400", "{status:#}");
+        assert_eq!(status["actual"], "404", "{status:#}");
+    }
+    assert!(
+        r.stdout.contains("> 0"),
+        "the terminal shows the range: {}",
+        r.stdout
+    );
     // One run, a native and an emulated platform.
     assert_eq!(platform(&report, "linux/amd64")["mode"], "native");
     let arm64 = platform(&report, "linux/arm64")["mode"].to_string();
@@ -158,6 +189,16 @@ fn the_conversion_gets_the_same_verdicts() {
         toml.contains("tcp = 8080"),
         "the wait file is the readiness:\n{toml}"
     );
+    for range in [
+        "status = { lt = 400 }",
+        "size = { gt = 100 }",
+        "gid = { le = 0 }",
+        "exit_code = { lt = 2 }",
+        "exit_code = { gt = 0 }",
+        "status = { ge = 200, lt = 300 }",
+    ] {
+        assert!(toml.contains(range), "{range} in\n{toml}");
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = dir.path().join("web.toml");
     std::fs::write(&spec, &toml).expect("write");
@@ -339,6 +380,119 @@ fn unsupported_resources_are_refused_with_their_position() {
         r.explain()
     );
     assert!(r.stderr.contains("skip: true"), "{}", r.explain());
+}
+
+#[test]
+fn numeric_matchers_one_range_cannot_say_are_refused_with_their_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("goss.yaml");
+    std::fs::write(
+        &path,
+        "http:\n  http://localhost:8080/:\n    status: {not: 200}\ncommand:\n  exit 1:\n    \
+         exit-status: {and: [{lt: 1}, {gt: 5}]}\nfile:\n  /x:\n    exists: true\n    size: {gt: \"5\"}\n",
+    )
+    .expect("write");
+    let r = run(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(r.code, 2, "{}", r.explain());
+    for at in [
+        "goss.yaml:3:13: `status` with this matcher passes for < 200, or > 200",
+        "goss.yaml:6:18: `exit-status` can never match",
+        "goss.yaml:10:16: `gt: \"5\"` is a string",
+    ] {
+        assert!(r.stderr.contains(at), "{at} in {}", r.explain());
+    }
+}
+
+/// The same ranges in a spec written by hand: a test's exit code, a file's size, a process
+/// count and an HTTP status, on a native and an emulated platform, and what each report says.
+#[test]
+fn a_spec_checks_numbers_in_ranges_and_reports_say_the_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("ranges.toml");
+    std::fs::write(
+        &spec,
+        r#"[service]
+[service.ready]
+http = { port = 8080, status = { ge = 200, lt = 300 } }
+
+[[test]]
+name = "exit 3 is below 5"
+command = ["sh", "-c", "exit 3"]
+exit_code = { lt = 5 }
+
+[[test]]
+name = "exit 3 is not above 3"
+command = ["sh", "-c", "exit 3"]
+exit_code = { gt = 3, le = 255 }
+
+[[file]]
+path = "/www/index.html"
+size = { gt = 100, lt = 200 }
+
+[[process]]
+name = "one or two servers"
+command_matches = "httpd"
+count = { ge = 1, le = 2 }
+
+[[probe]]
+name = "a client error"
+http = { port = 8080, path = "/missing.html", status = { ge = 400, lt = 500 } }
+"#,
+    )
+    .expect("write");
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let out = archsmoke()
+        .arg("run")
+        .arg(&spec)
+        .args(["--image", &image("web"), "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .args(["--platform", "linux/amd64,linux/arm64"])
+        .output()
+        .expect("archsmoke starts");
+    let r = common::Run::from(out);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let report = json_report(&json);
+    for name in ["linux/amd64", "linux/arm64"] {
+        let s = statuses(platform(&report, name));
+        for (test, want) in [
+            ("exit 3 is below 5", "passed"),
+            ("exit 3 is not above 3", "failed"),
+            ("file /www/index.html", "passed"),
+            ("process one or two servers", "passed"),
+            ("probe a client error", "passed"),
+        ] {
+            assert_eq!(
+                s.get(test).map(String::as_str),
+                Some(want),
+                "{test} on {name}: {}",
+                r.explain()
+            );
+        }
+        let failed = platform(&report, name)["tests"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .find(|t| t["name"] == "exit 3 is not above 3")
+            .expect("test");
+        assert_eq!(failed["expected_exit_code"], 4, "{failed:#}");
+        assert_eq!(
+            failed["expected_exit_range"],
+            serde_json::json!({"gt": 3, "le": 255}),
+            "{failed:#}"
+        );
+        assert_eq!(failed["mismatches"][0]["expected"], "> 3 and <= 255");
+    }
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    for says in [
+        "message=\"exit code: expected &gt; 3 and &lt;= 255, got 3\"",
+        "exit code: 3 (expected > 3 and <= 255)",
+    ] {
+        assert!(xml.contains(says), "{says} in {xml}");
+    }
+    assert!(r.stdout.contains("> 3 and <= 255"), "{}", r.stdout);
 }
 
 #[test]

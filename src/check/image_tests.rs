@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::check::fs::{Entry, EntryKind, Layer};
+use crate::range::IntRange;
 
 fn entry(path: &str, kind: EntryKind) -> Entry {
     Entry::new(path, kind)
@@ -62,7 +63,7 @@ fn a_file_that_holds_passes_and_one_that_does_not_says_what_differs() {
 
     let mut wrong = file_check("/bin/busybox");
     wrong.mode = Some(0o700);
-    wrong.size = Some(5);
+    wrong.size = Some(IntRange::exactly(5));
     wrong.kind = Some(FileKind::Directory);
     let found = file(&wrong, &image, None);
     assert_eq!(checks(&found), ["type", "mode", "size"]);
@@ -71,6 +72,41 @@ fn a_file_that_holds_passes_and_one_that_does_not_says_what_differs() {
         ("0700", "0755")
     );
     assert_eq!(found[0].actual, "file");
+}
+
+#[test]
+fn sizes_and_ids_in_a_range_and_the_mismatch_says_the_range() {
+    use crate::range::Bound;
+    let image = busybox_image();
+    let mut ok = file_check("/bin/busybox");
+    ok.size = Some(IntRange {
+        lower: Some(Bound::Exclusive(100)),
+        upper: None,
+    });
+    ok.uid = Some(IntRange {
+        lower: None,
+        upper: Some(Bound::Inclusive(999)),
+    });
+    assert_eq!(file(&ok, &image, None), []);
+    let mut wrong = file_check("/bin/busybox");
+    wrong.size = Some(IntRange {
+        lower: Some(Bound::Exclusive(1000)),
+        upper: None,
+    });
+    wrong.gid = Some(IntRange {
+        lower: Some(Bound::Inclusive(1)),
+        upper: Some(Bound::Exclusive(5)),
+    });
+    let found = file(&wrong, &image, None);
+    assert_eq!(checks(&found), ["gid", "size"]);
+    assert_eq!(
+        (found[0].expected.as_str(), found[0].actual.as_str()),
+        (">= 1 and < 5", "0")
+    );
+    assert_eq!(
+        (found[1].expected.as_str(), found[1].actual.as_str()),
+        ("> 1000", "1000")
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub fn check_whole(
     stderr: Stream<'_>,
 ) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    if exit_code != expect.exit_code {
+    if !expect.exit_code.contains(exit_code) {
         out.push(Mismatch {
             check: "exit code".into(),
             expected: expect.exit_code.to_string(),

@@ -224,7 +224,7 @@ impl HttpAnswer {
 
 pub fn http(request: &HttpRequest, expect: &HttpExpect, answer: &HttpAnswer) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    if answer.status != request.status {
+    if !request.status.contains(i64::from(answer.status)) {
         out.push(Mismatch {
             check: "status".into(),
             expected: request.status.to_string(),
@@ -354,7 +354,7 @@ pub fn processes(spec: &ProcessSpec, list: &[Process]) -> Vec<Mismatch> {
         }
     };
     match spec.count {
-        Some(n) if count != n as usize => vec![Mismatch {
+        Some(n) if !n.contains_u64(count as u64) => vec![Mismatch {
             check: "process count".into(),
             expected: format!("{n} process(es) with {}", wanted(spec)),
             actual: format!("{count} among:\n{}", shown()),
@@ -460,6 +460,7 @@ fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::range::{Bound, IntRange};
 
     fn re(s: &str) -> Regex {
         Regex::new(s).expect("regex")
@@ -509,7 +510,7 @@ mod tests {
         );
     }
 
-    fn request(status: u16) -> HttpRequest {
+    fn request(status: IntRange) -> HttpRequest {
         HttpRequest {
             port: 8080,
             method: "GET".into(),
@@ -537,14 +538,33 @@ mod tests {
             body_excludes: vec!["error".into()],
             header_matches: vec![("content-type".into(), re("^text/html"))],
         };
-        assert!(http(&request(200), &expect, &answer).is_empty());
+        assert!(http(&request(IntRange::exactly(200)), &expect, &answer).is_empty());
+        // A range: the answer's 200 is `>= 200 and < 300`, not `> 200`.
+        let ok = IntRange {
+            lower: Some(Bound::Inclusive(200)),
+            upper: Some(Bound::Exclusive(300)),
+        };
+        assert!(http(&request(ok), &expect, &answer).is_empty());
+        let above = IntRange {
+            lower: Some(Bound::Exclusive(200)),
+            upper: None,
+        };
+        let m = http(&request(above), &expect, &answer);
+        assert_eq!(
+            (
+                m[0].check.as_str(),
+                m[0].expected.as_str(),
+                m[0].actual.as_str()
+            ),
+            ("status", "> 200", "200")
+        );
         let wrong = HttpExpect {
             body_contains: vec!["goodbye".into()],
             body_matches: vec![],
             body_excludes: vec!["welcome".into()],
             header_matches: vec![("x-missing".into(), re("."))],
         };
-        let checks: Vec<String> = http(&request(404), &wrong, &answer)
+        let checks: Vec<String> = http(&request(IntRange::exactly(404)), &wrong, &answer)
             .into_iter()
             .map(|m| m.check)
             .collect();
@@ -559,13 +579,13 @@ mod tests {
         );
     }
 
-    fn spec(pattern: &str, user: Option<&str>, count: Option<u32>) -> ProcessSpec {
+    fn spec(pattern: &str, user: Option<&str>, count: Option<i64>) -> ProcessSpec {
         ProcessSpec {
             name: "p".into(),
             command_matches: Some(re(pattern)),
             executable: None,
             user: user.map(str::to_owned),
-            count,
+            count: count.map(IntRange::exactly),
             platforms: None,
         }
     }
@@ -593,6 +613,20 @@ mod tests {
         assert_eq!(
             processes(&spec(".", None, Some(1)), &list)[0].check,
             "process count"
+        );
+        let at_least = |n| ProcessSpec {
+            count: Some(IntRange {
+                lower: Some(Bound::Inclusive(n)),
+                upper: None,
+            }),
+            ..spec(".", None, None)
+        };
+        assert!(processes(&at_least(2), &list).is_empty());
+        let m = processes(&at_least(3), &list);
+        assert!(
+            m[0].expected.starts_with(">= 3 process(es)"),
+            "{}",
+            m[0].expected
         );
         assert_eq!(
             processes(&spec("httpd", Some("nobody"), None), &list)[0].check,

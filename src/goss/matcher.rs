@@ -6,9 +6,10 @@
 //! line does, `/re/` some line matches, `!/re/` none does, `\\!foo` a literal `!`), or a
 //! gomega matcher applied to the whole text (a plain string is `equal`; `contain-substring`,
 //! `match-regexp`, `have-prefix`, `have-suffix`, `not`, `and`). A scalar attribute (owner,
-//! filetype, a uid) is compared for equality. An array attribute (groups, versions) takes a
-//! list meaning "contains these elements". Anything archsmoke cannot express is a [`Problem`]
-//! at the matcher's position, never a silently weaker check.
+//! filetype) is compared for equality, a number (an exit status, a size, an id) with
+//! `numeric`'s ranges. An array attribute (groups, versions) takes a list meaning "contains
+//! these elements". Anything archsmoke cannot express is a [`Problem`] at the matcher's
+//! position, never a silently weaker check.
 
 use marked_yaml::Node;
 use marked_yaml::Span;
@@ -105,7 +106,8 @@ pub fn boolean(node: &Node, what: &str) -> Result<bool, Problem> {
     }
 }
 
-/// An integer attribute (`exit-status`, `uid`, `size`, ...); goss also accepts a numeric string.
+/// An integer setting (a `timeout` in milliseconds); goss also accepts a numeric string. The
+/// attributes goss checks as numbers (`exit-status`, `size`, ...) are `numeric`'s.
 pub fn integer(node: &Node, what: &str) -> Result<i64, Problem> {
     let text = match node {
         Node::Mapping(m) => {
@@ -116,7 +118,7 @@ pub fn integer(node: &Node, what: &str) -> Result<i64, Problem> {
                     "`{what}` with the matcher `{}` is not supported",
                     ops.join("`, `")
                 ),
-                format!("archsmoke compares `{what}` exactly: write one number"),
+                format!("`{what}` is a setting: write one number"),
             ));
         }
         _ => scalar(node, what)?,

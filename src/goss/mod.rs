@@ -14,6 +14,7 @@
 //! or a directory holding `GOSS_FILE`.
 
 mod matcher;
+mod numeric;
 mod resources;
 mod template;
 mod translate;

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use marked_yaml::Node;
 
 use super::matcher::{self, Problem, boolean, integer, pos, scalar, strings};
+use super::numeric;
 use super::translate::{Resource, Translator, list, s, stream_keys};
+use crate::spec::number::{self as domain, Domain};
 
 fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
     Problem {
@@ -51,6 +53,33 @@ fn millis(node: &Node, what: &str, default: &str) -> Result<String, Problem> {
         ));
     }
     Ok(format!("{ms}ms"))
+}
+
+/// A kernel parameter's value, as goss's ToNumeric reads it: any number.
+const ANY_NUMBER: Domain = Domain {
+    min: i64::MIN,
+    max: i64::MAX,
+    says: "a kernel parameter is a number",
+};
+
+/// A number matcher on an attribute archsmoke checks as text, as a regex over the decimal
+/// numbers it passes (the number itself when it is one).
+fn decimal(node: &Node, what: &str, d: Domain) -> Result<String, Problem> {
+    let range = numeric::range(node, what, d)?;
+    if let Some(n) = range.exact() {
+        return Ok(n.to_string());
+    }
+    let (lo, hi) = range
+        .within((d.min, d.max))
+        .expect("numeric::range keeps only ranges inside the domain");
+    // An end neither the matcher nor the domain closes stays open: goss compares any number
+    // with it, however long.
+    let open_below = range.lower.is_none() && d.min == i64::MIN;
+    let open_above = range.upper.is_none() && d.max == i64::MAX;
+    Ok(numeric::decimal_regex(
+        (!open_below).then_some(lo),
+        (!open_above).then_some(hi),
+    ))
 }
 
 /// Ids and paths as literals inside archsmoke's regexes.
@@ -176,17 +205,10 @@ impl Translator<'_> {
                     })?;
                 checks.push(("mode", format!("mode = {}\n", s(&format!("{mode:04o}")))));
             }
-            let id = |key: &str| -> Result<Option<i64>, Problem> {
-                let Some(n) = r.get(key) else { return Ok(None) };
-                let id = integer(n, key)?;
-                if !(0..=i64::from(u32::MAX)).contains(&id) {
-                    return Err(problem(
-                        n,
-                        format!("`{key}: {id}` can never match a file"),
-                        "ids are 0 to 4294967295",
-                    ));
-                }
-                Ok(Some(id))
+            let id = |key: &str| {
+                r.get(key)
+                    .map(|n| numeric::range(n, key, domain::IDS))
+                    .transpose()
             };
             for (name_key, id_key, format) in [("owner", "uid", "%U"), ("group", "gid", "%G")] {
                 if let Some(n) = r.get(name_key) {
@@ -197,7 +219,7 @@ impl Translator<'_> {
                     }
                 }
                 if let Some(v) = id(id_key)? {
-                    checks.push((id_key, format!("{id_key} = {v}\n")));
+                    checks.push((id_key, format!("{id_key} = {}\n", numeric::toml(v))));
                 }
             }
             if let Some(n) = r.get("linked-to").or_else(|| r.get("linkedto")) {
@@ -233,16 +255,11 @@ impl Translator<'_> {
                 contents.push((key, st));
             }
         }
-        let size = match r.get("size").filter(|_| exists) {
-            Some(n) => {
-                let size = integer(n, "size")?;
-                if size < 0 {
-                    return Err(problem(n, format!("`size: {size}` can never match"), ""));
-                }
-                Some(size)
-            }
-            None => None,
-        };
+        let size = r
+            .get("size")
+            .filter(|_| exists)
+            .map(|n| numeric::range(n, "size", domain::SIZES))
+            .transpose()?;
         let file = |attr: &str, keys: &str, follow: bool| {
             format!(
                 "[[file]]\nname = {}\npath = {}\n{}{keys}\n",
@@ -275,9 +292,11 @@ impl Translator<'_> {
             self.out.files.push_str(&file(key, &keys, true));
         }
         if let Some(size) = size {
-            self.out
-                .files
-                .push_str(&file("size", &format!("size = {size}\n"), false));
+            self.out.files.push_str(&file(
+                "size",
+                &format!("size = {}\n", numeric::toml(size)),
+                false,
+            ));
         }
         Ok(())
     }
@@ -436,11 +455,11 @@ impl Translator<'_> {
             None => r.id,
         };
         let url = local_url(node, text, r)?;
-        let status = integer(r.required("status")?, "status")?;
+        let status = numeric::range(r.required("status")?, "status", domain::STATUSES)?;
         let mut http = vec![
             format!("port = {}", url.port),
             format!("path = {}", s(&url.path)),
-            format!("status = {status}"),
+            format!("status = {}", numeric::toml(status)),
         ];
         if url.https {
             http.push("scheme = \"https\"".into());
@@ -534,7 +553,11 @@ impl Translator<'_> {
             Some(n) => scalar(n, "exec")?,
             None => r.id,
         };
-        let exit = integer(r.required("exit-status")?, "exit-status")?;
+        let exit = numeric::range(
+            r.required("exit-status")?,
+            "exit-status",
+            domain::EXIT_CODES,
+        )?;
         self.out.needs_shell = true;
         let mut t = String::new();
         let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
@@ -546,7 +569,7 @@ impl Translator<'_> {
             "command = {}",
             list(&["sh".into(), "-c".into(), exec.into()])
         );
-        let _ = writeln!(t, "exit_code = {exit}");
+        let _ = writeln!(t, "exit_code = {}", numeric::toml(exit));
         for key in ["stdout", "stderr"] {
             if let Some(n) = r.get(key) {
                 let st = matcher::stream(n, key)?;
@@ -568,7 +591,16 @@ impl Translator<'_> {
             Some(n) => scalar(n, "name")?,
             None => r.id,
         };
-        let value = scalar(r.required("value")?, "value")?;
+        let node = r.required("value")?;
+        // goss converts the parameter's text with ToNumeric (TrimSpace, ParseFloat) for a
+        // numeric matcher, and compares it as text otherwise.
+        let pattern = match node {
+            Node::Mapping(_) => format!(
+                "(?-m)\\A[\\t\\n\\f\\r ]*{}[\\t\\n\\f\\r ]*\\z",
+                decimal(node, "value", ANY_NUMBER)?
+            ),
+            _ => format!("(?-m)\\A{}\\n?\\z", lit(scalar(node, "value")?)),
+        };
         let mut t = String::new();
         let _ = writeln!(t, "[[test]]\nname = {}", s(&format!("{}: value", r.name)));
         t.push_str("# goss reads the parameter with sysctl; archsmoke with the image's `cat`, in the service container.\n");
@@ -580,11 +612,7 @@ impl Translator<'_> {
                 format!("/proc/sys/{}", name.replace('.', "/"))
             ])
         );
-        let _ = writeln!(
-            t,
-            "stdout_matches = {}\n",
-            s(&format!("(?-m)\\A{}\\n?\\z", lit(value)))
-        );
+        let _ = writeln!(t, "stdout_matches = {}\n", s(&pattern));
         self.out.tests.push_str(&t);
         Ok(())
     }
@@ -610,7 +638,7 @@ impl Translator<'_> {
         if exists {
             for (key, field) in [("uid", 2), ("gid", 3)] {
                 if let Some(v) = r.get(key) {
-                    let v = integer(v, key)?;
+                    let v = decimal(v, key, domain::IDS)?;
                     checks.push((key, format!("^{n}:(?:[^:\\n]*:){{{}}}{v}:", field - 1)));
                 }
             }
@@ -661,7 +689,10 @@ impl Translator<'_> {
         let key = if exists { "matches" } else { "not_matches" };
         let mut checks = vec![("exists", format!("^{n}:"))];
         if let (true, Some(v)) = (exists, r.get("gid")) {
-            checks.push(("gid", format!("^{n}:[^:\\n]*:{}:", integer(v, "gid")?)));
+            checks.push((
+                "gid",
+                format!("^{n}:[^:\\n]*:{}:", decimal(v, "gid", domain::IDS)?),
+            ));
         }
         for (attr, pattern) in checks {
             let _ = writeln!(

@@ -231,7 +231,12 @@ impl Translator<'_> {
     }
 
     pub(super) fn root(&mut self) -> Option<Node> {
-        match crate::yaml::parse(self.src.text, crate::yaml::Options::default()) {
+        // Quoted scalars are marked: `gt: "5"` is a string to goss, which no number passes.
+        let options = crate::yaml::Options {
+            prevent_coercion: true,
+            ..crate::yaml::Options::default()
+        };
+        match crate::yaml::parse(self.src.text, options) {
             Ok(n) => Some(n),
             Err(e) => {
                 let message = format!("malformed YAML: {e}");

@@ -6,9 +6,11 @@
 
 use std::fmt::Write as _;
 
-use super::matcher::{Problem, boolean, integer, pos, scalar};
+use super::matcher::{Problem, boolean, pos, scalar};
+use super::numeric;
 use super::resources::local_url;
 use super::translate::{Resource, Translator, list, s};
+use crate::spec::number as domain;
 
 impl Translator<'_> {
     /// `goss_wait.yaml` as the keys of `[service.ready]`: every condition must hold, retried
@@ -141,11 +143,12 @@ impl Translator<'_> {
             None => r.id,
         };
         let url = local_url(node, text, r)?;
-        let status = integer(r.required("status")?, "status")?;
+        let status = numeric::range(r.required("status")?, "status", domain::STATUSES)?;
         let mut h = format!(
-            "port = {}, path = {}, status = {status}",
+            "port = {}, path = {}, status = {}",
             url.port,
-            s(&url.path)
+            s(&url.path),
+            numeric::toml(status)
         );
         if url.https {
             h.push_str(", scheme = \"https\"");
@@ -165,8 +168,13 @@ impl Translator<'_> {
             Some(n) => scalar(n, "exec")?,
             None => r.id,
         };
-        let exit = integer(r.required("exit-status")?, "exit-status")?;
-        if exit != 0 || r.get("stdout").is_some() || r.get("stderr").is_some() {
+        let exit = numeric::range(
+            r.required("exit-status")?,
+            "exit-status",
+            domain::EXIT_CODES,
+        )?;
+        let zero = exit.within((domain::EXIT_CODES.min, domain::EXIT_CODES.max)) == Some((0, 0));
+        if !zero || r.get("stdout").is_some() || r.get("stderr").is_some() {
             return Err(Problem {
                 span: r.at,
                 message: format!(

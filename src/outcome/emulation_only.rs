@@ -76,7 +76,7 @@ impl RunReport {
 /// differ when a `per_platform` override applies to one of them). A timeout has no failed
 /// expectation of its own: only the exit code expected is compared.
 fn meets_failed_expectations(native: &TestReport, emulated: &TestReport) -> bool {
-    native.expected_exit_code == emulated.expected_exit_code
+    native.expected_exit == emulated.expected_exit
         && emulated.mismatches.iter().all(|m| {
             let stream = |name: &str| match name {
                 "stdout" => Some(native.stdout.as_str()),

@@ -86,7 +86,7 @@ pub fn passed(name: &str, stdout: &str, millis: u64) -> TestReport {
         command: Some(vec!["sh".into(), "-c".into(), format!("echo {stdout}")]),
         status: TestStatus::Passed,
         exit_code: Some(0),
-        expected_exit_code: 0,
+        expected_exit: crate::range::IntRange::exactly(0),
         stdout: stdout.into(),
         stderr: String::new(),
         stdout_head: String::new(),

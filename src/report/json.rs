@@ -72,7 +72,10 @@
 //!     "tests": [{
 //!       "name", "status": "passed" | "failed" | "timed_out" | "error" | "not_run" | "skipped",
 //!       "command": null | [string],            // null: the image's default command
-//!       "expected_exit_code", "exit_code": null | integer,   // null: killed or never ran
+//!       "expected_exit_code",                  // with a range, the smallest code it accepts
+//!       "expected_exit_range": null | {"gt" | "ge": integer, "lt" | "le": integer},
+//!                                              // null: one code expected (absent in older reports)
+//!       "exit_code": null | integer,           // null: killed or never ran
 //!       "stdout", "stdout_dropped_bytes", "stdout_head" (only when bytes were omitted),
 //!       "stderr", "stderr_dropped_bytes", "stderr_head" (likewise),
 //!       "mismatches": [{"check", "expected", "actual", "note" (only when set)}],

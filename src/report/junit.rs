@@ -350,7 +350,7 @@ fn failure_body(t: &TestReport) -> String {
     if let Some(code) = t.exit_code {
         out.push_str(&format!(
             "\nexit code: {code} (expected {})",
-            t.expected_exit_code
+            t.expected_exit
         ));
     }
     // Image checks (metadata, files, audit) read layers and have no deadline: no time to show.

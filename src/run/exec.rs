@@ -162,7 +162,7 @@ mod tests {
             entrypoint: entrypoint.map(owned),
             env: vec!["A=1".into()],
             expect: Expect {
-                exit_code: 0,
+                exit_code: crate::range::IntRange::exactly(0),
                 stdout: StreamExpect::default(),
                 stderr: StreamExpect::default(),
                 overridden: None,

@@ -523,7 +523,7 @@ async fn run_with_setup<B: Backend>(
 fn blank_report(test: &PlannedTest) -> TestReport {
     TestReport {
         command: test.command.clone(),
-        expected_exit_code: test.expect.exit_code,
+        expected_exit: test.expect.exit_code,
         timeout: test.timeout,
         ..TestReport::new(test.name.clone(), TestStatus::NotRun)
     }

@@ -29,7 +29,7 @@ fn test(name: &str, timeout: Duration) -> PlannedTest {
         privileged: false,
         host: Default::default(),
         expect: Expect {
-            exit_code: 0,
+            exit_code: crate::range::IntRange::exactly(0),
             stdout: StreamExpect::default(),
             stderr: StreamExpect::default(),
             overridden: None,
@@ -387,7 +387,7 @@ async fn output_and_exit_code_are_checked_against_the_expectations() {
     );
     assert_eq!(tests[0].stdout, "hi\n");
     assert_eq!(tests[1].exit_code, Some(3));
-    assert_eq!(tests[1].expected_exit_code, 0);
+    assert_eq!(tests[1].expected_exit, crate::range::IntRange::exactly(0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -34,7 +34,7 @@ pub(super) fn blank(planned: &PlannedPlatform, service: &PlannedService) -> Vec<
     );
     out.extend(planned.tests.iter().map(|t| {
         TestReport {
-            expected_exit_code: t.expect.exit_code,
+            expected_exit: t.expect.exit_code,
             ..report(
                 &t.name,
                 t.entrypoint

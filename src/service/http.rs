@@ -417,7 +417,7 @@ mod tests {
             host: "127.0.0.1:8080".into(),
             headers: vec![("X-Token".into(), "abc".into())],
             body: Some("payload".into()),
-            status: 201,
+            status: crate::range::IntRange::exactly(201),
             follow_redirects: false,
             tls: None,
         };
@@ -450,7 +450,7 @@ mod tests {
             host: format!("127.0.0.1:{port}"),
             headers: Vec::new(),
             body: None,
-            status: 200,
+            status: crate::range::IntRange::exactly(200),
             follow_redirects: false,
             tls: Some(TlsOptions {
                 verify: TlsVerify::Insecure,

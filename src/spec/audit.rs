@@ -8,9 +8,11 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 use toml::Spanned;
 
+use super::number;
 use super::raw::{OneOrMany, RawAudit, RawFile, RawLicense, RawMetadata};
 use super::{SpecError, Validator};
 use crate::platform::Platform;
+use crate::range::IntRange;
 
 /// What a `[[file]]` expects of the entry at `path`.
 #[derive(Debug, Clone)]
@@ -23,9 +25,9 @@ pub struct FileCheck {
     pub target: Option<String>,
     /// Permission bits (`0o7777` mask).
     pub mode: Option<u32>,
-    pub uid: Option<u64>,
-    pub gid: Option<u64>,
-    pub size: Option<u64>,
+    pub uid: Option<IntRange>,
+    pub gid: Option<IntRange>,
+    pub size: Option<IntRange>,
     pub content: Option<String>,
     pub contains: Vec<String>,
     pub matches: Vec<Regex>,
@@ -311,15 +313,20 @@ impl Validator<'_> {
         if let Some(n) = &raw.name {
             self.check_text("the [[file]] name", n.get_ref(), n)?;
         }
+        let number = |raw: &Option<Spanned<number::RawNumber>>, key, domain| {
+            raw.as_ref()
+                .map(|n| self.number(n, key, domain))
+                .transpose()
+        };
         let check = FileCheck {
             path,
             exists,
             kind,
             target: raw.target.clone(),
             mode,
-            uid: raw.uid.map(u64::from),
-            gid: raw.gid.map(u64::from),
-            size: raw.size,
+            uid: number(&raw.uid, "uid", number::IDS)?,
+            gid: number(&raw.gid, "gid", number::IDS)?,
+            size: number(&raw.size, "size", number::SIZES)?,
             content: raw.content.clone(),
             contains: raw
                 .contains

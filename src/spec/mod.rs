@@ -13,6 +13,7 @@ pub mod expand;
 mod hardening;
 mod hints;
 mod host_env;
+pub mod number;
 mod raw;
 mod recover;
 mod service;
@@ -39,6 +40,7 @@ pub use service::{
 
 use crate::emulation::Policy;
 use crate::platform::{MatchMode, Platform};
+use crate::range::IntRange;
 
 /// Default per-test timeout on a native platform.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -245,7 +247,7 @@ impl TestSpec {
 /// What a test expects of one run, fully resolved for one platform.
 #[derive(Debug, Clone)]
 pub struct Expect {
-    pub exit_code: i64,
+    pub exit_code: IntRange,
     pub stdout: StreamExpect,
     pub stderr: StreamExpect,
     /// A per-platform override applies here: the keys it sets. Every other key of the test is
@@ -301,7 +303,7 @@ impl StreamExpect {
 
 #[derive(Debug, Clone, Default)]
 struct ExpectLayer {
-    exit_code: Option<i64>,
+    exit_code: Option<IntRange>,
     stdout: StreamLayer,
     stderr: StreamLayer,
 }
@@ -326,7 +328,7 @@ impl ExpectLayer {
 
     fn resolve(self) -> Expect {
         Expect {
-            exit_code: self.exit_code.unwrap_or(0),
+            exit_code: self.exit_code.unwrap_or(IntRange::exactly(0)),
             stdout: self.stdout.resolve(),
             stderr: self.stderr.resolve(),
             overridden: None,
@@ -1218,15 +1220,11 @@ impl Validator<'_> {
 
     fn expect(&self, raw: &RawExpect) -> Result<ExpectLayer, SpecError> {
         Ok(ExpectLayer {
-            exit_code: match &raw.exit_code {
-                Some(c) if !(0..=255).contains(c.get_ref()) => {
-                    return Err(self
-                        .err(c, format!("exit_code {} can never happen", c.get_ref()))
-                        .with_hint("exit codes are 0 to 255"));
-                }
-                Some(c) => Some(*c.get_ref()),
-                None => None,
-            },
+            exit_code: raw
+                .exit_code
+                .as_ref()
+                .map(|c| self.number(c, "exit_code", number::EXIT_CODES))
+                .transpose()?,
             stdout: StreamLayer {
                 exact: raw.stdout.clone(),
                 contains: raw.stdout_contains.clone().map(OneOrMany::into_vec),

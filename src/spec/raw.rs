@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::number::RawNumber;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
@@ -47,9 +49,9 @@ pub struct RawFile {
     pub kind: Option<Spanned<String>>,
     pub target: Option<String>,
     pub mode: Option<Spanned<String>>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    pub size: Option<u64>,
+    pub uid: Option<Spanned<RawNumber>>,
+    pub gid: Option<Spanned<RawNumber>>,
+    pub size: Option<Spanned<RawNumber>>,
     pub content: Option<String>,
     pub contains: Option<OneOrMany>,
     pub matches: Option<Spanned<OneOrMany>>,
@@ -170,7 +172,7 @@ pub struct RawTest {
     pub user: Option<Spanned<String>>,
     // The expectation keys are repeated here rather than flattened from `RawExpect`: serde's
     // `flatten` buffers values, which loses both the spans and `deny_unknown_fields`.
-    pub exit_code: Option<Spanned<i64>>,
+    pub exit_code: Option<Spanned<RawNumber>>,
     pub stdout: Option<String>,
     pub stdout_contains: Option<OneOrMany>,
     pub stdout_matches: Option<Spanned<OneOrMany>>,
@@ -209,7 +211,7 @@ impl RawTest {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
-    pub exit_code: Option<Spanned<i64>>,
+    pub exit_code: Option<Spanned<RawNumber>>,
     pub stdout: Option<String>,
     pub stdout_contains: Option<OneOrMany>,
     pub stdout_matches: Option<Spanned<OneOrMany>>,

@@ -12,9 +12,11 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::number::{self, RawNumber};
 use super::raw::OneOrMany;
 use super::{SpecError, Validator};
 use crate::platform::Platform;
+use crate::range::IntRange;
 
 /// Readiness deadline when `[service.ready]` names none (before the emulation factor).
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,7 +60,7 @@ pub struct RawHttp {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub body: Option<String>,
-    pub status: Option<Spanned<i64>>,
+    pub status: Option<Spanned<RawNumber>>,
     pub host: Option<String>,
     pub scheme: Option<Spanned<String>>,
     pub ca: Option<Spanned<String>>,
@@ -96,7 +98,7 @@ pub struct RawProcess {
     pub command_matches: Option<Spanned<String>>,
     pub executable: Option<Spanned<String>>,
     pub user: Option<String>,
-    pub count: Option<Spanned<i64>>,
+    pub count: Option<Spanned<RawNumber>>,
     pub platforms: Option<Vec<Spanned<String>>>,
 }
 
@@ -155,8 +157,8 @@ pub struct HttpRequest {
     pub host: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
-    /// The status the answer must have.
-    pub status: u16,
+    /// The status the answer must have (one, or a range).
+    pub status: IntRange,
     /// `scheme = "https"`: TLS over the connection before HTTP.
     pub tls: Option<TlsOptions>,
     /// Follow redirects (to the service itself, at most [`MAX_REDIRECTS`]) and check the last
@@ -264,8 +266,8 @@ pub struct ProcessSpec {
     pub executable: Option<String>,
     /// Only processes of this user count (a filter, so `user` tells a master from its workers).
     pub user: Option<String>,
-    /// Exactly this many matching processes; `None`: at least one.
-    pub count: Option<u32>,
+    /// How many matching processes (exactly, or a range); `None`: at least one.
+    pub count: Option<IntRange>,
     pub platforms: Option<Vec<Platform>>,
 }
 
@@ -491,14 +493,8 @@ impl Validator<'_> {
                 ));
         }
         let status = match &h.status {
-            Some(s) => u16::try_from(*s.get_ref())
-                .ok()
-                .filter(|s| (100..=599).contains(s))
-                .ok_or_else(|| {
-                    self.err(s, format!("HTTP status {} is not a status", s.get_ref()))
-                        .with_hint("statuses are 100 to 599")
-                })?,
-            None => 200,
+            Some(s) => self.number(s, "status", number::STATUSES)?,
+            None => IntRange::exactly(200),
         };
         let tls = self.tls(h)?;
         Ok(HttpRequest {
@@ -815,13 +811,11 @@ impl Validator<'_> {
                      `command_matches = \"REGEX\"` (the command line)",
                 ));
         }
-        let count = match &raw.count {
-            Some(c) => Some(u32::try_from(*c.get_ref()).map_err(|_| {
-                self.err(c, format!("count {} is out of range", c.get_ref()))
-                    .with_hint("count is how many processes must match: 0 or more")
-            })?),
-            None => None,
-        };
+        let count = raw
+            .count
+            .as_ref()
+            .map(|c| self.number(c, "count", number::COUNTS))
+            .transpose()?;
         Ok(ProcessSpec {
             name: name.to_owned(),
             command_matches,

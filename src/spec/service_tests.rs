@@ -49,13 +49,19 @@ excludes = "panic"
     assert_eq!(s.ready.timeout, DEFAULT_READY_TIMEOUT);
     assert_eq!(s.ready.log.len(), 2);
     let http = s.ready.http.expect("http");
-    assert_eq!((http.method.as_str(), http.status), ("HEAD", 204));
+    assert_eq!(
+        (http.method.as_str(), http.status),
+        ("HEAD", IntRange::exactly(204))
+    );
     assert_eq!(http.host, "127.0.0.1:8080");
     assert_eq!(s.probes[0].timeout, DEFAULT_PROBE_TIMEOUT);
     let ProbeKind::Http { request, expect } = &s.probes[0].kind else {
         panic!("an HTTP probe");
     };
-    assert_eq!((request.path.as_str(), request.status), ("/", 200));
+    assert_eq!(
+        (request.path.as_str(), request.status),
+        ("/", IntRange::exactly(200))
+    );
     assert_eq!(expect.header_matches[0].0, "content-type");
     assert!(matches!(
         s.probes[1].kind,
@@ -64,7 +70,7 @@ excludes = "panic"
             open: false
         }
     ));
-    assert_eq!(s.processes[0].count, Some(1));
+    assert_eq!(s.processes[0].count, Some(IntRange::exactly(1)));
     assert_eq!(s.logs.expect("logs").excludes, ["panic"]);
 }
 
@@ -97,7 +103,8 @@ fn bad_service_tables_are_positioned_errors() {
     let e = error(
         "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 1, status = 99 }\n",
     );
-    assert!(e.message.contains("not a status"), "{e:?}");
+    assert!(e.message.contains("status 99 can never happen"), "{e:?}");
+    assert_eq!(e.hint.as_deref(), Some("statuses are 100 to 599"));
     let e = error(
         "image = \"x\"\n[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 1, path = \"no slash\" }\n",
     );

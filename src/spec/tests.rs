@@ -1,4 +1,5 @@
 use super::*;
+use crate::range::IntRange;
 
 fn parse_str(text: &str) -> Result<Spec, SpecError> {
     parse(Path::new("smoke.toml"), text)
@@ -64,7 +65,10 @@ fn a_full_spec_validates() {
     let failing = &spec.tests[1];
     assert!(failing.runs_on(&p("linux/amd64")));
     assert!(!failing.runs_on(&p("linux/arm64")));
-    assert_eq!(failing.expect_for(&p("linux/amd64")).exit_code, 3);
+    assert_eq!(
+        failing.expect_for(&p("linux/amd64")).exit_code,
+        IntRange::exactly(3)
+    );
 }
 
 #[test]
@@ -73,7 +77,7 @@ fn defaults_apply() {
     assert_eq!(spec.settings, Settings::default());
     assert!(spec.image.is_none() && spec.platforms.is_none());
     let e = spec.tests[0].expect_for(&p("linux/amd64"));
-    assert_eq!(e.exit_code, 0);
+    assert_eq!(e.exit_code, IntRange::exactly(0));
     assert!(e.stdout.exact.is_none());
 }
 
@@ -482,4 +486,116 @@ fn meta_tables_name_results_as_reports_do() {
     let e = err("[[test]]\nname = \"uname\"\n[meta.unmae]\nx = 1\n");
     assert!(e.message.contains("no result is named `unmae`"), "{e}");
     assert_eq!(e.hint.as_deref(), Some("did you mean `uname`?"));
+}
+
+/// Issue 30: every number the spec matches takes an integer or a range, one shape everywhere.
+#[test]
+fn number_keys_take_an_integer_or_a_range_everywhere() {
+    let spec = parse_str(
+        r#"
+[[test]]
+name = "t"
+command = ["true"]
+exit_code = { lt = 2 }
+[test.per_platform."linux/arm64"]
+exit_code = { ge = 1, le = 3 }
+
+[[file]]
+path = "/bin/busybox"
+size = { gt = 100 }
+uid = { le = 999 }
+gid = 0
+
+[service]
+[service.ready]
+http = { port = 8080, status = { ge = 200, lt = 400 } }
+
+[[probe]]
+name = "page"
+http = { port = 8080, status = { lt = 500 } }
+
+[[process]]
+name = "workers"
+command_matches = "httpd"
+count = { ge = 2 }
+"#,
+    )
+    .expect("valid");
+    let t = &spec.tests[0];
+    assert_eq!(t.expect_for(&p("linux/amd64")).exit_code.to_string(), "< 2");
+    assert_eq!(
+        t.expect_for(&p("linux/arm64")).exit_code.to_string(),
+        ">= 1 and <= 3"
+    );
+    let f = &spec.files[0];
+    assert_eq!(f.size.expect("size").to_string(), "> 100");
+    assert_eq!(f.uid.expect("uid").to_string(), "<= 999");
+    assert_eq!(f.gid, Some(IntRange::exactly(0)));
+    let service = spec.service.as_ref().expect("service");
+    let ready = service.ready.http.as_ref().expect("ready http");
+    assert!(ready.status.contains(399) && !ready.status.contains(400));
+    match &service.probes[0].kind {
+        ProbeKind::Http { request, .. } => assert_eq!(request.status.to_string(), "< 500"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        service.processes[0].count.expect("count").to_string(),
+        ">= 2"
+    );
+}
+
+#[test]
+fn a_range_that_cannot_match_is_a_positioned_error_that_says_why() {
+    let cases: [(&str, &str, (usize, usize)); 9] = [
+        (
+            "[[test]]\nname = \"t\"\nexit_code = { lt = 1, gt = 5 }\n",
+            "`exit_code` can never match: no number is > 5 and < 1",
+            (3, 13),
+        ),
+        (
+            "[[test]]\nname = \"t\"\nexit_code = { gt = 255 }\n",
+            "`exit_code` > 255 can never happen",
+            (3, 13),
+        ),
+        (
+            "[[test]]\nname = \"t\"\nexit_code = { gt = 1, ge = 2 }\n",
+            "`exit_code` has two bounds from below",
+            (3, 13),
+        ),
+        (
+            "[[test]]\nname = \"t\"\nexit_code = {}\n",
+            "`exit_code` is an empty range",
+            (3, 13),
+        ),
+        (
+            "[[file]]\npath = \"/x\"\nsize = { lt = 0 }\n",
+            "`size` < 0 can never happen",
+            (3, 8),
+        ),
+        (
+            "[[file]]\npath = \"/x\"\nuid = -1\n",
+            "uid -1 can never happen",
+            (3, 7),
+        ),
+        (
+            "[[file]]\npath = \"/x\"\nsize = { gte = 1 }\n",
+            "unknown key `gte`",
+            (3, 8),
+        ),
+        (
+            "[[file]]\npath = \"/x\"\nsize = 1.5\n",
+            "a whole number, or a range",
+            (3, 8),
+        ),
+        (
+            "[service]\n[[probe]]\nname = \"p\"\nhttp = { port = 80, status = { ge = 600 } }\n",
+            "`status` >= 600 can never happen",
+            (4, 30),
+        ),
+    ];
+    for (text, message, at) in cases {
+        let e = err(text);
+        assert!(e.message.contains(message), "{text}: {e}");
+        assert_eq!((e.line, e.column), at, "{text}: {e}");
+    }
 }

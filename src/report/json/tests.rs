@@ -355,3 +355,40 @@ fn a_cut_streams_head_is_written_and_read_back_and_a_report_without_heads_still_
             .is_none()
     );
 }
+
+/// Issue 30: a range of exit codes is written with its bounds as the spec wrote them, valid
+/// against the schema, and read back (`merge`, `verify`) as the same range.
+#[test]
+fn an_expected_range_of_exit_codes_is_written_and_read_back() {
+    use crate::range::{Bound, IntRange};
+    let mut report = fixtures::all_passing();
+    let range = IntRange {
+        lower: Some(Bound::Exclusive(0)),
+        upper: Some(Bound::Inclusive(2)),
+    };
+    report.platforms[0].tests[0].expected_exit = range;
+    let name = report.platforms[0].tests[0].name.clone();
+    let doc = rendered(&report);
+    let t = test(&doc["platforms"][0], &name);
+    assert_eq!(t["expected_exit_range"], json!({"gt": 0, "le": 2}), "{t:#}");
+    assert_eq!(
+        t["expected_exit_code"], 1,
+        "the smallest code the range accepts"
+    );
+    let exact = test(&doc["platforms"][1], "uname");
+    assert_eq!(exact["expected_exit_range"], Value::Null);
+    let back = crate::report::read::parse(&render(&report)).expect("reads back");
+    assert_eq!(back.platforms[0].tests[0].expected_exit, range);
+    assert_eq!(
+        back.platforms[1].tests[0].expected_exit,
+        IntRange::exactly(0)
+    );
+    // A report of an older version has no such field: one code, as it says.
+    let old = render(&report).replace(r#""expected_exit_range": null,"#, "");
+    assert!(!old.contains(r#""expected_exit_range": null"#));
+    let back = crate::report::read::parse(&old).expect("an older report reads");
+    assert_eq!(
+        back.platforms[1].tests[0].expected_exit,
+        IntRange::exactly(0)
+    );
+}

@@ -20,6 +20,7 @@ use crate::outcome::{
     TestStatus,
 };
 use crate::platform::Platform;
+use crate::range::{Bound, IntRange};
 
 /// A whole report, as `--json` writes it.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -246,7 +247,11 @@ pub struct Test {
     pub name: String,
     pub status: TestStatus,
     pub command: Option<Vec<String>>,
+    /// The code expected; with a range, the smallest code it accepts.
     pub expected_exit_code: i64,
+    /// The range of codes expected (`{"ge": 0, "lt": 2}`), null when one code is.
+    #[serde(default)]
+    pub expected_exit_range: Option<ExitRange>,
     pub exit_code: Option<i64>,
     /// The stream, or its tail when the capture limit omitted some.
     pub stdout: String,
@@ -266,6 +271,47 @@ pub struct Test {
     pub timeout_secs: Option<f64>,
     pub slowdown: Option<f64>,
     pub error: Option<String>,
+}
+
+/// A range of exit codes, with the bounds as the spec wrote them.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExitRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ge: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub le: Option<i64>,
+}
+
+impl From<IntRange> for ExitRange {
+    fn from(r: IntRange) -> ExitRange {
+        let mut out = ExitRange::default();
+        match r.lower {
+            Some(Bound::Inclusive(n)) => out.ge = Some(n),
+            Some(Bound::Exclusive(n)) => out.gt = Some(n),
+            None => {}
+        }
+        match r.upper {
+            Some(Bound::Inclusive(n)) => out.le = Some(n),
+            Some(Bound::Exclusive(n)) => out.lt = Some(n),
+            None => {}
+        }
+        out
+    }
+}
+
+impl From<ExitRange> for IntRange {
+    /// A report read back: were both bounds of one side written (by hand), the inclusive wins.
+    fn from(r: ExitRange) -> IntRange {
+        IntRange {
+            lower: r.ge.map(Bound::Inclusive).or(r.gt.map(Bound::Exclusive)),
+            upper: r.le.map(Bound::Inclusive).or(r.lt.map(Bound::Exclusive)),
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -404,7 +450,15 @@ impl From<&TestReport> for Test {
             name: t.name.clone(),
             status: t.status,
             command: t.command.clone(),
-            expected_exit_code: t.expected_exit_code,
+            expected_exit_code: t.expected_exit.exact().unwrap_or_else(|| {
+                t.expected_exit
+                    .within((i64::MIN, i64::MAX))
+                    .map_or(0, |(lo, _)| lo)
+            }),
+            expected_exit_range: match t.expected_exit.exact() {
+                Some(_) => None,
+                None => Some(ExitRange::from(t.expected_exit)),
+            },
             exit_code: t.exit_code,
             stdout: t.stdout.clone(),
             stdout_dropped_bytes: t.stdout_omitted,
@@ -554,7 +608,14 @@ impl Test {
             command: self.command,
             status: self.status,
             exit_code: self.exit_code,
-            expected_exit_code: self.expected_exit_code,
+            // An empty range (written by hand) says nothing: the code is what is expected.
+            expected_exit: self
+                .expected_exit_range
+                .filter(|r| *r != ExitRange::default())
+                .map_or_else(
+                    || IntRange::exactly(self.expected_exit_code),
+                    IntRange::from,
+                ),
             stdout: self.stdout,
             stderr: self.stderr,
             stdout_head: self.stdout_head,
