@@ -795,3 +795,23 @@ fn the_documented_differences_are_what_cst_does() {
         assert!(!stderr.contains("bug"), "{stderr}");
     }
 }
+
+/// `validate` of a `.json` config warns once per ignored key (it loaded the file twice, and so
+/// said every warning twice).
+#[test]
+fn validate_warns_once_per_ignored_json_key() {
+    let file = repo_root().join("tests/fixtures/cst/json-loose.json");
+    let out = archsmoke()
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for key in ["comment", "expectedOuptut", "timeout", "owner"] {
+        let said = stderr
+            .matches(&format!("unknown key `{key}` ignored"))
+            .count();
+        assert_eq!(said, 1, "`{key}` warned {said} times:\n{stderr}");
+    }
+}

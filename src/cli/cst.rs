@@ -40,15 +40,18 @@ pub fn convert(args: &ConvertArgs) -> Result<i32, Diagnostic> {
 pub fn validate(args: &ValidateArgs) -> Result<i32, Diagnostic> {
     let mut errors = Vec::new();
     for file in &args.files {
-        let mut found = crate::goss::problems(file);
-        // What `run` refuses after loading (privileged containers, the host's namespaces)
-        // without its flag is a problem here too: a valid spec is one `run` accepts.
-        if found.is_empty()
-            && let Ok(spec) = crate::goss::load_any(file, false)
-            && let Err(e) = spec.check_privileged(args.allow_privileged)
-        {
-            found.push(e);
-        }
+        // Loaded once: loading warns (a .json cst config's ignored keys), and twice would say
+        // each warning twice.
+        let found = match crate::goss::load_any(file, false) {
+            Err(problems) => problems,
+            // What `run` refuses after loading (privileged containers, the host's namespaces)
+            // without its flag is a problem here too: a valid spec is one `run` accepts.
+            Ok(spec) => spec
+                .check_privileged(args.allow_privileged)
+                .err()
+                .into_iter()
+                .collect(),
+        };
         if found.is_empty() {
             println!("{}: ok", file.display());
         }

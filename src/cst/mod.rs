@@ -44,19 +44,6 @@ pub fn load_any(path: &Path, force_cst: bool) -> Result<Spec, Vec<SpecError>> {
     }
 }
 
-/// Every problem of a spec file, TOML or cst config (what `validate` needs); empty when valid.
-pub fn problems(path: &Path) -> Vec<SpecError> {
-    let text = match read(path) {
-        Ok(t) => t,
-        Err(e) => return vec![e],
-    };
-    if is_cst(path, &text) {
-        load(path, &text).err().unwrap_or_default()
-    } else {
-        spec::parse_all(path, &text).err().unwrap_or_default()
-    }
-}
-
 fn read(path: &Path) -> Result<String, SpecError> {
     spec::read(path)
 }

@@ -59,15 +59,6 @@ pub fn load_any(path: &Path, force_cst: bool) -> Result<Spec, Vec<SpecError>> {
     crate::cst::load_any(path, force_cst)
 }
 
-/// Every problem of a spec file of any kind (what `validate` needs); empty when valid.
-pub fn problems(path: &Path) -> Vec<SpecError> {
-    match goss_files(path) {
-        Ok(Some(files)) => load(&files, &Knobs::from_env()).err().unwrap_or_default(),
-        Ok(None) => crate::cst::problems(path),
-        Err(e) => e,
-    }
-}
-
 /// The TOML spec equivalent to a goss or cst config.
 pub fn convert(path: &Path) -> Result<String, Vec<SpecError>> {
     match goss_files(path)? {
