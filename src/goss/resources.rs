@@ -549,15 +549,7 @@ impl Translator<'_> {
             &["exit-status", "exec", "stdout", "stderr", "timeout"],
             "command",
         )?;
-        let exec = match r.get("exec") {
-            Some(n) => scalar(n, "exec")?,
-            None => r.id,
-        };
-        let exit = numeric::range(
-            r.required("exit-status")?,
-            "exit-status",
-            domain::EXIT_CODES,
-        )?;
+        let (exec, exit) = command_and_exit(r)?;
         self.out.needs_shell = true;
         let mut t = String::new();
         let _ = writeln!(t, "[[test]]\nname = {}", s(&r.name));
@@ -769,4 +761,21 @@ impl Translator<'_> {
         }
         Ok(())
     }
+}
+
+/// A `command` resource's command line (`exec`, else its key) and its `exit-status` as a range
+/// of codes: the same for a check and for `goss_wait.yaml`.
+pub(super) fn command_and_exit<'a>(
+    r: &'a Resource<'_>,
+) -> Result<(&'a str, crate::range::IntRange), Problem> {
+    let exec = match r.get("exec") {
+        Some(n) => scalar(n, "exec")?,
+        None => r.id,
+    };
+    let exit = numeric::range(
+        r.required("exit-status")?,
+        "exit-status",
+        domain::EXIT_CODES,
+    )?;
+    Ok((exec, exit))
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::matcher::{Problem, boolean, pos, scalar};
 use super::numeric;
-use super::resources::local_url;
+use super::resources::{command_and_exit, local_url};
 use super::translate::{Resource, Translator, list, s};
 use crate::spec::number as domain;
 
@@ -164,15 +164,7 @@ impl Translator<'_> {
     }
 
     fn wait_command(&mut self, r: &Resource<'_>) -> Result<String, Problem> {
-        let exec = match r.get("exec") {
-            Some(n) => scalar(n, "exec")?,
-            None => r.id,
-        };
-        let exit = numeric::range(
-            r.required("exit-status")?,
-            "exit-status",
-            domain::EXIT_CODES,
-        )?;
+        let (exec, exit) = command_and_exit(r)?;
         let zero = exit.within((domain::EXIT_CODES.min, domain::EXIT_CODES.max)) == Some((0, 0));
         if !zero || r.get("stdout").is_some() || r.get("stderr").is_some() {
             return Err(Problem {
