@@ -9,10 +9,10 @@
 //! (key exchange) plus a remote session and a Go program's start, 0.2-0.5 s each on a loaded
 //! machine. So a client logs in once, as an OpenSSH connection-sharing master (`ControlMaster`,
 //! control socket in a private directory of this process, removed with the client; the master
-//! stays a few seconds after its last channel, `ControlPersist`), asks the far side's docker CLI
-//! once which socket it would dial (`docker context inspect`: `DOCKER_HOST`, the current context),
-//! and has the master forward that socket to a socket in the same private directory
-//! (`ssh -O forward -L`). A connection is then a channel of the shared session to the engine's
+//! stays a few seconds after its last channel, `ControlPersist`), the login's one session asking
+//! the far side's docker CLI which socket it would dial (`docker context inspect`:
+//! `DOCKER_HOST`, the current context), and has the master forward that socket to a socket in the
+//! same private directory (`ssh -O forward -L`). A connection is then a channel of the shared session to the engine's
 //! socket: a local connect and one round trip, no process on either side. The forward is used
 //! only once the engine answered `/_ping` through it; when the far side's engine is not on a
 //! unix socket, or its sshd refuses forwarding, every connection is `docker system dial-stdio`
@@ -55,6 +55,12 @@ impl SshStderr {
             *slot = text;
         }
     }
+}
+
+/// How the login went: in, with what `docker context inspect` printed (or why not), or not.
+enum Login {
+    In(Result<String, String>),
+    Failed(String),
 }
 
 /// How a client's connections reach the engine, decided by its first connection.
@@ -243,18 +249,27 @@ impl Connector {
     }
 
     /// The route of every connection of this client: log in once as the shared session's
-    /// master, then forward the far side's engine socket when it has one that answers.
+    /// master (its first session asks the far side's docker CLI for its socket), then forward
+    /// that socket when an engine answers through it.
     async fn decide(&self) -> Route {
         let Some(dir) = self.control.clone() else {
             return Route::Stdio;
         };
         let started = Instant::now();
-        if let Err(why) = self.login().await {
-            return Route::Failed(why);
-        }
+        let inspect = match self.log_in().await {
+            Login::Failed(why) => return Route::Failed(why),
+            Login::In(inspect) => inspect,
+        };
         tracing::debug!(elapsed = ?started.elapsed(), "ssh: logged in (shared session)");
         let local = dir.path().join(FORWARD_NAME);
-        match self.forward(&local).await {
+        let forwarded = match inspect {
+            Ok(text) => match remote_socket(&text) {
+                Ok(remote) => self.forward(&remote, &local).await.map(|()| remote),
+                Err(why) => Err(why),
+            },
+            Err(why) => Err(why),
+        };
+        match forwarded {
             Ok(remote) => {
                 tracing::debug!(
                     elapsed = ?started.elapsed(),
@@ -300,18 +315,31 @@ impl Connector {
         command
     }
 
-    /// Log in as the shared session's master: `ssh -f -N` returns once authenticated and the
-    /// master has gone to the background (where `ControlPersist` ends it after the last channel).
-    async fn login(&self) -> Result<(), String> {
-        let mut child = self
-            .command("yes", &["-f", "-N"], &[])
+    /// Log in as the shared session's master (which `ControlPersist` moves to the background
+    /// and ends after its last channel), its one session running `docker context inspect`: a
+    /// session costs the far side a login's worth of setup (PAM, a shell), so the question is
+    /// asked in the login's own.
+    async fn log_in(&self) -> Login {
+        let spawned = self
+            .command("yes", &[], &["docker", "context", "inspect"])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run ssh: {e}"))?;
-        // Read by a task of its own: an older ssh's background master keeps this pipe open.
-        let text = child.stderr.take().map(|stderr| {
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return Login::Failed(format!("cannot run ssh: {e}")),
+        };
+        // Each read by a task of its own, bounded: an older ssh's background master may keep
+        // a pipe open after the login's own process has exited.
+        let out = child.stdout.take().map(|stdout| {
+            tokio::spawn(async move {
+                let mut text = String::new();
+                let mut bounded = stdout.take(INSPECT_LIMIT);
+                bounded.read_to_string(&mut text).await.map(|_| text)
+            })
+        });
+        let err = child.stderr.take().map(|stderr| {
             let slot = self.stderr.clone();
             tokio::spawn(async move {
                 let mut text = String::new();
@@ -322,47 +350,41 @@ impl Connector {
         });
         let status = match tokio::time::timeout(STEP_TIMEOUT, child.wait()).await {
             Ok(Ok(status)) => status,
-            Ok(Err(e)) => return Err(format!("ssh: {e}")),
-            Err(_) => return Err(format!("ssh did not log in within {STEP_TIMEOUT:?}")),
+            Ok(Err(e)) => return Login::Failed(format!("ssh: {e}")),
+            Err(_) => return Login::Failed(format!("ssh did not log in within {STEP_TIMEOUT:?}")),
         };
-        if status.success() {
-            return Ok(());
+        let grace = Duration::from_secs(1);
+        // 255 is ssh's own failure (no login); any other status is the remote command's.
+        if status.code() == Some(255) {
+            let said = match err {
+                Some(task) => tokio::time::timeout(grace, task)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            return Login::Failed(match said.trim() {
+                "" => format!("ssh exited with {status}"),
+                said => format!("ssh: {said}"),
+            });
         }
-        let said = match text {
-            Some(task) => tokio::time::timeout(Duration::from_secs(1), task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => String::new(),
+        if !status.success() {
+            return Login::In(Err(format!("docker context inspect exited with {status}")));
+        }
+        let text = match out {
+            Some(task) => match tokio::time::timeout(grace, task).await {
+                Ok(Ok(Ok(text))) => Ok(text),
+                _ => Err("docker context inspect's output could not be read".to_owned()),
+            },
+            None => Err("ssh started without its pipes".to_owned()),
         };
-        Err(match said.trim() {
-            "" => format!("ssh exited with {status}"),
-            said => format!("ssh: {said}"),
-        })
+        Login::In(text)
     }
 
-    /// Ask the far side which socket its docker CLI dials, forward it to `local` through the
-    /// shared session, and check that an engine answers there; the remote path.
-    async fn forward(&self, local: &Path) -> Result<String, String> {
-        let mut inspect = self
-            .command("no", &[], &["docker", "context", "inspect"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run ssh: {e}"))?;
-        let Some(stdout) = inspect.stdout.take() else {
-            return Err("ssh started without its pipes".into());
-        };
-        let mut text = String::new();
-        let mut bounded = stdout.take(INSPECT_LIMIT);
-        let read = bounded.read_to_string(&mut text);
-        tokio::time::timeout(STEP_TIMEOUT, read)
-            .await
-            .map_err(|_| "no answer from docker context inspect".to_owned())?
-            .map_err(|e| format!("docker context inspect: {e}"))?;
-        let remote = remote_socket(&text)?;
+    /// Forward the far side's socket `remote` to `local` through the shared session, and check
+    /// that an engine answers there.
+    async fn forward(&self, remote: &str, local: &Path) -> Result<(), String> {
         let spec = format!("{}:{remote}", local.display());
         let forwarded = self
             .command("no", &["-O", "forward", "-L", &spec], &[])
@@ -378,8 +400,7 @@ impl Connector {
         tokio::time::timeout(STEP_TIMEOUT, ping(local))
             .await
             .map_err(|_| format!("no answer to /_ping through the forward of {remote}"))?
-            .map_err(|e| format!("/_ping through the forward of {remote}: {e}"))?;
-        Ok(remote)
+            .map_err(|e| format!("/_ping through the forward of {remote}: {e}"))
     }
 
     /// One ssh process running `docker system dial-stdio`, as a stream.
