@@ -352,7 +352,12 @@ fn ssh_logs_in_once_and_forwards_the_socket_the_far_sides_docker_cli_dials() {
     let calls = ssh_invocations(&wrapper);
     // The login (its session asks `docker context inspect`), then `-O forward`; no process
     // per connection.
-    assert_eq!(calls.len(), 2, "ssh invocations: {calls:#?}\n{}", r.explain());
+    assert_eq!(
+        calls.len(),
+        2,
+        "ssh invocations: {calls:#?}\n{}",
+        r.explain()
+    );
     assert!(
         calls[0].contains("ControlMaster=yes") && calls[0].ends_with("docker context inspect"),
         "{calls:#?}"
@@ -373,14 +378,20 @@ fn ssh_without_a_forwardable_socket_dials_docker_system_dial_stdio_in_one_sessio
     assert_eq!(platform(&report, "linux/amd64")["result"], "passed");
     let calls = ssh_invocations(&wrapper);
     let dials: Vec<&String> = calls.iter().filter(|c| c.contains("dial-stdio")).collect();
-    assert!(dials.len() >= 4, "a connection per attach at least: {calls:#?}");
+    assert!(
+        dials.len() >= 4,
+        "a connection per attach at least: {calls:#?}"
+    );
     // The login came first, as the session's master, and only once.
     assert!(
         calls[0].contains("ControlMaster=yes") && calls[0].contains("context inspect"),
         "{calls:#?}"
     );
     assert_eq!(
-        calls.iter().filter(|c| c.contains("ControlMaster=yes")).count(),
+        calls
+            .iter()
+            .filter(|c| c.contains("ControlMaster=yes"))
+            .count(),
         1,
         "{calls:#?}"
     );

@@ -214,7 +214,7 @@ pub async fn audit(
 /// be read alone at the end while the other reader idles.
 fn reading_order(mut layers: Vec<(String, i64)>) -> Vec<(String, i64)> {
     // Stable: layers of one size keep the manifests' order.
-    layers.sort_by(|a, b| b.1.cmp(&a.1));
+    layers.sort_by_key(|l| std::cmp::Reverse(l.1));
     layers
 }
 

@@ -163,7 +163,7 @@ struct SshStream {
 /// One connection to the engine: a channel to its forwarded socket, or an ssh process.
 enum Link {
     Forwarded(UnixStream),
-    Process(SshStream),
+    Process(Box<SshStream>),
 }
 
 impl AsyncRead for Link {
@@ -244,7 +244,7 @@ impl Connector {
                 }
             }
             tracing::debug!(elapsed = ?started.elapsed(), "ssh: docker system dial-stdio connection");
-            Ok(Link::Process(stream))
+            Ok(Link::Process(Box::new(stream)))
         }
     }
 
