@@ -10,7 +10,8 @@ reads (`xargs -P`), since the audit reads the platforms' layers side by side. Th
 (`archsmoke audit REF --json`, from the registry and from an OCI layout of the same image made
 with skopeo) does more than the floor: it fetches the blobs (over HTTP from the registry),
 verifies each one's SHA-256, and reads ELF headers; `sha256sum` of the blobs is shown for
-scale. Each figure is a whole process; the commands alternate round by round (a different one
+scale, and every command's CPU time (user + system), which the machine's load hardly changes.
+Each figure is a whole process; the commands alternate round by round (a different one
 first each round) so that the ratios hold on this shared machine at this moment.
 
 Usage: benches/audit_floor.py [--rounds N] [--bin PATH] [--images python,nginx,kitchen]
@@ -80,15 +81,19 @@ def fetch(registry, digest, path):
 
 
 def timed(cmd):
-    """Wall seconds and peak RSS (KiB) of one whole process under GNU time."""
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user + system, children included) of one
+    whole process under GNU time. The CPU time hardly depends on the machine's load, which on a
+    shared machine stretches the wall time of whatever gets fewer turns on the cores."""
     start = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M"] + cmd,
+    p = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M cpu=%U+%S"] + cmd,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - start
     last = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
     if p.returncode not in (0, 1) or not last.startswith("maxrss_kb="):
         sys.exit(f"{cmd} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-    return wall, int(last.split("=", 1)[1])
+    rss, cpu = last.split()
+    user, system = cpu.split("=", 1)[1].split("+")
+    return wall, int(rss.split("=", 1)[1]), float(user) + float(system)
 
 
 def main():
@@ -151,22 +156,26 @@ def main():
     verdicts = []
     for tag, size, count, commands in cases:
         print(f"\n{REPO}:{tag}: {count} layers (all platforms), {size / 1e6:.1f} MB compressed")
-        floor = statistics.median(w for w, _ in results[(tag, f"floor, {LAYERS_AT_ONCE} at once")])
-        serial = statistics.median(w for w, _ in results[(tag, "floor, one by one")])
+        floor = statistics.median(w for w, _, _ in results[(tag, f"floor, {LAYERS_AT_ONCE} at once")])
+        serial = statistics.median(w for w, _, _ in results[(tag, "floor, one by one")])
+        floor_cpu = statistics.median(c for _, _, c in results[(tag, "floor, one by one")])
         for name in commands:
             rows = results[(tag, name)]
-            wall = statistics.median(w for w, _ in rows)
-            rss = max(r for _, r in rows) / 1024
+            wall = statistics.median(w for w, _, _ in rows)
+            rss = max(r for _, r, _ in rows) / 1024
+            cpu = statistics.median(c for _, _, c in rows)
             print(f"  {name:<22} {wall:>6.2f}s  {wall / floor:>5.2f}x floor ({LAYERS_AT_ONCE} at "
-                  f"once)  {wall / serial:>5.2f}x floor (one by one)  peak RSS {rss:>6.1f} MiB")
+                  f"once)  {wall / serial:>5.2f}x floor (one by one)  CPU {cpu:>5.2f}s "
+                  f"({cpu / floor_cpu:>4.2f}x the floor's)  peak RSS {rss:>6.1f} MiB")
         for name in ("archsmoke audit", "audit, OCI layout"):
-            audit = statistics.median(w for w, _ in results[(tag, name)])
-            verdicts.append((f"{tag}, {name}", audit / floor, audit / serial))
+            audit = statistics.median(w for w, _, _ in results[(tag, name)])
+            cpu = statistics.median(c for _, _, c in results[(tag, name)])
+            verdicts.append((f"{tag}, {name}", audit / floor, audit / serial, cpu / floor_cpu))
     print("\ntargets:")
-    for tag, parallel, serial in verdicts:
+    for tag, parallel, serial, cpu in verdicts:
         verdict = "PASS" if parallel <= TARGET else "MISS"
         print(f"  {verdict}  audit / floor ({LAYERS_AT_ONCE} at once), {tag}: {parallel:.2f} "
-              f"(target <= {TARGET}; one by one: {serial:.2f})")
+              f"(target <= {TARGET}; one by one: {serial:.2f}; CPU: {cpu:.2f})")
 
 
 if __name__ == "__main__":

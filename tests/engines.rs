@@ -21,6 +21,8 @@ struct Bed {
     docker_config: String,
     context: String,
     ssh: String,
+    /// The same sshd, whose far-side docker CLI is pointed at engine2 (`SetEnv DOCKER_HOST`).
+    ssh_engine2: String,
     ssh_port: u64,
     ssh_unknown_host: String,
     podman_socket: String,
@@ -74,6 +76,7 @@ fn bed_with(turn: Turn) -> Bed {
         docker_config: s("docker_config"),
         context: s("context"),
         ssh: s("ssh"),
+        ssh_engine2: s("ssh_engine2"),
         ssh_port: j["ssh_port"].as_u64().expect("ssh_port"),
         ssh_unknown_host: s("ssh_unknown_host"),
         podman_socket: s("podman_socket"),
@@ -255,6 +258,147 @@ fn ssh_reaches_an_engine_through_docker_system_dial_stdio() {
         c.args(["--host", &url]);
     });
     assert_ran_on(&r, report.as_ref(), &url);
+}
+
+/// An `ssh` first on PATH that logs each invocation's arguments to `ssh.log` beside it and runs
+/// the real one; with `refuse_inspect`, the far side's `docker context inspect` is asked for a
+/// context that does not exist and fails, as on a host whose docker CLI cannot say which socket
+/// it dials (the login itself still succeeds).
+fn logging_ssh(refuse_inspect: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let real = ["/usr/bin/ssh", "/bin/ssh"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("the test bed installs openssh-client");
+    let log = dir.path().join("ssh.log");
+    let refuse = if refuse_inspect {
+        "case \"$*\" in *'context inspect') set -- \"$@\" archsmoke-no-such-context ;; esac\n"
+    } else {
+        ""
+    };
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$*\" >>'{}'\n{refuse}exec {real} \"$@\"\n",
+        log.display()
+    );
+    let path = dir.path().join("ssh");
+    std::fs::write(&path, script).expect("write the ssh wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn ssh_invocations(wrapper: &tempfile::TempDir) -> Vec<String> {
+    std::fs::read_to_string(wrapper.path().join("ssh.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Four tests on one platform over `host` with `wrapper`'s ssh first on PATH: at least four
+/// containers, each attach a connection of its own.
+fn run_over_logged_ssh(host: &str, wrapper: &tempfile::TempDir) -> (Run, serde_json::Value) {
+    let s = spec(
+        "ssh-route",
+        &format!(
+            r#"
+image = "{}"
+platforms = ["linux/amd64"]
+
+[[test]]
+name = "one"
+command = ["echo", "1"]
+[[test]]
+name = "two"
+command = ["echo", "2"]
+[[test]]
+name = "three"
+command = ["echo", "3"]
+[[test]]
+name = "four"
+command = ["echo", "4"]
+"#,
+            image("multi")
+        ),
+    );
+    let json = s.dir.path().join("report.json");
+    let path = format!(
+        "{}:{}",
+        wrapper.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = clean();
+    c.args(["run", s.path(), "--host", host, "--json"])
+        .arg(&json)
+        .env("PATH", path);
+    let r = go(c);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    (r, json_report(&json))
+}
+
+#[test]
+fn ssh_logs_in_once_and_forwards_the_socket_the_far_sides_docker_cli_dials() {
+    let b = bed();
+    // The far side's DOCKER_HOST names engine2: the forward must reach it, as dial-stdio would.
+    let reference = forget_child(&b.engine2_socket);
+    let wrapper = logging_ssh(false);
+    let (r, report) = run_over_logged_ssh(&b.ssh_engine2, &wrapper);
+    assert_eq!(report["engine"]["endpoint"], b.ssh_engine2.as_str());
+    assert_eq!(platform(&report, "linux/amd64")["result"], "passed");
+    assert!(
+        holds(&b.engine2_socket, &reference),
+        "engine2 pulled {reference}: the forwarded socket is the one the far side dials"
+    );
+    let calls = ssh_invocations(&wrapper);
+    // The login (its session asks `docker context inspect`), then `-O forward`; no process
+    // per connection.
+    assert_eq!(
+        calls.len(),
+        2,
+        "ssh invocations: {calls:#?}\n{}",
+        r.explain()
+    );
+    assert!(
+        calls[0].contains("ControlMaster=yes") && calls[0].ends_with("docker context inspect"),
+        "{calls:#?}"
+    );
+    assert!(calls[1].contains("-O forward"), "{calls:#?}");
+    assert!(
+        !calls.iter().any(|c| c.contains("dial-stdio")),
+        "{calls:#?}"
+    );
+}
+
+#[test]
+fn ssh_without_a_forwardable_socket_dials_docker_system_dial_stdio_in_one_session() {
+    let b = bed();
+    let wrapper = logging_ssh(true);
+    let (_, report) = run_over_logged_ssh(&b.ssh, &wrapper);
+    assert_eq!(report["engine"]["endpoint"], b.ssh.as_str());
+    assert_eq!(platform(&report, "linux/amd64")["result"], "passed");
+    let calls = ssh_invocations(&wrapper);
+    let dials: Vec<&String> = calls.iter().filter(|c| c.contains("dial-stdio")).collect();
+    assert!(
+        dials.len() >= 4,
+        "a connection per attach at least: {calls:#?}"
+    );
+    // The login came first, as the session's master, and only once.
+    assert!(
+        calls[0].contains("ControlMaster=yes") && calls[0].contains("context inspect"),
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.contains("ControlMaster=yes"))
+            .count(),
+        1,
+        "{calls:#?}"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains("-O forward")),
+        "{calls:#?}"
+    );
 }
 
 #[test]

@@ -191,7 +191,7 @@ pub async fn audit(
         keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
         keep_package_db: checks.audit.elf != ElfLevel::Off,
     };
-    let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(unique)
+    let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(reading_order(unique))
         .map(|(digest, size)| {
             let opts = opts.clone();
             async move {
@@ -208,6 +208,14 @@ pub async fn audit(
         out.push(audit_platform(source, target, contents, &scanned, checks, started).await);
     }
     out
+}
+
+/// The largest layers first: with [`LAYERS_AT_ONCE`] readers, a large layer started last would
+/// be read alone at the end while the other reader idles.
+fn reading_order(mut layers: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    // Stable: layers of one size keep the manifests' order.
+    layers.sort_by_key(|l| std::cmp::Reverse(l.1));
+    layers
 }
 
 async fn read_layer(
@@ -436,6 +444,26 @@ fn blank(name: String, status: TestStatus, duration: Duration) -> TestReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_layers_are_read_first() {
+        let layers = vec![
+            ("sha256:small".to_owned(), 10),
+            ("sha256:large".to_owned(), 900),
+            ("sha256:first-of-two".to_owned(), 50),
+            ("sha256:second-of-two".to_owned(), 50),
+        ];
+        let order: Vec<String> = reading_order(layers).into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            order,
+            [
+                "sha256:large",
+                "sha256:first-of-two",
+                "sha256:second-of-two",
+                "sha256:small"
+            ]
+        );
+    }
 
     #[test]
     fn an_interrupted_run_lists_the_image_checks_it_did_not_reach() {
