@@ -20,6 +20,7 @@ use super::raw::{
     RawCommand, RawCommandTest, RawConfig, RawEnvVar, RawFileContent, RawFileExistence,
     RawMetadata, RawRunOptions,
 };
+use crate::diagnostic::{unprintable, unprintable_kind};
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
 /// cst's hard-coded exemption and forbidden words of its Debian licence check.
@@ -258,15 +259,7 @@ impl<'a> Translator<'a> {
         kind: &str,
     ) -> String {
         match name {
-            Some(n) if n.chars().any(char::is_control) => {
-                let c = n.chars().find(|c| c.is_control()).unwrap_or_default();
-                let e = self.at(
-                    n,
-                    format!("the test name contains the control character {c:?}"),
-                );
-                self.push(e.with_hint("names are one line of printable text"));
-                String::new()
-            }
+            Some(n) if self.unprintable("the test name", n) => String::new(),
             Some(n) if !n.trim().is_empty() => self.unique(format!("{kind}: {}", n.as_str())),
             _ => {
                 let e = self.at(at, format!("a {} has no `name`", kind.to_lowercase()));
@@ -274,6 +267,24 @@ impl<'a> Translator<'a> {
                 String::new()
             }
         }
+    }
+
+    /// Whether `text` (a name or path that reports print) holds a character the spec loader
+    /// refuses there (control, bidirectional override, invisible): then it is the user's error,
+    /// positioned in the config, not a translation that cannot load.
+    fn unprintable(&mut self, what: &str, text: &Spanned<String>) -> bool {
+        let Some(c) = text.chars().find(|&c| unprintable(c)) else {
+            return false;
+        };
+        let e = self.at(
+            text,
+            format!(
+                "{what} contains the character {c:?} ({})",
+                unprintable_kind(c)
+            ),
+        );
+        self.push(e.with_hint("names and paths are one line of printable text"));
+        true
     }
 
     /// `name`, or `name #2`, `#3`, ... when an earlier test has it: cst runs tests of the same
@@ -449,6 +460,7 @@ impl<'a> Translator<'a> {
         name: &str,
     ) -> Option<String> {
         match path {
+            Some(p) if self.unprintable("the path", p) => None,
             Some(p) if p.starts_with('/') && !p.contains('$') => Some(p.to_string()),
             Some(p) if p.contains('$') => {
                 let e = self.at(
@@ -736,6 +748,24 @@ impl<'a> Translator<'a> {
             self.note(
                 "a licenseTests entry with neither `debian: true` nor `files` checks nothing.",
             );
+            return;
+        }
+        if let Some(f) = l
+            .files
+            .iter()
+            .flatten()
+            .find(|f| f.chars().any(unprintable))
+        {
+            let c = f.chars().find(|&c| unprintable(c)).unwrap_or_default();
+            let e = self.at(
+                spanned,
+                format!(
+                    "licence file `{}` contains the character {c:?} ({})",
+                    f.escape_debug(),
+                    unprintable_kind(c)
+                ),
+            );
+            self.push(e.with_hint("names and paths are one line of printable text"));
             return;
         }
         if let Some(f) = l.files.iter().flatten().find(|f| !f.starts_with('/')) {
