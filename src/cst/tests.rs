@@ -386,6 +386,40 @@ fn an_unprintable_character_in_a_path_or_name_is_positioned_not_a_bug() {
 }
 
 #[test]
+fn a_nul_in_a_process_or_its_environment_is_positioned_not_a_bug() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-nul-in-args.yaml): `"\0"` in `args`
+    // became a command element the spec refuses, reported as a translation bug.
+    let text = include_str!("../../fuzz/findings/cst-nul-in-args.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let e = load_errors(text);
+    assert!(e[0].contains("`args` contains a NUL byte"), "{e:?}");
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    for (text, expected) in [
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: \"e\\0\"\n",
+            "c.yaml:4:14: `command` contains a NUL byte",
+        ),
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    setup: [[\"a\\0\"]]\n",
+            "c.yaml:5:12: a `setup` command contains a NUL byte",
+        ),
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    envVars:\n      - key: A\n        value: \"x\\0\"\n",
+            "c.yaml:7:16: `envVars` entry `A`: a value cannot hold NUL",
+        ),
+        (
+            "schemaVersion: 2.0.0\nglobalEnvVars:\n  - key: A=B\n    value: x\ncommandTests:\n  - name: a\n    command: ls\n",
+            "c.yaml:3:10: `globalEnvVars` entry `A=B`: a variable name cannot hold `=` or NUL",
+        ),
+    ] {
+        let e = load_errors(text);
+        assert!(e[0].starts_with(expected), "{text:?}: {e:?}");
+        assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    }
+}
+
+#[test]
 fn run_options_env_vars_are_forwarded_by_name_never_by_value() {
     // A variable every test process has (the crate forbids `unsafe`, so none is set here).
     let name = "PATH";

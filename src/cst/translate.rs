@@ -206,6 +206,17 @@ impl<'a> Translator<'a> {
         let mut out = Vec::new();
         for v in vars {
             match (&v.key, &v.value) {
+                // The engine passes `NAME=value` as a C string: the spec refuses what it cannot
+                // carry, so it is the user's error, positioned here.
+                (Some(k), Some(val)) if k.contains(['=', '\0']) || val.contains('\0') => {
+                    let (at, why) = if k.contains(['=', '\0']) {
+                        (k, "a variable name cannot hold `=` or NUL")
+                    } else {
+                        (val, "a value cannot hold NUL")
+                    };
+                    let e = self.at(at, format!("`{what}` entry `{}`: {why}", k.escape_debug()));
+                    self.push(e.with_hint("remove the character (NUL is \\u0000)"));
+                }
                 (Some(k), Some(val)) if !k.is_empty() && !val.is_empty() => {
                     out.push((k.to_string(), val.to_string()));
                 }
@@ -287,6 +298,35 @@ impl<'a> Translator<'a> {
         true
     }
 
+    /// A NUL in a command test's process: the engine passes arguments as C strings, which end
+    /// at NUL, and the spec refuses one; the user's error, positioned here.
+    fn nul_in_process(&self, t: &RawCommandTest) -> Option<SpecError> {
+        let nul = |argv: &[String]| argv.iter().any(|a| a.contains('\0'));
+        let hint = "a process argument cannot hold NUL (\\u0000); remove it";
+        if let Some(c) = &t.command
+            && match &**c {
+                RawCommand::Line(l) => l.contains('\0'),
+                RawCommand::Argv(a) => nul(a),
+            }
+        {
+            return Some(self.at(c, "`command` contains a NUL byte").with_hint(hint));
+        }
+        if let Some(a) = &t.args
+            && nul(a)
+        {
+            return Some(self.at(a, "`args` contains a NUL byte").with_hint(hint));
+        }
+        if let Some(s) = &t.setup
+            && s.iter().any(|c| nul(c))
+        {
+            return Some(
+                self.at(s, "a `setup` command contains a NUL byte")
+                    .with_hint(hint),
+            );
+        }
+        None
+    }
+
     /// `name`, or `name #2`, `#3`, ... when an earlier test has it: cst runs tests of the same
     /// name, archsmoke's reports tell results apart by name.
     fn unique(&mut self, name: String) -> String {
@@ -342,6 +382,10 @@ impl<'a> Translator<'a> {
                 self.push(e.with_hint("put the arguments in the `command` list"));
             }
             argv.extend(args.iter().cloned());
+        }
+        if let Some(e) = self.nul_in_process(t) {
+            self.push(e);
+            return;
         }
         let setup = t.setup.as_ref().map(|s| (**s).clone()).unwrap_or_default();
         if let Some(s) = &t.setup
