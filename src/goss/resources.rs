@@ -448,7 +448,16 @@ impl Translator<'_> {
             None => r.id,
         };
         let url = local_url(node, text, r)?;
-        let status = integer(r.required("status")?, "status")?;
+        let status_node = r.required("status")?;
+        let status = integer(status_node, "status")?;
+        if !(100..=599).contains(&status) {
+            // The spec refuses it in `[[probe]]`: the user's to fix here, not a bad translation.
+            return Err(problem(
+                status_node,
+                format!("http `{}`: status {status} is not an HTTP status", r.id),
+                "HTTP statuses are 100 to 599",
+            ));
+        }
         let mut http = vec![
             format!("port = {}", url.port),
             format!("path = {}", s(&url.path)),

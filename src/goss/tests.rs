@@ -382,6 +382,22 @@ fn keys_reach_comments_escaped_and_paths_are_checked_where_they_are() {
 }
 
 #[test]
+fn an_http_status_outside_100_to_599_is_positioned_not_a_bug() {
+    // Found by the `goss` fuzz target (fuzz/findings/goss-http-status-out-of-range.yaml):
+    // `status: 2` became a `[[probe]]` status the spec refuses, reported as a translation bug.
+    let e = errors(include_str!(
+        "../../fuzz/findings/goss-http-status-out-of-range.yaml"
+    ));
+    assert!(
+        e[0].starts_with(
+            "goss.yaml:4:12: http `http://localhost:80/`: status 2 is not an HTTP status"
+        ),
+        "{e:#?}"
+    );
+    assert!(!e.iter().any(|x| x.contains("bug")), "{e:#?}");
+}
+
+#[test]
 fn running_false_is_no_process_and_a_missing_exists_is_named() {
     let spec = spec_of("process:\n  cron:\n    running: false\n", None);
     assert!(spec.files.is_empty(), "no shell check without a command");
