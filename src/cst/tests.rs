@@ -420,6 +420,21 @@ fn a_nul_in_a_process_or_its_environment_is_positioned_not_a_bug() {
 }
 
 #[test]
+fn multibyte_permissions_are_an_error_not_a_panic() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-permissions-multibyte.json): the
+    // permission check split `permissions` 9 bytes from its end, inside a character.
+    let text = include_str!("../../fuzz/findings/cst-permissions-multibyte.json")
+        .strip_prefix('\u{1}')
+        .expect("the fuzz input's first byte picks JSON");
+    let e: Vec<String> = load(Path::new("c.json"), text)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(e.iter().any(|e| e.contains("bad permissions")), "{e:?}");
+}
+
+#[test]
 fn run_options_env_vars_are_forwarded_by_name_never_by_value() {
     // A variable every test process has (the crate forbids `unsafe`, so none is set here).
     let name = "PATH";
