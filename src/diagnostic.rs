@@ -76,6 +76,18 @@ pub fn unprintable(c: char) -> bool {
         )
 }
 
+/// Which kind of [`unprintable`] character `c` is, for an error that names it.
+pub fn unprintable_kind(c: char) -> &'static str {
+    if c.is_control() {
+        "a control character"
+    } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    {
+        "a bidirectional override"
+    } else {
+        "an invisible character"
+    }
+}
+
 /// `text` (from an image, an index or an engine: data, never formatting) safe to print on a
 /// terminal, a CI log or in a comment: every [`unprintable`] character written as `\u{…}`, a
 /// backslash as itself. One line, and it reads as what it is.

@@ -409,6 +409,42 @@ excludes = "panic"
     }
 }
 
+/// A `[logs]` check that ran and failed says what it missed, not the "not run" placeholder it
+/// was planned with (issue 26 item 9: the stale error stayed beside the mismatch).
+#[test]
+fn a_failed_logs_check_reports_its_mismatch_not_the_not_run_placeholder() {
+    let text = format!(
+        r#"
+image = "{}"
+platforms = ["linux/amd64"]
+
+[service]
+[service.ready]
+tcp = 8080
+
+[logs]
+contains = "a line the server never prints"
+"#,
+        image("web")
+    );
+    let (r, report) = run_spec("logs-fail", &text, &[]);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    let t = test(platform(&report, "linux/amd64"), "logs");
+    assert_eq!(t["status"], "failed", "{t:#}");
+    assert!(t["error"].is_null(), "{t:#}");
+    assert!(
+        t["mismatches"]
+            .to_string()
+            .contains("a line the server never prints"),
+        "{t:#}"
+    );
+    assert!(
+        !r.stdout.contains("the service was not ready"),
+        "{}",
+        r.explain()
+    );
+}
+
 #[test]
 fn a_service_exec_test_is_matched_on_its_whole_output_not_the_kept_tail() {
     // The report keeps 1 KiB of `seq 1 20000` (108,894 bytes); the expectations see all of it,

@@ -319,7 +319,9 @@ fn tests_of_the_same_name_all_run() {
 fn a_control_character_in_a_name_is_positioned() {
     let e = errors("schemaVersion: 2.0.0\ncommandTests:\n  - name: \"a\\nb\"\n    command: ls\n");
     assert!(
-        e[0].starts_with("c.yaml:3:11: the test name contains the control character '\\n'"),
+        e[0].starts_with(
+            "c.yaml:3:11: the test name contains the character '\\n' (a control character)"
+        ),
         "{e:?}"
     );
     assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
@@ -334,6 +336,102 @@ fn an_empty_key_is_positioned_at_its_colon_and_does_not_hang() {
         .expect("the fuzz input's first byte picks YAML");
     let e = errors(text);
     assert!(e[0].starts_with("c.yaml:2:1: unknown key ``"), "{e:?}");
+}
+
+/// What `load` says of a config (the translation checked as `archsmoke` checks it: a spec
+/// loader's refusal is reported as a translation bug).
+fn load_errors(text: &str) -> Vec<String> {
+    load(Path::new("c.yaml"), text)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn an_unprintable_character_in_a_path_or_name_is_positioned_not_a_bug() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-path-control-character.yaml): ESC in a
+    // file test's path became a [[file]] path the spec refuses, reported as a translation bug.
+    let text = include_str!("../../fuzz/findings/cst-path-control-character.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let e = load_errors(text);
+    assert!(
+        e[0].starts_with(
+            "c.yaml:5:11: the path contains the character '\\u{1b}' (a control character)"
+        ),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    // The same for what else the spec refuses in names and paths: a bidirectional override in
+    // a name, an invisible character in a file content test's path, a licence file's BEL.
+    for (text, expected) in [
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: \"a\\u202Eb\"\n    command: ls\n",
+            "c.yaml:3:11: the test name contains the character '\\u{202e}' (a bidirectional override)",
+        ),
+        (
+            "schemaVersion: 2.0.0\nfileContentTests:\n  - name: c\n    path: \"/etc/\\u200Bpasswd\"\n",
+            "c.yaml:4:11: the path contains the character '\\u{200b}' (an invisible character)",
+        ),
+        (
+            "schemaVersion: 2.0.0\nlicenseTests:\n  - files: [\"/a\\ab\"]\n",
+            "c.yaml:3:10: licence file `/a\\u{7}b` contains the character '\\u{7}' (a control character)",
+        ),
+    ] {
+        let e = load_errors(text);
+        assert!(e[0].starts_with(expected), "{text:?}: {e:?}");
+        assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    }
+}
+
+#[test]
+fn a_nul_in_a_process_or_its_environment_is_positioned_not_a_bug() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-nul-in-args.yaml): `"\0"` in `args`
+    // became a command element the spec refuses, reported as a translation bug.
+    let text = include_str!("../../fuzz/findings/cst-nul-in-args.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let e = load_errors(text);
+    assert!(e[0].contains("`args` contains a NUL byte"), "{e:?}");
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    for (text, expected) in [
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: \"e\\0\"\n",
+            "c.yaml:4:14: `command` contains a NUL byte",
+        ),
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    setup: [[\"a\\0\"]]\n",
+            "c.yaml:5:12: a `setup` command contains a NUL byte",
+        ),
+        (
+            "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n    envVars:\n      - key: A\n        value: \"x\\0\"\n",
+            "c.yaml:7:16: `envVars` entry `A`: a value cannot hold NUL",
+        ),
+        (
+            "schemaVersion: 2.0.0\nglobalEnvVars:\n  - key: A=B\n    value: x\ncommandTests:\n  - name: a\n    command: ls\n",
+            "c.yaml:3:10: `globalEnvVars` entry `A=B`: a variable name cannot hold `=` or NUL",
+        ),
+    ] {
+        let e = load_errors(text);
+        assert!(e[0].starts_with(expected), "{text:?}: {e:?}");
+        assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    }
+}
+
+#[test]
+fn multibyte_permissions_are_an_error_not_a_panic() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-permissions-multibyte.json): the
+    // permission check split `permissions` 9 bytes from its end, inside a character.
+    let text = include_str!("../../fuzz/findings/cst-permissions-multibyte.json")
+        .strip_prefix('\u{1}')
+        .expect("the fuzz input's first byte picks JSON");
+    let e: Vec<String> = load(Path::new("c.json"), text)
+        .expect_err("invalid")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(e.iter().any(|e| e.contains("bad permissions")), "{e:?}");
 }
 
 #[test]

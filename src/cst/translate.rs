@@ -20,6 +20,7 @@ use super::raw::{
     RawCommand, RawCommandTest, RawConfig, RawEnvVar, RawFileContent, RawFileExistence,
     RawMetadata, RawRunOptions,
 };
+use crate::diagnostic::{unprintable, unprintable_kind};
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
 /// cst's hard-coded exemption and forbidden words of its Debian licence check.
@@ -207,6 +208,17 @@ impl<'a> Translator<'a> {
         let mut out = Vec::new();
         for v in vars {
             match (&v.key, &v.value) {
+                // The engine passes `NAME=value` as a C string: the spec refuses what it cannot
+                // carry, so it is the user's error, positioned here.
+                (Some(k), Some(val)) if k.contains(['=', '\0']) || val.contains('\0') => {
+                    let (at, why) = if k.contains(['=', '\0']) {
+                        (k, "a variable name cannot hold `=` or NUL")
+                    } else {
+                        (val, "a value cannot hold NUL")
+                    };
+                    let e = self.at(at, format!("`{what}` entry `{}`: {why}", k.escape_debug()));
+                    self.push(e.with_hint("remove the character (NUL is \\u0000)"));
+                }
                 (Some(k), Some(val)) if !k.is_empty() && !val.is_empty() => {
                     out.push((k.to_string(), val.to_string()));
                 }
@@ -260,15 +272,7 @@ impl<'a> Translator<'a> {
         kind: &str,
     ) -> String {
         match name {
-            Some(n) if n.chars().any(char::is_control) => {
-                let c = n.chars().find(|c| c.is_control()).unwrap_or_default();
-                let e = self.at(
-                    n,
-                    format!("the test name contains the control character {c:?}"),
-                );
-                self.push(e.with_hint("names are one line of printable text"));
-                String::new()
-            }
+            Some(n) if self.unprintable("the test name", n) => String::new(),
             Some(n) if !n.trim().is_empty() => self.unique(format!("{kind}: {}", n.as_str())),
             _ => {
                 let e = self.at(at, format!("a {} has no `name`", kind.to_lowercase()));
@@ -276,6 +280,53 @@ impl<'a> Translator<'a> {
                 String::new()
             }
         }
+    }
+
+    /// Whether `text` (a name or path that reports print) holds a character the spec loader
+    /// refuses there (control, bidirectional override, invisible): then it is the user's error,
+    /// positioned in the config, not a translation that cannot load.
+    fn unprintable(&mut self, what: &str, text: &Spanned<String>) -> bool {
+        let Some(c) = text.chars().find(|&c| unprintable(c)) else {
+            return false;
+        };
+        let e = self.at(
+            text,
+            format!(
+                "{what} contains the character {c:?} ({})",
+                unprintable_kind(c)
+            ),
+        );
+        self.push(e.with_hint("names and paths are one line of printable text"));
+        true
+    }
+
+    /// A NUL in a command test's process: the engine passes arguments as C strings, which end
+    /// at NUL, and the spec refuses one; the user's error, positioned here.
+    fn nul_in_process(&self, t: &RawCommandTest) -> Option<SpecError> {
+        let nul = |argv: &[String]| argv.iter().any(|a| a.contains('\0'));
+        let hint = "a process argument cannot hold NUL (\\u0000); remove it";
+        if let Some(c) = &t.command
+            && match &**c {
+                RawCommand::Line(l) => l.contains('\0'),
+                RawCommand::Argv(a) => nul(a),
+            }
+        {
+            return Some(self.at(c, "`command` contains a NUL byte").with_hint(hint));
+        }
+        if let Some(a) = &t.args
+            && nul(a)
+        {
+            return Some(self.at(a, "`args` contains a NUL byte").with_hint(hint));
+        }
+        if let Some(s) = &t.setup
+            && s.iter().any(|c| nul(c))
+        {
+            return Some(
+                self.at(s, "a `setup` command contains a NUL byte")
+                    .with_hint(hint),
+            );
+        }
+        None
     }
 
     /// `name`, or `name #2`, `#3`, ... when an earlier test has it: cst runs tests of the same
@@ -333,6 +384,10 @@ impl<'a> Translator<'a> {
                 self.push(e.with_hint("put the arguments in the `command` list"));
             }
             argv.extend(args.iter().cloned());
+        }
+        if let Some(e) = self.nul_in_process(t) {
+            self.push(e);
+            return;
         }
         let setup = t.setup.as_ref().map(|s| (**s).clone()).unwrap_or_default();
         if let Some(s) = &t.setup
@@ -451,6 +506,7 @@ impl<'a> Translator<'a> {
         name: &str,
     ) -> Option<String> {
         match path {
+            Some(p) if self.unprintable("the path", p) => None,
             Some(p) if p.starts_with('/') && !p.contains('$') => Some(p.to_string()),
             Some(p) if p.contains('$') => {
                 let e = self.at(
@@ -737,6 +793,24 @@ impl<'a> Translator<'a> {
             self.note(
                 "a licenseTests entry with neither `debian: true` nor `files` checks nothing.",
             );
+            return;
+        }
+        if let Some(f) = l
+            .files
+            .iter()
+            .flatten()
+            .find(|f| f.chars().any(unprintable))
+        {
+            let c = f.chars().find(|&c| unprintable(c)).unwrap_or_default();
+            let e = self.at(
+                spanned,
+                format!(
+                    "licence file `{}` contains the character {c:?} ({})",
+                    f.escape_debug(),
+                    unprintable_kind(c)
+                ),
+            );
+            self.push(e.with_hint("names and paths are one line of printable text"));
             return;
         }
         if let Some(f) = l.files.iter().flatten().find(|f| !f.starts_with('/')) {

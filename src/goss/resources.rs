@@ -175,6 +175,18 @@ impl Translator<'_> {
             Some(n) => scalar(n, "path")?,
             None => r.id,
         };
+        if let Some(c) = path.chars().find(|&c| crate::diagnostic::unprintable(c)) {
+            // The path is the `[[file]]` path, which reports print: the user's to fix here.
+            return Err(Problem {
+                span: r.get("path").map_or(r.at, |n| pos(n.span())),
+                message: format!(
+                    "file `{}`: the path contains the character {c:?} ({})",
+                    path.escape_debug(),
+                    crate::diagnostic::unprintable_kind(c)
+                ),
+                hint: "names and paths are one line of printable text".into(),
+            });
+        }
         if !path.starts_with('/') {
             return Err(Problem {
                 span: r.get("path").map_or(r.at, |n| pos(n.span())),
@@ -249,7 +261,7 @@ impl Translator<'_> {
                 let _ = writeln!(
                     self.out.files,
                     "# file `{}`: `{key}: []` asserts nothing (as in goss)\n",
-                    r.id
+                    crate::diagnostic::printable(r.id)
                 );
             } else if exists {
                 contents.push((key, st));

@@ -341,6 +341,69 @@ fn a_control_character_in_a_result_name_is_positioned_not_a_bug() {
 }
 
 #[test]
+fn keys_reach_comments_escaped_and_paths_are_checked_where_they_are() {
+    // Found by the `goss` fuzz target (fuzz/findings/goss-skipped-key-control-character.yaml):
+    // a skipped resource's key went raw into a TOML comment, which a control character makes
+    // invalid ("a bug in archsmoke's goss support").
+    let text = include_str!("../../fuzz/findings/goss-skipped-key-control-character.yaml");
+    let t = translate::translate(
+        &translate::Source {
+            path: Path::new("goss.yaml"),
+            text,
+        },
+        None,
+        &Options::default(),
+    );
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    assert!(
+        t.toml
+            .contains("# dns `\\u{1}os`: skip: true (not checked)\n"),
+        "{}",
+        t.toml
+    );
+    if let Err(e) = spec::parse(Path::new("goss.yaml"), &t.toml) {
+        assert!(!e.message.contains("comment"), "{e}\n{}", t.toml);
+    }
+    // A line break in a skipped key would end the comment and start live TOML.
+    let spec = spec_of(
+        "dns:\n  \"x\\n[[test]]\\nname = 'injected'\\ncommand = ['true']\\n#\":\n    skip: true\n\
+         command:\n  ls:\n    exit-status: 0\n",
+        None,
+    );
+    assert!(
+        spec.tests.iter().all(|t| t.name != "injected"),
+        "{:?}",
+        spec.tests
+    );
+    // A file path (the `[[file]]` path) with a control character, behind a printable title.
+    let e = errors("file:\n  \"/etc/a\\eb\":\n    title: ok\n    exists: true\n");
+    assert!(
+        e[0].starts_with(
+            "goss.yaml:2:3: file `/etc/a\\u{1b}b`: the path contains the character '\\u{1b}' \
+             (a control character)"
+        ),
+        "{e:#?}"
+    );
+    assert!(!e.iter().any(|x| x.contains("bug")), "{e:#?}");
+}
+
+#[test]
+fn an_http_status_outside_100_to_599_is_positioned_not_a_bug() {
+    // Found by the `goss` fuzz target (fuzz/findings/goss-http-status-out-of-range.yaml):
+    // `status: 2` became a `[[probe]]` status the spec refuses, reported as a translation bug.
+    let e = errors(include_str!(
+        "../../fuzz/findings/goss-http-status-out-of-range.yaml"
+    ));
+    assert!(
+        e[0].starts_with(
+            "goss.yaml:4:12: `status` can never match: no value it can have passes this matcher"
+        ) && e[0].contains("statuses are 100 to 599"),
+        "{e:#?}"
+    );
+    assert!(!e.iter().any(|x| x.contains("bug")), "{e:#?}");
+}
+
+#[test]
 fn running_false_is_no_process_and_a_missing_exists_is_named() {
     let spec = spec_of("process:\n  cron:\n    running: false\n", None);
     assert!(spec.files.is_empty(), "no shell check without a command");

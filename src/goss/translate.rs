@@ -425,7 +425,9 @@ impl Translator<'_> {
     fn note_skip(&mut self, kind: &str, id: &str) {
         let _ = writeln!(
             self.out.tests,
-            "# {kind} `{id}`: skip: true (not checked)\n"
+            "# {kind} `{}`: skip: true (not checked)\n",
+            // A key is data: a line break in it would end the comment and start live TOML.
+            crate::diagnostic::printable(id)
         );
     }
 

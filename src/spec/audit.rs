@@ -190,7 +190,12 @@ impl Default for AuditSettings {
 /// Whether `text` is a string Go's `FileMode.String()` can produce: type letters from
 /// `dalTLDpSugct?` in that order (or `-`), then nine `rwx` positions.
 pub fn valid_permissions(text: &str) -> bool {
-    let Some(split) = text.len().checked_sub(9) else {
+    // The nine positions are ASCII: a split inside a character means they are not there.
+    let Some(split) = text
+        .len()
+        .checked_sub(9)
+        .filter(|&i| text.is_char_boundary(i))
+    else {
         return false;
     };
     let (kind, perm) = text.split_at(split);
@@ -640,9 +645,22 @@ mod cst_keys {
             "gdrwxr-xr-x",
             "-rwxrwxrwz",
             "",
+            // Multi-byte text where the nine positions would start: refused, not a panic
+            // (found by the `cst` fuzz target).
+            "\u{4cb}w-r--r--",
+            "é-r--r--",
         ] {
             assert!(!valid_permissions(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_multibyte_permission_string_is_an_error_not_a_panic() {
+        // The permission check split the string 9 bytes from its end, inside a character
+        // (found by the `cst` fuzz target; `cst::tests` reads its input).
+        let e = parse("[[file]]\npath = \"/bin/sh\"\npermissions = \"\\u04cbw-r--r--\"\n")
+            .expect_err("invalid");
+        assert!(e.to_string().contains("permissions"), "{e}");
     }
 
     #[test]

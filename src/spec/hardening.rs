@@ -11,18 +11,7 @@ use super::raw::{RawSettings, RawTest};
 use super::{SpecError, Validator};
 use crate::limits::{Limits, MAX_PIDS, MIN_MEMORY};
 
-use crate::diagnostic::unprintable;
-
-fn kind(c: char) -> &'static str {
-    if c.is_control() {
-        "a control character"
-    } else if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
-    {
-        "a bidirectional override"
-    } else {
-        "an invisible character"
-    }
-}
+use crate::diagnostic::{unprintable, unprintable_kind};
 
 /// The largest memory limit accepted; beyond it a typo (`"16TB"`) is more likely than intent.
 const MAX_MEMORY: u64 = 1 << 40;
@@ -113,7 +102,10 @@ impl Validator<'_> {
             Some(c) => Err(self
                 .err(
                     at,
-                    format!("{what} contains the character {c:?} ({})", kind(c)),
+                    format!(
+                        "{what} contains the character {c:?} ({})",
+                        unprintable_kind(c)
+                    ),
                 )
                 .with_hint("names are one line of printable text")),
             None => Ok(()),
