@@ -68,7 +68,7 @@ fn a_remote_engine_is_probed_once_then_answered_from_the_cache_until_reprobe() {
     let cache = tempfile::tempdir().expect("temp dir");
     let (first, counts, mode) = over_tls(&b, &s, cache.path(), |_| {});
     assert_eq!(counts, (1, 0), "{}", first.explain());
-    assert_eq!(mode, "emulated (probed)");
+    assert_eq!(mode, "qemu-aarch64 (probed)");
     assert!(
         first
             .stderr
@@ -82,7 +82,7 @@ fn a_remote_engine_is_probed_once_then_answered_from_the_cache_until_reprobe() {
     let (second, counts, mode) = over_tls(&b, &s, cache.path(), |_| {});
     assert_eq!(counts, (0, 1), "{}", second.explain());
     assert!(
-        mode.starts_with("emulated (probed ") && mode.ends_with(", cached)"),
+        mode.starts_with("qemu-aarch64 (probed ") && mode.ends_with(", cached)"),
         "{mode}"
     );
     assert!(
