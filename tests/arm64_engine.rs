@@ -454,15 +454,7 @@ fn the_mac_topology_runs_the_six_platform_demo_with_amd64_emulated_inside_the_en
     let amd64 = platform(&report, "linux/amd64");
     assert_eq!(amd64["execution"]["mode"], "emulated", "{amd64:#}");
     assert_eq!(amd64["mode"], "qemu-x86_64 (probed)", "{amd64:#}");
-    let emulator = &amd64["execution"]["emulator"];
-    assert_eq!(emulator["kind"], "qemu", "{amd64:#}");
-    // The guest's interpreter (Debian: /usr/libexec/qemu-binfmt/x86_64-binfmt-P), not ours.
-    assert!(
-        emulator["interpreter"]
-            .as_str()
-            .is_some_and(|i| i.contains("x86_64")),
-        "{amd64:#}"
-    );
+    assert_eq!(amd64["execution"]["emulator"]["kind"], "qemu", "{amd64:#}");
     assert_eq!(amd64["result"], "passed", "{amd64:#}");
     let machine = amd64["tests"]
         .as_array()

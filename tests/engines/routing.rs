@@ -433,14 +433,7 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
     assert_eq!(arm64["execution"]["mode"], "emulated", "{arm64:#}");
     // The emulator is named from engine2's process list, as a local engine's QEMU entry is.
     assert_eq!(arm64["mode"], "qemu-aarch64 (probed)", "{arm64:#}");
-    let emulator = &arm64["execution"]["emulator"];
-    assert_eq!(emulator["kind"], "qemu", "{arm64:#}");
-    assert!(
-        emulator["interpreter"]
-            .as_str()
-            .is_some_and(|i| i.contains("aarch64")),
-        "{arm64:#}"
-    );
+    assert_eq!(arm64["execution"]["emulator"]["kind"], "qemu", "{arm64:#}");
     // This run's probe image is gone again (other tests' runs may probe engine2 meanwhile).
     let run_id = report["run_id"].as_str().expect("run_id");
     let images = docker_on(

@@ -180,8 +180,10 @@ pub fn probed_mode(platform: &Platform, seen: Option<&SeenEmulator>, how: &str) 
     ExecMode::Emulated {
         emulator: Emulator {
             entry: format!("{name} ({how})"),
-            // The engine host's path, as its process list showed it: not a file here.
-            interpreter: seen.map_or_else(PathBuf::new, |s| PathBuf::from(&s.interpreter)),
+            // Empty, never the path the engine's process list showed: that names a file on the
+            // engine's host, and an interpreter here is run to ask its version (a remote
+            // engine could name any program of this machine). `doctor --probe` shows the path.
+            interpreter: PathBuf::new(),
             flags: String::new(),
             kind: seen.map_or(EmulatorKind::Other, |s| s.kind),
             version: None,
@@ -537,10 +539,8 @@ mod tests {
             panic!("emulated: {mode:?}");
         };
         assert_eq!(emulator.kind, EmulatorKind::Qemu);
-        assert_eq!(
-            emulator.interpreter,
-            Path::new("/usr/libexec/qemu-binfmt/x86_64-binfmt-P")
-        );
+        // Not the engine host's path: an interpreter here is run for its version.
+        assert_eq!(emulator.interpreter, Path::new(""));
         let i386 = Platform::parse("linux/386").expect("platform");
         assert_eq!(
             probed_mode(
