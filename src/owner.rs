@@ -5,6 +5,11 @@
 //! start time exists here (the start time tells a reused pid apart). A run on another host (a
 //! shared remote engine) cannot be checked from here; `gc` leaves such runs alone until they are
 //! older than an age floor.
+//!
+//! On Linux the host, boot and process start come from `/proc`. macOS has no `/proc` (a Mac's
+//! engine lives in a VM, but archsmoke and its runs live on macOS): there the host is
+//! `uname`'s node name, there is no boot id, and a process's start is its absolute start time as
+//! `ps` prints it, which tells a reused pid apart across reboots as well.
 
 use std::path::Path;
 
@@ -76,17 +81,63 @@ fn check(
     }
 }
 
+#[cfg(target_os = "linux")]
 fn hostname() -> Option<String> {
     let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     Some(h.trim().to_owned()).filter(|h| !h.is_empty())
 }
 
+#[cfg(not(target_os = "linux"))]
+fn hostname() -> Option<String> {
+    uname_nodename()
+}
+
+#[cfg(target_os = "linux")]
 fn boot_id() -> Option<String> {
     let b = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     Some(b.trim().to_owned()).filter(|b| !b.is_empty())
 }
 
+/// None without `/proc`: the absolute start times of [`process_start`] need no boot to be told
+/// apart.
+#[cfg(not(target_os = "linux"))]
+fn boot_id() -> Option<String> {
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_start(_proc: &Path, pid: u32) -> Option<String> {
+    ps_start(pid)
+}
+
+/// The host's name from `uname(2)`: the same name `/proc/sys/kernel/hostname` holds on Linux.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn uname_nodename() -> Option<String> {
+    let uts = nix::sys::utsname::uname().ok()?;
+    let name = uts.nodename().to_string_lossy().trim().to_owned();
+    Some(name).filter(|n| !n.is_empty())
+}
+
+/// A process's start time as `ps -o lstart=` prints it (`Sun Dec  6 10:55:37 2026`), in UTC and
+/// the C locale so that a run and a later `gc` with another `TZ` or `LANG` agree; `None` when no
+/// such process exists (ps exits 1) or ps cannot run. POSIX ps on macOS and procps on Linux
+/// both know `lstart`.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn ps_start(pid: u32) -> Option<String> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "lstart=", "-p", &pid.to_string()])
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let start = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !start.is_empty()).then_some(start)
+}
+
 /// Field 22 of `/proc/PID/stat`, the process's start time in clock ticks since boot.
+#[cfg(target_os = "linux")]
 fn process_start(proc: &Path, pid: u32) -> Option<String> {
     let stat = std::fs::read_to_string(proc.join(pid.to_string()).join("stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from its last `)`.
@@ -112,6 +163,24 @@ mod tests {
         let mine: HashMap<String, String> = labels().into_iter().collect();
         assert!(mine.contains_key(PID_START_LABEL), "{mine:?}");
         assert_eq!(liveness(&mine), Liveness::Live);
+    }
+
+    /// What macOS uses instead of `/proc`, run here: the node name is the host name `/proc`
+    /// gives, and `ps`'s start time is stable for a live process and absent for a dead one.
+    #[test]
+    fn the_macos_sources_agree_with_proc_and_tell_a_live_process_from_a_dead_one() {
+        let proc_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+        assert_eq!(uname_nodename().as_deref(), Some(proc_name.trim()));
+        let me = std::process::id();
+        let start = ps_start(me).expect("ps shows this process");
+        assert_eq!(ps_start(me), Some(start.clone()), "stable");
+        assert!(start.split_whitespace().count() >= 5, "{start:?}");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("true runs");
+        let pid = child.id();
+        child.wait().expect("true exits");
+        assert_eq!(ps_start(pid), None, "a reaped process has no start time");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The opt-in slow tier (issue 13): a real arm64 engine, a Debian arm64 system booted under
 //! `qemu-system-aarch64` by `tests/testbed/arm64-engine.sh`, next to the amd64 main engine and
-//! its QEMU user emulation. Ignored by default (the guest takes ~30 min to build and ~3 min to
+//! its QEMU user emulation. It is also the Mac's topology (issue 31): used alone, it is an arm64
+//! engine whose amd64 emulation lives inside its own kernel (the guest's qemu-user-static),
+//! invisible from here. Ignored by default (the guest takes ~30 min to build and ~3 min to
 //! boot); run with
 //!
 //! ```text
@@ -76,6 +78,46 @@ fn oci_archive() -> String {
         .to_owned();
     assert!(Path::new(&archive).is_file(), "no OCI archive at {archive}");
     format!("oci-archive:{archive}")
+}
+
+/// The guest's engine as a docker CLI command (the tests' look at what a run left there).
+fn guest_docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .args(["-H", &arm64_engine()])
+        .args(args)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?} on the guest: {out:?}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Nothing of run `run_id` is left in the guest: no container, no probe or relay image.
+fn guest_left_nothing(run_id: &str) {
+    let containers = guest_docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=archsmoke.run={run_id}"),
+    ]);
+    assert!(
+        containers.trim().is_empty(),
+        "containers of run {run_id} left in the guest: {containers}"
+    );
+    let images = guest_docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let left: Vec<&str> = images
+        .lines()
+        .filter(|l| l.contains(&format!(":{run_id}-")))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "images of run {run_id} left in the guest: {left:?}"
+    );
 }
 
 /// archsmoke with none of the caller's engine selection: the default engine is the local one.
@@ -355,4 +397,182 @@ command = ["sh", "-c", "grep -m1 -iE '^(model name|features|flags)' /proc/cpuinf
         r.explain()
     );
     assert!(!section.contains("› machine"), "{}", r.explain());
+}
+
+/// The Mac's topology (issue 31), with QEMU where a Mac may have Rosetta: the arm64 engine
+/// alone, its amd64 emulation registered inside its own kernel (the guest's qemu-user-static,
+/// `F` flag) and invisible from here. The six-platform demo spec (`smoke-tests/busybox.toml`)
+/// on the six-platform image, in one run: linux/arm64 native; linux/amd64 emulated inside the
+/// engine, learned by a probe container and named from the engine's own process list
+/// (`qemu-x86_64 (probed)`), in the matrix and the JSON report; the other platforms as the
+/// guest runs them. The image reaches the guest through the API (`oci-archive:`, `docker load`):
+/// the guest has no network.
+#[test]
+#[ignore = "opt-in slow tier: tests/testbed/arm64-engine.sh up, then cargo test --test arm64_engine -- --ignored"]
+fn the_mac_topology_runs_the_six_platform_demo_with_amd64_emulated_inside_the_engine() {
+    let _turn = guest();
+    require_arm64_engine();
+    let image = oci_archive();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("smoke-tests/busybox.toml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("report.json");
+    let mut c = clean();
+    // A cache of its own: the probe runs, and names the emulator, in this run.
+    c.env("XDG_CACHE_HOME", dir.path())
+        .env_remove("ARCHSMOKE_PROBE_CACHE_TTL")
+        .args(["run", demo.to_str().expect("utf-8"), "--image", &image])
+        .args(["--host", &arm64_engine()])
+        // The guest has two emulated CPUs: more containers at once only queue there, and the
+        // native rows' 20 s engine-call bound (the spec's timeout) would feel it.
+        .args(["--jobs", "2"])
+        .args(["--json", json.to_str().expect("utf-8")]);
+    let started = std::time::Instant::now();
+    let r = Run::from(c.output().expect("archsmoke starts"));
+    eprintln!(
+        "archsmoke took {:.1} s\n{}",
+        started.elapsed().as_secs_f64(),
+        r.stdout
+    );
+    let report = json_report(&json);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stderr.contains("on remote engines"),
+        "the guest's emulation is probed: {}",
+        r.explain()
+    );
+
+    // One engine, the guest: arm64, not this machine's kernel.
+    let engines = report["engines"].as_array().expect("engines");
+    assert_eq!(engines.len(), 1, "{engines:#?}");
+    let e = &engines[0];
+    assert_eq!(e["endpoint"], arm64_engine().as_str(), "{e:#}");
+    assert_eq!(e["platform"], "linux/arm64", "{e:#}");
+    assert_eq!(e["local"], false, "{e:#}");
+
+    let arm64 = platform(&report, "linux/arm64");
+    assert_eq!(arm64["execution"]["mode"], "native", "{arm64:#}");
+    assert_eq!(arm64["mode"], "native", "{arm64:#}");
+    assert_eq!(arm64["result"], "passed", "{arm64:#}");
+
+    let amd64 = platform(&report, "linux/amd64");
+    assert_eq!(amd64["execution"]["mode"], "emulated", "{amd64:#}");
+    assert_eq!(amd64["mode"], "qemu-x86_64 (probed)", "{amd64:#}");
+    assert_eq!(amd64["execution"]["emulator"]["kind"], "qemu", "{amd64:#}");
+    assert_eq!(amd64["result"], "passed", "{amd64:#}");
+    let machine = amd64["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .find(|t| t["name"] == "uname reports the platform's machine")
+        .expect("the uname test");
+    assert_eq!(machine["stdout"], "x86_64\n", "{machine:#}");
+
+    // Every platform of the index ran in this one run, each passed, each in the mode the guest
+    // gives it: its own CPU for arm64 (and arm/v7 in 32-bit mode), QEMU inside it for the rest.
+    let rows = report["platforms"].as_array().expect("platforms");
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    for row in rows {
+        let name = row["platform"].as_str().expect("platform");
+        eprintln!("{name}: {} ({})", row["mode"], row["result"]);
+        assert_eq!(row["result"], "passed", "{row:#}");
+        let expected = match name {
+            "linux/arm64" | "linux/arm/v7" => "native",
+            _ => "emulated",
+        };
+        assert_eq!(row["execution"]["mode"], expected, "{row:#}");
+    }
+
+    // The matrix says the same.
+    matrix_row(&r, "linux/arm64", "native");
+    let row = matrix_row(&r, "linux/amd64", "qemu-x86_64");
+    assert!(row.contains("(probed)"), "{row:?}");
+
+    guest_left_nothing(report["run_id"].as_str().expect("run_id"));
+}
+
+/// `doctor --probe` against the Mac's topology: every platform probed in the guest, amd64 seen
+/// running under the guest's own QEMU (its process list), this machine's binfmt_misc said not
+/// to apply; the answers go to the probe cache, from which a plain `doctor` then names the
+/// emulator without a container.
+#[test]
+#[ignore = "opt-in slow tier: tests/testbed/arm64-engine.sh up, then cargo test --test arm64_engine -- --ignored"]
+fn doctor_probe_sees_qemu_inside_the_arm64_engine() {
+    let _turn = guest();
+    require_arm64_engine();
+    let cache = tempfile::tempdir().expect("temp dir");
+    let doctor = |probe: bool| -> (Run, serde_json::Value) {
+        let mut c = clean();
+        c.env("XDG_CACHE_HOME", cache.path())
+            .env_remove("ARCHSMOKE_PROBE_CACHE_TTL")
+            .args(["--host", &arm64_engine(), "doctor", "--json"]);
+        if probe {
+            c.arg("--probe");
+        }
+        let started = std::time::Instant::now();
+        let r = Run::from(c.output().expect("archsmoke starts"));
+        eprintln!(
+            "doctor{} took {:.1} s",
+            if probe { " --probe" } else { "" },
+            started.elapsed().as_secs_f64()
+        );
+        let report = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.explain()));
+        (r, report)
+    };
+    let (r, report) = doctor(true);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(report["engine"]["reachable"], true, "{report:#}");
+    assert_eq!(
+        report["engine"]["info"]["platform"], "linux/arm64",
+        "{report:#}"
+    );
+    assert_eq!(report["binfmt"]["applies_to_engine"], false, "{report:#}");
+    let row = |report: &serde_json::Value, name: &str| -> serde_json::Value {
+        report["platforms"]
+            .as_array()
+            .expect("platforms")
+            .iter()
+            .find(|p| p["platform"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+            .clone()
+    };
+    for p in report["platforms"].as_array().expect("platforms") {
+        eprintln!(
+            "{}: decision {}, probe {}, emulator {}",
+            p["platform"], p["decision"]["mode"], p["probe"]["status"], p["probe"]["emulator"]
+        );
+    }
+    let arm64 = row(&report, "linux/arm64");
+    assert_eq!(arm64["decision"]["mode"], "native", "{arm64:#}");
+    assert_eq!(arm64["probe"]["status"], "ok", "{arm64:#}");
+    assert_eq!(arm64["probe"]["agrees"], true, "{arm64:#}");
+    let amd64 = row(&report, "linux/amd64");
+    assert_eq!(amd64["probe"]["status"], "ok", "{amd64:#}");
+    let seen = &amd64["probe"]["emulator"];
+    assert_eq!(seen["kind"], "qemu", "{amd64:#}");
+    assert!(
+        seen["interpreter"]
+            .as_str()
+            .is_some_and(|i| i.contains("x86_64")),
+        "{amd64:#}"
+    );
+    for name in ["linux/386", "linux/ppc64le", "linux/s390x"] {
+        let p = row(&report, name);
+        assert_eq!(p["probe"]["status"], "ok", "{p:#}");
+    }
+    assert_eq!(report["probe_cache"]["updated"], true, "{report:#}");
+    guest_left_nothing(report["probe_run_id"].as_str().expect("probe_run_id"));
+
+    // Plain doctor: no container; the modes the probe showed come back from the cache, named.
+    let (r, report) = doctor(false);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let amd64 = row(&report, "linux/amd64");
+    assert_eq!(amd64["decision"]["mode"], "emulated", "{amd64:#}");
+    let entry = amd64["decision"]["emulator"]["entry"]
+        .as_str()
+        .expect("entry");
+    assert!(
+        entry.starts_with("qemu-x86_64 (probed ") && entry.ends_with(", cached)"),
+        "{amd64:#}"
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::EngineSummary;
 use crate::mode::{EmulatorKind, ExecMode};
@@ -128,7 +128,7 @@ pub struct ProbeReport {
 
 /// An emulator as a running container's process list shows it: the interpreter the kernel
 /// started in front of the program.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeenEmulator {
     pub kind: EmulatorKind,
     /// The interpreter's path as the engine's process list shows it; empty when the list

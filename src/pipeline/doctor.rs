@@ -14,10 +14,8 @@ use std::time::SystemTime;
 use super::probe::{self, ProbeCache, Probed};
 use crate::arch;
 use crate::emulation::{BinfmtState, Entry, emulator_version, register};
-use std::collections::HashMap;
-use std::time::Duration;
 
-use crate::engine::{ContainerRequest, Engine, EngineInfo, RUN_LABEL, discover, endpoint};
+use crate::engine::{Engine, EngineInfo, discover, endpoint};
 use crate::mode::ExecMode;
 use crate::outcome::DEFAULT_ENGINE;
 use crate::outcome::doctor::{
@@ -117,7 +115,11 @@ pub async fn doctor(host: Option<&str>, probe: bool, cache: &ProbeCache, run_id:
             let at = humantime::format_rfc3339_seconds(r.probed_at);
             profile.learn(
                 r.platform.clone(),
-                probe::emulated_mode(format!("emulated (probed {at}, cached)")),
+                probe::probed_mode(
+                    &r.platform,
+                    r.emulator.as_ref(),
+                    &format!("probed {at}, cached"),
+                ),
             );
             report.recalled.push(r.platform);
         }
@@ -133,21 +135,14 @@ pub async fn doctor(host: Option<&str>, probe: bool, cache: &ProbeCache, run_id:
         (Some(engine), Some(run_id)) => {
             let (probes, clean) = probe::probe_all(engine, &platforms, run_id).await;
             infrastructure_failed |= !clean;
-            if let (Some(boot), Some(report)) = (&boot, &mut probe_cache) {
-                // Only what the engine's binfmt_misc could not say: its own platform runs
-                // natively, and native is not an emulator to remember.
-                let (mut ran, mut failed) = (Vec::new(), Vec::new());
-                for (p, r) in platforms.iter().zip(&probes) {
-                    match (&r.probed, unknown.contains(p)) {
-                        (Probed::Runs { .. }, true) => ran.push(p.clone()),
-                        (Probed::Fails { .. }, true) => failed.push(p.clone()),
-                        _ => {}
-                    }
-                }
-                report.updated = cache
-                    .remember(boot, &ran, &failed, SystemTime::now())
-                    .is_ok();
-            }
+            let ran_or_failed: Vec<Option<bool>> = probes
+                .iter()
+                .map(|r| match r.probed {
+                    Probed::Runs { .. } => Some(true),
+                    Probed::Fails { .. } => Some(false),
+                    Probed::NotProbed { .. } => None,
+                })
+                .collect();
             let mut reports: Vec<ProbeReport> = probes
                 .into_iter()
                 .zip(&decisions)
@@ -168,6 +163,21 @@ pub async fn doctor(host: Option<&str>, probe: bool, cache: &ProbeCache, run_id:
                 for (report, seen) in reports.iter_mut().zip(seen) {
                     report.emulator = seen;
                 }
+            }
+            if let (Some(boot), Some(report)) = (&boot, &mut probe_cache) {
+                // Only what the engine's binfmt_misc could not say: its own platform runs
+                // natively, and native is not an emulator to remember.
+                let (mut ran, mut failed) = (Vec::new(), Vec::new());
+                for ((p, r), seen) in platforms.iter().zip(&ran_or_failed).zip(&reports) {
+                    match (r, unknown.contains(p)) {
+                        (Some(true), true) => ran.push((p.clone(), seen.emulator.clone())),
+                        (Some(false), true) => failed.push(p.clone()),
+                        _ => {}
+                    }
+                }
+                report.updated = cache
+                    .remember(boot, &ran, &failed, SystemTime::now())
+                    .is_ok();
             }
             reports.into_iter().map(Some).collect()
         }
@@ -293,16 +303,9 @@ fn binfmt_note(info: Option<&EngineInfo>, engine_arch: &str) -> Option<String> {
     }
 }
 
-/// How long the engine's process list may take to show an emulated relay.
-const SEE_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// For each probed platform of another architecture than the engine's, the emulator the engine
-/// ran it with, as its process list shows: a relay of that architecture (the only programs
-/// archsmoke has that keep running: [`crate::probe::relay`], amd64 and arm64) retries a refused
-/// connection every 50 ms while the engine lists its processes. The kernel starts the binfmt
-/// interpreter in front of the program, so the first word of the command is QEMU's or
-/// Rosetta's path (`/run/rosetta/rosetta`, `/mnt/lima-rosetta/rosetta`). Returns whether every
-/// container and image was removed.
+/// ran it with, as its process list shows ([`probe::see_emulator`]), one platform after the
+/// other. Returns whether every container and image was removed.
 async fn see_emulators(
     engine: &Engine,
     native: &Platform,
@@ -318,81 +321,11 @@ async fn see_emulators(
             seen.push(None);
             continue;
         }
-        let (emulator, removed) = see_emulator(engine, platform, run_id).await;
+        let (emulator, removed) = probe::see_emulator(engine, platform, run_id).await;
         clean &= removed;
         seen.push(emulator);
     }
     (seen, clean)
-}
-
-async fn see_emulator(
-    engine: &Engine,
-    platform: &Platform,
-    run_id: &str,
-) -> (Option<SeenEmulator>, bool) {
-    let image = match crate::probe::relay::relay_image(
-        platform,
-        &format!("{run_id}-seen"),
-        &crate::owner::labels(),
-    ) {
-        Ok(Some(image)) => image,
-        _ => return (None, true),
-    };
-    if let Err(e) = engine.load_image(image.archive).await {
-        // The exit code says infrastructure; the reason goes to the log.
-        tracing::warn!("cannot load {}: {e}", image.reference);
-        return (None, false);
-    }
-    let request = ContainerRequest {
-        privileged: false,
-        host: Default::default(),
-        // A service has no deadline of its own; [`SEE_TIMEOUT`] bounds the look.
-        timeout: SEE_TIMEOUT,
-        image: image.reference.clone(),
-        platform: platform.clone(),
-        // Port 1 on a container without a network: refused, retried every 50 ms until killed.
-        command: Some(vec!["1".into(), "wait".into()]),
-        entrypoint: None,
-        env: Vec::new(),
-        user: Some("65534".into()),
-        labels: HashMap::from_iter(
-            [(RUN_LABEL.to_owned(), run_id.to_owned())]
-                .into_iter()
-                .chain(crate::owner::labels()),
-        ),
-        network: "none".into(),
-        output_limit: 4096,
-        limits: crate::limits::Limits::default(),
-    };
-    let seen = async {
-        let running = engine
-            .start_service(&request, Box::new(|_| {}))
-            .await
-            .ok()?;
-        let rows = tokio::time::timeout(SEE_TIMEOUT, engine.top(&running.id)).await;
-        let _ = engine.remove_service(&running.id).await;
-        let command = rows.ok()?.ok()?.into_iter().next()?.command;
-        Some(seen_in(&command))
-    }
-    .await;
-    let removed = engine.remove_image(&image.reference).await.is_ok();
-    (seen, removed)
-}
-
-/// The emulator in a process list's command line of the relay (`/probe 1 wait`): the word
-/// before the program, if any.
-fn seen_in(command: &str) -> SeenEmulator {
-    let first = command.split_whitespace().next().unwrap_or_default();
-    if first.is_empty() || first == crate::probe::PROBE_PATH {
-        return SeenEmulator {
-            kind: crate::emulation::EmulatorKind::Other,
-            interpreter: String::new(),
-        };
-    }
-    SeenEmulator {
-        kind: crate::emulation::binfmt::classify_interpreter(Path::new(first)),
-        interpreter: first.to_owned(),
-    }
 }
 
 /// Entries whose magic accepts an architecture archsmoke knows, with what their flags mean.
@@ -477,21 +410,6 @@ mod tests {
         assert!(w[0].contains("echo 1 | sudo tee /proc/sys/fs/binfmt_misc/qemu-aarch64"));
         assert!(w[1].contains("no F flag") && w[1].contains("binfmt install --force arm64"));
         assert!(w[2].contains("no P flag") && w[2].contains("busybox"));
-    }
-
-    #[test]
-    fn the_emulator_is_the_word_before_the_program() {
-        let qemu = seen_in("/usr/libexec/qemu-binfmt/x86_64-binfmt-P /probe /probe 1 wait");
-        assert_eq!(qemu.kind, crate::emulation::EmulatorKind::Qemu);
-        assert_eq!(qemu.interpreter, "/usr/libexec/qemu-binfmt/x86_64-binfmt-P");
-        // Docker Desktop, OrbStack (/run/rosetta) and lima/colima (/mnt/lima-rosetta): no P flag.
-        for path in ["/run/rosetta/rosetta", "/mnt/lima-rosetta/rosetta"] {
-            let r = seen_in(&format!("{path} /probe 1 wait"));
-            assert_eq!(r.kind, crate::emulation::EmulatorKind::Rosetta, "{path}");
-            assert_eq!(r.interpreter, path);
-        }
-        let hidden = seen_in("/probe 1 wait");
-        assert!(hidden.interpreter.is_empty());
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn a_remote_engine_is_probed_once_then_answered_from_the_cache_until_reprobe() {
     let cache = tempfile::tempdir().expect("temp dir");
     let (first, counts, mode) = over_tls(&b, &s, cache.path(), |_| {});
     assert_eq!(counts, (1, 0), "{}", first.explain());
-    assert_eq!(mode, "emulated (probed)");
+    assert_eq!(mode, "qemu-aarch64 (probed)");
     assert!(
         first
             .stderr
@@ -82,7 +82,7 @@ fn a_remote_engine_is_probed_once_then_answered_from_the_cache_until_reprobe() {
     let (second, counts, mode) = over_tls(&b, &s, cache.path(), |_| {});
     assert_eq!(counts, (0, 1), "{}", second.explain());
     assert!(
-        mode.starts_with("emulated (probed ") && mode.ends_with(", cached)"),
+        mode.starts_with("qemu-aarch64 (probed ") && mode.ends_with(", cached)"),
         "{mode}"
     );
     assert!(
@@ -192,13 +192,21 @@ fn doctor_probe_probes_afresh_and_fills_the_cache_that_doctor_and_runs_read() {
     let arm64 = doctor_row(&plain, "linux/arm64");
     assert_eq!(arm64["decision"]["mode"], "emulated", "{arm64:#}");
     assert!(arm64["probe"].is_null());
+    // The emulator doctor saw in engine2's process list is remembered with the answer.
+    let named =
+        |mode: &str| mode.starts_with("qemu-aarch64 (probed ") && mode.ends_with(", cached)");
+    let entry = arm64["decision"]["emulator"]["entry"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(named(entry), "{arm64:#}");
 
     let s = arm64_spec();
-    let (r, counts, _) = over_tls(&b, &s, cache.path(), |_| {});
+    let (r, counts, mode) = over_tls(&b, &s, cache.path(), |_| {});
     assert_eq!(
         counts,
         (0, 1),
         "the run uses doctor's answer: {}",
         r.explain()
     );
+    assert!(named(&mode), "{mode}: {}", r.explain());
 }

@@ -431,7 +431,9 @@ fn a_remote_engine_is_probed_once_for_what_it_emulates() {
     );
     let arm64 = platform(&report, "linux/arm64");
     assert_eq!(arm64["execution"]["mode"], "emulated", "{arm64:#}");
-    assert_eq!(arm64["mode"], "emulated (probed)");
+    // The emulator is named from engine2's process list, as a local engine's QEMU entry is.
+    assert_eq!(arm64["mode"], "qemu-aarch64 (probed)", "{arm64:#}");
+    assert_eq!(arm64["execution"]["emulator"]["kind"], "qemu", "{arm64:#}");
     // This run's probe image is gone again (other tests' runs may probe engine2 meanwhile).
     let run_id = report["run_id"].as_str().expect("run_id");
     let images = docker_on(

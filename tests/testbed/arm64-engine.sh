@@ -5,6 +5,11 @@
 # by default) runs archsmoke against it: native arm64 next to QEMU user emulation on the main
 # engine. Not part of up.sh, tests/run or .ci/run: building it costs ~30 min and ~1.8 GB.
 #
+# It is also the Mac's topology (issue 31): an arm64 engine with amd64 emulated inside its own
+# kernel. The guest has Debian's arm64 qemu-user-static, whose /usr/lib/binfmt.d entries
+# (qemu-x86_64, qemu-i386, ... with the F flag) systemd-binfmt registers at boot, before dockerd
+# starts; `up` checks them on the guest's console.
+#
 #   tests/testbed/arm64-engine.sh up       build the guest once (cached), boot it, wait for the engine
 #   tests/testbed/arm64-engine.sh down     stop the VM (a hard stop: ext4's journal recovers the kept
 #                                          disk at the next boot; delete vm.img for a fresh one, 4 s)
@@ -12,8 +17,9 @@
 #
 # Root, no sudo. State in $STATE/arm64-vm (STATE: ARCHSMOKE_TESTBED_DIR, default
 # /var/tmp/archsmoke-testbed):
-#   rootfs/            mmdebstrap's arm64 tree (linux-image-arm64, docker.io, systemd), built
-#                      once into rootfs.new and renamed when complete; delete it to rebuild
+#   rootfs/            mmdebstrap's arm64 tree (linux-image-arm64, docker.io, systemd,
+#                      qemu-user-static), built once into rootfs.new and renamed when complete;
+#                      rebuilt when a package of PACKAGES is missing from it; delete it to rebuild
 #   vm.img             ext4 image made from rootfs/ by `mke2fs -d` (seconds); remade when the
 #                      guest configuration below changes (vm.img.stamp), which drops the
 #                      guest's image store
@@ -33,7 +39,11 @@ DIR=$STATE/arm64-vm
 ARM64_PORT=23764
 BOOT_TIMEOUT=${ARM64_BOOT_TIMEOUT:-900}
 SUITE=bookworm
-PACKAGES=linux-image-arm64,docker.io,systemd-sysv,ifupdown,isc-dhcp-client,iproute2,ca-certificates
+PACKAGES=linux-image-arm64,docker.io,systemd-sysv,ifupdown,isc-dhcp-client,iproute2,ca-certificates,qemu-user-static
+# The binfmt_misc entries the guest must have registered at boot, with the F flag (the kernel
+# opens the interpreter then, so containers use it without having it): amd64 and 386 are the
+# Mac topology's point; the others are the six-platform fixture's remaining architectures.
+GUEST_BINFMT=(qemu-x86_64 qemu-i386 qemu-ppc64le qemu-s390x)
 HOST_PACKAGES=(qemu-system-arm mmdebstrap arch-test curl e2fsprogs)
 DISK_SIZE=6G
 VM_CPUS=2
@@ -76,10 +86,23 @@ binfmt_aarch64() {
 
 # --- the guest's root filesystem -----------------------------------------------------------
 
+# The packages of PACKAGES that the built tree lacks (all of them when there is no tree).
+rootfs_missing() {
+  local pkg
+  for pkg in ${PACKAGES//,/ }; do
+    [[ $(dpkg-query --admindir="$DIR/rootfs/var/lib/dpkg" -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] ||
+      echo "$pkg"
+  done
+}
+
 build_rootfs() {
-  if [[ -x $DIR/rootfs/usr/sbin/dockerd ]] && compgen -G "$DIR/rootfs/boot/vmlinuz-*" >/dev/null; then
+  local missing
+  missing=$(rootfs_missing | tr '\n' ' ')
+  if [[ -z $missing ]] && [[ -x $DIR/rootfs/usr/sbin/dockerd ]] &&
+    compgen -G "$DIR/rootfs/boot/vmlinuz-*" >/dev/null; then
     return 0
   fi
+  [[ -d $DIR/rootfs ]] && log "the root filesystem lacks ${missing% }: building it again"
   binfmt_aarch64
   log "building the arm64 root filesystem with mmdebstrap (about 20 min: mkinitramfs runs under qemu-user; log: $DIR/rootfs-build.log)"
   local t0=$SECONDS
@@ -119,6 +142,37 @@ EOF
   for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer; do
     ln -sfn /dev/null "$r/etc/systemd/system/$unit"
   done
+  # The guest's binfmt_misc entries on the console (console.log), once systemd-binfmt has
+  # registered them and before dockerd starts: `up` checks them there, having no shell inside.
+  cat >"$r/usr/local/sbin/archsmoke-binfmt-console" <<'EOF'
+#!/bin/sh
+# archsmoke test bed (tests/testbed/arm64-engine.sh)
+cd /proc/sys/fs/binfmt_misc || { echo "archsmoke-binfmt: binfmt_misc is not mounted"; exit 0; }
+for e in *; do
+  case $e in register | status) continue ;; esac
+  echo "archsmoke-binfmt: $e $(head -1 "$e") flags=$(sed -n 's/^flags: //p' "$e") $(sed -n 's/^interpreter //p' "$e")"
+done
+echo "archsmoke-binfmt: done"
+EOF
+  chmod 755 "$r/usr/local/sbin/archsmoke-binfmt-console"
+  cat >"$r/etc/systemd/system/archsmoke-binfmt-console.service" <<'EOF'
+# archsmoke test bed (tests/testbed/arm64-engine.sh)
+[Unit]
+Description=archsmoke test bed: the binfmt_misc entries, on the console
+After=systemd-binfmt.service
+Before=docker.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/archsmoke-binfmt-console
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
+  ln -sfn /etc/systemd/system/archsmoke-binfmt-console.service \
+    "$r/etc/systemd/system/multi-user.target.wants/archsmoke-binfmt-console.service"
 }
 
 stamp() { { declare -f configure_rootfs; echo "$PACKAGES $DISK_SIZE"; } | sha256sum | cut -d' ' -f1; }
@@ -203,11 +257,34 @@ wait_engine() {
   die "the arm64 engine did not answer on 127.0.0.1:$ARM64_PORT within $BOOT_TIMEOUT s; see the console log $DIR/console.log"
 }
 
+# The guest's entries of GUEST_BINFMT, as its console showed them at boot: each enabled and
+# with the F flag, or a failure naming what is wrong.
+guest_binfmt() {
+  local t0=$SECONDS e line
+  # The lines are written before dockerd starts, so they are there once the engine answers;
+  # the console file may lag a little behind.
+  while ! grep -aq 'archsmoke-binfmt: done' "$DIR/console.log" 2>/dev/null; do
+    ((SECONDS - t0 < 30)) ||
+      die "the guest did not list its binfmt_misc entries on the console; see $DIR/console.log (archsmoke-binfmt-console.service)"
+    sleep 1
+  done
+  for e in "${GUEST_BINFMT[@]}"; do
+    line=$(grep -a "archsmoke-binfmt: $e " "$DIR/console.log" | tail -1 | tr -d '\r')
+    [[ -n $line ]] ||
+      die "the guest has no binfmt_misc entry $e (qemu-user-static's /usr/lib/binfmt.d/$e.conf, registered by systemd-binfmt); see $DIR/console.log"
+    [[ $line == *" enabled "* ]] || die "the guest's binfmt_misc entry $e is not enabled: $line"
+    [[ $line =~ flags=[A-Z]*F ]] ||
+      die "the guest's binfmt_misc entry $e has no F flag, so containers cannot use it: $line"
+  done
+  log "guest binfmt_misc: ${GUEST_BINFMT[*]} registered with the F flag"
+}
+
 up() {
   mkdir -p "$DIR"
   if vm_pid >/dev/null && engine_ping && [[ $(engine_arch) == aarch64 ]] &&
     [[ -f $DIR/vm.img && $(cat "$DIR/vm.img.stamp" 2>/dev/null) == "$(stamp)" ]]; then
     log "the arm64 engine answers on tcp://127.0.0.1:$ARM64_PORT (VM pid $(vm_pid))"
+    guest_binfmt
     return 0
   fi
   host_packages
@@ -215,6 +292,7 @@ up() {
   build_image
   vm_pid >/dev/null || { choose_port ARM64_PORT "$ARM64_PORT" vm_ours && vm_boot; }
   wait_engine
+  guest_binfmt
   log "up in $((SECONDS - START_TIME)) s"
 }
 
@@ -231,7 +309,14 @@ status() {
   else
     printf 'vm.img:  missing\n'
   fi
-  if pid=$(vm_pid); then printf 'vm:      running (pid %s)\n' "$pid"; else printf 'vm:      stopped\n'; fi
+  if pid=$(vm_pid); then
+    printf 'vm:      running (pid %s)\n' "$pid"
+    # What the guest registered at this boot (its console); the interpreters are the guest's.
+    grep -a 'archsmoke-binfmt: qemu-' "$DIR/console.log" 2>/dev/null | tr -d '\r' |
+      sed 's/^.*archsmoke-binfmt: /binfmt:  /' || true
+  else
+    printf 'vm:      stopped\n'
+  fi
   if engine_ping; then
     printf 'engine:  tcp://127.0.0.1:%s answers: Docker %s %s\n' "$ARM64_PORT" "$(engine_version)" "$(engine_arch)"
   else

@@ -2,8 +2,8 @@
 //! remote engine a second or more per run, and an engine's emulators rarely change.
 //!
 //! One file per engine, `<cache dir>/archsmoke/emulators-<hash of the engine's ID>.json`, holds
-//! the platforms a probe container ran on, each with when it did, and the engine's
-//! [`EngineBoot`] at that time. An answer is reused only while the engine is the same engine in
+//! the platforms a probe container ran on, each with when it did and, where the engine's process
+//! list showed it, the emulator, and the engine's [`EngineBoot`] at that time. An answer is reused only while the engine is the same engine in
 //! the same daemon start (its ID, kernel, version and default bridge network, which dockerd
 //! recreates at every start) and the answer is younger than the lifetime (10 minutes unless
 //! `--probe-cache-ttl` says otherwise; `0` turns the cache off). Only positive answers are
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::engine::EngineBoot;
+use crate::outcome::doctor::SeenEmulator;
 use crate::platform::Platform;
 
 /// How long a probe's answer is reused when nothing says otherwise.
@@ -52,6 +53,10 @@ struct File {
     daemon_start: String,
     /// Platform → when a probe container of it last ran there (seconds since the epoch).
     emulated: BTreeMap<String, u64>,
+    /// Platform → the emulator the engine's process list showed for it then. Absent from files
+    /// of earlier versions, which stay valid: their platforms are just not named.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    emulators: BTreeMap<String, SeenEmulator>,
 }
 
 impl File {
@@ -64,11 +69,13 @@ impl File {
     }
 }
 
-/// A platform the cache says an engine emulates, and when a probe showed it.
+/// A platform the cache says an engine emulates, when a probe showed it, and with which emulator
+/// when that was seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remembered {
     pub platform: Platform,
     pub probed_at: SystemTime,
+    pub emulator: Option<SeenEmulator>,
 }
 
 impl ProbeCache {
@@ -137,17 +144,19 @@ impl ProbeCache {
                 (age < self.ttl.as_secs()).then(|| Remembered {
                     platform: p.clone(),
                     probed_at: UNIX_EPOCH + Duration::from_secs(at),
+                    emulator: file.emulators.get(&p.to_string()).cloned(),
                 })
             })
             .collect()
     }
 
-    /// Records what probes just showed on the engine `boot` describes: `emulated` ran, `failed`
-    /// did not (and is forgotten). Answers of other platforms are kept while still valid.
+    /// Records what probes just showed on the engine `boot` describes: `emulated` ran (with the
+    /// emulator seen, if any), `failed` did not (and is forgotten). Answers of other platforms
+    /// are kept while still valid.
     pub fn remember(
         &self,
         boot: &EngineBoot,
-        emulated: &[Platform],
+        emulated: &[(Platform, Option<SeenEmulator>)],
         failed: &[Platform],
         now: SystemTime,
     ) -> std::io::Result<()> {
@@ -155,9 +164,9 @@ impl ProbeCache {
             return Ok(());
         };
         let now_secs = secs(now);
-        let mut kept: BTreeMap<String, u64> = read(&path)
+        let (mut kept, mut emulators) = read(&path)
             .filter(|f| f.same_engine(boot))
-            .map(|f| f.emulated)
+            .map(|f| (f.emulated, f.emulators))
             .unwrap_or_default();
         kept.retain(|_, at| {
             now_secs
@@ -167,9 +176,16 @@ impl ProbeCache {
         for p in failed {
             kept.remove(&p.to_string());
         }
-        for p in emulated {
+        for (p, seen) in emulated {
             kept.insert(p.to_string(), now_secs);
+            // A probe that did not see the emulator this time says nothing of the old one's
+            // presence: the name goes with the answer it came with.
+            match seen {
+                Some(seen) => emulators.insert(p.to_string(), seen.clone()),
+                None => emulators.remove(&p.to_string()),
+            };
         }
+        emulators.retain(|p, _| kept.contains_key(p));
         let file = File {
             version: VERSION,
             id: boot.id.clone(),
@@ -177,6 +193,7 @@ impl ProbeCache {
             server_version: boot.server_version.clone(),
             daemon_start: boot.daemon_start.clone(),
             emulated: kept,
+            emulators,
         };
         write(&path, &file)
     }
@@ -244,7 +261,12 @@ mod tests {
         let cache = ProbeCache::in_dir(dir.path(), Duration::from_secs(600), false);
         let wanted = [p("linux/arm64"), p("linux/s390x")];
         cache
-            .remember(&boot(), &[p("linux/arm64")], &[p("linux/s390x")], at(0))
+            .remember(
+                &boot(),
+                &[(p("linux/arm64"), None)],
+                &[p("linux/s390x")],
+                at(0),
+            )
             .expect("written");
         let got = cache.recall(&boot(), &wanted, at(599));
         assert_eq!(got.len(), 1, "{got:?}");
@@ -268,7 +290,7 @@ mod tests {
         let cache = ProbeCache::in_dir(dir.path(), Duration::from_secs(600), false);
         let wanted = [p("linux/arm64")];
         cache
-            .remember(&boot(), &wanted, &[], at(0))
+            .remember(&boot(), &[(p("linux/arm64"), None)], &[], at(0))
             .expect("written");
         assert_eq!(cache.recall(&boot(), &wanted, at(1)).len(), 1);
         let changes: [fn(&mut EngineBoot); 3] = [
@@ -294,7 +316,7 @@ mod tests {
         let reprobe = ProbeCache::in_dir(dir.path(), Duration::from_secs(600), true);
         let wanted = [p("linux/arm64")];
         reprobe
-            .remember(&boot(), &wanted, &[], at(0))
+            .remember(&boot(), &[(p("linux/arm64"), None)], &[], at(0))
             .expect("written");
         assert!(reprobe.recall(&boot(), &wanted, at(1)).is_empty());
         let cache = ProbeCache::in_dir(dir.path(), Duration::from_secs(600), false);
@@ -303,6 +325,56 @@ mod tests {
             .remember(&boot(), &[], &wanted, at(2))
             .expect("written");
         assert!(cache.recall(&boot(), &wanted, at(3)).is_empty());
+    }
+
+    #[test]
+    fn the_emulator_seen_is_recalled_with_its_answer_and_an_older_file_still_reads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = ProbeCache::in_dir(dir.path(), Duration::from_secs(600), false);
+        let qemu = SeenEmulator {
+            kind: crate::mode::EmulatorKind::Qemu,
+            interpreter: "/usr/libexec/qemu-binfmt/x86_64-binfmt-P".into(),
+        };
+        let wanted = [p("linux/amd64"), p("linux/s390x")];
+        cache
+            .remember(
+                &boot(),
+                &[
+                    (p("linux/amd64"), Some(qemu.clone())),
+                    (p("linux/s390x"), None),
+                ],
+                &[],
+                at(0),
+            )
+            .expect("written");
+        let got = cache.recall(&boot(), &wanted, at(1));
+        assert_eq!(got[0].emulator, Some(qemu.clone()), "{got:?}");
+        assert_eq!(got[1].emulator, None, "{got:?}");
+        // A later answer without a name drops the old name; a failure drops both.
+        cache
+            .remember(&boot(), &[(p("linux/amd64"), None)], &[], at(2))
+            .expect("written");
+        assert_eq!(cache.recall(&boot(), &wanted, at(3))[0].emulator, None);
+        cache
+            .remember(&boot(), &[(p("linux/amd64"), Some(qemu))], &[], at(4))
+            .expect("written");
+        cache
+            .remember(&boot(), &[], &[p("linux/amd64")], at(5))
+            .expect("written");
+        let text = std::fs::read_to_string(cache.path(&boot()).expect("path")).expect("read");
+        assert!(!text.contains("x86_64-binfmt-P"), "{text}");
+
+        // A file written before emulators were kept: its answers stand, unnamed.
+        let b = boot();
+        let old = serde_json::json!({
+            "version": VERSION, "id": b.id, "kernel": b.kernel,
+            "server_version": b.server_version, "daemon_start": b.daemon_start,
+            "emulated": {"linux/arm64": 1_800_000_000u64},
+        });
+        std::fs::write(cache.path(&b).expect("path"), old.to_string()).expect("write");
+        let got = cache.recall(&b, &[p("linux/arm64")], at(1));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].emulator, None);
     }
 
     #[test]
@@ -318,7 +390,7 @@ mod tests {
         assert!(cache.recall(&boot(), &[p("linux/arm64")], at(1)).is_empty());
         // ... and is replaced by the next answer.
         cache
-            .remember(&boot(), &[p("linux/arm64")], &[], at(1))
+            .remember(&boot(), &[(p("linux/arm64"), None)], &[], at(1))
             .expect("written");
         assert_eq!(cache.recall(&boot(), &[p("linux/arm64")], at(2)).len(), 1);
     }

@@ -9,11 +9,17 @@
 //! engine. What a probe shows is recorded in the engine's profile ([`EngineProfile::learn`]), so
 //! routing and the plan see it like any other mode, and what ran is remembered in the
 //! [`ProbeCache`] so that the next runs against the same engine skip the containers.
+//!
+//! Beside each probe, where archsmoke has a relay program of the platform's architecture (amd64,
+//! arm64: the laptop's two), a relay container shows in the engine's process list which
+//! emulator the engine's kernel put in front of it ([`see_emulator`]): QEMU or Rosetta, named
+//! in the mode as a local engine's QEMU entry is. It runs at the same time as the probe, so it
+//! costs the probe phase no wall time beyond the slower of the two.
 
 pub mod cache;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
@@ -25,6 +31,7 @@ use crate::event::Event;
 use crate::image::{ImageSource, IndexEntryKind, ResolvedImage};
 use crate::mode::{Emulator, EmulatorKind, ExecMode};
 use crate::outcome::ProbePhase;
+use crate::outcome::doctor::SeenEmulator;
 use crate::platform::Platform;
 use crate::route::Router;
 use crate::run::Backend as _;
@@ -150,17 +157,118 @@ pub async fn probe_all(
     (probes, clean)
 }
 
-/// The emulated mode a probe (or the cache's memory of one) shows.
-pub fn emulated_mode(entry: String) -> ExecMode {
+/// The emulated mode a probe (or the cache's memory of one) shows: `qemu-x86_64 (probed)`,
+/// `rosetta (probed ..., cached)` when the engine's process list showed the emulator, else
+/// `emulated (probed)`. `how` is what goes in the parentheses.
+pub fn probed_mode(platform: &Platform, seen: Option<&SeenEmulator>, how: &str) -> ExecMode {
+    let seen = seen.filter(|s| !s.interpreter.is_empty());
+    let name = seen.map_or_else(
+        || "emulated".to_owned(),
+        |s| match s.kind {
+            // The entry QEMU's own binfmt configuration gives the architecture, as a local
+            // engine's mode names it; the interpreter's file name varies by distribution
+            // (Debian: x86_64-binfmt-P).
+            EmulatorKind::Qemu => crate::arch::lookup(platform.architecture())
+                .map_or_else(|| "qemu".to_owned(), |d| d.entry.clone()),
+            EmulatorKind::Rosetta => "rosetta".to_owned(),
+            EmulatorKind::Fex => "fex".to_owned(),
+            EmulatorKind::Other => Path::new(&s.interpreter).file_name().map_or_else(
+                || s.interpreter.clone(),
+                |f| f.to_string_lossy().into_owned(),
+            ),
+        },
+    );
     ExecMode::Emulated {
         emulator: Emulator {
-            entry,
-            // The interpreter is on the engine's host, not here.
+            entry: format!("{name} ({how})"),
+            // Empty, never the path the engine's process list showed: that names a file on the
+            // engine's host, and an interpreter here is run to ask its version (a remote
+            // engine could name any program of this machine). `doctor --probe` shows the path.
             interpreter: PathBuf::new(),
             flags: String::new(),
-            kind: EmulatorKind::Other,
+            kind: seen.map_or(EmulatorKind::Other, |s| s.kind),
             version: None,
         },
+    }
+}
+
+/// How long the engine's process list may take to show an emulated relay.
+const SEE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The emulator `engine` runs `platform` with, as its process list shows it: a relay of that
+/// architecture (the only programs archsmoke has that keep running: [`crate::probe::relay`],
+/// amd64 and arm64) retries a refused connection every 50 ms while the engine lists its
+/// processes. The kernel starts the binfmt interpreter in front of the program, so the first
+/// word of the command is QEMU's or Rosetta's path (`/run/rosetta/rosetta`,
+/// `/mnt/lima-rosetta/rosetta`). `None` without a relay for the architecture or when the relay
+/// did not run; the flag is whether its container and image were removed.
+pub async fn see_emulator(
+    engine: &Engine,
+    platform: &Platform,
+    run_id: &str,
+) -> (Option<SeenEmulator>, bool) {
+    let image = match crate::probe::relay::relay_image(
+        platform,
+        &format!("{run_id}-{}-seen", engine.name()),
+        &crate::owner::labels(),
+    ) {
+        Ok(Some(image)) => image,
+        _ => return (None, true),
+    };
+    if let Err(e) = engine.load_image(image.archive).await {
+        // The exit code says infrastructure; the reason goes to the log.
+        tracing::warn!("cannot load {}: {e}", image.reference);
+        return (None, false);
+    }
+    let request = ContainerRequest {
+        privileged: false,
+        host: Default::default(),
+        // A service has no deadline of its own; [`SEE_TIMEOUT`] bounds the look.
+        timeout: SEE_TIMEOUT,
+        image: image.reference.clone(),
+        platform: platform.clone(),
+        // Port 1 on a container without a network: refused, retried every 50 ms until killed.
+        command: Some(vec!["1".into(), "wait".into()]),
+        entrypoint: None,
+        env: Vec::new(),
+        user: Some("65534".into()),
+        labels: HashMap::from_iter(
+            [(RUN_LABEL.to_owned(), run_id.to_owned())]
+                .into_iter()
+                .chain(crate::owner::labels()),
+        ),
+        network: "none".into(),
+        output_limit: 4096,
+        limits: crate::limits::Limits::default(),
+    };
+    let seen = async {
+        let running = engine
+            .start_service(&request, Box::new(|_| {}))
+            .await
+            .ok()?;
+        let rows = tokio::time::timeout(SEE_TIMEOUT, engine.top(&running.id)).await;
+        let _ = engine.remove_service(&running.id).await;
+        let command = rows.ok()?.ok()?.into_iter().next()?.command;
+        Some(seen_in(&command))
+    }
+    .await;
+    let removed = engine.remove_image(&image.reference).await.is_ok();
+    (seen, removed)
+}
+
+/// The emulator in a process list's command line of the relay (`/probe 1 wait`): the word
+/// before the program, if any.
+fn seen_in(command: &str) -> SeenEmulator {
+    let first = command.split_whitespace().next().unwrap_or_default();
+    if first.is_empty() || first == crate::probe::PROBE_PATH {
+        return SeenEmulator {
+            kind: EmulatorKind::Other,
+            interpreter: String::new(),
+        };
+    }
+    SeenEmulator {
+        kind: crate::emulation::binfmt::classify_interpreter(Path::new(first)),
+        interpreter: first.to_owned(),
     }
 }
 
@@ -336,7 +444,11 @@ async fn learn_engine(
             let at = humantime::format_rfc3339_seconds(r.probed_at);
             (
                 r.platform.clone(),
-                emulated_mode(format!("emulated (probed {at}, cached)")),
+                probed_mode(
+                    &r.platform,
+                    r.emulator.as_ref(),
+                    &format!("probed {at}, cached"),
+                ),
             )
         })
         .collect();
@@ -361,13 +473,21 @@ async fn learn_engine(
             ),
         });
     }
-    let probes = join_all(rest.iter().map(|p| probe(engine, p, run_id))).await;
+    // The emulator is looked for beside the probe, not after it: on a slow engine (a VM under
+    // full system emulation) a container costs seconds.
+    let probes = join_all(rest.iter().map(|p| async move {
+        let (probe, (seen, _)) =
+            tokio::join!(probe(engine, p, run_id), see_emulator(engine, p, run_id));
+        (probe, seen)
+    }))
+    .await;
     let (mut ran, mut failed) = (Vec::new(), Vec::new());
-    for (p, probe) in rest.iter().zip(probes) {
+    for (p, (probe, seen)) in rest.iter().zip(probes) {
         let mode = match probe.probed {
             Probed::Runs { .. } => {
-                ran.push(p.clone());
-                emulated_mode("emulated (probed)".into())
+                let mode = probed_mode(p, seen.as_ref(), "probed");
+                ran.push((p.clone(), seen));
+                mode
             }
             Probed::Fails { message } => {
                 failed.push(p.clone());
@@ -391,4 +511,69 @@ async fn learn_engine(
         rest.len(),
         remembered.len(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emulator_is_the_word_before_the_program() {
+        let qemu = seen_in("/usr/libexec/qemu-binfmt/x86_64-binfmt-P /probe /probe 1 wait");
+        assert_eq!(qemu.kind, crate::emulation::EmulatorKind::Qemu);
+        assert_eq!(qemu.interpreter, "/usr/libexec/qemu-binfmt/x86_64-binfmt-P");
+        // Docker Desktop, OrbStack (/run/rosetta) and lima/colima (/mnt/lima-rosetta): no P flag.
+        for path in ["/run/rosetta/rosetta", "/mnt/lima-rosetta/rosetta"] {
+            let r = seen_in(&format!("{path} /probe 1 wait"));
+            assert_eq!(r.kind, crate::emulation::EmulatorKind::Rosetta, "{path}");
+            assert_eq!(r.interpreter, path);
+        }
+        let hidden = seen_in("/probe 1 wait");
+        assert!(hidden.interpreter.is_empty());
+    }
+
+    #[test]
+    fn a_probed_mode_names_the_emulator_seen_as_a_local_mode_names_its_entry() {
+        let amd64 = Platform::parse("linux/amd64").expect("platform");
+        let qemu = seen_in("/usr/libexec/qemu-binfmt/x86_64-binfmt-P /probe /probe 1 wait");
+        let mode = probed_mode(&amd64, Some(&qemu), "probed");
+        assert_eq!(mode.to_string(), "qemu-x86_64 (probed)");
+        let ExecMode::Emulated { emulator } = &mode else {
+            panic!("emulated: {mode:?}");
+        };
+        assert_eq!(emulator.kind, EmulatorKind::Qemu);
+        // Not the engine host's path: an interpreter here is run for its version.
+        assert_eq!(emulator.interpreter, Path::new(""));
+        let i386 = Platform::parse("linux/386").expect("platform");
+        assert_eq!(
+            probed_mode(
+                &i386,
+                Some(&seen_in("/usr/bin/qemu-i386-static /probe")),
+                "probed"
+            )
+            .to_string(),
+            "qemu-i386 (probed)"
+        );
+        let rosetta = seen_in("/run/rosetta/rosetta /probe 1 wait");
+        assert_eq!(
+            probed_mode(
+                &amd64,
+                Some(&rosetta),
+                "probed 2026-12-06T11:00:00Z, cached"
+            )
+            .to_string(),
+            "rosetta (probed 2026-12-06T11:00:00Z, cached)"
+        );
+        let other = seen_in("/opt/box64/box64 /probe 1 wait");
+        assert_eq!(
+            probed_mode(&amd64, Some(&other), "probed").to_string(),
+            "box64 (probed)"
+        );
+        // Nothing seen (no relay for the architecture), or the emulator hides: unnamed.
+        for seen in [None, Some(&seen_in("/probe 1 wait"))] {
+            let mode = probed_mode(&amd64, seen, "probed");
+            assert_eq!(mode.to_string(), "emulated (probed)");
+            assert!(mode.is_emulated());
+        }
+    }
 }
