@@ -40,17 +40,20 @@ impl IntRange {
     /// The smallest and largest number accepted, an open end as `i128`'s (wide enough that
     /// `gt = i64::MAX` is empty and `ge = 5` holds a `u64::MAX` size).
     pub fn inclusive(&self) -> (i128, i128) {
-        let lo = match self.lower {
-            None => i128::MIN,
-            Some(Bound::Inclusive(n)) => i128::from(n),
-            Some(Bound::Exclusive(n)) => i128::from(n) + 1,
-        };
-        let hi = match self.upper {
-            None => i128::MAX,
-            Some(Bound::Inclusive(n)) => i128::from(n),
-            Some(Bound::Exclusive(n)) => i128::from(n) - 1,
-        };
-        (lo, hi)
+        (lowest(self.lower), highest(self.upper))
+    }
+
+    /// The bounds under the keys a spec writes them with: `[("ge", 200), ("lt", 400)]`.
+    pub fn keyed(&self) -> Vec<(&'static str, i64)> {
+        let lower = self.lower.map(|b| match b {
+            Bound::Inclusive(n) => ("ge", n),
+            Bound::Exclusive(n) => ("gt", n),
+        });
+        let upper = self.upper.map(|b| match b {
+            Bound::Inclusive(n) => ("le", n),
+            Bound::Exclusive(n) => ("lt", n),
+        });
+        lower.into_iter().chain(upper).collect()
     }
 
     /// The numbers of `domain` (inclusive ends) this range accepts, as inclusive ends; `None`
@@ -72,6 +75,24 @@ impl IntRange {
     pub fn contains_u64(&self, n: u64) -> bool {
         let (lo, hi) = self.inclusive();
         (lo..=hi).contains(&i128::from(n))
+    }
+}
+
+/// The smallest number a lower bound accepts (`None`: no bound).
+pub fn lowest(b: Option<Bound>) -> i128 {
+    match b {
+        None => i128::MIN,
+        Some(Bound::Inclusive(n)) => i128::from(n),
+        Some(Bound::Exclusive(n)) => i128::from(n) + 1,
+    }
+}
+
+/// The largest number an upper bound accepts (`None`: no bound).
+pub fn highest(b: Option<Bound>) -> i128 {
+    match b {
+        None => i128::MAX,
+        Some(Bound::Inclusive(n)) => i128::from(n),
+        Some(Bound::Exclusive(n)) => i128::from(n) - 1,
     }
 }
 
@@ -102,15 +123,8 @@ impl serde::Serialize for IntRange {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        match self.lower {
-            Some(Bound::Inclusive(n)) => map.serialize_entry("ge", &n)?,
-            Some(Bound::Exclusive(n)) => map.serialize_entry("gt", &n)?,
-            None => {}
-        }
-        match self.upper {
-            Some(Bound::Inclusive(n)) => map.serialize_entry("le", &n)?,
-            Some(Bound::Exclusive(n)) => map.serialize_entry("lt", &n)?,
-            None => {}
+        for (key, n) in self.keyed() {
+            map.serialize_entry(key, &n)?;
         }
         map.end()
     }

@@ -30,7 +30,8 @@ pub struct Problem {
     pub hint: String,
 }
 
-fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
+/// A problem at `node`: what is wrong and what to write instead.
+pub(super) fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
     Problem {
         span: pos(node.span()),
         message: message.into(),

@@ -13,17 +13,9 @@
 
 use marked_yaml::Node;
 
-use super::matcher::{Problem, pos};
-use crate::range::{Bound, IntRange};
+use super::matcher::{Problem, problem};
+use crate::range::{Bound, IntRange, highest as high, lowest as low};
 use crate::spec::number::Domain;
-
-fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
-    Problem {
-        span: pos(node.span()),
-        message: message.into(),
-        hint: hint.into(),
-    }
-}
 
 /// The matcher at `node` on the whole-number attribute `what`, as one range of `domain`.
 pub fn range(node: &Node, what: &str, domain: Domain) -> Result<IntRange, Problem> {
@@ -62,34 +54,12 @@ pub fn toml(r: IntRange) -> String {
     if let Some(n) = r.exact() {
         return n.to_string();
     }
-    let mut parts = Vec::new();
-    match r.lower {
-        Some(Bound::Inclusive(n)) => parts.push(format!("ge = {n}")),
-        Some(Bound::Exclusive(n)) => parts.push(format!("gt = {n}")),
-        None => {}
-    }
-    match r.upper {
-        Some(Bound::Inclusive(n)) => parts.push(format!("le = {n}")),
-        Some(Bound::Exclusive(n)) => parts.push(format!("lt = {n}")),
-        None => {}
-    }
+    let parts: Vec<String> = r
+        .keyed()
+        .iter()
+        .map(|(k, n)| format!("{k} = {n}"))
+        .collect();
     format!("{{ {} }}", parts.join(", "))
-}
-
-fn low(b: Option<Bound>) -> i128 {
-    match b {
-        None => i128::MIN,
-        Some(Bound::Inclusive(n)) => i128::from(n),
-        Some(Bound::Exclusive(n)) => i128::from(n) + 1,
-    }
-}
-
-fn high(b: Option<Bound>) -> i128 {
-    match b {
-        None => i128::MAX,
-        Some(Bound::Inclusive(n)) => i128::from(n),
-        Some(Bound::Exclusive(n)) => i128::from(n) - 1,
-    }
 }
 
 fn flip(b: Bound) -> Bound {

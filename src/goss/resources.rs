@@ -8,18 +8,10 @@ use std::fmt::Write as _;
 
 use marked_yaml::Node;
 
-use super::matcher::{self, Problem, boolean, integer, pos, scalar, strings};
+use super::matcher::{self, Problem, boolean, integer, pos, problem, scalar, strings};
 use super::numeric;
 use super::translate::{Resource, Translator, list, s, stream_keys};
 use crate::spec::number::{self as domain, Domain};
-
-fn problem(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Problem {
-    Problem {
-        span: pos(node.span()),
-        message: message.into(),
-        hint: hint.into(),
-    }
-}
 
 fn check_unknown(r: &Resource<'_>, known: &[&str], kind: &str) -> Result<(), Problem> {
     match r.unknown(known) {
