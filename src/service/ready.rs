@@ -101,7 +101,14 @@ pub async fn wait<B: Backend>(
         describe(ready, &p, &last)
     };
     tokio::select! {
-        r = conditions => r.map(|_| ()).map_err(|message| NotReady { message, exit_code: None }),
+        r = conditions => match r {
+            Ok(_) => Ok(()),
+            // A condition fails at once when the service dies under it (its namespace goes
+            // with it), often before `exited` polls: the exit is the reason, with its code.
+            Err(message) => Err(stopped(relay)
+                .await
+                .unwrap_or(NotReady { message, exit_code: None })),
+        },
         exited = exited(relay) => Err(exited),
         () = tokio::time::sleep_until(deadline) => Err(NotReady {
             message: format!(
@@ -182,37 +189,42 @@ fn describe(ready: &Ready, pending: &[&str], last_http: &str) -> String {
 /// Resolves when the container is no longer running (or was restarted).
 async fn exited<B: Backend>(relay: &Relay<'_, B>) -> NotReady {
     loop {
-        match relay.engine().service_state(&relay.service).await {
-            Ok(state) if !state.running || state.restarts > 0 => {
-                let code = state.exit_code.unwrap_or(-1);
-                let mut message = if state.running {
-                    format!(
-                        "the service restarted ({} times) before it was ready",
-                        state.restarts
-                    )
-                } else {
-                    format!("the service exited with code {code} before it was ready")
-                };
-                if state.oom_killed {
-                    message.push_str(" (killed: out of memory)");
-                }
-                if let Some(e) = state.error {
-                    message.push_str(&format!(": {e}"));
-                }
-                return NotReady {
-                    message,
-                    exit_code: Some(code),
-                };
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return NotReady {
-                    message: format!("the service container disappeared: {e}"),
-                    exit_code: None,
-                };
-            }
+        if let Some(stopped) = stopped(relay).await {
+            return stopped;
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Why the service is not running now (exited, restarted, or gone), if it is not.
+async fn stopped<B: Backend>(relay: &Relay<'_, B>) -> Option<NotReady> {
+    match relay.engine().service_state(&relay.service).await {
+        Ok(state) if !state.running || state.restarts > 0 => {
+            let code = state.exit_code.unwrap_or(-1);
+            let mut message = if state.running {
+                format!(
+                    "the service restarted ({} times) before it was ready",
+                    state.restarts
+                )
+            } else {
+                format!("the service exited with code {code} before it was ready")
+            };
+            if state.oom_killed {
+                message.push_str(" (killed: out of memory)");
+            }
+            if let Some(e) = state.error {
+                message.push_str(&format!(": {e}"));
+            }
+            Some(NotReady {
+                message,
+                exit_code: Some(code),
+            })
+        }
+        Ok(_) => None,
+        Err(e) => Some(NotReady {
+            message: format!("the service container disappeared: {e}"),
+            exit_code: None,
+        }),
     }
 }
 
