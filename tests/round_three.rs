@@ -184,6 +184,98 @@ fn gc_run_after_kill_9_of_a_service_run_removes_its_containers_and_relay_image()
     assert_eq!(run_images(&id), Vec::<String>::new(), "{}", g.explain());
 }
 
+/// Another remover (a second `gc`, a `docker rm`) already removing a container is not a
+/// failure of this sweep: the engine answers 409 "removal ... already in progress", gc waits
+/// for the container to be gone and exits 0. Seen in CI as exit 3 after a kill -9.
+#[test]
+fn gc_takes_a_removal_already_in_progress_as_its_own() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let id = "c0ffee0000000000000000000000000000000000000000000000000000000000";
+    let inspected = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = inspected.clone();
+    let engine = FakeEngine::start("x86_64", move |method, path| {
+        let json = |status: u16, body: String| Some(fake_engine::Reply::Json(status, body));
+        match (method, path) {
+            ("GET", "/containers/json") => json(
+                200,
+                format!(r#"[{{"Id":"{id}","Created":1,"Labels":{{"archsmoke.run":"r-409"}}}}]"#),
+            ),
+            ("DELETE", p) if p == format!("/containers/{id}") => json(
+                409,
+                format!(r#"{{"message":"removal of container {id} is already in progress"}}"#),
+            ),
+            // Still there twice, then gone: the other remover finished.
+            ("GET", p) if p == format!("/containers/{id}/json") => {
+                if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                    json(
+                        200,
+                        format!(r#"{{"Id":"{id}","State":{{"Status":"removing"}}}}"#),
+                    )
+                } else {
+                    json(404, format!(r#"{{"message":"No such container: {id}"}}"#))
+                }
+            }
+            _ => None,
+        }
+    });
+    let r = Run::from(
+        archsmoke()
+            .args(["--host", &engine.url(), "gc", "--run", "r-409"])
+            .output()
+            .expect("archsmoke starts"),
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stdout.contains("removed 1 container(s)"),
+        "{}",
+        r.explain()
+    );
+    assert_eq!(
+        inspected.load(Ordering::SeqCst),
+        3,
+        "gc did not wait for the other removal to finish"
+    );
+}
+
+/// Two `gc --run` of one run at once on the real engine: both exit 0 and nothing is left,
+/// whichever of them removed each container.
+#[test]
+fn two_gcs_of_one_run_at_once_both_succeed() {
+    common::require_testbed();
+    let id = format!("race-{}", std::process::id());
+    let label = format!("archsmoke.run={id}");
+    for _ in 0..12 {
+        let out = Command::new("docker")
+            .args(["create", "--label", &label, "--network", "none"])
+            .arg(image("multi"))
+            .args(["sleep", "60"])
+            .output()
+            .expect("docker create");
+        assert!(out.status.success(), "{out:?}");
+        let cid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let out = Command::new("docker")
+            .args(["start", &cid])
+            .output()
+            .expect("docker start");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let gcs: Vec<_> = (0..2)
+        .map(|_| {
+            archsmoke()
+                .args(["gc", "--run", &id])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("archsmoke starts")
+        })
+        .collect();
+    for gc in gcs {
+        let r = Run::from(gc.wait_with_output().expect("gc output"));
+        assert_eq!(r.code, 0, "{}", r.explain());
+    }
+    assert!(labelled_containers(Some(&id)).is_empty());
+}
+
 /// The test bed's htpasswd registry's user.
 const PASSWORD: &str = "archsmoke-secret";
 

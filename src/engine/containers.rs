@@ -6,6 +6,9 @@
 use super::*;
 use bollard::container::LogOutput;
 
+/// How long a removal someone else started may take before a sweep moves on.
+const REMOVAL_WAIT: Duration = Duration::from_secs(20);
+
 /// One container to run: a test's, or a service's (the one request type of both).
 #[derive(Debug, Clone)]
 pub struct ContainerRequest {
@@ -321,7 +324,40 @@ impl Engine {
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(()),
+            // Someone else (another `archsmoke gc`, a `docker rm`) is removing it: their removal
+            // is ours. Wait for it to finish so that "removed" still means gone when we return.
+            Err(BollardError::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("already in progress") => {
+                self.gone_within(id, REMOVAL_WAIT).await;
+                Ok(())
+            }
             Err(e) => Err(e),
         }
+    }
+
+    /// Poll until `id` no longer exists, at most `limit`. A removal that outlasts it is still
+    /// the other remover's to finish; the caller's sweep does not fail for it.
+    async fn gone_within(&self, id: &str, limit: Duration) {
+        let gone = async {
+            loop {
+                let seen = self
+                    .docker
+                    .inspect_container(
+                        id,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await;
+                if let Err(BollardError::DockerResponseServerError {
+                    status_code: 404, ..
+                }) = seen
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, gone).await;
     }
 }

@@ -21,6 +21,8 @@ free_port() {
 }
 
 recorded_port() { # name
+  # No file yet (a fresh machine, the arm64 tier before up.sh): nothing recorded.
+  [[ -f $PORTS_FILE ]] || return 0
   sed -n "s/^$1=//p" "$PORTS_FILE" 2>/dev/null | tail -1
 }
 
