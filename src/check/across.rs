@@ -1,8 +1,21 @@
 //! Checks across platforms: a test marked `same_output` must print the same stdout everywhere;
 //! a platform run both natively and emulated lists every test the two rows disagree on.
 
-use crate::outcome::{EmulationDifference, Mismatch, PlatformReport, RunReport, TestStatus};
+use crate::outcome::{
+    EmulationDifference, Mismatch, PlatformReport, RunReport, TestReport, TestStatus,
+};
 use crate::platform::Platform;
+
+/// A captured stream as the report keeps it: head, bytes omitted between, tail. Two streams are
+/// the same output only when all three agree: a long output cut by the capture limit keeps its
+/// beginning too, and two runs that differ only there are not the same.
+fn stdout_of(t: &TestReport) -> (&str, u64, &str) {
+    (&t.stdout_head, t.stdout_omitted, &t.stdout)
+}
+
+fn stderr_of(t: &TestReport) -> (&str, u64, &str) {
+    (&t.stderr_head, t.stderr_omitted, &t.stderr)
+}
 
 /// Fail every platform whose stdout for one of `tests` differs from the reference platform's:
 /// the native one when it ran the test, else the first platform that did.
@@ -27,21 +40,41 @@ pub fn same_output(report: &mut RunReport, tests: &[String], native: &Platform) 
             .copied();
         let Some((rp, rt)) = reference else { continue };
         let ref_platform = report.platforms[rp].platform.clone();
-        let ref_stdout = report.platforms[rp].tests[rt].stdout.clone();
+        let reference = report.platforms[rp].tests[rt].clone();
+        let (ref_head, ref_omitted, ref_tail) = stdout_of(&reference);
         for (pi, ti) in outputs {
             if (pi, ti) == (rp, rt) {
                 continue;
             }
             let test = &mut report.platforms[pi].tests[ti];
-            if test.stdout != ref_stdout {
-                test.mismatches.push(Mismatch {
-                    check: format!("same output as {ref_platform}"),
-                    expected: ref_stdout.clone(),
-                    actual: test.stdout.clone(),
-                    note: None,
-                });
-                test.status = TestStatus::Failed;
+            let (head, omitted, tail) = stdout_of(test);
+            if (head, omitted, tail) == (ref_head, ref_omitted, ref_tail) {
+                continue;
             }
+            // Show the part that differs: the tail, unless only the beginnings (or the amount
+            // cut between) do.
+            let mismatch = if tail != ref_tail {
+                Mismatch {
+                    check: format!("same output as {ref_platform}"),
+                    expected: ref_tail.to_owned(),
+                    actual: tail.to_owned(),
+                    note: None,
+                }
+            } else {
+                Mismatch {
+                    check: format!("same output as {ref_platform} (the beginning of stdout)"),
+                    expected: ref_head.to_owned(),
+                    actual: head.to_owned(),
+                    note: (omitted != ref_omitted).then(|| {
+                        format!(
+                            "{ref_omitted} byte(s) omitted between head and tail there, \
+                             {omitted} here"
+                        )
+                    }),
+                }
+            };
+            test.mismatches.push(mismatch);
+            test.status = TestStatus::Failed;
         }
     }
 }
@@ -74,10 +107,10 @@ pub fn emulation_differences(platforms: &[PlatformReport]) -> Vec<EmulationDiffe
             if n.exit_code != e.exit_code {
                 differs.push("exit code".to_owned());
             }
-            if n.stdout != e.stdout {
+            if stdout_of(n) != stdout_of(e) {
                 differs.push("stdout".to_owned());
             }
-            if n.stderr != e.stderr {
+            if stderr_of(n) != stderr_of(e) {
                 differs.push("stderr".to_owned());
             }
             if !differs.is_empty() {
@@ -135,6 +168,44 @@ mod tests {
         assert_eq!(d.differs, ["stdout"]);
         assert_eq!(d.native_engine.as_deref(), Some("arm64-box"));
         assert_eq!(d.emulated_engine.as_deref(), Some("default"));
+    }
+
+    /// Two long outputs with the same last lines but different first ones (the capture kept
+    /// both ends) are different outputs, both for `same_output` and under emulation.
+    #[test]
+    fn outputs_that_differ_only_before_the_cut_differ() {
+        let mut report = compared();
+        for (p, head) in [(0, "native start\n"), (1, "emulated start\n")] {
+            let t = &mut report.platforms[p].tests[0];
+            t.stdout_head = head.into();
+            t.stdout_omitted = 1000;
+        }
+        let found = emulation_differences(&report.platforms);
+        assert!(
+            found
+                .iter()
+                .any(|d| d.test == "machine" && d.differs == ["stdout"]),
+            "{found:#?}"
+        );
+        let native = report.platforms[0].platform.clone();
+        same_output(&mut report, &["machine".to_owned()], &native);
+        let t = &report.platforms[1].tests[0];
+        assert_eq!(t.status, TestStatus::Failed, "{t:#?}");
+        let m = &t.mismatches[0];
+        assert!(m.check.contains("the beginning of stdout"), "{m:#?}");
+        assert_eq!(m.expected, "native start\n");
+        assert_eq!(m.actual, "emulated start\n");
+        assert!(m.note.is_none(), "{m:#?}");
+        // The same beginning, a different amount cut: still different, and the note says so.
+        let mut report = compared();
+        report.platforms[0].tests[0].stdout_omitted = 10;
+        report.platforms[1].tests[0].stdout_omitted = 20;
+        same_output(&mut report, &["machine".to_owned()], &native);
+        let m = &report.platforms[1].tests[0].mismatches[0];
+        assert!(
+            m.note.as_deref().is_some_and(|n| n.contains("10 byte(s)")),
+            "{m:#?}"
+        );
     }
 
     #[test]
