@@ -29,6 +29,18 @@ pub struct EngineBoot {
 }
 
 impl Engine {
+    /// How many CPUs the engine has (`/info`'s `NCPU`), `None` when it does not say or does not
+    /// answer. A VM's engine under full system emulation starts a container in seconds per CPU:
+    /// what archsmoke asks of it at once is bounded by this.
+    pub async fn cpus(&self) -> Option<usize> {
+        let info = bounded(CONNECT_TIMEOUT, "describe itself", self.docker.info())
+            .await
+            .ok()?;
+        info.ncpu
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+    }
+
     /// Asks the engine who it is and since when its daemon runs (two calls, side by side).
     pub async fn boot(&self) -> Result<EngineBoot, EngineError> {
         let (info, bridge) = tokio::join!(

@@ -214,6 +214,7 @@ where
         &wanted,
         &pins,
         &report.run_id,
+        config.jobs,
         &config.probe_cache,
         probe::Prefetch {
             source: &source,

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::StreamExt as _;
 use futures_util::future::join_all;
 
 pub use cache::{DEFAULT_TTL, ProbeCache};
@@ -140,21 +141,52 @@ pub async fn probe(engine: &Engine, platform: &Platform, run_id: &str) -> Probe 
     Probe { probed, clean }
 }
 
-/// [`probe`] of every platform at once, then a sweep of the run's containers on `engine`
-/// (each is removed by itself; this catches what an error left). The flag is false when any
-/// probe was not clean or the sweep failed.
+/// How many platforms are probed on `engine` at once: no more than it has CPUs, nor than
+/// `jobs`. A container costs an engine in a VM under full system emulation ~10 s of its two
+/// CPUs; ten probes and their image loads at once there took past every bound (a minute per
+/// load) and left a backlog that slowed the run's own tests after them.
+pub async fn width(engine: &Engine, jobs: usize) -> usize {
+    let jobs = jobs.max(1);
+    engine.cpus().await.map_or(jobs, |cpus| cpus.min(jobs))
+}
+
+/// [`probe`] of every platform, `width` at a time (see [`width`]), then a sweep of the run's
+/// containers and probe images on `engine` (each is removed by itself; this catches what an
+/// error or a load that landed after its deadline left). The flag is false when any probe was
+/// not clean or the sweep failed.
 pub async fn probe_all(
     engine: &Engine,
     platforms: &[Platform],
     run_id: &str,
+    width: usize,
 ) -> (Vec<Probe>, bool) {
-    let probes = join_all(platforms.iter().map(|p| probe(engine, p, run_id))).await;
+    let probes: Vec<Probe> = futures_util::stream::iter(platforms)
+        .map(|p| probe(engine, p, run_id))
+        .buffered(width.max(1))
+        .collect()
+        .await;
     let mut clean = probes.iter().all(|p| p.clean);
     if let Err(e) = engine.remove_run(Some(run_id)).await {
         tracing::warn!(error = %e, "could not sweep the probe containers of run {run_id}");
         clean = false;
     }
+    if let Err(e) = sweep_images(engine, run_id).await {
+        tracing::warn!(error = %e, "could not sweep the probe images of run {run_id}");
+        clean = false;
+    }
     (probes, clean)
+}
+
+/// Removes the probe and relay images tagged with `run_id` from `engine`: a load that timed out
+/// here may still land there, known to no one else.
+pub async fn sweep_images(engine: &Engine, run_id: &str) -> Result<(), crate::engine::EngineError> {
+    let own = format!("{}:{run_id}-", crate::probe::PROBE_REPOSITORY);
+    engine
+        .remove_images(&[crate::probe::PROBE_REPOSITORY], None, |tag, _| {
+            !tag.starts_with(&own)
+        })
+        .await
+        .map(|_| ())
 }
 
 /// The emulated mode a probe (or the cache's memory of one) shows: `qemu-x86_64 (probed)`,
@@ -245,10 +277,23 @@ pub async fn see_emulator(
         let running = engine
             .start_service(&request, Box::new(|_| {}))
             .await
+            .inspect_err(|e| tracing::debug!(error = %e, "the {platform} relay did not start"))
             .ok()?;
         let rows = tokio::time::timeout(SEE_TIMEOUT, engine.top(&running.id)).await;
         let _ = engine.remove_service(&running.id).await;
-        let command = rows.ok()?.ok()?.into_iter().next()?.command;
+        let rows = match rows {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "no process list of the {platform} relay");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!("no process list of the {platform} relay within {SEE_TIMEOUT:?}");
+                return None;
+            }
+        };
+        tracing::debug!(?rows, "the {platform} relay's processes");
+        let command = rows.into_iter().next()?.command;
         Some(seen_in(&command))
     }
     .await;
@@ -339,6 +384,7 @@ pub async fn learn_remote(
     platforms: &[Platform],
     pins: &[(Platform, String)],
     run_id: &str,
+    default_jobs: usize,
     cache: &ProbeCache,
     image: Prefetch<'_>,
     note: &(dyn Fn(Event) + Sync),
@@ -356,11 +402,12 @@ pub async fn learn_remote(
     // pulled there while the probe runs.
     let sole = |p: &Platform| wanted.iter().filter(|(_, q)| q == p).count() == 1;
     let learned = join_all(by_engine.into_iter().filter_map(|(name, platforms)| {
-        let (engine, _) = engines.get(name)?;
+        let (engine, jobs) = engines.get(name)?;
+        let jobs = jobs.unwrap_or(default_jobs);
         let pull: Vec<Platform> = platforms.iter().filter(|p| sole(p)).cloned().collect();
         Some(async move {
             let (learned, ()) = tokio::join!(
-                learn_engine(engine, platforms, run_id, cache, note),
+                learn_engine(engine, platforms, run_id, jobs, cache, note),
                 image.pull(engine, pull)
             );
             learned
@@ -429,6 +476,7 @@ async fn learn_engine(
     engine: &Engine,
     platforms: Vec<Platform>,
     run_id: &str,
+    jobs: usize,
     cache: &ProbeCache,
     note: &(dyn Fn(Event) + Sync),
 ) -> (String, Vec<(Platform, ExecMode)>, usize, usize) {
@@ -474,13 +522,26 @@ async fn learn_engine(
         });
     }
     // The emulator is looked for beside the probe, not after it: on a slow engine (a VM under
-    // full system emulation) a container costs seconds.
-    let probes = join_all(rest.iter().map(|p| async move {
-        let (probe, (seen, _)) =
-            tokio::join!(probe(engine, p, run_id), see_emulator(engine, p, run_id));
-        (probe, seen)
-    }))
-    .await;
+    // full system emulation) a container costs seconds. The pair takes one of `width` turns.
+    let width = if rest.is_empty() {
+        1
+    } else {
+        width(engine, jobs).await
+    };
+    let probes: Vec<(Probe, Option<SeenEmulator>)> = futures_util::stream::iter(&rest)
+        .map(|p| async move {
+            let (probe, (seen, _)) =
+                tokio::join!(probe(engine, p, run_id), see_emulator(engine, p, run_id));
+            (probe, seen)
+        })
+        .buffered(width)
+        .collect()
+        .await;
+    if !rest.is_empty()
+        && let Err(e) = sweep_images(engine, run_id).await
+    {
+        tracing::warn!(error = %e, "could not sweep the probe images of run {run_id}");
+    }
     let (mut ran, mut failed) = (Vec::new(), Vec::new());
     for (p, (probe, seen)) in rest.iter().zip(probes) {
         let mode = match probe.probed {
