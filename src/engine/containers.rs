@@ -6,6 +6,13 @@
 use super::*;
 use bollard::container::LogOutput;
 
+/// The bound on creating, attaching to and starting a test's container, whatever the test's
+/// timeout (which starts once its program runs). An engine in a VM under full system emulation
+/// (the arm64 tier's guest; a laptop's VM under load) takes over 20 s to start a container
+/// while answering everything else: "not started within a 20 s test's timeout" is not "not
+/// responding". A frozen engine is still caught, at this bound.
+const SETUP_TIMEOUT: Duration = CALL_TIMEOUT;
+
 /// How long a removal someone else started may take before a sweep moves on.
 const REMOVAL_WAIT: Duration = Duration::from_secs(20);
 
@@ -164,7 +171,7 @@ impl Engine {
             "create a container",
             &request.platform,
             create_body(request),
-            call_timeout(request.timeout),
+            SETUP_TIMEOUT,
         )
         .await
     }
@@ -230,7 +237,7 @@ impl Engine {
         id: &str,
         request: &ContainerRequest,
     ) -> Result<ContainerResult, EngineError> {
-        let call = call_timeout(request.timeout);
+        let call = SETUP_TIMEOUT;
         let output = bounded(
             call,
             "attach to a container",
