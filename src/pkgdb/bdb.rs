@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn a_file_written_by_berkeley_db_gives_rpms_header_back() {
         let blobs = blobs(REAL).expect("libdb's own file");
-        assert_eq!(blobs, [include_bytes!("testdata/archsmoke-hello.blob").to_vec()]);
+        assert_eq!(
+            blobs,
+            [include_bytes!("testdata/archsmoke-hello.blob").to_vec()]
+        );
     }
 
     #[test]
@@ -199,6 +202,10 @@ mod tests {
             b[at] = (seed >> 8) as u8;
             let _ = blobs(&b);
         }
-        assert!(blobs(b"SQLite format 3\0").unwrap_err().contains("not a Berkeley DB"));
+        assert!(
+            blobs(b"SQLite format 3\0")
+                .unwrap_err()
+                .contains("not a Berkeley DB")
+        );
     }
 }

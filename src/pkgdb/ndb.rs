@@ -52,7 +52,9 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             .get(at..at + BLOCK)
             .ok_or_else(|| format!("package {package}'s blob lies past the end of the file"))?;
         if le32(blob_header, 0) != Some(BLOB_MAGIC) || le32(blob_header, 4) != Some(package) {
-            return Err(format!("package {package}'s blob has no `BlbS` header naming it"));
+            return Err(format!(
+                "package {package}'s blob has no `BlbS` header naming it"
+            ));
         }
         let len = le32(blob_header, 12).unwrap_or(0) as usize;
         let blob = bytes

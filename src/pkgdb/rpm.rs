@@ -63,12 +63,17 @@ pub fn header(blob: &[u8]) -> Result<Header, String> {
     let index_end = 8 + il as usize * ENTRY;
     let data = blob
         .get(index_end..index_end + dl as usize)
-        .ok_or_else(|| format!("a header of {} bytes that claims {il} tags and {dl} bytes of data", blob.len()))?;
+        .ok_or_else(|| {
+            format!(
+                "a header of {} bytes that claims {il} tags and {dl} bytes of data",
+                blob.len()
+            )
+        })?;
     let index = &blob[8..index_end];
     let find = |tag: u32| {
-        index.chunks_exact(ENTRY).find_map(|e| {
-            (be32(e, 0) == Some(tag)).then(|| (be32(e, 4), be32(e, 8), be32(e, 12)))
-        })
+        index
+            .chunks_exact(ENTRY)
+            .find_map(|e| (be32(e, 0) == Some(tag)).then(|| (be32(e, 4), be32(e, 8), be32(e, 12))))
     };
     let string = |tag: u32| -> Result<Option<String>, String> {
         let Some((Some(ty), Some(offset), Some(count))) = find(tag) else {
@@ -172,12 +177,20 @@ mod tests {
     #[test]
     fn no_epoch_tag_no_epoch_prefix() {
         let b = blob(
-            &[(TAG_NAME, "bash"), (TAG_VERSION, "5.1.8"), (TAG_RELEASE, "9.el9")],
+            &[
+                (TAG_NAME, "bash"),
+                (TAG_VERSION, "5.1.8"),
+                (TAG_RELEASE, "9.el9"),
+            ],
             &[],
         );
         assert_eq!(header(&b).expect("valid").goss_version(), "5.1.8-9.el9");
         let b = blob(
-            &[(TAG_NAME, "bash"), (TAG_VERSION, "5.1.8"), (TAG_RELEASE, "9.el9")],
+            &[
+                (TAG_NAME, "bash"),
+                (TAG_VERSION, "5.1.8"),
+                (TAG_RELEASE, "9.el9"),
+            ],
             &[(TAG_EPOCH, 0)],
         );
         assert_eq!(header(&b).expect("valid").goss_version(), "0:5.1.8-9.el9");

@@ -35,8 +35,11 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     .map_err(e)?;
     db.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(e)?;
-    db.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
-        .map_err(e)?;
+    db.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+        false,
+    )
+    .map_err(e)?;
     let len = copy.len();
     db.deserialize_read_exact(MAIN_DB, &copy[..], len, true)
         .map_err(e)?;
@@ -76,12 +79,19 @@ mod tests {
     fn rpms_own_database_gives_its_header_back_from_memory() {
         assert_eq!(REAL[18], 2, "rpm writes WAL mode");
         let blobs = blobs(REAL).expect("rpm's own file");
-        assert_eq!(blobs, [include_bytes!("testdata/archsmoke-hello.blob").to_vec()]);
+        assert_eq!(
+            blobs,
+            [include_bytes!("testdata/archsmoke-hello.blob").to_vec()]
+        );
     }
 
     #[test]
     fn a_database_without_rpms_table_or_not_sqlite_at_all_is_an_error() {
-        assert!(blobs(b"\0\0\0\x10not sqlite").unwrap_err().contains("not an SQLite"));
+        assert!(
+            blobs(b"\0\0\0\x10not sqlite")
+                .unwrap_err()
+                .contains("not an SQLite")
+        );
         let mut cut = REAL[..4096].to_vec();
         cut.resize(8192, 0);
         assert!(blobs(&cut).is_err());
