@@ -4,6 +4,7 @@
 //! blocking thread (an rpm database can be a hundred megabytes of SQLite).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::future::Future;
 
 use crate::check::fs::{EntryKind, Lookup, MergedFs};
@@ -26,11 +27,10 @@ impl Databases {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<Option<Vec<u8>>, String>>,
     {
-        if !self.0.contains_key(&manager) {
-            let found = find(manager, read, fs).await;
-            self.0.insert(manager, found);
+        match self.0.entry(manager) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(find(manager, read, fs).await),
         }
-        &self.0[&manager]
     }
 }
 

@@ -204,7 +204,7 @@ mod tests {
         }
         assert!(
             blobs(b"SQLite format 3\0")
-                .unwrap_err()
+                .expect_err("an error")
                 .contains("not a Berkeley DB")
         );
     }

@@ -126,6 +126,6 @@ mod tests {
         }
         let mut huge = file.clone();
         huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(blobs(&huge).unwrap_err().contains("slot pages"));
+        assert!(blobs(&huge).expect_err("an error").contains("slot pages"));
     }
 }

@@ -89,7 +89,7 @@ mod tests {
     fn a_database_without_rpms_table_or_not_sqlite_at_all_is_an_error() {
         assert!(
             blobs(b"\0\0\0\x10not sqlite")
-                .unwrap_err()
+                .expect_err("an error")
                 .contains("not an SQLite")
         );
         let mut cut = REAL[..4096].to_vec();

@@ -115,7 +115,7 @@ V:1.36.1-r15\nA:aarch64\n";
 
     #[test]
     fn binary_bytes_are_not_a_text_database() {
-        assert!(dpkg(b"\xff\xfe").unwrap_err().contains("UTF-8"));
+        assert!(dpkg(b"\xff\xfe").expect_err("an error").contains("UTF-8"));
         assert!(apk(b"P:x\xff").is_err());
     }
 }
