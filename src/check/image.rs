@@ -1,5 +1,6 @@
 //! Image checks: pure comparisons of one platform's image with the spec, a `[[file]]` against
-//! the merged filesystem, `[metadata]` against the image config, and every ELF file against the
+//! the merged filesystem, a `[[package]]` against the package database the audit read
+//! ([`super::package`]), `[metadata]` against the image config, and every ELF file against the
 //! platform's architecture. They return the expectations that did not hold.
 //!
 //! [`for_platform`] is the one list of a platform's image checks: the audit takes names, order,

@@ -742,6 +742,11 @@ impl Translator<'_> {
                 let list = strings(v, "versions")?;
                 if list.is_empty() {
                     // goss's ContainElements() of nothing holds for any version list.
+                    let _ = writeln!(
+                        self.out.files,
+                        "# package `{}`: `versions: []` asserts nothing (as in goss)\n",
+                        crate::diagnostic::printable(r.id)
+                    );
                     None
                 } else {
                     Some(list)

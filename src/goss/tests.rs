@@ -552,6 +552,17 @@ fn rpm_packages_become_package_checks_of_the_rpm_database() {
         "{}",
         e[0]
     );
+    let empty = conv_with(
+        "package:\n  bash:\n    installed: true\n    versions: []\n",
+        None,
+        &opts,
+    )
+    .expect("an empty list");
+    assert!(
+        empty.contains("# package `bash`: `versions: []` asserts nothing (as in goss)\n"),
+        "{empty}"
+    );
+    assert!(!empty.contains("versions = "), "{empty}");
     let pacman = Options {
         package: Some("pacman".into()),
         ..Options::default()
