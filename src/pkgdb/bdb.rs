@@ -117,7 +117,7 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         return Err(bad("page 0 is not a hash metadata page"));
     }
     let last = db.u32_at(meta, 32).unwrap_or(0);
-    let mut out = Vec::new();
+    let (mut out, mut total) = (Vec::new(), 0usize);
     for number in 1..=last {
         let page = db.page(number)?;
         if page[25] != HASH_PAGE && page[25] != HASH_UNSORTED_PAGE {
@@ -139,11 +139,11 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             let value = match page[value_at] {
                 H_OFFPAGE => {
                     let first = db.u32_at(page, value_at + 4);
-                    let total = db.u32_at(page, value_at + 8);
-                    let (Some(first), Some(total)) = (first, total) else {
+                    let length = db.u32_at(page, value_at + 8);
+                    let (Some(first), Some(length)) = (first, length) else {
                         return Err(format!("hash page {number}: item {v} is cut off"));
                     };
-                    db.overflow(first, total)
+                    db.overflow(first, length)
                         .map_err(|e| format!("hash page {number}: {e}"))?
                 }
                 H_KEYDATA => {
@@ -162,6 +162,12 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             };
             if out.len() == MAX_PACKAGES {
                 return Err(format!("more than {MAX_PACKAGES} packages"));
+            }
+            // Every page holds one value's bytes: values that add up to more than the file
+            // share pages (items pointing at one chain), which only a forged file does.
+            total += value.len();
+            if total > bytes.len() {
+                return Err("values that add up to more than the file: pages are shared".into());
             }
             out.push(value);
         }
@@ -202,6 +208,26 @@ mod tests {
             b[at] = (seed >> 8) as u8;
             let _ = blobs(&b);
         }
+        // Page 2 holds rpm's header 1: a key on the page and its value on overflow page 3. A
+        // forged page whose index points at that pair again and again would copy the chain
+        // once per pair.
+        let mut forged = REAL.to_vec();
+        let page = 2 * 4096;
+        let (key, value) = (
+            [forged[page + 26], forged[page + 27]],
+            [forged[page + 28], forged[page + 29]],
+        );
+        forged[page + 20..page + 22].copy_from_slice(&24u16.to_le_bytes());
+        for pair in 1..12 {
+            let at = page + 26 + 4 * pair;
+            forged[at..at + 2].copy_from_slice(&key);
+            forged[at + 2..at + 4].copy_from_slice(&value);
+        }
+        assert!(
+            blobs(&forged)
+                .expect_err("shared")
+                .contains("pages are shared")
+        );
         assert!(
             blobs(b"SQLite format 3\0")
                 .expect_err("an error")

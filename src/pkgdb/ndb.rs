@@ -37,7 +37,7 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let slots = bytes
         .get(2 * SLOT..pages as usize * SLOT_PAGE)
         .ok_or_else(|| bad(format!("{pages} slot pages in {} bytes", bytes.len())))?;
-    let mut out = Vec::new();
+    let (mut out, mut total) = (Vec::new(), 0usize);
     for (i, slot) in slots.chunks_exact(SLOT).enumerate() {
         let field = |at: usize| le32(slot, at).unwrap_or(0);
         if field(0) != SLOT_MAGIC {
@@ -62,6 +62,11 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             .ok_or_else(|| format!("package {package}'s blob of {len} bytes is cut off"))?;
         if out.len() == MAX_PACKAGES {
             return Err(format!("more than {MAX_PACKAGES} packages"));
+        }
+        // Slots that share a blob would copy it once each: only a forged file has them.
+        total += blob.len();
+        if total > bytes.len() {
+            return Err("blobs that add up to more than the file: slots share them".into());
         }
         out.push(blob.to_vec());
     }
@@ -124,6 +129,11 @@ mod tests {
             b[at] = (seed >> 8) as u8;
             let _ = blobs(&b);
         }
+        let mut shared = ndb(&[REAL_BLOB, REAL_BLOB]);
+        for slot in (4 * SLOT..SLOT_PAGE).step_by(SLOT) {
+            shared.copy_within(2 * SLOT..3 * SLOT, slot);
+        }
+        assert!(blobs(&shared).expect_err("shared").contains("share"));
         let mut huge = file.clone();
         huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(blobs(&huge).expect_err("an error").contains("slot pages"));

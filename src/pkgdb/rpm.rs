@@ -162,8 +162,8 @@ mod tests {
     use super::*;
 
     /// The header blob Debian's rpm 4.18 stored in `rpmdb.sqlite` for a package built with
-    /// rpmbuild (`archsmoke-hello`, Epoch 2, Version 1.2.3, Release 4, noarch), as the test
-    /// bed's rpm fixture makes it (tests/testbed/rpm-images.sh).
+    /// rpmbuild (`archsmoke-hello`, Epoch 2, Version 1.2.3, Release 4, noarch), made as
+    /// tests/testbed/rpm-images.sh makes the test bed's packages.
     const REAL: &[u8] = include_bytes!("testdata/archsmoke-hello.blob");
 
     #[test]

@@ -8,6 +8,8 @@
 //! runs in defensive mode, and a query that has not finished after [`MAX_STEPS`] virtual
 //! machine steps (a view named `Packages` that recurses, say) is interrupted.
 
+use std::io::Read;
+
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 
 use super::MAX_PACKAGES;
@@ -21,12 +23,9 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     if !bytes.starts_with(b"SQLite format 3\0") || bytes.len() < 100 {
         return Err("not an SQLite database".into());
     }
-    let mut copy = bytes.to_vec();
-    for b in &mut copy[18..20] {
-        if *b == 2 {
-            *b = 1;
-        }
-    }
+    // The bytes go to SQLite's own memory once, the two header bytes changed on the way.
+    let journal = [bytes[18], bytes[19]].map(|b| if b == 2 { 1 } else { b });
+    let copy = bytes[..18].chain(&journal[..]).chain(&bytes[20..]);
     let e = |e: rusqlite::Error| format!("SQLite: {e}");
     let mut db = Connection::open_with_flags(
         ":memory:",
@@ -40,10 +39,8 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         false,
     )
     .map_err(e)?;
-    let len = copy.len();
-    db.deserialize_read_exact(MAIN_DB, &copy[..], len, true)
+    db.deserialize_read_exact(MAIN_DB, copy, bytes.len(), true)
         .map_err(e)?;
-    drop(copy);
     let mut steps = 0u64;
     db.progress_handler(
         1000,
@@ -55,12 +52,17 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     .map_err(e)?;
     let mut query = db.prepare("SELECT blob FROM Packages").map_err(e)?;
     let mut rows = query.query([]).map_err(e)?;
-    let mut out = Vec::new();
+    let (mut out, mut total) = (Vec::new(), 0usize);
     while let Some(row) = rows.next().map_err(e)? {
         if out.len() == MAX_PACKAGES {
             return Err(format!("more than {MAX_PACKAGES} packages"));
         }
         let blob: Vec<u8> = row.get(0).map_err(e)?;
+        // A corrupt b-tree can visit its pages more than once.
+        total += blob.len();
+        if total > bytes.len() {
+            return Err("rows that add up to more than the file: the b-tree is corrupt".into());
+        }
         out.push(blob);
     }
     Ok(out)
