@@ -99,7 +99,7 @@ rpm_le32() {
 
 # The rpm-sqlite and rpm-bdb layers of every architecture, into OUT (real_tar's form).
 rpm_build_layers() { # out
-  local out=$1 arch root
+  local out=$1 arch root layout
   for arch in "${RPM_ARCHES[@]}"; do
     rpm_databases "$arch"
     for layout in sqlite bdb; do
