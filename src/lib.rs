@@ -37,6 +37,7 @@ pub mod mode;
 pub mod outcome;
 pub mod owner;
 pub mod pipeline;
+pub mod pkgdb;
 pub mod plan;
 pub mod platform;
 pub mod probe;

@@ -493,6 +493,23 @@ const RULES: &[Rule] = &[
         unless: &[],
     },
     Rule {
+        name: "package database readers are pure: bytes in, packages out",
+        from: &["pkgdb"],
+        except_from: &[],
+        never: &[
+            "audit",
+            "check",
+            "image",
+            "engine",
+            "spec",
+            "::tokio",
+            "::std::fs",
+            "::std::net",
+            "::std::process",
+        ],
+        unless: &[],
+    },
+    Rule {
         name: "the plan and the router are pure: no I/O, no engine",
         from: &["plan", "route"],
         except_from: &[],

@@ -33,6 +33,14 @@ pub struct ScanOptions {
     /// Also keep the package databases that say which package owns a file (dpkg's
     /// `/var/lib/dpkg/info/*.list`, apk's `/lib/apk/db/installed`): the ELF audit groups by them.
     pub keep_package_db: bool,
+    /// Also keep the package databases `[[package]]` reads ([`crate::pkgdb::LOCATIONS`]), up to
+    /// [`crate::pkgdb::MAX_DATABASE`] bytes each; a larger one is left for the check to report.
+    pub keep_package_databases: bool,
+}
+
+/// Whether `path` is where a package database `[[package]]` reads is stored.
+pub fn is_package_database(path: &str) -> bool {
+    crate::pkgdb::LOCATIONS.iter().any(|(p, _)| *p == path)
 }
 
 /// Whether `path` is part of a package database the ELF audit reads.
@@ -155,21 +163,25 @@ fn scan_entries(
         };
         let (mut elf, mut content) = (None, None);
         if kind == EntryKind::File {
+            let database = opts.keep_package_databases
+                && is_package_database(&path)
+                && size <= crate::pkgdb::MAX_DATABASE;
             if opts.keep_content.contains(&path)
                 || (opts.keep_debian_copyright && is_debian_copyright(&path))
                 || (opts.keep_package_db && is_package_db(&path) && size <= opts.max_content)
+                || database
             {
-                if size > opts.max_content {
-                    return Err(ScanError::TooLarge {
-                        path,
-                        size,
-                        limit: opts.max_content,
-                    });
+                let limit = if database {
+                    crate::pkgdb::MAX_DATABASE.max(opts.max_content)
+                } else {
+                    opts.max_content
+                };
+                if size > limit {
+                    return Err(ScanError::TooLarge { path, size, limit });
                 }
-                let mut bytes = Vec::with_capacity(size as usize);
-                (&mut entry)
-                    .take(opts.max_content)
-                    .read_to_end(&mut bytes)?;
+                // The header's size is the layer's word: capacity is capped, the read is bounded.
+                let mut bytes = Vec::with_capacity(size.min(opts.max_content) as usize);
+                (&mut entry).take(limit).read_to_end(&mut bytes)?;
                 if opts.elf {
                     elf = elf_ident(&bytes);
                 }
@@ -345,6 +357,7 @@ mod tests {
             elf: true,
             keep_debian_copyright: false,
             keep_package_db: false,
+            keep_package_databases: false,
         };
         for blob in [tar, gz, zst] {
             let layer = scan(blob.as_slice(), &opts).expect("scan");
@@ -388,6 +401,7 @@ mod tests {
             elf: false,
             keep_debian_copyright: false,
             keep_package_db: false,
+            keep_package_databases: false,
         };
         assert!(matches!(
             scan(tar.as_slice(), &opts),

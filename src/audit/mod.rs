@@ -14,6 +14,7 @@
 
 pub mod layer;
 mod license;
+mod packages;
 mod source;
 
 pub use source::{AuditSource, LayerReader, LayerSource};
@@ -29,7 +30,9 @@ use crate::check::image::{self, ImageCheck, ImageView};
 use crate::image::{ImageError, IndexEntry, PlatformContents};
 use crate::outcome::{Mismatch, PlatformReport, Problem, TestReport, TestStatus};
 use crate::platform::Platform;
-use crate::spec::{AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, Spec};
+use crate::spec::{
+    AuditSettings, ElfLevel, FileCheck, LicenseCheck, MetadataCheck, PackageCheck, Spec,
+};
 use layer::ScanOptions;
 
 /// Layers read at once: each holds a connection and a decompressor busy.
@@ -41,6 +44,7 @@ pub const MAX_CONTENT: u64 = 16 << 20;
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub files: Vec<FileCheck>,
+    pub packages: Vec<PackageCheck>,
     pub licenses: Vec<LicenseCheck>,
     pub metadata: Option<MetadataCheck>,
     pub audit: AuditSettings,
@@ -50,6 +54,7 @@ impl Checks {
     pub fn from_spec(spec: &Spec) -> Checks {
         Checks {
             files: spec.files.clone(),
+            packages: spec.packages.clone(),
             licenses: spec.licenses.clone(),
             metadata: spec.metadata.clone(),
             audit: spec.audit.clone(),
@@ -69,6 +74,7 @@ impl Checks {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+            && self.packages.is_empty()
             && self.licenses.is_empty()
             && self.metadata.is_none()
             && self.audit.elf == ElfLevel::Off
@@ -76,12 +82,22 @@ impl Checks {
 
     /// How many results these checks give `platform`: the live view's and the plan's count.
     pub fn count_for(&self, platform: &Platform) -> usize {
-        image::for_platform(&self.files, self.metadata.as_ref(), &self.audit, platform).len()
+        image::for_platform(
+            &self.files,
+            &self.packages,
+            self.metadata.as_ref(),
+            &self.audit,
+            platform,
+        )
+        .len()
             + self.licenses.len()
     }
 
     fn needs_layers(&self) -> bool {
-        !self.files.is_empty() || !self.licenses.is_empty() || self.audit.elf != ElfLevel::Off
+        !self.files.is_empty()
+            || !self.packages.is_empty()
+            || !self.licenses.is_empty()
+            || self.audit.elf != ElfLevel::Off
     }
 }
 
@@ -135,6 +151,7 @@ pub fn not_run(targets: &[Target], checks: &Checks) -> Vec<PlatformAudit> {
         .map(|t| {
             let names = image::for_platform(
                 &checks.files,
+                &checks.packages,
                 checks.metadata.as_ref(),
                 &checks.audit,
                 &t.platform,
@@ -190,6 +207,7 @@ pub async fn audit(
         elf: checks.audit.elf != ElfLevel::Off,
         keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
         keep_package_db: checks.audit.elf != ElfLevel::Off,
+        keep_package_databases: !checks.packages.is_empty(),
     };
     let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(reading_order(unique))
         .map(|(digest, size)| {
@@ -245,6 +263,7 @@ async fn audit_platform(
 ) -> PlatformAudit {
     let list = image::for_platform(
         &checks.files,
+        &checks.packages,
         checks.metadata.as_ref(),
         &checks.audit,
         &target.platform,
@@ -294,6 +313,8 @@ async fn audit_platform(
     // and each check after it its own, so that the checks' times add up to the audit's and
     // none claims the whole of it.
     let mut since = started;
+    // Each package manager's database is found and read once for all of the platform's checks.
+    let mut databases = packages::Databases::default();
     for check in &list {
         if check.needs_layers()
             && let Err(e) = &layers
@@ -306,6 +327,30 @@ async fn audit_platform(
             ImageCheck::File(f) => content_of(source, f, &merged, &contents).await,
             _ => Ok(None),
         };
+        let database = match check {
+            ImageCheck::Package(p) => Some(
+                databases
+                    .get(
+                        p.manager,
+                        |path| {
+                            let (merged, contents) = (&merged, &contents);
+                            async move {
+                                bytes_at(
+                                    source,
+                                    &path,
+                                    merged,
+                                    contents,
+                                    crate::pkgdb::MAX_DATABASE,
+                                )
+                                .await
+                            }
+                        },
+                        &merged,
+                    )
+                    .await,
+            ),
+            _ => None,
+        };
         let (mismatches, error) = match content {
             Ok(bytes) => {
                 let view = ImageView {
@@ -313,6 +358,7 @@ async fn audit_platform(
                     config: &contents.config,
                     fs: &merged,
                     content: bytes.as_deref(),
+                    database,
                 };
                 (check.check(&view), None)
             }
@@ -333,7 +379,7 @@ async fn audit_platform(
             Ok(_) => {
                 let read = |path: String| {
                     let (merged, contents) = (&merged, &contents);
-                    async move { bytes_at(source, &path, merged, contents).await }
+                    async move { bytes_at(source, &path, merged, contents, MAX_CONTENT).await }
                 };
                 match license::check(l, &merged, read).await {
                     Ok(m) => (m, None),
@@ -363,15 +409,17 @@ async fn content_of(
     if !check.needs_content() || !check.exists {
         return Ok(None);
     }
-    bytes_at(source, &check.path, merged, contents).await
+    bytes_at(source, &check.path, merged, contents, MAX_CONTENT).await
 }
 
-/// The bytes of the regular file at `path` (symlinks followed), `None` when there is none.
+/// The bytes of the regular file at `path` (symlinks followed), `None` when there is none; a
+/// file larger than `limit` is an error.
 async fn bytes_at(
     source: &dyn AuditSource,
     path: &str,
     merged: &MergedFs,
     contents: &PlatformContents,
+    limit: u64,
 ) -> Result<Option<Vec<u8>>, String> {
     let Lookup::Found { path, layer, entry } = merged.lookup(path, true) else {
         return Ok(None);
@@ -391,10 +439,11 @@ async fn bytes_at(
     let desc = &contents.layers[layer];
     let opts = ScanOptions {
         keep_content: HashSet::from([path.clone()]),
-        max_content: MAX_CONTENT,
+        max_content: limit,
         elf: false,
         keep_debian_copyright: false,
         keep_package_db: false,
+        keep_package_databases: false,
     };
     let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;
     Ok(again

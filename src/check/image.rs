@@ -1,5 +1,6 @@
 //! Image checks: pure comparisons of one platform's image with the spec, a `[[file]]` against
-//! the merged filesystem, `[metadata]` against the image config, and every ELF file against the
+//! the merged filesystem, a `[[package]]` against the package database the audit read
+//! ([`super::package`]), `[metadata]` against the image config, and every ELF file against the
 //! platform's architecture. They return the expectations that did not hold.
 //!
 //! [`for_platform`] is the one list of a platform's image checks: the audit takes names, order,
@@ -17,30 +18,35 @@ use super::output;
 use crate::arch::{self, ArchDef, Endian};
 use crate::outcome::Mismatch;
 use crate::platform::Platform;
-use crate::spec::{AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, StreamExpect};
+use crate::spec::{
+    AuditSettings, ElfLevel, FileCheck, FileKind, MetadataCheck, PackageCheck, StreamExpect,
+};
 
 /// One image check of one platform.
 #[derive(Debug, Clone, Copy)]
 pub enum ImageCheck<'a> {
     File(&'a FileCheck),
+    Package(&'a PackageCheck),
     Metadata(&'a MetadataCheck),
     Elf(&'a AuditSettings),
 }
 
 /// What an image check reads: the platform, its config, its merged filesystem (empty for checks
-/// that do not need layers when they could not be read), and the bytes of the file a content
-/// check names.
+/// that do not need layers when they could not be read), the bytes of the file a content
+/// check names, and for a package check the package database the audit read for it.
 pub struct ImageView<'a> {
     pub platform: &'a Platform,
     pub config: &'a ImageConfiguration,
     pub fs: &'a MergedFs,
     pub content: Option<&'a [u8]>,
+    pub database: Option<&'a Result<super::package::Database, String>>,
 }
 
 /// The image checks the spec asks of `platform`, in the order reports show them: its files,
-/// the metadata, the ELF audit.
+/// its packages, the metadata, the ELF audit.
 pub fn for_platform<'a>(
     files: &'a [FileCheck],
+    packages: &'a [PackageCheck],
     metadata: Option<&'a MetadataCheck>,
     audit: &'a AuditSettings,
     platform: &Platform,
@@ -50,6 +56,12 @@ pub fn for_platform<'a>(
         .filter(|f| f.applies_to(platform))
         .map(ImageCheck::File)
         .collect();
+    list.extend(
+        packages
+            .iter()
+            .filter(|p| p.applies_to(platform))
+            .map(ImageCheck::Package),
+    );
     list.extend(metadata.map(ImageCheck::Metadata));
     if audit.elf != ElfLevel::Off {
         list.push(ImageCheck::Elf(audit));
@@ -62,6 +74,7 @@ impl ImageCheck<'_> {
     pub fn name(&self) -> String {
         match self {
             ImageCheck::File(f) => f.report_name(),
+            ImageCheck::Package(p) => p.report_name(),
             ImageCheck::Metadata(m) => m.name.clone().unwrap_or_else(|| "metadata".into()),
             ImageCheck::Elf(_) => "audit elf".into(),
         }
@@ -83,6 +96,14 @@ impl ImageCheck<'_> {
     pub fn check(&self, image: &ImageView<'_>) -> Vec<Mismatch> {
         match self {
             ImageCheck::File(f) => file(f, image.fs, image.content),
+            ImageCheck::Package(p) => match image.database {
+                Some(db) => super::package::package(p, db),
+                None => vec![mismatch(
+                    "package database",
+                    "a package database",
+                    "not read (an archsmoke bug: the audit read none for this check)",
+                )],
+            },
             ImageCheck::Metadata(m) => metadata(m, image.config),
             ImageCheck::Elf(a) => super::elf::elf(image.platform, image.fs, Some(image.config), a),
         }

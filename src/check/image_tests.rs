@@ -229,9 +229,9 @@ fn one_list_gives_names_order_layers_and_levels() {
     let warn = AuditSettings::new(ElfLevel::Warn, Vec::new()).expect("settings");
     let names = |list: &[ImageCheck<'_>]| list.iter().map(ImageCheck::name).collect::<Vec<_>>();
 
-    let amd = for_platform(&files, Some(&meta), &warn, &platform("amd64"));
+    let amd = for_platform(&files, &[], Some(&meta), &warn, &platform("amd64"));
     assert_eq!(names(&amd), ["file /bin/sh", "metadata", "audit elf"]);
-    let arm = for_platform(&files, Some(&meta), &warn, &platform("arm64"));
+    let arm = for_platform(&files, &[], Some(&meta), &warn, &platform("arm64"));
     assert_eq!(
         names(&arm),
         [
@@ -251,9 +251,9 @@ fn one_list_gives_names_order_layers_and_levels() {
         [true, true, true, false]
     );
     let off = AuditSettings::new(ElfLevel::Off, Vec::new()).expect("settings");
-    assert!(for_platform(&[], None, &off, &platform("amd64")).is_empty());
+    assert!(for_platform(&[], &[], None, &off, &platform("amd64")).is_empty());
     let error = AuditSettings::new(ElfLevel::Error, Vec::new()).expect("settings");
-    assert!(for_platform(&[], None, &error, &platform("amd64"))[0].fails());
+    assert!(for_platform(&[], &[], None, &error, &platform("amd64"))[0].fails());
 }
 
 #[test]
@@ -267,6 +267,7 @@ fn a_check_reads_what_its_view_holds() {
         config: &c,
         fs: &image,
         content: None,
+        database: None,
     };
     let meta = MetadataCheck {
         user: Some("root".into()),

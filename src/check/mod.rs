@@ -19,4 +19,5 @@ pub mod elf;
 pub mod fs;
 pub mod image;
 pub mod output;
+pub mod package;
 pub mod service;

@@ -139,11 +139,11 @@ impl Knobs {
             let words: Vec<&str> = opts.split_whitespace().collect();
             for (i, w) in words.iter().enumerate() {
                 if let Some(v) = w.strip_prefix("--package=") {
-                    o.package = v.to_owned();
+                    o.package = Some(v.to_owned());
                 } else if *w == "--package"
                     && let Some(v) = words.get(i + 1)
                 {
-                    o.package = (*v).to_owned();
+                    o.package = Some((*v).to_owned());
                 }
             }
         }

@@ -708,61 +708,65 @@ impl Translator<'_> {
             None => r.id,
         };
         let installed = boolean(r.required("installed")?, "installed")?;
-        let n = lit(name);
-        let (path, found, version): (&str, String, fn(&str, &str) -> String) =
-            match self.opts.package.as_str() {
-                "dpkg" | "deb" => (
-                    "/var/lib/dpkg/status",
-                    format!("^Package: {n}\\n(?:[^\\n]+\\n)*?Status: install ok installed$"),
-                    |n, v| format!("^Package: {n}\\n(?:[^\\n]+\\n)*?Version: {v}$"),
-                ),
-                "apk" => ("/lib/apk/db/installed", format!("^P:{n}$"), |n, v| {
-                    format!("^P:{n}\\nV:{v}$")
-                }),
-                "rpm" => {
-                    return Err(Problem {
-                        span: r.at,
-                        message: format!(
-                            "package `{name}`: the rpm database is not read (it is binary: \
-                             BerkeleyDB, sqlite or ndb under /var/lib/rpm)"
-                        ),
-                        hint: format!(
-                            "archsmoke reads the text databases of dpkg and apk from the image's \
-                             layers; on an rpm-based image check the package with a command, \
-                             `rpm -q {name}` (exit-status: 0), which needs rpm in the image"
-                        ),
-                    });
+        // goss's `--package` names the manager; without it goss picks the system's own, as
+        // archsmoke's `auto` picks the database the image has.
+        let manager = match self.opts.package.as_deref() {
+            None => None,
+            Some(m @ ("dpkg" | "deb" | "apk" | "rpm")) => Some(m),
+            Some(other) => {
+                return Err(Problem {
+                    span: r.at,
+                    message: format!("package `{name}`: the {other} database is not supported"),
+                    hint: "archsmoke reads dpkg, apk and rpm databases from the image's layers; \
+                           pass GOSS_OPTS=\"--package rpm\" (or dpkg, apk), or no --package to \
+                           read whichever the image has"
+                        .into(),
+                });
+            }
+        };
+        let versions = match r.get("versions") {
+            None => None,
+            // goss judges `versions` after `installed`: when the package is present it skips
+            // the versions of a check that wanted it absent, and when it is absent it fails
+            // them ("Package version not found"): either way the check fails.
+            Some(v) if !installed => {
+                return Err(problem(
+                    v,
+                    format!(
+                        "package `{name}`: `versions` with `installed: false` always fails in goss"
+                    ),
+                    "remove `versions`",
+                ));
+            }
+            Some(v) => {
+                let list = strings(v, "versions")?;
+                if list.is_empty() {
+                    // goss's ContainElements() of nothing holds for any version list.
+                    let _ = writeln!(
+                        self.out.files,
+                        "# package `{}`: `versions: []` asserts nothing (as in goss)\n",
+                        crate::diagnostic::printable(r.id)
+                    );
+                    None
+                } else {
+                    Some(list)
                 }
-                other => {
-                    return Err(Problem {
-                        span: r.at,
-                        message: format!("package `{name}`: the {other} database is not supported"),
-                        hint:
-                            "archsmoke reads dpkg and apk databases from the image's layers; pass \
-                           GOSS_OPTS=\"--package apk\" (or dpkg)"
-                                .into(),
-                    });
-                }
-            };
-        // goss's results: `installed`, then `version` (resource/package.go Validate).
-        let key = if installed { "matches" } else { "not_matches" };
-        let mut checks = vec![("installed", vec![found])];
-        if let (true, Some(v)) = (installed, r.get("versions")) {
-            let versions = strings(v, "versions")?;
-            checks.push((
-                "version",
-                versions.iter().map(|v| version(&n, &lit(v))).collect(),
-            ));
+            }
+        };
+        let mut t = String::new();
+        // One result for goss's two (`installed`, `version`): each is a check of its own in it.
+        let _ = writeln!(t, "[[package]]\ntitle = {}\nname = {}", s(&r.name), s(name));
+        if !installed {
+            t.push_str("installed = false\n");
         }
-        for (attr, patterns) in checks {
-            let _ = writeln!(
-                self.out.files,
-                "[[file]]\nname = {}\npath = {}\n{key} = {}\n",
-                s(&format!("{}: {attr}", r.name)),
-                s(path),
-                list(&patterns)
-            );
+        if let Some(v) = versions {
+            let _ = writeln!(t, "versions = {}", list(&v));
         }
+        if let Some(m) = manager {
+            let _ = writeln!(t, "manager = {}", s(m));
+        }
+        t.push('\n');
+        self.out.files.push_str(&t);
         Ok(())
     }
 }

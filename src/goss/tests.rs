@@ -165,17 +165,18 @@ fn a_web_goss_file_becomes_a_service_spec_with_every_resource() {
     assert!(!group.matches.iter().all(|r| r.is_match("www-data:x:34:\n")));
     assert!(file("Group: www-data: exists").matches[0].is_match("www-data:x:34:\n"));
 
-    let installed = file("Package: nginx: installed");
-    assert_eq!(installed.matches.len(), 1);
-    let pkg = file("Package: nginx: version");
-    let status = "Package: nginx\nStatus: install ok installed\nPriority: optional\n\
-                  Version: 1.22.1-9\n\nPackage: other\nStatus: install ok installed\nVersion: 2\n";
-    assert!(pkg.matches.iter().all(|r| r.is_match(status)));
-    // A version of another package's stanza does not count.
-    let other = status
-        .replace("1.22.1-9", "1.0")
-        .replace("Version: 2", "Version: 1.22.1-9");
-    assert!(!pkg.matches.iter().all(|r| r.is_match(&other)));
+    // goss's two results of a package are one [[package]], read from whichever database the
+    // image has (no --package in GOSS_OPTS).
+    let nginx = &spec.packages[0];
+    assert_eq!(nginx.report_name(), "Package: nginx");
+    assert_eq!(
+        (nginx.name.as_str(), nginx.installed, nginx.manager),
+        ("nginx", true, None)
+    );
+    assert_eq!(
+        nginx.versions.as_deref(),
+        Some(&["1.22.1-9".to_owned()][..])
+    );
 
     let process = &service.processes[0];
     assert_eq!(process.name, "Process: httpd: running");
@@ -444,7 +445,7 @@ fn dgoss_wait_opts_and_goss_opts() {
     let o = knobs.options().expect("options");
     assert_eq!(o.wait_retry, Duration::from_secs(60));
     assert_eq!(o.wait_sleep, Duration::from_secs(2));
-    assert_eq!(o.package, "apk");
+    assert_eq!(o.package.as_deref(), Some("apk"));
     let bad = Knobs {
         wait_opts: Some("-r soon".into()),
         ..Knobs::default()
@@ -457,10 +458,9 @@ fn dgoss_wait_opts_and_goss_opts() {
     )
     .expect("apk");
     let spec = spec::parse(Path::new("goss.yaml"), &toml).expect("loads");
-    let f = &spec.files[0];
-    assert_eq!(f.path, "/lib/apk/db/installed");
-    let db = "C:Q1abc\nP:musl\nV:1.2.4-r2\nA:x86_64\n";
-    assert!(f.matches.iter().all(|r| r.is_match(db)));
+    let p = &spec.packages[0];
+    assert_eq!(p.manager, Some(crate::pkgdb::Manager::Apk));
+    assert_eq!(p.versions.as_deref(), Some(&["1.2.4-r2".to_owned()][..]));
 }
 
 #[test]
@@ -515,18 +515,66 @@ fn files_vars_and_templates_are_found_where_dgoss_finds_them() {
 }
 
 #[test]
-fn rpm_packages_are_refused_saying_what_is_read_and_what_to_write_instead() {
+fn rpm_packages_become_package_checks_of_the_rpm_database() {
     let opts = Options {
-        package: "rpm".into(),
+        package: Some("rpm".into()),
         ..Options::default()
     };
-    let e = conv_with("package:\n  bash:\n    installed: true\n", None, &opts).expect_err("rpm");
-    let e = e[0].to_string();
+    let goss = "package:\n  kernel:\n    installed: true\n    versions: [5.14.0-1.el9, 5.14.0-2.el9]\n    \
+                meta: {owner: os}\n  telnet:\n    title: no telnet\n    installed: false\n";
+    let toml = conv_with(goss, None, &opts).expect("rpm");
     assert!(
-        e.starts_with("goss.yaml:2:3: package `bash`: the rpm database is not read"),
-        "{e}"
+        toml.contains(
+            "[[package]]\ntitle = \"Package: kernel\"\nname = \"kernel\"\n\
+             versions = [\"5.14.0-1.el9\", \"5.14.0-2.el9\"]\nmanager = \"rpm\"\n"
+        ),
+        "{toml}"
     );
-    assert!(e.contains("`rpm -q bash`"), "{e}");
+    let spec = spec::parse(Path::new("goss.yaml"), &toml).expect("loads");
+    let [kernel, telnet] = &spec.packages[..] else {
+        panic!("two packages: {toml}")
+    };
+    assert_eq!(kernel.versions.as_ref().map(Vec::len), Some(2));
+    assert_eq!(telnet.report_name(), "no telnet");
+    assert!(!telnet.installed);
+    // goss's meta follows the result, named by its title.
+    assert_eq!(spec.meta["Package: kernel"]["owner"], "os");
+
+    let e = conv_with(
+        "package:\n  bash:\n    installed: false\n    versions: [\"1\"]\n",
+        None,
+        &opts,
+    )
+    .expect_err("always fails in goss");
+    assert!(
+        e[0].to_string()
+            .starts_with("goss.yaml:4:15: package `bash`: `versions` with `installed: false`"),
+        "{}",
+        e[0]
+    );
+    let empty = conv_with(
+        "package:\n  bash:\n    installed: true\n    versions: []\n",
+        None,
+        &opts,
+    )
+    .expect("an empty list");
+    assert!(
+        empty.contains("# package `bash`: `versions: []` asserts nothing (as in goss)\n"),
+        "{empty}"
+    );
+    assert!(!empty.contains("versions = "), "{empty}");
+    let pacman = Options {
+        package: Some("pacman".into()),
+        ..Options::default()
+    };
+    let e =
+        conv_with("package:\n  bash:\n    installed: true\n", None, &pacman).expect_err("pacman");
+    assert!(
+        e[0].to_string()
+            .contains("package `bash`: the pacman database is not supported"),
+        "{}",
+        e[0]
+    );
 }
 
 #[test]

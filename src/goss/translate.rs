@@ -3,8 +3,9 @@
 //!
 //! The image always runs as a `[service]` with its own ENTRYPOINT and CMD, as under dgoss; the
 //! wait file becomes `[service.ready]`. Where each goss resource is read from:
-//! `file`, `user`, `group`, `package`: the image's layers (`[[file]]`; users, groups and
-//! packages as patterns over `/etc/passwd`, `/etc/group` and the dpkg or apk database), except
+//! `file`, `user`, `group`, `package`: the image's layers (`[[file]]`; users and groups as
+//! patterns over `/etc/passwd` and `/etc/group`; packages as `[[package]]`, from the dpkg, apk
+//! or rpm database), except
 //! a file's `owner`/`group` by a name other than root and a user's `groups`, which need the
 //! image's own `stat`/`id` (an exec); `process`: the engine's process list; `port`, `http`,
 //! `addr`: probes from the service's network namespace; `command`, `kernel-param`: execs in the
@@ -26,8 +27,9 @@ pub struct Options {
     pub wait_retry: Duration,
     /// `GOSS_WAIT_OPTS -s`: the sleep between tries (dgoss: 1 s).
     pub wait_sleep: Duration,
-    /// goss's `--package` (from `GOSS_OPTS`): which package database `package` reads.
-    pub package: String,
+    /// goss's `--package` (from `GOSS_OPTS`): which package database `package` reads; `None`
+    /// reads whichever the image has.
+    pub package: Option<String>,
 }
 
 impl Default for Options {
@@ -35,7 +37,7 @@ impl Default for Options {
         Options {
             wait_retry: Duration::from_secs(30),
             wait_sleep: Duration::from_secs(1),
-            package: "dpkg".into(),
+            package: None,
         }
     }
 }
@@ -405,8 +407,17 @@ impl Translator<'_> {
             (&self.out.processes, "process "),
         ];
         for ((part, prefix), from) in parts.into_iter().zip(before) {
-            for line in part[from..].lines().filter(|l| l.starts_with("name = ")) {
-                if let Ok(doc) = line.parse::<toml::Table>()
+            // A `[[package]]` is named by its `title` (its `name` is the package's).
+            let mut in_package = false;
+            for line in part[from..].lines() {
+                if line.starts_with('[') {
+                    in_package = line == "[[package]]";
+                }
+                let key = if in_package { "title = " } else { "name = " };
+                let Some(value) = line.strip_prefix(key) else {
+                    continue;
+                };
+                if let Ok(doc) = format!("name = {value}").parse::<toml::Table>()
                     && let Some(toml::Value::String(name)) = doc.get("name")
                 {
                     names.push(format!("{prefix}{name}"));

@@ -1,6 +1,7 @@
 //! The spec's image checks that need no container: `[[file]]` (read from the layers),
-//! `[metadata]` (the image config) and `[audit]` (the ELF architecture scan), validated here so
-//! that the audit itself cannot fail because of what the user wrote.
+//! `[[package]]` (the package database in the layers), `[metadata]` (the image config) and
+//! `[audit]` (the ELF architecture scan), validated here so that the audit itself cannot fail
+//! because of what the user wrote.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,9 @@ use regex::Regex;
 use toml::Spanned;
 
 use super::number;
-use super::raw::{OneOrMany, RawAudit, RawFile, RawLicense, RawMetadata};
+use super::raw::{OneOrMany, RawAudit, RawFile, RawLicense, RawMetadata, RawPackage};
 use super::{SpecError, Validator};
+use crate::pkgdb::Manager;
 use crate::platform::Platform;
 use crate::range::IntRange;
 
@@ -99,6 +101,37 @@ pub struct LicenseCheck {
     pub debian: bool,
     /// Absolute paths.
     pub files: Vec<String>,
+}
+
+/// A `[[package]]`: what the image's package database must say of one package, read as goss
+/// reads it (`installed`, then `versions`).
+#[derive(Debug, Clone)]
+pub struct PackageCheck {
+    /// As the package database names it; dpkg's `name:arch` names one architecture's instance.
+    pub name: String,
+    pub installed: bool,
+    /// Versions that must all be among the installed ones (goss's list matcher, ContainElements:
+    /// each expected version matched by an installed instance of its own).
+    pub versions: Option<Vec<String>>,
+    /// `None`: whichever database the image has (`auto`).
+    pub manager: Option<Manager>,
+    pub platforms: Option<Vec<Platform>>,
+    /// The result's name in reports; `None` gives `package <name>`.
+    pub title: Option<String>,
+}
+
+impl PackageCheck {
+    pub fn report_name(&self) -> String {
+        self.title
+            .clone()
+            .unwrap_or_else(|| format!("package {}", self.name))
+    }
+
+    pub fn applies_to(&self, platform: &Platform) -> bool {
+        self.platforms
+            .as_ref()
+            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,6 +444,75 @@ impl Validator<'_> {
         })
     }
 
+    pub(super) fn package(
+        &self,
+        raw: &Spanned<RawPackage>,
+        spec_platforms: Option<&[Platform]>,
+    ) -> Result<PackageCheck, SpecError> {
+        let r = raw.get_ref();
+        let name = r.name.get_ref();
+        self.check_text("the package name", name, &r.name)?;
+        if name.trim().is_empty() || name.trim() != name {
+            return Err(self
+                .err(&r.name, format!("`{name}` is not a package name"))
+                .with_hint("write the name as the package database lists it, such as \"bash\""));
+        }
+        if let Some(t) = &r.title {
+            self.check_text("the [[package]] title", t.get_ref(), t)?;
+        }
+        let manager = match r.manager.as_ref().map(|m| (m, m.get_ref().as_str())) {
+            None | Some((_, "auto")) => None,
+            Some((_, "dpkg" | "deb")) => Some(Manager::Dpkg),
+            Some((_, "apk")) => Some(Manager::Apk),
+            Some((_, "rpm")) => Some(Manager::Rpm),
+            Some((m, other)) => {
+                return Err(self
+                    .err(m, format!("unknown package manager `{other}`"))
+                    .with_hint("use \"auto\" (the default), \"dpkg\", \"apk\" or \"rpm\""));
+            }
+        };
+        let installed = r.installed.unwrap_or(true);
+        let versions = match &r.versions {
+            None => None,
+            Some(v) if v.get_ref().is_empty() => {
+                return Err(self
+                    .err(
+                        v,
+                        "`versions` is an empty list, which every package matches",
+                    )
+                    .with_hint("list the versions that must be installed, or remove `versions`"));
+            }
+            Some(v) if !installed => {
+                return Err(self
+                    .err(
+                        v,
+                        format!("package `{name}` must be absent, yet has versions"),
+                    )
+                    .with_hint("remove `installed = false` or `versions`"));
+            }
+            Some(v) => {
+                for version in v.get_ref() {
+                    self.check_text("a version", version.get_ref(), version)?;
+                }
+                Some(v.get_ref().iter().map(|v| v.get_ref().clone()).collect())
+            }
+        };
+        let platforms = self.narrowed_platforms(
+            r.platforms.as_deref(),
+            spec_platforms,
+            &r.name,
+            &format!("package `{name}`"),
+        )?;
+        Ok(PackageCheck {
+            name: name.clone(),
+            installed,
+            versions,
+            manager,
+            platforms,
+            title: r.title.as_ref().map(|t| t.get_ref().clone()),
+        })
+    }
+
     pub(super) fn metadata(&self, raw: RawMetadata) -> Result<MetadataCheck, SpecError> {
         let env_matches = self.named_regexes(raw.env_matches)?;
         let exposed_ports = raw
@@ -603,6 +705,66 @@ mod tests {
             ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),
             ("[metadata]\nenv_matches = { A = \"(\" }\n", "bad regex"),
             ("[metadata]\nlabels_matches = { A = \"(\" }\n", "bad regex"),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+            assert!(e.to_string().contains("audit.toml:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_package_check_defaults_to_installed_on_any_database() {
+        let spec = parse(
+            "platforms = [\"linux/amd64\", \"linux/arm64\"]\n\
+             [[package]]\nname = \"bash\"\n\
+             [[package]]\nname = \"zsh\"\ninstalled = false\nmanager = \"rpm\"\n\
+             platforms = [\"linux/arm64\"]\n\
+             [[package]]\nname = \"libc6:arm64\"\nversions = [\"2.36-9\"]\n\
+             title = \"libc\"\n",
+        )
+        .expect("valid");
+        let [bash, zsh, libc] = &spec.packages[..] else {
+            panic!("three packages")
+        };
+        assert!(bash.installed && bash.manager.is_none() && bash.versions.is_none());
+        assert_eq!(bash.report_name(), "package bash");
+        assert_eq!(zsh.manager, Some(crate::pkgdb::Manager::Rpm));
+        assert!(!zsh.installed);
+        assert!(!zsh.applies_to(&Platform::new("linux", "amd64", None)));
+        assert_eq!(libc.versions.as_deref(), Some(&["2.36-9".to_owned()][..]));
+        assert_eq!(libc.report_name(), "libc");
+        assert_eq!(spec.lines["package zsh"], 4);
+    }
+
+    #[test]
+    fn a_package_check_that_cannot_hold_says_why_where() {
+        for (text, needle) in [
+            ("[[package]]\nname = \"\"\n", "not a package name"),
+            (
+                "[[package]]\nname = \"bash\"\nmanager = \"pacman\"\n",
+                "unknown package manager `pacman`",
+            ),
+            (
+                "[[package]]\nname = \"bash\"\nversions = []\n",
+                "empty list",
+            ),
+            (
+                "[[package]]\nname = \"bash\"\ninstalled = false\nversions = [\"1\"]\n",
+                "must be absent, yet has versions",
+            ),
+            (
+                "platforms = [\"linux/amd64\"]\n[[package]]\nname = \"bash\"\n\
+                 platforms = [\"linux/arm64\"]\n",
+                "not among the spec's platforms",
+            ),
+            (
+                "[[package]]\nname = \"bash\"\nversion = \"1\"\n",
+                "unknown key `version`",
+            ),
+            (
+                "[[package]]\nname = \"a\\u0007\"\n",
+                "contains the character",
+            ),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.to_string().contains(needle), "{text}: {e}");

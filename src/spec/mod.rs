@@ -27,7 +27,7 @@ use toml::Spanned;
 
 pub use audit::{
     AuditSettings, ElfLevel, ExecutableBy, FileCheck, FileKind, LicenseCheck, MetadataCheck,
-    normalize_path, valid_permissions,
+    PackageCheck, normalize_path, valid_permissions,
 };
 pub use engines::{EngineSpec, EngineTarget};
 pub use error::{SpecError, did_you_mean};
@@ -76,6 +76,8 @@ pub struct Spec {
     pub metadata: Option<MetadataCheck>,
     /// `[[license]]` checks, read from the image like files.
     pub licenses: Vec<LicenseCheck>,
+    /// `[[package]]` checks, read from the package database in the image's layers.
+    pub packages: Vec<PackageCheck>,
     pub audit: AuditSettings,
     /// `[service]` with its `[[probe]]`, `[[process]]` and `[logs]` checks.
     pub service: Option<ServiceSpec>,
@@ -706,6 +708,13 @@ impl Validator<'_> {
                 licenses.push(license);
             }
         }
+        let mut packages = Vec::with_capacity(raw.packages.len());
+        for p in &raw.packages {
+            if let Some(package) = found.keep(self.package(p, platforms.as_deref())) {
+                lines.insert(package.report_name(), self.line_of(p.span().start));
+                packages.push(package);
+            }
+        }
         let mut seen = BTreeSet::new();
         let mut tests = Vec::with_capacity(raw.tests.len());
         let base_limits = settings.as_ref().map(|s| s.limits).unwrap_or_default();
@@ -752,17 +761,25 @@ impl Validator<'_> {
             && files.is_empty()
             && metadata.is_none()
             && licenses.is_empty()
+            && packages.is_empty()
             && service.is_none()
             && !(audit_written && audit.elf != ElfLevel::Off)
         {
             return Err(vec![
                 SpecError::file(self.path, "the spec has nothing to check").with_hint(
-                    "add a [[test]] table with a `name` and a `command`, a [[file]], [metadata] \
+                    "add a [[test]] table with a `name` and a `command`, a [[file]], [[package]], [metadata] \
                      or [audit]",
                 ),
             ]);
         }
-        let meta = self.meta(&raw.meta, &tests, &files, &licenses, service.as_ref())?;
+        let meta = self.meta(
+            &raw.meta,
+            &tests,
+            &files,
+            &licenses,
+            &packages,
+            service.as_ref(),
+        )?;
         let spec = Spec {
             path: self.path.to_owned(),
             meta,
@@ -774,6 +791,7 @@ impl Validator<'_> {
             files,
             metadata,
             licenses,
+            packages,
             audit,
             service,
             engines,
@@ -849,6 +867,7 @@ impl Validator<'_> {
         tests: &[TestSpec],
         files: &[FileCheck],
         licenses: &[LicenseCheck],
+        packages: &[PackageCheck],
         service: Option<&ServiceSpec>,
     ) -> Result<BTreeMap<String, serde_json::Value>, Vec<SpecError>> {
         if raw.is_empty() {
@@ -857,6 +876,7 @@ impl Validator<'_> {
         let mut names: Vec<String> = tests.iter().map(|t| t.name.clone()).collect();
         names.extend(files.iter().map(FileCheck::report_name));
         names.extend(licenses.iter().map(|l| l.name.clone()));
+        names.extend(packages.iter().map(PackageCheck::report_name));
         if let Some(s) = service {
             names.extend(s.probes.iter().map(|p| format!("probe {}", p.name)));
             names.extend(s.processes.iter().map(|p| format!("process {}", p.name)));

@@ -25,6 +25,8 @@ pub struct RawSpec {
     pub metadata: Option<RawMetadata>,
     #[serde(default, rename = "license")]
     pub licenses: Vec<Spanned<RawLicense>>,
+    #[serde(default, rename = "package")]
+    pub packages: Vec<Spanned<RawPackage>>,
     pub audit: Option<Spanned<RawAudit>>,
     pub service: Option<Spanned<super::service::RawService>>,
     #[serde(default, rename = "probe")]
@@ -79,6 +81,21 @@ pub struct RawLicense {
     pub debian: bool,
     #[serde(default)]
     pub files: Vec<Spanned<String>>,
+}
+
+/// A `[[package]]` table: a package the image's package database must (or must not) list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPackage {
+    /// As the package database names it.
+    pub name: Spanned<String>,
+    pub installed: Option<bool>,
+    pub versions: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `auto` (default), `dpkg`, `apk` or `rpm`.
+    pub manager: Option<Spanned<String>>,
+    pub platforms: Option<Vec<Spanned<String>>>,
+    /// The result's name in reports (default `package <name>`).
+    pub title: Option<Spanned<String>>,
 }
 
 /// The `[metadata]` table: expectations on each platform's image config.

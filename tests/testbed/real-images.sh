@@ -20,6 +20,10 @@
 REAL_REPOSITORY=archsmoke/real
 REAL_ARCHES=(amd64 arm64)
 
+# The rpm images' layers (rpm_build_layers).
+# shellcheck source=tests/testbed/rpm-images.sh
+source "$REPO_ROOT/tests/testbed/rpm-images.sh"
+
 # Architecture-independent packages are downloaded without an architecture suffix.
 real_arch_all() {
   case $1 in
@@ -216,12 +220,14 @@ real_build_layers() {
   cp "$stage/usr/bin/python3.11" "$root/usr/local/bin/python3.11"
   rm -rf "$stage"
   real_tar "$root" "$out/defects-arm64"
+  rpm_build_layers "$out"
   rm -rf "$STATE/real/root"
 }
 
 real_stamp() {
   {
-    sha256sum "$REPO_ROOT/tests/testbed/real-images.sh" "$REPO_ROOT"/tests/testbed/*.rs
+    sha256sum "$REPO_ROOT/tests/testbed/real-images.sh" "$REPO_ROOT/tests/testbed/rpm-images.sh" \
+      "$REPO_ROOT"/tests/testbed/*.rs
     ls "$STATE/real/debs"
     echo "$REGISTRY $REAL_REPOSITORY"
   } | sha256sum | cut -d' ' -f1

@@ -9,6 +9,12 @@
 //! | `nginx`           | nginx, EXPOSE 80               | nginx, EXPOSE 80                       |
 //! | `kitchen`         | libc6-i386, -x32, arm64-cross, valgrind x86 helpers, Go testdata, QEMU firmware | multiarch libc6:armhf |
 //! | `kitchen-defects` | as `kitchen`                   | `kitchen` + a layer with a static amd64 busybox and the amd64 python3.11 in /usr/local/bin |
+//! | `rpm-sqlite`      | busybox, rpm database in `/usr/lib/sysimage/rpm/rpmdb.sqlite` (rpm 4.18), `/var/lib/rpm` a symlink to it | as amd64, plus `archsmoke-arm64` |
+//! | `rpm-bdb`         | busybox, the same headers in `/var/lib/rpm/Packages` (Berkeley DB hash, db5.3) | as amd64, plus `archsmoke-arm64` |
+//!
+//! The rpm images' packages (tests/testbed/rpm-images.sh): `archsmoke-hello` 2:1.2.3-4 noarch,
+//! `archsmoke-kernel` 6.1.0-1 and 6.1.0-2 of the platform's architecture; `CMD sleep 3600`, so
+//! that a goss file's service stays up.
 //!
 //! The layers come compressed, with their diff_ids, from the script (gzip is much faster than
 //! this program's debug build); the tars and gzip streams are reproducible, so are the digests.
@@ -76,6 +82,16 @@ fn images() -> Vec<RealImage> {
                 }
             },
             config: || serde_json::json!({ "Env": [PATH_ENV], "Cmd": ["sh"] }),
+        },
+        RealImage {
+            tag: "rpm-sqlite",
+            layers: |_| vec!["rpm-sqlite"],
+            config: || serde_json::json!({ "Env": [PATH_ENV], "Cmd": ["sleep", "3600"] }),
+        },
+        RealImage {
+            tag: "rpm-bdb",
+            layers: |_| vec!["rpm-bdb"],
+            config: || serde_json::json!({ "Env": [PATH_ENV], "Cmd": ["sleep", "3600"] }),
         },
     ]
 }

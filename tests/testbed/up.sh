@@ -41,6 +41,8 @@ case $(uname -m) in
   x86_64) FULL_PACKAGES+=(musl-tools gcc-aarch64-linux-gnu musl-dev:arm64) ;;
   aarch64) FULL_PACKAGES+=(musl-tools gcc-x86-64-linux-gnu musl-dev:amd64) ;;
 esac
+# rpm, Berkeley DB's tools and sqlite3: the rpm fixture images' databases (rpm-images.sh).
+FULL_PACKAGES+=(rpm db5.3-util sqlite3)
 # chromium (and a font for its screenshots): tests/html.rs renders the HTML report headless.
 FULL_PACKAGES+=(chromium fonts-dejavu-core)
 PACKAGES=("${DEMO_PACKAGES[@]}")
