@@ -32,7 +32,7 @@ pub struct ScanOptions {
     pub keep_debian_copyright: bool,
     /// Also keep the package databases that say which package owns a file (dpkg's
     /// `/var/lib/dpkg/info/*.list`, apk's `/lib/apk/db/installed`): the ELF audit groups by them.
-    pub keep_package_db: bool,
+    pub keep_file_owners: bool,
     /// Also keep the package databases `[[package]]` reads ([`crate::pkgdb::LOCATIONS`]), up to
     /// [`crate::pkgdb::MAX_DATABASE`] bytes each; a larger one is left for the check to report.
     pub keep_package_databases: bool,
@@ -44,7 +44,7 @@ pub fn is_package_database(path: &str) -> bool {
 }
 
 /// Whether `path` is part of a package database the ELF audit reads.
-pub fn is_package_db(path: &str) -> bool {
+pub fn is_file_owner_list(path: &str) -> bool {
     path == "/lib/apk/db/installed"
         || path
             .strip_prefix("/var/lib/dpkg/info/")
@@ -168,7 +168,7 @@ fn scan_entries(
                 && size <= crate::pkgdb::MAX_DATABASE;
             if opts.keep_content.contains(&path)
                 || (opts.keep_debian_copyright && is_debian_copyright(&path))
-                || (opts.keep_package_db && is_package_db(&path) && size <= opts.max_content)
+                || (opts.keep_file_owners && is_file_owner_list(&path) && size <= opts.max_content)
                 || database
             {
                 let limit = if database {
@@ -356,7 +356,7 @@ mod tests {
             max_content: 1024,
             elf: true,
             keep_debian_copyright: false,
-            keep_package_db: false,
+            keep_file_owners: false,
             keep_package_databases: false,
         };
         for blob in [tar, gz, zst] {
@@ -400,7 +400,7 @@ mod tests {
             max_content: 1024,
             elf: false,
             keep_debian_copyright: false,
-            keep_package_db: false,
+            keep_file_owners: false,
             keep_package_databases: false,
         };
         assert!(matches!(

@@ -206,7 +206,7 @@ pub async fn audit(
         max_content: MAX_CONTENT,
         elf: checks.audit.elf != ElfLevel::Off,
         keep_debian_copyright: checks.licenses.iter().any(|l| l.debian),
-        keep_package_db: checks.audit.elf != ElfLevel::Off,
+        keep_file_owners: checks.audit.elf != ElfLevel::Off,
         keep_package_databases: !checks.packages.is_empty(),
     };
     let scanned: HashMap<String, Result<Arc<Layer>, String>> = stream::iter(reading_order(unique))
@@ -442,7 +442,7 @@ async fn bytes_at(
         max_content: limit,
         elf: false,
         keep_debian_copyright: false,
-        keep_package_db: false,
+        keep_file_owners: false,
         keep_package_databases: false,
     };
     let again = read_layer(source, desc.digest().as_ref(), desc.size() as i64, opts).await?;

@@ -11,12 +11,21 @@ use crate::check::fs::{EntryKind, Lookup, MergedFs};
 use crate::check::package::Database;
 use crate::pkgdb::{self, Manager};
 
-/// A platform's databases, by the manager a check names (`None`: auto).
+/// A platform's databases: each file read once, whether `auto` or a check naming its manager
+/// found it.
 #[derive(Default)]
-pub struct Databases(HashMap<Option<Manager>, Result<Database, String>>);
+pub struct Databases(HashMap<Found, Result<Database, String>>);
+
+/// What looking for a manager's database gave: the first of its locations that exists, or none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Found {
+    At(&'static str, pkgdb::Format),
+    Nothing(Option<Manager>),
+}
 
 impl Databases {
-    /// The database for `manager`; `read` gives a file's bytes (symlinks followed).
+    /// The database for `manager` (`None`: auto); `read` gives a file's bytes (symlinks
+    /// followed).
     pub async fn get<F, Fut>(
         &mut self,
         manager: Option<Manager>,
@@ -27,50 +36,54 @@ impl Databases {
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<Option<Vec<u8>>, String>>,
     {
-        match self.0.entry(manager) {
+        let found = pkgdb::locations(manager)
+            .find(|(path, _)| matches!(fs.lookup(path, true), Lookup::Found { .. }))
+            .map_or(Found::Nothing(manager), |(path, format)| {
+                Found::At(path, format)
+            });
+        match self.0.entry(found) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => slot.insert(find(manager, read, fs).await),
+            Entry::Vacant(slot) => slot.insert(load(found, read, fs).await),
         }
     }
 }
 
-/// The first database that exists, in [`pkgdb::LOCATIONS`]' order, read; or what was looked
-/// for when none does.
-async fn find<F, Fut>(manager: Option<Manager>, read: F, fs: &MergedFs) -> Result<Database, String>
+/// The database `found` names, read and parsed; or what was looked for when there is none.
+async fn load<F, Fut>(found: Found, read: F, fs: &MergedFs) -> Result<Database, String>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Option<Vec<u8>>, String>>,
 {
-    for (path, format) in pkgdb::locations(manager) {
-        let Lookup::Found { entry, .. } = fs.lookup(path, true) else {
-            continue;
-        };
-        let what = format!("{} database {path}", format.describe());
-        if !matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_)) {
-            return Err(format!("{what} is not a regular file"));
+    let (path, format) = match found {
+        Found::At(path, format) => (path, format),
+        Found::Nothing(manager) => {
+            let looked: Vec<&str> = pkgdb::locations(manager).map(|(p, _)| p).collect();
+            return Err(format!(
+                "no {}database: none of {} exists",
+                manager.map_or(String::new(), |m| format!("{m} ")),
+                looked.join(", ")
+            ));
         }
-        let bytes = read(path.to_owned())
-            .await
-            .map_err(|e| format!("{what}: {e}"))?
-            .ok_or_else(|| format!("{what} could not be read"))?;
-        let parsed = tokio::task::spawn_blocking(move || pkgdb::read(format, &bytes))
-            .await
-            .map_err(|e| format!("{what}: the reader stopped: {e}"))?;
-        return match parsed {
-            Ok(packages) => Ok(Database {
-                format,
-                path: path.to_owned(),
-                packages,
-            }),
-            Err(e) => Err(format!("{what} is unreadable: {e}")),
-        };
+    };
+    let what = format!("{} database {path}", format.describe());
+    if let Lookup::Found { entry, .. } = fs.lookup(path, true)
+        && !matches!(entry.kind, EntryKind::File | EntryKind::Hardlink(_))
+    {
+        return Err(format!("{what} is not a regular file"));
     }
-    let looked: Vec<&str> = pkgdb::locations(manager).map(|(p, _)| p).collect();
-    Err(format!(
-        "no {}database: none of {} exists",
-        manager.map_or(String::new(), |m| format!("{m} ")),
-        looked.join(", ")
-    ))
+    let bytes = read(path.to_owned())
+        .await
+        .map_err(|e| format!("{what}: {e}"))?
+        .ok_or_else(|| format!("{what} could not be read"))?;
+    let packages = tokio::task::spawn_blocking(move || pkgdb::read(format, &bytes))
+        .await
+        .map_err(|e| format!("{what}: the reader stopped: {e}"))?
+        .map_err(|e| format!("{what} is unreadable: {e}"))?;
+    Ok(Database {
+        format,
+        path: path.to_owned(),
+        packages,
+    })
 }
 
 #[cfg(test)]
@@ -121,6 +134,26 @@ mod tests {
             .expect("found");
         assert_eq!(db.path, "/usr/lib/sysimage/rpm/rpmdb.sqlite");
         assert_eq!(db.packages[0].version, "2:1.2.3-4");
+    }
+
+    /// `auto` and a check naming rpm find the same file: it is read and parsed once.
+    #[tokio::test]
+    async fn one_file_is_read_once_whichever_manager_found_it() {
+        let image = fs(vec![file(
+            "/var/lib/rpm/rpmdb.sqlite",
+            include_bytes!("../pkgdb/testdata/rpmdb.sqlite"),
+        )]);
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let counted = |p: String| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            read(&image, p)
+        };
+        let mut dbs = Databases::default();
+        for manager in [None, Some(Manager::Rpm), None] {
+            let db = dbs.get(manager, counted, &image).await;
+            assert_eq!(db.as_ref().expect("found").packages.len(), 1);
+        }
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

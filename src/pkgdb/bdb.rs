@@ -11,7 +11,7 @@
 //! archsmoke also reads on-page ones, which a small header can be, and skips key 0, where rpm
 //! keeps its next header number rather than a header.
 
-use super::MAX_PACKAGES;
+use super::Blobs;
 
 const MAGIC: u32 = 0x0006_1561;
 const PAGE_HEADER: usize = 26;
@@ -117,7 +117,7 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         return Err(bad("page 0 is not a hash metadata page"));
     }
     let last = db.u32_at(meta, 32).unwrap_or(0);
-    let (mut out, mut total) = (Vec::new(), 0usize);
+    let mut out = Blobs::of_file(bytes);
     for number in 1..=last {
         let page = db.page(number)?;
         if page[25] != HASH_PAGE && page[25] != HASH_UNSORTED_PAGE {
@@ -160,19 +160,10 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
                 }
                 _ => continue,
             };
-            if out.len() == MAX_PACKAGES {
-                return Err(format!("more than {MAX_PACKAGES} packages"));
-            }
-            // Every page holds one value's bytes: values that add up to more than the file
-            // share pages (items pointing at one chain), which only a forged file does.
-            total += value.len();
-            if total > bytes.len() {
-                return Err("values that add up to more than the file: pages are shared".into());
-            }
-            out.push(value);
+            out.push(value, "pages are shared")?;
         }
     }
-    Ok(out)
+    Ok(out.blobs)
 }
 
 #[cfg(test)]

@@ -113,6 +113,39 @@ pub struct Installed {
     pub arch: Option<String>,
 }
 
+/// The header blobs of an rpm database, gathered under the caps every format shares: at most
+/// [`MAX_PACKAGES`], and no more bytes in all than the file holds (every blob is stored once;
+/// items, slots or b-tree pages that lead to one blob again and again are a forged or corrupt
+/// file, which would otherwise be copied once per item).
+struct Blobs {
+    file: usize,
+    total: usize,
+    blobs: Vec<Vec<u8>>,
+}
+
+impl Blobs {
+    fn of_file(bytes: &[u8]) -> Blobs {
+        Blobs {
+            file: bytes.len(),
+            total: 0,
+            blobs: Vec::new(),
+        }
+    }
+
+    /// `shared` says why, in the format's words, blobs could add up to more than the file.
+    fn push(&mut self, blob: Vec<u8>, shared: &str) -> Result<(), String> {
+        if self.blobs.len() == MAX_PACKAGES {
+            return Err(format!("more than {MAX_PACKAGES} packages"));
+        }
+        self.total += blob.len();
+        if self.total > self.file {
+            return Err(format!("blobs that add up to more than the file: {shared}"));
+        }
+        self.blobs.push(blob);
+        Ok(())
+    }
+}
+
 /// The packages a database file records; an error says what is wrong with the bytes.
 pub fn read(format: Format, bytes: &[u8]) -> Result<Vec<Installed>, String> {
     if bytes.len() as u64 > MAX_DATABASE {

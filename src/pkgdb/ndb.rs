@@ -8,7 +8,7 @@
 //! - at `block offset × 16` a blob header: magic `BlbS`, package index, checksum, blob length,
 //!   then the blob (an rpm header).
 
-use super::MAX_PACKAGES;
+use super::Blobs;
 
 const HEADER_MAGIC: u32 = u32::from_le_bytes(*b"RpmP");
 const SLOT_MAGIC: u32 = u32::from_le_bytes(*b"Slot");
@@ -37,7 +37,7 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let slots = bytes
         .get(2 * SLOT..pages as usize * SLOT_PAGE)
         .ok_or_else(|| bad(format!("{pages} slot pages in {} bytes", bytes.len())))?;
-    let (mut out, mut total) = (Vec::new(), 0usize);
+    let mut out = Blobs::of_file(bytes);
     for (i, slot) in slots.chunks_exact(SLOT).enumerate() {
         let field = |at: usize| le32(slot, at).unwrap_or(0);
         if field(0) != SLOT_MAGIC {
@@ -60,17 +60,9 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         let blob = bytes
             .get(at + BLOCK..at + BLOCK + len)
             .ok_or_else(|| format!("package {package}'s blob of {len} bytes is cut off"))?;
-        if out.len() == MAX_PACKAGES {
-            return Err(format!("more than {MAX_PACKAGES} packages"));
-        }
-        // Slots that share a blob would copy it once each: only a forged file has them.
-        total += blob.len();
-        if total > bytes.len() {
-            return Err("blobs that add up to more than the file: slots share them".into());
-        }
-        out.push(blob.to_vec());
+        out.push(blob.to_vec(), "slots share them")?;
     }
-    Ok(out)
+    Ok(out.blobs)
 }
 
 #[cfg(test)]

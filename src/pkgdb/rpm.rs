@@ -6,7 +6,7 @@
 //! Only the tags a package check needs are read: NAME 1000, VERSION 1001, RELEASE 1002, EPOCH
 //! 1003, ARCH 1022.
 
-use super::{Installed, MAX_PACKAGES};
+use super::Installed;
 
 const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
@@ -111,12 +111,9 @@ pub fn header(blob: &[u8]) -> Result<Header, String> {
     })
 }
 
-/// The packages of a database's header blobs. The public keys rpm ≤ 4.x imports into the
+/// The packages of a database's header blobs (already capped by the format's reader). The public keys rpm ≤ 4.x imports into the
 /// database (`gpg-pubkey`, no ARCH) are packages to `rpm -q` too, and stay.
 pub fn packages(blobs: Vec<Vec<u8>>) -> Result<Vec<Installed>, String> {
-    if blobs.len() > MAX_PACKAGES {
-        return Err(format!("more than {MAX_PACKAGES} packages"));
-    }
     blobs
         .iter()
         .enumerate()

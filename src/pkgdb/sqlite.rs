@@ -12,7 +12,7 @@ use std::io::Read;
 
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
 
-use super::MAX_PACKAGES;
+use super::Blobs;
 
 /// How much work the query may do, in units of 1,000 SQLite VM instructions: far beyond what
 /// reading a real database's rows takes (a few instructions per row and page).
@@ -52,20 +52,12 @@ pub fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     .map_err(e)?;
     let mut query = db.prepare("SELECT blob FROM Packages").map_err(e)?;
     let mut rows = query.query([]).map_err(e)?;
-    let (mut out, mut total) = (Vec::new(), 0usize);
+    let mut out = Blobs::of_file(bytes);
     while let Some(row) = rows.next().map_err(e)? {
-        if out.len() == MAX_PACKAGES {
-            return Err(format!("more than {MAX_PACKAGES} packages"));
-        }
-        let blob: Vec<u8> = row.get(0).map_err(e)?;
         // A corrupt b-tree can visit its pages more than once.
-        total += blob.len();
-        if total > bytes.len() {
-            return Err("rows that add up to more than the file: the b-tree is corrupt".into());
-        }
-        out.push(blob);
+        out.push(row.get(0).map_err(e)?, "the b-tree is corrupt")?;
     }
-    Ok(out)
+    Ok(out.blobs)
 }
 
 #[cfg(test)]
