@@ -7,7 +7,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{image, json_report, labelled_containers, platform, run, spec};
+use common::{image, json_report, labelled_containers, platform, run, spec, test};
 
 const SIX: [&str; 6] = [
     "linux/amd64",
@@ -17,15 +17,6 @@ const SIX: [&str; 6] = [
     "linux/s390x",
     "linux/386",
 ];
-
-fn test<'a>(platform: &'a Value, name: &str) -> &'a Value {
-    platform["tests"]
-        .as_array()
-        .expect("tests")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no test {name} in {platform:#}"))
-}
 
 fn mismatch_checks(test: &Value) -> Vec<String> {
     test["mismatches"]

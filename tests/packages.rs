@@ -10,16 +10,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{archsmoke, json_report, platform, real, run, spec};
-
-fn test<'a>(platform: &'a Value, name: &str) -> &'a Value {
-    platform["tests"]
-        .as_array()
-        .expect("tests")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no test {name} in {platform:#}"))
-}
+use common::{archsmoke, json_report, platform, real, run, spec, test};
 
 /// A failed check's mismatches as (check, expected, actual).
 fn mismatches(test: &Value) -> Vec<(String, String, String)> {

@@ -9,16 +9,7 @@ mod common;
 
 use serde_json::Value;
 
-use common::{json_report, platform, real, run, spec};
-
-fn test<'a>(platform: &'a Value, name: &str) -> &'a Value {
-    platform["tests"]
-        .as_array()
-        .expect("tests")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no test {name} in {platform:#}"))
-}
+use common::{json_report, platform, real, run, spec, test};
 
 fn mismatch_checks(test: &Value) -> Vec<String> {
     test["mismatches"]

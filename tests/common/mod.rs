@@ -205,6 +205,16 @@ pub fn platform<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json
         .unwrap_or_else(|| panic!("no {name} in {report:#}"))
 }
 
+/// The result named `name` in a JSON report's platform entry.
+pub fn test<'a>(platform: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    platform["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no test {name} in {platform:#}"))
+}
+
 /// The repository of the test bed's real images (Debian packages, `tests/testbed/real.rs`).
 pub const REAL: &str = "archsmoke/real";
 
