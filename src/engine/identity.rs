@@ -26,21 +26,13 @@ pub struct EngineBoot {
     /// engine has no such network (`--bridge none`, podman), and then a daemon restart goes
     /// unseen until the cache's lifetime ends.
     pub daemon_start: String,
+    /// `/info` `NCPU` (`None` when not given), not part of the identity: a VM's engine under
+    /// full system emulation starts a container in seconds per CPU, and what archsmoke asks of
+    /// it at once is bounded by this.
+    pub cpus: Option<usize>,
 }
 
 impl Engine {
-    /// How many CPUs the engine has (`/info`'s `NCPU`), `None` when it does not say or does not
-    /// answer. A VM's engine under full system emulation starts a container in seconds per CPU:
-    /// what archsmoke asks of it at once is bounded by this.
-    pub async fn cpus(&self) -> Option<usize> {
-        let info = bounded(CONNECT_TIMEOUT, "describe itself", self.docker.info())
-            .await
-            .ok()?;
-        info.ncpu
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n > 0)
-    }
-
     /// Asks the engine who it is and since when its daemon runs (two calls, side by side).
     pub async fn boot(&self) -> Result<EngineBoot, EngineError> {
         let (info, bridge) = tokio::join!(
@@ -67,6 +59,10 @@ impl Engine {
             kernel: printable(&info.kernel_version.unwrap_or_default()),
             server_version: printable(&info.server_version.unwrap_or_default()),
             daemon_start,
+            cpus: info
+                .ncpu
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0),
         })
     }
 }

@@ -133,7 +133,10 @@ pub async fn doctor(host: Option<&str>, probe: bool, cache: &ProbeCache, run_id:
     let probe_run_id = (probe && engine.is_some()).then(|| run_id.to_owned());
     let probes: Vec<Option<ProbeReport>> = match (&engine, &probe_run_id) {
         (Some(engine), Some(run_id)) => {
-            let width = probe::width(engine, crate::pipeline::DEFAULT_JOBS).await;
+            let width = probe::width(
+                boot.as_ref().and_then(|b| b.cpus),
+                crate::pipeline::DEFAULT_JOBS,
+            );
             let (probes, clean) = probe::probe_all(engine, &platforms, run_id, width).await;
             infrastructure_failed |= !clean;
             let ran_or_failed: Vec<Option<bool>> = probes

@@ -244,6 +244,7 @@ mod tests {
             kernel: "6.18.44".into(),
             server_version: "20.10.24".into(),
             daemon_start: "4d72ffc1@2026-12-06T07:45:38Z".into(),
+            cpus: Some(2),
         }
     }
 

@@ -141,13 +141,13 @@ pub async fn probe(engine: &Engine, platform: &Platform, run_id: &str) -> Probe 
     Probe { probed, clean }
 }
 
-/// How many platforms are probed on `engine` at once: no more than it has CPUs, nor than
-/// `jobs`. A container costs an engine in a VM under full system emulation ~10 s of its two
-/// CPUs; ten probes and their image loads at once there took past every bound (a minute per
-/// load) and left a backlog that slowed the run's own tests after them.
-pub async fn width(engine: &Engine, jobs: usize) -> usize {
+/// How many platforms are probed on one engine at once: no more than it has CPUs (its boot's
+/// `cpus`), nor than `jobs`. A container costs an engine in a VM under full system emulation
+/// ~10 s of its two CPUs; ten probes and their image loads at once there took past every bound
+/// (a minute per load) and left a backlog that slowed the run's own tests after them.
+pub fn width(cpus: Option<usize>, jobs: usize) -> usize {
     let jobs = jobs.max(1);
-    engine.cpus().await.map_or(jobs, |cpus| cpus.min(jobs))
+    cpus.map_or(jobs, |cpus| cpus.clamp(1, jobs))
 }
 
 /// [`probe`] of every platform, `width` at a time (see [`width`]), then a sweep of the run's
@@ -523,11 +523,7 @@ async fn learn_engine(
     }
     // The emulator is looked for beside the probe, not after it: on a slow engine (a VM under
     // full system emulation) a container costs seconds. The pair takes one of `width` turns.
-    let width = if rest.is_empty() {
-        1
-    } else {
-        width(engine, jobs).await
-    };
+    let width = width(boot.as_ref().and_then(|b| b.cpus), jobs);
     let probes: Vec<(Probe, Option<SeenEmulator>)> = futures_util::stream::iter(&rest)
         .map(|p| async move {
             let (probe, (seen, _)) =
@@ -577,6 +573,15 @@ async fn learn_engine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_go_as_wide_as_the_engines_cpus_and_the_jobs_allow() {
+        assert_eq!(width(Some(2), 4), 2);
+        assert_eq!(width(Some(16), 4), 4);
+        assert_eq!(width(None, 4), 4);
+        assert_eq!(width(Some(0), 4), 1);
+        assert_eq!(width(Some(8), 0), 1);
+    }
 
     #[test]
     fn the_emulator_is_the_word_before_the_program() {
