@@ -85,9 +85,7 @@ impl FileCheck {
     }
 
     pub fn applies_to(&self, platform: &Platform) -> bool {
-        self.platforms
-            .as_ref()
-            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+        super::service::applies(&self.platforms, platform)
     }
 }
 
@@ -128,9 +126,7 @@ impl PackageCheck {
     }
 
     pub fn applies_to(&self, platform: &Platform) -> bool {
-        self.platforms
-            .as_ref()
-            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+        super::service::applies(&self.platforms, platform)
     }
 }
 

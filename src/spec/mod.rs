@@ -240,9 +240,7 @@ impl TestSpec {
     }
 
     pub fn runs_on(&self, platform: &Platform) -> bool {
-        self.platforms
-            .as_ref()
-            .is_none_or(|ps| ps.iter().any(|p| p == platform))
+        service::applies(&self.platforms, platform)
     }
 }
 
