@@ -1,6 +1,6 @@
 //! The package database a platform's `[[package]]` checks read: found in the merged layers at
 //! the places its manager keeps it (`crate::pkgdb::LOCATIONS`, symlinks followed: Fedora's
-//! `/var/lib/rpm` leads to `/usr/lib/sysimage/rpm`), read once per manager, parsed on a
+//! `/var/lib/rpm` leads to `/usr/lib/sysimage/rpm`), read once per file, parsed on a
 //! blocking thread (an rpm database can be a hundred megabytes of SQLite).
 
 use std::collections::HashMap;
