@@ -11,6 +11,7 @@ use marked_yaml::Node;
 use super::matcher::{self, Problem, boolean, integer, pos, problem, scalar, strings};
 use super::numeric;
 use super::translate::{Resource, Translator, list, s, stream_keys};
+use crate::range::IntRange;
 use crate::spec::number::{self as domain, Domain};
 
 fn check_unknown(r: &Resource<'_>, known: &[&str], kind: &str) -> Result<(), Problem> {
@@ -84,6 +85,19 @@ pub(super) struct Url {
     pub https: bool,
     pub port: u16,
     pub path: String,
+}
+
+/// An http resource's URL (its key when `url` is absent) and expected status, as a resource
+/// and a `goss_wait.yaml` entry both read them.
+pub(super) fn url_and_status(r: &Resource<'_>) -> Result<(Url, IntRange), Problem> {
+    let node = r.get("url");
+    let text = match node {
+        Some(n) => scalar(n, "url")?,
+        None => r.id,
+    };
+    let url = local_url(node, text, r)?;
+    let status = numeric::range(r.required("status")?, "status", domain::STATUSES)?;
+    Ok((url, status))
 }
 
 pub(super) fn local_url(
@@ -453,13 +467,7 @@ impl Translator<'_> {
                 ));
             }
         }
-        let node = r.get("url");
-        let text = match node {
-            Some(n) => scalar(n, "url")?,
-            None => r.id,
-        };
-        let url = local_url(node, text, r)?;
-        let status = numeric::range(r.required("status")?, "status", domain::STATUSES)?;
+        let (url, status) = url_and_status(r)?;
         let mut http = vec![
             format!("port = {}", url.port),
             format!("path = {}", s(&url.path)),

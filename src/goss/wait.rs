@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::matcher::{Problem, boolean, pos, scalar};
 use super::numeric;
-use super::resources::{command_and_exit, local_url};
+use super::resources::{command_and_exit, url_and_status};
 use super::translate::{Resource, Translator, list, s};
 use crate::spec::number as domain;
 
@@ -137,13 +137,7 @@ impl Translator<'_> {
     }
 
     fn wait_http(&mut self, r: &Resource<'_>) -> Result<String, Problem> {
-        let node = r.get("url");
-        let text = match node {
-            Some(n) => scalar(n, "url")?,
-            None => r.id,
-        };
-        let url = local_url(node, text, r)?;
-        let status = numeric::range(r.required("status")?, "status", domain::STATUSES)?;
+        let (url, status) = url_and_status(r)?;
         let mut h = format!(
             "port = {}, path = {}, status = {}",
             url.port,
