@@ -1231,7 +1231,7 @@ impl Validator<'_> {
                 Some(u) => Some(u.get_ref().clone()),
                 None => None,
             },
-            expect: self.expect(&raw.expect())?,
+            expect: self.expect(&RawExpect::from(raw))?,
             per_platform,
         })
     }

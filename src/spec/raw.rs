@@ -151,94 +151,101 @@ pub struct RawSettings {
     pub compare_emulation: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTest {
-    pub name: Spanned<String>,
-    pub command: Option<Spanned<Vec<String>>>,
-    pub entrypoint: Option<Spanned<Vec<String>>>,
-    pub env: Option<Spanned<BTreeMap<String, String>>>,
-    /// Like `env`, but the values never appear in output, reports or logs.
-    pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
-    /// Names of variables of archsmoke's own environment passed to the test as they are when
-    /// the spec is loaded (unset or empty ones are not passed), masked like `secret_env`.
-    pub env_from_host: Option<Spanned<Vec<String>>>,
-    pub privileged: Option<Spanned<bool>>,
-    /// Host paths bind-mounted into the test's container, `HOST:CONTAINER[:ro|rw]` (only with
-    /// `--allow-privileged`).
-    pub mounts: Option<Spanned<Vec<String>>>,
-    /// Capabilities added to the test's container (only with `--allow-privileged`).
-    pub cap_add: Option<Spanned<Vec<String>>>,
-    pub timeout: Option<Spanned<String>>,
-    pub pids_limit: Option<Spanned<i64>>,
-    pub memory: Option<Spanned<String>>,
-    pub platforms: Option<Vec<Spanned<String>>>,
-    #[serde(default)]
-    pub same_output: bool,
-    /// Values expanded against the image's environment (`$VAR`, `${VAR}`) before `env` applies.
-    #[serde(default)]
-    pub env_expand: BTreeMap<String, String>,
-    /// `$VAR` and `${VAR}` in `command` and `entrypoint` are replaced from the image's
-    /// environment (with `env_expand` applied), as container-structure-test does.
-    #[serde(default)]
-    pub expand_command: bool,
-    /// Commands run one after another, each in a fresh container committed as the image the
-    /// next one (and finally the test) runs on; their exit codes are ignored.
-    pub setup: Option<Spanned<Vec<Vec<String>>>>,
-    /// Replaces the image's USER (`docker run --user`).
-    pub user: Option<Spanned<String>>,
-    // The expectation keys are repeated here rather than flattened from `RawExpect`: serde's
-    // `flatten` buffers values, which loses both the spans and `deny_unknown_fields`.
-    pub exit_code: Option<Spanned<RawNumber>>,
-    pub stdout: Option<String>,
-    pub stdout_contains: Option<OneOrMany>,
-    pub stdout_matches: Option<Spanned<OneOrMany>>,
-    pub stdout_excludes: Option<OneOrMany>,
-    pub stdout_not_matches: Option<Spanned<OneOrMany>>,
-    pub stderr: Option<String>,
-    pub stderr_contains: Option<OneOrMany>,
-    pub stderr_matches: Option<Spanned<OneOrMany>>,
-    pub stderr_excludes: Option<OneOrMany>,
-    pub stderr_not_matches: Option<Spanned<OneOrMany>>,
-    #[serde(default)]
-    pub per_platform: BTreeMap<Spanned<String>, RawExpect>,
+/// Declares a raw table that takes the expectation keys besides its own fields, and the
+/// `From` that copies them out as a [`RawExpect`]. `[[test]]` and its per-platform tables
+/// need the same keys at the same level: serde's `flatten` would lose both the spans and
+/// `deny_unknown_fields`, so the keys are written into each struct, from this one list.
+macro_rules! with_expectations {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        with_expectations! {
+            @declare [$(#[$attr])*] $name [$($(#[$field_attr])* pub $field: $ty,)*]
+            exit_code: Option<Spanned<RawNumber>>,
+            stdout: Option<String>,
+            stdout_contains: Option<OneOrMany>,
+            stdout_matches: Option<Spanned<OneOrMany>>,
+            stdout_excludes: Option<OneOrMany>,
+            stdout_not_matches: Option<Spanned<OneOrMany>>,
+            stderr: Option<String>,
+            stderr_contains: Option<OneOrMany>,
+            stderr_matches: Option<Spanned<OneOrMany>>,
+            stderr_excludes: Option<OneOrMany>,
+            stderr_not_matches: Option<Spanned<OneOrMany>>,
+        }
+    };
+    (
+        @declare [$($attr:tt)*] $name:ident [$($own:tt)*]
+        $($key:ident: $key_ty:ty,)*
+    ) => {
+        $($attr)*
+        pub struct $name {
+            $($own)*
+            $(pub $key: $key_ty,)*
+        }
+
+        /// The table's expectations, in the shape a per-platform table has.
+        impl From<&$name> for RawExpect {
+            fn from(table: &$name) -> RawExpect {
+                RawExpect {
+                    $($key: table.$key.clone(),)*
+                }
+            }
+        }
+    };
 }
 
-impl RawTest {
-    /// The test's own expectations, in the shape a per-platform table also has.
-    pub fn expect(&self) -> RawExpect {
-        RawExpect {
-            exit_code: self.exit_code.clone(),
-            stdout: self.stdout.clone(),
-            stdout_contains: self.stdout_contains.clone(),
-            stdout_matches: self.stdout_matches.clone(),
-            stdout_excludes: self.stdout_excludes.clone(),
-            stdout_not_matches: self.stdout_not_matches.clone(),
-            stderr: self.stderr.clone(),
-            stderr_contains: self.stderr_contains.clone(),
-            stderr_matches: self.stderr_matches.clone(),
-            stderr_excludes: self.stderr_excludes.clone(),
-            stderr_not_matches: self.stderr_not_matches.clone(),
-        }
+with_expectations! {
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawTest {
+        pub name: Spanned<String>,
+        pub command: Option<Spanned<Vec<String>>>,
+        pub entrypoint: Option<Spanned<Vec<String>>>,
+        pub env: Option<Spanned<BTreeMap<String, String>>>,
+        /// Like `env`, but the values never appear in output, reports or logs.
+        pub secret_env: Option<Spanned<BTreeMap<String, String>>>,
+        /// Names of variables of archsmoke's own environment passed to the test as they are when
+        /// the spec is loaded (unset or empty ones are not passed), masked like `secret_env`.
+        pub env_from_host: Option<Spanned<Vec<String>>>,
+        pub privileged: Option<Spanned<bool>>,
+        /// Host paths bind-mounted into the test's container, `HOST:CONTAINER[:ro|rw]` (only with
+        /// `--allow-privileged`).
+        pub mounts: Option<Spanned<Vec<String>>>,
+        /// Capabilities added to the test's container (only with `--allow-privileged`).
+        pub cap_add: Option<Spanned<Vec<String>>>,
+        pub timeout: Option<Spanned<String>>,
+        pub pids_limit: Option<Spanned<i64>>,
+        pub memory: Option<Spanned<String>>,
+        pub platforms: Option<Vec<Spanned<String>>>,
+        #[serde(default)]
+        pub same_output: bool,
+        /// Values expanded against the image's environment (`$VAR`, `${VAR}`) before `env` applies.
+        #[serde(default)]
+        pub env_expand: BTreeMap<String, String>,
+        /// `$VAR` and `${VAR}` in `command` and `entrypoint` are replaced from the image's
+        /// environment (with `env_expand` applied), as container-structure-test does.
+        #[serde(default)]
+        pub expand_command: bool,
+        /// Commands run one after another, each in a fresh container committed as the image the
+        /// next one (and finally the test) runs on; their exit codes are ignored.
+        pub setup: Option<Spanned<Vec<Vec<String>>>>,
+        /// Replaces the image's USER (`docker run --user`).
+        pub user: Option<Spanned<String>>,
+        #[serde(default)]
+        pub per_platform: BTreeMap<Spanned<String>, RawExpect>,
     }
 }
 
-/// Expectations on a test's result; every field is optional so that a per-platform table can
-/// override some of them and inherit the rest.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawExpect {
-    pub exit_code: Option<Spanned<RawNumber>>,
-    pub stdout: Option<String>,
-    pub stdout_contains: Option<OneOrMany>,
-    pub stdout_matches: Option<Spanned<OneOrMany>>,
-    pub stdout_excludes: Option<OneOrMany>,
-    pub stdout_not_matches: Option<Spanned<OneOrMany>>,
-    pub stderr: Option<String>,
-    pub stderr_contains: Option<OneOrMany>,
-    pub stderr_matches: Option<Spanned<OneOrMany>>,
-    pub stderr_excludes: Option<OneOrMany>,
-    pub stderr_not_matches: Option<Spanned<OneOrMany>>,
+with_expectations! {
+    /// Expectations on a test's result; every field is optional so that a per-platform table
+    /// can override some of them and inherit the rest.
+    #[derive(Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawExpect {}
 }
 
 /// `image = "REF"`, or one registry image per platform:
