@@ -507,3 +507,33 @@ fn anchors_aliases_and_merge_keys_load_and_a_billion_laughs_does_not() {
     let e = errors(&doc);
     assert!(e[0].contains("excessive aliasing"), "{e:?}");
 }
+
+#[test]
+fn a_key_holding_a_quote_and_a_backslash_is_written_as_a_key() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-key-backslash-quote.yaml): a metadata
+    // variable named `F\'` became a TOML key written as a multi-line literal string (which the
+    // `toml` crate writes for text holding both `'` and `\`), which no key may be, reported as
+    // a translation bug.
+    let text = include_str!("../../fuzz/findings/cst-key-backslash-quote.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let toml = toml_of(text);
+    let doc: toml::Table = toml.parse().expect("the translation is TOML");
+    let env = doc["metadata"]["env"].as_table().expect("env");
+    assert_eq!(env.keys().collect::<Vec<_>>(), ["F\\'"], "{toml}");
+    for name in ["a'b\\c", "'''", "x\"y"] {
+        let yaml = format!(
+            "schemaVersion: 2.0.0\nmetadataTest:\n  envVars:\n    - key: {}\n      value: v\n",
+            serde_json::to_string(name).expect("json")
+        );
+        let doc: toml::Table = toml_of(&yaml).parse().expect("TOML");
+        assert_eq!(
+            doc["metadata"]["env"]
+                .as_table()
+                .expect("env")
+                .keys()
+                .collect::<Vec<_>>(),
+            [name]
+        );
+    }
+}

@@ -21,6 +21,7 @@ use super::raw::{
     RawMetadata, RawRunOptions,
 };
 use crate::diagnostic::{unprintable, unprintable_kind};
+use crate::spec::quote::key;
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
 /// cst's hard-coded exemption and forbidden words of its Debian licence check.
@@ -63,17 +64,6 @@ fn s(text: &str) -> String {
 fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| s(i)).collect();
     format!("[{}]", quoted.join(", "))
-}
-
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_owned()
-    } else {
-        s(k)
-    }
 }
 
 fn table(pairs: &[(String, String)]) -> String {

@@ -13,6 +13,7 @@ use super::numeric;
 use super::translate::{Resource, Translator, list, s, stream_keys};
 use crate::range::IntRange;
 use crate::spec::number::{self as domain, Domain};
+use crate::spec::quote::key;
 
 fn check_unknown(r: &Resource<'_>, known: &[&str], kind: &str) -> Result<(), Problem> {
     match r.unknown(known) {
@@ -499,7 +500,19 @@ impl Translator<'_> {
                         "write headers as \"Name: value\"",
                     )
                 })?;
-                pairs.push(format!("{} = {}", s(k.trim()), s(v.trim())));
+                let (k, v) = (k.trim(), v.trim());
+                if !crate::spec::valid_http_header(k, v) {
+                    return Err(problem(
+                        n,
+                        format!(
+                            "request header `{}` cannot be sent",
+                            crate::diagnostic::printable(&h)
+                        ),
+                        "header names are tokens (letters, digits and !#$%&'*+-.^_`|~); values \
+                         hold no line breaks",
+                    ));
+                }
+                pairs.push(format!("{} = {}", key(k), s(v)));
             }
             http.push(format!("headers = {{ {} }}", pairs.join(", ")));
         }
@@ -544,7 +557,7 @@ impl Translator<'_> {
                     return Err(bad());
                 }
                 let (k, v) = h.split_once(':').ok_or_else(bad)?;
-                pairs.push(format!("{} = {}", s(k.trim()), s(&lit(v.trim()))));
+                pairs.push(format!("{} = {}", key(k.trim()), s(&lit(v.trim()))));
             }
             if !pairs.is_empty() {
                 let _ = writeln!(t, "header_matches = {{ {} }}", pairs.join(", "));

@@ -616,3 +616,27 @@ fn meta_goes_with_every_result_of_its_resource_into_the_report() {
         "{e:?}"
     );
 }
+
+#[test]
+fn keys_holding_a_quote_and_a_backslash_are_written_as_keys_and_bad_headers_are_positioned() {
+    // The `cst` fuzz target's finding (fuzz/findings/cst-key-backslash-quote.yaml) in goss's
+    // keys: a header name and a meta key holding `\'` were written as TOML multi-line literal
+    // strings, which no key may be, and reported as a bug in archsmoke's goss support.
+    let spec = spec_of(
+        "http:\n  http://localhost:8080/:\n    status: 200\n    headers: [\"A\\\\'b: c\"]\n    \
+         meta:\n      \"k\\\\'x\": 1\n",
+        None,
+    );
+    assert_eq!(
+        spec.meta["probe HTTP: http://localhost:8080/"],
+        serde_json::json!({"k\\'x": 1})
+    );
+    let e = errors(
+        "http:\n  http://localhost:8080/:\n    status: 200\n    request-headers: [\"X\\\\'y: v\"]\n",
+    );
+    assert!(
+        e[0].starts_with("goss.yaml:4:22: request header `X\\'y: v` cannot be sent"),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+}

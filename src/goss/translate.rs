@@ -19,6 +19,7 @@ use marked_yaml::Node;
 
 use super::matcher::{self, Pos, Problem, Stream, pos};
 use crate::spec::SpecError;
+use crate::spec::quote::key;
 
 /// What dgoss's knobs decide beyond the goss file itself.
 #[derive(Debug, Clone)]
@@ -425,9 +426,9 @@ impl Translator<'_> {
             }
         }
         for name in names {
-            let _ = writeln!(self.out.meta, "[meta.{}]", s(&name));
+            let _ = writeln!(self.out.meta, "[meta.{}]", key(&name));
             for (k, v) in &table {
-                let _ = writeln!(self.out.meta, "{} = {v}", s(k));
+                let _ = writeln!(self.out.meta, "{} = {v}", key(k));
             }
             self.out.meta.push('\n');
         }

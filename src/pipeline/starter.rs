@@ -23,6 +23,7 @@ use crate::event::{Event, EventSink};
 use crate::image::{IndexEntryKind, SourceSpec};
 use crate::outcome::{RunReport, TestStatus};
 use crate::platform::Platform;
+use crate::spec::quote::basic_string as quote;
 
 /// The arguments a program may answer with its version, in the order tried: GNU's, Python's and
 /// OpenSSH's, nginx's (`-v`; its `-V` adds the build flags), Go tools'.
@@ -509,27 +510,6 @@ fn machine_pattern(p: &Platform) -> Option<String> {
             Some(format!("^{}$", def.name))
         }
     }
-}
-
-/// A TOML basic string (also a quoted key) of `s`, which comes from the image: every character
-/// TOML forbids raw (control characters, DEL) and every one that would not read as itself
-/// (bidirectional overrides, invisible characters) is a `\uXXXX` escape, so no value can end
-/// its string or its line.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if crate::diagnostic::unprintable(c) => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn toml_list(v: &[String]) -> String {

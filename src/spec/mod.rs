@@ -14,6 +14,7 @@ mod hardening;
 mod hints;
 mod host_env;
 pub mod number;
+pub mod quote;
 mod raw;
 mod recover;
 mod service;
@@ -35,7 +36,7 @@ use raw::{OneOrMany, RawExpect, RawSpec, RawTest};
 use recover::{blank_line, blank_table, table_range};
 pub use service::{
     HttpExpect, HttpRequest, LogsSpec, MAX_REDIRECTS, ProbeKind, ProbeSpec, ProcessSpec, Ready,
-    ServiceSpec, SocketTable, TlsOptions, TlsVerify, applies as service_applies,
+    ServiceSpec, SocketTable, TlsOptions, TlsVerify, applies as service_applies, valid_http_header,
 };
 
 use crate::emulation::Policy;

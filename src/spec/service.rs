@@ -110,6 +110,16 @@ pub struct RawLogs {
     pub excludes: Option<OneOrMany>,
 }
 
+/// Whether a request header can be sent as written: its name an HTTP token (RFC 9110), its
+/// value without a line break (which would end it and start a header of the spec's).
+pub fn valid_http_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !value.chars().any(|c| c == '\r' || c == '\n')
+}
+
 // ---------------------------------------------------------------------------------------
 // Validated.
 
@@ -472,11 +482,7 @@ impl Validator<'_> {
                 .with_hint("paths start with `/` and contain no spaces (percent-encode them)"));
         }
         for (name, value) in &h.headers {
-            let bad_name = name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if bad_name || value.chars().any(|c| c == '\r' || c == '\n') {
+            if !valid_http_header(name, value) {
                 return Err(self
                     .err(raw, format!("bad HTTP header `{name}`"))
                     .with_hint("header names are tokens; values hold no line breaks"));
