@@ -163,10 +163,10 @@ fn find_key(text: &str, key: &str) -> Option<(usize, usize)> {
             let after = line[start + key.len()..].trim_start();
             let quoted = matches!(before, Some('"' | '\''));
             let bounded = before.is_none_or(|c| matches!(c, ' ' | '-' | '{' | ',' | '"' | '\''));
-            let rest = if quoted {
-                &after[1.min(after.len())..]
-            } else {
-                after
+            // A quoted key counts only with its closing quote (the same one) right after it.
+            let rest = match before {
+                Some(q @ ('"' | '\'')) if quoted => after.strip_prefix(q).unwrap_or(""),
+                _ => after,
             };
             if bounded && rest.trim_start().starts_with(':') {
                 let column = line[..start].chars().count() + 1 - usize::from(quoted);

@@ -537,3 +537,19 @@ fn a_key_holding_a_quote_and_a_backslash_is_written_as_a_key() {
         );
     }
 }
+
+#[test]
+fn a_quoted_key_before_a_multibyte_character_is_no_panic() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-key-before-multibyte.yaml): the key
+    // finder skipped a quoted key's closing quote by one byte, inside the BOM that followed.
+    let text = include_str!("../../fuzz/findings/cst-key-before-multibyte.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let e = load_errors(text);
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+    assert_eq!(find_key("x: 1\n\"n\u{feff}: 2\n", "n"), None);
+    assert_eq!(find_key("\"n\u{feff}\n'n': 2\n", "n"), Some((2, 1)));
+    assert_eq!(find_key("- \"name\": a\n", "name"), Some((1, 3)));
+    // A quoted key needs its own closing quote.
+    assert_eq!(find_key("\"name': a\n", "name"), None);
+}
