@@ -553,3 +553,56 @@ fn a_quoted_key_before_a_multibyte_character_is_no_panic() {
     // A quoted key needs its own closing quote.
     assert_eq!(find_key("\"name': a\n", "name"), None);
 }
+
+#[test]
+fn a_metadata_key_listed_twice_is_one_check_all_patterns_or_a_positioned_error() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-metadata-key-twice.yaml): an envVars key
+    // listed twice became a duplicate TOML key, reported as a translation bug. cst checks every
+    // entry: the same value twice is one check, two values can never both hold, and two
+    // patterns must both match.
+    let text = include_str!("../../fuzz/findings/cst-metadata-key-twice.yaml")
+        .strip_prefix('\0')
+        .expect("the fuzz input's first byte picks YAML");
+    let doc: toml::Table = toml_of(text).parse().expect("TOML");
+    assert_eq!(
+        doc["metadata"]["env"].as_table().expect("env").len(),
+        1,
+        "{doc:?}"
+    );
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\nmetadataTest:\n  envVars:\n    - key: PATH\n      value: /bin\n      \
+         isRegex: true\n    - key: PATH\n      value: /usr/bin\n      isRegex: true\n  \
+         labels:\n    - key: a\n      value: x\n      isRegex: true\n    - key: a\n      value: y\n      \
+         isRegex: true\n    - key: b\n      value: \"1\"\n    - key: b\n      value: \"1\"\n",
+    );
+    let doc: toml::Table = toml.parse().expect("TOML");
+    assert_eq!(
+        doc["metadata"]["env_matches"]["PATH"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{toml}"
+    );
+    assert_eq!(
+        doc["metadata"]["labels_matches"]["a"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(doc["metadata"]["labels"]["b"].as_str(), Some("1"));
+    let spec = spec::parse(Path::new("c.toml"), &format!("image = \"x\"\n{toml}")).expect("loads");
+    let metadata = spec.metadata.expect("metadata");
+    assert_eq!(metadata.env_matches.len(), 2);
+    assert_eq!(metadata.labels_matches.len(), 2);
+    let e = errors(
+        "schemaVersion: 2.0.0\nmetadataTest:\n  envVars:\n    - key: A\n      value: x\n    \
+         - key: A\n      value: y\n",
+    );
+    assert!(
+        e[0].starts_with(
+            "c.yaml:6:12: metadataTest `envVars`: `A` is listed again with another value (`y`, before `x`)"
+        ),
+        "{e:?}"
+    );
+    assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
+}

@@ -20,7 +20,7 @@ use super::raw::{
     RawCommand, RawCommandTest, RawConfig, RawEnvVar, RawFileContent, RawFileExistence,
     RawMetadata, RawRunOptions,
 };
-use crate::diagnostic::{unprintable, unprintable_kind};
+use crate::diagnostic::{printable, unprintable, unprintable_kind};
 use crate::spec::quote::key;
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
@@ -70,6 +70,30 @@ fn table(pairs: &[(String, String)]) -> String {
     let inner: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{} = {}", key(k), s(v)))
+        .collect();
+    format!("{{ {} }}", inner.join(", "))
+}
+
+/// `{ KEY = "pattern" }`, with the patterns of a key that appears more than once as a list
+/// (`KEY = ["a", "b"]`: all must match, as cst checks every entry).
+fn all_of_table(pairs: &[(String, String)]) -> String {
+    let mut keys: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    for (k, v) in pairs {
+        match index.get(k.as_str()) {
+            Some(&i) => keys[i].1.push(v.clone()),
+            None => {
+                index.insert(k.as_str(), keys.len());
+                keys.push((k, vec![v.clone()]));
+            }
+        }
+    }
+    let inner: Vec<String> = keys
+        .iter()
+        .map(|(k, patterns)| match patterns.as_slice() {
+            [one] => format!("{} = {}", key(k), s(one)),
+            many => format!("{} = {}", key(k), list(many)),
+        })
         .collect();
     format!("{{ {} }}", inner.join(", "))
 }
@@ -653,6 +677,10 @@ impl<'a> Translator<'a> {
         let mut lines: Vec<String> = Vec::new();
         let mut env = Vec::new();
         let mut env_matches = Vec::new();
+        // Exact values by key: cst checks every entry, so one key with two values can never
+        // pass, and a repeated entry is the same check again.
+        let mut seen_env: std::collections::BTreeMap<String, String> = Default::default();
+        let mut seen_labels: std::collections::BTreeMap<String, String> = Default::default();
         if m.env.is_some() {
             self.note("metadataTest `env` is read as `envVars`, its later name.");
         }
@@ -688,7 +716,34 @@ impl<'a> Translator<'a> {
                         None => regex.push((k.to_string(), go_regex(""))),
                     }
                 } else {
-                    exact.push((k.to_string(), value));
+                    let seen = if list_name == "labels" {
+                        &mut seen_labels
+                    } else {
+                        &mut seen_env
+                    };
+                    match seen.get(k.as_str()) {
+                        Some(before) if *before != value => {
+                            let e = self.at(
+                                k,
+                                format!(
+                                    "metadataTest `{list_name}`: `{}` is listed again with \
+                                     another value (`{}`, before `{}`)",
+                                    printable(k.as_str()),
+                                    printable(&value),
+                                    printable(before)
+                                ),
+                            );
+                            self.push(e.with_hint(
+                                "an image has one value per key, so cst's metadata test can \
+                                 never pass: keep one entry, or use `isRegex`",
+                            ));
+                        }
+                        Some(_) => {}
+                        None => {
+                            seen.insert(k.to_string(), value.clone());
+                            exact.push((k.to_string(), value));
+                        }
+                    }
                 }
             }
             if list_name == "labels" {
@@ -696,7 +751,7 @@ impl<'a> Translator<'a> {
                     lines.push(format!("labels = {}", table(&exact)));
                 }
                 if !regex.is_empty() {
-                    lines.push(format!("labels_matches = {}", table(&regex)));
+                    lines.push(format!("labels_matches = {}", all_of_table(&regex)));
                 }
             } else {
                 env.extend(exact);
@@ -709,7 +764,7 @@ impl<'a> Translator<'a> {
         if !env_matches.is_empty() {
             lines.insert(
                 usize::from(!env.is_empty()),
-                format!("env_matches = {}", table(&env_matches)),
+                format!("env_matches = {}", all_of_table(&env_matches)),
             );
         }
         let unset: Vec<String> = m

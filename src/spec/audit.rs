@@ -520,12 +520,7 @@ impl Validator<'_> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
-        let mut labels_matches = Vec::new();
-        for (name, pattern) in raw.labels_matches.unwrap_or_default() {
-            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
-            let mut compiled = self.regexes(&one)?;
-            labels_matches.push((name, compiled.remove(0)));
-        }
+        let labels_matches = self.named_regexes(raw.labels_matches)?;
         let port_list = |ports: Option<Vec<Spanned<String>>>| {
             ports
                 .unwrap_or_default()
@@ -563,16 +558,23 @@ impl Validator<'_> {
         })
     }
 
-    /// `{ NAME = "regex" }` tables (`env_matches`, `labels_matches`), compiled in name order.
+    /// `{ NAME = "regex" }` tables (`env_matches`, `labels_matches`), compiled in name order; a
+    /// list of patterns (`{ PATH = ["/bin", "/usr/bin"] }`) must all match, one check each.
     fn named_regexes(
         &self,
-        raw: Option<BTreeMap<String, Spanned<String>>>,
+        raw: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     ) -> Result<Vec<(String, Regex)>, SpecError> {
         let mut out = Vec::new();
-        for (name, pattern) in raw.unwrap_or_default() {
-            let one = Spanned::new(pattern.span(), OneOrMany::One(pattern.get_ref().clone()));
-            let mut compiled = self.regexes(&one)?;
-            out.push((name, compiled.remove(0)));
+        for (name, patterns) in raw.unwrap_or_default() {
+            let compiled = self.regexes(&patterns)?;
+            if compiled.is_empty() {
+                return Err(self
+                    .err(&patterns, format!("`{name}` has an empty list of patterns"))
+                    .with_hint(
+                        "an empty list asserts nothing: write a pattern, or remove the key",
+                    ));
+            }
+            out.extend(compiled.into_iter().map(|re| (name.clone(), re)));
         }
         Ok(out)
     }
@@ -701,11 +703,39 @@ mod tests {
             ("[metadata]\nexposed_ports = [\"http\"]\n", "bad port"),
             ("[metadata]\nenv_matches = { A = \"(\" }\n", "bad regex"),
             ("[metadata]\nlabels_matches = { A = \"(\" }\n", "bad regex"),
+            (
+                "[metadata]\nenv_matches = { A = [\"a\", \"(\"] }\n",
+                "bad regex",
+            ),
+            (
+                "[metadata]\nlabels_matches = { A = [] }\n",
+                "`A` has an empty list of patterns",
+            ),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.to_string().contains(needle), "{text}: {e}");
             assert!(e.to_string().contains("audit.toml:"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_list_of_patterns_is_one_check_per_pattern() {
+        let spec = parse(
+            "[metadata]\nenv_matches = { PATH = [\"/bin\", \"/usr/bin\"], HOME = \"^/root$\" }\n\
+             labels_matches = { a = [\"x\"] }\n",
+        )
+        .expect("valid");
+        let m = spec.metadata.expect("metadata");
+        let names: Vec<(&str, &str)> = m
+            .env_matches
+            .iter()
+            .map(|(n, re)| (n.as_str(), re.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("HOME", "^/root$"), ("PATH", "/bin"), ("PATH", "/usr/bin")]
+        );
+        assert_eq!(m.labels_matches.len(), 1);
     }
 
     #[test]

@@ -107,12 +107,13 @@ pub struct RawMetadata {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, String>>,
-    pub env_matches: Option<BTreeMap<String, Spanned<String>>>,
+    /// A pattern, or a list of patterns that must all match.
+    pub env_matches: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     pub env_unset: Option<Vec<String>>,
     pub user: Option<String>,
     pub workdir: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
-    pub labels_matches: Option<BTreeMap<String, Spanned<String>>>,
+    pub labels_matches: Option<BTreeMap<String, Spanned<OneOrMany>>>,
     pub exposed_ports: Option<Vec<Spanned<String>>>,
     pub volumes: Option<Vec<String>>,
     /// Ports that must be among the exposed ones (others may be too).
