@@ -21,7 +21,7 @@ use super::raw::{
     RawMetadata, RawRunOptions,
 };
 use crate::diagnostic::{printable, unprintable, unprintable_kind};
-use crate::spec::quote::key;
+use crate::spec::quote::{grouped_table, key};
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
 /// cst's hard-coded exemption and forbidden words of its Debian licence check.
@@ -70,30 +70,6 @@ fn table(pairs: &[(String, String)]) -> String {
     let inner: Vec<String> = pairs
         .iter()
         .map(|(k, v)| format!("{} = {}", key(k), s(v)))
-        .collect();
-    format!("{{ {} }}", inner.join(", "))
-}
-
-/// `{ KEY = "pattern" }`, with the patterns of a key that appears more than once as a list
-/// (`KEY = ["a", "b"]`: all must match, as cst checks every entry).
-fn all_of_table(pairs: &[(String, String)]) -> String {
-    let mut keys: Vec<(&str, Vec<String>)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = Default::default();
-    for (k, v) in pairs {
-        match index.get(k.as_str()) {
-            Some(&i) => keys[i].1.push(v.clone()),
-            None => {
-                index.insert(k.as_str(), keys.len());
-                keys.push((k, vec![v.clone()]));
-            }
-        }
-    }
-    let inner: Vec<String> = keys
-        .iter()
-        .map(|(k, patterns)| match patterns.as_slice() {
-            [one] => format!("{} = {}", key(k), s(one)),
-            many => format!("{} = {}", key(k), list(many)),
-        })
         .collect();
     format!("{{ {} }}", inner.join(", "))
 }
@@ -751,7 +727,7 @@ impl<'a> Translator<'a> {
                     lines.push(format!("labels = {}", table(&exact)));
                 }
                 if !regex.is_empty() {
-                    lines.push(format!("labels_matches = {}", all_of_table(&regex)));
+                    lines.push(format!("labels_matches = {}", grouped_table(&regex)));
                 }
             } else {
                 env.extend(exact);
@@ -764,7 +740,7 @@ impl<'a> Translator<'a> {
         if !env_matches.is_empty() {
             lines.insert(
                 usize::from(!env.is_empty()),
-                format!("env_matches = {}", all_of_table(&env_matches)),
+                format!("env_matches = {}", grouped_table(&env_matches)),
             );
         }
         let unset: Vec<String> = m

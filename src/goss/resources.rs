@@ -13,7 +13,7 @@ use super::numeric;
 use super::translate::{Resource, Translator, list, s, stream_keys};
 use crate::range::IntRange;
 use crate::spec::number::{self as domain, Domain};
-use crate::spec::quote::key;
+use crate::spec::quote::{grouped_table, key};
 
 fn check_unknown(r: &Resource<'_>, known: &[&str], kind: &str) -> Result<(), Problem> {
     match r.unknown(known) {
@@ -491,7 +491,8 @@ impl Translator<'_> {
             http.push(format!("body = {}", s(scalar(n, "request-body")?)));
         }
         if let Some(n) = r.get("request-headers") {
-            let mut pairs = Vec::new();
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            let mut seen: std::collections::HashMap<String, usize> = Default::default();
             for h in strings(n, "request-headers")? {
                 let (k, v) = h.split_once(':').ok_or_else(|| {
                     problem(
@@ -512,8 +513,25 @@ impl Translator<'_> {
                          hold no line breaks",
                     ));
                 }
-                pairs.push(format!("{} = {}", key(k), s(v)));
+                // A header given twice is sent once with both values comma-joined, which HTTP
+                // defines as equal to the two lines goss's client sends (names compare
+                // case-insensitively; RFC 9110, 5.3).
+                match seen.get(&k.to_ascii_lowercase()) {
+                    Some(&i) => {
+                        let value: &mut String = &mut pairs[i].1;
+                        value.push_str(", ");
+                        value.push_str(v);
+                    }
+                    None => {
+                        seen.insert(k.to_ascii_lowercase(), pairs.len());
+                        pairs.push((k.to_owned(), v.to_owned()));
+                    }
+                }
             }
+            let pairs: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{} = {}", key(k), s(v)))
+                .collect();
             http.push(format!("headers = {{ {} }}", pairs.join(", ")));
         }
         let no_follow = r
@@ -557,10 +575,11 @@ impl Translator<'_> {
                     return Err(bad());
                 }
                 let (k, v) = h.split_once(':').ok_or_else(bad)?;
-                pairs.push(format!("{} = {}", key(k.trim()), s(&lit(v.trim()))));
+                pairs.push((k.trim().to_owned(), lit(v.trim())));
             }
             if !pairs.is_empty() {
-                let _ = writeln!(t, "header_matches = {{ {} }}", pairs.join(", "));
+                // Every entry must hold, so a header named twice takes both patterns.
+                let _ = writeln!(t, "header_matches = {}", grouped_table(&pairs));
             }
         }
         t.push('\n');

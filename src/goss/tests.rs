@@ -640,3 +640,31 @@ fn keys_holding_a_quote_and_a_backslash_are_written_as_keys_and_bad_headers_are_
     );
     assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
 }
+
+#[test]
+fn a_header_named_twice_is_one_header_with_both_values_or_patterns() {
+    // The class of the `cst` fuzz target's finding (fuzz/findings/cst-metadata-key-twice.yaml)
+    // in goss: a header named twice became a duplicate TOML key, reported as a bug in
+    // archsmoke's goss support.
+    let spec = spec_of(
+        "http:\n  http://localhost:8080/:\n    status: 200\n    headers: [\"A: x\", \"A: y\"]\n    \
+         request-headers: [\"B: 1\", \"b: 2\", \"C: 3\"]\n",
+        None,
+    );
+    let probe = spec.service.expect("service").probes.remove(0);
+    let ProbeKind::Http { request, expect } = &probe.kind else {
+        panic!("an HTTP probe");
+    };
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(headers, [("B", "1, 2"), ("C", "3")]);
+    let patterns: Vec<&str> = expect
+        .header_matches
+        .iter()
+        .map(|(_, re)| re.as_str())
+        .collect();
+    assert_eq!(patterns.len(), 2, "{patterns:?}");
+}

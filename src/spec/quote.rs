@@ -38,6 +38,39 @@ pub fn key(k: &str) -> String {
     }
 }
 
+/// A TOML value of `s` (a literal string where that needs no escapes, as the `toml` crate
+/// writes it; valid as a value, not always as a key).
+pub fn value(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// `{ KEY = "value", ... }` in the order given, the values of a key given more than once as a
+/// list (`KEY = ["a", "b"]`), for tables whose list means "all of these".
+pub fn grouped_table(pairs: &[(String, String)]) -> String {
+    let mut keys: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    for (k, v) in pairs {
+        match index.get(k.as_str()) {
+            Some(&i) => keys[i].1.push(v),
+            None => {
+                index.insert(k, keys.len());
+                keys.push((k, vec![v]));
+            }
+        }
+    }
+    let inner: Vec<String> = keys
+        .iter()
+        .map(|(k, values)| match values.as_slice() {
+            [one] => format!("{} = {}", key(k), value(one)),
+            many => {
+                let items: Vec<String> = many.iter().map(|v| value(v)).collect();
+                format!("{} = [{}]", key(k), items.join(", "))
+            }
+        })
+        .collect();
+    format!("{{ {} }}", inner.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +104,24 @@ mod tests {
             assert!(!written.contains('\n'), "{written}");
             assert_eq!(read_back(&written), [k.to_owned()], "{written}");
         }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_one_key_with_a_list() {
+        let pairs: Vec<(String, String)> = [("b", "1"), ("a\\'", "x"), ("b", "2"), ("c", "3")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let table = grouped_table(&pairs);
+        let doc: toml::Table = format!("t = {table}").parse().expect("valid TOML");
+        let t = doc["t"].as_table().expect("table");
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["a\\'", "b", "c"], "{table}");
+        assert_eq!(t["b"], toml::Value::Array(vec!["1".into(), "2".into()]));
+        assert_eq!(t["c"].as_str(), Some("3"));
+        assert!(
+            table.starts_with("{ b = "),
+            "written in the order given: {table}"
+        );
     }
 
     #[test]

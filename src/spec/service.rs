@@ -86,7 +86,8 @@ pub struct RawProbe {
     pub body_contains: Option<OneOrMany>,
     pub body_matches: Option<Spanned<OneOrMany>>,
     pub body_excludes: Option<OneOrMany>,
-    pub header_matches: Option<Spanned<BTreeMap<String, String>>>,
+    /// A pattern per header name, or a list of patterns that must all match.
+    pub header_matches: Option<Spanned<BTreeMap<String, OneOrMany>>>,
     pub timeout: Option<Spanned<String>>,
     pub platforms: Option<Vec<Spanned<String>>>,
 }
@@ -652,18 +653,20 @@ impl Validator<'_> {
                         .err(&raw.name, format!("probe `{name}`: `open` goes with `tcp`"))
                         .with_hint("an HTTP probe expects a `status` inside `http = { ... }`"));
                 }
-                let header_matches = match &raw.header_matches {
-                    Some(h) => h
-                        .get_ref()
-                        .iter()
-                        .map(|(k, v)| {
-                            let one = Spanned::new(h.span(), OneOrMany::One(v.clone()));
-                            let re = self.regexes(&one)?.remove(0);
-                            Ok((k.to_ascii_lowercase(), re))
-                        })
-                        .collect::<Result<_, SpecError>>()?,
-                    None => Vec::new(),
-                };
+                let mut header_matches = Vec::new();
+                if let Some(h) = &raw.header_matches {
+                    for (k, patterns) in h.get_ref() {
+                        let patterns = Spanned::new(h.span(), patterns.clone());
+                        let compiled = self.regexes(&patterns)?;
+                        if compiled.is_empty() {
+                            return Err(self
+                                .err(h, format!("probe `{name}`: header `{k}` has an empty list of patterns"))
+                                .with_hint("an empty list asserts nothing: write a pattern, or remove the header"));
+                        }
+                        let k = k.to_ascii_lowercase();
+                        header_matches.extend(compiled.into_iter().map(|re| (k.clone(), re)));
+                    }
+                }
                 ProbeKind::Http {
                     request: Box::new(self.http(http)?),
                     expect: Box::new(HttpExpect {

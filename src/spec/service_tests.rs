@@ -305,3 +305,38 @@ fn a_socket_probe_names_its_table_port_and_addresses() {
         assert!(e.message.contains(message), "{bad}: {e:?}");
     }
 }
+
+#[test]
+fn a_header_may_take_a_list_of_patterns_that_must_all_match() {
+    let spec = load(
+        "image = \"x\"\n[service]\n[[probe]]\nname = \"home\"\nhttp = { port = 8080 }\n\
+         header_matches = { \"Set-Cookie\" = [\"^a=\", \"HttpOnly\"], Server = \"nginx\" }\n",
+    )
+    .expect("valid");
+    let s = spec.service.expect("service");
+    let ProbeKind::Http { expect, .. } = &s.probes[0].kind else {
+        panic!("an HTTP probe");
+    };
+    let names: Vec<(&str, &str)> = expect
+        .header_matches
+        .iter()
+        .map(|(n, re)| (n.as_str(), re.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("server", "nginx"),
+            ("set-cookie", "^a="),
+            ("set-cookie", "HttpOnly")
+        ]
+    );
+    let e = error(
+        "image = \"x\"\n[service]\n[[probe]]\nname = \"home\"\nhttp = { port = 8080 }\n\
+         header_matches = { Server = [] }\n",
+    );
+    assert!(
+        e.to_string()
+            .contains("probe `home`: header `Server` has an empty list of patterns"),
+        "{e}"
+    );
+}
