@@ -606,3 +606,44 @@ fn a_metadata_key_listed_twice_is_one_check_all_patterns_or_a_positioned_error()
     );
     assert!(!e.iter().any(|e| e.contains("bug")), "{e:?}");
 }
+
+#[test]
+fn names_that_differ_only_in_spaces_or_collide_with_a_number_stay_apart() {
+    // Found by the `cst` fuzz target (fuzz/findings/cst-names-equal-once-trimmed.json): a test
+    // named "explicit exit code " (a folded line break) and one named "explicit exit code" were
+    // apart for the numbering but the same name to the spec loader, which trims names: a
+    // duplicate test name, reported as a translation bug.
+    let text = include_str!("../../fuzz/findings/cst-names-equal-once-trimmed.json")
+        .strip_prefix('\u{1}')
+        .expect("the fuzz input's first byte picks JSON");
+    let t = translate(Path::new("c.json"), text).expect("translates");
+    spec::parse(Path::new("c.json"), &t.toml).expect("the translation loads");
+    let names = |toml: &str| -> Vec<String> {
+        let doc: toml::Table = toml.parse().expect("TOML");
+        doc["test"]
+            .as_array()
+            .expect("tests")
+            .iter()
+            .map(|t| t["name"].as_str().expect("name").trim().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&t.toml),
+        [
+            "Command Test: explicit exit code",
+            "Command Test: explicit exit code #2"
+        ]
+    );
+    let toml = toml_of(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n    command: ls\n  - name: a\n    \
+         command: ls\n  - name: \"a #2\"\n    command: ls\n",
+    );
+    assert_eq!(
+        names(&toml),
+        [
+            "Command Test: a",
+            "Command Test: a #2",
+            "Command Test: a #2 #2"
+        ]
+    );
+}

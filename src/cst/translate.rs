@@ -52,8 +52,10 @@ pub struct Translator<'a> {
     out: String,
     errors: Vec<SpecError>,
     privileged_at: Option<SpecError>,
-    /// How many tests had each name so far.
+    /// The last number given to each repeated name.
     names: std::collections::HashMap<String, usize>,
+    /// Every name given so far, numbered ones included.
+    used: std::collections::HashSet<String>,
 }
 
 /// A TOML string literal.
@@ -101,6 +103,7 @@ impl<'a> Translator<'a> {
             errors: Vec::new(),
             privileged_at: None,
             names: std::collections::HashMap::new(),
+            used: std::collections::HashSet::new(),
         }
     }
 
@@ -320,14 +323,21 @@ impl<'a> Translator<'a> {
     }
 
     /// `name`, or `name #2`, `#3`, ... when an earlier test has it: cst runs tests of the same
-    /// name, archsmoke's reports tell results apart by name.
+    /// name, archsmoke's reports tell results apart by name. Names compare as the spec loader
+    /// compares them (trimmed), and a numbered name skips any that a test already has (`a`,
+    /// `a`, `a #2` become `a`, `a #2`, `a #2 #2`).
     fn unique(&mut self, name: String) -> String {
-        let count = self.names.entry(name.clone()).or_insert(0);
-        *count += 1;
-        if *count == 1 {
-            name
-        } else {
-            format!("{name} #{count}")
+        let base = name.trim().to_owned();
+        if self.used.insert(base.clone()) {
+            return name;
+        }
+        let count = self.names.entry(base.clone()).or_insert(1);
+        loop {
+            *count += 1;
+            let candidate = format!("{base} #{count}");
+            if self.used.insert(candidate.clone()) {
+                return candidate;
+            }
         }
     }
 

@@ -668,3 +668,17 @@ fn a_header_named_twice_is_one_header_with_both_values_or_patterns() {
         .collect();
     assert_eq!(patterns.len(), 2, "{patterns:?}");
 }
+
+#[test]
+fn titles_that_differ_only_in_spaces_are_numbered_apart() {
+    // The `cst` fuzz target's finding (fuzz/findings/cst-names-equal-once-trimmed.json) in
+    // goss: titles "same" and "same " were apart for the numbering but one name to the spec
+    // loader (which trims names), reported as a bug in archsmoke's goss support.
+    let spec = spec_of(
+        "command:\n  a:\n    exit-status: 0\n    title: same\n  b:\n    exit-status: 0\n    \
+         title: \"same \"\n",
+        None,
+    );
+    let names: Vec<&str> = spec.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["same", "same (2)"]);
+}

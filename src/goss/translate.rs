@@ -443,8 +443,10 @@ impl Translator<'_> {
         );
     }
 
-    /// Report names must be unique; goss allows the same title twice.
+    /// Report names must be unique; goss allows the same title twice. Names compare as the
+    /// spec loader compares them: trimmed.
     fn unique(&mut self, name: String) -> String {
+        let name = name.trim().to_owned();
         let mut candidate = name.clone();
         let mut n = 2;
         while !self.out.names.insert(candidate.clone()) {
