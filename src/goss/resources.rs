@@ -101,6 +101,22 @@ pub(super) fn url_and_status(r: &Resource<'_>) -> Result<(Url, IntRange), Proble
     Ok((url, status))
 }
 
+/// `%XX` for each byte of a space or control character, which a request line cannot hold.
+fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_whitespace() || c.is_control() {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                let _ = write!(out, "%{b:02X}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub(super) fn local_url(
     node: Option<&Node>,
     text: &str,
@@ -121,8 +137,14 @@ pub(super) fn local_url(
             "",
         ));
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_owned()),
+    // What Go's client sends: no fragment, and the path escaped (`url.URL.EscapedPath`, here
+    // only what the request line cannot hold raw: spaces and control characters).
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('?') => {
+            (&rest[..i], format!("/{}", escape_path(&rest[i..])))
+        }
+        Some(i) => (&rest[..i], escape_path(&rest[i..])),
         None => (rest, "/".to_owned()),
     };
     let authority = authority.rsplit('@').next().unwrap_or(authority);

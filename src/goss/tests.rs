@@ -682,3 +682,36 @@ fn titles_that_differ_only_in_spaces_are_numbered_apart() {
     let names: Vec<&str> = spec.tests.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["same", "same (2)"]);
 }
+
+#[test]
+fn an_url_is_requested_as_the_go_client_of_goss_requests_it() {
+    // Found by the `goss` fuzz target (fuzz/findings/goss-url-path-space.yaml): a space in an
+    // URL's path became a `[[probe]]` path the spec refuses, reported as a bug in archsmoke's
+    // goss support. Go's client escapes the path and never sends the fragment.
+    let text = include_str!("../../fuzz/findings/goss-url-path-space.yaml");
+    let path_of = |text: &str| {
+        let probe = spec_of(text, None)
+            .service
+            .expect("service")
+            .probes
+            .remove(0);
+        let ProbeKind::Http { request, .. } = &probe.kind else {
+            panic!("an HTTP probe");
+        };
+        request.path.clone()
+    };
+    assert_eq!(path_of(text), "/%20h");
+    for (url, path) in [
+        ("http://localhost:8080/mis# Thsing.html", "/mis"),
+        ("http://localhost:8080/a b?q=1 2", "/a%20b?q=1%202"),
+        ("http://localhost:8080?x=1", "/?x=1"),
+        ("http://localhost:8080#top", "/"),
+        ("http://localhost:8080/t\u{3000}x", "/t%E3%80%80x"),
+    ] {
+        let text = format!(
+            "http:\n  {}:\n    status: 200\n",
+            serde_json::to_string(url).expect("json")
+        );
+        assert_eq!(path_of(&text), path, "{url}");
+    }
+}
