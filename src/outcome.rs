@@ -365,6 +365,20 @@ pub struct Mismatch {
 }
 
 impl Mismatch {
+    /// A mismatch without a note.
+    pub fn new(
+        check: impl Into<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Mismatch {
+        Mismatch {
+            check: check.into(),
+            expected: expected.into(),
+            actual: actual.into(),
+            note: None,
+        }
+    }
+
     /// The expectation of a line that counts a group's findings not listed one by one.
     pub const UNLISTED_IN_GROUP: &'static str = "no further findings in it";
     /// The expectation of the last line, which counts every finding not listed.

@@ -13,15 +13,6 @@ const DOC_ROOT: &str = "/usr/share/doc";
 const EXEMPT: &str = "libgnutls30";
 const FORBIDDEN: [&str; 2] = ["AGPL", "WTFPL"];
 
-fn mismatch(check: String, expected: &str, actual: String) -> Mismatch {
-    Mismatch {
-        check,
-        expected: expected.to_owned(),
-        actual,
-        note: None,
-    }
-}
-
 /// The licence check's mismatches; `read` gives a file's bytes (symlinks followed), `None` when
 /// there is no regular file there.
 pub async fn check<F, Fut>(
@@ -38,10 +29,10 @@ where
     if license.debian {
         match fs.lookup(DOC_ROOT, true) {
             Lookup::Found { entry, .. } if entry.kind == EntryKind::Directory => {}
-            _ => out.push(mismatch(
-                DOC_ROOT.to_owned(),
+            _ => out.push(Mismatch::new(
+                DOC_ROOT,
                 "a directory of package documentation",
-                "missing".into(),
+                "missing",
             )),
         }
         let prefix = format!("{DOC_ROOT}/");
@@ -56,10 +47,10 @@ where
             if matches!(fs.lookup(&path, false), Lookup::Found { .. }) {
                 files.push(path);
             } else {
-                out.push(mismatch(
+                out.push(Mismatch::new(
                     format!("copyright of {p}"),
                     "present",
-                    "missing".into(),
+                    "missing",
                 ));
             }
         }
@@ -67,16 +58,16 @@ where
     files.extend(license.files.iter().cloned());
     for path in files {
         match read(path.clone()).await? {
-            None => out.push(mismatch(
+            None => out.push(Mismatch::new(
                 format!("licence file {path}"),
                 "a readable file",
-                "missing or not a regular file".into(),
+                "missing or not a regular file",
             )),
             Some(bytes) => {
                 let upper = String::from_utf8_lossy(&bytes).to_uppercase();
                 for word in FORBIDDEN {
                     if upper.contains(word) {
-                        out.push(mismatch(
+                        out.push(Mismatch::new(
                             format!("licence of {path}"),
                             "no forbidden licence (AGPL, WTFPL)",
                             format!("mentions {word}"),

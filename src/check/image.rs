@@ -98,7 +98,7 @@ impl ImageCheck<'_> {
             ImageCheck::File(f) => file(f, image.fs, image.content),
             ImageCheck::Package(p) => match image.database {
                 Some(db) => super::package::package(p, db),
-                None => vec![mismatch(
+                None => vec![Mismatch::new(
                     "package database",
                     "a package database",
                     "not read (an archsmoke bug: the audit read none for this check)",
@@ -107,19 +107,6 @@ impl ImageCheck<'_> {
             ImageCheck::Metadata(m) => metadata(m, image.config),
             ImageCheck::Elf(a) => super::elf::elf(image.platform, image.fs, Some(image.config), a),
         }
-    }
-}
-
-fn mismatch(
-    check: impl Into<String>,
-    expected: impl Into<String>,
-    actual: impl Into<String>,
-) -> Mismatch {
-    Mismatch {
-        check: check.into(),
-        expected: expected.into(),
-        actual: actual.into(),
-        note: None,
     }
 }
 
@@ -146,12 +133,12 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
                 } else {
                     format!("missing ({path} does not exist)")
                 };
-                out.push(mismatch("exists", "present", why));
+                out.push(Mismatch::new("exists", "present", why));
             }
             None
         }
         Lookup::Loop => {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 "exists",
                 if check.exists { "present" } else { "absent" },
                 "a symlink loop",
@@ -163,7 +150,7 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
         return out;
     };
     if !check.exists {
-        out.push(mismatch(
+        out.push(Mismatch::new(
             "exists",
             "absent",
             format!("present: {}", kind_name(&entry.kind)),
@@ -178,18 +165,22 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
                 | (FileKind::Symlink, EntryKind::Symlink(_))
         );
         if !ok {
-            out.push(mismatch("type", kind.to_string(), kind_name(&entry.kind)));
+            out.push(Mismatch::new(
+                "type",
+                kind.to_string(),
+                kind_name(&entry.kind),
+            ));
         }
     }
     if let (Some(target), EntryKind::Symlink(actual)) = (&check.target, &entry.kind)
         && target != actual
     {
-        out.push(mismatch("target", target, actual));
+        out.push(Mismatch::new("target", target, actual));
     }
     if let Some(mode) = check.mode
         && mode != entry.mode
     {
-        out.push(mismatch(
+        out.push(Mismatch::new(
             "mode",
             format!("{mode:04o}"),
             format!("{:04o}", entry.mode),
@@ -198,13 +189,13 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
     if let Some(want) = &check.permissions {
         let got = go_file_mode(entry);
         if *want != got {
-            out.push(mismatch("permissions", want, got));
+            out.push(Mismatch::new("permissions", want, got));
         }
     }
     if let Some(by) = check.executable_by
         && go_mode_bits(entry) & by.mask() == 0
     {
-        out.push(mismatch(
+        out.push(Mismatch::new(
             "executable by",
             format!("{by:?}").to_lowercase(),
             format!("not: {}", go_file_mode(entry)),
@@ -218,7 +209,7 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
         if let Some(want) = want
             && !want.contains_u64(got)
         {
-            out.push(mismatch(what, want.to_string(), got.to_string()));
+            out.push(Mismatch::new(what, want.to_string(), got.to_string()));
         }
     }
     if check.needs_content() {
@@ -238,7 +229,7 @@ pub fn file(check: &FileCheck, fs: &MergedFs, content: Option<&[u8]>) -> Vec<Mis
                     &mut out,
                 );
             }
-            None => out.push(mismatch(
+            None => out.push(Mismatch::new(
                 "content",
                 "a regular file",
                 format!("{resolved} is a {}", kind_name(&entry.kind)),
@@ -300,7 +291,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     if let Some(want) = &check.entrypoint
         && *want != c.entrypoint().clone().unwrap_or_default()
     {
-        out.push(mismatch(
+        out.push(Mismatch::new(
             "entrypoint",
             format!("{want:?}"),
             list(c.entrypoint()),
@@ -309,7 +300,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     if let Some(want) = &check.cmd
         && *want != c.cmd().clone().unwrap_or_default()
     {
-        out.push(mismatch("cmd", format!("{want:?}"), list(c.cmd())));
+        out.push(Mismatch::new("cmd", format!("{want:?}"), list(c.cmd())));
     }
     let env: Vec<(String, String)> = c
         .env()
@@ -331,7 +322,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     for (name, want) in &check.env {
         let got = var(name);
         if got.as_deref() != Some(want.as_str()) {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 format!("env {name}"),
                 format!("{want:?}"),
                 shown(got),
@@ -341,7 +332,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     for (name, re) in &check.env_matches {
         let got = var(name);
         if !got.as_deref().is_some_and(|v| re.is_match(v)) {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 format!("env {name} matches"),
                 re.as_str(),
                 shown(got),
@@ -350,7 +341,11 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     }
     for name in &check.env_unset {
         if let Some(v) = var(name) {
-            out.push(mismatch(format!("env {name}"), "not set", format!("{v:?}")));
+            out.push(Mismatch::new(
+                format!("env {name}"),
+                "not set",
+                format!("{v:?}"),
+            ));
         }
     }
     for (what, want, got) in [
@@ -360,7 +355,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
         if let Some(want) = want
             && want != got.as_deref().unwrap_or("")
         {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 what,
                 format!("{want:?}"),
                 format!("{:?}", got.clone().unwrap_or_default()),
@@ -371,7 +366,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     for (name, want) in &check.labels {
         let got = labels.get(name);
         if got != Some(want) {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 format!("label {name}"),
                 format!("{want:?}"),
                 got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
@@ -381,7 +376,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     for (name, re) in &check.labels_matches {
         let got = labels.get(name);
         if !got.is_some_and(|v| re.is_match(v)) {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 format!("label {name} matches"),
                 re.as_str(),
                 got.map_or_else(|| "not set".to_owned(), |v| format!("{v:?}")),
@@ -391,30 +386,34 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     let ports = c.exposed_ports().clone().unwrap_or_default();
     for want in &check.exposed_ports_include {
         if !ports.iter().any(|p| port_is(p, want)) {
-            out.push(mismatch("exposed port", want, format!("{ports:?}")));
+            out.push(Mismatch::new("exposed port", want, format!("{ports:?}")));
         }
     }
     for want in &check.unexposed_ports {
         if ports.iter().any(|p| port_is(p, want)) {
-            out.push(mismatch("unexposed port", want, format!("{ports:?}")));
+            out.push(Mismatch::new("unexposed port", want, format!("{ports:?}")));
         }
     }
     let volumes = c.volumes().clone().unwrap_or_default();
     for want in &check.volumes_include {
         if !volumes.contains(want) {
-            out.push(mismatch("volume", want, format!("{volumes:?}")));
+            out.push(Mismatch::new("volume", want, format!("{volumes:?}")));
         }
     }
     for want in &check.unmounted_volumes {
         if volumes.contains(want) {
-            out.push(mismatch("unmounted volume", want, format!("{volumes:?}")));
+            out.push(Mismatch::new(
+                "unmounted volume",
+                want,
+                format!("{volumes:?}"),
+            ));
         }
     }
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
     if let Some(want) = &check.exposed_ports {
         let got = set(&c.exposed_ports().clone().unwrap_or_default());
         if set(want) != got {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 "exposed ports",
                 format!("{:?}", set(want)),
                 format!("{got:?}"),
@@ -424,7 +423,7 @@ pub fn metadata(check: &MetadataCheck, config: &ImageConfiguration) -> Vec<Misma
     if let Some(want) = &check.volumes {
         let got = set(&c.volumes().clone().unwrap_or_default());
         if set(want) != got {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 "volumes",
                 format!("{:?}", set(want)),
                 format!("{got:?}"),

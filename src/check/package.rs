@@ -29,15 +29,6 @@ impl Database {
     }
 }
 
-fn mismatch(check: &str, expected: impl Into<String>, actual: impl Into<String>) -> Mismatch {
-    Mismatch {
-        check: check.into(),
-        expected: expected.into(),
-        actual: actual.into(),
-        note: None,
-    }
-}
-
 /// Check one `[[package]]`; `database` is the platform's database for the check's manager, or
 /// why there is none to read (what was looked for, or what is wrong with the file).
 pub fn package(check: &PackageCheck, database: &Result<Database, String>) -> Vec<Mismatch> {
@@ -48,21 +39,21 @@ pub fn package(check: &PackageCheck, database: &Result<Database, String>) -> Vec
                 Some(m) => format!("a readable {m} database"),
                 None => "a readable dpkg, apk or rpm database".to_owned(),
             };
-            return vec![mismatch("package database", expected, why.clone())];
+            return vec![Mismatch::new("package database", expected, why.clone())];
         }
     };
     let installed = pkgdb::versions(&db.packages, db.format.manager(), &check.name);
     let mut out = Vec::new();
     match (check.installed, installed.is_empty()) {
         (true, true) => {
-            out.push(mismatch(
+            out.push(Mismatch::new(
                 "installed",
                 "installed",
                 format!("not installed ({})", db.describe()),
             ));
             return out;
         }
-        (false, false) => out.push(mismatch(
+        (false, false) => out.push(Mismatch::new(
             "installed",
             "not installed",
             format!("installed: {} ({})", installed.join(", "), db.describe()),
@@ -72,7 +63,7 @@ pub fn package(check: &PackageCheck, database: &Result<Database, String>) -> Vec
     if let Some(want) = &check.versions
         && !contains_elements(&installed, want)
     {
-        out.push(mismatch(
+        out.push(Mismatch::new(
             "version",
             format!("installed versions include {}", want.join(", ")),
             installed.join(", "),
