@@ -774,17 +774,16 @@ impl Translator<'_> {
         // archsmoke's `auto` picks the database the image has.
         let manager = match self.opts.package.as_deref() {
             None => None,
-            Some(m @ ("dpkg" | "deb" | "apk" | "rpm")) => Some(m),
-            Some(other) => {
-                return Err(Problem {
+            Some(m) => Some(crate::pkgdb::Manager::from_name(m).ok_or_else(|| {
+                Problem {
                     span: r.at,
-                    message: format!("package `{name}`: the {other} database is not supported"),
+                    message: format!("package `{name}`: the {m} database is not supported"),
                     hint: "archsmoke reads dpkg, apk and rpm databases from the image's layers; \
-                           pass GOSS_OPTS=\"--package rpm\" (or dpkg, apk), or no --package to \
-                           read whichever the image has"
+                       pass GOSS_OPTS=\"--package rpm\" (or dpkg, apk), or no --package to \
+                       read whichever the image has"
                         .into(),
-                });
-            }
+                }
+            })?),
         };
         let versions = match r.get("versions") {
             None => None,
@@ -825,7 +824,7 @@ impl Translator<'_> {
             let _ = writeln!(t, "versions = {}", list(&v));
         }
         if let Some(m) = manager {
-            let _ = writeln!(t, "manager = {}", s(m));
+            let _ = writeln!(t, "manager = {}", s(m.as_str()));
         }
         t.push('\n');
         self.out.files.push_str(&t);

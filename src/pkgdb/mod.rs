@@ -34,6 +34,17 @@ pub enum Manager {
 }
 
 impl Manager {
+    /// The manager a spec's `manager` or goss's `--package` names (`deb` is goss's word for
+    /// dpkg); `None` for any other name.
+    pub fn from_name(name: &str) -> Option<Manager> {
+        match name {
+            "dpkg" | "deb" => Some(Manager::Dpkg),
+            "apk" => Some(Manager::Apk),
+            "rpm" => Some(Manager::Rpm),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Manager::Dpkg => "dpkg",

@@ -456,16 +456,13 @@ impl Validator<'_> {
         if let Some(t) = &r.title {
             self.check_text("the [[package]] title", t.get_ref(), t)?;
         }
-        let manager = match r.manager.as_ref().map(|m| (m, m.get_ref().as_str())) {
-            None | Some((_, "auto")) => None,
-            Some((_, "dpkg" | "deb")) => Some(Manager::Dpkg),
-            Some((_, "apk")) => Some(Manager::Apk),
-            Some((_, "rpm")) => Some(Manager::Rpm),
-            Some((m, other)) => {
-                return Err(self
-                    .err(m, format!("unknown package manager `{other}`"))
-                    .with_hint("use \"auto\" (the default), \"dpkg\", \"apk\" or \"rpm\""));
-            }
+        let manager = match &r.manager {
+            None => None,
+            Some(m) if m.get_ref() == "auto" => None,
+            Some(m) => Some(Manager::from_name(m.get_ref()).ok_or_else(|| {
+                self.err(m, format!("unknown package manager `{}`", m.get_ref()))
+                    .with_hint("use \"auto\" (the default), \"dpkg\", \"apk\" or \"rpm\"")
+            })?),
         };
         let installed = r.installed.unwrap_or(true);
         let versions = match &r.versions {
