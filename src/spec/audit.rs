@@ -563,14 +563,7 @@ impl Validator<'_> {
     ) -> Result<Vec<(String, Regex)>, SpecError> {
         let mut out = Vec::new();
         for (name, patterns) in raw.unwrap_or_default() {
-            let compiled = self.regexes(&patterns)?;
-            if compiled.is_empty() {
-                return Err(self
-                    .err(&patterns, format!("`{name}` has an empty list of patterns"))
-                    .with_hint(
-                        "an empty list asserts nothing: write a pattern, or remove the key",
-                    ));
-            }
+            let compiled = self.all_of(&patterns, &format!("`{name}`"))?;
             out.extend(compiled.into_iter().map(|re| (name.clone(), re)));
         }
         Ok(out)

@@ -1292,6 +1292,18 @@ impl Validator<'_> {
         Ok(raw.get_ref().clone())
     }
 
+    /// The patterns of one name in a table whose list means "all of these" (`env_matches`,
+    /// `header_matches`); `what` names it in the error an empty list gets.
+    fn all_of(&self, raw: &Spanned<OneOrMany>, what: &str) -> Result<Vec<Regex>, SpecError> {
+        let compiled = self.regexes(raw)?;
+        if compiled.is_empty() {
+            return Err(self
+                .err(raw, format!("{what} has an empty list of patterns"))
+                .with_hint("an empty list asserts nothing: write a pattern, or remove it"));
+        }
+        Ok(compiled)
+    }
+
     fn regexes(&self, raw: &Spanned<OneOrMany>) -> Result<Vec<Regex>, SpecError> {
         raw.get_ref()
             .clone()

@@ -657,12 +657,8 @@ impl Validator<'_> {
                 if let Some(h) = &raw.header_matches {
                     for (k, patterns) in h.get_ref() {
                         let patterns = Spanned::new(h.span(), patterns.clone());
-                        let compiled = self.regexes(&patterns)?;
-                        if compiled.is_empty() {
-                            return Err(self
-                                .err(h, format!("probe `{name}`: header `{k}` has an empty list of patterns"))
-                                .with_hint("an empty list asserts nothing: write a pattern, or remove the header"));
-                        }
+                        let compiled =
+                            self.all_of(&patterns, &format!("probe `{name}`: header `{k}`"))?;
                         let k = k.to_ascii_lowercase();
                         header_matches.extend(compiled.into_iter().map(|re| (k.clone(), re)));
                     }
