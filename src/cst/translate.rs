@@ -21,7 +21,7 @@ use super::raw::{
     RawMetadata, RawRunOptions,
 };
 use crate::diagnostic::{printable, unprintable, unprintable_kind};
-use crate::spec::quote::{grouped_table, key};
+use crate::spec::quote::{grouped_table, key, value as s};
 use crate::spec::{SpecError, did_you_mean, valid_permissions};
 
 /// cst's hard-coded exemption and forbidden words of its Debian licence check.
@@ -56,11 +56,6 @@ pub struct Translator<'a> {
     names: std::collections::HashMap<String, usize>,
     /// Every name given so far, numbered ones included.
     used: std::collections::HashSet<String>,
-}
-
-/// A TOML string literal.
-fn s(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
 }
 
 fn list(items: &[String]) -> String {

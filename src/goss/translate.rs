@@ -20,6 +20,8 @@ use marked_yaml::Node;
 use super::matcher::{self, Pos, Problem, Stream, pos};
 use crate::spec::SpecError;
 use crate::spec::quote::key;
+/// A TOML string value (the translators' `s`, short because it is everywhere).
+pub(super) use crate::spec::quote::value as s;
 
 /// What dgoss's knobs decide beyond the goss file itself.
 #[derive(Debug, Clone)]
@@ -52,11 +54,6 @@ pub struct Source<'a> {
 pub struct Translation {
     pub toml: String,
     pub errors: Vec<SpecError>,
-}
-
-/// A TOML string literal.
-pub(super) fn s(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
 }
 
 pub(super) fn list(items: &[String]) -> String {
